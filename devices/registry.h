@@ -1,0 +1,73 @@
+/*
+ * The device table: every device type ioreqd can emulate, in one explicit,
+ * ordered array (registry.c). A device spec on the command line or in the
+ * config file looks like "uart,port=0x3f8,irq=4,backend=pty" — the type
+ * name, then key=value options.
+ */
+#ifndef DEVICES_REGISTRY_H
+#define DEVICES_REGISTRY_H
+
+#include <stdint.h>
+
+#include "compiler.h"
+#include "gmem.h"
+#include "io-range.h"
+#include "platform.h"
+
+struct event_base;
+struct pci_bus;
+
+#define DEVICE_SPEC_MAX_OPTS 32
+
+struct device_opt {
+    char *key;
+    char *value; /* "" for a bare flag */
+    int used;    /* set by device_spec_get; unused options are errors */
+};
+
+struct device_spec {
+    char *type;
+    struct device_opt opts[DEVICE_SPEC_MAX_OPTS];
+    unsigned nr_opts;
+};
+
+/* What a device is created in. All of it outlives the device. */
+struct device_env {
+    uint16_t domid;
+    struct io_registry *io;
+    struct gmem *gmem;
+    struct pci_bus *pci;
+    struct dm_platform platform;
+    struct event_base *base;
+    /* Publish key (relative to the device's own xenstore dir) = value; may be NULL. */
+    int (*publish)(void *opaque, const char *key, const char *value);
+    void *publish_opaque;
+};
+
+struct device_type {
+    const char *name;
+    const char *summary; /* one line for --help and ioreqd(8) */
+    /* 0 or -errno; on error *err explains it (static string or malloc'd into errbuf). */
+    int (*create)(const struct device_env *env, struct device_spec *spec, void **dev, char *errbuf,
+                  size_t errlen);
+    /* Make every completed write durable (backends): called on teardown. */
+    int (*flush)(void *dev);
+    void (*destroy)(void *dev);
+    /* One line describing the instance (BDF, BARs, backend) for inventory. */
+    void (*describe)(void *dev, char *buf, size_t len);
+};
+
+/* The table, NULL-terminated. */
+extern const struct device_type *const device_types[];
+const struct device_type *device_type_find(const char *name);
+
+/* "type,key=value,..." → spec; 0 or -EINVAL with errbuf filled. */
+int device_spec_parse(const char *text, struct device_spec *spec, char *errbuf,
+                      size_t errlen) must_check;
+void device_spec_free(struct device_spec *spec);
+/* The option's value (marking it used), or NULL. */
+const char *device_spec_get(struct device_spec *spec, const char *key);
+/* The first option no device_spec_get() asked for, or NULL. */
+const char *device_spec_unused(const struct device_spec *spec);
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * Guest memory: copy to and from guest-physical addresses, or map a range
+ * for zero-copy access. Every guest address is hostile: an access succeeds
+ * only if every byte of it is valid guest RAM.
+ *
+ * Two backends share this interface: a bounded map cache over
+ * xenforeignmemory_map (gmem-xen.c), reporting each write with
+ * xendevicemodel_modified_memory, and a flat buffer for unit tests
+ * (gmem-flat.c).
+ */
+#ifndef IOREQ_GMEM_H
+#define IOREQ_GMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "compiler.h"
+
+#define GMEM_PROT_READ  1
+#define GMEM_PROT_WRITE 2
+
+struct gmem_stats {
+    uint64_t hits;          /* lookups answered by an existing mapping */
+    uint64_t misses;        /* lookups that had to map */
+    uint64_t evictions;     /* mappings dropped to stay under the cap */
+    uint64_t invalidations; /* whole-cache flushes (IOREQ_TYPE_INVALIDATE) */
+    uint64_t faults;        /* accesses refused: unmapped or invalid frames */
+    uint64_t mapped_bytes;  /* bytes currently mapped */
+};
+
+struct gmem_ops {
+    int (*read)(void *opaque, uint64_t gpa, void *buf, size_t len);
+    int (*write)(void *opaque, uint64_t gpa, const void *buf, size_t len);
+    int (*map)(void *opaque, uint64_t gpa, size_t len, int prot, void **ptr);
+    void (*unmap)(void *opaque, void *ptr, size_t len);
+    void (*invalidate)(void *opaque);
+    void (*stats)(void *opaque, struct gmem_stats *out);
+    void (*free)(void *opaque);
+};
+
+struct gmem {
+    const struct gmem_ops *ops;
+    void *opaque;
+};
+
+/* 0 or -EFAULT; accesses may cross page and mapping boundaries. */
+int gmem_read(struct gmem *gm, uint64_t gpa, void *buf, size_t len) must_check;
+int gmem_write(struct gmem *gm, uint64_t gpa, const void *buf, size_t len) must_check;
+
+/*
+ * Maps [gpa, gpa+len) contiguously into *ptr; 0, or -EFAULT if any byte is not
+ * guest RAM, or -ENOMEM. The mapping stays valid until gmem_unmap(), even
+ * across gmem_invalidate() (the cache drops it when it is unmapped).
+ * A writable mapping counts as modified memory when it is unmapped.
+ */
+int gmem_map(struct gmem *gm, uint64_t gpa, size_t len, int prot, void **ptr) must_check;
+void gmem_unmap(struct gmem *gm, void *ptr, size_t len);
+
+/* Drops every cached mapping not currently held by gmem_map(). */
+void gmem_invalidate(struct gmem *gm);
+void gmem_get_stats(struct gmem *gm, struct gmem_stats *out);
+void gmem_free(struct gmem *gm);
+
+/* Flat backend: guest RAM is [0, size) of `buf` (not owned). */
+struct gmem *gmem_flat_new(void *buf, size_t size);
+
+#endif

@@ -1,0 +1,88 @@
+/*
+ * The ioreq server client: one per daemon, serving one domain.
+ *
+ * ioreq_server_create() performs the start-up sequence every working ioreq
+ * server uses (see DESIGN.md "Start-up and teardown"): open the handles,
+ * create the server with atomic buffered ioreqs, map its pages with
+ * xenforeignmemory_map_resource, enable it, bind every vCPU's port and the
+ * buffered port, and hook the event channel fd into the libevent loop.
+ * From then on requests are served from the loop: PIO and COPY through the
+ * io-range registry, PCI_CONFIG through the pci handler, INVALIDATE flushes
+ * the map cache, TIMEOFFSET is recorded.
+ */
+#ifndef IOREQ_SERVER_H
+#define IOREQ_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "compiler.h"
+#include "gmem.h"
+#include "io-range.h"
+#include "platform.h"
+
+struct event_base;
+struct ioreq_server;
+
+/* Config cycles routed to this server (IOREQ_TYPE_PCI_CONFIG). */
+struct ioreq_pci_handler {
+    /* reg: 0..4095; size: 1, 2 or 4. Unclaimed functions read all-ones. */
+    uint32_t (*cfg_read)(void *opaque, uint32_t sbdf, unsigned reg, unsigned size);
+    void (*cfg_write)(void *opaque, uint32_t sbdf, unsigned reg, unsigned size, uint32_t value);
+    void *opaque;
+};
+
+struct ioreq_server_params {
+    uint16_t domid;
+    struct io_registry *registry; /* not owned */
+    struct ioreq_pci_handler pci; /* may be set later with ioreq_server_set_pci_handler */
+    size_t mapcache_bytes;        /* cap on mapped guest memory; 0 picks the default */
+    /* Called from the loop when the server cannot go on (hypervisor gone, evtchn EOF). */
+    void (*on_fatal)(void *opaque, int err);
+    void *fatal_opaque;
+};
+
+enum ioreq_stat_type {
+    IOREQ_STAT_PIO,
+    IOREQ_STAT_COPY,
+    IOREQ_STAT_PCI_CONFIG,
+    IOREQ_STAT_TIMEOFFSET,
+    IOREQ_STAT_INVALIDATE,
+    IOREQ_STAT_UNKNOWN,
+    IOREQ_STAT_TYPES,
+};
+
+struct ioreq_vcpu_stats {
+    uint64_t requests;
+    uint64_t by_type[IOREQ_STAT_TYPES];
+};
+
+struct ioreq_stats {
+    unsigned nr_vcpus;
+    uint64_t sync_requests;
+    uint64_t buffered_requests;
+    uint64_t malformed; /* answered safely, not dispatched */
+    uint64_t unclaimed; /* no device at that address */
+    uint64_t spurious_notifications;
+    int64_t timeoffset; /* last TIMEOFFSET, seconds */
+    struct gmem_stats gmem;
+};
+
+int ioreq_server_create(struct ioreq_server **out, const struct ioreq_server_params *params,
+                        struct event_base *base) must_check;
+/* Disable and destroy the server, unbind, unmap, close; ESRCH (domain gone) is not an error. */
+void ioreq_server_destroy(struct ioreq_server *srv);
+
+void ioreq_server_set_pci_handler(struct ioreq_server *srv, const struct ioreq_pci_handler *pci);
+struct gmem *ioreq_server_gmem(struct ioreq_server *srv);
+struct dm_platform ioreq_server_platform(struct ioreq_server *srv);
+unsigned ioreq_server_nr_vcpus(const struct ioreq_server *srv);
+uint16_t ioreq_server_id(const struct ioreq_server *srv);
+/* Per-vCPU stats are copied for min(nr, nr_vcpus) vCPUs. */
+void ioreq_server_get_stats(const struct ioreq_server *srv, struct ioreq_stats *out,
+                            struct ioreq_vcpu_stats *per_vcpu, unsigned nr);
+
+/* xentoolcore_restrict_all(domid): afterwards only this domain can be touched. */
+int ioreq_server_restrict(struct ioreq_server *srv) must_check;
+
+#endif
