@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what building and testing ioreqd needs on Debian 12, and nothing
+# when it is all there already. Needs root (or sudo) only when something is
+# missing.
+set -euo pipefail
+
+packages=(
+    build-essential cmake pkg-config
+    libxen-dev libevent-dev libcmocka-dev
+    xenstore-utils # the real xenstore-* tools the tests drive against the mock
+    man-db         # man page rendering checks
+    util-linux     # setsid, used by the demo
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing: ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
