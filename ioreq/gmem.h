@@ -43,7 +43,11 @@ struct gmem {
     void *opaque;
 };
 
-/* 0 or -EFAULT; accesses may cross page and mapping boundaries. */
+/*
+ * 0 or -EFAULT; accesses may cross page and mapping boundaries. The map
+ * cache also answers -ENOMEM when every mapping under its cap is held by
+ * gmem_map().
+ */
 int gmem_read(struct gmem *gm, uint64_t gpa, void *buf, size_t len) must_check;
 int gmem_write(struct gmem *gm, uint64_t gpa, const void *buf, size_t len) must_check;
 

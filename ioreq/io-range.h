@@ -62,7 +62,10 @@ void io_registry_free(struct io_registry *reg);
 /* The listener is copied; NULL removes it. */
 void io_registry_set_listener(struct io_registry *reg, const struct io_listener *listener);
 
-/* 0, or -EINVAL (zero length, wraps, bad space), -EEXIST (overlaps), -ENOMEM, or the listener's error. */
+/*
+ * 0, or -EINVAL (zero length, wraps, bad space, no ops, a PIO range beyond
+ * port 0xffff), -EEXIST (overlaps), -ENOMEM, or the listener's error.
+ */
 int io_map(struct io_registry *reg, const struct io_range *range) must_check;
 /* 0 or -ENOENT. */
 int io_unmap(struct io_registry *reg, enum io_space space, uint64_t base);

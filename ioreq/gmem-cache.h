@@ -1,0 +1,54 @@
+/*
+ * The guest-memory map cache, apart from what maps the frames: guest RAM is
+ * mapped in aligned buckets of 2^bucket_shift frames, kept in LRU order
+ * under a cap on mapped bytes. The mapper is xenforeignmemory on Xen
+ * (gmem-xen.c) and a fake in unit tests, so the bookkeeping is tested on its
+ * own.
+ *
+ * The cache may be used from several threads; each call takes its lock.
+ */
+#ifndef IOREQ_GMEM_CACHE_H
+#define IOREQ_GMEM_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gmem.h"
+
+#define GMEM_PAGE_SHIFT 12
+#define GMEM_PAGE_SIZE  ((size_t)1 << GMEM_PAGE_SHIFT)
+
+/* 256 frames: 1 MiB buckets, 64 of them by default. */
+#define GMEM_CACHE_DEFAULT_SHIFT 8
+#define GMEM_CACHE_DEFAULT_BYTES ((size_t)64 << 20)
+#define GMEM_CACHE_MAX_SHIFT     16
+
+struct gmem_mapper_ops {
+    /*
+     * Maps `nr` consecutive guest frames from `gfn`, read-write, and stores 0
+     * or -errno per frame in err[]. Returns the address of the first frame,
+     * or NULL when nothing at all could be mapped.
+     */
+    void *(*map)(void *opaque, uint64_t gfn, size_t nr, int *err);
+    void (*unmap)(void *opaque, void *addr, size_t nr);
+    /* Guest frames [gfn, gfn + nr) were written (dirty log for migration). */
+    void (*modified)(void *opaque, uint64_t gfn, uint64_t nr);
+    /* Releases the mapper itself; called by gmem_free(). May be NULL. */
+    void (*free)(void *opaque);
+};
+
+struct gmem_mapper {
+    const struct gmem_mapper_ops *ops;
+    void *opaque;
+};
+
+/*
+ * cap_bytes: at most this much guest memory mapped at once (0 = default;
+ * raised to one bucket if smaller). bucket_shift: log2 of frames per bucket
+ * (0 = default, at most GMEM_CACHE_MAX_SHIFT). Reads, writes and maps also
+ * fail with -ENOMEM when every mapping under the cap is held by gmem_map().
+ */
+struct gmem *gmem_cache_new(const struct gmem_mapper *mapper, size_t cap_bytes,
+                            unsigned bucket_shift);
+
+#endif

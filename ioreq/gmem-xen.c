@@ -1,0 +1,91 @@
+/*
+ * The map cache's mapper on Xen: buckets come from xenforeignmemory_map
+ * with a per-frame error array, so holes in guest RAM become invalid frames
+ * rather than a failed bucket, and writes go to the dirty log with
+ * xendevicemodel_modified_memory (migration would otherwise miss them).
+ */
+#include "gmem-xen.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "gmem-cache.h"
+#include "log.h"
+
+struct gmem_xen {
+    xenforeignmemory_handle *fmem;
+    xendevicemodel_handle *dmod;
+    domid_t domid;
+};
+
+static void *xen_map(void *opaque, uint64_t gfn, size_t nr, int *err)
+{
+    struct gmem_xen *x = opaque;
+    xen_pfn_t *pfns = malloc(nr * sizeof(*pfns));
+    void *va;
+
+    if (!pfns)
+        return NULL;
+    for (size_t i = 0; i < nr; i++)
+        pfns[i] = (xen_pfn_t)(gfn + i);
+    va = xenforeignmemory_map(x->fmem, x->domid, PROT_READ | PROT_WRITE, nr, pfns, err);
+    if (!va)
+        log_debug("gmem: mapping %zu frames at gfn 0x%llx failed: errno %d", nr,
+                  (unsigned long long)gfn, errno);
+    free(pfns);
+    return va;
+}
+
+static void xen_unmap(void *opaque, void *addr, size_t nr)
+{
+    struct gmem_xen *x = opaque;
+
+    if (xenforeignmemory_unmap(x->fmem, addr, nr))
+        log_warn("gmem: unmapping %zu frames failed: errno %d", nr, errno);
+}
+
+static void xen_modified(void *opaque, uint64_t gfn, uint64_t nr)
+{
+    struct gmem_xen *x = opaque;
+
+    /* The hypercall takes a 32-bit count; a single call never covers that much. */
+    while (nr) {
+        uint32_t n = nr > UINT32_MAX ? UINT32_MAX : (uint32_t)nr;
+        if (xendevicemodel_modified_memory(x->dmod, x->domid, gfn, n) && errno != ESRCH)
+            log_guest("gmem: modified_memory(0x%llx, %u) failed: errno %d", (unsigned long long)gfn,
+                      n, errno);
+        gfn += n;
+        nr -= n;
+    }
+}
+
+static void xen_free(void *opaque)
+{
+    free(opaque);
+}
+
+static const struct gmem_mapper_ops xen_mapper_ops = {
+    .map = xen_map,
+    .unmap = xen_unmap,
+    .modified = xen_modified,
+    .free = xen_free,
+};
+
+struct gmem *gmem_xen_new(xenforeignmemory_handle *fmem, xendevicemodel_handle *dmod, domid_t domid,
+                          size_t cap_bytes)
+{
+    struct gmem_xen *x = calloc(1, sizeof(*x));
+    struct gmem *gm;
+
+    if (!x)
+        return NULL;
+    x->fmem = fmem;
+    x->dmod = dmod;
+    x->domid = domid;
+    struct gmem_mapper mapper = {.ops = &xen_mapper_ops, .opaque = x};
+    gm = gmem_cache_new(&mapper, cap_bytes, 0);
+    if (!gm)
+        free(x);
+    return gm;
+}

@@ -1,0 +1,527 @@
+/*
+ * The ioreq server on libxendevicemodel, libxenforeignmemory and
+ * libxenevtchn (DESIGN.md "Start-up and teardown"): the only file of
+ * ioreq/ that talks to the hypervisor about the server itself. The request
+ * arithmetic lives in request.c, the slot protocol in slot.c, the buffered
+ * ring in bufring.c, guest memory in gmem-xen.c.
+ *
+ * The server owns the three handles, the mapped ioreq pages, the bound
+ * ports, the map cache and the event on the libevent base; the registry and
+ * the PCI handler belong to the caller. Teardown runs the start-up steps
+ * backwards from wherever start-up got to, so one function serves every
+ * exit path.
+ */
+#include <xenctrl.h>
+#include <xendevicemodel.h>
+#include <xenevtchn.h>
+#include <xenforeignmemory.h>
+#include <xentoolcore.h>
+
+#include "server.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "bufring.h"
+#include "gmem-xen.h"
+#include "log.h"
+#include "request.h"
+#include "slot.h"
+
+#define SERVER_PAGE_SIZE 4096u
+/* One page of slots (frame 1 of the resource). */
+#define SERVER_MAX_VCPUS (SERVER_PAGE_SIZE / sizeof(ioreq_t))
+
+struct server_port {
+    evtchn_port_t local;
+    unsigned vcpu;
+};
+
+struct ioreq_server {
+    domid_t domid;
+    ioservid_t id;
+    unsigned nr_vcpus;
+
+    xenevtchn_handle *xce;
+    xenforeignmemory_handle *fmem;
+    xendevicemodel_handle *dmod;
+
+    bool created; /* exists in Xen: destroy on teardown */
+    bool enabled; /* set_state(1) done: disable on teardown */
+    xenforeignmemory_resource_handle *res;
+    buffered_iopage_t *buf_page; /* frame 0 */
+    ioreq_t *slots;              /* frame 1: one slot per vCPU */
+
+    evtchn_port_t buf_port; /* local port of the buffered channel */
+    bool buf_bound;
+    struct server_port *ports; /* bound vCPU ports, sorted by local port */
+    unsigned nr_ports;
+
+    struct event *ev;
+    struct io_registry *registry; /* not owned */
+    bool listening;
+    struct gmem *gmem;
+    struct ioreq_pci_handler pci;
+    struct request_ctx rctx;
+
+    struct ioreq_stats stats;
+    struct ioreq_vcpu_stats *vstats;
+
+    void (*on_fatal)(void *opaque, int err);
+    void *fatal_opaque;
+    bool dead; /* the event channel failed: serve nothing more */
+};
+
+/*
+ * Teardown calls fail with ESRCH once the toolstack destroyed the domain:
+ * that is normal. After a fatal error the hypervisor is known to be gone
+ * and that was reported once already.
+ */
+static void server_teardown_failed(const struct ioreq_server *srv, const char *what)
+{
+    if (errno == ESRCH || srv->dead)
+        log_debug("ioreq: %s: %s", what, strerror(errno));
+    else
+        log_warn("ioreq: %s failed: %s", what, strerror(errno));
+}
+
+static int server_find_vcpu(const struct ioreq_server *srv, evtchn_port_t port)
+{
+    unsigned lo = 0, hi = srv->nr_ports;
+
+    while (lo < hi) {
+        unsigned mid = lo + (hi - lo) / 2;
+        if (srv->ports[mid].local == port)
+            return (int)srv->ports[mid].vcpu;
+        if (srv->ports[mid].local < port)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+static int server_port_cmp(const void *a, const void *b)
+{
+    const struct server_port *x = a, *y = b;
+
+    return x->local < y->local ? -1 : x->local > y->local;
+}
+
+static void server_buffered_one(void *opaque, ioreq_t *req)
+{
+    struct ioreq_server *srv = opaque;
+
+    request_handle(&srv->rctx, req, 0, NULL);
+}
+
+static const struct bufring_sink *server_sink(struct ioreq_server *srv, struct bufring_sink *sink)
+{
+    sink->handle = server_buffered_one;
+    sink->opaque = srv;
+    return sink;
+}
+
+static void server_serve_vcpu(struct ioreq_server *srv, unsigned vcpu, evtchn_port_t port)
+{
+    ioreq_t *slot = &srv->slots[vcpu];
+    ioreq_t req;
+
+    if (!slot_take(slot, &req)) {
+        srv->stats.spurious_notifications++;
+        return;
+    }
+    srv->stats.sync_requests++;
+    request_handle(&srv->rctx, &req, vcpu, &srv->vstats[vcpu]);
+    slot_complete(slot, req.data);
+    if (xenevtchn_notify(srv->xce, port))
+        log_warn("ioreq: notify vCPU %u: %s", vcpu, strerror(errno));
+}
+
+static void server_fatal(struct ioreq_server *srv, int err)
+{
+    srv->dead = true;
+    event_del(srv->ev);
+    log_error("ioreq: event channel failed: %s", strerror(-err));
+    if (srv->on_fatal)
+        srv->on_fatal(srv->fatal_opaque, err);
+}
+
+static void server_on_event(evutil_socket_t fd, short what, void *arg)
+{
+    struct ioreq_server *srv = arg;
+    struct bufring_sink sink;
+
+    if (srv->dead)
+        return;
+    xenevtchn_port_or_error_t port = xenevtchn_pending(srv->xce);
+    if (port < 0) {
+        if (errno == EAGAIN || errno == EINTR)
+            return;
+        server_fatal(srv, errno ? -errno : -EIO);
+        return;
+    }
+    if (xenevtchn_unmask(srv->xce, (evtchn_port_t)port))
+        log_warn("ioreq: unmask port %d: %s", port, strerror(errno));
+
+    /* Buffered writes issued before this request must land first. */
+    bufring_drain(srv->buf_page, server_sink(srv, &sink), &srv->stats);
+    if (srv->buf_bound && (evtchn_port_t)port == srv->buf_port)
+        return;
+
+    int vcpu = server_find_vcpu(srv, (evtchn_port_t)port);
+    if (vcpu < 0) {
+        srv->stats.spurious_notifications++;
+        return;
+    }
+    server_serve_vcpu(srv, (unsigned)vcpu, (evtchn_port_t)port);
+}
+
+static int server_map_range(void *opaque, const struct io_range *range)
+{
+    struct ioreq_server *srv = opaque;
+
+    if (xendevicemodel_map_io_range_to_ioreq_server(srv->dmod, srv->domid, srv->id,
+                                                    range->space == IO_SPACE_MMIO, range->base,
+                                                    range->base + (range->len - 1))) {
+        int rc = -errno;
+        log_error("ioreq: mapping %s 0x%llx+0x%llx: %s", range->name ? range->name : "range",
+                  (unsigned long long)range->base, (unsigned long long)range->len, strerror(errno));
+        return rc ? rc : -EIO;
+    }
+    return 0;
+}
+
+static void server_unmap_range(void *opaque, const struct io_range *range)
+{
+    struct ioreq_server *srv = opaque;
+
+    if (xendevicemodel_unmap_io_range_from_ioreq_server(srv->dmod, srv->domid, srv->id,
+                                                        range->space == IO_SPACE_MMIO, range->base,
+                                                        range->base + (range->len - 1)))
+        server_teardown_failed(srv, "unmap io range");
+}
+
+/* Mirrors the ranges registered before the server existed, then follows changes. */
+static int server_listen(struct ioreq_server *srv)
+{
+    for (unsigned s = 0; s < IO_SPACE_COUNT; s++) {
+        unsigned n = io_range_count(srv->registry, (enum io_space)s);
+        for (unsigned i = 0; i < n; i++) {
+            int rc = server_map_range(srv, io_range_at(srv->registry, (enum io_space)s, i));
+            if (rc)
+                return rc;
+        }
+    }
+    struct io_listener l = {
+        .map = server_map_range,
+        .unmap = server_unmap_range,
+        .opaque = srv,
+    };
+    io_registry_set_listener(srv->registry, &l);
+    srv->listening = true;
+    return 0;
+}
+
+static int server_bind(struct ioreq_server *srv, evtchn_port_t remote, evtchn_port_t *local)
+{
+    xenevtchn_port_or_error_t p = xenevtchn_bind_interdomain(srv->xce, srv->domid, remote);
+
+    if (p < 0)
+        return errno ? -errno : -EIO;
+    *local = (evtchn_port_t)p;
+    return 0;
+}
+
+static int server_bind_all(struct ioreq_server *srv, evtchn_port_t buf_remote)
+{
+    int rc;
+
+    for (unsigned v = 0; v < srv->nr_vcpus; v++) {
+        /* Read once: the page is shared, and only Xen writes vp_eport. */
+        evtchn_port_t remote = slot_eport(&srv->slots[v]);
+        evtchn_port_t local;
+
+        rc = server_bind(srv, remote, &local);
+        if (rc) {
+            log_error("ioreq: binding vCPU %u port %u: %s", v, remote, strerror(-rc));
+            return rc;
+        }
+        srv->ports[srv->nr_ports].local = local;
+        srv->ports[srv->nr_ports].vcpu = v;
+        srv->nr_ports++;
+    }
+    qsort(srv->ports, srv->nr_ports, sizeof(*srv->ports), server_port_cmp);
+
+    rc = server_bind(srv, buf_remote, &srv->buf_port);
+    if (rc) {
+        log_error("ioreq: binding buffered port %u: %s", buf_remote, strerror(-rc));
+        return rc;
+    }
+    srv->buf_bound = true;
+    return 0;
+}
+
+/* Step by step, recording what exists so that teardown undoes exactly that. */
+static int server_start(struct ioreq_server *srv, const struct ioreq_server_params *p,
+                        struct event_base *base)
+{
+    evtchn_port_t buf_remote;
+    void *addr = NULL;
+    const char *step;
+    int rc;
+
+    step = "opening the Xen handles";
+    srv->xce = xenevtchn_open(NULL, 0);
+    srv->fmem = xenforeignmemory_open(NULL, 0);
+    srv->dmod = xendevicemodel_open(NULL, 0);
+    if (!srv->xce || !srv->fmem || !srv->dmod)
+        goto fail;
+
+    step = "xendevicemodel_nr_vcpus";
+    if (xendevicemodel_nr_vcpus(srv->dmod, srv->domid, &srv->nr_vcpus))
+        goto fail;
+    if (srv->nr_vcpus == 0 || srv->nr_vcpus > SERVER_MAX_VCPUS) {
+        log_error("ioreq: domain %u has %u vCPUs; one page of slots serves 1 to %zu", srv->domid,
+                  srv->nr_vcpus, SERVER_MAX_VCPUS);
+        return -E2BIG;
+    }
+    srv->vstats = calloc(srv->nr_vcpus, sizeof(*srv->vstats));
+    srv->ports = calloc(srv->nr_vcpus, sizeof(*srv->ports));
+    if (!srv->vstats || !srv->ports)
+        return -ENOMEM;
+
+    step = "xendevicemodel_create_ioreq_server";
+    if (xendevicemodel_create_ioreq_server(srv->dmod, srv->domid, HVM_IOREQSRV_BUFIOREQ_ATOMIC,
+                                           &srv->id))
+        goto fail;
+    srv->created = true;
+
+    step = "xenforeignmemory_map_resource";
+    srv->res = xenforeignmemory_map_resource(srv->fmem, srv->domid, XENMEM_resource_ioreq_server,
+                                             srv->id, XENMEM_resource_ioreq_server_frame_bufioreq,
+                                             2, &addr, PROT_READ | PROT_WRITE, 0);
+    if (!srv->res)
+        goto fail;
+    srv->buf_page = addr;
+    srv->slots = (ioreq_t *)((char *)addr + SERVER_PAGE_SIZE);
+
+    step = "xendevicemodel_get_ioreq_server_info";
+    if (xendevicemodel_get_ioreq_server_info(srv->dmod, srv->domid, srv->id, NULL, NULL,
+                                             &buf_remote))
+        goto fail;
+
+    step = "xendevicemodel_set_ioreq_server_state";
+    if (xendevicemodel_set_ioreq_server_state(srv->dmod, srv->domid, srv->id, 1))
+        goto fail;
+    srv->enabled = true;
+
+    rc = server_bind_all(srv, buf_remote);
+    if (rc)
+        return rc;
+
+    srv->gmem = gmem_xen_new(srv->fmem, srv->dmod, srv->domid, p->mapcache_bytes);
+    if (!srv->gmem)
+        return -ENOMEM;
+    srv->rctx.registry = srv->registry;
+    srv->rctx.gmem = srv->gmem;
+    srv->rctx.pci = &srv->pci;
+    srv->rctx.stats = &srv->stats;
+
+    srv->ev = event_new(base, xenevtchn_fd(srv->xce), EV_READ | EV_PERSIST, server_on_event, srv);
+    if (!srv->ev || event_add(srv->ev, NULL))
+        return -ENOMEM;
+
+    rc = server_listen(srv);
+    if (rc)
+        return rc;
+    log_info("ioreq: server %u serving domain %u (%u vCPUs)", srv->id, srv->domid, srv->nr_vcpus);
+    return 0;
+
+fail:
+    rc = errno ? -errno : -EIO;
+    log_error("ioreq: %s for domain %u: %s", step, srv->domid, strerror(-rc));
+    return rc;
+}
+
+int ioreq_server_create(struct ioreq_server **out, const struct ioreq_server_params *params,
+                        struct event_base *base)
+{
+    struct ioreq_server *srv;
+    int rc;
+
+    *out = NULL;
+    if (!params || !params->registry || !base)
+        return -EINVAL;
+    srv = calloc(1, sizeof(*srv));
+    if (!srv)
+        return -ENOMEM;
+    srv->domid = params->domid;
+    srv->registry = params->registry;
+    srv->pci = params->pci;
+    srv->on_fatal = params->on_fatal;
+    srv->fatal_opaque = params->fatal_opaque;
+
+    rc = server_start(srv, params, base);
+    if (rc) {
+        ioreq_server_destroy(srv);
+        return rc;
+    }
+    *out = srv;
+    return 0;
+}
+
+void ioreq_server_destroy(struct ioreq_server *srv)
+{
+    if (!srv)
+        return;
+    if (srv->listening)
+        io_registry_set_listener(srv->registry, NULL);
+    if (srv->ev)
+        event_free(srv->ev);
+    gmem_free(srv->gmem);
+    if (srv->buf_bound && xenevtchn_unbind(srv->xce, srv->buf_port))
+        server_teardown_failed(srv, "unbind buffered port");
+    for (unsigned i = 0; i < srv->nr_ports; i++)
+        if (xenevtchn_unbind(srv->xce, srv->ports[i].local))
+            server_teardown_failed(srv, "unbind vCPU port");
+    if (srv->enabled && xendevicemodel_set_ioreq_server_state(srv->dmod, srv->domid, srv->id, 0))
+        server_teardown_failed(srv, "disable ioreq server");
+    if (srv->res && xenforeignmemory_unmap_resource(srv->fmem, srv->res))
+        server_teardown_failed(srv, "unmap ioreq pages");
+    if (srv->created && xendevicemodel_destroy_ioreq_server(srv->dmod, srv->domid, srv->id))
+        server_teardown_failed(srv, "destroy ioreq server");
+    if (srv->dmod)
+        xendevicemodel_close(srv->dmod);
+    if (srv->fmem)
+        xenforeignmemory_close(srv->fmem);
+    if (srv->xce)
+        xenevtchn_close(srv->xce);
+    free(srv->ports);
+    free(srv->vstats);
+    free(srv);
+}
+
+void ioreq_server_set_pci_handler(struct ioreq_server *srv, const struct ioreq_pci_handler *pci)
+{
+    if (pci)
+        srv->pci = *pci;
+    else
+        memset(&srv->pci, 0, sizeof(srv->pci));
+}
+
+struct gmem *ioreq_server_gmem(struct ioreq_server *srv)
+{
+    return srv->gmem;
+}
+
+unsigned ioreq_server_nr_vcpus(const struct ioreq_server *srv)
+{
+    return srv->nr_vcpus;
+}
+
+uint16_t ioreq_server_id(const struct ioreq_server *srv)
+{
+    return srv->id;
+}
+
+void ioreq_server_get_stats(const struct ioreq_server *srv, struct ioreq_stats *out,
+                            struct ioreq_vcpu_stats *per_vcpu, unsigned nr)
+{
+    *out = srv->stats;
+    out->nr_vcpus = srv->nr_vcpus;
+    gmem_get_stats(srv->gmem, &out->gmem);
+    for (unsigned v = 0; per_vcpu && v < nr && v < srv->nr_vcpus; v++)
+        per_vcpu[v] = srv->vstats[v];
+}
+
+int ioreq_server_restrict(struct ioreq_server *srv)
+{
+    if (xentoolcore_restrict_all(srv->domid)) {
+        int rc = errno ? -errno : -EIO;
+        log_error("ioreq: xentoolcore_restrict_all(%u): %s", srv->domid, strerror(-rc));
+        return rc;
+    }
+    return 0;
+}
+
+/* The dm_platform of this server: interrupts and config-cycle routing. */
+
+static int server_errno(void)
+{
+    return errno ? -errno : -EIO;
+}
+
+static int server_set_isa_irq_level(void *opaque, unsigned isa_irq, bool level)
+{
+    struct ioreq_server *srv = opaque;
+
+    if (isa_irq > 15)
+        return -EINVAL;
+    if (xendevicemodel_set_isa_irq_level(srv->dmod, srv->domid, (uint8_t)isa_irq, level))
+        return server_errno();
+    return 0;
+}
+
+static int server_set_pci_intx_level(void *opaque, uint32_t sbdf, unsigned pin, bool level)
+{
+    struct ioreq_server *srv = opaque;
+
+    if (pin > 3)
+        return -EINVAL;
+    if (xendevicemodel_set_pci_intx_level(srv->dmod, srv->domid, (uint16_t)PCI_SBDF_SEG(sbdf),
+                                          (uint8_t)PCI_SBDF_BUS(sbdf), (uint8_t)PCI_SBDF_DEV(sbdf),
+                                          (uint8_t)pin, level))
+        return server_errno();
+    return 0;
+}
+
+static int server_inject_msi(void *opaque, uint64_t addr, uint32_t data)
+{
+    struct ioreq_server *srv = opaque;
+
+    if (xendevicemodel_inject_msi(srv->dmod, srv->domid, addr, data))
+        return server_errno();
+    return 0;
+}
+
+static int server_map_pcidev(void *opaque, uint32_t sbdf)
+{
+    struct ioreq_server *srv = opaque;
+
+    if (xendevicemodel_map_pcidev_to_ioreq_server(
+            srv->dmod, srv->domid, srv->id, (uint16_t)PCI_SBDF_SEG(sbdf),
+            (uint8_t)PCI_SBDF_BUS(sbdf), (uint8_t)PCI_SBDF_DEV(sbdf), (uint8_t)PCI_SBDF_FN(sbdf)))
+        return server_errno();
+    return 0;
+}
+
+static int server_unmap_pcidev(void *opaque, uint32_t sbdf)
+{
+    struct ioreq_server *srv = opaque;
+
+    if (xendevicemodel_unmap_pcidev_from_ioreq_server(
+            srv->dmod, srv->domid, srv->id, (uint16_t)PCI_SBDF_SEG(sbdf),
+            (uint8_t)PCI_SBDF_BUS(sbdf), (uint8_t)PCI_SBDF_DEV(sbdf), (uint8_t)PCI_SBDF_FN(sbdf)))
+        return server_errno();
+    return 0;
+}
+
+static const struct dm_platform_ops server_platform_ops = {
+    .set_isa_irq_level = server_set_isa_irq_level,
+    .set_pci_intx_level = server_set_pci_intx_level,
+    .inject_msi = server_inject_msi,
+    .map_pcidev = server_map_pcidev,
+    .unmap_pcidev = server_unmap_pcidev,
+};
+
+struct dm_platform ioreq_server_platform(struct ioreq_server *srv)
+{
+    struct dm_platform p = {.ops = &server_platform_ops, .opaque = srv};
+
+    return p;
+}
