@@ -7,6 +7,8 @@
 #ifndef DEVICES_REGISTRY_H
 #define DEVICES_REGISTRY_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "compiler.h"
@@ -47,7 +49,11 @@ struct device_env {
 struct device_type {
     const char *name;
     const char *summary; /* one line for --help and ioreqd(8) */
-    /* 0 or -errno; on error *err explains it (static string or malloc'd into errbuf). */
+    /*
+     * 0 or -errno. On error the device writes a one-line explanation into
+     * errbuf (errlen bytes, always NUL-terminated), or leaves it empty when
+     * strerror(-rc) says it all. Options it reads are marked used.
+     */
     int (*create)(const struct device_env *env, struct device_spec *spec, void **dev, char *errbuf,
                   size_t errlen);
     /* Make every completed write durable (backends): called on teardown. */
@@ -69,5 +75,14 @@ void device_spec_free(struct device_spec *spec);
 const char *device_spec_get(struct device_spec *spec, const char *key);
 /* The first option no device_spec_get() asked for, or NULL. */
 const char *device_spec_unused(const struct device_spec *spec);
+/*
+ * Typed options. Absent: *out = dflt and 0. Present but malformed or out of
+ * [min, max]: -EINVAL with errbuf naming the option. Numbers are decimal or
+ * 0x-hex; booleans are on/off, yes/no, true/false, 1/0, or a bare flag (on).
+ */
+int device_spec_get_uint(struct device_spec *spec, const char *key, uint64_t min, uint64_t max,
+                         uint64_t dflt, uint64_t *out, char *errbuf, size_t errlen) must_check;
+int device_spec_get_bool(struct device_spec *spec, const char *key, bool dflt, bool *out,
+                         char *errbuf, size_t errlen) must_check;
 
 #endif

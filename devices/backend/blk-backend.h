@@ -1,0 +1,86 @@
+/*
+ * Block backends: where a virtual disk's sectors live.
+ *
+ * Every operation is asynchronous: it is queued and completes later through
+ * its callback, always on the event-loop thread, so disk I/O never blocks the
+ * loop. Submission either queues the operation (0; the callback will run
+ * exactly once) or refuses it (-errno; the callback never runs).
+ *
+ * Durability contract: flush completes only after the data of every write
+ * that completed before the flush was submitted is on stable storage.
+ * Errors are per operation; a failed operation leaves the backend usable.
+ */
+#ifndef DEVICES_BLK_BACKEND_H
+#define DEVICES_BLK_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "compiler.h"
+
+#define BLK_SECTOR_SIZE 512u
+
+struct event_base;
+struct blk_backend;
+
+/* ret: 0, or -errno of the failed operation. */
+typedef void (*blk_done_fn)(void *opaque, int ret);
+
+struct blk_backend_ops {
+    const char *name;
+    /* The iovec array is copied; the buffers must stay valid until done runs. */
+    int (*read)(struct blk_backend *be, uint64_t offset, const struct iovec *iov, unsigned iovcnt,
+                blk_done_fn done, void *opaque);
+    int (*write)(struct blk_backend *be, uint64_t offset, const struct iovec *iov, unsigned iovcnt,
+                 blk_done_fn done, void *opaque);
+    int (*flush)(struct blk_backend *be, blk_done_fn done, void *opaque);
+    /* A hint: the range may read back as anything afterwards. */
+    int (*discard)(struct blk_backend *be, uint64_t offset, uint64_t len, blk_done_fn done,
+                   void *opaque);
+    /* The range reads back as zeroes; may_unmap allows freeing its storage. */
+    int (*write_zeroes)(struct blk_backend *be, uint64_t offset, uint64_t len, bool may_unmap,
+                        blk_done_fn done, void *opaque);
+    /* Bytes, a multiple of BLK_SECTOR_SIZE. */
+    uint64_t (*size)(struct blk_backend *be);
+    /* Wait for every queued operation and run its callback, from the loop thread. */
+    void (*drain)(struct blk_backend *be);
+    /* Drains, then frees. */
+    void (*free)(struct blk_backend *be);
+};
+
+struct blk_backend {
+    const struct blk_backend_ops *ops;
+    bool readonly;
+};
+
+/*
+ * Checked entry points: a range past the end is -EINVAL, a write to a
+ * read-only backend -EROFS, both refused without calling the backend.
+ */
+int blk_read(struct blk_backend *be, uint64_t offset, const struct iovec *iov, unsigned iovcnt,
+             blk_done_fn done, void *opaque) must_check;
+int blk_write(struct blk_backend *be, uint64_t offset, const struct iovec *iov, unsigned iovcnt,
+              blk_done_fn done, void *opaque) must_check;
+int blk_flush(struct blk_backend *be, blk_done_fn done, void *opaque) must_check;
+int blk_discard(struct blk_backend *be, uint64_t offset, uint64_t len, blk_done_fn done,
+                void *opaque) must_check;
+int blk_write_zeroes(struct blk_backend *be, uint64_t offset, uint64_t len, bool may_unmap,
+                     blk_done_fn done, void *opaque) must_check;
+uint64_t blk_size(struct blk_backend *be);
+void blk_drain(struct blk_backend *be);
+void blk_free(struct blk_backend *be);
+
+/* Worker threads of a raw backend. */
+#define BLK_RAW_WORKERS 4
+
+/*
+ * A raw image: a regular file or a block device, served by a small pool of
+ * worker threads with completions delivered to `base`. 0, or -errno with
+ * errbuf explaining (missing file, size not a multiple of 512, ...).
+ */
+int blk_raw_open(struct blk_backend **out, const char *path, bool readonly, struct event_base *base,
+                 char *errbuf, size_t errlen) must_check;
+
+#endif

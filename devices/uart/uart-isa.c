@@ -1,0 +1,245 @@
+/*
+ * uart: a 16550A on the ISA bus, COM1-COM4 (ports 0x3f8/0x2f8/0x3e8/0x2e8,
+ * IRQs 4/3/4/3), its interrupt raised with the platform's ISA IRQ level, its
+ * line connected to a character backend. The register core is uart-16550.c;
+ * this file only wires it to ports, an IRQ, and a chardev.
+ *
+ * Spec: uart[,com=N][,port=P][,irq=I][,backend=pty|unix:PATH|file:PATH|stdio|null][,index=N]
+ * A pty's path is published at /local/domain/<domid>/serial/<index>/tty
+ * (index defaults to com-1), where `xl console -t serial` looks for it.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chardev.h"
+#include "log.h"
+#include "registry.h"
+#include "uart-16550.h"
+
+#define UART_ISA_PORTS 8
+
+static const struct {
+    uint16_t port;
+    uint8_t irq;
+} com_defaults[4] = {{0x3f8, 4}, {0x2f8, 3}, {0x3e8, 4}, {0x2e8, 3}};
+
+struct uart_isa {
+    struct uart_16550 core;
+    struct irq_line line;
+    struct chardev *cd;
+    struct dm_platform platform;
+    struct io_registry *io;
+    bool mapped;
+    uint16_t port;
+    unsigned irq;
+    unsigned com;
+    unsigned index;
+    char name[16];
+    char backend[160];
+};
+
+static void isa_set_level(void *opaque, bool level)
+{
+    struct uart_isa *ui = opaque;
+    int rc;
+
+    if (!ui->platform.ops || !ui->platform.ops->set_isa_irq_level)
+        return;
+    rc = ui->platform.ops->set_isa_irq_level(ui->platform.opaque, ui->irq, level);
+    if (rc)
+        log_warn("%s: IRQ %u level change failed: %s", ui->name, ui->irq, strerror(-rc));
+}
+
+static uint64_t isa_read(void *opaque, const struct io_access *a)
+{
+    struct uart_isa *ui = opaque;
+    uint64_t v = 0;
+
+    /* An 8-bit device: wider accesses are split into consecutive registers. */
+    for (unsigned i = 0; i < a->size; i++)
+        v |= (uint64_t)uart_read(&ui->core, (unsigned)a->offset + i) << (8 * i);
+    return v;
+}
+
+static void isa_write(void *opaque, const struct io_access *a, uint64_t v)
+{
+    struct uart_isa *ui = opaque;
+
+    for (unsigned i = 0; i < a->size; i++)
+        uart_write(&ui->core, (unsigned)a->offset + i, (uint8_t)(v >> (8 * i)));
+}
+
+static const struct io_ops uart_isa_io_ops = {
+    .read = isa_read,
+    .write = isa_write,
+};
+
+static size_t host_tx(void *opaque, const uint8_t *buf, size_t len)
+{
+    struct uart_isa *ui = opaque;
+    return chardev_write(ui->cd, buf, len);
+}
+
+static void host_rx_ready(void *opaque)
+{
+    struct uart_isa *ui = opaque;
+    chardev_accept_input(ui->cd);
+}
+
+static const struct uart_host_ops uart_isa_host_ops = {
+    .tx = host_tx,
+    .rx_ready = host_rx_ready,
+};
+
+static size_t cd_can_receive(void *opaque)
+{
+    struct uart_isa *ui = opaque;
+    return uart_rx_room(&ui->core);
+}
+
+static void cd_receive(void *opaque, const uint8_t *buf, size_t len)
+{
+    struct uart_isa *ui = opaque;
+    uart_receive(&ui->core, buf, len);
+}
+
+static void cd_writable(void *opaque)
+{
+    struct uart_isa *ui = opaque;
+    uart_tx_kick(&ui->core);
+}
+
+static void uart_isa_destroy(void *opaque)
+{
+    struct uart_isa *ui = opaque;
+
+    if (!ui)
+        return;
+    if (ui->mapped)
+        io_unmap(ui->io, IO_SPACE_PIO, ui->port);
+    /* Drop the line before going: a level left high would stick in the guest. */
+    if (ui->core.irq_level)
+        isa_set_level(ui, false);
+    chardev_close(ui->cd);
+    free(ui);
+}
+
+static int uart_isa_flush(void *opaque)
+{
+    struct uart_isa *ui = opaque;
+    return chardev_flush(ui->cd);
+}
+
+static int uart_isa_create(const struct device_env *env, struct device_spec *spec, void **out,
+                           char *errbuf, size_t errlen)
+{
+    const struct chardev_client client = {
+        .can_receive = cd_can_receive,
+        .receive = cd_receive,
+        .writable = cd_writable,
+    };
+    struct chardev_client c = client;
+    struct uart_isa *ui;
+    uint64_t com, port, irq, index;
+    const char *backend;
+    int rc;
+
+    rc = device_spec_get_uint(spec, "com", 1, 4, 1, &com, errbuf, errlen);
+    if (rc)
+        return rc;
+    rc = device_spec_get_uint(spec, "port", 0, 0x10000 - UART_ISA_PORTS, com_defaults[com - 1].port,
+                              &port, errbuf, errlen);
+    if (!rc)
+        rc = device_spec_get_uint(spec, "irq", 0, 15, com_defaults[com - 1].irq, &irq, errbuf,
+                                  errlen);
+    if (!rc)
+        rc = device_spec_get_uint(spec, "index", 0, 255, com - 1, &index, errbuf, errlen);
+    if (rc)
+        return rc;
+    backend = device_spec_get(spec, "backend");
+    if (!backend)
+        backend = "pty";
+
+    ui = calloc(1, sizeof(*ui));
+    if (!ui)
+        return -ENOMEM;
+    ui->platform = env->platform;
+    ui->io = env->io;
+    ui->port = (uint16_t)port;
+    ui->irq = (unsigned)irq;
+    ui->com = (unsigned)com;
+    ui->index = (unsigned)index;
+    snprintf(ui->name, sizeof(ui->name), "uart%u", ui->index);
+    ui->line = (struct irq_line){.set_level = isa_set_level, .opaque = ui};
+    uart_init(&ui->core, &ui->line, &uart_isa_host_ops, ui);
+
+    c.opaque = ui;
+    rc = chardev_open(&ui->cd, backend, env->base, &c, errbuf, errlen);
+    if (rc) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "%s", errbuf);
+        snprintf(errbuf, errlen, "uart: backend: %s", msg);
+        goto out;
+    }
+
+    struct io_range r = {
+        .space = IO_SPACE_PIO,
+        .base = ui->port,
+        .len = UART_ISA_PORTS,
+        .ops = &uart_isa_io_ops,
+        .opaque = ui,
+        .name = ui->name,
+    };
+    rc = io_map(env->io, &r);
+    if (rc) {
+        snprintf(errbuf, errlen, "uart: ports %#x-%#x %s", ui->port, ui->port + 7,
+                 rc == -EEXIST ? "are already taken" : "cannot be registered");
+        goto out;
+    }
+    ui->mapped = true;
+
+    if (chardev_pty_path(ui->cd)) {
+        char key[96];
+        snprintf(ui->backend, sizeof(ui->backend), "pty:%s", chardev_pty_path(ui->cd));
+        snprintf(key, sizeof(key), "/local/domain/%u/serial/%u/tty", env->domid, ui->index);
+        if (env->publish) {
+            int prc = env->publish(env->publish_opaque, key, chardev_pty_path(ui->cd));
+            if (prc)
+                log_warn("%s: cannot publish %s: %s", ui->name, key, strerror(-prc));
+        }
+        log_info("%s: serial console on %s", ui->name, chardev_pty_path(ui->cd));
+    } else {
+        snprintf(ui->backend, sizeof(ui->backend), "%s", backend);
+    }
+    *out = ui;
+    return 0;
+out:
+    uart_isa_destroy(ui);
+    return rc;
+}
+
+static void uart_isa_describe(void *opaque, char *buf, size_t len)
+{
+    struct uart_isa *ui = opaque;
+    struct chardev_stats cs;
+
+    chardev_get_stats(ui->cd, &cs);
+    snprintf(buf, len,
+             "port=%#x irq=%u backend=%s tx=%" PRIu64 " rx=%" PRIu64 " tx-dropped=%" PRIu64
+             " out-dropped=%" PRIu64,
+             ui->port, ui->irq, ui->backend, ui->core.stats.tx_bytes, ui->core.stats.rx_bytes,
+             ui->core.stats.tx_dropped, cs.out_dropped);
+}
+
+const struct device_type uart_device_type = {
+    .name = "uart",
+    .summary =
+        "16550A serial port: com=1-4, port=, irq=, backend=pty|unix:PATH|file:PATH|stdio|null",
+    .create = uart_isa_create,
+    .flush = uart_isa_flush,
+    .destroy = uart_isa_destroy,
+    .describe = uart_isa_describe,
+};

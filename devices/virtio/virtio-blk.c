@@ -1,0 +1,570 @@
+/*
+ * virtio-blk (virtio 1.2, 5.2).
+ *
+ * A request is a chain: a 16-byte header {type, reserved, sector} in the
+ * readable part, data (readable for OUT, writable for IN), and a status byte
+ * as the last writable byte. Each popped chain becomes one backend operation
+ * whose completion, on the loop thread, writes the status, returns the chain
+ * and notifies the driver if it asked for it.
+ *
+ * Ownership: the device owns its backend and the requests in flight, each of
+ * which holds its chain's guest mappings until it completes. Queue state
+ * belongs to the transport. A reset drains the backend first, so no request
+ * outlives the queues it came from. Guest mistakes in a request's contents
+ * get IOERR or UNSUPP for that request; a chain the virtqueue layer rejects,
+ * or one without room for a status byte, puts the device into NEEDS_RESET.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "virtio-blk.h"
+
+struct vblk_queue {
+    struct vblk *blk;
+    unsigned index;
+    bool blocked;       /* out of mapping space: retry when a request completes */
+    struct event *kick; /* deferred processing when one pass hit its budget */
+};
+
+struct vblk {
+    struct virtio_dev vdev;
+    struct blk_backend *be;
+    uint64_t capacity; /* sectors */
+    unsigned num_queues;
+    uint64_t features; /* offered */
+    uint64_t acked;    /* accepted at FEATURES_OK */
+    char serial[VIRTIO_BLK_ID_BYTES];
+    unsigned inflight;
+    bool resetting;
+    bool broken; /* reported NEEDS_RESET: no more requests until reset */
+    struct vblk_queue queues[VBLK_MAX_QUEUES];
+    struct vblk_stats stats;
+};
+
+struct vblk_req {
+    struct vblk *blk;
+    struct virtq *vq;
+    uint8_t *status;  /* last writable byte of the chain */
+    uint32_t written; /* bytes reported in the used ring, status included */
+    struct iovec iov[VIRTQ_MAX_SEGS];
+    struct virtq_req vr;
+};
+
+struct vblk_hdr {
+    uint32_t type;
+    uint32_t reserved;
+    uint64_t sector;
+};
+_Static_assert(sizeof(struct vblk_hdr) == 16, "request header is 16 bytes (5.2.6)");
+
+struct vblk_dwz {
+    uint64_t sector;
+    uint32_t num_sectors;
+    uint32_t flags;
+};
+_Static_assert(sizeof(struct vblk_dwz) == 16, "discard/write-zeroes segment is 16 bytes");
+
+static struct vblk *to_blk(struct virtio_dev *vdev)
+{
+    return container_of(vdev, struct vblk, vdev);
+}
+
+static void process_queue(struct vblk *blk, unsigned index);
+
+/* Returns the chain with its status and tells the driver if it wants to know. */
+static void finish(struct vblk_req *req, uint8_t status)
+{
+    struct vblk *blk = req->blk;
+    struct virtq *vq = req->vq;
+
+    if (status == VIRTIO_BLK_S_IOERR)
+        blk->stats.ioerr++;
+    else if (status == VIRTIO_BLK_S_UNSUPP)
+        blk->stats.unsupp++;
+    *req->status = status;
+    virtq_req_release(vq, &req->vr);
+    /* During reset the queues are about to stop: nothing is returned or signalled. */
+    if (!blk->resetting) {
+        if (virtq_push(vq, req->vr.head, req->written) == 0)
+            virtio_notify_queue(&blk->vdev, vq);
+    }
+    free(req);
+}
+
+static void on_done(void *opaque, int ret)
+{
+    struct vblk_req *req = opaque;
+    struct vblk *blk = req->blk;
+
+    blk->inflight--;
+    if (ret < 0)
+        log_guest("virtio-blk: request failed: %s", strerror(-ret));
+    finish(req, ret < 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK);
+    if (blk->resetting)
+        return;
+    for (unsigned i = 0; i < blk->num_queues; i++) {
+        if (blk->queues[i].blocked) {
+            blk->queues[i].blocked = false;
+            process_queue(blk, i);
+        }
+    }
+}
+
+/* Hands a request to the backend: true if submitted (on_done will finish it). */
+static bool submitted(struct vblk_req *req, int rc)
+{
+    if (rc == 0) {
+        req->blk->inflight++;
+        return true;
+    }
+    log_guest("virtio-blk: request refused by the backend: %s", strerror(-rc));
+    return false;
+}
+
+/* Builds iov over `len` bytes of the chain's readable or writable part from `skip`. */
+static unsigned build_iov(struct vblk_req *req, bool writable, uint64_t skip, uint64_t len)
+{
+    unsigned first = writable ? req->vr.nr_readable : 0;
+    unsigned end = writable ? first + req->vr.nr_writable : req->vr.nr_readable;
+    unsigned n = 0;
+
+    for (unsigned i = first; i < end && len; i++) {
+        const struct virtq_seg *s = &req->vr.seg[i];
+        uint64_t take;
+
+        if (skip >= s->len) {
+            skip -= s->len;
+            continue;
+        }
+        take = s->len - skip;
+        if (take > len)
+            take = len;
+        req->iov[n].iov_base = (char *)s->ptr + skip;
+        req->iov[n].iov_len = (size_t)take;
+        n++;
+        len -= take;
+        skip = 0;
+    }
+    return n;
+}
+
+static bool sectors_ok(const struct vblk *blk, uint64_t sector, uint64_t nr)
+{
+    return sector <= blk->capacity && nr <= blk->capacity - sector;
+}
+
+/* A data request (IN or OUT): the status it ends with now, or -1 if submitted. */
+static int do_rw(struct vblk *blk, struct vblk_req *req, const struct vblk_hdr *hdr, bool in,
+                 uint64_t data_out, uint64_t data_in)
+{
+    uint64_t len = in ? data_in : data_out;
+    unsigned n;
+
+    /* Data flowing the wrong way for this request type. */
+    if ((in && data_out) || (!in && data_in))
+        return VIRTIO_BLK_S_IOERR;
+    if (!in && blk->be->readonly)
+        return VIRTIO_BLK_S_IOERR;
+    if (len % BLK_SECTOR_SIZE || !sectors_ok(blk, hdr->sector, len / BLK_SECTOR_SIZE)) {
+        log_guest("virtio-blk: %s of %llu bytes at sector %llu outside the disk or unaligned",
+                  in ? "read" : "write", (unsigned long long)len, (unsigned long long)hdr->sector);
+        return VIRTIO_BLK_S_IOERR;
+    }
+    if (len == 0)
+        return VIRTIO_BLK_S_OK;
+    if (in) {
+        n = build_iov(req, true, 0, len);
+        req->written = (uint32_t)len + 1;
+        blk->stats.read_bytes += len;
+        if (submitted(req,
+                      blk_read(blk->be, hdr->sector * BLK_SECTOR_SIZE, req->iov, n, on_done, req)))
+            return -1;
+    } else {
+        n = build_iov(req, false, sizeof(*hdr), len);
+        blk->stats.write_bytes += len;
+        if (submitted(req,
+                      blk_write(blk->be, hdr->sector * BLK_SECTOR_SIZE, req->iov, n, on_done, req)))
+            return -1;
+    }
+    req->written = 1;
+    return VIRTIO_BLK_S_IOERR;
+}
+
+static int do_dwz(struct vblk *blk, struct vblk_req *req, bool discard, uint64_t data_out,
+                  uint64_t data_in)
+{
+    struct vblk_dwz seg;
+    uint32_t flags;
+    uint64_t sector, nr;
+    int rc;
+
+    if (!(blk->acked & VIRTIO_BIT(discard ? VIRTIO_BLK_F_DISCARD : VIRTIO_BLK_F_WRITE_ZEROES)))
+        return VIRTIO_BLK_S_UNSUPP;
+    if (data_in || data_out == 0 || data_out % sizeof(seg))
+        return VIRTIO_BLK_S_IOERR;
+    /* max_discard_seg = max_write_zeroes_seg = 1 (5.2.6.2). */
+    if (data_out > sizeof(seg))
+        return VIRTIO_BLK_S_UNSUPP;
+    virtq_req_copy_from(&req->vr, sizeof(struct vblk_hdr), &seg, sizeof(seg));
+    sector = le64toh(seg.sector);
+    nr = le32toh(seg.num_sectors);
+    flags = le32toh(seg.flags);
+    if ((flags & ~(uint32_t)VIRTIO_BLK_DWZ_F_UNMAP) || (discard && flags))
+        return VIRTIO_BLK_S_UNSUPP;
+    if (blk->be->readonly || nr > VBLK_MAX_DWZ_SECTORS || !sectors_ok(blk, sector, nr))
+        return VIRTIO_BLK_S_IOERR;
+    if (discard) {
+        blk->stats.discards++;
+        rc = blk_discard(blk->be, sector * BLK_SECTOR_SIZE, nr * BLK_SECTOR_SIZE, on_done, req);
+    } else {
+        blk->stats.write_zeroes++;
+        rc = blk_write_zeroes(blk->be, sector * BLK_SECTOR_SIZE, nr * BLK_SECTOR_SIZE,
+                              flags & VIRTIO_BLK_DWZ_F_UNMAP, on_done, req);
+    }
+    return submitted(req, rc) ? -1 : VIRTIO_BLK_S_IOERR;
+}
+
+static int do_get_id(struct vblk *blk, struct vblk_req *req, uint64_t data_in)
+{
+    size_t n = data_in < VIRTIO_BLK_ID_BYTES ? (size_t)data_in : VIRTIO_BLK_ID_BYTES;
+
+    virtq_req_copy_to(&req->vr, 0, blk->serial, n);
+    req->written = (uint32_t)n + 1;
+    return VIRTIO_BLK_S_OK;
+}
+
+/* Takes ownership of req. */
+static void handle(struct vblk *blk, struct vblk_req *req)
+{
+    struct virtq_req *vr = &req->vr;
+    struct vblk_hdr hdr;
+    uint64_t data_out, data_in;
+    int status;
+
+    blk->stats.requests++;
+    if (vr->writable_bytes == 0) {
+        /* Nowhere to put a status: the driver broke 5.2.6.1. */
+        log_guest("virtio-blk: request without a status byte; device needs reset");
+        virtq_req_release(req->vq, vr);
+        if (virtq_push(req->vq, vr->head, 0) == 0)
+            virtio_notify_queue(&blk->vdev, req->vq);
+        free(req);
+        blk->broken = true;
+        virtio_needs_reset(&blk->vdev);
+        return;
+    }
+    {
+        const struct virtq_seg *last = &vr->seg[vr->nr_readable + vr->nr_writable - 1];
+        req->status = (uint8_t *)last->ptr + last->len - 1;
+    }
+    req->written = 1;
+    data_in = vr->writable_bytes - 1;
+
+    if (vr->readable_bytes < sizeof(hdr)) {
+        finish(req, VIRTIO_BLK_S_IOERR);
+        return;
+    }
+    virtq_req_copy_from(vr, 0, &hdr, sizeof(hdr));
+    hdr.type = le32toh(hdr.type);
+    hdr.sector = le64toh(hdr.sector);
+    data_out = vr->readable_bytes - sizeof(hdr);
+
+    switch (hdr.type) {
+    case VIRTIO_BLK_T_IN:
+    case VIRTIO_BLK_T_OUT:
+        status = do_rw(blk, req, &hdr, hdr.type == VIRTIO_BLK_T_IN, data_out, data_in);
+        break;
+    case VIRTIO_BLK_T_FLUSH:
+        blk->stats.flushes++;
+        status = submitted(req, blk_flush(blk->be, on_done, req)) ? -1 : VIRTIO_BLK_S_IOERR;
+        break;
+    case VIRTIO_BLK_T_GET_ID:
+        status = do_get_id(blk, req, data_in);
+        break;
+    case VIRTIO_BLK_T_DISCARD:
+    case VIRTIO_BLK_T_WRITE_ZEROES:
+        status = do_dwz(blk, req, hdr.type == VIRTIO_BLK_T_DISCARD, data_out, data_in);
+        break;
+    default:
+        status = VIRTIO_BLK_S_UNSUPP;
+        break;
+    }
+    if (status >= 0)
+        finish(req, (uint8_t)status);
+}
+
+static void process_queue(struct vblk *blk, unsigned index)
+{
+    struct vblk_queue *q = &blk->queues[index];
+    struct virtq *vq = virtio_queue(&blk->vdev, index);
+    /* One pass takes at most this many chains; the rest is deferred to the loop. */
+    unsigned budget;
+
+    /* A broken queue was reported once; it waits for the driver's reset. */
+    if (!vq || !vq->started || virtq_broken(vq) || blk->broken || blk->resetting)
+        return;
+    budget = 2u * vq->size;
+    do {
+        virtq_set_notify(vq, false);
+        for (;;) {
+            struct vblk_req *req;
+            int rc;
+
+            if (budget == 0) {
+                virtq_set_notify(vq, true);
+                if (q->kick)
+                    event_active(q->kick, 0, 0);
+                return;
+            }
+            req = malloc(sizeof(*req));
+            if (!req) {
+                q->blocked = blk->inflight > 0;
+                break;
+            }
+            req->blk = blk;
+            req->vq = vq;
+            rc = virtq_pop(vq, &req->vr);
+            if (rc) {
+                free(req);
+                if (rc == -ENOMEM)
+                    q->blocked = true;
+                if (rc == -EINVAL) {
+                    virtio_notify_queue(&blk->vdev, vq);
+                    virtio_needs_reset(&blk->vdev);
+                    return;
+                }
+                break;
+            }
+            budget--;
+            handle(blk, req);
+            if (blk->broken)
+                return;
+        }
+        virtq_set_notify(vq, true);
+    } while (!q->blocked && virtq_has_avail(vq));
+}
+
+static void on_kick(evutil_socket_t fd, short what, void *arg)
+{
+    struct vblk_queue *q = arg;
+
+    process_queue(q->blk, q->index);
+}
+
+/* --- virtio_dev_ops --- */
+
+static unsigned vblk_num_queues(struct virtio_dev *vdev)
+{
+    return to_blk(vdev)->num_queues;
+}
+
+static uint16_t vblk_queue_max(struct virtio_dev *vdev)
+{
+    return VBLK_QUEUE_SIZE;
+}
+
+static unsigned vblk_cfg_size(struct virtio_dev *vdev)
+{
+    return VBLK_CFG_SIZE;
+}
+
+static uint64_t vblk_features(struct virtio_dev *vdev)
+{
+    return to_blk(vdev)->features;
+}
+
+static int vblk_set_features(struct virtio_dev *vdev, uint64_t features)
+{
+    struct vblk *blk = to_blk(vdev);
+
+    blk->acked = features & blk->features;
+    return 0;
+}
+
+static void put_le(uint8_t *p, uint64_t v, unsigned bytes)
+{
+    for (unsigned i = 0; i < bytes; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t vblk_cfg_read(struct virtio_dev *vdev, unsigned offset, unsigned size)
+{
+    struct vblk *blk = to_blk(vdev);
+    uint8_t cfg[VBLK_CFG_SIZE] = {0};
+    uint32_t v = 0;
+
+    put_le(cfg + VBLK_CFG_CAPACITY, blk->capacity, 8);
+    put_le(cfg + VBLK_CFG_SIZE_MAX, VBLK_SIZE_MAX, 4);
+    put_le(cfg + VBLK_CFG_SEG_MAX, VBLK_SEG_MAX, 4);
+    put_le(cfg + VBLK_CFG_BLK_SIZE, BLK_SECTOR_SIZE, 4);
+    put_le(cfg + VBLK_CFG_NUM_QUEUES, blk->num_queues, 2);
+    if (blk->features & VIRTIO_BIT(VIRTIO_BLK_F_DISCARD)) {
+        put_le(cfg + VBLK_CFG_MAX_DISCARD_SECTORS, VBLK_MAX_DWZ_SECTORS, 4);
+        put_le(cfg + VBLK_CFG_MAX_DISCARD_SEG, 1, 4);
+        put_le(cfg + VBLK_CFG_DISCARD_SECTOR_ALIGNMENT, VBLK_DISCARD_ALIGN, 4);
+    }
+    if (blk->features & VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES)) {
+        put_le(cfg + VBLK_CFG_MAX_WRITE_ZEROES_SECTORS, VBLK_MAX_DWZ_SECTORS, 4);
+        put_le(cfg + VBLK_CFG_MAX_WRITE_ZEROES_SEG, 1, 4);
+        cfg[VBLK_CFG_WRITE_ZEROES_MAY_UNMAP] = 1;
+    }
+    if (offset >= VBLK_CFG_SIZE || size > VBLK_CFG_SIZE - offset || size > 4)
+        return 0;
+    for (unsigned i = 0; i < size; i++)
+        v |= (uint32_t)cfg[offset + i] << (8 * i);
+    return v;
+}
+
+static void vblk_cfg_write(struct virtio_dev *vdev, unsigned offset, unsigned size, uint32_t value)
+{
+    /* Only writeback (CONFIG_WCE) is writable, and it is not offered. */
+    log_guest("virtio-blk: write to read-only config offset %u ignored", offset);
+}
+
+static void vblk_queue_notify(struct virtio_dev *vdev, unsigned index)
+{
+    struct vblk *blk = to_blk(vdev);
+
+    if (index < blk->num_queues)
+        process_queue(blk, index);
+}
+
+static void vblk_reset(struct virtio_dev *vdev)
+{
+    struct vblk *blk = to_blk(vdev);
+
+    blk->resetting = true;
+    blk_drain(blk->be);
+    for (unsigned i = 0; i < blk->num_queues; i++) {
+        blk->queues[i].blocked = false;
+        if (blk->queues[i].kick)
+            event_del(blk->queues[i].kick);
+    }
+    blk->acked = 0;
+    blk->broken = false;
+    blk->resetting = false;
+}
+
+static const struct virtio_dev_ops vblk_ops = {
+    .name = "virtio-blk",
+    .device_id = VIRTIO_ID_BLOCK,
+    .num_queues = vblk_num_queues,
+    .queue_max = vblk_queue_max,
+    .cfg_size = vblk_cfg_size,
+    .features = vblk_features,
+    .set_features = vblk_set_features,
+    .cfg_read = vblk_cfg_read,
+    .cfg_write = vblk_cfg_write,
+    .queue_notify = vblk_queue_notify,
+    .reset = vblk_reset,
+};
+
+int vblk_new(struct vblk **out, struct blk_backend *be, const struct vblk_params *params,
+             char *errbuf, size_t errlen)
+{
+    struct vblk *blk;
+    int rc;
+
+    *out = NULL;
+    if (params->num_queues < 1 || params->num_queues > VBLK_MAX_QUEUES) {
+        snprintf(errbuf, errlen, "queues must be 1..%u", VBLK_MAX_QUEUES);
+        rc = -EINVAL;
+        goto out_be;
+    }
+    if (params->serial && strlen(params->serial) > VIRTIO_BLK_ID_BYTES) {
+        snprintf(errbuf, errlen, "serial longer than %u bytes", VIRTIO_BLK_ID_BYTES);
+        rc = -EINVAL;
+        goto out_be;
+    }
+    blk = calloc(1, sizeof(*blk));
+    if (!blk) {
+        snprintf(errbuf, errlen, "out of memory");
+        rc = -ENOMEM;
+        goto out_be;
+    }
+    blk->vdev.ops = &vblk_ops;
+    blk->be = be;
+    blk->capacity = blk_size(be) / BLK_SECTOR_SIZE;
+    blk->num_queues = params->num_queues;
+    if (params->serial)
+        memcpy(blk->serial, params->serial, strlen(params->serial));
+    blk->features = VIRTIO_BIT(VIRTIO_BLK_F_SIZE_MAX) | VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX) |
+                    VIRTIO_BIT(VIRTIO_BLK_F_BLK_SIZE) | VIRTIO_BIT(VIRTIO_BLK_F_FLUSH) |
+                    VIRTIO_BIT(VIRTIO_BLK_F_MQ);
+    if (be->readonly)
+        blk->features |= VIRTIO_BIT(VIRTIO_BLK_F_RO);
+    else
+        blk->features |= VIRTIO_BIT(VIRTIO_BLK_F_DISCARD) | VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES);
+    for (unsigned i = 0; i < blk->num_queues; i++) {
+        struct vblk_queue *q = &blk->queues[i];
+
+        q->blk = blk;
+        q->index = i;
+        if (params->base) {
+            q->kick = event_new(params->base, -1, 0, on_kick, q);
+            if (!q->kick) {
+                snprintf(errbuf, errlen, "out of memory");
+                vblk_free(blk);
+                return -ENOMEM;
+            }
+        }
+    }
+    *out = blk;
+    return 0;
+out_be:
+    blk_free(be);
+    return rc;
+}
+
+void vblk_free(struct vblk *blk)
+{
+    if (!blk)
+        return;
+    blk->resetting = true;
+    blk_drain(blk->be);
+    for (unsigned i = 0; i < VBLK_MAX_QUEUES; i++) {
+        if (blk->queues[i].kick)
+            event_free(blk->queues[i].kick);
+    }
+    blk_free(blk->be);
+    free(blk);
+}
+
+struct virtio_dev *vblk_vdev(struct vblk *blk)
+{
+    return &blk->vdev;
+}
+
+struct blk_backend *vblk_backend(struct vblk *blk)
+{
+    return blk->be;
+}
+
+static void on_sync_flush(void *opaque, int ret)
+{
+    *(int *)opaque = ret;
+}
+
+int vblk_flush_sync(struct vblk *blk)
+{
+    int ret = 0;
+    int rc;
+
+    blk_drain(blk->be);
+    rc = blk_flush(blk->be, on_sync_flush, &ret);
+    if (rc)
+        return rc;
+    blk_drain(blk->be);
+    return ret;
+}
+
+void vblk_get_stats(const struct vblk *blk, struct vblk_stats *out)
+{
+    *out = blk->stats;
+}

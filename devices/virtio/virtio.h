@@ -1,0 +1,103 @@
+/*
+ * Virtio devices and transports (virtio 1.2, OASIS).
+ *
+ * A device core (virtio-blk) implements struct virtio_dev_ops and knows
+ * nothing of the transport; a transport (virtio-pci) owns every piece of
+ * transport state - status, feature negotiation, queue configuration, the
+ * virtqueues themselves, interrupts - and calls the core through its ops.
+ * The core reaches back only through struct virtio_transport: to find a
+ * queue, to send a used-buffer or configuration notification, or to report
+ * that the driver broke the rules (DEVICE_NEEDS_RESET).
+ */
+#ifndef DEVICES_VIRTIO_H
+#define DEVICES_VIRTIO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "virtqueue.h"
+
+/* Device status bits (2.1). */
+#define VIRTIO_STATUS_ACKNOWLEDGE        1
+#define VIRTIO_STATUS_DRIVER             2
+#define VIRTIO_STATUS_DRIVER_OK          4
+#define VIRTIO_STATUS_FEATURES_OK        8
+#define VIRTIO_STATUS_DEVICE_NEEDS_RESET 64
+#define VIRTIO_STATUS_FAILED             128
+
+/* Transport and ring feature bits (6). */
+#define VIRTIO_F_RING_INDIRECT_DESC 28
+#define VIRTIO_F_RING_EVENT_IDX     29
+#define VIRTIO_F_VERSION_1          32
+
+/* Device types (5). */
+#define VIRTIO_ID_NET   1
+#define VIRTIO_ID_BLOCK 2
+
+#define VIRTIO_BIT(n) ((uint64_t)1 << (n))
+
+struct virtio_dev;
+
+/* What a device core may ask of its transport. */
+struct virtio_transport {
+    /* Queue `index`, or NULL if out of range. */
+    struct virtq *(*queue)(void *opaque, unsigned index);
+    /* A used-buffer notification for a queue; the core checks virtq_needs_notify() first. */
+    void (*notify_queue)(void *opaque, unsigned index);
+    /* The device configuration space changed. */
+    void (*notify_config)(void *opaque);
+    /* The driver broke the rules: set DEVICE_NEEDS_RESET and tell the driver. */
+    void (*needs_reset)(void *opaque);
+    void *opaque;
+};
+
+struct virtio_dev_ops {
+    const char *name;
+    uint16_t device_id; /* VIRTIO_ID_* */
+    unsigned (*num_queues)(struct virtio_dev *vdev);
+    uint16_t (*queue_max)(struct virtio_dev *vdev); /* power of two <= VIRTQ_MAX_SIZE */
+    unsigned (*cfg_size)(struct virtio_dev *vdev);
+    /* Device-specific feature bits offered; the transport adds its own. */
+    uint64_t (*features)(struct virtio_dev *vdev);
+    /* The driver's choice at FEATURES_OK: 0, or -EINVAL to refuse it. */
+    int (*set_features)(struct virtio_dev *vdev, uint64_t features);
+    /* Device config space, offset + size inside cfg_size, size 1, 2 or 4. */
+    uint32_t (*cfg_read)(struct virtio_dev *vdev, unsigned offset, unsigned size);
+    void (*cfg_write)(struct virtio_dev *vdev, unsigned offset, unsigned size, uint32_t value);
+    /* The driver notified queue `index` (already started). */
+    void (*queue_notify)(struct virtio_dev *vdev, unsigned index);
+    /*
+     * Device reset: on return no request is in flight and no guest memory is
+     * held; the transport then stops the queues.
+     */
+    void (*reset)(struct virtio_dev *vdev);
+};
+
+/* Embedded in a device core's state; the transport sets `transport` when it plugs the device. */
+struct virtio_dev {
+    const struct virtio_dev_ops *ops;
+    const struct virtio_transport *transport;
+};
+
+static inline struct virtq *virtio_queue(struct virtio_dev *vdev, unsigned index)
+{
+    const struct virtio_transport *t = vdev->transport;
+    return t ? t->queue(t->opaque, index) : NULL;
+}
+
+/* Notify the driver of used buffers on vq if it asked for it. */
+static inline void virtio_notify_queue(struct virtio_dev *vdev, struct virtq *vq)
+{
+    const struct virtio_transport *t = vdev->transport;
+    if (t && virtq_needs_notify(vq))
+        t->notify_queue(t->opaque, vq->index);
+}
+
+static inline void virtio_needs_reset(struct virtio_dev *vdev)
+{
+    const struct virtio_transport *t = vdev->transport;
+    if (t)
+        t->needs_reset(t->opaque);
+}
+
+#endif
