@@ -1,0 +1,409 @@
+/*
+ * Raw block backend on a temporary file: data in and out through the worker
+ * pool, completions on the event loop, flush, discard, write zeroes,
+ * read-only, range checks, rejected images, and injected I/O errors.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+
+#include "blk-backend.h"
+
+#define IMG_SIZE (1u << 20)
+
+struct fx {
+    char path[64];
+    struct event_base *base;
+    struct blk_backend *be;
+    unsigned done;
+    int last_ret;
+    int rets[128];
+};
+
+static uint8_t pattern(uint64_t off)
+{
+    return (uint8_t)(off * 7 + (off >> 9));
+}
+
+static void make_image(const char *path, size_t size)
+{
+    uint8_t *buf = malloc(size);
+    int fd;
+
+    assert_non_null(buf);
+    for (size_t i = 0; i < size; i++)
+        buf[i] = pattern(i);
+    fd = open(path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, buf, size), (ssize_t)size);
+    close(fd);
+    free(buf);
+}
+
+static int setup_ro(void **state, bool readonly)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    char err[256];
+    int fd;
+
+    assert_non_null(f);
+    snprintf(f->path, sizeof(f->path), "/tmp/test-blk-raw-XXXXXX");
+    fd = mkstemp(f->path);
+    assert_true(fd >= 0);
+    close(fd);
+    make_image(f->path, IMG_SIZE);
+    f->base = event_base_new();
+    assert_non_null(f->base);
+    assert_int_equal(blk_raw_open(&f->be, f->path, readonly, f->base, err, sizeof(err)), 0);
+    *state = f;
+    return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_ro(state, false);
+}
+
+static int setup_readonly(void **state)
+{
+    return setup_ro(state, true);
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+
+    blk_free(f->be);
+    event_base_free(f->base);
+    unlink(f->path);
+    free(f);
+    return 0;
+}
+
+static void done_cb(void *opaque, int ret)
+{
+    struct fx *f = opaque;
+
+    if (f->done < 128)
+        f->rets[f->done] = ret;
+    f->done++;
+    f->last_ret = ret;
+}
+
+/* A result that belongs to one operation, whatever order completions arrive in. */
+struct slot {
+    struct fx *f;
+    int ret;
+};
+
+static void slot_cb(void *opaque, int ret)
+{
+    struct slot *s = opaque;
+
+    s->ret = ret;
+    s->f->done++;
+}
+
+static void wait_done(struct fx *f, unsigned n)
+{
+    while (f->done < n)
+        assert_int_equal(event_base_loop(f->base, EVLOOP_ONCE), 0);
+    assert_int_equal(f->done, n);
+}
+
+static void file_read(struct fx *f, uint64_t off, void *buf, size_t len)
+{
+    int fd = open(f->path, O_RDONLY);
+
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, buf, len, (off_t)off), (ssize_t)len);
+    close(fd);
+}
+
+static void test_size(void **state)
+{
+    struct fx *f = *state;
+
+    assert_int_equal(blk_size(f->be), IMG_SIZE);
+    assert_false(f->be->readonly);
+    assert_string_equal(f->be->ops->name, "raw");
+}
+
+static void test_read_iov(void **state)
+{
+    struct fx *f = *state;
+    uint8_t a[1000], b[3096];
+    struct iovec iov[2] = {{a, sizeof(a)}, {b, sizeof(b)}};
+
+    assert_int_equal(blk_read(f->be, 8192, iov, 2, done_cb, f), 0);
+    /* Completions arrive through the loop, never inside the submission. */
+    assert_int_equal(f->done, 0);
+    wait_done(f, 1);
+    assert_int_equal(f->last_ret, 0);
+    for (unsigned i = 0; i < sizeof(a); i++)
+        assert_int_equal(a[i], pattern(8192 + i));
+    for (unsigned i = 0; i < sizeof(b); i++)
+        assert_int_equal(b[i], pattern(8192 + sizeof(a) + i));
+}
+
+static void test_write_then_file(void **state)
+{
+    struct fx *f = *state;
+    uint8_t w[2048], r[2048];
+    struct iovec iov[3] = {{w, 512}, {w + 512, 0}, {w + 512, 1536}};
+
+    for (unsigned i = 0; i < sizeof(w); i++)
+        w[i] = (uint8_t)(0xa5 ^ i);
+    assert_int_equal(blk_write(f->be, IMG_SIZE - 2048, iov, 3, done_cb, f), 0);
+    wait_done(f, 1);
+    assert_int_equal(f->last_ret, 0);
+    file_read(f, IMG_SIZE - 2048, r, sizeof(r));
+    assert_memory_equal(r, w, sizeof(w));
+}
+
+static void test_many_in_flight(void **state)
+{
+    struct fx *f = *state;
+    static uint8_t bufs[64][512];
+    uint8_t r[512];
+
+    for (unsigned n = 0; n < 64; n++) {
+        struct iovec iov = {bufs[n], 512};
+
+        memset(bufs[n], (int)n + 1, 512);
+        assert_int_equal(blk_write(f->be, (uint64_t)n * 4096, &iov, 1, done_cb, f), 0);
+    }
+    wait_done(f, 64);
+    for (unsigned n = 0; n < 64; n++)
+        assert_int_equal(f->rets[n], 0);
+    assert_int_equal(blk_flush(f->be, done_cb, f), 0);
+    wait_done(f, 65);
+    assert_int_equal(f->last_ret, 0);
+    for (unsigned n = 0; n < 64; n++) {
+        file_read(f, (uint64_t)n * 4096, r, 512);
+        assert_memory_equal(r, bufs[n], 512);
+        /* The neighbours are untouched. */
+        file_read(f, (uint64_t)n * 4096 + 512, r, 1);
+        assert_int_equal(r[0], pattern((uint64_t)n * 4096 + 512));
+    }
+}
+
+static void test_write_zeroes(void **state)
+{
+    struct fx *f = *state;
+    uint8_t r[8192], zero[8192] = {0};
+
+    struct slot a = {f, 1}, b = {f, 1};
+
+    assert_int_equal(blk_write_zeroes(f->be, 65536, 8192, false, slot_cb, &a), 0);
+    assert_int_equal(blk_write_zeroes(f->be, 131072, 8192, true, slot_cb, &b), 0);
+    wait_done(f, 2);
+    assert_int_equal(a.ret, 0);
+    assert_int_equal(b.ret, 0);
+    file_read(f, 65536, r, sizeof(r));
+    assert_memory_equal(r, zero, sizeof(r));
+    file_read(f, 131072, r, sizeof(r));
+    assert_memory_equal(r, zero, sizeof(r));
+    file_read(f, 65536 + 8192, r, 1);
+    assert_int_equal(r[0], pattern(65536 + 8192));
+    file_read(f, 65535, r, 1);
+    assert_int_equal(r[0], pattern(65535));
+}
+
+static void test_discard(void **state)
+{
+    struct fx *f = *state;
+    uint8_t r[1];
+
+    assert_int_equal(blk_discard(f->be, 4096, 4096, done_cb, f), 0);
+    assert_int_equal(blk_discard(f->be, 0, 0, done_cb, f), 0);
+    wait_done(f, 2);
+    assert_int_equal(f->rets[0], 0);
+    assert_int_equal(f->rets[1], 0);
+    /* Outside the range nothing changed; inside, a discard promises nothing. */
+    file_read(f, 8192, r, 1);
+    assert_int_equal(r[0], pattern(8192));
+    file_read(f, 4095, r, 1);
+    assert_int_equal(r[0], pattern(4095));
+    assert_int_equal(blk_size(f->be), IMG_SIZE);
+}
+
+static void test_out_of_range(void **state)
+{
+    struct fx *f = *state;
+    uint8_t b[1024];
+    struct iovec iov = {b, sizeof(b)};
+
+    assert_int_equal(blk_read(f->be, IMG_SIZE - 512, &iov, 1, done_cb, f), -EINVAL);
+    assert_int_equal(blk_write(f->be, IMG_SIZE, &iov, 1, done_cb, f), -EINVAL);
+    assert_int_equal(blk_read(f->be, UINT64_MAX - 100, &iov, 1, done_cb, f), -EINVAL);
+    assert_int_equal(blk_discard(f->be, IMG_SIZE - 512, 1024, done_cb, f), -EINVAL);
+    assert_int_equal(blk_write_zeroes(f->be, 512, UINT64_MAX, false, done_cb, f), -EINVAL);
+    /* Refused submissions never complete. */
+    assert_int_equal(f->done, 0);
+    iov.iov_len = 512;
+    assert_int_equal(blk_read(f->be, IMG_SIZE - 512, &iov, 1, done_cb, f), 0);
+    wait_done(f, 1);
+    assert_int_equal(f->last_ret, 0);
+}
+
+static void test_readonly(void **state)
+{
+    struct fx *f = *state;
+    uint8_t b[512];
+    struct iovec iov = {b, sizeof(b)};
+
+    assert_true(f->be->readonly);
+    assert_int_equal(blk_write(f->be, 0, &iov, 1, done_cb, f), -EROFS);
+    assert_int_equal(blk_discard(f->be, 0, 512, done_cb, f), -EROFS);
+    assert_int_equal(blk_write_zeroes(f->be, 0, 512, true, done_cb, f), -EROFS);
+    assert_int_equal(blk_read(f->be, 512, &iov, 1, done_cb, f), 0);
+    assert_int_equal(blk_flush(f->be, done_cb, f), 0);
+    wait_done(f, 2);
+    assert_int_equal(f->rets[0], 0);
+    assert_int_equal(f->rets[1], 0);
+    assert_int_equal(b[0], pattern(512));
+}
+
+static void test_drain(void **state)
+{
+    struct fx *f = *state;
+    static uint8_t b[32][512];
+
+    for (unsigned n = 0; n < 32; n++) {
+        struct iovec iov = {b[n], 512};
+        assert_int_equal(blk_read(f->be, (uint64_t)n * 512, &iov, 1, done_cb, f), 0);
+    }
+    blk_drain(f->be);
+    assert_int_equal(f->done, 32);
+    for (unsigned n = 0; n < 32; n++) {
+        assert_int_equal(f->rets[n], 0);
+        assert_int_equal(b[n][3], pattern((uint64_t)n * 512 + 3));
+    }
+}
+
+/* The descriptor the backend holds on the image, found through /proc. */
+static int backend_fd(struct fx *f)
+{
+    char link[PATH_MAX], target[PATH_MAX];
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int found = -1;
+
+    assert_non_null(d);
+    while ((e = readdir(d))) {
+        ssize_t n;
+
+        snprintf(link, sizeof(link), "/proc/self/fd/%s", e->d_name);
+        n = readlink(link, target, sizeof(target) - 1);
+        if (n <= 0)
+            continue;
+        target[n] = 0;
+        if (strcmp(target, f->path) == 0)
+            found = atoi(e->d_name);
+    }
+    closedir(d);
+    assert_true(found >= 0);
+    return found;
+}
+
+static void test_io_errors(void **state)
+{
+    struct fx *f = *state;
+    int fd = backend_fd(f);
+    int saved = dup(fd);
+    int pipefd[2];
+    uint8_t b[512];
+    struct iovec iov = {b, sizeof(b)};
+
+    /* Swap the image for a pipe: every operation fails, each with its own error. */
+    struct slot sr = {f, 1}, sw = {f, 1}, sf = {f, 1}, sz = {f, 1};
+
+    assert_int_equal(pipe(pipefd), 0);
+    assert_true(dup2(pipefd[0], fd) == fd);
+    assert_int_equal(blk_read(f->be, 0, &iov, 1, slot_cb, &sr), 0);
+    assert_int_equal(blk_write(f->be, 0, &iov, 1, slot_cb, &sw), 0);
+    assert_int_equal(blk_flush(f->be, slot_cb, &sf), 0);
+    assert_int_equal(blk_write_zeroes(f->be, 0, 512, false, slot_cb, &sz), 0);
+    blk_drain(f->be);
+    assert_int_equal(f->done, 4);
+    assert_int_equal(sr.ret, -ESPIPE);
+    assert_int_equal(sw.ret, -ESPIPE);
+    assert_int_equal(sf.ret, -EINVAL);
+    assert_true(sz.ret < 0);
+    f->done = 0;
+
+    /* The backend is still usable once the image is back. */
+    assert_true(dup2(saved, fd) == fd);
+    close(saved);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    assert_int_equal(blk_read(f->be, 1024, &iov, 1, done_cb, f), 0);
+    wait_done(f, 1);
+    assert_int_equal(f->rets[0], 0);
+    assert_int_equal(b[0], pattern(1024));
+}
+
+static void test_reject_images(void **state)
+{
+    struct event_base *base = event_base_new();
+    struct blk_backend *be = (void *)1;
+    char path[64] = "/tmp/test-blk-raw-bad-XXXXXX";
+    char err[256];
+    int fd = mkstemp(path);
+
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, 1000), 0);
+    close(fd);
+    assert_int_equal(blk_raw_open(&be, path, false, base, err, sizeof(err)), -EINVAL);
+    assert_null(be);
+    assert_non_null(strstr(err, "size 1000 is not a multiple of 512 bytes"));
+    assert_non_null(strstr(err, path));
+    unlink(path);
+
+    assert_int_equal(blk_raw_open(&be, path, false, base, err, sizeof(err)), -ENOENT);
+    assert_non_null(strstr(err, path));
+    assert_int_equal(blk_raw_open(&be, "/dev/null", true, base, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "not a regular file or block device"));
+
+    /* An empty image is a valid (if useless) disk. */
+    strcpy(path, "/tmp/test-blk-raw-bad-XXXXXX");
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(blk_raw_open(&be, path, true, base, err, sizeof(err)), 0);
+    assert_int_equal(blk_size(be), 0);
+    blk_free(be);
+    unlink(path);
+    event_base_free(base);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_size, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_iov, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_then_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_zeroes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_discard, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_out_of_range, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_readonly, setup_readonly, teardown),
+        cmocka_unit_test_setup_teardown(test_drain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_io_errors, setup, teardown),
+        cmocka_unit_test(test_reject_images),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
