@@ -31,8 +31,16 @@ rc=0
 "$xsd" --socket "$dir/sock" --daemon --pidfile "$dir/pid2" 2>/dev/null || rc=$?
 [ $rc -eq 1 ] || fail "second server on a live socket: exit $rc, want 1"
 XENSTORED_PATH=$dir/sock xenstore-write /x 1
-kill -KILL "$(cat "$dir/pid1")"
+pid1=$(cat "$dir/pid1")
+kill -KILL "$pid1"
 rm -f "$dir/pid1"
+# SIGKILL is asynchronous: until the process is gone its socket still answers.
+n=0
+while kill -0 "$pid1" 2>/dev/null; do
+    n=$((n + 1))
+    [ $n -lt 300 ] || fail "killed server did not exit"
+    sleep 0.1
+done
 # The socket file is now stale: a new server takes it over.
 "$xsd" --socket "$dir/sock" --pidfile "$dir/pid3" 2>"$dir/log" &
 fg=$!
