@@ -1,0 +1,60 @@
+/*
+ * ioreqd's xenstore connection: what a toolstack reads from a device model
+ * and what ioreqd must clean up again.
+ *
+ *   /local/domain/0/device-model/<domid>/state      "running" once serving (libxl waits for it)
+ *   /local/domain/0/device-model/<domid>/ioreqd/... pid, version, device inventory
+ *   /local/domain/<domid>/...                        keys devices publish for the guest's
+ *                                                    tools (a UART's pty: serial/<n>/tty)
+ *
+ * Every node this module creates is remembered (the topmost node that did
+ * not exist before), and dmxs_cleanup() removes exactly those, so nothing
+ * ioreqd wrote is left behind and nothing others wrote is removed.
+ *
+ * It also watches @releaseDomain on the libevent loop and calls back so the
+ * daemon can check whether its guest is gone.
+ */
+#ifndef IOREQD_DM_XENSTORE_H
+#define IOREQD_DM_XENSTORE_H
+
+#include <stdbool.h>
+
+#include "compiler.h"
+
+struct event_base;
+struct dmxs;
+
+struct dmxs_callbacks {
+    /* Some domain went away: the daemon checks whether it was ours. */
+    void (*domain_released)(void *opaque);
+    void *opaque;
+};
+
+/* xs_open(0) and the @releaseDomain watch on `base`. 0 or -errno. */
+int dmxs_open(struct dmxs **out, unsigned domid, struct event_base *base,
+              const struct dmxs_callbacks *cb) must_check;
+/* Removes what dmxs_cleanup() has not, closes the connection. NULL is fine. */
+void dmxs_close(struct dmxs *x);
+
+/* "/local/domain/0/device-model/<domid>" */
+const char *dmxs_dm_dir(const struct dmxs *x);
+/* "/local/domain/<domid>" */
+const char *dmxs_guest_dir(const struct dmxs *x);
+
+/*
+ * Writes an absolute path, which must lie below dmxs_dm_dir() or
+ * dmxs_guest_dir() (-EPERM otherwise), and remembers it for cleanup.
+ * 0 or -errno.
+ */
+int dmxs_write(struct dmxs *x, const char *path, const char *value) must_check;
+/* Same, with a printf-formatted value. */
+int dmxs_writef(struct dmxs *x, const char *path, const char *fmt, ...) must_check
+    printf_like(3, 4);
+
+/* Removes every node ioreqd created, newest first; ENOENT is not an error. */
+void dmxs_cleanup(struct dmxs *x);
+
+/* xs_is_domain_introduced(domid); true also when xenstore cannot tell. */
+bool dmxs_domain_introduced(struct dmxs *x);
+
+#endif

@@ -1,0 +1,26 @@
+/*
+ * Is the guest still there? Asked when xenstore fires @releaseDomain, which
+ * it does for every domain that goes away, not just ours.
+ */
+#ifndef IOREQD_GUEST_DOMAIN_H
+#define IOREQD_GUEST_DOMAIN_H
+
+#include <stdbool.h>
+
+#include "compiler.h"
+
+struct guest_domain;
+
+/* Opens a libxenctrl handle. 0 or -errno. */
+int guest_domain_open(struct guest_domain **out, unsigned domid) must_check;
+void guest_domain_close(struct guest_domain *g);
+
+enum guest_state {
+    GUEST_ALIVE,
+    GUEST_GONE,    /* no such domain, or it is dying */
+    GUEST_UNKNOWN, /* the hypervisor could not be asked */
+};
+
+enum guest_state guest_domain_state(struct guest_domain *g);
+
+#endif

@@ -1,0 +1,457 @@
+/*
+ * The device model's lifetime. Start-up follows DESIGN.md ("Start-up and
+ * teardown"): the ioreq server first (it opens the Xen handles, maps the
+ * pages, enables the server and binds the ports), then the PCI bus and the
+ * devices in the order given, then PCI config routing and the control socket
+ * (ioreqctl), and only when all of that works the xenstore inventory and
+ * state = running, which tells the toolstack we serve requests.
+ *
+ * Stopping: SIGTERM, SIGINT, SIGHUP (libxl's way of stopping a device model),
+ * "stop" on the control socket and the guest's domain disappearing end the
+ * loop with status 0; the ioreq
+ * server reporting that the hypervisor went away ends it with status 1.
+ * Teardown is the same in every case and tolerates a domain that no longer
+ * exists.
+ */
+#include "ioreqd.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "control.h"
+#include "dm-xenstore.h"
+#include "guest-domain.h"
+#include "io-range.h"
+#include "log.h"
+#include "pci/pci.h"
+#include "server.h"
+#include "settings.h"
+
+#ifndef IOREQD_VERSION
+#define IOREQD_VERSION "unknown"
+#endif
+
+struct ioreqd_device {
+    struct ioreqd *d;
+    unsigned index;
+    const struct device_type *type;
+    struct device_spec spec;
+    char *origin;
+    void *dev;     /* NULL until created */
+    char dir[128]; /* this device's inventory directory in xenstore */
+};
+
+static const int stop_signals[] = {SIGTERM, SIGINT, SIGHUP};
+
+struct ioreqd {
+    unsigned domid;
+    struct event_base *base;
+    struct event *sig_ev[ARRAY_SIZE(stop_signals)];
+    struct dmxs *xs;
+    struct guest_domain *guest;
+    struct io_registry *io;
+    struct ioreq_server *srv;
+    struct pci_bus *pci;
+    struct ioreqd_device *devs;
+    unsigned nr_devs;
+    struct control_server *ctl;
+    int exit_code;
+};
+
+static void ioreqd_finish(struct ioreqd *d, int exit_code)
+{
+    /* The first reason wins: a fatal error during a requested stop stays a stop. */
+    if (d->exit_code < 0)
+        d->exit_code = exit_code;
+    event_base_loopbreak(d->base);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *opaque)
+{
+    struct ioreqd *d = opaque;
+
+    const char *name = sigabbrev_np((int)sig);
+
+    log_info("received SIG%s, shutting down", name ? name : "?");
+    ioreqd_finish(d, IOREQD_EXIT_OK);
+}
+
+static void on_fatal(void *opaque, int err)
+{
+    struct ioreqd *d = opaque;
+
+    log_error("the hypervisor connection failed (%s): domain %u can no longer be served, exiting",
+              strerror(err < 0 ? -err : err), d->domid);
+    ioreqd_finish(d, IOREQD_EXIT_FAILURE);
+}
+
+static void on_domain_released(void *opaque)
+{
+    struct ioreqd *d = opaque;
+
+    /* Xenstore forgets a domain when it is destroyed; the hypervisor confirms. */
+    if (dmxs_domain_introduced(d->xs))
+        return;
+    switch (guest_domain_state(d->guest)) {
+    case GUEST_ALIVE:
+        log_debug("domain %u left xenstore but the hypervisor still runs it: serving on", d->domid);
+        return;
+    case GUEST_GONE:
+        log_info("domain %u is gone, shutting down", d->domid);
+        ioreqd_finish(d, IOREQD_EXIT_OK);
+        return;
+    case GUEST_UNKNOWN:
+        log_error("domain %u was released and the hypervisor cannot be asked about it, exiting",
+                  d->domid);
+        ioreqd_finish(d, IOREQD_EXIT_FAILURE);
+        return;
+    }
+}
+
+/*
+ * env->publish: a relative key lands in the device's inventory directory;
+ * an absolute one must lie in the guest's own tree or ours (dmxs enforces
+ * it), which is where the guest's tools look, e.g. a UART's pty at
+ * /local/domain/<domid>/serial/<n>/tty for `xl console -t serial`.
+ */
+static int device_publish(void *opaque, const char *key, const char *value)
+{
+    struct ioreqd_device *dev = opaque;
+    char path[512];
+
+    if (!key || !*key || !value)
+        return -EINVAL;
+    if (key[0] == '/')
+        return dmxs_write(dev->d->xs, key, value);
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dev->dir, key) >= sizeof(path))
+        return -E2BIG;
+    return dmxs_write(dev->d->xs, path, value);
+}
+
+/* ---- control socket (ioreqctl) ---- */
+
+static int ctl_status(void *opaque, struct control_buf *out)
+{
+    struct ioreqd *d = opaque;
+
+    control_json_uint(out, "domid", d->domid);
+    control_json_uint(out, "pid", (uint64_t)getpid());
+    control_json_string(out, "version", IOREQD_VERSION);
+    control_json_uint(out, "vcpus", ioreq_server_nr_vcpus(d->srv));
+    control_json_uint(out, "server_id", ioreq_server_id(d->srv));
+    control_json_begin_array(out, "devices");
+    for (unsigned i = 0; i < d->nr_devs; i++) {
+        struct ioreqd_device *dev = &d->devs[i];
+        char desc[512] = "";
+
+        if (dev->type->describe)
+            dev->type->describe(dev->dev, desc, sizeof(desc));
+        control_json_begin_object(out, NULL);
+        control_json_uint(out, "index", i);
+        control_json_string(out, "type", dev->type->name);
+        control_json_string(out, "description", desc);
+        control_json_end_object(out);
+    }
+    control_json_end_array(out);
+    return 0;
+}
+
+static int ctl_stats(void *opaque, struct control_buf *out)
+{
+    struct ioreqd *d = opaque;
+    unsigned nr = ioreq_server_nr_vcpus(d->srv);
+    struct ioreq_vcpu_stats *per_vcpu = calloc(nr ? nr : 1, sizeof(*per_vcpu));
+    struct ioreq_stats st;
+
+    if (!per_vcpu)
+        return -ENOMEM;
+    ioreq_server_get_stats(d->srv, &st, per_vcpu, nr);
+    control_json_ioreq_stats(out, &st, per_vcpu, nr < st.nr_vcpus ? nr : st.nr_vcpus);
+    free(per_vcpu);
+    return 0;
+}
+
+static int ctl_stop(void *opaque)
+{
+    struct ioreqd *d = opaque;
+
+    log_info("stop requested on the control socket, shutting down");
+    ioreqd_finish(d, IOREQD_EXIT_OK);
+    return 0;
+}
+
+static const struct control_ops ctl_ops = {
+    .status = ctl_status,
+    .stats = ctl_stats,
+    .stop = ctl_stop,
+};
+
+static int start_signals(struct ioreqd *d)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(stop_signals); i++) {
+        d->sig_ev[i] = evsignal_new(d->base, stop_signals[i], on_signal, d);
+        if (!d->sig_ev[i] || evsignal_add(d->sig_ev[i], NULL) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+static int create_device(struct ioreqd *d, struct ioreqd_device *dev)
+{
+    struct device_env env = {
+        .domid = (uint16_t)d->domid,
+        .io = d->io,
+        .gmem = ioreq_server_gmem(d->srv),
+        .pci = d->pci,
+        .platform = ioreq_server_platform(d->srv),
+        .base = d->base,
+        .publish = device_publish,
+        .publish_opaque = dev,
+    };
+    char errbuf[256] = "";
+    const char *unused;
+    int rc;
+
+    rc = dev->type->create(&env, &dev->spec, &dev->dev, errbuf, sizeof(errbuf));
+    if (rc) {
+        dev->dev = NULL;
+        log_error("%s: cannot create %s device: %s", dev->origin, dev->type->name,
+                  errbuf[0] ? errbuf : strerror(-rc));
+        /* Bad options and clashes (a taken slot or port) are the spec's fault. */
+        return rc == -EINVAL || rc == -EEXIST || rc == -ERANGE ? IOREQD_EXIT_USAGE
+                                                               : IOREQD_EXIT_FAILURE;
+    }
+    unused = device_spec_unused(&dev->spec);
+    if (unused) {
+        log_error("%s: %s device has no option '%s'", dev->origin, dev->type->name, unused);
+        return IOREQD_EXIT_USAGE;
+    }
+    return 0;
+}
+
+static int publish_inventory(struct ioreqd *d)
+{
+    const char *dm = dmxs_dm_dir(d->xs);
+    char path[512];
+    int rc;
+
+    snprintf(path, sizeof(path), "%s/ioreqd/pid", dm);
+    rc = dmxs_writef(d->xs, path, "%ld", (long)getpid());
+    if (rc)
+        return rc;
+    snprintf(path, sizeof(path), "%s/ioreqd/version", dm);
+    rc = dmxs_write(d->xs, path, IOREQD_VERSION);
+    if (rc)
+        return rc;
+    snprintf(path, sizeof(path), "%s/ioreqd/server-id", dm);
+    rc = dmxs_writef(d->xs, path, "%u", (unsigned)ioreq_server_id(d->srv));
+    if (rc)
+        return rc;
+    snprintf(path, sizeof(path), "%s/ioreqd/vcpus", dm);
+    rc = dmxs_writef(d->xs, path, "%u", ioreq_server_nr_vcpus(d->srv));
+    if (rc)
+        return rc;
+    snprintf(path, sizeof(path), "%s/ioreqd/devices", dm);
+    rc = dmxs_writef(d->xs, path, "%u", d->nr_devs);
+    if (rc)
+        return rc;
+    for (unsigned i = 0; i < d->nr_devs; i++) {
+        struct ioreqd_device *dev = &d->devs[i];
+        char desc[512] = "";
+
+        if (dev->type->describe)
+            dev->type->describe(dev->dev, desc, sizeof(desc));
+        rc = dmxs_writef(d->xs, dev->dir, "%s%s%s", dev->type->name, desc[0] ? ": " : "", desc);
+        if (!rc) {
+            snprintf(path, sizeof(path), "%s/type", dev->dir);
+            rc = dmxs_write(d->xs, path, dev->type->name);
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int ioreqd_start(struct ioreqd **out, const struct ioreqd_params *p)
+{
+    unsigned domid = p->domid, nr_devs = p->nr_devs;
+    struct ioreqd_device_config *devs = p->devs;
+    struct dmxs_callbacks xs_cb = {.domain_released = on_domain_released};
+    struct ioreq_server_params params = {.domid = (uint16_t)domid, .on_fatal = on_fatal};
+    struct ioreq_pci_handler pci_handler;
+    struct ioreqd *d = calloc(1, sizeof(*d));
+    int code = IOREQD_EXIT_FAILURE;
+    char path[512];
+    int rc;
+
+    if (!d) {
+        log_error("out of memory");
+        return IOREQD_EXIT_FAILURE;
+    }
+    d->domid = domid;
+    d->exit_code = -1;
+    d->devs = calloc(nr_devs ? nr_devs : 1, sizeof(*d->devs));
+    if (!d->devs)
+        goto fail;
+    /* Take the specs first, so a failure below frees them in one place. */
+    for (unsigned i = 0; i < nr_devs; i++) {
+        struct ioreqd_device *dev = &d->devs[i];
+        dev->d = d;
+        dev->index = i;
+        dev->spec = *devs[i].spec;
+        memset(devs[i].spec, 0, sizeof(*devs[i].spec));
+        dev->origin = strdup(devs[i].origin);
+        d->nr_devs++;
+        dev->type = device_type_find(dev->spec.type);
+        if (!dev->origin) {
+            log_error("out of memory");
+            goto fail;
+        }
+        if (!dev->type) {
+            log_error("%s: unknown device type '%s'", devs[i].origin, dev->spec.type);
+            code = IOREQD_EXIT_USAGE;
+            goto fail;
+        }
+    }
+
+    d->base = event_base_new();
+    if (!d->base) {
+        log_error("cannot create the event loop");
+        goto fail;
+    }
+    /* Before anything slow: a stop request during start-up is served by the loop. */
+    if (start_signals(d) < 0) {
+        log_error("cannot install signal handlers");
+        goto fail;
+    }
+
+    xs_cb.opaque = d;
+    rc = dmxs_open(&d->xs, domid, d->base, &xs_cb);
+    if (rc)
+        goto fail;
+    rc = guest_domain_open(&d->guest, domid);
+    if (rc) {
+        log_error("cannot open the hypervisor interface (libxenctrl): %s", strerror(-rc));
+        goto fail;
+    }
+    if (guest_domain_state(d->guest) == GUEST_GONE) {
+        log_error("domain %u does not exist", domid);
+        goto fail;
+    }
+
+    d->io = io_registry_new();
+    if (!d->io) {
+        log_error("out of memory");
+        goto fail;
+    }
+    params.registry = d->io;
+    params.fatal_opaque = d;
+    rc = ioreq_server_create(&d->srv, &params, d->base);
+    if (rc) {
+        log_error("cannot set up the ioreq server for domain %u: %s", domid, strerror(-rc));
+        goto fail;
+    }
+
+    d->pci = pci_bus_new(d->io, ioreq_server_platform(d->srv));
+    if (!d->pci) {
+        log_error("cannot create the PCI bus");
+        goto fail;
+    }
+    for (unsigned i = 0; i < d->nr_devs; i++) {
+        struct ioreqd_device *dev = &d->devs[i];
+        snprintf(dev->dir, sizeof(dev->dir), "%s/ioreqd/devices/%u", dmxs_dm_dir(d->xs), i);
+        code = create_device(d, dev);
+        if (code)
+            goto fail;
+        log_info("device %u: %s", i, dev->type->name);
+    }
+    code = IOREQD_EXIT_FAILURE;
+    pci_handler = (struct ioreq_pci_handler){
+        .cfg_read = pci_bus_cfg_read,
+        .cfg_write = pci_bus_cfg_write,
+        .opaque = d->pci,
+    };
+    ioreq_server_set_pci_handler(d->srv, &pci_handler);
+
+    if (p->control_socket) {
+        rc = control_server_new(&d->ctl, d->base, p->control_socket, &ctl_ops, d);
+        if (rc == -EADDRINUSE) {
+            log_error("control socket %s is in use: is another ioreqd serving domain %u?",
+                      p->control_socket, domid);
+            goto fail;
+        }
+        /* ioreqctl is a convenience; serving the guest is not made to depend on it. */
+        if (rc)
+            log_warn("no control socket at %s: %s", p->control_socket, strerror(-rc));
+    }
+
+    rc = publish_inventory(d);
+    if (!rc) {
+        snprintf(path, sizeof(path), "%s/state", dmxs_dm_dir(d->xs));
+        rc = dmxs_write(d->xs, path, "running");
+    }
+    if (rc) {
+        log_error("cannot write to xenstore: %s", strerror(-rc));
+        goto fail;
+    }
+    log_info("serving domain %u", domid);
+    *out = d;
+    return 0;
+fail:
+    ioreqd_stop(d);
+    return code;
+}
+
+int ioreqd_run(struct ioreqd *d)
+{
+    if (d->exit_code < 0 && event_base_dispatch(d->base) < 0) {
+        log_error("event loop failed");
+        return IOREQD_EXIT_FAILURE;
+    }
+    return d->exit_code < 0 ? IOREQD_EXIT_OK : d->exit_code;
+}
+
+void ioreqd_stop(struct ioreqd *d)
+{
+    if (!d)
+        return;
+    control_server_free(d->ctl);
+    /* Backends first: whatever the guest saw completed must be durable. */
+    for (unsigned i = d->nr_devs; i-- > 0;) {
+        struct ioreqd_device *dev = &d->devs[i];
+        if (dev->dev && dev->type->flush) {
+            int rc = dev->type->flush(dev->dev);
+            if (rc)
+                log_error("device %u (%s): flush failed: %s", i, dev->type->name, strerror(-rc));
+        }
+    }
+    for (unsigned i = d->nr_devs; i-- > 0;) {
+        struct ioreqd_device *dev = &d->devs[i];
+        if (dev->dev)
+            dev->type->destroy(dev->dev);
+        device_spec_free(&dev->spec);
+        free(dev->origin);
+    }
+    free(d->devs);
+    if (d->pci)
+        pci_bus_free(d->pci);
+    if (d->srv)
+        ioreq_server_destroy(d->srv);
+    if (d->io)
+        io_registry_free(d->io);
+    dmxs_close(d->xs);
+    guest_domain_close(d->guest);
+    for (size_t i = 0; i < ARRAY_SIZE(d->sig_ev); i++)
+        if (d->sig_ev[i])
+            event_free(d->sig_ev[i]);
+    if (d->base)
+        event_base_free(d->base);
+    free(d);
+}

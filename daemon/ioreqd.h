@@ -1,0 +1,45 @@
+/*
+ * One running device model: the ioreq server for one domain, the PCI bus
+ * and the devices on it, the xenstore entries describing them, and the
+ * libevent loop serving it all until a signal, the guest's end or a fatal
+ * error stops it. main() owns the process matters (arguments, daemonizing,
+ * pid file); this module owns the device model's lifetime.
+ */
+#ifndef IOREQD_IOREQD_H
+#define IOREQD_IOREQD_H
+
+#include <stddef.h>
+
+#include "registry.h"
+
+struct ioreqd;
+
+struct ioreqd_device_config {
+    struct device_spec *spec; /* parsed; ioreqd takes ownership of its contents */
+    const char *origin;       /* "FILE:LINE" or "--device", for error messages */
+};
+
+struct ioreqd_params {
+    unsigned domid;
+    struct ioreqd_device_config *devs;
+    unsigned nr_devs;
+    const char *control_socket; /* ioreqctl's socket; NULL for none */
+};
+
+/*
+ * Start-up in DESIGN.md's order: xenstore and the guest check, the ioreq
+ * server, the PCI bus and the devices, the PCI handler, the control socket,
+ * then the inventory and state = running in xenstore. Returns 0, or an enum
+ * ioreqd_exit value (USAGE for a device spec the device rejected, FAILURE
+ * otherwise) after logging why; on failure everything started is torn down
+ * again.
+ */
+int ioreqd_start(struct ioreqd **out, const struct ioreqd_params *params);
+
+/* Serves until stopped; returns the exit status (0 for an orderly stop). */
+int ioreqd_run(struct ioreqd *d);
+
+/* Orderly teardown: devices flushed and destroyed, server destroyed, xenstore cleaned. */
+void ioreqd_stop(struct ioreqd *d);
+
+#endif
