@@ -1,0 +1,169 @@
+/*
+ * ioreqctl status: the device model's state and ioreqd inventory from
+ * xenstore, plus the daemon's own "status" reply when its control socket
+ * answers. Either source alone is enough; neither is a failure.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xenstore.h>
+
+#include "control.h"
+#include "ctl-inventory.h"
+#include "ctl-json.h"
+#include "ctl-output.h"
+#include "ctl.h"
+
+static void emit_inventory(struct control_buf *b, const struct ctl_inventory *inv)
+{
+    control_json_begin_object(b, "ioreqd");
+    ctl_json_xs_value(b, "pid", inv->pid);
+    control_json_string(b, "version", inv->version);
+    ctl_json_xs_value(b, "server_id", inv->server_id);
+    ctl_json_xs_value(b, "vcpus", inv->vcpus);
+    control_json_begin_array(b, "devices");
+    for (unsigned i = 0; i < inv->nr_devs; i++) {
+        const struct ctl_inv_device *dev = &inv->devs[i];
+
+        control_json_begin_object(b, NULL);
+        control_json_uint(b, "index", dev->index);
+        control_json_string(b, "type", dev->type);
+        control_json_string(b, "description", dev->value);
+        control_json_begin_object(b, "keys");
+        for (unsigned k = 0; k < dev->nr_keys; k++)
+            control_json_string(b, dev->keys[k].name, dev->keys[k].value);
+        control_json_end_object(b);
+        control_json_end_object(b);
+    }
+    control_json_end_array(b);
+    control_json_end_object(b);
+}
+
+static int print_human(const struct ctl_opts *opts, const char *sock,
+                       const struct ctl_inventory *inv, bool have_inv, const struct ctl_json *live,
+                       const char *live_err)
+{
+    static const char *const skip_live[] = {"ok", NULL};
+    struct ctl_rows kv, devs, lv;
+    char domid[16], control[512], idx[24];
+    int rc;
+
+    ctl_rows_init(&kv, 2);
+    ctl_rows_init(&devs, 2);
+    ctl_rows_init(&lv, 2);
+    snprintf(domid, sizeof(domid), "%d", opts->domid);
+    snprintf(control, sizeof(control), "%s (%s%s)", sock,
+             live ? "reachable" : "not reachable: ", live ? "" : live_err);
+    ctl_rows_add(&kv, "domid", domid);
+    ctl_rows_add(&kv, "state", have_inv ? inv->state : NULL);
+    if (have_inv && inv->has_ioreqd) {
+        ctl_rows_add(&kv, "pid", inv->pid);
+        ctl_rows_add(&kv, "version", inv->version);
+        ctl_rows_add(&kv, "server-id", inv->server_id);
+        ctl_rows_add(&kv, "vcpus", inv->vcpus);
+        ctl_rows_add(&kv, "devices", inv->nr_devices);
+    }
+    ctl_rows_add(&kv, "control", control);
+    for (unsigned i = 0; have_inv && i < inv->nr_devs; i++) {
+        const struct ctl_inv_device *dev = &inv->devs[i];
+
+        snprintf(idx, sizeof(idx), "[%lu]", dev->index);
+        ctl_rows_add(&devs, idx, dev->value ? dev->value : dev->type);
+        for (unsigned k = 0; k < dev->nr_keys; k++) {
+            char line[1024];
+
+            snprintf(line, sizeof(line), "  %s = %s", dev->keys[k].name,
+                     dev->keys[k].value ? dev->keys[k].value : "");
+            ctl_rows_add(&devs, "", line);
+        }
+    }
+    if (live)
+        ctl_rows_flatten(&lv, NULL, live, skip_live);
+
+    rc = ctl_rows_print(&kv, stdout, "");
+    if (!rc && devs.nr) {
+        printf("devices:\n");
+        rc = ctl_rows_print(&devs, stdout, "  ");
+    }
+    if (!rc && live) {
+        printf("live status:\n");
+        rc = ctl_rows_print(&lv, stdout, "  ");
+    }
+    ctl_rows_free(&kv);
+    ctl_rows_free(&devs);
+    ctl_rows_free(&lv);
+    if (rc)
+        ctl_err("out of memory");
+    return rc ? CTL_EXIT_FAILURE : CTL_EXIT_OK;
+}
+
+int ctl_cmd_status(struct ctl_opts *opts)
+{
+    static const char *const skip_ok[] = {"ok", NULL};
+    struct xs_handle *xs = NULL;
+    struct ctl_inventory inv = {0};
+    struct ctl_json *live = NULL;
+    struct control_buf b;
+    bool have_inv = false;
+    const char *sock = ctl_socket_path(opts);
+    char live_err[256];
+    int code = CTL_EXIT_FAILURE;
+    int rc;
+
+    control_buf_init(&b, CONTROL_REPLY_MAX);
+    rc = ctl_xs_open(&xs);
+    if (rc) {
+        ctl_err("cannot connect to xenstore: %s", strerror(-rc));
+    } else {
+        rc = ctl_inventory_read(xs, (unsigned)opts->domid, &inv);
+        if (rc && rc != -ENOENT)
+            ctl_err("cannot read the device model of domain %d: %s", opts->domid, strerror(-rc));
+        have_inv = !rc;
+    }
+    rc = ctl_ask(opts, "status", &live);
+    if (rc) {
+        ctl_ask_error(rc, live, live_err, sizeof(live_err));
+        ctl_json_free(live);
+        live = NULL;
+    }
+    if (!have_inv && !live) {
+        ctl_err("no device model for domain %d in xenstore, and %s: %s", opts->domid, sock,
+                live_err);
+        goto out;
+    }
+    if (!opts->json) {
+        code = print_human(opts, sock, &inv, have_inv, live, live_err);
+        goto out;
+    }
+    control_json_begin_object(&b, NULL);
+    control_json_uint(&b, "domid", (unsigned)opts->domid);
+    control_json_string(&b, "state", have_inv ? inv.state : NULL);
+    if (have_inv && inv.has_ioreqd)
+        emit_inventory(&b, &inv);
+    else
+        control_json_null(&b, "ioreqd");
+    control_json_begin_object(&b, "control");
+    control_json_string(&b, "socket", sock);
+    control_json_bool(&b, "reachable", live != NULL);
+    if (live) {
+        control_json_begin_object(&b, "status");
+        for (const struct ctl_json *m = live->child; m; m = m->next)
+            if (strcmp(m->key, skip_ok[0]))
+                ctl_json_emit(&b, m->key, m);
+        control_json_end_object(&b);
+    } else {
+        control_json_string(&b, "error", live_err);
+    }
+    control_json_end_object(&b);
+    control_json_end_object(&b);
+    code = ctl_print_json(&b);
+out:
+    ctl_json_free(live);
+    ctl_inventory_free(&inv);
+    control_buf_free(&b);
+    if (xs)
+        xs_close(xs);
+    return code;
+}
