@@ -1,0 +1,236 @@
+/*
+ * Event channels of the mock: two port tables (dom0's and the guest's).
+ * Guest ends are created by ioreq servers (one per vCPU plus the buffered
+ * port), unbound and waiting for dom0 to bind them. dom0 ends belong to an
+ * evtchn connection (one library handle) and are delivered the way
+ * /dev/xen/evtchn does it: a firing port is masked and its number written
+ * to the handle's event pipe; while masked, further firings only set
+ * `pending`, which unmask turns into one more delivery.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "hv-internal.h"
+
+int hv_port_alloc(struct hv_porttable *t, uint32_t *port)
+{
+    /* port 0 is never valid in Xen */
+    for (uint32_t i = 1; i < HV_MAX_PORTS; i++) {
+        if (t->port[i].state == HV_PORT_FREE) {
+            memset(&t->port[i], 0, sizeof(t->port[i]));
+            t->port[i].server = -1;
+            t->port[i].vcpu = -1;
+            t->port[i].state = HV_PORT_UNBOUND;
+            if (i >= t->nr)
+                t->nr = i + 1;
+            *port = i;
+            return 0;
+        }
+    }
+    return -ENOSPC;
+}
+
+struct hv_port *hv_port_get(struct hv_porttable *t, uint32_t port)
+{
+    if (port == 0 || port >= t->nr || t->port[port].state == HV_PORT_FREE)
+        return NULL;
+    return &t->port[port];
+}
+
+static void port_free(struct hv_porttable *t, uint32_t port)
+{
+    memset(&t->port[port], 0, sizeof(t->port[port]));
+    t->port[port].state = HV_PORT_FREE;
+    while (t->nr > 1 && t->port[t->nr - 1].state == HV_PORT_FREE)
+        t->nr--;
+}
+
+void hv_dom0_fire(struct mockhv *hv, uint32_t port)
+{
+    struct hv_port *p = hv_port_get(&hv->dom0_ports, port);
+    ssize_t n;
+
+    if (!p || !p->conn || p->conn->event_wr < 0)
+        return;
+    if (p->masked) {
+        p->pending = true;
+        return;
+    }
+    p->masked = true;
+    /* Every port is queued at most once while masked, and the table is
+     * smaller than a pipe, so this cannot fill it. */
+    n = send(p->conn->event_wr, &port, sizeof(port), MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)n;
+}
+
+void hv_guest_fire(struct mockhv *hv, uint32_t port)
+{
+    struct hv_port *p = hv_port_get(&hv->guest_ports, port);
+
+    if (p && p->state == HV_PORT_INTERDOMAIN && !p->peer_is_guest)
+        hv_dom0_fire(hv, p->peer);
+}
+
+/* The peer of a closed end falls back to "unbound, for the same domain". */
+static void unbind_peer(struct mockhv *hv, struct hv_port *p, uint16_t peer_domid)
+{
+    struct hv_port *peer;
+
+    if (p->state != HV_PORT_INTERDOMAIN)
+        return;
+    peer = hv_port_get(p->peer_is_guest ? &hv->guest_ports : &hv->dom0_ports, p->peer);
+    if (!peer)
+        return;
+    peer->state = HV_PORT_UNBOUND;
+    peer->remote_domid = peer_domid;
+    peer->peer = 0;
+}
+
+void hv_guest_port_close(struct mockhv *hv, uint32_t port)
+{
+    struct hv_port *p = hv_port_get(&hv->guest_ports, port);
+
+    if (!p)
+        return;
+    unbind_peer(hv, p, hv->domid);
+    port_free(&hv->guest_ports, port);
+}
+
+static void dom0_close(struct mockhv *hv, uint32_t port)
+{
+    struct hv_port *p = hv_port_get(&hv->dom0_ports, port);
+
+    unbind_peer(hv, p, 0);
+    port_free(&hv->dom0_ports, port);
+}
+
+void hv_evtchn_conn_closed(struct mockhv *hv, struct hv_conn *c)
+{
+    for (uint32_t i = 1; i < hv->dom0_ports.nr; i++)
+        if (hv->dom0_ports.port[i].state != HV_PORT_FREE && hv->dom0_ports.port[i].conn == c)
+            dom0_close(hv, i);
+    if (c->event_wr >= 0)
+        close(c->event_wr);
+    c->event_wr = -1;
+}
+
+int hv_bound_ports_locked(struct mockhv *hv)
+{
+    int n = 0;
+
+    for (uint32_t i = 1; i < hv->dom0_ports.nr; i++) {
+        const struct hv_port *p = &hv->dom0_ports.port[i];
+        if (p->state == HV_PORT_INTERDOMAIN && p->peer_is_guest)
+            n++;
+    }
+    return n;
+}
+
+static int bind_interdomain(struct mockhv *hv, struct hv_conn *c, uint16_t domid, uint32_t remote)
+{
+    struct hv_porttable *rt;
+    struct hv_port *rp, *lp;
+    uint32_t local;
+    int rc;
+
+    if (domid == hv->domid)
+        rt = &hv->guest_ports;
+    else if (domid == 0)
+        rt = &hv->dom0_ports;
+    else
+        return -ESRCH;
+    rp = hv_port_get(rt, remote);
+    if (!rp || rp->state != HV_PORT_UNBOUND || rp->remote_domid != 0)
+        return -EINVAL;
+    rc = hv_port_alloc(&hv->dom0_ports, &local);
+    if (rc)
+        return rc;
+    lp = &hv->dom0_ports.port[local];
+    lp->state = HV_PORT_INTERDOMAIN;
+    lp->remote_domid = domid;
+    lp->peer_is_guest = domid != 0;
+    lp->peer = remote;
+    lp->conn = c;
+    rp->state = HV_PORT_INTERDOMAIN;
+    rp->peer_is_guest = false;
+    rp->peer = local;
+    /* Notifications sent to the unbound end were lost: Xen marks the new
+     * local end pending, and so do we. */
+    hv_dom0_fire(hv, local);
+    return (int)local;
+}
+
+static void notify(struct mockhv *hv, struct hv_conn *c, uint32_t port)
+{
+    struct hv_port *p = hv_port_get(&hv->dom0_ports, port), *gp;
+
+    if (!p || p->conn != c || p->state != HV_PORT_INTERDOMAIN)
+        return;
+    if (!p->peer_is_guest) {
+        hv_dom0_fire(hv, p->peer);
+        return;
+    }
+    gp = hv_port_get(&hv->guest_ports, p->peer);
+    if (gp && gp->server >= 0 && gp->vcpu >= 0)
+        hv_guest_notified(hv, hv_server_get(hv, (unsigned)gp->server), gp->vcpu);
+}
+
+int hv_evtchn_handle(struct hv_conn *c, const struct wire_req *req, struct wire_rep *rep)
+{
+    struct mockhv *hv = c->hv;
+    struct hv_port *p;
+    uint32_t port;
+    int rc;
+
+    switch (req->op) {
+    case WIRE_OP_EVTCHN_BIND_INTERDOMAIN:
+        if (c->restrict_domid >= 0 && req->domid != c->restrict_domid)
+            return -EPERM;
+        return bind_interdomain(hv, c, req->domid, (uint32_t)req->a[0]);
+    case WIRE_OP_EVTCHN_BIND_UNBOUND:
+        if (c->restrict_domid >= 0 && req->domid != c->restrict_domid)
+            return -EPERM;
+        if (req->domid != hv->domid && req->domid != 0)
+            return -ESRCH;
+        rc = hv_port_alloc(&hv->dom0_ports, &port);
+        if (rc)
+            return rc;
+        hv->dom0_ports.port[port].remote_domid = req->domid;
+        hv->dom0_ports.port[port].conn = c;
+        return (int)port;
+    case WIRE_OP_EVTCHN_BIND_VIRQ:
+        /* a restricted handle may not bind host-wide virqs */
+        if (c->restrict_domid >= 0)
+            return -EPERM;
+        rc = hv_port_alloc(&hv->dom0_ports, &port);
+        if (rc)
+            return rc;
+        hv->dom0_ports.port[port].state = HV_PORT_VIRQ;
+        hv->dom0_ports.port[port].conn = c;
+        return (int)port;
+    case WIRE_OP_EVTCHN_UNBIND:
+        p = req->a[0] < HV_MAX_PORTS ? hv_port_get(&hv->dom0_ports, (uint32_t)req->a[0]) : NULL;
+        if (!p || p->conn != c)
+            return -ENOTCONN;
+        dom0_close(hv, (uint32_t)req->a[0]);
+        return 0;
+    case WIRE_OP_EVTCHN_NOTIFY:
+        if (req->a[0] < HV_MAX_PORTS)
+            notify(hv, c, (uint32_t)req->a[0]);
+        return 0;
+    case WIRE_OP_EVTCHN_UNMASK:
+        p = req->a[0] < HV_MAX_PORTS ? hv_port_get(&hv->dom0_ports, (uint32_t)req->a[0]) : NULL;
+        if (!p || p->conn != c)
+            return 0;
+        p->masked = false;
+        if (p->pending) {
+            p->pending = false;
+            hv_dom0_fire(hv, (uint32_t)req->a[0]);
+        }
+        return 0;
+    }
+    (void)rep;
+    return -ENOSYS;
+}

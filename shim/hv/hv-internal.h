@@ -1,0 +1,246 @@
+/*
+ * State of the mock hypervisor shared by its modules. Everything below is
+ * protected by mockhv.lock unless a field says otherwise; the socket thread
+ * and the guest (vCPU) threads both take it, briefly.
+ */
+#ifndef SHIM_HV_INTERNAL_H
+#define SHIM_HV_INTERNAL_H
+
+#include <xenctrl.h>
+#include <xen/hvm/ioreq.h>
+#include <xen/hvm/params.h>
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mockhv.h"
+#include "wire.h"
+
+#define HV_PAGE_SIZE         4096u
+#define HV_MAX_SERVERS       8   /* MAX_NR_IOREQ_SERVERS */
+#define HV_MAX_RANGES        256 /* Xen's MAX_NR_IO_RANGES per rangeset */
+#define HV_MAX_PORTS         4096
+#define HV_IRQ_HISTORY       4096
+#define HV_MOD_HISTORY       4096
+#define HV_LOW_RAM_LIMIT     0xe0000000ull /* RAM above continues at 4 GiB */
+#define HV_HIGH_RAM_START    0x100000000ull
+#define HV_NR_HVM_PARAMS     HVM_NR_PARAMS
+#define HV_RANGE_TYPES       3
+#define HV_MAX_P2M_OVERRIDES 65536 /* frames moved by relocate_memory or left as holes */
+
+struct event_base;
+struct event;
+struct mockxs;
+
+/* A sorted, merged set of inclusive ranges, like Xen's rangeset. */
+struct hv_rangeset {
+    unsigned nr;
+    uint64_t start[HV_MAX_RANGES];
+    uint64_t end[HV_MAX_RANGES];
+};
+
+/* p2m changes made by relocate_memory: frame -> memfd offset, -1 = hole */
+struct hv_p2m_entry {
+    uint64_t gfn;
+    int64_t off;
+};
+
+struct hv_p2m {
+    unsigned nr, cap;
+    struct hv_p2m_entry *e; /* sorted by gfn */
+};
+
+struct hv_server {
+    bool used;
+    bool enabled;
+    uint16_t id;
+    int bufioreq; /* HVM_IOREQSRV_BUFIOREQ_* */
+    int memfd;    /* page 0 buffered ring, page 1 slots */
+    buffered_iopage_t *buf;
+    shared_iopage_t *slots;
+    uint32_t vcpu_port[MOCKHV_MAX_VCPUS]; /* guest-side ports */
+    uint32_t buf_port;                    /* 0 without buffered ioreqs */
+    struct hv_rangeset ranges[HV_RANGE_TYPES];
+    uint64_t requests_sent;
+    uint64_t buffered_sent;
+};
+
+enum hv_port_state { HV_PORT_FREE, HV_PORT_UNBOUND, HV_PORT_INTERDOMAIN, HV_PORT_VIRQ };
+
+/* An event channel end. dom0 ends belong to an evtchn connection; guest ends
+ * to an ioreq server (vcpu port or buffered port). */
+struct hv_port {
+    enum hv_port_state state;
+    uint16_t remote_domid; /* for UNBOUND: who may bind it */
+    bool peer_is_guest;    /* peer end lives in the guest's table */
+    uint32_t peer;         /* peer port number when INTERDOMAIN */
+    struct hv_conn *conn;  /* dom0 end: owning evtchn handle */
+    bool masked, pending;  /* dom0 end: /dev/xen/evtchn delivery state */
+    int server;            /* guest end: server id, -1 none */
+    int vcpu;              /* guest end: vCPU, -1 for the buffered port */
+};
+
+struct hv_porttable {
+    unsigned nr; /* highest used + 1 */
+    struct hv_port port[HV_MAX_PORTS];
+};
+
+struct hv_conn {
+    struct mockhv *hv;
+    int fd;
+    enum wire_kind kind; /* 0 before HELLO */
+    int restrict_domid;  /* -1: unrestricted */
+    int event_wr;        /* evtchn: write end of the event pipe, -1 */
+    struct event *ev;
+    struct hv_conn *next;
+};
+
+struct hv_vcpu {
+    pthread_mutex_t use; /* held by the thread issuing an access from this vCPU */
+    pthread_cond_t cond; /* signalled with mockhv.lock held */
+    int inflight;        /* server id with our request in its slot, -1 */
+    bool notified;       /* the device model notified our port */
+    bool aborted;        /* the server went away while we waited */
+    int stuck;           /* server id we timed out on, -1 */
+};
+
+struct hv_irq_log {
+    uint64_t last_seq;
+    struct mockhv_irq_record rec[HV_IRQ_HISTORY];
+    bool isa_level[16];
+    /* INTx levels per bus 0 device, pin */
+    bool intx_level[32][4];
+    pthread_cond_t cond;
+};
+
+struct mockhv {
+    pthread_mutex_t lock;
+    pthread_mutex_t cfg_lock; /* 0xCF8 latch users of the guest API */
+    uint16_t domid;
+    unsigned nr_vcpus;
+    char name[64];
+    char *sock_path;
+    char *xs_path;
+    char *tmpdir; /* removed on destroy when we made it */
+    char env_sock[300], env_xs[300];
+    const char *envp[3];
+
+    /* guest RAM */
+    int ram_fd;
+    uint8_t *ram;
+    uint64_t ram_bytes;
+    uint64_t low_end; /* RAM [0, low_end) and [4G, 4G + ram_bytes - low_end) */
+    struct hv_p2m p2m;
+
+    uint64_t params[HV_NR_HVM_PARAMS];
+    int shutdown_reason;
+    bool crashed;
+    uint32_t pci_cf8;
+    uint64_t mem_type_calls;
+    uint64_t pci_link_route[4];
+
+    struct hv_server servers[HV_MAX_SERVERS];
+    struct hv_porttable dom0_ports;
+    struct hv_porttable guest_ports;
+    struct hv_vcpu vcpus[MOCKHV_MAX_VCPUS];
+    struct hv_irq_log irqs;
+    struct {
+        uint64_t last_seq;
+        struct mockhv_modified rec[HV_MOD_HISTORY];
+    } modified;
+    struct mockhv_stats stats;
+
+    /* socket thread */
+    pthread_t thread;
+    bool thread_running;
+    struct event_base *base;
+    int listen_fd;
+    struct event *listen_ev;
+    int stop_pipe[2];
+    struct event *stop_ev;
+    struct hv_conn *conns;
+    int nr_conns;
+    bool stopping;
+    struct mockxs *xs;
+};
+
+/* hv-memory.c (callers hold mockhv.lock) */
+enum hv_ram_op { HV_RAM_CHECK, HV_RAM_READ, HV_RAM_WRITE, HV_RAM_FILL_ONES };
+int hv_memory_init(struct mockhv *hv, uint64_t bytes);
+void hv_memory_fini(struct mockhv *hv);
+/* memfd offset of a frame, -1 if it is not RAM */
+int64_t hv_p2m_lookup(const struct mockhv *hv, uint64_t gfn);
+int hv_p2m_relocate(struct mockhv *hv, uint64_t src, uint64_t dst, uint64_t nr);
+/* Page by page through the p2m; -EFAULT (nothing done) unless every page is RAM. */
+int hv_ram_access(struct mockhv *hv, uint64_t gpa, void *buf, uint64_t len, enum hv_ram_op op);
+int hv_fmem_translate(struct mockhv *hv, const struct wire_req *req, size_t len, void *out,
+                      uint32_t *out_len);
+
+/* hv-evtchn.c */
+int hv_port_alloc(struct hv_porttable *t, uint32_t *port);
+struct hv_port *hv_port_get(struct hv_porttable *t, uint32_t port);
+/* Delivers an event to a dom0 end: masks and queues it on its event pipe. */
+void hv_dom0_fire(struct mockhv *hv, uint32_t port);
+/* The guest raises its end `port` (a server's vcpu or buffered port). */
+void hv_guest_fire(struct mockhv *hv, uint32_t port);
+/* Closes a guest end (server destroyed): its dom0 peer becomes unbound. */
+void hv_guest_port_close(struct mockhv *hv, uint32_t port);
+void hv_evtchn_conn_closed(struct mockhv *hv, struct hv_conn *c);
+int hv_evtchn_handle(struct hv_conn *c, const struct wire_req *req, struct wire_rep *rep);
+int hv_bound_ports_locked(struct mockhv *hv);
+
+/* hv-ioreq-server.c */
+int hv_server_handle(struct hv_conn *c, const struct wire_req *req, struct wire_rep *rep);
+struct hv_server *hv_server_get(struct mockhv *hv, unsigned id);
+void hv_servers_fini(struct mockhv *hv);
+int hv_fmem_resource(struct mockhv *hv, const struct wire_req *req, struct wire_rep *rep, int *fd);
+
+/* hv-rangeset.c */
+bool hv_rangeset_overlaps(const struct hv_rangeset *r, uint64_t s, uint64_t e);
+bool hv_rangeset_contains(const struct hv_rangeset *r, uint64_t s, uint64_t e);
+int hv_rangeset_add(struct hv_rangeset *r, uint64_t s, uint64_t e);
+int hv_rangeset_remove(struct hv_rangeset *r, uint64_t s, uint64_t e);
+
+/* hv-route.c: picks the server for a request (may turn it into PCI_CONFIG). */
+struct hv_server *hv_route_select(struct mockhv *hv, ioreq_t *p);
+
+/* hv-pci-latch.c */
+void hv_pci_latch_write(struct mockhv *hv, uint16_t port, unsigned size, uint32_t val);
+/* true (and p converted to type/addr of PCI_CONFIG routing) for a config data cycle */
+bool hv_pci_decode(struct mockhv *hv, const ioreq_t *p, uint64_t *pci_addr);
+
+/* hv-bufring.c */
+/* 0 queued, -ENOSPC full (the caller falls back to a synchronous request). */
+int hv_bufring_put(struct mockhv *hv, struct hv_server *s, const ioreq_t *p);
+
+/* hv-guest.c */
+/* Sends one request from vcpu and waits; lock not held by the caller. */
+int hv_guest_send(struct mockhv *hv, unsigned vcpu, ioreq_t *p, int timeout_ms);
+/* A device model notified guest port `port` of server s. */
+void hv_guest_notified(struct mockhv *hv, struct hv_server *s, int vcpu);
+/* Server s is going away: wake its waiters. */
+void hv_guest_abort_server(struct mockhv *hv, struct hv_server *s);
+void hv_guest_abort_all(struct mockhv *hv);
+
+/* hv-records.c */
+int hv_records_handle(struct hv_conn *c, const struct wire_req *req, size_t len,
+                      struct wire_rep *rep);
+void hv_records_init(struct mockhv *hv);
+void hv_records_fini(struct mockhv *hv);
+
+/* hv-xc.c */
+int hv_xc_handle(struct hv_conn *c, const struct wire_req *req, struct wire_rep *rep, void *payload,
+                 uint32_t *payload_len);
+
+/* hv-transport.c */
+int hv_transport_start(struct mockhv *hv);
+void hv_transport_stop(struct mockhv *hv);
+/* -EPERM if c is restricted to another domain, -ESRCH if domid is not ours. */
+int hv_check_domid(const struct hv_conn *c, uint16_t domid);
+
+/* hv-xenstore.c */
+int hv_xenstore_start(struct mockhv *hv);
+void hv_xenstore_stop(struct mockhv *hv);
+
+#endif

@@ -1,0 +1,283 @@
+/*
+ * mockhv: a mock Xen hypervisor for one HVM domain, and the guest that runs in it.
+ *
+ * The mock owns the domain (domid, vCPUs, guest RAM as a memfd, HVM params,
+ * shutdown state), its ioreq servers (ioreq page + buffered page as memfds,
+ * PIO/MMIO/PCI ranges), and event channels. Device models reach it through
+ * the drop-in libxen* libraries (shim/lib/) over the unix socket named by
+ * MOCKXEN_SOCKET; see shim/PROTOCOL.md. The socket server runs on a thread of
+ * its own, started by mockhv_create() and stopped by mockhv_destroy().
+ *
+ * The guest side is a C API: every access is issued "from vCPU v" and is
+ * synchronous with a timeout, so a test fails instead of hanging. One thread
+ * per vCPU may issue accesses concurrently; accesses from the same vCPU are
+ * serialised, as a real vCPU can only have one request in flight.
+ *
+ * Return convention: 0 (or a count) on success, -errno on failure.
+ * -ETIMEDOUT: the device model did not answer in time (the vCPU then stays
+ * busy, -EBUSY, until the answer arrives or the server is destroyed).
+ * A timeout_ms <= 0 means MOCKHV_DEFAULT_TIMEOUT_MS; there is no infinite wait.
+ *
+ * Xen's behaviour is kept where device models depend on it: vp_eport is
+ * filled in only once a server is enabled; map_resource frame 0 is the
+ * buffered ring, frame 1 the slots; 0xCF8 is latched and 0xCFC-0xCFF become
+ * IOREQ_TYPE_PCI_CONFIG for functions mapped with map_pcidev; unclaimed
+ * reads complete with all-ones and unclaimed writes are dropped; buffered
+ * 8-byte writes take two ring slots. The normal guest API never sends what
+ * Xen never sends; the mockhv_raw_* calls exist for hostile tests.
+ */
+#ifndef SHIM_MOCKHV_H
+#define SHIM_MOCKHV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MOCKHV_MAX_VCPUS          128 /* one ioreq page holds 128 slots */
+#define MOCKHV_DEFAULT_TIMEOUT_MS 10000
+#define MOCKHV_ENV_SOCKET         "MOCKXEN_SOCKET"
+#define MOCKHV_ENV_XENSTORED      "XENSTORED_PATH"
+
+struct mockhv;
+
+struct mockhv_config {
+    uint16_t domid;      /* 1..0x7fef */
+    unsigned nr_vcpus;   /* 1..MOCKHV_MAX_VCPUS */
+    uint64_t mem_bytes;  /* guest RAM, multiple of 4 KiB; above 0xe0000000 continues at 4 GiB */
+    const char *socket;  /* NULL: a fresh path under $TMPDIR (removed on destroy) */
+    bool xenstore;       /* run an embedded mock xenstored */
+    const char *xs_path; /* its socket; NULL: next to the hv socket */
+    const char *name;    /* domain name written to xenstore; NULL: "mock-<domid>" */
+};
+
+/* Starts the mock and its socket thread. */
+int mockhv_create(struct mockhv **out, const struct mockhv_config *cfg);
+/* Stops the thread, wakes every waiting vCPU with -ESHUTDOWN, closes every
+ * client connection (their calls then fail, their evtchn fds read EOF). */
+void mockhv_destroy(struct mockhv *hv);
+
+uint16_t mockhv_domid(const struct mockhv *hv);
+unsigned mockhv_nr_vcpus(const struct mockhv *hv);
+const char *mockhv_socket_path(const struct mockhv *hv);
+/* NULL when no xenstored is embedded. */
+const char *mockhv_xenstored_path(const struct mockhv *hv);
+/* NULL-terminated "KEY=value" strings a device model needs (MOCKXEN_SOCKET,
+ * and XENSTORED_PATH when embedded); owned by hv. */
+const char *const *mockhv_environ(const struct mockhv *hv);
+/* setenv() of the same, for clients in this process. */
+int mockhv_setenv(const struct mockhv *hv);
+
+/* ---- guest accesses (synchronous, from vCPU `vcpu`) ---- */
+
+/* size 1/2/4 */
+int mockhv_pio_in(struct mockhv *hv, unsigned vcpu, uint16_t port, unsigned size, uint32_t *val,
+                  int timeout_ms);
+int mockhv_pio_out(struct mockhv *hv, unsigned vcpu, uint16_t port, unsigned size, uint32_t val,
+                   int timeout_ms);
+/* size 1/2/4/8 */
+int mockhv_mmio_read(struct mockhv *hv, unsigned vcpu, uint64_t addr, unsigned size, uint64_t *val,
+                     int timeout_ms);
+int mockhv_mmio_write(struct mockhv *hv, unsigned vcpu, uint64_t addr, unsigned size, uint64_t val,
+                      int timeout_ms);
+
+/* PCI config through 0xCF8/0xCFC (type 1, reg < 256, size 1/2/4, naturally
+ * aligned). bdf = bus << 8 | dev << 3 | fn. The CF8 latch is shared by the
+ * domain, so these hold a lock across the two accesses. */
+int mockhv_cfg_read(struct mockhv *hv, unsigned vcpu, uint16_t bdf, unsigned reg, unsigned size,
+                    uint32_t *val, int timeout_ms);
+int mockhv_cfg_write(struct mockhv *hv, unsigned vcpu, uint16_t bdf, unsigned reg, unsigned size,
+                     uint32_t val, int timeout_ms);
+
+/* Rep forms (ins/outs, rep movs to MMIO): data_is_ptr requests whose data is
+ * the guest-physical address `gpa`. dir_read: device -> guest RAM. df steps
+ * addresses downwards. Split into one request per guest page, as Xen does. */
+struct mockhv_rep {
+    bool mmio;     /* false: PIO */
+    bool dir_read; /* true: IOREQ_READ (device to RAM) */
+    bool df;
+    unsigned size; /* 1/2/4 (PIO) or 1/2/4/8 (MMIO) */
+    uint64_t addr; /* port or MMIO address of the first item */
+    uint64_t gpa;  /* guest RAM of the first item */
+    uint32_t count;
+};
+int mockhv_rep(struct mockhv *hv, unsigned vcpu, const struct mockhv_rep *rep, int timeout_ms);
+
+/* Buffered write (what Xen buffers: stdvga VRAM writes, TIMEOFFSET).
+ * mmio: IOREQ_TYPE_COPY to the server owning addr (addr < 1 MiB, 20-bit ring
+ * field); size 1/2/4/8 (8 takes two slots). Falls back to a synchronous
+ * request from `vcpu` when the ring is full, as Xen does. Unclaimed: dropped. */
+int mockhv_buf_write(struct mockhv *hv, unsigned vcpu, bool mmio, uint64_t addr, unsigned size,
+                     uint64_t val, int timeout_ms);
+/* IOREQ_TYPE_TIMEOFFSET through the buffered ring of every enabled server
+ * with one; returns how many got it. */
+int mockhv_timeoffset(struct mockhv *hv, int64_t delta);
+/* IOREQ_TYPE_INVALIDATE to every enabled server, one after the other, each
+ * waited for from `vcpu`. */
+int mockhv_invalidate(struct mockhv *hv, unsigned vcpu, int timeout_ms);
+
+/* ---- guest RAM (through the p2m, so relocate_memory is honoured; -EFAULT,
+ * with nothing copied, unless every byte is RAM) ---- */
+int mockhv_ram_read(struct mockhv *hv, uint64_t gpa, void *buf, size_t len);
+int mockhv_ram_write(struct mockhv *hv, uint64_t gpa, const void *buf, size_t len);
+uint64_t mockhv_ram_size(const struct mockhv *hv);
+
+/* ---- interrupts the device models raised ---- */
+enum mockhv_irq_kind {
+    MOCKHV_IRQ_ISA,        /* set_isa_irq_level / set_irq_level (GSI): irq, level */
+    MOCKHV_IRQ_INTX,       /* set_pci_intx_level: sbdf, intx (0=A), level */
+    MOCKHV_IRQ_MSI,        /* inject_msi: msi_addr, msi_data */
+    MOCKHV_IRQ_LINK_ROUTE, /* set_pci_link_route: link (in intx), irq */
+};
+
+struct mockhv_irq_record {
+    uint64_t seq; /* 1, 2, 3 ... in the order the mock received them */
+    enum mockhv_irq_kind kind;
+    uint32_t sbdf;
+    uint8_t intx;
+    uint8_t irq;
+    bool level;
+    uint64_t msi_addr;
+    uint32_t msi_data;
+};
+
+/* Highest seq so far (0: none). */
+uint64_t mockhv_irq_last_seq(struct mockhv *hv);
+/* Record `seq`; -ENOENT if not recorded (yet) or already dropped from the
+ * bounded history (the last 4096 records are kept). */
+int mockhv_irq_get(struct mockhv *hv, uint64_t seq, struct mockhv_irq_record *out);
+/* First record with seq > after_seq, waiting for it up to timeout_ms. */
+int mockhv_irq_wait(struct mockhv *hv, uint64_t after_seq, struct mockhv_irq_record *out,
+                    int timeout_ms);
+/* Current levels. -EINVAL for irq > 15 / intx > 3. */
+int mockhv_isa_irq_level(struct mockhv *hv, unsigned irq);
+int mockhv_intx_level(struct mockhv *hv, uint32_t sbdf, unsigned intx);
+
+/* ---- other things the device models reported ---- */
+struct mockhv_modified {
+    uint64_t seq;
+    uint64_t first_pfn;
+    uint64_t nr;
+};
+uint64_t mockhv_modified_last_seq(struct mockhv *hv);
+int mockhv_modified_get(struct mockhv *hv, uint64_t seq, struct mockhv_modified *out);
+/* -1 while running; the SHUTDOWN_* reason once a device model asked. */
+int mockhv_shutdown_reason(struct mockhv *hv);
+/* The domain was crashed because a slot's state went backwards or became
+ * unknown, as Xen does (domain_crash); every later access fails with -EIO. */
+bool mockhv_domain_crashed(struct mockhv *hv);
+int mockhv_hvm_param_get(struct mockhv *hv, unsigned index, uint64_t *val);
+int mockhv_hvm_param_set(struct mockhv *hv, unsigned index, uint64_t val);
+/* Number of successful set_mem_type calls so far. */
+uint64_t mockhv_mem_type_calls(struct mockhv *hv);
+
+/* ---- inspection of ioreq servers ---- */
+enum mockhv_range_type {
+    MOCKHV_RANGE_PIO,  /* XEN_DMOP_IO_RANGE_PORT */
+    MOCKHV_RANGE_MMIO, /* XEN_DMOP_IO_RANGE_MEMORY */
+    MOCKHV_RANGE_PCI,  /* XEN_DMOP_IO_RANGE_PCI, start = end = sbdf */
+};
+
+struct mockhv_range {
+    enum mockhv_range_type type;
+    uint64_t start, end; /* inclusive */
+};
+
+struct mockhv_server_info {
+    uint16_t id;
+    bool enabled;
+    int bufioreq_handling; /* HVM_IOREQSRV_BUFIOREQ_* */
+    uint32_t bufioreq_port;
+    bool bufioreq_port_bound;
+    unsigned nr_vcpus;
+    unsigned nr_vcpu_ports_bound;
+    size_t nr_ranges;
+    uint64_t requests_sent; /* synchronous */
+    uint64_t buffered_sent; /* ring slots written */
+};
+
+/* Ids of existing servers (up to max), returns how many exist. */
+int mockhv_servers(struct mockhv *hv, uint16_t *ids, size_t max);
+int mockhv_server_info(struct mockhv *hv, uint16_t id, struct mockhv_server_info *out);
+/* Ranges of one server (up to max), returns how many it has. */
+int mockhv_server_ranges(struct mockhv *hv, uint16_t id, struct mockhv_range *out, size_t max);
+/* Guest-side port of vCPU `vcpu` (valid once the server was enabled). */
+int mockhv_server_vcpu_port(struct mockhv *hv, uint16_t id, unsigned vcpu, uint32_t *port);
+/* Device-model ports currently bound to this domain, over every handle. */
+int mockhv_bound_ports(struct mockhv *hv);
+/* Client connections currently open (library handles of any kind). */
+int mockhv_connections(struct mockhv *hv);
+
+/* Id of the enabled server that would get an access of `size` at addr
+ * (a sbdf for MOCKHV_RANGE_PCI), or -ENOENT. */
+int mockhv_owner(struct mockhv *hv, enum mockhv_range_type type, uint64_t addr, unsigned size);
+
+/* The embedded xenstored, as dom0 (-ENODEV without one). *value is
+ * malloc()ed and NUL-terminated. */
+int mockhv_xenstore_read(struct mockhv *hv, const char *path, char **value);
+int mockhv_xenstore_write(struct mockhv *hv, const char *path, const char *value);
+
+struct mockhv_stats {
+    uint64_t unclaimed_reads;
+    uint64_t unclaimed_writes;
+    uint64_t requests; /* synchronous requests completed */
+    uint64_t timeouts;
+};
+void mockhv_get_stats(struct mockhv *hv, struct mockhv_stats *out);
+
+/* ---- raw access for hostile tests ----
+ * Slots keep what was written. As in Xen, a normal access from a vCPU whose
+ * slot is not STATE_IOREQ_NONE crashes the domain, so a test resets the slot
+ * (raw write of a NONE state) before using that vCPU normally again. */
+/* Copies len (<= sizeof(ioreq_t)) bytes over slot `vcpu` of server `id`,
+ * as they are (state included), then optionally notifies the vCPU's port. */
+int mockhv_raw_slot_write(struct mockhv *hv, uint16_t id, unsigned vcpu, const void *bytes,
+                          size_t len, bool notify);
+/* Copies the slot out (len <= sizeof(ioreq_t)). */
+int mockhv_raw_slot_read(struct mockhv *hv, uint16_t id, unsigned vcpu, void *bytes, size_t len);
+/* Waits until the slot's state byte equals `state` (e.g. STATE_IORESP_READY). */
+int mockhv_raw_slot_wait(struct mockhv *hv, uint16_t id, unsigned vcpu, uint8_t state,
+                         int timeout_ms);
+/* Copies len (<= 8, sizeof(buf_ioreq_t)) bytes over ring slot `slot` (mod 511). */
+int mockhv_raw_buf_slot_write(struct mockhv *hv, uint16_t id, unsigned slot, const void *bytes,
+                              size_t len);
+/* Sets the ring pointers as they are; notify fires the buffered port. */
+int mockhv_raw_buf_pointers(struct mockhv *hv, uint16_t id, uint32_t read_ptr, uint32_t write_ptr,
+                            bool notify);
+int mockhv_raw_buf_pointers_get(struct mockhv *hv, uint16_t id, uint32_t *read_ptr,
+                                uint32_t *write_ptr);
+/* Fires a vCPU's port (vcpu < nr) or the buffered port (vcpu == ~0u). */
+int mockhv_raw_notify(struct mockhv *hv, uint16_t id, unsigned vcpu);
+
+/* ---- firmware: enumerate bus 0 and assign BARs as hvmloader does ---- */
+struct mockhv_pci_bar {
+    unsigned index; /* BAR register 0..5 */
+    bool io;
+    bool mem64;
+    bool prefetch;
+    uint64_t size;
+    uint64_t base; /* assigned; 0 if it did not fit */
+};
+
+struct mockhv_pci_func {
+    uint16_t bdf;
+    uint16_t vendor, device;
+    uint32_t class_rev; /* class << 8 | revision */
+    uint8_t header_type;
+    uint8_t irq_pin;
+    unsigned nr_bars;
+    struct mockhv_pci_bar bars[6];
+};
+
+/*
+ * Scans 00:00.0-00:1f.7 (functions 1-7 only on multi-function devices),
+ * sizes every BAR of type-0 functions, assigns them largest first, each
+ * aligned to its size (I/O from 0xc000, memory from 0xf0000000 up to
+ * 0xfc000000; 64-bit BARs that do not fit there go above RAM past 4 GiB),
+ * then enables I/O, memory and bus-master decode in the command register.
+ * BARs whose size is not a power of two are left unassigned. Fills up to
+ * max functions; returns how many were found.
+ */
+int mockhv_firmware_pci_init(struct mockhv *hv, unsigned vcpu, struct mockhv_pci_func *out,
+                             size_t max, int timeout_ms);
+
+#endif

@@ -1,0 +1,147 @@
+/*
+ * Drop-in libxenevtchn.so.1 for the mock hypervisor. The handle's fd is the
+ * read end of a pipe the mock writes fired ports into, so it behaves like
+ * /dev/xen/evtchn: readable when a port fired, 4 bytes per port, each port
+ * masked after firing until xenevtchn_unmask. When the mock goes away the
+ * pipe reads EOF and xenevtchn_pending fails (-1, ENOTCONN).
+ */
+#include <xenevtchn.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "shim-toolcore.h"
+#include "shim-transport.h"
+
+struct xenevtchn_handle {
+    Xentoolcore__Active_Handle tc_ah;
+    struct shim_conn conn;
+    int event_fd;
+};
+
+#define HANDLE_OF(ah) ((xenevtchn_handle *)((char *)(ah)-offsetof(xenevtchn_handle, tc_ah)))
+
+static int restrict_cb(Xentoolcore__Active_Handle *ah, domid_t domid)
+{
+    return xenevtchn_restrict(HANDLE_OF(ah), domid);
+}
+
+xenevtchn_handle *xenevtchn_open(struct xentoollog_logger *logger, unsigned open_flags)
+{
+    xenevtchn_handle *xce = calloc(1, sizeof(*xce));
+    int err;
+
+    if (!xce)
+        return NULL;
+    xce->event_fd = -1;
+    xce->conn.fd = -1;
+    xce->tc_ah.restrict_callback = restrict_cb;
+    xentoolcore__register_active_handle(&xce->tc_ah);
+    if (shim_conn_open(&xce->conn, WIRE_KIND_EVTCHN, !(open_flags & XENEVTCHN_NO_CLOEXEC),
+                       &xce->event_fd) < 0 ||
+        xce->event_fd < 0) {
+        err = errno ? errno : EIO;
+        if (xce->conn.fd >= 0)
+            shim_conn_close(&xce->conn);
+        xentoolcore__deregister_active_handle(&xce->tc_ah);
+        free(xce);
+        errno = err;
+        return NULL;
+    }
+    return xce;
+}
+
+xenevtchn_handle *xenevtchn_fdopen(struct xentoollog_logger *logger, int fd, unsigned open_flags)
+{
+    /* inheriting a handle across exec is not supported by the mock */
+    errno = ENOSYS;
+    return NULL;
+}
+
+int xenevtchn_close(xenevtchn_handle *xce)
+{
+    if (!xce)
+        return 0;
+    xentoolcore__deregister_active_handle(&xce->tc_ah);
+    shim_conn_close(&xce->conn);
+    if (xce->event_fd >= 0)
+        close(xce->event_fd);
+    free(xce);
+    return 0;
+}
+
+int xenevtchn_restrict(xenevtchn_handle *xce, domid_t domid)
+{
+    uint64_t a = domid;
+
+    return shim_simple(&xce->conn, WIRE_OP_RESTRICT, 0, &a, 1, NULL) < 0 ? -1 : 0;
+}
+
+int xenevtchn_fd(xenevtchn_handle *xce)
+{
+    return xce->event_fd;
+}
+
+int xenevtchn_notify(xenevtchn_handle *xce, evtchn_port_t port)
+{
+    struct wire_req req = {.op = WIRE_OP_EVTCHN_NOTIFY, .a = {port}};
+
+    return shim_send(&xce->conn, &req);
+}
+
+xenevtchn_port_or_error_t xenevtchn_bind_unbound_port(xenevtchn_handle *xce, uint32_t domid)
+{
+    if (domid > 0xffff) {
+        errno = EINVAL;
+        return -1;
+    }
+    return shim_simple(&xce->conn, WIRE_OP_EVTCHN_BIND_UNBOUND, (uint16_t)domid, NULL, 0, NULL);
+}
+
+xenevtchn_port_or_error_t xenevtchn_bind_interdomain(xenevtchn_handle *xce, uint32_t domid,
+                                                     evtchn_port_t remote_port)
+{
+    uint64_t a = remote_port;
+
+    if (domid > 0xffff) {
+        errno = EINVAL;
+        return -1;
+    }
+    return shim_simple(&xce->conn, WIRE_OP_EVTCHN_BIND_INTERDOMAIN, (uint16_t)domid, &a, 1, NULL);
+}
+
+xenevtchn_port_or_error_t xenevtchn_bind_virq(xenevtchn_handle *xce, unsigned int virq)
+{
+    uint64_t a = virq;
+
+    return shim_simple(&xce->conn, WIRE_OP_EVTCHN_BIND_VIRQ, 0, &a, 1, NULL);
+}
+
+int xenevtchn_unbind(xenevtchn_handle *xce, evtchn_port_t port)
+{
+    uint64_t a = port;
+
+    return shim_simple(&xce->conn, WIRE_OP_EVTCHN_UNBIND, 0, &a, 1, NULL) < 0 ? -1 : 0;
+}
+
+xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *xce)
+{
+    uint32_t port;
+    ssize_t n = read(xce->event_fd, &port, sizeof(port));
+
+    if (n == sizeof(port))
+        return (xenevtchn_port_or_error_t)port;
+    if (n >= 0)
+        errno = ENOTCONN; /* EOF: the mock is gone */
+    return -1;
+}
+
+int xenevtchn_unmask(xenevtchn_handle *xce, evtchn_port_t port)
+{
+    struct wire_req req = {.op = WIRE_OP_EVTCHN_UNMASK, .a = {port}};
+
+    return shim_send(&xce->conn, &req);
+}
