@@ -1,0 +1,548 @@
+/*
+ * The PCI bus and its first devices, end to end: the real ioreqd on the mock
+ * hypervisor, with the test playing firmware and guest. The firmware helper
+ * enumerates the bus and assigns BARs; the guest reads IDs back, talks to the
+ * Xen platform device's ports and BARs, moves and breaks BARs and watches
+ * the hypervisor's range table follow, sends hostile config requests, and
+ * writes to and reads from a UART whose pty the test opens as `xl console`
+ * would, with its interrupt recorded by the mock.
+ *
+ * Usage: e2e-pci /path/to/ioreqd [test-name-pattern]
+ * Waits are bounded (a hung daemon fails the test) but nothing is timed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <xenctrl.h>
+#include <xen/hvm/ioreq.h>
+#include <xenstore.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mockhv.h"
+
+#define DOMID   7
+#define WAIT_MS 20000
+#define COM1    0x3f8
+
+extern char **environ;
+
+static const char *ioreqd_path;
+
+struct fixture {
+    struct mockhv *hv;
+    struct xs_handle *xs;
+    pid_t pid;
+    char dir[64];
+    char errpath[96];
+};
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static const char *read_file(const char *path)
+{
+    static char buf[65536];
+    int fd = open(path, O_RDONLY);
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+
+    if (fd >= 0)
+        close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    return buf;
+}
+
+static void show_log(struct fixture *fx)
+{
+    fprintf(stderr, "---- ioreqd stderr ----\n%s-----------------------\n", read_file(fx->errpath));
+}
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+    struct mockhv_config cfg = {
+        .domid = DOMID,
+        .nr_vcpus = 2,
+        .mem_bytes = 64 << 20,
+        .xenstore = true,
+    };
+
+    if (!fx)
+        return -1;
+    strcpy(fx->dir, "/tmp/ioreqd-e2e-pci-XXXXXX");
+    if (!mkdtemp(fx->dir))
+        return -1;
+    snprintf(fx->errpath, sizeof(fx->errpath), "%s/stderr", fx->dir);
+    if (mockhv_create(&fx->hv, &cfg))
+        return -1;
+    setenv("XENSTORED_PATH", mockhv_xenstored_path(fx->hv), 1);
+    fx->xs = xs_open(0);
+    if (!fx->xs)
+        return -1;
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+    char cmd[128];
+
+    if (fx->pid > 0) {
+        kill(fx->pid, SIGKILL);
+        waitpid(fx->pid, NULL, 0);
+    }
+    xs_close(fx->xs);
+    mockhv_destroy(fx->hv);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", fx->dir);
+    free(fx);
+    return 0;
+}
+
+/* ioreqd with the mock's environment and the drop-in libraries first. */
+static pid_t spawn(struct fixture *fx, const char *const *devices)
+{
+    static char libpath[1024];
+    char *env[512];
+    char control[128];
+    const char *argv[40] = {ioreqd_path, "--domid",          "7",    "--foreground", "--log-level",
+                            "debug",     "--control-socket", control};
+    const char *shim = getenv("IOREQD_SHIM_LIBDIR");
+    size_t n = 0, a = 8;
+    pid_t pid;
+
+    /* Our own control socket: tests of the same domain may run in parallel. */
+    snprintf(control, sizeof(control), "%s/control.sock", fx->dir);
+    for (char **e = environ; *e && n < 400; e++)
+        if (strncmp(*e, "LD_LIBRARY_PATH=", 16) && strncmp(*e, "MOCKXEN_SOCKET=", 15) &&
+            strncmp(*e, "XENSTORED_PATH=", 15))
+            env[n++] = *e;
+    snprintf(libpath, sizeof(libpath), "LD_LIBRARY_PATH=%s", shim ? shim : "");
+    env[n++] = libpath;
+    for (const char *const *e = mockhv_environ(fx->hv); *e && n < 510; e++)
+        env[n++] = (char *)*e;
+    env[n] = NULL;
+    for (; *devices && a < 38; devices++) {
+        argv[a++] = "--device";
+        argv[a++] = *devices;
+    }
+    argv[a] = NULL;
+
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int err = open(fx->errpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        int null = open("/dev/null", O_RDWR);
+        if (err < 0 || null < 0)
+            _exit(126);
+        dup2(null, STDIN_FILENO);
+        dup2(null, STDOUT_FILENO);
+        dup2(err, STDERR_FILENO);
+        execve(ioreqd_path, (char **)argv, env);
+        _exit(127);
+    }
+    return pid;
+}
+
+static char *xs_get(struct fixture *fx, const char *path)
+{
+    static char value[512];
+    unsigned len;
+    char *v = xs_read(fx->xs, XBT_NULL, path, &len);
+
+    if (!v)
+        return NULL;
+    snprintf(value, sizeof(value), "%s", v);
+    free(v);
+    return value;
+}
+
+/* Starts ioreqd and waits (bounded) for state = running. */
+static void start_ioreqd(struct fixture *fx, const char *const *devices)
+{
+    long deadline = now_ms() + WAIT_MS;
+    int status;
+
+    fx->pid = spawn(fx, devices);
+    for (;;) {
+        char *v = xs_get(fx, "/local/domain/0/device-model/7/state");
+        if (v && !strcmp(v, "running"))
+            return;
+        if (waitpid(fx->pid, &status, WNOHANG) == fx->pid) {
+            fx->pid = 0;
+            show_log(fx);
+            fail_msg("ioreqd exited (status %#x) before running", status);
+        }
+        if (now_ms() > deadline) {
+            show_log(fx);
+            fail_msg("ioreqd never reported running");
+        }
+        poll(NULL, 0, 20);
+    }
+}
+
+/* SIGTERM: an orderly exit 0, with nothing from the sanitizers in the log. */
+static void stop_ioreqd(struct fixture *fx)
+{
+    long deadline = now_ms() + WAIT_MS;
+    int status;
+
+    kill(fx->pid, SIGTERM);
+    while (waitpid(fx->pid, &status, WNOHANG) != fx->pid) {
+        if (now_ms() > deadline) {
+            show_log(fx);
+            fail_msg("ioreqd did not stop on SIGTERM");
+        }
+        poll(NULL, 0, 20);
+    }
+    fx->pid = 0;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+        strstr(read_file(fx->errpath), "Sanitizer") ||
+        strstr(read_file(fx->errpath), "runtime error"))
+        show_log(fx);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_null(strstr(read_file(fx->errpath), "Sanitizer"));
+    assert_null(strstr(read_file(fx->errpath), "runtime error"));
+}
+
+static uint32_t cfg_rd(struct fixture *fx, uint16_t bdf, unsigned reg, unsigned size)
+{
+    uint32_t v = 0xdeadbeef;
+    assert_int_equal(mockhv_cfg_read(fx->hv, 0, bdf, reg, size, &v, WAIT_MS), 0);
+    return v;
+}
+
+static void cfg_wr(struct fixture *fx, uint16_t bdf, unsigned reg, unsigned size, uint32_t v)
+{
+    assert_int_equal(mockhv_cfg_write(fx->hv, 0, bdf, reg, size, v, WAIT_MS), 0);
+}
+
+static uint32_t pio_in(struct fixture *fx, uint16_t port, unsigned size)
+{
+    uint32_t v = 0xdeadbeef;
+    assert_int_equal(mockhv_pio_in(fx->hv, 0, port, size, &v, WAIT_MS), 0);
+    return v;
+}
+
+static void pio_out(struct fixture *fx, uint16_t port, unsigned size, uint32_t v)
+{
+    assert_int_equal(mockhv_pio_out(fx->hv, 0, port, size, v, WAIT_MS), 0);
+}
+
+static uint16_t server_id(struct fixture *fx)
+{
+    uint16_t ids[4];
+    assert_int_equal(mockhv_servers(fx->hv, ids, 4), 1);
+    return ids[0];
+}
+
+/* Whether ioreqd's server has exactly this range registered with the hypervisor. */
+static bool has_range(struct fixture *fx, enum mockhv_range_type type, uint64_t start, uint64_t end)
+{
+    struct mockhv_range r[64];
+    int n = mockhv_server_ranges(fx->hv, server_id(fx), r, 64);
+
+    assert_true(n >= 0 && n <= 64);
+    for (int i = 0; i < n; i++)
+        if (r[i].type == type && r[i].start == start && r[i].end == end)
+            return true;
+    return false;
+}
+
+static void test_enumerate_and_xen_platform(void **state)
+{
+    struct fixture *fx = *state;
+    const char *devs[] = {"host-bridge", "xen-platform", "uart,backend=null", NULL};
+    struct mockhv_pci_func fn[8];
+    uint64_t io_base, mem_base, v = 0;
+
+    start_ioreqd(fx, devs);
+    /* Each function's config cycles are routed to ioreqd. */
+    assert_true(has_range(fx, MOCKHV_RANGE_PCI, 0x00, 0x00));
+    assert_true(has_range(fx, MOCKHV_RANGE_PCI, 0x08, 0x08));
+    assert_true(has_range(fx, MOCKHV_RANGE_PIO, 0x10, 0x13));
+
+    assert_int_equal(mockhv_firmware_pci_init(fx->hv, 0, fn, 8, WAIT_MS), 2);
+    assert_int_equal(fn[0].bdf, 0x00);
+    assert_int_equal(fn[0].vendor, 0x8086);
+    assert_int_equal(fn[0].device, 0x1237);
+    assert_int_equal(fn[0].class_rev, 0x06000002);
+    assert_int_equal(fn[0].nr_bars, 0);
+    assert_int_equal(fn[1].bdf, 0x08);
+    assert_int_equal(fn[1].vendor, 0x5853);
+    assert_int_equal(fn[1].device, 0x0001);
+    assert_int_equal(fn[1].class_rev, 0xff800001);
+    assert_int_equal(fn[1].header_type, 0);
+    assert_int_equal(fn[1].irq_pin, 1);
+    assert_int_equal(fn[1].nr_bars, 2);
+    assert_int_equal(fn[1].bars[0].index, 0);
+    assert_true(fn[1].bars[0].io);
+    assert_int_equal(fn[1].bars[0].size, 0x100);
+    assert_int_equal(fn[1].bars[1].index, 1);
+    assert_false(fn[1].bars[1].io);
+    assert_false(fn[1].bars[1].mem64);
+    assert_true(fn[1].bars[1].prefetch);
+    assert_int_equal(fn[1].bars[1].size, 16u << 20);
+    io_base = fn[1].bars[0].base;
+    mem_base = fn[1].bars[1].base;
+    assert_true(io_base != 0 && mem_base != 0);
+
+    /* The guest reads the IDs back, and the firmware's assignments. */
+    assert_int_equal(cfg_rd(fx, 0x08, 0x00, 4), 0x00015853);
+    assert_int_equal(cfg_rd(fx, 0x08, 0x2c, 4), 0x00015853);
+    assert_int_equal(cfg_rd(fx, 0x08, 0x10, 4), io_base | 1);
+    assert_int_equal(cfg_rd(fx, 0x08, 0x14, 4), mem_base | 8);
+    assert_int_equal(cfg_rd(fx, 0x00, 0x00, 4), 0x12378086);
+    /* Decoding made the BARs the hypervisor's business: ranges registered. */
+    assert_true(has_range(fx, MOCKHV_RANGE_PIO, io_base, io_base + 0xff));
+    assert_true(has_range(fx, MOCKHV_RANGE_MMIO, mem_base, mem_base + (16u << 20) - 1));
+
+    /* The unplug protocol, as PV drivers run it. */
+    assert_int_equal(pio_in(fx, 0x10, 2), 0x49d2);
+    assert_int_equal(pio_in(fx, 0x12, 1), 1);
+    pio_out(fx, 0x12, 2, 1);
+    pio_out(fx, 0x10, 4, 0x1234);
+    assert_int_equal(pio_in(fx, 0x10, 2), 0x49d2);
+    pio_out(fx, 0x10, 2, 0x3);
+    for (const char *p = "pv drivers up\n"; *p; p++)
+        pio_out(fx, 0x12, 1, (uint8_t)*p);
+    /* BAR0: flags byte at 0; BAR1 reads zero. */
+    assert_int_equal(pio_in(fx, (uint16_t)io_base, 1), 0);
+    assert_int_equal(pio_in(fx, (uint16_t)io_base + 1, 1), 0xff);
+    assert_int_equal(mockhv_mmio_read(fx->hv, 1, mem_base + 0x100, 8, &v, WAIT_MS), 0);
+    assert_int_equal(v, 0);
+
+    /* Memory decode off: the MMIO BAR leaves the hypervisor; back on: it returns. */
+    uint32_t cmd = cfg_rd(fx, 0x08, 0x04, 2);
+    assert_int_equal(cmd & 0x3, 0x3);
+    cfg_wr(fx, 0x08, 0x04, 2, cmd & ~0x2u);
+    assert_false(has_range(fx, MOCKHV_RANGE_MMIO, mem_base, mem_base + (16u << 20) - 1));
+    assert_true(has_range(fx, MOCKHV_RANGE_PIO, io_base, io_base + 0xff));
+    cfg_wr(fx, 0x08, 0x04, 2, cmd);
+    assert_true(has_range(fx, MOCKHV_RANGE_MMIO, mem_base, mem_base + (16u << 20) - 1));
+
+    /* A BAR set to all-ones while decoding is sized, not mapped; restored, it maps again. */
+    cfg_wr(fx, 0x08, 0x14, 4, 0xffffffff);
+    assert_int_equal(cfg_rd(fx, 0x08, 0x14, 4), 0xff000008);
+    assert_false(has_range(fx, MOCKHV_RANGE_MMIO, mem_base, mem_base + (16u << 20) - 1));
+    cfg_wr(fx, 0x08, 0x14, 4, (uint32_t)mem_base);
+    assert_true(has_range(fx, MOCKHV_RANGE_MMIO, mem_base, mem_base + (16u << 20) - 1));
+    /* A BAR moved onto the UART's ports is refused: the UART keeps answering. */
+    cfg_wr(fx, 0x08, 0x10, 4, 0x300);
+    assert_false(has_range(fx, MOCKHV_RANGE_PIO, 0x300, 0x3ff));
+    assert_true(has_range(fx, MOCKHV_RANGE_PIO, COM1, COM1 + 7));
+    pio_out(fx, COM1 + 7, 1, 0x5a);
+    assert_int_equal(pio_in(fx, COM1 + 7, 1), 0x5a);
+    cfg_wr(fx, 0x08, 0x10, 4, (uint32_t)io_base);
+    assert_true(has_range(fx, MOCKHV_RANGE_PIO, io_base, io_base + 0xff));
+
+    /* The log line and the unplug request reached ioreqd's log. */
+    stop_ioreqd(fx);
+    const char *log = read_file(fx->errpath);
+    if (!strstr(log, "guest: pv drivers up"))
+        show_log(fx);
+    assert_non_null(strstr(log, "xen-platform: guest: pv drivers up"));
+    assert_non_null(strstr(log, "unplug of disks nics"));
+}
+
+/* One raw PCI_CONFIG request in vCPU 1's slot; returns the answer's data. */
+static uint64_t raw_cfg(struct fixture *fx, uint32_t sbdf, uint32_t reg, uint32_t size, int dir,
+                        uint64_t data)
+{
+    ioreq_t req = {
+        .addr = (uint64_t)sbdf << 32 | reg,
+        .data = data,
+        .count = 1,
+        .size = size,
+        .state = STATE_IOREQ_READY,
+        .dir = (uint8_t)dir,
+        .type = IOREQ_TYPE_PCI_CONFIG,
+    };
+    uint16_t id = server_id(fx);
+
+    assert_int_equal(mockhv_raw_slot_write(fx->hv, id, 1, &req, sizeof(req), true), 0);
+    assert_int_equal(mockhv_raw_slot_wait(fx->hv, id, 1, STATE_IORESP_READY, WAIT_MS), 0);
+    assert_int_equal(mockhv_raw_slot_read(fx->hv, id, 1, &req, sizeof(req)), 0);
+    return req.data;
+}
+
+static void test_hostile_config(void **state)
+{
+    struct fixture *fx = *state;
+    const char *devs[] = {"xen-platform,bdf=00:03.0", NULL};
+    const uint32_t sbdf = 0x18;
+
+    start_ioreqd(fx, devs);
+    assert_int_equal(raw_cfg(fx, sbdf, 0x00, 4, IOREQ_READ, 0), 0x00015853);
+    /* Offsets past 256, odd sizes, dword-crossing accesses: all-ones, writes dropped. */
+    assert_int_equal(raw_cfg(fx, sbdf, 0x100, 4, IOREQ_READ, 0) & 0xffffffff, 0xffffffff);
+    assert_int_equal(raw_cfg(fx, sbdf, 0xffc, 4, IOREQ_READ, 0) & 0xffffffff, 0xffffffff);
+    assert_int_equal(raw_cfg(fx, sbdf, 0x00, 3, IOREQ_READ, 0) & 0xffffff, 0xffffff);
+    assert_int_equal(raw_cfg(fx, sbdf, 0x03, 2, IOREQ_READ, 0) & 0xffff, 0xffff);
+    raw_cfg(fx, sbdf, 0x02, 4, IOREQ_WRITE, 0xffffffff);
+    raw_cfg(fx, sbdf, 0x3c, 8, IOREQ_WRITE, 0xffffffff);
+    raw_cfg(fx, sbdf, 0x104, 4, IOREQ_WRITE, 0xffffffff);
+    /* A function nobody has, another bus, another segment: all-ones. */
+    assert_int_equal(raw_cfg(fx, 0x20, 0x00, 4, IOREQ_READ, 0) & 0xffffffff, 0xffffffff);
+    assert_int_equal(raw_cfg(fx, 0x118, 0x00, 2, IOREQ_READ, 0) & 0xffff, 0xffff);
+    assert_int_equal(raw_cfg(fx, 0x10018, 0x00, 1, IOREQ_READ, 0) & 0xff, 0xff);
+    /* Read-only registers and the capability pointer stay put. */
+    cfg_wr(fx, sbdf, 0x00, 4, 0);
+    cfg_wr(fx, sbdf, 0x34, 1, 0x40);
+    cfg_wr(fx, sbdf, 0x08, 4, 0);
+    cfg_wr(fx, sbdf, 0x06, 2, 0xffff);
+    assert_int_equal(cfg_rd(fx, sbdf, 0x00, 4), 0x00015853);
+    assert_int_equal(cfg_rd(fx, sbdf, 0x34, 1), 0);
+    assert_int_equal(cfg_rd(fx, sbdf, 0x08, 4), 0xff800001);
+    assert_int_equal(cfg_rd(fx, sbdf, 0x06, 2), 0);
+    /* Every BAR register all-ones, byte by byte too: sized, not mapped, daemon alive. */
+    for (unsigned reg = 0x10; reg < 0x28; reg += 4)
+        cfg_wr(fx, sbdf, reg, 4, 0xffffffff);
+    for (unsigned reg = 0x10; reg < 0x40; reg++)
+        cfg_wr(fx, sbdf, reg, 1, 0xff);
+    assert_int_equal(cfg_rd(fx, sbdf, 0x10, 4), 0xffffff01);
+    assert_int_equal(cfg_rd(fx, sbdf, 0x30, 4), 0);
+    assert_false(has_range(fx, MOCKHV_RANGE_MMIO, 0xff000000, 0xffffffff));
+    /* Still serving normally afterwards. */
+    assert_int_equal(pio_in(fx, 0x10, 2), 0x49d2);
+    assert_int_equal(cfg_rd(fx, sbdf, 0x02, 2), 0x0001);
+    stop_ioreqd(fx);
+}
+
+static void test_legacy_cf8(void **state)
+{
+    struct fixture *fx = *state;
+    const char *devs[] = {"host-bridge,cf8=on", "xen-platform", NULL};
+
+    start_ioreqd(fx, devs);
+    /* The latch and the data window, merged by the hypervisor's rangeset as Xen does. */
+    assert_true(has_range(fx, MOCKHV_RANGE_PIO, 0xcf8, 0xcff));
+    /* Through the 0xCF8/0xCFC window, either path reaches the same config space. */
+    assert_int_equal(cfg_rd(fx, 0x00, 0x00, 4), 0x12378086);
+    assert_int_equal(cfg_rd(fx, 0x08, 0x00, 2), 0x5853);
+    cfg_wr(fx, 0x08, 0x3c, 1, 0x0b);
+    assert_int_equal(cfg_rd(fx, 0x08, 0x3c, 1), 0x0b);
+    assert_int_equal(cfg_rd(fx, 0xf8, 0x00, 4), 0xffffffff);
+    /* The latch reads back as written. */
+    pio_out(fx, 0xcf8, 4, 0x80000810);
+    assert_int_equal(pio_in(fx, 0xcf8, 4), 0x80000810);
+    stop_ioreqd(fx);
+}
+
+static void test_uart_pty(void **state)
+{
+    struct fixture *fx = *state;
+    const char *devs[] = {"uart,com=1,backend=pty", NULL};
+    struct mockhv_irq_record rec;
+    char buf[64], *tty;
+    struct termios t;
+    uint64_t seq;
+    int s, got = 0;
+
+    start_ioreqd(fx, devs);
+    tty = xs_get(fx, "/local/domain/7/serial/0/tty");
+    assert_non_null(tty);
+    s = open(tty, O_RDWR | O_NOCTTY);
+    assert_true(s >= 0);
+    assert_int_equal(tcgetattr(s, &t), 0);
+    cfmakeraw(&t);
+    assert_int_equal(tcsetattr(s, TCSANOW, &t), 0);
+
+    /* The guest prints "hello" the way a polling console driver does. */
+    pio_out(fx, COM1 + 3, 1, 0x03);
+    for (const char *p = "hello\n"; *p; p++) {
+        for (int i = 0; i < 100000 && !(pio_in(fx, COM1 + 5, 1) & 0x20); i++)
+            ;
+        pio_out(fx, COM1, 1, (uint8_t)*p);
+    }
+    while (got < 6) {
+        struct pollfd p = {.fd = s, .events = POLLIN};
+        assert_int_equal(poll(&p, 1, WAIT_MS), 1);
+        ssize_t n = read(s, buf + got, sizeof(buf) - (size_t)got);
+        assert_true(n > 0);
+        got += (int)n;
+    }
+    assert_memory_equal(buf, "hello\n", 6);
+
+    /* Input with an interrupt: IRQ 4 rises, reading the byte lowers it. */
+    pio_out(fx, COM1 + 4, 1, 0x0b); /* DTR, RTS, OUT2 */
+    pio_out(fx, COM1 + 1, 1, 0x01); /* received data interrupt */
+    seq = mockhv_irq_last_seq(fx->hv);
+    assert_int_equal(write(s, "k", 1), 1);
+    assert_int_equal(mockhv_irq_wait(fx->hv, seq, &rec, WAIT_MS), 0);
+    assert_int_equal(rec.kind, MOCKHV_IRQ_ISA);
+    assert_int_equal(rec.irq, 4);
+    assert_true(rec.level);
+    assert_int_equal(mockhv_isa_irq_level(fx->hv, 4), 1);
+    assert_int_equal(pio_in(fx, COM1 + 2, 1), 0x04);
+    assert_int_equal(pio_in(fx, COM1, 1), 'k');
+    assert_int_equal(mockhv_irq_wait(fx->hv, rec.seq, &rec, WAIT_MS), 0);
+    assert_int_equal(rec.irq, 4);
+    assert_false(rec.level);
+    assert_int_equal(mockhv_isa_irq_level(fx->hv, 4), 0);
+    close(s);
+    stop_ioreqd(fx);
+}
+
+static void test_slot_clash(void **state)
+{
+    struct fixture *fx = *state;
+    const char *devs[] = {"xen-platform,bdf=00:03.0", "host-bridge,bdf=00:03.1", NULL};
+    long deadline = now_ms() + WAIT_MS;
+    int status;
+
+    fx->pid = spawn(fx, devs);
+    while (waitpid(fx->pid, &status, WNOHANG) != fx->pid) {
+        if (now_ms() > deadline)
+            fail_msg("ioreqd kept running with two devices in one slot");
+        poll(NULL, 0, 20);
+    }
+    fx->pid = 0;
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 2);
+    assert_non_null(strstr(read_file(fx->errpath),
+                           "host-bridge: PCI slot 00:03 is already taken by xen-platform"));
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_enumerate_and_xen_platform, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_config, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_legacy_cf8, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_uart_pty, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slot_clash, setup, teardown),
+    };
+
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s /path/to/ioreqd [test-name]\n", argv[0]);
+        return 2;
+    }
+    ioreqd_path = argv[1];
+    if (argc > 2)
+        cmocka_set_test_filter(argv[2]);
+    signal(SIGPIPE, SIG_IGN);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
