@@ -10,6 +10,7 @@ packages=(
     xenstore-utils # the real xenstore-* tools the tests drive against the mock
     man-db         # man page rendering checks
     util-linux     # setsid, used by the demo
+    qemu-system-xen # Debian's QEMU device model, run unmodified on the mock as a fidelity test
 )
 
 missing=()
