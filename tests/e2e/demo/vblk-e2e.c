@@ -1,0 +1,469 @@
+/*
+ * The guest virtio-blk driver (tools/guest) against the real ioreqd on the
+ * mock hypervisor: every request's data checked against the backing file on
+ * the host, several queues with requests in flight at once (also from one
+ * thread per queue, each on its own vCPU), MSI-X, INTx and polled
+ * completion, error statuses, and a SIGKILL right after a flush.
+ *
+ * Usage: vblk-e2e IOREQD [TEST-NAME-PATTERN]
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "vblk-fixture.h"
+
+/* ---- tests ---- */
+
+static void test_read_matches_backing_file(void **state)
+{
+    struct fx *f = *state;
+    static const struct {
+        uint64_t sector;
+        size_t bytes;
+    } cases[] = {
+        {0, 512}, {1, 4096}, {7, 200 * 1024}, {DISK_BYTES / 512 - 1, 512}, {4000, 64 * 1024},
+    };
+    uint8_t *got = malloc(256 * 1024), *want = malloc(256 * 1024);
+    uint8_t st = 0xff;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memset(got, 0xa5, cases[i].bytes);
+        expect_ok(gvblk_read(&f->blk, (unsigned)i % f->blk.nr_queues, cases[i].sector, got,
+                             cases[i].bytes, &st),
+                  st);
+        initial_sectors(want, cases[i].sector, cases[i].bytes / 512);
+        assert_memory_equal(got, want, cases[i].bytes);
+    }
+    free(got);
+    free(want);
+}
+
+static void test_write_flush_lands_in_file(void **state)
+{
+    struct fx *f = *state;
+    size_t len = 200 * 1024;
+    uint8_t *data = malloc(len), *back = malloc(len);
+    uint8_t st = 0xff;
+
+    pattern(data, len, 42);
+    expect_ok(gvblk_write(&f->blk, 0, 100, data, len, &st), st);
+    expect_ok(gvblk_flush(&f->blk, 0, &st), st);
+    file_read(f, 100 * 512, back, len);
+    assert_memory_equal(back, data, len);
+    /* The sectors around the write are untouched. */
+    file_read(f, 99 * 512, back, 512);
+    initial_sectors(data, 99, 1);
+    assert_memory_equal(back, data, 512);
+    file_read(f, 100 * 512 + len, back, 512);
+    initial_sectors(data, 100 + len / 512, 1);
+    assert_memory_equal(back, data, 512);
+    free(data);
+    free(back);
+}
+
+static void test_write_then_read_other_queue(void **state)
+{
+    struct fx *f = *state;
+    size_t len = 64 * 1024;
+    uint8_t *data = malloc(len), *back = calloc(1, len);
+    uint8_t st = 0xff;
+
+    pattern(data, len, 7);
+    expect_ok(gvblk_write(&f->blk, 1, 3000, data, len, &st), st);
+    expect_ok(gvblk_read(&f->blk, 0, 3000, back, len, &st), st);
+    assert_memory_equal(back, data, len);
+    free(data);
+    free(back);
+}
+
+static void test_discard_reads_zeroes(void **state)
+{
+    struct fx *f = *state;
+    size_t len = 128 * 1024;
+    uint8_t *back = malloc(len), *zero = calloc(1, len);
+    uint8_t st = 0xff;
+
+    assert_true(gvirtio_has(&f->blk.dev, GVBLK_F_DISCARD));
+    assert_true(f->blk.max_discard_sectors >= len / 512);
+    expect_ok(gvblk_discard(&f->blk, 0, 2048, (uint32_t)(len / 512), &st), st);
+    expect_ok(gvblk_flush(&f->blk, 0, &st), st);
+    /* The raw backend punches a hole: the host file reads zeroes there now. */
+    file_read(f, 2048 * 512, back, len);
+    assert_memory_equal(back, zero, len);
+    expect_ok(gvblk_read(&f->blk, 1, 2048, back, len, &st), st);
+    assert_memory_equal(back, zero, len);
+    /* Only that range. */
+    file_read(f, 2048 * 512 + len, back, 512);
+    initial_sectors(zero, 2048 + len / 512, 1);
+    assert_memory_equal(back, zero, 512);
+    free(back);
+    free(zero);
+}
+
+static void test_write_zeroes(void **state)
+{
+    struct fx *f = *state;
+    uint8_t back[8192], zero[8192] = {0};
+    uint8_t st = 0xff;
+
+    assert_true(gvirtio_has(&f->blk.dev, GVBLK_F_WRITE_ZEROES));
+    expect_ok(gvblk_write_zeroes(&f->blk, 0, 513, 16, false, &st), st);
+    expect_ok(gvblk_write_zeroes(&f->blk, 1, 600, 16, true, &st), st);
+    expect_ok(gvblk_flush(&f->blk, 0, &st), st);
+    file_read(f, 513 * 512, back, sizeof(back));
+    assert_memory_equal(back, zero, sizeof(back));
+    file_read(f, 600 * 512, back, sizeof(back));
+    assert_memory_equal(back, zero, sizeof(back));
+    expect_ok(gvblk_read(&f->blk, 0, 513, back, sizeof(back), &st), st);
+    assert_memory_equal(back, zero, sizeof(back));
+    file_read(f, 512 * 512, back, 512);
+    initial_sectors(zero, 512, 1);
+    assert_memory_equal(back, zero, 512);
+}
+
+static void test_get_id(void **state)
+{
+    struct fx *f = *state;
+    char id[GVBLK_ID_BYTES + 1];
+    uint8_t st = 0xff;
+
+    expect_ok(gvblk_get_id(&f->blk, 0, id, &st), st);
+    assert_string_equal(id, SERIAL);
+}
+
+static void test_out_of_range_is_ioerr(void **state)
+{
+    struct fx *f = *state;
+    uint64_t cap = f->blk.capacity;
+    uint8_t buf[1024], want[512];
+    uint8_t st = 0xff;
+
+    assert_int_equal(gvblk_read(&f->blk, 0, cap, buf, 512, &st), 0);
+    assert_int_equal(st, GVBLK_S_IOERR);
+    assert_int_equal(gvblk_read(&f->blk, 0, cap - 1, buf, 1024, &st), 0);
+    assert_int_equal(st, GVBLK_S_IOERR);
+    assert_int_equal(gvblk_write(&f->blk, 0, cap, buf, 512, &st), 0);
+    assert_int_equal(st, GVBLK_S_IOERR);
+    /* The device goes on serving. */
+    expect_ok(gvblk_read(&f->blk, 0, cap - 1, buf, 512, &st), st);
+    initial_sectors(want, cap - 1, 1);
+    assert_memory_equal(buf, want, 512);
+}
+
+static void test_unknown_type_is_unsupp(void **state)
+{
+    struct fx *f = *state;
+    struct gvblk_req req = {.type = 0x7f}, *done;
+    uint8_t st = 0xff;
+
+    assert_int_equal(gvblk_submit(&f->blk, 0, &req), 0);
+    assert_int_equal(gvblk_kick(&f->blk, 0), 0);
+    assert_int_equal(gvblk_complete(&f->blk, 0, &done, TIMEOUT_MS), 0);
+    assert_ptr_equal(done, &req);
+    assert_int_equal(req.status, GVBLK_S_UNSUPP);
+    expect_ok(gvblk_flush(&f->blk, 0, &st), st);
+}
+
+/* Fills every slot of every queue from one thread before completing any. */
+static void test_all_queues_in_flight(void **state)
+{
+    struct fx *f = *state;
+    unsigned nq = f->blk.nr_queues, per = f->blk.queues[0].nr_slots;
+    size_t nr = (size_t)nq * per, len = 4096;
+    struct gvblk_req *reqs = calloc(nr, sizeof(*reqs));
+    uint8_t *data = malloc(nr * len), *back = malloc(nr * len);
+    uint8_t st = 0xff;
+
+    assert_true(nq >= 2 && per >= 8);
+    pattern(data, nr * len, 99);
+    for (size_t i = 0; i < nr; i++) {
+        reqs[i] = (struct gvblk_req){.type = GVBLK_T_OUT,
+                                     .sector = 4096 + i * 8,
+                                     .buf = data + i * len,
+                                     .len = (uint32_t)len};
+        assert_int_equal(gvblk_submit(&f->blk, (unsigned)(i % nq), &reqs[i]), 0);
+    }
+    /* Every slot is taken: one more is refused, not queued behind. */
+    struct gvblk_req extra = {.type = GVBLK_T_FLUSH};
+    assert_int_equal(gvblk_submit(&f->blk, 0, &extra), -EBUSY);
+    for (unsigned q = 0; q < nq; q++) {
+        assert_int_equal(gvq_in_flight(f->blk.queues[q].vq), per * 3);
+        assert_int_equal(gvblk_kick(&f->blk, q), 0);
+    }
+    for (size_t i = 0; i < nr; i++) {
+        struct gvblk_req *done;
+
+        assert_int_equal(gvblk_complete(&f->blk, (unsigned)(i % nq), &done, TIMEOUT_MS), 0);
+        assert_int_equal(done->status, GVBLK_S_OK);
+        assert_int_equal(done->len, len);
+    }
+    for (unsigned q = 0; q < nq; q++)
+        assert_int_equal(gvq_in_flight(f->blk.queues[q].vq), 0);
+    expect_ok(gvblk_flush(&f->blk, 1, &st), st);
+    file_read(f, 4096 * 512, back, nr * len);
+    assert_memory_equal(back, data, nr * len);
+    free(reqs);
+    free(data);
+    free(back);
+}
+
+struct worker {
+    struct fx *f;
+    unsigned q;
+    uint64_t sector;
+    uint8_t *data;
+    int rc;
+    unsigned max_in_flight;
+};
+
+/* One thread per queue, on the queue's own vCPU: write its region, read it back. */
+static void *worker_main(void *opaque)
+{
+    struct worker *w = opaque;
+    struct gvblk *b = &w->f->blk;
+    unsigned per = b->queues[w->q].nr_slots;
+    struct gvblk_req reqs[GVBLK_MAX_SLOTS];
+    uint8_t *back = calloc(per, 8192);
+
+    w->rc = -EIO;
+    for (int pass = 0; pass < 2; pass++) {
+        for (unsigned i = 0; i < per; i++) {
+            reqs[i] = (struct gvblk_req){
+                .type = pass ? GVBLK_T_IN : GVBLK_T_OUT,
+                .sector = w->sector + i * 16,
+                .buf = (pass ? back : w->data) + (size_t)i * 8192,
+                .len = 8192,
+            };
+            if (gvblk_submit(b, w->q, &reqs[i]))
+                goto out;
+        }
+        if (gvblk_in_flight(b, w->q) > w->max_in_flight)
+            w->max_in_flight = gvblk_in_flight(b, w->q);
+        if (gvblk_kick(b, w->q))
+            goto out;
+        for (unsigned i = 0; i < per; i++) {
+            struct gvblk_req *done;
+
+            if (gvblk_complete(b, w->q, &done, TIMEOUT_MS) || done->status != GVBLK_S_OK)
+                goto out;
+        }
+    }
+    w->rc = memcmp(back, w->data, (size_t)per * 8192) ? -EILSEQ : 0;
+out:
+    free(back);
+    return NULL;
+}
+
+static void test_threads_per_queue(void **state)
+{
+    struct fx *f = *state;
+    unsigned nq = f->blk.nr_queues, per = f->blk.queues[0].nr_slots;
+    struct worker w[GVIRTIO_MAX_QUEUES];
+    pthread_t t[GVIRTIO_MAX_QUEUES];
+    uint8_t *back = malloc((size_t)per * 8192);
+    uint8_t st = 0xff;
+
+    for (unsigned q = 0; q < nq; q++) {
+        w[q] = (struct worker){.f = f, .q = q, .sector = 1024 + (uint64_t)q * per * 16};
+        w[q].data = malloc((size_t)per * 8192);
+        pattern(w[q].data, (size_t)per * 8192, 1000 + q);
+        assert_int_equal(pthread_create(&t[q], NULL, worker_main, &w[q]), 0);
+    }
+    for (unsigned q = 0; q < nq; q++) {
+        assert_int_equal(pthread_join(t[q], NULL), 0);
+        assert_int_equal(w[q].rc, 0);
+        assert_int_equal(w[q].max_in_flight, per);
+    }
+    expect_ok(gvblk_flush(&f->blk, 0, &st), st);
+    for (unsigned q = 0; q < nq; q++) {
+        file_read(f, w[q].sector * 512, back, (size_t)per * 8192);
+        assert_memory_equal(back, w[q].data, (size_t)per * 8192);
+        free(w[q].data);
+    }
+    free(back);
+}
+
+/*
+ * Each queue's completions raised the interrupt the driver configured: its
+ * own MSI-X vector, or INTA# of the function. The mock's records are
+ * waited for (the device may inject after the guest already saw the used
+ * ring); the wait is bounded and only guards against a hang.
+ */
+static void test_interrupts_delivered(void **state)
+{
+    struct fx *f = *state;
+    struct gvirtio *d = &f->blk.dev;
+    uint64_t seq = mockhv_irq_last_seq(f->hv);
+    bool seen[GVIRTIO_MAX_QUEUES] = {false};
+    unsigned missing = f->blk.nr_queues;
+    struct mockhv_irq_record r;
+    uint8_t buf[4096], want[4096];
+    uint8_t st = 0xff;
+
+    initial_sectors(want, 8, sizeof(want) / 512);
+    for (unsigned q = 0; q < f->blk.nr_queues; q++) {
+        expect_ok(gvblk_read(&f->blk, q, 8, buf, sizeof(buf), &st), st);
+        assert_memory_equal(buf, want, sizeof(buf));
+    }
+    if (f->cfg.irq == GVIRTIO_IRQ_POLL)
+        return;
+    while (missing) {
+        assert_int_equal(mockhv_irq_wait(f->hv, seq, &r, TIMEOUT_MS), 0);
+        seq = r.seq;
+        for (unsigned q = 0; q < f->blk.nr_queues; q++) {
+            bool mine =
+                f->cfg.irq == GVIRTIO_IRQ_MSIX
+                    ? r.kind == MOCKHV_IRQ_MSI &&
+                          r.msi_data == d->opts.msi_data_base + d->queues[q].vector
+                    : r.kind == MOCKHV_IRQ_INTX && r.level && (r.sbdf & 0xffff) == d->fn.bdf;
+
+            if (mine && !seen[q]) {
+                seen[q] = true;
+                missing--;
+            }
+        }
+    }
+}
+
+static void test_intx_interrupts_delivered(void **state)
+{
+    test_interrupts_delivered(state);
+}
+
+static void test_poll_mode_works(void **state)
+{
+    test_interrupts_delivered(state);
+}
+
+static void test_sigkill_after_flush_keeps_data(void **state)
+{
+    struct fx *f = *state;
+    size_t len = 256 * 1024;
+    uint8_t *data = malloc(len), *back = malloc(len);
+    uint8_t st = 0xff;
+
+    pattern(data, len, 0xdead);
+    expect_ok(gvblk_write(&f->blk, 0, 6000, data, len, &st), st);
+    expect_ok(gvblk_flush(&f->blk, 0, &st), st);
+    assert_int_equal(dmproc_stop(&f->dm, SIGKILL, TIMEOUT_MS), 0);
+    assert_true(WIFSIGNALED(f->dm.wstatus));
+    file_read(f, 6000 * 512, back, len);
+    assert_memory_equal(back, data, len);
+    free(data);
+    free(back);
+}
+
+/* With indirect tables a request takes one ring descriptor: the whole ring can be in flight. */
+static void test_indirect_fills_the_ring(void **state)
+{
+    struct fx *f = *state;
+    struct gvblk_queue *bq = &f->blk.queues[0];
+    unsigned nr = bq->nr_slots;
+    size_t len = 4096;
+    struct gvblk_req *reqs = calloc(nr, sizeof(*reqs));
+    uint8_t *data = malloc(nr * len), *back = malloc(nr * len);
+    uint8_t st = 0xff;
+
+    assert_true(f->blk.indirect);
+    assert_int_equal(nr, bq->vq->size);
+    pattern(data, nr * len, 0x1d1);
+    for (unsigned pass = 0; pass < 2; pass++) {
+        for (unsigned i = 0; i < nr; i++) {
+            reqs[i] = (struct gvblk_req){
+                .type = pass ? GVBLK_T_IN : GVBLK_T_OUT,
+                .sector = 512 + (uint64_t)i * 8,
+                .buf = (pass ? back : data) + (size_t)i * len,
+                .len = (uint32_t)len,
+            };
+            assert_int_equal(gvblk_submit(&f->blk, 0, &reqs[i]), 0);
+        }
+        assert_int_equal(gvq_in_flight(bq->vq), nr);
+        assert_int_equal(gvblk_in_flight(&f->blk, 0), nr);
+        assert_int_equal(gvblk_kick(&f->blk, 0), 0);
+        for (unsigned i = 0; i < nr; i++) {
+            struct gvblk_req *done;
+
+            assert_int_equal(gvblk_complete(&f->blk, 0, &done, TIMEOUT_MS), 0);
+            assert_int_equal(done->status, GVBLK_S_OK);
+        }
+        if (!pass)
+            expect_ok(gvblk_flush(&f->blk, 1, &st), st);
+    }
+    assert_memory_equal(back, data, nr * len);
+    file_read(f, 512 * 512, back, nr * len);
+    assert_memory_equal(back, data, nr * len);
+    free(reqs);
+    free(data);
+    free(back);
+}
+
+static void test_readonly_refuses_writes(void **state)
+{
+    struct fx *f = *state;
+    uint8_t buf[512], want[512];
+    uint8_t st = 0xff;
+
+    assert_true(gvirtio_has(&f->blk.dev, GVBLK_F_RO));
+    memset(buf, 0x11, sizeof(buf));
+    assert_int_equal(gvblk_write(&f->blk, 0, 5, buf, sizeof(buf), &st), 0);
+    assert_int_equal(st, GVBLK_S_IOERR);
+    file_read(f, 5 * 512, buf, sizeof(buf));
+    initial_sectors(want, 5, 1);
+    assert_memory_equal(buf, want, sizeof(buf));
+    expect_ok(gvblk_read(&f->blk, 0, 5, buf, sizeof(buf), &st), st);
+    assert_memory_equal(buf, want, sizeof(buf));
+}
+
+static struct fx_cfg msix2 = {.vcpus = 2, .queues = 2, .irq = GVIRTIO_IRQ_MSIX};
+static struct fx_cfg msix4 = {.vcpus = 4, .queues = 4, .irq = GVIRTIO_IRQ_MSIX};
+static struct fx_cfg intx2 = {.vcpus = 2, .queues = 2, .irq = GVIRTIO_IRQ_INTX};
+static struct fx_cfg poll2 = {.vcpus = 1, .queues = 2, .irq = GVIRTIO_IRQ_POLL};
+static struct fx_cfg indirect2 = {
+    .vcpus = 2, .queues = 2, .irq = GVIRTIO_IRQ_MSIX, .indirect = true};
+static struct fx_cfg ro1 = {.vcpus = 1, .queues = 1, .irq = GVIRTIO_IRQ_MSIX, .readonly = true};
+
+#define T(fn, cfg) cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, &cfg)
+
+int main(int argc, char **argv)
+{
+    static const struct CMUnitTest tests[] = {
+        T(test_read_matches_backing_file, msix2),
+        T(test_write_flush_lands_in_file, msix2),
+        T(test_write_then_read_other_queue, msix2),
+        T(test_discard_reads_zeroes, msix2),
+        T(test_write_zeroes, msix2),
+        T(test_get_id, msix2),
+        T(test_out_of_range_is_ioerr, msix2),
+        T(test_unknown_type_is_unsupp, msix2),
+        T(test_all_queues_in_flight, msix4),
+        T(test_threads_per_queue, msix4),
+        T(test_interrupts_delivered, msix2),
+        T(test_intx_interrupts_delivered, intx2),
+        T(test_poll_mode_works, poll2),
+        T(test_sigkill_after_flush_keeps_data, msix2),
+        T(test_readonly_refuses_writes, ro1),
+        T(test_indirect_fills_the_ring, indirect2),
+    };
+
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s IOREQD [TEST-PATTERN]\n", argv[0]);
+        return 2;
+    }
+    ioreqd_path = argv[1];
+    if (argc > 2)
+        cmocka_set_test_filter(argv[2]);
+    return cmocka_run_group_tests_name("vblk-e2e", tests, NULL, NULL);
+}

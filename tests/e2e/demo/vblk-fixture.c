@@ -1,0 +1,174 @@
+/*
+ * The shared fixture of the guest-driver e2e tests (see vblk-fixture.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "vblk-fixture.h"
+
+const char *ioreqd_path;
+
+/* The disk's initial content: sector s holds bytes of a stream seeded by s. */
+void pattern(uint8_t *buf, size_t len, uint64_t seed)
+{
+    uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
+
+    for (size_t i = 0; i < len; i++) {
+        if (!(i & 7)) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+        }
+        buf[i] = (uint8_t)(x >> (8 * (i & 7)));
+    }
+}
+
+void initial_sectors(uint8_t *buf, uint64_t sector, size_t nr)
+{
+    for (size_t i = 0; i < nr; i++)
+        pattern(buf + i * GVBLK_SECTOR, GVBLK_SECTOR, DISK_SEED + sector + i);
+}
+
+void file_read(struct fx *f, uint64_t off, void *buf, size_t len)
+{
+    int fd = open(f->disk, O_RDONLY | O_CLOEXEC);
+
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, buf, len, (off_t)off), (ssize_t)len);
+    close(fd);
+}
+
+static void make_disk(struct fx *f)
+{
+    size_t nr = DISK_BYTES / GVBLK_SECTOR;
+    uint8_t *img = malloc(DISK_BYTES);
+    int fd;
+
+    assert_non_null(img);
+    initial_sectors(img, 0, nr);
+    fd = open(f->disk, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, img, DISK_BYTES), (ssize_t)DISK_BYTES);
+    close(fd);
+    free(img);
+}
+
+static void start_ioreqd(struct fx *f)
+{
+    char domid[16], blk[400];
+    const char *args[] = {
+        "--domid", domid,      "--foreground", "--log",    "stderr", "--control-socket",
+        f->ctl,    "--device", "host-bridge",  "--device", blk,      NULL};
+    const char *shim = getenv("IOREQD_SHIM_LIBDIR");
+
+    snprintf(domid, sizeof(domid), "%u", DOMID);
+    snprintf(blk, sizeof(blk), "virtio-blk,file=%s,queues=%u,serial=%s%s", f->disk, f->cfg.queues,
+             SERIAL, f->cfg.readonly ? ",readonly=on" : "");
+    assert_int_equal(dmproc_start(&f->dm, f->hv,
+                                  &(struct dmproc_config){
+                                      .program = ioreqd_path,
+                                      .shim_libdir = shim,
+                                      .args = args,
+                                      .log_path = f->log,
+                                  }),
+                     0);
+    f->dm_started = true;
+    assert_int_equal(dmproc_wait_running(&f->dm, TIMEOUT_MS), 0);
+}
+
+int setup(void **state)
+{
+    const struct fx_cfg *cfg = *state;
+    const char *tmp = getenv("TMPDIR");
+    const struct mockhv_pci_func *fn;
+    struct fx *f = calloc(1, sizeof(*f));
+    struct mockhv_config hc = {
+        .domid = DOMID,
+        .nr_vcpus = cfg->vcpus,
+        .mem_bytes = RAM,
+        .xenstore = true,
+    };
+    struct gvblk_opts opts = {
+        .virtio = {.irq = cfg->irq, .timeout_ms = TIMEOUT_MS, .msi_data_base = 0x50},
+        .nr_queues = cfg->queues,
+        .queue_size = 64,
+        .indirect = cfg->indirect,
+    };
+
+    assert_non_null(f);
+    f->cfg = *cfg;
+    snprintf(f->dir, sizeof(f->dir), "%s/vblk-e2e.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->disk, sizeof(f->disk), "%s/disk.img", f->dir);
+    snprintf(f->log, sizeof(f->log), "%s/ioreqd.log", f->dir);
+    snprintf(f->ctl, sizeof(f->ctl), "%s/ioreqd.sock", f->dir);
+    make_disk(f);
+    assert_int_equal(mockhv_create(&f->hv, &hc), 0);
+    start_ioreqd(f);
+
+    f->bus = calloc(1, sizeof(*f->bus));
+    assert_non_null(f->bus);
+    garena_init(&f->arena, 1 << 20, RAM - (1 << 20));
+    assert_int_equal(gpci_scan(f->bus, f->hv, 0, TIMEOUT_MS), 0);
+    fn = gpci_find(f->bus, GVIRTIO_VENDOR, GVIRTIO_DEVICE_BASE + GVBLK_DEVICE_ID);
+    assert_non_null(fn);
+    assert_int_equal(gvblk_init(&f->blk, f->hv, &f->arena, f->bus, fn, &opts), 0);
+    f->blk_up = true;
+    for (unsigned q = 0; q < f->blk.nr_queues; q++)
+        f->blk.queues[q].vq->vcpu = q % cfg->vcpus;
+    assert_int_equal(f->blk.nr_queues, cfg->queues);
+    assert_int_equal(f->blk.capacity, DISK_BYTES / GVBLK_SECTOR);
+    *state = f;
+    return 0;
+}
+
+static void dump_log(struct fx *f)
+{
+    char buf[4096];
+    int fd = open(f->log, O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+
+    if (fd < 0)
+        return;
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+        fwrite(buf, 1, (size_t)n, stderr);
+    close(fd);
+}
+
+int teardown(void **state)
+{
+    struct fx *f = *state;
+    int rc = 0;
+
+    if (f->blk_up && f->dm.pid)
+        gvblk_fini(&f->blk);
+    else if (f->blk_up)
+        gvblk_forget(&f->blk);
+    if (f->dm.pid) {
+        rc = dmproc_stop(&f->dm, SIGTERM, TIMEOUT_MS);
+        if (!rc && (!WIFEXITED(f->dm.wstatus) || WEXITSTATUS(f->dm.wstatus)))
+            rc = -1;
+    }
+    if (rc)
+        dump_log(f);
+    dmproc_fini(&f->dm);
+    mockhv_destroy(f->hv);
+    garena_fini(&f->arena);
+    unlink(f->disk);
+    unlink(f->log);
+    unlink(f->ctl);
+    rmdir(f->dir);
+    free(f->bus);
+    free(f);
+    return rc;
+}

@@ -1,0 +1,65 @@
+/*
+ * The fixture the guest-driver e2e tests share: a mock domain, the real
+ * ioreqd serving a virtio-blk disk on a fresh image file (each sector filled
+ * with a known pattern), the firmware scan and the guest driver brought up
+ * to DRIVER_OK. cmocka prestate: a struct fx_cfg.
+ */
+#ifndef VBLK_FIXTURE_H
+#define VBLK_FIXTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dm-process.h"
+#include "guest-arena.h"
+#include "guest-pci.h"
+#include "guest-virtio-blk.h"
+#include "mockhv.h"
+
+#define DOMID      11
+#define RAM        (64ull << 20)
+#define DISK_BYTES (4ull << 20)
+#define DISK_SEED  0x5eed
+#define SERIAL     "e2e-vblk-serial"
+#define TIMEOUT_MS 10000
+
+extern const char *ioreqd_path;
+
+struct fx_cfg {
+    unsigned vcpus;
+    unsigned queues;
+    enum gvirtio_irq_mode irq;
+    bool readonly;
+    bool indirect; /* driver uses indirect tables */
+};
+
+struct fx {
+    struct fx_cfg cfg;
+    char dir[256], disk[300], log[300], ctl[300];
+    struct mockhv *hv;
+    struct dmproc dm;
+    bool dm_started;
+    struct gpci_bus *bus;
+    struct garena arena;
+    struct gvblk blk;
+    bool blk_up;
+};
+
+void pattern(uint8_t *buf, size_t len, uint64_t seed);
+/* What sectors [sector, sector + nr) of a fresh image hold. */
+void initial_sectors(uint8_t *buf, uint64_t sector, size_t nr);
+/* pread of the backing file, asserting it read len bytes. */
+void file_read(struct fx *f, uint64_t off, void *buf, size_t len);
+int setup(void **state);
+int teardown(void **state);
+
+/* The call first, then the status it filled in. */
+#define expect_ok(call, status)                                                                    \
+    do {                                                                                           \
+        int rc_ = (call);                                                                          \
+        assert_int_equal(rc_, 0);                                                                  \
+        assert_int_equal((status), GVBLK_S_OK);                                                    \
+    } while (0)
+
+#endif

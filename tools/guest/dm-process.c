@@ -1,0 +1,197 @@
+/*
+ * dmproc: a device model process on a mock domain (see dm-process.h).
+ */
+#include "dm-process.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <xenstore.h>
+
+extern char **environ;
+
+#define POLL_MS  10
+#define MAX_ARGS 64
+#define MAX_ENV  512
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+
+    nanosleep(&ts, NULL);
+}
+
+static bool env_is(const char *entry, const char *name)
+{
+    size_t n = strlen(name);
+
+    return !strncmp(entry, name, n) && entry[n] == '=';
+}
+
+/* Our environment without what the mock decides, plus the mock's. */
+static int build_env(struct mockhv *hv, const char *shim_libdir, char **env, size_t max,
+                     char **ldpath)
+{
+    const char *old = getenv("LD_LIBRARY_PATH");
+    size_t n = 0;
+
+    for (char **e = environ; *e && n + 1 < max; e++)
+        if (!env_is(*e, MOCKHV_ENV_SOCKET) && !env_is(*e, MOCKHV_ENV_XENSTORED) &&
+            !(shim_libdir && env_is(*e, "LD_LIBRARY_PATH")))
+            env[n++] = *e;
+    for (const char *const *e = mockhv_environ(hv); *e && n + 1 < max; e++)
+        env[n++] = (char *)*e;
+    if (shim_libdir && n + 1 < max) {
+        if (asprintf(ldpath, "LD_LIBRARY_PATH=%s%s%s", shim_libdir, old && *old ? ":" : "",
+                     old && *old ? old : "") < 0)
+            return -ENOMEM;
+        env[n++] = *ldpath;
+    }
+    env[n] = NULL;
+    return 0;
+}
+
+int dmproc_start(struct dmproc *p, struct mockhv *hv, const struct dmproc_config *cfg)
+{
+    char *argv[MAX_ARGS + 2];
+    char *env[MAX_ENV];
+    char *ldpath = NULL;
+    posix_spawn_file_actions_t fa;
+    size_t argc = 0;
+    int rc;
+
+    memset(p, 0, sizeof(*p));
+    p->domid = mockhv_domid(hv);
+    snprintf(p->state_path, sizeof(p->state_path), "/local/domain/0/device-model/%u/state",
+             p->domid);
+
+    /* Our own libxenstore connection finds the mock's xenstored the same way. */
+    rc = mockhv_setenv(hv);
+    if (rc)
+        return rc;
+    p->xs = xs_open(0);
+    if (!p->xs)
+        return -errno;
+
+    argv[argc++] = (char *)cfg->program;
+    for (const char *const *a = cfg->args; a && *a && argc < MAX_ARGS; a++)
+        argv[argc++] = (char *)*a;
+    argv[argc] = NULL;
+    rc = build_env(hv, cfg->shim_libdir, env, MAX_ENV, &ldpath);
+    if (rc)
+        goto out;
+
+    posix_spawn_file_actions_init(&fa);
+    if (cfg->log_path) {
+        posix_spawn_file_actions_addopen(&fa, 1, cfg->log_path, O_WRONLY | O_CREAT | O_APPEND,
+                                         0644);
+        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    }
+    rc = -posix_spawn(&p->pid, cfg->program, &fa, NULL, argv, env);
+    posix_spawn_file_actions_destroy(&fa);
+out:
+    free(ldpath);
+    if (rc) {
+        p->pid = 0;
+        xs_close(p->xs);
+        p->xs = NULL;
+    }
+    return rc;
+}
+
+static bool reap(struct dmproc *p)
+{
+    int st;
+
+    if (!p->pid)
+        return true;
+    if (waitpid(p->pid, &st, WNOHANG) != p->pid)
+        return false;
+    p->wstatus = st;
+    p->pid = 0;
+    return true;
+}
+
+int dmproc_state(struct dmproc *p, char *buf, size_t len)
+{
+    unsigned int n;
+    char *v = xs_read(p->xs, XBT_NULL, p->state_path, &n);
+
+    if (!v)
+        return errno ? -errno : -ENOENT;
+    snprintf(buf, len, "%s", v);
+    free(v);
+    return 0;
+}
+
+char *dmproc_xs_read(struct dmproc *p, const char *path)
+{
+    unsigned int n;
+
+    return xs_read(p->xs, XBT_NULL, path, &n);
+}
+
+int dmproc_wait_running(struct dmproc *p, int timeout_ms)
+{
+    char state[32];
+
+    for (int waited = 0;; waited += POLL_MS) {
+        if (!dmproc_state(p, state, sizeof(state)) && !strcmp(state, "running"))
+            return 0;
+        if (reap(p))
+            return -ECHILD;
+        if (waited >= timeout_ms)
+            return -ETIMEDOUT;
+        sleep_ms(POLL_MS);
+    }
+}
+
+int dmproc_wait_exit(struct dmproc *p, int timeout_ms)
+{
+    for (int waited = 0;; waited += POLL_MS) {
+        if (reap(p))
+            return 0;
+        if (waited >= timeout_ms)
+            return -ETIMEDOUT;
+        sleep_ms(POLL_MS);
+    }
+}
+
+int dmproc_stop(struct dmproc *p, int sig, int timeout_ms)
+{
+    if (!p->pid)
+        return 0;
+    kill(p->pid, sig);
+    if (!dmproc_wait_exit(p, timeout_ms))
+        return 0;
+    kill(p->pid, SIGKILL);
+    (void)dmproc_wait_exit(p, 5000);
+    return -ETIMEDOUT;
+}
+
+void dmproc_fini(struct dmproc *p)
+{
+    if (p->pid)
+        (void)dmproc_stop(p, SIGKILL, 5000);
+    if (p->xs)
+        xs_close(p->xs);
+    p->xs = NULL;
+}
+
+void dmproc_describe_status(int wstatus, char *buf, size_t len)
+{
+    if (WIFEXITED(wstatus))
+        snprintf(buf, len, "exited %d", WEXITSTATUS(wstatus));
+    else if (WIFSIGNALED(wstatus))
+        snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(wstatus),
+                 strsignal(WTERMSIG(wstatus)));
+    else
+        snprintf(buf, len, "status %#x", wstatus);
+}
