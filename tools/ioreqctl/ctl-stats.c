@@ -38,9 +38,11 @@ static void add_vcpu_row(struct ctl_rows *t, const char *label, const struct ctl
 {
     char c[ARRAY_SIZE(type_keys)][32], req[32];
 
-    if (requests)
-        snprintf(req, sizeof(req), "%s", requests);
-    else
+    if (requests) {
+        size_t len = strnlen(requests, sizeof(req) - 1);
+        memcpy(req, requests, len);
+        req[len] = '\0';
+    } else
         text_of(o, "requests", req, sizeof(req));
     for (size_t i = 0; i < ARRAY_SIZE(type_keys); i++)
         text_of(o, type_keys[i], c[i], sizeof(c[i]));

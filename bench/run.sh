@@ -1,0 +1,207 @@
+#!/bin/bash
+# bench/run.sh: build (if needed) and run every benchmark of ioreqd on the
+# mock hypervisor, print a table and write BENCHMARKS.md.
+#
+#   bench/run.sh [--quick] [--profile] [--build-dir DIR] [--out FILE] [--disk FILE]
+#
+# --quick    fewer requests and shorter runs (a smoke run: figures are noisier)
+# --profile  also run ioreqd under valgrind --tool=callgrind on the round-trip
+#            and buffered workloads and print the top functions
+# Figures are ratios against baselines measured in the same run on the same
+# machine; nothing here passes or fails on a figure.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(dirname "$here")
+build=$src/build-bench
+out=$src/BENCHMARKS.md
+disk=
+quick=0
+profile=0
+while [ $# -gt 0 ]; do
+    case $1 in
+    --quick) quick=1 ;;
+    --profile) profile=1 ;;
+    --build-dir) build=$2; shift ;;
+    --out) out=$2; shift ;;
+    --disk) disk=$2; shift ;;
+    -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown argument '$1'" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+if [ $quick = 1 ]; then
+    RTT=20000 TP_MS=500 BUF=200000 STARTS=2 VBLK_MS=1000 DISK_MIB=128 LOOKUPS=500000
+else
+    RTT=100000 TP_MS=2000 BUF=2000000 STARTS=5 VBLK_MS=4000 DISK_MIB=256 LOOKUPS=2000000
+fi
+
+# fio is the baseline of the virtio-blk figures (Debian's package).
+if ! command -v fio > /dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
+        echo "run.sh: installing fio" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q fio > /dev/null
+    else
+        echo "run.sh: fio is missing and cannot be installed here (need root and apt-get)" >&2
+    fi
+fi
+
+# Build: Release, warnings as errors, only what the benchmarks run.
+if [ ! -f "$build/CMakeCache.txt" ]; then
+    cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DIOREQD_WERROR=ON > /dev/null
+fi
+buildlog=$(mktemp /tmp/ioreqd-bench-build-XXXXXX)
+if ! cmake --build "$build" -j2 --target ioreqd ioreqd-bench bench-null-server shim_libs \
+    > "$buildlog" 2>&1; then
+    grep -E 'error|Error' "$buildlog" | head -20 >&2
+    echo "run.sh: build failed (full log: $buildlog)" >&2
+    exit 1
+fi
+rm -f "$buildlog"
+
+bench=$build/bench/ioreqd-bench
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+work=$(mktemp -d /tmp/ioreqd-bench-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+[ -n "$disk" ] || disk=$work/disk.img
+results=$work/results
+: > "$results"
+IOREQD_ARGS=(--foreground --log stderr --control-socket none)
+UART=(--device uart,com=1,backend=null)
+
+step() {
+    echo "== $*" >&2
+    "$@" | tee -a "$results" | sed 's/^RESULT /   /' >&2
+}
+
+step "$bench" floor --count $RTT
+step "$bench" compare --count $RTT --ranges 1000 --tp-ms $TP_MS --buffered $BUF --log "$work/cmp-ioreqd.log" \
+    --null-log "$work/cmp-null.log" -- "${IOREQD_ARGS[@]}" "${UART[@]}"
+step "$bench" ioreq --label null --dm "$build/bench/bench-null-server" --rtt $RTT \
+    --tp-ms $TP_MS --buffered $BUF --startups $STARTS --log "$work/null.log"
+step "$bench" ioreq --label ioreqd --rtt $RTT --tp-ms $TP_MS --buffered $BUF \
+    --startups $STARTS --log "$work/ioreqd.log" -- "${IOREQD_ARGS[@]}" "${UART[@]}"
+step "$bench" dispatch --lookups $LOOKUPS --ranges 1000
+step "$bench" consumer --count $((LOOKUPS / 20))
+step "$bench" vblk --file "$disk" --size-mib $DISK_MIB --run-ms $VBLK_MS \
+    --log "$work/vblk.log" -- "${IOREQD_ARGS[@]}"
+
+# fio: the same patterns on the same file, page cache as ioreqd's raw backend
+# uses it (no O_DIRECT); psync at depth 1, io_uring at depth 32.
+fio_run() { # name rw bs depth engine
+    local secs=$(((VBLK_MS + 999) / 1000)) json
+    json=$(fio --name="$1" --filename="$disk" --rw="$2" --bs="$3" --iodepth="$4" \
+        --ioengine="$5" --direct=0 --time_based --runtime="$secs" \
+        --output-format=json 2> /dev/null) || return 0
+    local dir=read
+    case $2 in *write) dir=write ;; esac
+    echo "RESULT fio.$1.iops $(jq ".jobs[0].$dir.iops" <<< "$json")"
+    echo "RESULT fio.$1.mib_s $(jq ".jobs[0].$dir.bw_bytes / 1048576" <<< "$json")"
+}
+if command -v fio > /dev/null && command -v jq > /dev/null; then
+    echo "== fio on $disk" >&2
+    {
+        fio_run randread.qd1 randread 4k 1 psync
+        fio_run randread.qd32 randread 4k 32 io_uring
+        fio_run randwrite.qd1 randwrite 4k 1 psync
+        fio_run randwrite.qd32 randwrite 4k 32 io_uring
+        fio_run seqread.1m read 1m 1 psync
+        fio_run seqwrite.1m write 1m 1 psync
+    } | tee -a "$results" | sed 's/^RESULT /   /' >&2
+fi
+
+if [ $profile = 1 ]; then
+    if command -v valgrind > /dev/null; then
+        echo "== callgrind: ioreqd serving $((RTT / 5)) round trips and $((BUF / 10)) buffered writes" >&2
+        "$bench" ioreq --label prof --prefix "$(command -v valgrind)" \
+            --prefix-arg --tool=callgrind --prefix-arg "--callgrind-out-file=$work/cg.out" \
+            --rtt $((RTT / 5)) --vcpus none --buffered $((BUF / 10)) --startups 0 \
+            --log "$work/prof.log" -- "${IOREQD_ARGS[@]}" "${UART[@]}" > /dev/null
+        callgrind_annotate --inclusive=no "$work/cg.out" 2> /dev/null | sed -n '1,40p' >&2
+    else
+        echo "run.sh: --profile needs valgrind" >&2
+    fi
+fi
+
+# ---- table and BENCHMARKS.md ----
+declare -A R
+while read -r tag key val; do
+    [ "$tag" = RESULT ] && R[$key]=$val
+done < "$results"
+get() { echo "${R[$1]:-n/a}"; }
+fmt() { # value [divisor] [decimals]
+    local v=${1:-n/a}
+    [ "$v" = n/a ] && { echo n/a; return; }
+    awk -v v="$v" -v d="${2:-1}" -v p="${3:-0}" 'BEGIN { printf "%.*f", p, v / d }'
+}
+ratio() {
+    local a=${R[$1]:-} b=${R[$2]:-}
+    [ -n "$a" ] && [ -n "$b" ] || { echo n/a; return; }
+    awk -v a="$a" -v b="$b" 'BEGIN { if (b == 0) print "n/a"; else printf "%.3f", a / b }'
+}
+us() { fmt "$(get "$1")" 1000 1; }
+
+when=$(date -u '+%Y-%m-%d %H:%M UTC')
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+mode=full
+[ $quick = 1 ] && mode=quick
+cmd="bench/run.sh"
+[ $quick = 1 ] && cmd="bench/run.sh --quick"
+
+table=$work/table
+{
+    echo "| # | figure | ioreqd | baseline | ratio | goal |"
+    echo "|---|--------|--------|----------|-------|------|"
+    echo "| 1 | round trip, interleaved, median (us) | $(us cmp.ioreqd.median_ns) | null $(us cmp.null.median_ns) / floor $(us cmp.floor.median_ns) | c/b $(ratio cmp.ioreqd.median_ns cmp.null.median_ns), c/a $(ratio cmp.ioreqd.median_ns cmp.floor.median_ns) | c/b <= 1.10 |"
+    echo "| 1 | round trip, interleaved, p99 (us) | $(us cmp.ioreqd.p99_ns) | null $(us cmp.null.p99_ns) / floor $(us cmp.floor.p99_ns) | c/b $(ratio cmp.ioreqd.p99_ns cmp.null.p99_ns), c/a $(ratio cmp.ioreqd.p99_ns cmp.floor.p99_ns) | |"
+    echo "| 1 | round trip, alone, median (us) | $(us rtt.ioreqd.median_ns) | null $(us rtt.null.median_ns) / floor $(us rtt.floor.median_ns) | c/b $(ratio rtt.ioreqd.median_ns rtt.null.median_ns), c/a $(ratio rtt.ioreqd.median_ns rtt.floor.median_ns) | c/b <= 1.10 |"
+    echo "| 1 | round trip, alone, p99 (us) | $(us rtt.ioreqd.p99_ns) | null $(us rtt.null.p99_ns) / floor $(us rtt.floor.p99_ns) | c/b $(ratio rtt.ioreqd.p99_ns rtt.null.p99_ns), c/a $(ratio rtt.ioreqd.p99_ns rtt.floor.p99_ns) | |"
+    for v in 1 2 8 32 128; do
+        echo "| 2 | throughput, $v vCPU, interleaved (req/s) | $(fmt "$(get cmp.tp.ioreqd.v$v.per_s)") | null $(fmt "$(get cmp.tp.null.v$v.per_s)") | $(ratio cmp.tp.ioreqd.v$v.per_s cmp.tp.null.v$v.per_s) (scaling vs 1 vCPU: $(ratio cmp.tp.ioreqd.v$v.per_s cmp.tp.ioreqd.v1.per_s)) | |"
+    done
+    for v in 1 2 8 32 128; do
+        echo "| 2 | throughput, $v vCPU, alone (req/s) | $(fmt "$(get tp.ioreqd.v$v.per_s)") | null $(fmt "$(get tp.null.v$v.per_s)") | $(ratio tp.ioreqd.v$v.per_s tp.null.v$v.per_s) | |"
+    done
+    echo "| 3 | buffered writes, interleaved (M/s) | $(fmt "$(get cmp.buf.ioreqd.per_s)" 1e6 2) | null $(fmt "$(get cmp.buf.null.per_s)" 1e6 2) | $(ratio cmp.buf.ioreqd.per_s cmp.buf.null.per_s) (ring-full fallbacks: ioreqd $(get cmp.buf.ioreqd.sync_fallbacks), null $(get cmp.buf.null.sync_fallbacks)) | >= 20 M/s |"
+    echo "| 3 | buffered writes, alone (M/s) | $(fmt "$(get buf.ioreqd.per_s)" 1e6 2) | null $(fmt "$(get buf.null.per_s)" 1e6 2) | $(ratio buf.ioreqd.per_s buf.null.per_s) (ring-full fallbacks: ioreqd $(get buf.ioreqd.sync_fallbacks), null $(get buf.null.sync_fallbacks)) | >= 20 M/s |"
+    echo "| 3 | buffered ring consumer alone, in-process (M/s) | $(fmt "$(get consumer.inproc.per_s)" 1e6 1) | | | >= 20 M/s |"
+    echo "| 4 | round trip, 1000 vs 1 ranges, interleaved median (us) | null+registry: $(us cmp.null_r1000.median_ns) | $(us cmp.null_r1.median_ns) | $(ratio cmp.null_r1000.median_ns cmp.null_r1.median_ns) | <= 1.05 |"
+    echo "| 4 | registry lookup in-process (ns) | 1000 ranges: $(fmt "$(get dispatch.inproc.r1000.ns)" 1 1) | 1 range: $(fmt "$(get dispatch.inproc.r1.ns)" 1 1) | $(ratio dispatch.inproc.r1000.ns dispatch.inproc.r1.ns) | |"
+    for p in randread.qd1 randread.qd32 randwrite.qd1 randwrite.qd32; do
+        g=
+        case $p in *qd32) g=">= 0.90" ;; esac
+        echo "| 5 | virtio-blk 4 KiB $p (IOPS) | $(fmt "$(get vblk.$p.iops)") | fio $(fmt "$(get fio.$p.iops)") | $(ratio vblk.$p.iops fio.$p.iops) | $g |"
+    done
+    for p in seqread.1m seqwrite.1m; do
+        echo "| 5 | virtio-blk 1 MiB $p (MiB/s) | $(fmt "$(get vblk.$p.mib_s)") | fio $(fmt "$(get fio.$p.mib_s)") | $(ratio vblk.$p.mib_s fio.$p.mib_s) | |"
+    done
+    echo "| 6 | RSS idle (KiB) | $(get rss.ioreqd.idle_kib) | null $(get rss.null.idle_kib) | | |"
+    echo "| 6 | RSS under load, 128 vCPUs / virtio-blk QD32 (KiB) | $(get rss.ioreqd.load_v128_kib) / $(get rss.ioreqd.after_vblk_qd32_kib) | | | |"
+    echo "| 6 | RSS peak (VmHWM, KiB): request path / virtio-blk | $(get rss.ioreqd.peak_kib) / $(get rss.ioreqd.vblk_peak_kib) | null $(get rss.null.peak_kib) | | |"
+    echo "| 6 | start to state=running, median (ms) | $(fmt "$(get startup.ioreqd.median_ns)" 1e6 1) | null $(fmt "$(get startup.null.median_ns)" 1e6 1) | $(ratio startup.ioreqd.median_ns startup.null.median_ns) | |"
+} > "$table"
+
+echo >&2
+cat "$table"
+
+{
+    cat "$here/BENCHMARKS.head.md"
+    echo
+    echo "## Latest run"
+    echo
+    echo "Date: $when. Machine: $(nproc) CPUs, $cpu. Mode: $mode (\`$cmd\`)."
+    echo "Load average (1, 5, 15 min) at the start: $load_start; at the end: $load_end."
+    echo
+    cat "$table"
+    echo
+    echo "Raw results of this run (\`RESULT key value\` lines of ioreqd-bench and fio):"
+    echo
+    echo '```'
+    cat "$results"
+    echo '```'
+    echo
+    cat "$here/BENCHMARKS.tail.md"
+} > "$out"
+echo "run.sh: wrote $out" >&2
