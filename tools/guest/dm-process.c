@@ -71,6 +71,9 @@ int dmproc_start(struct dmproc *p, struct mockhv *hv, const struct dmproc_config
     p->domid = mockhv_domid(hv);
     snprintf(p->state_path, sizeof(p->state_path), "/local/domain/0/device-model/%u/state",
              p->domid);
+    if (cfg->log_path &&
+        snprintf(p->log_path, sizeof(p->log_path), "%s", cfg->log_path) >= (int)sizeof(p->log_path))
+        return -ENAMETOOLONG;
 
     /* Our own libxenstore connection finds the mock's xenstored the same way. */
     rc = mockhv_setenv(hv);
@@ -194,4 +197,90 @@ void dmproc_describe_status(int wstatus, char *buf, size_t len)
                  strsignal(WTERMSIG(wstatus)));
     else
         snprintf(buf, len, "status %#x", wstatus);
+}
+
+int dmproc_run(struct dmproc *p, struct mockhv *hv, const struct dmproc_config *cfg, int timeout_ms)
+{
+    int rc = dmproc_start(p, hv, cfg);
+
+    if (rc) {
+        fprintf(stderr, "cannot start %s: %s\n", cfg->program, strerror(-rc));
+        return rc;
+    }
+    rc = dmproc_wait_running(p, timeout_ms);
+    if (rc) {
+        dmproc_dump_log(p);
+        fprintf(stderr, "%s: no state = running within %d ms\n", cfg->program, timeout_ms);
+    }
+    return rc;
+}
+
+char *dmproc_log(const struct dmproc *p)
+{
+    char *buf = NULL;
+    size_t len = 0, n;
+    char chunk[4096];
+    FILE *in, *out;
+
+    out = open_memstream(&buf, &len);
+    if (!out)
+        return NULL;
+    in = p->log_path[0] ? fopen(p->log_path, "re") : NULL;
+    while (in && (n = fread(chunk, 1, sizeof(chunk), in)) > 0)
+        fwrite(chunk, 1, n, out);
+    if (in)
+        fclose(in);
+    if (fclose(out)) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+void dmproc_dump_log(struct dmproc *p)
+{
+    char *log = dmproc_log(p);
+    char how[64] = "running";
+
+    /* Whether it is still there says much about a guest access that timed out. */
+    if (reap(p))
+        dmproc_describe_status(p->wstatus, how, sizeof(how));
+    fprintf(stderr, "---- %s ----\n%s---- end of log; device model %s ----\n",
+            p->log_path[0] ? p->log_path : "log", log ? log : "(unreadable)\n", how);
+    free(log);
+}
+
+bool dmproc_log_has_sanitizer_report(const struct dmproc *p)
+{
+    char *log = dmproc_log(p);
+    /* "ERROR: AddressSanitizer", "ERROR: LeakSanitizer", UBSan's "runtime error:". */
+    bool found = log && (strstr(log, "Sanitizer") || strstr(log, "runtime error"));
+
+    free(log);
+    return found;
+}
+
+int dmproc_stop_clean(struct dmproc *p, int sig, int timeout_ms)
+{
+    const char *why = NULL;
+    int rc;
+
+    if (sig)
+        rc = dmproc_stop(p, sig, timeout_ms);
+    else if ((rc = dmproc_wait_exit(p, timeout_ms)))
+        (void)dmproc_stop(p, SIGKILL, timeout_ms);
+    if (rc) {
+        why = "it did not exit in time and was killed";
+    } else if (!(WIFEXITED(p->wstatus) && WEXITSTATUS(p->wstatus) == 0)) {
+        why = "exit status";
+        rc = -ECHILD;
+    } else if (dmproc_log_has_sanitizer_report(p)) {
+        why = "a sanitizer report in its log";
+        rc = -EPROTO;
+    }
+    if (rc) {
+        dmproc_dump_log(p);
+        fprintf(stderr, "device model did not stop cleanly: %s\n", why);
+    }
+    return rc;
 }

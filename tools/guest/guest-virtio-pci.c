@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "virtio structures are little-endian");
 
@@ -22,25 +23,6 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "virtio structures are
 #define CFG_TYPE_NOTIFY 2
 #define CFG_TYPE_ISR    3
 #define CFG_TYPE_DEVICE 4
-
-/* struct virtio_pci_common_cfg (4.1.4.3). */
-#define COMMON_DFSELECT 0x00
-#define COMMON_DF       0x04
-#define COMMON_GFSELECT 0x08
-#define COMMON_GF       0x0c
-#define COMMON_MSIX     0x10
-#define COMMON_NUMQ     0x12
-#define COMMON_STATUS   0x14
-#define COMMON_CFGGEN   0x15
-#define COMMON_Q_SELECT 0x16
-#define COMMON_Q_SIZE   0x18
-#define COMMON_Q_MSIX   0x1a
-#define COMMON_Q_ENABLE 0x1c
-#define COMMON_Q_NOFF   0x1e
-#define COMMON_Q_DESC   0x20
-#define COMMON_Q_DRIVER 0x28
-#define COMMON_Q_DEVICE 0x30
-#define COMMON_MIN_LEN  0x38
 
 /* MSI-X capability (PCI Local Bus 3.0, 6.8.2). */
 #define MSIX_CTRL         2
@@ -65,22 +47,41 @@ int gvirtio_mmio_write(struct gvirtio *d, unsigned vcpu, uint64_t addr, unsigned
     return mockhv_mmio_write(d->hv, vcpu, addr, size, val, d->opts.timeout_ms);
 }
 
-static int common_read(struct gvirtio *d, unsigned off, unsigned size, uint64_t *val)
+int gvirtio_common_read(struct gvirtio *d, unsigned off, unsigned size, uint64_t *val)
 {
     return gvirtio_mmio_read(d, d->opts.vcpu, d->common.addr + off, size, val);
 }
 
-static int common_write(struct gvirtio *d, unsigned off, unsigned size, uint64_t val)
+int gvirtio_common_write(struct gvirtio *d, unsigned off, unsigned size, uint64_t val)
 {
     return gvirtio_mmio_write(d, d->opts.vcpu, d->common.addr + off, size, val);
+}
+
+int gvirtio_wait_status(struct gvirtio *d, uint8_t bits, int timeout_ms)
+{
+    struct timespec start, now, pause = {.tv_nsec = 1000000};
+    uint8_t s;
+    int rc;
+
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        rc = gvirtio_status(d, &s);
+        if (rc || (s & bits) == bits)
+            return rc;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >=
+            timeout_ms)
+            return -ETIMEDOUT;
+        nanosleep(&pause, NULL);
+    }
 }
 
 /* 64-bit fields as two 32-bit halves, low first: what 4.1.3.1 lets a driver do. */
 static int common_write64(struct gvirtio *d, unsigned off, uint64_t val)
 {
-    int rc = common_write(d, off, 4, val & 0xffffffffu);
+    int rc = gvirtio_common_write(d, off, 4, val & 0xffffffffu);
 
-    return rc ? rc : common_write(d, off + 4, 4, val >> 32);
+    return rc ? rc : gvirtio_common_write(d, off + 4, 4, val >> 32);
 }
 
 static const struct mockhv_pci_bar *find_bar(const struct mockhv_pci_func *fn, unsigned index)
@@ -154,7 +155,8 @@ static int find_caps(struct gvirtio *d)
         if (rc)
             return rc;
     }
-    if (!d->common.addr || d->common.len < COMMON_MIN_LEN || !d->notify.addr || !d->isr.addr)
+    if (!d->common.addr || d->common.len < GVIRTIO_COMMON_MIN_LEN || !d->notify.addr ||
+        !d->isr.addr)
         return -ENODEV;
     return 0;
 }
@@ -162,7 +164,7 @@ static int find_caps(struct gvirtio *d)
 int gvirtio_status(struct gvirtio *d, uint8_t *status)
 {
     uint64_t v;
-    int rc = common_read(d, COMMON_STATUS, 1, &v);
+    int rc = gvirtio_common_read(d, GVIRTIO_COMMON_STATUS, 1, &v);
 
     *status = (uint8_t)v;
     return rc;
@@ -170,7 +172,7 @@ int gvirtio_status(struct gvirtio *d, uint8_t *status)
 
 int gvirtio_set_status(struct gvirtio *d, uint8_t status)
 {
-    return common_write(d, COMMON_STATUS, 1, status);
+    return gvirtio_common_write(d, GVIRTIO_COMMON_STATUS, 1, status);
 }
 
 static int add_status(struct gvirtio *d, uint8_t bits)
@@ -236,10 +238,10 @@ static int setup_msix(struct gvirtio *d)
 static int set_vector(struct gvirtio *d, unsigned off, uint16_t want, uint16_t *got)
 {
     uint64_t v;
-    int rc = common_write(d, off, 2, want);
+    int rc = gvirtio_common_write(d, off, 2, want);
 
     if (!rc)
-        rc = common_read(d, off, 2, &v);
+        rc = gvirtio_common_read(d, off, 2, &v);
     if (rc)
         return rc;
     *got = (uint16_t)v;
@@ -274,7 +276,7 @@ int gvirtio_open(struct gvirtio *d, struct mockhv *hv, struct garena *arena,
     if (!rc)
         rc = add_status(d, GVIRTIO_S_DRIVER);
     if (!rc)
-        rc = common_read(d, COMMON_NUMQ, 2, &v);
+        rc = gvirtio_common_read(d, GVIRTIO_COMMON_NUMQ, 2, &v);
     if (rc)
         return rc;
     d->num_queues = (uint16_t)v;
@@ -294,7 +296,7 @@ int gvirtio_open(struct gvirtio *d, struct mockhv *hv, struct garena *arena,
     if (opts->irq == GVIRTIO_IRQ_MSIX) {
         rc = setup_msix(d);
         if (!rc)
-            rc = set_vector(d, COMMON_MSIX, 0, &d->config_vector);
+            rc = set_vector(d, GVIRTIO_COMMON_MSIX, 0, &d->config_vector);
     }
     return rc;
 }
@@ -325,13 +327,13 @@ int gvirtio_negotiate(struct gvirtio *d, uint64_t wanted)
     uint8_t s;
     int rc;
 
-    rc = common_write(d, COMMON_DFSELECT, 4, 0);
+    rc = gvirtio_common_write(d, GVIRTIO_COMMON_DFSELECT, 4, 0);
     if (!rc)
-        rc = common_read(d, COMMON_DF, 4, &lo);
+        rc = gvirtio_common_read(d, GVIRTIO_COMMON_DF, 4, &lo);
     if (!rc)
-        rc = common_write(d, COMMON_DFSELECT, 4, 1);
+        rc = gvirtio_common_write(d, GVIRTIO_COMMON_DFSELECT, 4, 1);
     if (!rc)
-        rc = common_read(d, COMMON_DF, 4, &hi);
+        rc = gvirtio_common_read(d, GVIRTIO_COMMON_DF, 4, &hi);
     if (rc)
         return rc;
     d->device_features = (hi << 32) | (lo & 0xffffffffu);
@@ -341,13 +343,13 @@ int gvirtio_negotiate(struct gvirtio *d, uint64_t wanted)
     }
     d->features = d->device_features & (wanted | 1ull << GVIRTIO_F_VERSION_1);
 
-    rc = common_write(d, COMMON_GFSELECT, 4, 0);
+    rc = gvirtio_common_write(d, GVIRTIO_COMMON_GFSELECT, 4, 0);
     if (!rc)
-        rc = common_write(d, COMMON_GF, 4, d->features & 0xffffffffu);
+        rc = gvirtio_common_write(d, GVIRTIO_COMMON_GF, 4, d->features & 0xffffffffu);
     if (!rc)
-        rc = common_write(d, COMMON_GFSELECT, 4, 1);
+        rc = gvirtio_common_write(d, GVIRTIO_COMMON_GFSELECT, 4, 1);
     if (!rc)
-        rc = common_write(d, COMMON_GF, 4, d->features >> 32);
+        rc = gvirtio_common_write(d, GVIRTIO_COMMON_GF, 4, d->features >> 32);
     if (!rc)
         rc = add_status(d, GVIRTIO_S_FEATURES_OK);
     if (!rc)
@@ -431,9 +433,9 @@ int gvirtio_queue_setup(struct gvirtio *d, unsigned q, uint16_t size)
     vq->index = q;
     vq->vcpu = d->opts.vcpu;
 
-    rc = common_write(d, COMMON_Q_SELECT, 2, q);
+    rc = gvirtio_common_write(d, GVIRTIO_COMMON_Q_SELECT, 2, q);
     if (!rc)
-        rc = common_read(d, COMMON_Q_SIZE, 2, &max);
+        rc = gvirtio_common_read(d, GVIRTIO_COMMON_Q_SIZE, 2, &max);
     if (rc)
         return rc;
     if (!max)
@@ -448,26 +450,26 @@ int gvirtio_queue_setup(struct gvirtio *d, unsigned q, uint16_t size)
 
     rc = alloc_ring(d, vq);
     if (!rc)
-        rc = common_write(d, COMMON_Q_SIZE, 2, size);
+        rc = gvirtio_common_write(d, GVIRTIO_COMMON_Q_SIZE, 2, size);
     if (!rc)
-        rc = common_write64(d, COMMON_Q_DESC, vq->desc);
+        rc = common_write64(d, GVIRTIO_COMMON_Q_DESC, vq->desc);
     if (!rc)
-        rc = common_write64(d, COMMON_Q_DRIVER, vq->avail);
+        rc = common_write64(d, GVIRTIO_COMMON_Q_DRIVER, vq->avail);
     if (!rc)
-        rc = common_write64(d, COMMON_Q_DEVICE, vq->used);
+        rc = common_write64(d, GVIRTIO_COMMON_Q_DEVICE, vq->used);
     if (rc)
         return rc;
     if (d->opts.irq == GVIRTIO_IRQ_MSIX && d->msix_vectors > 1)
         want_vec = (uint16_t)(1 + q % (d->msix_vectors - 1));
-    rc = set_vector(d, COMMON_Q_MSIX, want_vec, &vq->vector);
+    rc = set_vector(d, GVIRTIO_COMMON_Q_MSIX, want_vec, &vq->vector);
     if (!rc)
-        rc = common_read(d, COMMON_Q_NOFF, 2, &noff);
+        rc = gvirtio_common_read(d, GVIRTIO_COMMON_Q_NOFF, 2, &noff);
     if (rc)
         return rc;
     vq->notify = d->notify.addr + noff * d->notify_mult;
     if (noff * d->notify_mult + 2 > d->notify.len)
         return -ENODEV;
-    rc = common_write(d, COMMON_Q_ENABLE, 2, 1);
+    rc = gvirtio_common_write(d, GVIRTIO_COMMON_Q_ENABLE, 2, 1);
     if (!rc)
         rc = init_host_state(vq);
     if (!rc)
@@ -505,11 +507,11 @@ int gvirtio_config_read(struct gvirtio *d, unsigned off, unsigned size, uint64_t
         return -ERANGE;
     /* 4.1.4.3.1: re-read when config_generation changed under us. */
     for (unsigned i = 0; i < 16; i++) {
-        rc = common_read(d, COMMON_CFGGEN, 1, &g0);
+        rc = gvirtio_common_read(d, GVIRTIO_COMMON_CFGGEN, 1, &g0);
         if (!rc)
             rc = gvirtio_mmio_read(d, d->opts.vcpu, d->device.addr + off, size, val);
         if (!rc)
-            rc = common_read(d, COMMON_CFGGEN, 1, &g1);
+            rc = gvirtio_common_read(d, GVIRTIO_COMMON_CFGGEN, 1, &g1);
         if (rc || g0 == g1)
             return rc;
     }

@@ -47,6 +47,25 @@
 #define GVIRTIO_F_EVENT_IDX     29
 #define GVIRTIO_F_VERSION_1     32
 
+/* struct virtio_pci_common_cfg (4.1.4.3). */
+#define GVIRTIO_COMMON_DFSELECT 0x00
+#define GVIRTIO_COMMON_DF       0x04
+#define GVIRTIO_COMMON_GFSELECT 0x08
+#define GVIRTIO_COMMON_GF       0x0c
+#define GVIRTIO_COMMON_MSIX     0x10
+#define GVIRTIO_COMMON_NUMQ     0x12
+#define GVIRTIO_COMMON_STATUS   0x14
+#define GVIRTIO_COMMON_CFGGEN   0x15
+#define GVIRTIO_COMMON_Q_SELECT 0x16
+#define GVIRTIO_COMMON_Q_SIZE   0x18
+#define GVIRTIO_COMMON_Q_MSIX   0x1a
+#define GVIRTIO_COMMON_Q_ENABLE 0x1c
+#define GVIRTIO_COMMON_Q_NOFF   0x1e
+#define GVIRTIO_COMMON_Q_DESC   0x20
+#define GVIRTIO_COMMON_Q_DRIVER 0x28
+#define GVIRTIO_COMMON_Q_DEVICE 0x30
+#define GVIRTIO_COMMON_MIN_LEN  0x38
+
 #define GVIRTIO_MAX_QUEUES 16
 #define GVIRTIO_NO_VECTOR  0xffff
 
@@ -157,6 +176,15 @@ int gvirtio_driver_ok(struct gvirtio *d);
 
 int gvirtio_status(struct gvirtio *d, uint8_t *status);
 int gvirtio_set_status(struct gvirtio *d, uint8_t status);
+/* Polls (bounded) until every bit of `bits` is set in the device status; 0 or -ETIMEDOUT. */
+int gvirtio_wait_status(struct gvirtio *d, uint8_t bits, int timeout_ms);
+/*
+ * A common configuration field (GVIRTIO_COMMON_*) as it is, for tests that
+ * program what a driver should not (a queue size that is no power of two);
+ * the driver's own view of the device is not updated.
+ */
+int gvirtio_common_read(struct gvirtio *d, unsigned off, unsigned size, uint64_t *val);
+int gvirtio_common_write(struct gvirtio *d, unsigned off, unsigned size, uint64_t val);
 /* Reads the ISR (which acknowledges an INTx interrupt). */
 int gvirtio_isr(struct gvirtio *d, uint8_t *isr);
 /* Device-specific configuration, consistent across config_generation. */
@@ -203,6 +231,12 @@ int gvq_peek_index(struct gvq *vq, unsigned i, uint16_t *index);
 
 /* Notifies the device of what was added, unless it suppressed that. */
 int gvq_kick(struct gvq *vq);
+/* Ring abuse for tests: notifies whatever the device asked for. */
+int gvq_notify(struct gvq *vq);
+/* Ring abuse for tests: writes the available index as given; the driver's own count stays. */
+int gvq_set_avail_idx_raw(struct gvq *vq, uint16_t idx);
+/* The used index the device last published. */
+int gvq_used_idx(struct gvq *vq, uint16_t *idx);
 /*
  * Takes the next used element: 0 with *token and *len, -EAGAIN when there
  * is none, -EIO when the device returned an id it was never given.

@@ -228,9 +228,24 @@ int gvq_kick(struct gvq *vq)
         __atomic_fetch_add(&vq->suppressed, 1, __ATOMIC_RELAXED);
         return 0;
     }
+    return gvq_notify(vq);
+}
+
+int gvq_notify(struct gvq *vq)
+{
     __atomic_fetch_add(&vq->notifies, 1, __ATOMIC_RELAXED);
     /* 4.1.4.4.1: without VIRTIO_F_NOTIFICATION_DATA the driver writes the queue index. */
-    return gvirtio_mmio_write(d, vq->vcpu, vq->notify, 2, vq->index);
+    return gvirtio_mmio_write(vq->dev, vq->vcpu, vq->notify, 2, vq->index);
+}
+
+int gvq_set_avail_idx_raw(struct gvq *vq, uint16_t idx)
+{
+    return ram_write16(vq->dev->hv, vq->avail + AVAIL_IDX, idx);
+}
+
+int gvq_used_idx(struct gvq *vq, uint16_t *idx)
+{
+    return ram_read16(vq->dev->hv, vq->used + USED_IDX, idx);
 }
 
 int gvq_get(struct gvq *vq, void **token, uint32_t *len)

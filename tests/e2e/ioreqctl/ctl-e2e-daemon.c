@@ -28,10 +28,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <xenstore.h>
-
 #include "ctl-json.h"
+#include "dm-process.h"
 #include "mockhv.h"
+#include "scratch-dir.h"
 
 #define DOMID     7
 #define WAIT_MS   20000
@@ -46,13 +46,12 @@ static const char *ioreqd_path, *ioreqctl_path, *version;
 
 struct fixture {
     struct mockhv *hv;
-    struct xs_handle *xs;
-    pid_t pid;
-    char dir[64];
-    char sock[128];
-    char path_out[128];
-    char path_err[128];
-    char path_log[128];
+    struct dmproc dm; /* ioreqd */
+    char dir[256];
+    char sock[300];
+    char path_out[300];
+    char path_err[300];
+    char path_log[300];
 };
 
 static long now_ms(void)
@@ -73,7 +72,7 @@ static void pause_ms(long ms)
 /* The whole file (at most 64 KiB); static storage, one at a time per slot. */
 static char *read_all(const char *path, int slot)
 {
-    static char buf[3][65536];
+    static char buf[2][65536];
     int fd = open(path, O_RDONLY);
     ssize_t n = fd < 0 ? -1 : read(fd, buf[slot], sizeof(buf[slot]) - 1);
 
@@ -89,19 +88,14 @@ static int setup(void **state)
     struct mockhv_config cfg = {
         .domid = DOMID, .nr_vcpus = 2, .mem_bytes = 64 << 20, .xenstore = true};
 
-    if (!fx)
+    if (!fx || scratch_dir_create(fx->dir, sizeof(fx->dir), "ioreqctl-e2e") ||
+        scratch_path(fx->sock, sizeof(fx->sock), fx->dir, "ctl.sock") ||
+        scratch_path(fx->path_out, sizeof(fx->path_out), fx->dir, "out") ||
+        scratch_path(fx->path_err, sizeof(fx->path_err), fx->dir, "err") ||
+        scratch_path(fx->path_log, sizeof(fx->path_log), fx->dir, "ioreqd.log"))
         return -1;
-    strcpy(fx->dir, "/tmp/ioreqctl-e2e-XXXXXX");
-    if (!mkdtemp(fx->dir))
-        return -1;
-    snprintf(fx->sock, sizeof(fx->sock), "%s/ctl.sock", fx->dir);
-    snprintf(fx->path_out, sizeof(fx->path_out), "%s/out", fx->dir);
-    snprintf(fx->path_err, sizeof(fx->path_err), "%s/err", fx->dir);
-    snprintf(fx->path_log, sizeof(fx->path_log), "%s/ioreqd.log", fx->dir);
+    /* ioreqctl finds the mock's xenstored through the environment. */
     if (mockhv_create(&fx->hv, &cfg) || mockhv_setenv(fx->hv))
-        return -1;
-    fx->xs = xs_open(0);
-    if (!fx->xs)
         return -1;
     *state = fx;
     return 0;
@@ -110,26 +104,18 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *fx = *state;
-    char cmd[128];
+    int rc;
 
-    if (fx->pid > 0) {
-        kill(fx->pid, SIGKILL);
-        waitpid(fx->pid, NULL, 0);
-    }
-    xs_close(fx->xs);
+    dmproc_fini(&fx->dm);
     mockhv_destroy(fx->hv);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", fx->dir);
+    rc = scratch_dir_remove(fx->dir);
     free(fx);
-    return 0;
+    return rc;
 }
 
-/* Runs prog with argv, stdout and stderr into files; returns the wait status. */
-static pid_t run(struct fixture *fx, const char *prog, const char *const *argv, bool shim,
-                 const char *out, const char *err)
+/* Runs prog with argv, stdout and stderr into files; returns its pid. */
+static pid_t run(const char *prog, const char *const *argv, const char *out, const char *err)
 {
-    static char libpath[1024];
     pid_t pid = fork();
 
     assert_true(pid >= 0);
@@ -143,11 +129,6 @@ static pid_t run(struct fixture *fx, const char *prog, const char *const *argv, 
         dup2(null, STDIN_FILENO);
         dup2(o, STDOUT_FILENO);
         dup2(e, STDERR_FILENO);
-        if (shim) {
-            const char *dir = getenv("IOREQD_SHIM_LIBDIR");
-            snprintf(libpath, sizeof(libpath), "%s", dir ? dir : "");
-            setenv("LD_LIBRARY_PATH", libpath, 1);
-        }
         execve(prog, (char **)argv, environ);
         _exit(127);
     }
@@ -165,8 +146,10 @@ static int wait_exit(struct fixture *fx, pid_t pid)
         if (r == pid)
             return status;
         assert_int_equal(r, 0);
-        if (now_ms() > deadline)
-            fail_msg("pid %ld did not exit; ioreqd log:\n%s", (long)pid, read_all(fx->path_log, 2));
+        if (now_ms() > deadline) {
+            dmproc_dump_log(&fx->dm);
+            fail_msg("pid %ld did not exit", (long)pid);
+        }
         pause_ms(10);
     }
 }
@@ -185,7 +168,7 @@ static int ctl(struct fixture *fx, char **out, char **err, ...)
         n++;
     va_end(ap);
     argv[n] = NULL;
-    status = wait_exit(fx, run(fx, ioreqctl_path, argv, false, fx->path_out, fx->path_err));
+    status = wait_exit(fx, run(ioreqctl_path, argv, fx->path_out, fx->path_err));
     *out = read_all(fx->path_out, 0);
     *err = read_all(fx->path_err, 1);
     if (**err)
@@ -194,11 +177,11 @@ static int ctl(struct fixture *fx, char **out, char **err, ...)
     return WEXITSTATUS(status);
 }
 
+/* A xenstore value, in static storage; NULL when absent. */
 static char *xs_get(struct fixture *fx, const char *path)
 {
     static char value[1024];
-    unsigned len;
-    char *v = xs_read(fx->xs, XBT_NULL, path, &len);
+    char *v = dmproc_xs_read(&fx->dm, path);
 
     if (!v)
         return NULL;
@@ -210,34 +193,24 @@ static char *xs_get(struct fixture *fx, const char *path)
 /* ioreqd serving domain 7 with one UART; control socket at `sock` ("none": without). */
 static void start_ioreqd(struct fixture *fx, const char *sock)
 {
-    const char *argv[] = {ioreqd_path, "--domid", "7", "--foreground", "--control-socket", sock,
-                          "--device",  UART_SPEC, NULL};
-    long deadline = now_ms() + WAIT_MS;
-    char *state;
-    int status;
+    const char *args[] = {"--domid", "7",        "--foreground", "--control-socket",
+                          sock,      "--device", UART_SPEC,      NULL};
 
-    fx->pid = run(fx, ioreqd_path, argv, true, "/dev/null", fx->path_log);
-    for (;;) {
-        state = xs_get(fx, DM_DIR "/state");
-        if (state && !strcmp(state, "running"))
-            break;
-        if (waitpid(fx->pid, &status, WNOHANG) == fx->pid) {
-            fx->pid = 0;
-            fail_msg("ioreqd exited early:\n%s", read_all(fx->path_log, 2));
-        }
-        if (now_ms() > deadline)
-            fail_msg("ioreqd never reached running:\n%s", read_all(fx->path_log, 2));
-        pause_ms(10);
-    }
+    assert_int_equal(dmproc_run(&fx->dm, fx->hv,
+                                &(struct dmproc_config){
+                                    .program = ioreqd_path,
+                                    .shim_libdir = getenv("IOREQD_SHIM_LIBDIR"),
+                                    .args = args,
+                                    .log_path = fx->path_log,
+                                },
+                                WAIT_MS),
+                     0);
 }
 
+/* ioreqd, stopped by ioreqctl, exits 0 cleanly and takes its state key and socket along. */
 static void stop_expected(struct fixture *fx)
 {
-    int status = wait_exit(fx, fx->pid);
-
-    fx->pid = 0;
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(dmproc_stop_clean(&fx->dm, 0, WAIT_MS), 0);
     assert_null(xs_get(fx, DM_DIR "/state"));
     assert_int_equal(access(fx->sock, F_OK), -1);
 }
@@ -292,7 +265,7 @@ static void test_list_status(void **state)
     snprintf(expect, sizeof(expect),
              "{\"device_models\":[{\"domid\":7,\"state\":\"running\",\"ioreqd\":{\"pid\":%ld,"
              "\"version\":\"%s\"}}]}\n",
-             (long)fx->pid, version);
+             (long)fx->dm.pid, version);
     assert_string_equal(out, expect);
 
     /* What ioreqd published, shown as published; the live part from the socket. */
@@ -313,7 +286,7 @@ static void test_list_status(void **state)
              "control    %s (reachable)\n"
              "devices:\n"
              "  [0]  %s\n",
-             (long)fx->pid, version, xs_get(fx, DM_DIR "/ioreqd/server-id"), fx->sock, desc);
+             (long)fx->dm.pid, version, xs_get(fx, DM_DIR "/ioreqd/server-id"), fx->sock, desc);
     assert_true(strncmp(out, expect, strlen(expect)) == 0);
     out += strlen(expect);
     /* Keys the UART published, if any, then the daemon's own view. */
@@ -329,7 +302,7 @@ static void test_list_status(void **state)
              "  devices.0.index        0\n"
              "  devices.0.type         uart\n"
              "  devices.0.description  %s\n",
-             (long)fx->pid, version, xs_get(fx, DM_DIR "/ioreqd/server-id"),
+             (long)fx->dm.pid, version, xs_get(fx, DM_DIR "/ioreqd/server-id"),
              colon ? colon + 2 : "");
     assert_string_equal(out, expect);
     assert_string_equal(err, "");
@@ -407,7 +380,7 @@ static void test_stop_by_sigterm(void **state)
     pid_t pid;
 
     start_ioreqd(fx, "none");
-    pid = fx->pid;
+    pid = fx->dm.pid;
     assert_int_equal(ctl(fx, &out, &err, "stop", "--domid", "7", "--socket", fx->sock, NULL), 0);
     snprintf(expect, sizeof(expect), "ioreqd for domain 7 (pid %ld) stopped by SIGTERM\n",
              (long)pid);

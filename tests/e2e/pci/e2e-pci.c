@@ -19,9 +19,7 @@
 
 #include <xenctrl.h>
 #include <xen/hvm/ioreq.h>
-#include <xenstore.h>
 
-#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -31,50 +29,25 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <termios.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "dm-process.h"
 #include "mockhv.h"
+#include "scratch-dir.h"
 
 #define DOMID   7
 #define WAIT_MS 20000
 #define COM1    0x3f8
 
-extern char **environ;
-
 static const char *ioreqd_path;
 
 struct fixture {
     struct mockhv *hv;
-    struct xs_handle *xs;
-    pid_t pid;
-    char dir[64];
-    char errpath[96];
+    struct dmproc dm;
+    char dir[256];
+    char errpath[300];
+    char control[300]; /* our own: tests of the same domain may run in parallel */
 };
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static const char *read_file(const char *path)
-{
-    static char buf[65536];
-    int fd = open(path, O_RDONLY);
-    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-
-    if (fd >= 0)
-        close(fd);
-    buf[n > 0 ? n : 0] = '\0';
-    return buf;
-}
-
-static void show_log(struct fixture *fx)
-{
-    fprintf(stderr, "---- ioreqd stderr ----\n%s-----------------------\n", read_file(fx->errpath));
-}
 
 static int setup(void **state)
 {
@@ -86,17 +59,10 @@ static int setup(void **state)
         .xenstore = true,
     };
 
-    if (!fx)
-        return -1;
-    strcpy(fx->dir, "/tmp/ioreqd-e2e-pci-XXXXXX");
-    if (!mkdtemp(fx->dir))
-        return -1;
-    snprintf(fx->errpath, sizeof(fx->errpath), "%s/stderr", fx->dir);
-    if (mockhv_create(&fx->hv, &cfg))
-        return -1;
-    setenv("XENSTORED_PATH", mockhv_xenstored_path(fx->hv), 1);
-    fx->xs = xs_open(0);
-    if (!fx->xs)
+    if (!fx || scratch_dir_create(fx->dir, sizeof(fx->dir), "ioreqd-e2e-pci") ||
+        scratch_path(fx->errpath, sizeof(fx->errpath), fx->dir, "stderr") ||
+        scratch_path(fx->control, sizeof(fx->control), fx->dir, "control.sock") ||
+        mockhv_create(&fx->hv, &cfg))
         return -1;
     *state = fx;
     return 0;
@@ -105,126 +71,60 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *fx = *state;
-    char cmd[128];
+    int rc;
 
-    if (fx->pid > 0) {
-        kill(fx->pid, SIGKILL);
-        waitpid(fx->pid, NULL, 0);
-    }
-    xs_close(fx->xs);
+    dmproc_fini(&fx->dm);
     mockhv_destroy(fx->hv);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", fx->dir);
+    rc = scratch_dir_remove(fx->dir);
     free(fx);
-    return 0;
+    return rc;
 }
 
-/* ioreqd with the mock's environment and the drop-in libraries first. */
-static pid_t spawn(struct fixture *fx, const char *const *devices)
+/* ioreqd for domain 7 with these devices, its output in errpath. */
+static int spawn(struct fixture *fx, const char *const *devices)
 {
-    static char libpath[1024];
-    char *env[512];
-    char control[128];
-    const char *argv[40] = {ioreqd_path, "--domid",          "7",    "--foreground", "--log-level",
-                            "debug",     "--control-socket", control};
-    const char *shim = getenv("IOREQD_SHIM_LIBDIR");
-    size_t n = 0, a = 8;
-    pid_t pid;
+    const char *args[40] = {"--domid",          "7",        "--foreground", "--log-level", "debug",
+                            "--control-socket", fx->control};
+    size_t a = 7;
 
-    /* Our own control socket: tests of the same domain may run in parallel. */
-    snprintf(control, sizeof(control), "%s/control.sock", fx->dir);
-    for (char **e = environ; *e && n < 400; e++)
-        if (strncmp(*e, "LD_LIBRARY_PATH=", 16) && strncmp(*e, "MOCKXEN_SOCKET=", 15) &&
-            strncmp(*e, "XENSTORED_PATH=", 15))
-            env[n++] = *e;
-    snprintf(libpath, sizeof(libpath), "LD_LIBRARY_PATH=%s", shim ? shim : "");
-    env[n++] = libpath;
-    for (const char *const *e = mockhv_environ(fx->hv); *e && n < 510; e++)
-        env[n++] = (char *)*e;
-    env[n] = NULL;
     for (; *devices && a < 38; devices++) {
-        argv[a++] = "--device";
-        argv[a++] = *devices;
+        args[a++] = "--device";
+        args[a++] = *devices;
     }
-    argv[a] = NULL;
-
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int err = open(fx->errpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        int null = open("/dev/null", O_RDWR);
-        if (err < 0 || null < 0)
-            _exit(126);
-        dup2(null, STDIN_FILENO);
-        dup2(null, STDOUT_FILENO);
-        dup2(err, STDERR_FILENO);
-        execve(ioreqd_path, (char **)argv, env);
-        _exit(127);
-    }
-    return pid;
-}
-
-static char *xs_get(struct fixture *fx, const char *path)
-{
-    static char value[512];
-    unsigned len;
-    char *v = xs_read(fx->xs, XBT_NULL, path, &len);
-
-    if (!v)
-        return NULL;
-    snprintf(value, sizeof(value), "%s", v);
-    free(v);
-    return value;
+    args[a] = NULL;
+    return dmproc_start(&fx->dm, fx->hv,
+                        &(struct dmproc_config){
+                            .program = ioreqd_path,
+                            .shim_libdir = getenv("IOREQD_SHIM_LIBDIR"),
+                            .args = args,
+                            .log_path = fx->errpath,
+                        });
 }
 
 /* Starts ioreqd and waits (bounded) for state = running. */
 static void start_ioreqd(struct fixture *fx, const char *const *devices)
 {
-    long deadline = now_ms() + WAIT_MS;
-    int status;
-
-    fx->pid = spawn(fx, devices);
-    for (;;) {
-        char *v = xs_get(fx, "/local/domain/0/device-model/7/state");
-        if (v && !strcmp(v, "running"))
-            return;
-        if (waitpid(fx->pid, &status, WNOHANG) == fx->pid) {
-            fx->pid = 0;
-            show_log(fx);
-            fail_msg("ioreqd exited (status %#x) before running", status);
-        }
-        if (now_ms() > deadline) {
-            show_log(fx);
-            fail_msg("ioreqd never reported running");
-        }
-        poll(NULL, 0, 20);
+    assert_int_equal(spawn(fx, devices), 0);
+    if (dmproc_wait_running(&fx->dm, WAIT_MS)) {
+        dmproc_dump_log(&fx->dm);
+        fail_msg("ioreqd did not reach state running");
     }
 }
 
 /* SIGTERM: an orderly exit 0, with nothing from the sanitizers in the log. */
 static void stop_ioreqd(struct fixture *fx)
 {
-    long deadline = now_ms() + WAIT_MS;
-    int status;
+    assert_int_equal(dmproc_stop_clean(&fx->dm, SIGTERM, WAIT_MS), 0);
+}
 
-    kill(fx->pid, SIGTERM);
-    while (waitpid(fx->pid, &status, WNOHANG) != fx->pid) {
-        if (now_ms() > deadline) {
-            show_log(fx);
-            fail_msg("ioreqd did not stop on SIGTERM");
-        }
-        poll(NULL, 0, 20);
-    }
-    fx->pid = 0;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
-        strstr(read_file(fx->errpath), "Sanitizer") ||
-        strstr(read_file(fx->errpath), "runtime error"))
-        show_log(fx);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
-    assert_null(strstr(read_file(fx->errpath), "Sanitizer"));
-    assert_null(strstr(read_file(fx->errpath), "runtime error"));
+/* Whether ioreqd's log holds `text`. */
+static bool log_has(struct fixture *fx, const char *text)
+{
+    char *log = dmproc_log(&fx->dm);
+    bool found = log && strstr(log, text);
+
+    free(log);
+    return found;
 }
 
 static uint32_t cfg_rd(struct fixture *fx, uint16_t bdf, unsigned reg, unsigned size)
@@ -360,11 +260,10 @@ static void test_enumerate_and_xen_platform(void **state)
 
     /* The log line and the unplug request reached ioreqd's log. */
     stop_ioreqd(fx);
-    const char *log = read_file(fx->errpath);
-    if (!strstr(log, "guest: pv drivers up"))
-        show_log(fx);
-    assert_non_null(strstr(log, "xen-platform: guest: pv drivers up"));
-    assert_non_null(strstr(log, "unplug of disks nics"));
+    if (!log_has(fx, "xen-platform: guest: pv drivers up") || !log_has(fx, "unplug of disks nics"))
+        dmproc_dump_log(&fx->dm);
+    assert_true(log_has(fx, "xen-platform: guest: pv drivers up"));
+    assert_true(log_has(fx, "unplug of disks nics"));
 }
 
 /* One raw PCI_CONFIG request in vCPU 1's slot; returns the answer's data. */
@@ -462,9 +361,10 @@ static void test_uart_pty(void **state)
     int s, got = 0;
 
     start_ioreqd(fx, devs);
-    tty = xs_get(fx, "/local/domain/7/serial/0/tty");
+    tty = dmproc_xs_read(&fx->dm, "/local/domain/7/serial/0/tty");
     assert_non_null(tty);
     s = open(tty, O_RDWR | O_NOCTTY);
+    free(tty);
     assert_true(s >= 0);
     assert_int_equal(tcgetattr(s, &t), 0);
     cfmakeraw(&t);
@@ -510,20 +410,13 @@ static void test_slot_clash(void **state)
 {
     struct fixture *fx = *state;
     const char *devs[] = {"xen-platform,bdf=00:03.0", "host-bridge,bdf=00:03.1", NULL};
-    long deadline = now_ms() + WAIT_MS;
-    int status;
 
-    fx->pid = spawn(fx, devs);
-    while (waitpid(fx->pid, &status, WNOHANG) != fx->pid) {
-        if (now_ms() > deadline)
-            fail_msg("ioreqd kept running with two devices in one slot");
-        poll(NULL, 0, 20);
-    }
-    fx->pid = 0;
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 2);
-    assert_non_null(strstr(read_file(fx->errpath),
-                           "host-bridge: PCI slot 00:03 is already taken by xen-platform"));
+    assert_int_equal(spawn(fx, devs), 0);
+    if (dmproc_wait_exit(&fx->dm, WAIT_MS))
+        fail_msg("ioreqd kept running with two devices in one slot");
+    assert_true(WIFEXITED(fx->dm.wstatus));
+    assert_int_equal(WEXITSTATUS(fx->dm.wstatus), 2);
+    assert_true(log_has(fx, "host-bridge: PCI slot 00:03 is already taken by xen-platform"));
 }
 
 int main(int argc, char **argv)

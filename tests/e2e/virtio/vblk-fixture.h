@@ -1,8 +1,10 @@
 /*
- * The fixture the guest-driver e2e tests share: a mock domain, the real
- * ioreqd serving a virtio-blk disk on a fresh image file (each sector filled
- * with a known pattern), the firmware scan and the guest driver brought up
- * to DRIVER_OK. cmocka prestate: a struct fx_cfg.
+ * The fixture the virtio-blk e2e tests share: a mock domain, the real
+ * ioreqd (run by dmproc) serving a virtio-blk disk on a fresh image file
+ * (each sector filled with a known pattern), the firmware scan and the
+ * guest driver of tools/guest brought up to DRIVER_OK. cmocka prestate: a
+ * struct fx_cfg. Teardown fails the test unless ioreqd stops cleanly on
+ * SIGTERM (exit status 0, no sanitizer report).
  */
 #ifndef VBLK_FIXTURE_H
 #define VBLK_FIXTURE_H
@@ -16,6 +18,7 @@
 #include "guest-pci.h"
 #include "guest-virtio-blk.h"
 #include "mockhv.h"
+#include "scratch-dir.h"
 
 #define DOMID      11
 #define RAM        (64ull << 20)
@@ -31,7 +34,8 @@ struct fx_cfg {
     unsigned queues;
     enum gvirtio_irq_mode irq;
     bool readonly;
-    bool indirect; /* driver uses indirect tables */
+    bool indirect;          /* driver uses indirect tables */
+    const char *spec_extra; /* appended to the device spec, ",key=value..."; NULL: none */
 };
 
 struct fx {
@@ -39,7 +43,6 @@ struct fx {
     char dir[256], disk[300], log[300], ctl[300];
     struct mockhv *hv;
     struct dmproc dm;
-    bool dm_started;
     struct gpci_bus *bus;
     struct garena arena;
     struct gvblk blk;

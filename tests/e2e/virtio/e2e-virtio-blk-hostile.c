@@ -1,14 +1,16 @@
 /*
  * A guest driver that breaks the rules, against the real ioreqd: chains
  * built by hand (gvq_add_raw) that loop, point outside guest RAM, have no
- * status byte, a short header or data flowing the wrong way, and indirect
- * tables used without negotiation, nested, chained, mis-sized, out of RAM. Each case
- * asserts the answer virtio-blk documents (IOERR for a bad request, the
- * head returned with nothing written and DEVICE_NEEDS_RESET plus a
- * configuration interrupt for a broken chain), that the backing file was
- * not touched, and that after the driver's reset the disk serves again.
+ * or an empty status byte, a short header or data flowing the wrong way,
+ * and indirect tables used without negotiation, nested, chained, mis-sized,
+ * out of RAM; an available index far ahead of the ring, and a queue size
+ * that is no power of two. Each case asserts the answer virtio-blk
+ * documents (IOERR for a bad request, the head returned with nothing
+ * written and DEVICE_NEEDS_RESET plus a configuration interrupt for a
+ * broken chain), that the backing file was not touched, and that after the
+ * driver's reset the disk serves again.
  *
- * Usage: vblk-hostile-e2e IOREQD [TEST-NAME-PATTERN]
+ * Usage: e2e-virtio-blk-hostile IOREQD [TEST-NAME-PATTERN]
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -104,13 +106,27 @@ static void expect_recovers(struct fx *f)
     assert_memory_equal(buf, want, sizeof(buf));
 }
 
-static void expect_broken_chain(struct fx *f, const struct gvq_raw_desc *d, unsigned n)
+/* s: the request's scratch buffers, whose status byte must stay unwritten; NULL: none. */
+static void expect_broken_chain(struct fx *f, const struct gvq_raw_desc *d, unsigned n,
+                                const struct scratch *s)
 {
     uint64_t seq = mockhv_irq_last_seq(f->hv);
 
     assert_int_equal(run_raw(f, d, n), 0);
     assert_int_equal(gvblk_needs_reset(&f->blk), 1);
     assert_true(config_irq_since(f, seq));
+    if (s)
+        assert_int_equal(status_byte(f, s), 0xee);
+    expect_recovers(f);
+}
+
+/* A bad request, not a broken chain: IOERR in its status byte, no reset asked for. */
+static void expect_ioerr(struct fx *f, const struct gvq_raw_desc *d, unsigned n,
+                         const struct scratch *s)
+{
+    assert_int_equal(run_raw(f, d, n), 1);
+    assert_int_equal(status_byte(f, s), GVBLK_S_IOERR);
+    assert_int_equal(gvblk_needs_reset(&f->blk), 0);
     expect_recovers(f);
 }
 
@@ -123,7 +139,19 @@ static void test_looping_chain(void **state)
         {.addr = s.data, .len = 512, .flags = F_WRITE | F_NEXT, .next = 0},
     };
 
-    expect_broken_chain(f, d, 2);
+    expect_broken_chain(f, d, 2, &s);
+}
+
+static void test_descriptor_next_is_itself(void **state)
+{
+    struct fx *f = *state;
+    struct scratch s = scratch(f, GVBLK_T_IN, VICTIM_SECTOR);
+    const struct gvq_raw_desc d[] = {
+        {.addr = s.hdr, .len = 16, .flags = F_NEXT, .next = 1},
+        {.addr = s.status, .len = 1, .flags = F_WRITE | F_NEXT, .next = 1},
+    };
+
+    expect_broken_chain(f, d, 2, &s);
 }
 
 static void test_next_out_of_ring(void **state)
@@ -135,7 +163,7 @@ static void test_next_out_of_ring(void **state)
         {.addr = s.status, .len = 1, .flags = F_WRITE},
     };
 
-    expect_broken_chain(f, d, 2);
+    expect_broken_chain(f, d, 2, &s);
 }
 
 static void test_buffer_outside_guest_ram(void **state)
@@ -148,7 +176,21 @@ static void test_buffer_outside_guest_ram(void **state)
         {.addr = s.status, .len = 1, .flags = F_WRITE},
     };
 
-    expect_broken_chain(f, d, 3);
+    expect_broken_chain(f, d, 3, &s);
+}
+
+/* A buffer the device would write a terabyte past guest RAM. */
+static void test_read_into_buffer_far_outside_ram(void **state)
+{
+    struct fx *f = *state;
+    struct scratch s = scratch(f, GVBLK_T_IN, VICTIM_SECTOR);
+    const struct gvq_raw_desc d[] = {
+        {.addr = s.hdr, .len = 16, .flags = F_NEXT, .next = 1},
+        {.addr = 1ull << 40, .len = 512, .flags = F_WRITE | F_NEXT, .next = 2},
+        {.addr = s.status, .len = 1, .flags = F_WRITE},
+    };
+
+    expect_broken_chain(f, d, 3, &s);
 }
 
 static void test_buffer_straddling_end_of_ram(void **state)
@@ -161,7 +203,7 @@ static void test_buffer_straddling_end_of_ram(void **state)
         {.addr = s.status, .len = 1, .flags = F_WRITE},
     };
 
-    expect_broken_chain(f, d, 3);
+    expect_broken_chain(f, d, 3, &s);
 }
 
 static void test_no_status_byte(void **state)
@@ -173,7 +215,20 @@ static void test_no_status_byte(void **state)
         {.addr = s.data, .len = 512},
     };
 
-    expect_broken_chain(f, d, 2);
+    expect_broken_chain(f, d, 2, &s);
+}
+
+/* The status buffer has length 0, and nothing else is device-writable. */
+static void test_zero_length_status_buffer(void **state)
+{
+    struct fx *f = *state;
+    struct scratch s = scratch(f, GVBLK_T_IN, VICTIM_SECTOR);
+    const struct gvq_raw_desc d[] = {
+        {.addr = s.hdr, .len = 16, .flags = F_NEXT, .next = 1},
+        {.addr = s.status, .len = 0, .flags = F_WRITE},
+    };
+
+    expect_broken_chain(f, d, 2, &s);
 }
 
 static void test_short_header_is_ioerr(void **state)
@@ -185,10 +240,7 @@ static void test_short_header_is_ioerr(void **state)
         {.addr = s.status, .len = 1, .flags = F_WRITE},
     };
 
-    assert_int_equal(run_raw(f, d, 2), 1);
-    assert_int_equal(status_byte(f, &s), GVBLK_S_IOERR);
-    assert_int_equal(gvblk_needs_reset(&f->blk), 0);
-    expect_recovers(f);
+    expect_ioerr(f, d, 2, &s);
 }
 
 static void test_read_into_device_readable_buffer(void **state)
@@ -202,12 +254,11 @@ static void test_read_into_device_readable_buffer(void **state)
     };
     uint8_t buf[512], fill[512];
 
-    assert_int_equal(run_raw(f, d, 3), 1);
-    assert_int_equal(status_byte(f, &s), GVBLK_S_IOERR);
+    expect_ioerr(f, d, 3, &s);
+    /* The device did not write into a buffer it may only read. */
     memset(fill, 0xcc, sizeof(fill));
     assert_int_equal(mockhv_ram_read(f->hv, s.data, buf, sizeof(buf)), 0);
     assert_memory_equal(buf, fill, sizeof(buf));
-    expect_recovers(f);
 }
 
 static void test_write_from_device_writable_buffer(void **state)
@@ -220,9 +271,7 @@ static void test_write_from_device_writable_buffer(void **state)
         {.addr = s.status, .len = 1, .flags = F_WRITE},
     };
 
-    assert_int_equal(run_raw(f, d, 3), 1);
-    assert_int_equal(status_byte(f, &s), GVBLK_S_IOERR);
-    expect_recovers(f);
+    expect_ioerr(f, d, 3, &s);
 }
 
 static void test_unaligned_length_is_ioerr(void **state)
@@ -235,8 +284,42 @@ static void test_unaligned_length_is_ioerr(void **state)
         {.addr = s.status, .len = 1, .flags = F_WRITE},
     };
 
-    assert_int_equal(run_raw(f, d, 3), 1);
-    assert_int_equal(status_byte(f, &s), GVBLK_S_IOERR);
+    expect_ioerr(f, d, 3, &s);
+}
+
+/* An available index far ahead of anything the ring could hold (2.7.6): nothing is used. */
+static void test_avail_idx_far_ahead(void **state)
+{
+    struct fx *f = *state;
+    struct gvq *vq = f->blk.queues[1].vq;
+    uint64_t seq = mockhv_irq_last_seq(f->hv);
+    uint16_t used = 0xffff;
+
+    assert_int_equal(gvq_set_avail_idx_raw(vq, (uint16_t)(vq->size + 5)), 0);
+    assert_int_equal(gvq_notify(vq), 0);
+    assert_int_equal(gvirtio_wait_status(&f->blk.dev, GVIRTIO_S_NEEDS_RESET, TIMEOUT_MS), 0);
+    assert_int_equal(gvq_used_idx(vq, &used), 0);
+    assert_int_equal(used, 0);
+    assert_true(config_irq_since(f, seq));
+    expect_recovers(f);
+}
+
+/* Queue 0 set up by hand with 48 entries (2.7: a power of two): enabling it is refused. */
+static void test_queue_size_not_power_of_two(void **state)
+{
+    struct fx *f = *state;
+    struct gvirtio *d = &f->blk.dev;
+    uint64_t enabled = 0xffff;
+
+    assert_int_equal(gvirtio_set_status(d, 0), 0);
+    assert_int_equal(gvirtio_set_status(d, GVIRTIO_S_ACKNOWLEDGE | GVIRTIO_S_DRIVER), 0);
+    assert_int_equal(gvirtio_negotiate(d, 0), 0);
+    assert_int_equal(gvirtio_common_write(d, GVIRTIO_COMMON_Q_SELECT, 2, 0), 0);
+    assert_int_equal(gvirtio_common_write(d, GVIRTIO_COMMON_Q_SIZE, 2, 48), 0);
+    assert_int_equal(gvirtio_common_write(d, GVIRTIO_COMMON_Q_ENABLE, 2, 1), 0);
+    assert_int_equal(gvirtio_wait_status(d, GVIRTIO_S_NEEDS_RESET, TIMEOUT_MS), 0);
+    assert_int_equal(gvirtio_common_read(d, GVIRTIO_COMMON_Q_ENABLE, 2, &enabled), 0);
+    assert_int_equal(enabled, 0);
     expect_recovers(f);
 }
 
@@ -282,7 +365,7 @@ static void test_indirect_not_negotiated(void **state)
     };
 
     assert_false(gvirtio_has(&f->blk.dev, GVIRTIO_F_INDIRECT_DESC));
-    expect_broken_chain(f, d, 1);
+    expect_broken_chain(f, d, 1, &s);
 }
 
 /* The same table is fine as the head of a chain once negotiated: the control case. */
@@ -315,7 +398,7 @@ static void test_indirect_inside_indirect(void **state)
         {.addr = put_table(f, inner, 1), .len = 16, .flags = F_INDIRECT},
     };
 
-    expect_broken_chain(f, d, 1);
+    expect_broken_chain(f, d, 1, &s);
 }
 
 static void test_indirect_with_next(void **state)
@@ -327,7 +410,7 @@ static void test_indirect_with_next(void **state)
         {.addr = s.status, .len = 1, .flags = F_WRITE},
     };
 
-    expect_broken_chain(f, d, 2);
+    expect_broken_chain(f, d, 2, &s);
 }
 
 static void test_indirect_table_length_not_multiple_of_16(void **state)
@@ -338,7 +421,7 @@ static void test_indirect_table_length_not_multiple_of_16(void **state)
         {.addr = good_table(f, &s), .len = 40, .flags = F_INDIRECT},
     };
 
-    expect_broken_chain(f, d, 1);
+    expect_broken_chain(f, d, 1, &s);
 }
 
 static void test_indirect_table_outside_guest_ram(void **state)
@@ -348,7 +431,7 @@ static void test_indirect_table_outside_guest_ram(void **state)
         {.addr = RAM + (8 << 20), .len = 48, .flags = F_INDIRECT},
     };
 
-    expect_broken_chain(f, d, 1);
+    expect_broken_chain(f, d, 1, NULL);
 }
 
 static void test_indirect_next_past_table(void **state)
@@ -364,7 +447,7 @@ static void test_indirect_next_past_table(void **state)
         {.addr = put_table(f, t, 3), .len = 48, .flags = F_INDIRECT},
     };
 
-    expect_broken_chain(f, d, 1);
+    expect_broken_chain(f, d, 1, &s);
 }
 
 static struct fx_cfg msix2 = {.vcpus = 2, .queues = 2, .irq = GVIRTIO_IRQ_MSIX};
@@ -379,14 +462,19 @@ int main(int argc, char **argv)
 {
     static const struct CMUnitTest tests[] = {
         T(test_looping_chain),
+        T(test_descriptor_next_is_itself),
         T(test_next_out_of_ring),
         T(test_buffer_outside_guest_ram),
+        T(test_read_into_buffer_far_outside_ram),
         T(test_buffer_straddling_end_of_ram),
         T(test_no_status_byte),
+        T(test_zero_length_status_buffer),
         T(test_short_header_is_ioerr),
         T(test_read_into_device_readable_buffer),
         T(test_write_from_device_writable_buffer),
         T(test_unaligned_length_is_ioerr),
+        T(test_avail_idx_far_ahead),
+        T(test_queue_size_not_power_of_two),
         T(test_indirect_not_negotiated),
         TI(test_indirect_good_table_reads),
         TI(test_indirect_inside_indirect),
@@ -403,5 +491,5 @@ int main(int argc, char **argv)
     ioreqd_path = argv[1];
     if (argc > 2)
         cmocka_set_test_filter(argv[2]);
-    return cmocka_run_group_tests_name("vblk-hostile-e2e", tests, NULL, NULL);
+    return cmocka_run_group_tests_name("e2e-virtio-blk-hostile", tests, NULL, NULL);
 }

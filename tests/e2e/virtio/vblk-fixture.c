@@ -1,5 +1,5 @@
 /*
- * The shared fixture of the guest-driver e2e tests (see vblk-fixture.h).
+ * The shared fixture of the virtio-blk e2e tests (see vblk-fixture.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -72,24 +72,32 @@ static void start_ioreqd(struct fx *f)
     const char *shim = getenv("IOREQD_SHIM_LIBDIR");
 
     snprintf(domid, sizeof(domid), "%u", DOMID);
-    snprintf(blk, sizeof(blk), "virtio-blk,file=%s,queues=%u,serial=%s%s", f->disk, f->cfg.queues,
-             SERIAL, f->cfg.readonly ? ",readonly=on" : "");
-    assert_int_equal(dmproc_start(&f->dm, f->hv,
-                                  &(struct dmproc_config){
-                                      .program = ioreqd_path,
-                                      .shim_libdir = shim,
-                                      .args = args,
-                                      .log_path = f->log,
-                                  }),
+    snprintf(blk, sizeof(blk), "virtio-blk,file=%s,queues=%u,serial=%s%s%s", f->disk, f->cfg.queues,
+             SERIAL, f->cfg.readonly ? ",readonly=on" : "",
+             f->cfg.spec_extra ? f->cfg.spec_extra : "");
+    assert_int_equal(dmproc_run(&f->dm, f->hv,
+                                &(struct dmproc_config){
+                                    .program = ioreqd_path,
+                                    .shim_libdir = shim,
+                                    .args = args,
+                                    .log_path = f->log,
+                                },
+                                TIMEOUT_MS),
                      0);
-    f->dm_started = true;
-    assert_int_equal(dmproc_wait_running(&f->dm, TIMEOUT_MS), 0);
+}
+
+/* A guest-side step that failed: ioreqd's log says why, or whether it is gone. */
+static void expect_step(struct fx *f, int rc, const char *what)
+{
+    if (rc) {
+        dmproc_dump_log(&f->dm);
+        fail_msg("%s: %s", what, strerror(-rc));
+    }
 }
 
 int setup(void **state)
 {
     const struct fx_cfg *cfg = *state;
-    const char *tmp = getenv("TMPDIR");
     const struct mockhv_pci_func *fn;
     struct fx *f = calloc(1, sizeof(*f));
     struct mockhv_config hc = {
@@ -107,11 +115,10 @@ int setup(void **state)
 
     assert_non_null(f);
     f->cfg = *cfg;
-    snprintf(f->dir, sizeof(f->dir), "%s/vblk-e2e.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->disk, sizeof(f->disk), "%s/disk.img", f->dir);
-    snprintf(f->log, sizeof(f->log), "%s/ioreqd.log", f->dir);
-    snprintf(f->ctl, sizeof(f->ctl), "%s/ioreqd.sock", f->dir);
+    assert_int_equal(scratch_dir_create(f->dir, sizeof(f->dir), "e2e-virtio-blk"), 0);
+    assert_int_equal(scratch_path(f->disk, sizeof(f->disk), f->dir, "disk.img"), 0);
+    assert_int_equal(scratch_path(f->log, sizeof(f->log), f->dir, "ioreqd.log"), 0);
+    assert_int_equal(scratch_path(f->ctl, sizeof(f->ctl), f->dir, "ioreqd.sock"), 0);
     make_disk(f);
     assert_int_equal(mockhv_create(&f->hv, &hc), 0);
     start_ioreqd(f);
@@ -119,10 +126,10 @@ int setup(void **state)
     f->bus = calloc(1, sizeof(*f->bus));
     assert_non_null(f->bus);
     garena_init(&f->arena, 1 << 20, RAM - (1 << 20));
-    assert_int_equal(gpci_scan(f->bus, f->hv, 0, TIMEOUT_MS), 0);
+    expect_step(f, gpci_scan(f->bus, f->hv, 0, TIMEOUT_MS), "PCI scan");
     fn = gpci_find(f->bus, GVIRTIO_VENDOR, GVIRTIO_DEVICE_BASE + GVBLK_DEVICE_ID);
     assert_non_null(fn);
-    assert_int_equal(gvblk_init(&f->blk, f->hv, &f->arena, f->bus, fn, &opts), 0);
+    expect_step(f, gvblk_init(&f->blk, f->hv, &f->arena, f->bus, fn, &opts), "virtio-blk bring-up");
     f->blk_up = true;
     for (unsigned q = 0; q < f->blk.nr_queues; q++)
         f->blk.queues[q].vq->vcpu = q % cfg->vcpus;
@@ -130,19 +137,6 @@ int setup(void **state)
     assert_int_equal(f->blk.capacity, DISK_BYTES / GVBLK_SECTOR);
     *state = f;
     return 0;
-}
-
-static void dump_log(struct fx *f)
-{
-    char buf[4096];
-    int fd = open(f->log, O_RDONLY | O_CLOEXEC);
-    ssize_t n;
-
-    if (fd < 0)
-        return;
-    while ((n = read(fd, buf, sizeof(buf))) > 0)
-        fwrite(buf, 1, (size_t)n, stderr);
-    close(fd);
 }
 
 int teardown(void **state)
@@ -154,20 +148,13 @@ int teardown(void **state)
         gvblk_fini(&f->blk);
     else if (f->blk_up)
         gvblk_forget(&f->blk);
-    if (f->dm.pid) {
-        rc = dmproc_stop(&f->dm, SIGTERM, TIMEOUT_MS);
-        if (!rc && (!WIFEXITED(f->dm.wstatus) || WEXITSTATUS(f->dm.wstatus)))
-            rc = -1;
-    }
-    if (rc)
-        dump_log(f);
+    if (f->dm.pid)
+        rc = dmproc_stop_clean(&f->dm, SIGTERM, TIMEOUT_MS);
     dmproc_fini(&f->dm);
     mockhv_destroy(f->hv);
     garena_fini(&f->arena);
-    unlink(f->disk);
-    unlink(f->log);
-    unlink(f->ctl);
-    rmdir(f->dir);
+    if (scratch_dir_remove(f->dir) && !rc)
+        rc = -1;
     free(f->bus);
     free(f);
     return rc;
