@@ -409,3 +409,18 @@ const char *gvblk_status_name(uint8_t status)
         return "invalid";
     }
 }
+
+void gvblk_fill_pattern(uint8_t *buf, size_t len, uint64_t seed)
+{
+    /* Every 512-byte sector of a stream differs from every other. */
+    uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
+
+    for (size_t i = 0; i < len; i++) {
+        if (!(i & 7)) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+        }
+        buf[i] = (uint8_t)(x >> (8 * (i & 7)));
+    }
+}

@@ -150,6 +150,10 @@ int gvblk_write_zeroes(struct gvblk *b, unsigned q, uint64_t sector, uint32_t nr
 /* id: GVBLK_ID_BYTES + 1, NUL-terminated. */
 int gvblk_get_id(struct gvblk *b, unsigned q, char *id, uint8_t *status);
 
+/* Fills buf with a reproducible stream for `seed` (an xorshift), so a test
+ * can check data end to end without keeping a copy of what it wrote. */
+void gvblk_fill_pattern(uint8_t *buf, size_t len, uint64_t seed);
+
 const char *gvblk_status_name(uint8_t status);
 
 #endif

@@ -10,21 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void demo_pattern(uint8_t *buf, size_t len, uint64_t seed)
-{
-    /* A cheap xorshift stream: every 512-byte sector differs from every other. */
-    uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
-
-    for (size_t i = 0; i < len; i++) {
-        if (!(i & 7)) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-        }
-        buf[i] = (uint8_t)(x >> (8 * (i & 7)));
-    }
-}
-
 int demo_guest_lspci(struct demo *d)
 {
     int rc = gpci_scan(&d->bus, d->hv, 0, DEMO_TIMEOUT_MS);
@@ -185,7 +170,7 @@ int demo_guest_disk(struct demo *d)
         rc = -ENOMEM;
         goto out;
     }
-    demo_pattern(out, DEMO_IO_BYTES, DEMO_DOMID);
+    gvblk_fill_pattern(out, DEMO_IO_BYTES, DEMO_DOMID);
     rc = disk_up(d);
     if (rc)
         goto out;

@@ -81,7 +81,6 @@ void demo_host_cleanup(struct demo *d);
 int demo_guest_lspci(struct demo *d);
 int demo_guest_uart(struct demo *d);
 int demo_guest_disk(struct demo *d);
-void demo_pattern(uint8_t *buf, size_t len, uint64_t seed);
 
 /* Step output: "[n] title" then indented detail lines. */
 void demo_step(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

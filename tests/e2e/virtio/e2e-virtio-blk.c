@@ -104,7 +104,7 @@ static void test_write_flush_lands_in_file(void **state)
     uint8_t *data = malloc(len), *back = malloc(len);
     uint8_t st = 0xff;
 
-    pattern(data, len, 42);
+    gvblk_fill_pattern(data, len, 42);
     expect_ok(gvblk_write(&f->blk, 0, 100, data, len, &st), st);
     expect_ok(gvblk_flush(&f->blk, 0, &st), st);
     file_read(f, 100 * 512, back, len);
@@ -127,7 +127,7 @@ static void test_write_then_read_other_queue(void **state)
     uint8_t *data = malloc(len), *back = calloc(1, len);
     uint8_t st = 0xff;
 
-    pattern(data, len, 7);
+    gvblk_fill_pattern(data, len, 7);
     expect_ok(gvblk_write(&f->blk, 1, 3000, data, len, &st), st);
     expect_ok(gvblk_read(&f->blk, 0, 3000, back, len, &st), st);
     assert_memory_equal(back, data, len);
@@ -243,7 +243,7 @@ static void test_all_queues_in_flight(void **state)
     uint8_t st = 0xff;
 
     assert_true(nq >= 2 && per >= 8);
-    pattern(data, nr * len, 99);
+    gvblk_fill_pattern(data, nr * len, 99);
     for (size_t i = 0; i < nr; i++) {
         reqs[i] = (struct gvblk_req){.type = GVBLK_T_OUT,
                                      .sector = 4096 + i * 8,
@@ -334,7 +334,7 @@ static void test_threads_per_queue(void **state)
     for (unsigned q = 0; q < nq; q++) {
         w[q] = (struct worker){.f = f, .q = q, .sector = 1024 + (uint64_t)q * per * 16};
         w[q].data = malloc((size_t)per * 8192);
-        pattern(w[q].data, (size_t)per * 8192, 1000 + q);
+        gvblk_fill_pattern(w[q].data, (size_t)per * 8192, 1000 + q);
         assert_int_equal(pthread_create(&t[q], NULL, worker_main, &w[q]), 0);
     }
     for (unsigned q = 0; q < nq; q++) {
@@ -410,7 +410,7 @@ static void test_sigkill_after_flush_keeps_data(void **state)
     uint8_t *data = malloc(len), *back = malloc(len);
     uint8_t st = 0xff;
 
-    pattern(data, len, 0xdead);
+    gvblk_fill_pattern(data, len, 0xdead);
     /* Half on each queue: the flush on queue 0 covers what queue 1 completed too. */
     expect_ok(gvblk_write(&f->blk, 0, 6000, data, len / 2, &st), st);
     expect_ok(gvblk_write(&f->blk, 1, 6000 + len / 1024, data + len / 2, len / 2, &st), st);
@@ -436,7 +436,7 @@ static void test_indirect_fills_the_ring(void **state)
 
     assert_true(f->blk.indirect);
     assert_int_equal(nr, bq->vq->size);
-    pattern(data, nr * len, 0x1d1);
+    gvblk_fill_pattern(data, nr * len, 0x1d1);
     for (unsigned pass = 0; pass < 2; pass++) {
         for (unsigned i = 0; i < nr; i++) {
             reqs[i] = (struct gvblk_req){

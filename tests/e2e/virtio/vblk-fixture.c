@@ -19,24 +19,10 @@
 const char *ioreqd_path;
 
 /* The disk's initial content: sector s holds bytes of a stream seeded by s. */
-void pattern(uint8_t *buf, size_t len, uint64_t seed)
-{
-    uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
-
-    for (size_t i = 0; i < len; i++) {
-        if (!(i & 7)) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-        }
-        buf[i] = (uint8_t)(x >> (8 * (i & 7)));
-    }
-}
-
 void initial_sectors(uint8_t *buf, uint64_t sector, size_t nr)
 {
     for (size_t i = 0; i < nr; i++)
-        pattern(buf + i * GVBLK_SECTOR, GVBLK_SECTOR, DISK_SEED + sector + i);
+        gvblk_fill_pattern(buf + i * GVBLK_SECTOR, GVBLK_SECTOR, DISK_SEED + sector + i);
 }
 
 void file_read(struct fx *f, uint64_t off, void *buf, size_t len)

@@ -49,7 +49,6 @@ struct fx {
     bool blk_up;
 };
 
-void pattern(uint8_t *buf, size_t len, uint64_t seed);
 /* What sectors [sector, sector + nr) of a fresh image hold. */
 void initial_sectors(uint8_t *buf, uint64_t sector, size_t nr);
 /* pread of the backing file, asserting it read len bytes. */
