@@ -13,6 +13,9 @@
 enum {
     OPT_LOG_LEVEL = 0x100,
     OPT_CONTROL_SOCKET,
+    OPT_RUNAS,
+    OPT_CHROOT,
+    OPT_NO_SECCOMP,
 };
 
 static const struct option long_options[] = {
@@ -24,6 +27,9 @@ static const struct option long_options[] = {
     {.name = "log", .has_arg = required_argument, .val = 'l'},
     {.name = "log-level", .has_arg = required_argument, .val = OPT_LOG_LEVEL},
     {.name = "control-socket", .has_arg = required_argument, .val = OPT_CONTROL_SOCKET},
+    {.name = "runas", .has_arg = required_argument, .val = OPT_RUNAS},
+    {.name = "chroot", .has_arg = required_argument, .val = OPT_CHROOT},
+    {.name = "no-seccomp", .has_arg = no_argument, .val = OPT_NO_SECCOMP},
     {.name = "help", .has_arg = no_argument, .val = 'h'},
     {.name = "version", .has_arg = no_argument, .val = 'V'},
     {0},
@@ -49,6 +55,11 @@ void cmdline_usage(FILE *out, const char *prog)
             "      --control-socket PATH\n"
             "                         ioreqctl's socket (default /run/ioreqd/N.sock;\n"
             "                         'none' for no socket)\n"
+            "      --runas USER[:GROUP]\n"
+            "                         after set-up, restrict the Xen handles to domain N\n"
+            "                         and run as USER (see SECURITY in ioreqd(8))\n"
+            "      --chroot DIR       after set-up, chroot into DIR\n"
+            "      --no-seccomp       do not install the system-call filter\n"
             "  -h, --help             show this help and exit\n"
             "  -V, --version          show the version and exit\n"
             "\n"
@@ -141,6 +152,20 @@ int cmdline_parse(int argc, char *const argv[], struct ioreqd_settings *s, char 
             rc = settings_set_string(&s->control_socket, optarg);
             if (rc)
                 return rc;
+            break;
+        case OPT_RUNAS:
+        case OPT_CHROOT:
+            if (!*optarg) {
+                snprintf(errbuf, errlen, "%s needs a value",
+                         opt == OPT_RUNAS ? "--runas" : "--chroot");
+                return -EINVAL;
+            }
+            rc = settings_set_string(opt == OPT_RUNAS ? &s->runas : &s->chroot_dir, optarg);
+            if (rc)
+                return rc;
+            break;
+        case OPT_NO_SECCOMP:
+            s->seccomp = 0;
             break;
         case 'h':
             action = CMDLINE_HELP;

@@ -24,6 +24,9 @@ enum conf_key {
     CONF_LOG,
     CONF_LOG_LEVEL,
     CONF_CONTROL_SOCKET,
+    CONF_RUNAS,
+    CONF_CHROOT,
+    CONF_SECCOMP,
     CONF_NR_KEYS,
 };
 
@@ -35,6 +38,9 @@ static const char *const conf_key_names[CONF_NR_KEYS] = {
     [CONF_LOG] = "log",
     [CONF_LOG_LEVEL] = "log-level",
     [CONF_CONTROL_SOCKET] = "control-socket",
+    [CONF_RUNAS] = "runas",
+    [CONF_CHROOT] = "chroot",
+    [CONF_SECCOMP] = "seccomp",
 };
 
 struct conf_parser {
@@ -103,6 +109,14 @@ static int conf_apply(struct conf_parser *p, int key, const char *value)
         return 0;
     case CONF_CONTROL_SOCKET:
         return settings_set_string(&s->control_socket, value);
+    case CONF_RUNAS:
+        return settings_set_string(&s->runas, value);
+    case CONF_CHROOT:
+        return settings_set_string(&s->chroot_dir, value);
+    case CONF_SECCOMP:
+        if (settings_parse_bool(value, &s->seccomp))
+            return conf_error(p, "invalid seccomp '%s': expected yes or no", value);
+        return 0;
     case CONF_LOG_LEVEL:
         if (settings_parse_log_level(value, &s->log_level))
             return conf_error(p, "invalid log-level '%s': expected error, warn, info or debug",

@@ -153,8 +153,9 @@ void daemonize_done(struct daemonize *d, int status, bool keep_stderr)
         if (dup2(d->saved_stderr, STDERR_FILENO) < 0)
             keep_stderr = false;
     }
+    /* stdout is /dev/null already; nothing is opened, as the daemon may be in a chroot by now. */
     if (!keep_stderr)
-        (void)redirect(STDERR_FILENO, "/dev/null", O_WRONLY);
+        (void)dup2(STDOUT_FILENO, STDERR_FILENO);
     /* After stderr is detached, so the launcher's final drain sees everything. */
     while (write(d->status_fd, &byte, 1) < 0 && errno == EINTR)
         ;

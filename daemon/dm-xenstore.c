@@ -222,6 +222,16 @@ bool dmxs_domain_introduced(struct dmxs *x)
     return errno != 0 && errno != ENOENT;
 }
 
+void dmxs_close_keep(struct dmxs *x)
+{
+    if (!x)
+        return;
+    for (unsigned i = 0; i < x->nr_created; i++)
+        free(x->created[i]);
+    x->nr_created = 0;
+    dmxs_close(x);
+}
+
 void dmxs_close(struct dmxs *x)
 {
     if (!x)

@@ -35,6 +35,13 @@ int dmxs_open(struct dmxs **out, unsigned domid, struct event_base *base,
               const struct dmxs_callbacks *cb) must_check;
 /* Removes what dmxs_cleanup() has not, closes the connection. NULL is fine. */
 void dmxs_close(struct dmxs *x);
+/*
+ * Closes the connection and leaves every node written in place, for a
+ * daemon about to restrict its Xen handles: xentoolcore_restrict_all()
+ * points libxenstore's socket at /dev/null, after which a request would
+ * never get its reply. The toolstack removes the nodes with the domain.
+ */
+void dmxs_close_keep(struct dmxs *x);
 
 /* "/local/domain/0/device-model/<domid>" */
 const char *dmxs_dm_dir(const struct dmxs *x);

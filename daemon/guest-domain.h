@@ -1,6 +1,9 @@
 /*
  * Is the guest still there? Asked when xenstore fires @releaseDomain, which
- * it does for every domain that goes away, not just ours.
+ * it does for every domain that goes away, not just ours, and, once the
+ * daemon restricted its Xen handles (no xenstore, a libxenctrl handle that
+ * can ask nothing), on a timer: a device-model operation about our own
+ * guest is still allowed, and fails with ESRCH once the domain is gone.
  */
 #ifndef IOREQD_GUEST_DOMAIN_H
 #define IOREQD_GUEST_DOMAIN_H
@@ -11,7 +14,7 @@
 
 struct guest_domain;
 
-/* Opens a libxenctrl handle. 0 or -errno. */
+/* Opens a libxenctrl and a libxendevicemodel handle. 0 or -errno. */
 int guest_domain_open(struct guest_domain **out, unsigned domid) must_check;
 void guest_domain_close(struct guest_domain *g);
 

@@ -6,6 +6,12 @@
  * (ioreqctl), and only when all of that works the xenstore inventory and
  * state = running, which tells the toolstack we serve requests.
  *
+ * Then, if asked, deprivileging (ioreqd_deprivilege, depriv.c): with --runas
+ * the xenstore connection is closed first, because restricting the Xen
+ * handles makes libxenstore's socket /dev/null; a restricted daemon then
+ * notices its guest's end by polling the hypervisor about that guest, the
+ * one thing its restricted handles may still ask.
+ *
  * Stopping: SIGTERM, SIGINT, SIGHUP (libxl's way of stopping a device model),
  * "stop" on the control socket and the guest's domain disappearing end the
  * loop with status 0; the ioreq
@@ -26,6 +32,7 @@
 #include <event2/event.h>
 
 #include "control.h"
+#include "depriv.h"
 #include "dm-xenstore.h"
 #include "guest-domain.h"
 #include "io-range.h"
@@ -62,8 +69,12 @@ struct ioreqd {
     struct ioreqd_device *devs;
     unsigned nr_devs;
     struct control_server *ctl;
+    struct event *liveness_ev; /* restricted only: polls the guest's existence */
     int exit_code;
 };
+
+/* How often a restricted daemon asks whether its guest still exists. */
+#define IOREQD_LIVENESS_SEC 2
 
 static void ioreqd_finish(struct ioreqd *d, int exit_code)
 {
@@ -115,6 +126,17 @@ static void on_domain_released(void *opaque)
     }
 }
 
+static void on_liveness_tick(evutil_socket_t fd, short what, void *opaque)
+{
+    struct ioreqd *d = opaque;
+
+    /* Unknown is not gone: a hypervisor that went away is reported by the server itself. */
+    if (guest_domain_state(d->guest) == GUEST_GONE) {
+        log_info("domain %u is gone, shutting down", d->domid);
+        ioreqd_finish(d, IOREQD_EXIT_OK);
+    }
+}
+
 /*
  * env->publish: a relative key lands in the device's inventory directory;
  * an absolute one must lie in the guest's own tree or ours (dmxs enforces
@@ -128,6 +150,8 @@ static int device_publish(void *opaque, const char *key, const char *value)
 
     if (!key || !*key || !value)
         return -EINVAL;
+    if (!dev->d->xs)
+        return -ENOTCONN;
     if (key[0] == '/')
         return dmxs_write(dev->d->xs, key, value);
     if ((size_t)snprintf(path, sizeof(path), "%s/%s", dev->dir, key) >= sizeof(path))
@@ -163,18 +187,44 @@ static int ctl_status(void *opaque, struct control_buf *out)
     return 0;
 }
 
+static void ctl_stats_counter(void *opaque, const char *name, uint64_t value)
+{
+    control_json_uint(opaque, name, value);
+}
+
 static int ctl_stats(void *opaque, struct control_buf *out)
 {
     struct ioreqd *d = opaque;
     unsigned nr = ioreq_server_nr_vcpus(d->srv);
     struct ioreq_vcpu_stats *per_vcpu = calloc(nr ? nr : 1, sizeof(*per_vcpu));
+    const struct device_counter_sink sink = {.counter = ctl_stats_counter, .opaque = out};
     struct ioreq_stats st;
+    bool any = false;
 
     if (!per_vcpu)
         return -ENOMEM;
     ioreq_server_get_stats(d->srv, &st, per_vcpu, nr);
     control_json_ioreq_stats(out, &st, per_vcpu, nr < st.nr_vcpus ? nr : st.nr_vcpus);
     free(per_vcpu);
+    /* Only devices that count something appear (daemon/control.h, "stats"). */
+    for (unsigned i = 0; i < d->nr_devs; i++) {
+        struct ioreqd_device *dev = &d->devs[i];
+
+        if (!dev->dev || !dev->type->counters)
+            continue;
+        if (!any)
+            control_json_begin_array(out, "devices");
+        any = true;
+        control_json_begin_object(out, NULL);
+        control_json_uint(out, "index", i);
+        control_json_string(out, "type", dev->type->name);
+        control_json_begin_object(out, "counters");
+        dev->type->counters(dev->dev, &sink);
+        control_json_end_object(out);
+        control_json_end_object(out);
+    }
+    if (any)
+        control_json_end_array(out);
     return 0;
 }
 
@@ -409,6 +459,29 @@ fail:
     return code;
 }
 
+int ioreqd_deprivilege(struct ioreqd *d, const struct depriv_plan *plan)
+{
+    const struct timeval tick = {.tv_sec = IOREQD_LIVENESS_SEC};
+    int rc;
+
+    if (plan->change_user) {
+        dmxs_close_keep(d->xs);
+        d->xs = NULL;
+        log_info("deprivileging: xenstore closed; state and inventory stay for the toolstack "
+                 "to remove");
+        if (ioreq_server_restrict(d->srv))
+            return IOREQD_EXIT_FAILURE;
+        log_info("deprivileging: Xen handles restricted to domain %u", d->domid);
+        d->liveness_ev = event_new(d->base, -1, EV_PERSIST, on_liveness_tick, d);
+        if (!d->liveness_ev || event_add(d->liveness_ev, &tick) < 0) {
+            log_error("cannot start watching domain %u", d->domid);
+            return IOREQD_EXIT_FAILURE;
+        }
+    }
+    rc = depriv_apply(plan);
+    return rc ? IOREQD_EXIT_FAILURE : 0;
+}
+
 int ioreqd_run(struct ioreqd *d)
 {
     if (d->exit_code < 0 && event_base_dispatch(d->base) < 0) {
@@ -447,6 +520,8 @@ void ioreqd_stop(struct ioreqd *d)
     if (d->io)
         io_registry_free(d->io);
     dmxs_close(d->xs);
+    if (d->liveness_ev)
+        event_free(d->liveness_ev);
     guest_domain_close(d->guest);
     for (size_t i = 0; i < ARRAY_SIZE(d->sig_ev); i++)
         if (d->sig_ev[i])

@@ -36,6 +36,18 @@ struct ioreqd_params {
  */
 int ioreqd_start(struct ioreqd **out, const struct ioreqd_params *params);
 
+struct depriv_plan;
+
+/*
+ * Gives up privileges once start-up is over and before the first request
+ * is served (SECURITY in ioreqd(8)). With a user to switch to: closes
+ * xenstore (everything was published already), restricts every Xen handle
+ * to the guest and starts polling the guest's liveness; then the process
+ * side (depriv_apply: chroot, ids, limits, no_new_privs, seccomp).
+ * Returns 0 or IOREQD_EXIT_FAILURE after logging why.
+ */
+int ioreqd_deprivilege(struct ioreqd *d, const struct depriv_plan *plan);
+
 /* Serves until stopped; returns the exit status (0 for an orderly stop). */
 int ioreqd_run(struct ioreqd *d);
 

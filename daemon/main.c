@@ -3,7 +3,8 @@
  * become settings, device specs are checked against the device table before
  * anything is started (so typing mistakes are usage errors, exit 2), then
  * the process detaches unless --foreground, writes its pid file and hands
- * over to the device model (ioreqd.c).
+ * over to the device model (ioreqd.c), which deprivileges itself before the
+ * launcher is told that start-up succeeded.
  */
 #include <errno.h>
 #include <limits.h>
@@ -11,12 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "cmdline.h"
 #include "config-file.h"
 #include "control.h"
 #include "daemonize.h"
+#include "depriv.h"
 #include "ioreqd.h"
 #include "log.h"
 #include "pidfile.h"
@@ -141,6 +144,8 @@ int main(int argc, char **argv)
     struct ioreqd_device_config *devs = NULL;
     struct daemonize dz = {.status_fd = -1, .saved_stderr = -1};
     struct ioreqd_params params = {0};
+    struct depriv_plan plan = {0};
+    char errbuf[512];
     char control_path[128];
     struct ioreqd *d = NULL;
     bool pidfile_written = false;
@@ -184,6 +189,14 @@ int main(int argc, char **argv)
         goto out;
     }
 
+    rc = depriv_plan_init(&plan, s.runas, s.chroot_dir, s.seccomp != 0, errbuf, sizeof(errbuf));
+    if (rc) {
+        code = rc == -ENOMEM ? IOREQD_EXIT_FAILURE : usage_error(errbuf);
+        if (rc == -ENOMEM)
+            fprintf(stderr, "%s: out of memory\n", prog);
+        goto out;
+    }
+
     level = s.log_level >= 0 ? s.log_level : LOG_LVL_INFO;
     sink = s.log_sink >= 0 ? s.log_sink : s.foreground == 1 ? LOG_SINK_STDERR : LOG_SINK_SYSLOG;
     if (s.foreground == 1) {
@@ -224,6 +237,14 @@ int main(int argc, char **argv)
     code = ioreqd_start(&d, &params);
     if (code)
         goto out;
+    /* syslog(3) connects now: neither the chroot nor the filter allows it later. */
+    if (sink == LOG_SINK_SYSLOG)
+        openlog(prog, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+    code = ioreqd_deprivilege(d, &plan);
+    if (code) {
+        ioreqd_stop(d);
+        goto out;
+    }
     daemonize_done(&dz, IOREQD_EXIT_OK, sink == LOG_SINK_STDERR);
     if (s.foreground != 1 && sink == LOG_SINK_SYSLOG)
         log_init(prog, sink, level);
@@ -239,6 +260,7 @@ out:
         device_spec_free(&specs[i]);
     free(specs);
     free(devs);
+    depriv_plan_free(&plan);
     settings_free(&s);
     return code;
 }

@@ -19,6 +19,7 @@ void settings_init(struct ioreqd_settings *s)
     s->foreground = -1;
     s->log_sink = -1;
     s->log_level = -1;
+    s->seccomp = -1;
 }
 
 static void free_devices(struct ioreqd_settings *s)
@@ -38,6 +39,8 @@ void settings_free(struct ioreqd_settings *s)
     free(s->pidfile);
     free(s->config_path);
     free(s->control_socket);
+    free(s->runas);
+    free(s->chroot_dir);
     settings_init(s);
 }
 
@@ -97,6 +100,10 @@ void settings_merge(struct ioreqd_settings *base, struct ioreqd_settings *over)
     move_string(&base->pidfile, &over->pidfile);
     move_string(&base->config_path, &over->config_path);
     move_string(&base->control_socket, &over->control_socket);
+    move_string(&base->runas, &over->runas);
+    move_string(&base->chroot_dir, &over->chroot_dir);
+    if (over->seccomp >= 0)
+        base->seccomp = over->seccomp;
     if (over->nr_devices) {
         free_devices(base);
         base->devices = over->devices;

@@ -37,6 +37,9 @@ struct ioreqd_settings {
     int log_level; /* enum log_level, -1 unset */
     char *config_path;
     char *control_socket; /* path, "none", or NULL for the default */
+    char *runas;          /* "user[:group]" to run as after set-up; NULL: stay root */
+    char *chroot_dir;     /* directory to chroot into after set-up; NULL: none */
+    int seccomp;          /* -1 unset (on), 0, 1 */
 };
 
 void settings_init(struct ioreqd_settings *s);

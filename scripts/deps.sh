@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
     build-essential cmake pkg-config
-    libxen-dev libevent-dev libcmocka-dev
+    libxen-dev libevent-dev libcmocka-dev libseccomp-dev
     xenstore-utils # the real xenstore-* tools the tests drive against the mock
     man-db         # man page rendering checks
     util-linux     # setsid, used by the demo

@@ -62,6 +62,22 @@ static void test_defaults_unset(void **state)
     assert_int_equal(s.log_level, -1);
     assert_null(s.pidfile);
     assert_null(s.config_path);
+    assert_null(s.runas);
+    assert_null(s.chroot_dir);
+    assert_int_equal(s.seccomp, -1);
+    settings_free(&s);
+}
+
+static void test_deprivileging_options(void **state)
+{
+    struct ioreqd_settings s;
+
+    assert_int_equal(parse(&s, ARGV("-d", "2", "--runas", "ioreqd:kvm", "--chroot", "/var/empty",
+                                    "--no-seccomp")),
+                     CMDLINE_RUN);
+    assert_string_equal(s.runas, "ioreqd:kvm");
+    assert_string_equal(s.chroot_dir, "/var/empty");
+    assert_int_equal(s.seccomp, 0);
     settings_free(&s);
 }
 
@@ -130,6 +146,10 @@ static void test_bad_options(void **state)
     expect_error(ARGV("--pidfile", ""), "--pidfile needs a file name");
     expect_error(ARGV("--control-socket", ""), "--control-socket needs a path or 'none'");
     expect_error(ARGV("--foreground=yes"), "option '--foreground' takes no argument");
+    expect_error(ARGV("--runas", ""), "--runas needs a value");
+    expect_error(ARGV("--chroot", ""), "--chroot needs a value");
+    expect_error(ARGV("--runas"), "option '--runas' needs an argument");
+    expect_error(ARGV("--no-seccomp=1"), "option '--no-seccomp' takes no argument");
     expect_error(ARGV("--domid", "1", "-Fx"), "unknown option '-x'");
 }
 
@@ -156,14 +176,20 @@ static void test_merge(void **state)
     base.foreground = 0;
     assert_int_equal(settings_add_device(&base, "uart", "f:1"), 0);
     assert_int_equal(settings_set_string(&base.pidfile, "/a"), 0);
+    assert_int_equal(settings_set_string(&base.runas, "a"), 0);
+    base.seccomp = 1;
     over.domid = 4;
     assert_int_equal(settings_set_string(&over.pidfile, "/b"), 0);
+    assert_int_equal(settings_set_string(&over.chroot_dir, "/c"), 0);
 
     settings_merge(&base, &over);
     assert_int_equal(base.domid, 4);
     assert_int_equal(base.log_level, LOG_LVL_WARN);
     assert_int_equal(base.foreground, 0);
     assert_string_equal(base.pidfile, "/b");
+    assert_string_equal(base.runas, "a");
+    assert_string_equal(base.chroot_dir, "/c");
+    assert_int_equal(base.seccomp, 1);    /* unset in over: the file's value stays */
     assert_int_equal(base.nr_devices, 1); /* over had none: the file's stay */
     assert_string_equal(base.devices[0].origin, "f:1");
     assert_null(over.pidfile);
@@ -182,6 +208,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full),
         cmocka_unit_test(test_defaults_unset),
+        cmocka_unit_test(test_deprivileging_options),
         cmocka_unit_test(test_equals_form_and_hex),
         cmocka_unit_test(test_help_version),
         cmocka_unit_test(test_bad_domid),

@@ -38,7 +38,10 @@ static void test_full(void **state)
                        "log = syslog\n"
                        "foreground = yes\n"
                        "pidfile = /run/ioreqd-5.pid\n"
-                       "control-socket = none\n");
+                       "control-socket = none\n"
+                       "runas = ioreqd:ioreqd\n"
+                       "chroot = /var/lib/ioreqd/empty\n"
+                       "seccomp = no\n");
 
     assert_int_equal(rc, 0);
     assert_int_equal(s.domid, 5);
@@ -52,6 +55,9 @@ static void test_full(void **state)
     assert_int_equal(s.foreground, 1);
     assert_string_equal(s.pidfile, "/run/ioreqd-5.pid");
     assert_string_equal(s.control_socket, "none");
+    assert_string_equal(s.runas, "ioreqd:ioreqd");
+    assert_string_equal(s.chroot_dir, "/var/lib/ioreqd/empty");
+    assert_int_equal(s.seccomp, 0);
     settings_free(&s);
 }
 
@@ -114,6 +120,9 @@ static void test_errors(void **state)
                  "test.conf:1: invalid domid '5 # guest': expected a domain id from 1 to 32751");
     expect_error("config = /etc/other.conf\n", "test.conf:1: unknown key 'config'");
     expect_error("Domid = 5\n", "test.conf:1: unknown key 'Domid'");
+    expect_error("seccomp = strict\n", "test.conf:1: invalid seccomp 'strict': expected yes or no");
+    expect_error("runas = a\nrunas = b\n", "test.conf:2: 'runas' already set on line 1");
+    expect_error("chroot =\n", "test.conf:1: missing value for 'chroot'");
 }
 
 static void test_long_line(void **state)

@@ -1,0 +1,822 @@
+/*
+ * ioreqd deprivileged on the mock hypervisor: after --runas (and --chroot)
+ * the process has no root ids and no capabilities, runs with no_new_privs
+ * and the seccomp filter, its Xen handles refuse every domain but its
+ * guest, and it still serves the guest (UART and virtio-blk I/O through the
+ * filter). A forbidden system call kills it. Stopping under load and the
+ * hypervisor going away end it cleanly.
+ *
+ * Everything is observed from outside (/proc/<pid>/status, the mock's
+ * inspection, exit statuses); what must happen inside the daemon is done
+ * by a test-only LD_PRELOAD library (depriv-hook.c), never by test code in
+ * ioreqd.
+ *
+ * Usage: e2e-depriv /path/to/ioreqd /path/to/depriv-hook.so [test-name-pattern]
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xenstore.h>
+
+#include "guest-pci.h"
+#include "guest-virtio-blk.h"
+#include "mockhv.h"
+
+#define DOMID     7
+#define WAIT_MS   20000
+#define COM1      0x3f8
+#define UART_SCR  7
+#define UART_LSR  5
+#define UART_SPEC "uart,port=0x3f8,irq=4,backend=null"
+#define RUNAS     "nobody:nogroup"
+#define RAM_BYTES (64u << 20)
+#define DISK_SIZE (4u << 20)
+
+extern char **environ;
+
+static const char *ioreqd_path;
+static const char *hook_path;
+
+struct fixture {
+    struct mockhv *hv;
+    pid_t pid;
+    char dir[64];
+    char errpath[96];
+    char ctlpath[96];
+    char hookdir[96];
+    char rootdir[96]; /* chroot */
+    char disk[96];
+    struct xs_handle *xs;
+    uid_t uid;
+    gid_t gid;
+};
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static char *slurp(const char *path)
+{
+    static char buf[65536];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+
+    if (fd >= 0)
+        close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    return buf;
+}
+
+static void dump_stderr(struct fixture *fx)
+{
+    fprintf(stderr, "---- ioreqd stderr ----\n%s-----------------------\n", slurp(fx->errpath));
+}
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+    struct passwd *pw = getpwnam("nobody");
+    struct group *gr = getgrnam("nogroup");
+
+    if (!fx || !pw || !gr)
+        return -1;
+    fx->uid = pw->pw_uid;
+    fx->gid = gr->gr_gid;
+    strcpy(fx->dir, "/tmp/ioreqd-depriv-XXXXXX");
+    if (!mkdtemp(fx->dir))
+        return -1;
+    /* The deprivileged daemon appends to its stderr file, opened for it by us. */
+    chmod(fx->dir, 0755);
+    snprintf(fx->errpath, sizeof(fx->errpath), "%s/stderr", fx->dir);
+    snprintf(fx->ctlpath, sizeof(fx->ctlpath), "%s/control.sock", fx->dir);
+    snprintf(fx->hookdir, sizeof(fx->hookdir), "%s/hook", fx->dir);
+    snprintf(fx->rootdir, sizeof(fx->rootdir), "%s/root", fx->dir);
+    snprintf(fx->disk, sizeof(fx->disk), "%s/disk.img", fx->dir);
+    if (mkdir(fx->hookdir, 0755) < 0 || mkdir(fx->rootdir, 0755) < 0)
+        return -1;
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+    char cmd[128];
+
+    if (fx->pid > 0) {
+        kill(fx->pid, SIGKILL);
+        waitpid(fx->pid, NULL, 0);
+    }
+    if (getenv("IOREQD_E2E_VERBOSE"))
+        dump_stderr(fx);
+    if (fx->xs)
+        xs_close(fx->xs);
+    if (fx->hv)
+        mockhv_destroy(fx->hv);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", fx->dir);
+    free(fx);
+    return 0;
+}
+
+static void start_hv(struct fixture *fx, unsigned nr_vcpus)
+{
+    struct mockhv_config cfg = {
+        .domid = DOMID,
+        .nr_vcpus = nr_vcpus,
+        .mem_bytes = RAM_BYTES,
+        .xenstore = true,
+    };
+
+    assert_int_equal(mockhv_create(&fx->hv, &cfg), 0);
+    assert_int_equal(setenv("XENSTORED_PATH", mockhv_xenstored_path(fx->hv), 1), 0);
+    fx->xs = xs_open(0);
+    assert_non_null(fx->xs);
+}
+
+/*
+ * The child's environment: ours, the drop-in libraries first, the mock's
+ * variables, and the hook. A sanitizer runtime must accept a preloaded
+ * library ahead of it; LeakSanitizer's exit check needs /proc and ptrace,
+ * which a chroot without /proc and an unprivileged user do not give it
+ * (`confined`).
+ */
+static char **child_env(struct fixture *fx, bool hook, bool confined)
+{
+    static char libpath[1024], preload[512], hookdir[160], hookdom[64], asan[128];
+    static char *env[512];
+    const char *shim = getenv("IOREQD_SHIM_LIBDIR");
+    const char *old = getenv("LD_LIBRARY_PATH");
+    size_t n = 0;
+
+    for (char **e = environ; *e && n < 400; e++)
+        if (strncmp(*e, "LD_LIBRARY_PATH=", 16) && strncmp(*e, "MOCKXEN_SOCKET=", 15) &&
+            strncmp(*e, "XENSTORED_PATH=", 15) && strncmp(*e, "LD_PRELOAD=", 11) &&
+            strncmp(*e, "ASAN_OPTIONS=", 13))
+            env[n++] = *e;
+    snprintf(libpath, sizeof(libpath), "LD_LIBRARY_PATH=%s%s%s", shim ? shim : "", old ? ":" : "",
+             old ? old : "");
+    env[n++] = libpath;
+    snprintf(asan, sizeof(asan), "ASAN_OPTIONS=verify_asan_link_order=0%s",
+             confined ? ":detect_leaks=0" : "");
+    env[n++] = asan;
+    if (hook) {
+        snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", hook_path);
+        snprintf(hookdir, sizeof(hookdir), "IOREQD_DEPRIV_HOOK_DIR=%s", fx->hookdir);
+        snprintf(hookdom, sizeof(hookdom), "IOREQD_DEPRIV_HOOK_DOMID=%u", DOMID);
+        env[n++] = preload;
+        env[n++] = hookdir;
+        env[n++] = hookdom;
+    }
+    if (fx->hv)
+        for (const char *const *e = mockhv_environ(fx->hv); *e && n < 510; e++)
+            env[n++] = (char *)*e;
+    env[n] = NULL;
+    return env;
+}
+
+static pid_t spawn(struct fixture *fx, const char *const *args, bool hook, bool confined)
+{
+    const char *argv[40] = {ioreqd_path};
+    char **env = child_env(fx, hook, confined);
+    size_t n = 1;
+    pid_t pid;
+
+    while (*args && n < 39)
+        argv[n++] = *args++;
+    argv[n] = NULL;
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(fx->errpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        int null = open("/dev/null", O_RDWR);
+        if (fd < 0 || null < 0)
+            _exit(126);
+        dup2(null, STDIN_FILENO);
+        dup2(null, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        execve(ioreqd_path, (char **)argv, env);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int wait_exit(struct fixture *fx, pid_t pid)
+{
+    long deadline = now_ms() + WAIT_MS;
+    int status;
+
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return status;
+        assert_int_equal(r, 0);
+        if (now_ms() > deadline) {
+            dump_stderr(fx);
+            fail_msg("ioreqd (pid %ld) did not exit", (long)pid);
+        }
+        sleep_ms(10);
+    }
+}
+
+/* Waits for `text` in ioreqd's stderr, failing if it exits first. */
+static void wait_log(struct fixture *fx, const char *text)
+{
+    long deadline = now_ms() + WAIT_MS;
+    int status;
+
+    while (!strstr(slurp(fx->errpath), text)) {
+        if (fx->pid > 0 && waitpid(fx->pid, &status, WNOHANG) == fx->pid) {
+            fx->pid = 0;
+            dump_stderr(fx);
+            fail_msg("ioreqd exited (status 0x%x) before logging '%s'", status, text);
+        }
+        if (now_ms() > deadline) {
+            dump_stderr(fx);
+            fail_msg("ioreqd never logged '%s'", text);
+        }
+        sleep_ms(10);
+    }
+}
+
+static void make_fifo(struct fixture *fx)
+{
+    char path[160];
+
+    snprintf(path, sizeof(path), "%s/cmd", fx->hookdir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+}
+
+struct run_opts {
+    bool runas;
+    bool chroot;
+    bool no_seccomp;
+    bool hook;
+    const char *extra_device;
+};
+
+/* ioreqd in the foreground with a UART (and more), returning once it is deprivileged. */
+static void start_ioreqd(struct fixture *fx, const struct run_opts *o)
+{
+    const char *args[32] = {"--domid",  "7",       "--foreground",     "--log-level", "debug",
+                            "--device", UART_SPEC, "--control-socket", fx->ctlpath};
+    size_t n = 9;
+
+    if (o->extra_device) {
+        args[n++] = "--device";
+        args[n++] = o->extra_device;
+    }
+    if (o->runas) {
+        args[n++] = "--runas";
+        args[n++] = RUNAS;
+    }
+    if (o->chroot) {
+        args[n++] = "--chroot";
+        args[n++] = fx->rootdir;
+    }
+    if (o->no_seccomp)
+        args[n++] = "--no-seccomp";
+    args[n] = NULL;
+    /* Changing users and chroot need root; as anyone else there is nothing to test. */
+    if ((o->runas || o->chroot) && geteuid() != 0)
+        skip();
+    if (o->hook)
+        make_fifo(fx);
+    fx->pid = spawn(fx, args, o->hook, o->runas || o->chroot);
+    wait_log(fx, o->no_seccomp ? "no system-call filter" : "seccomp filter 'serving");
+}
+
+static uint32_t pio_in(struct fixture *fx, unsigned vcpu, uint16_t port)
+{
+    uint32_t v = 0xdeadbeef;
+    assert_int_equal(mockhv_pio_in(fx->hv, vcpu, port, 1, &v, WAIT_MS), 0);
+    return v;
+}
+
+static void pio_out(struct fixture *fx, unsigned vcpu, uint16_t port, uint32_t v)
+{
+    assert_int_equal(mockhv_pio_out(fx->hv, vcpu, port, 1, v, WAIT_MS), 0);
+}
+
+static void uart_works(struct fixture *fx, unsigned nr_vcpus)
+{
+    for (unsigned v = 0; v < nr_vcpus; v++) {
+        pio_out(fx, v, COM1 + UART_SCR, 0x30 + v);
+        assert_int_equal(pio_in(fx, v, COM1 + UART_SCR), 0x30 + v);
+    }
+    assert_int_equal(pio_in(fx, 0, COM1 + UART_LSR), 0x60);
+}
+
+/* One "Name:\tvalue" line of /proc/<pid>/status, value only. */
+static const char *proc_status(pid_t pid, const char *name)
+{
+    static char value[256];
+    char path[64], *line;
+    size_t len = strlen(name);
+
+    snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+    for (line = slurp(path); line && *line;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        if (strncmp(line, name, len) == 0 && line[len] == ':') {
+            const char *v = line + len + 1;
+            size_t n;
+            while (*v == '\t' || *v == ' ')
+                v++;
+            n = strcspn(v, "\n");
+            snprintf(value, sizeof(value), "%.*s", (int)n, v);
+            return value;
+        }
+    }
+    fail_msg("no %s in %s", name, path);
+    return NULL;
+}
+
+/* One request line on the control socket, one reply line back. */
+static char *control_ask(struct fixture *fx, const char *request)
+{
+    static char reply[65536];
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    size_t got = 0;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    assert_true(fd >= 0);
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", fx->ctlpath);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(write(fd, request, strlen(request)), (int)strlen(request));
+    while (got == 0 || reply[got - 1] != '\n') {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        ssize_t n;
+        assert_int_equal(poll(&pfd, 1, WAIT_MS), 1);
+        n = read(fd, reply + got, sizeof(reply) - 1 - got);
+        assert_true(n > 0);
+        got += (size_t)n;
+    }
+    reply[got] = '\0';
+    close(fd);
+    return reply;
+}
+
+/* Soft and hard value of one /proc/<pid>/limits line: "SOFT HARD". */
+static const char *proc_limit(pid_t pid, const char *name)
+{
+    static char value[64];
+    char path[64], soft[32], hard[32];
+    const char *line;
+
+    snprintf(path, sizeof(path), "/proc/%ld/limits", (long)pid);
+    line = strstr(slurp(path), name);
+    if (!line || sscanf(line + strlen(name), "%31s %31s", soft, hard) != 2)
+        fail_msg("no '%s' in %s", name, path);
+    snprintf(value, sizeof(value), "%s %s", soft, hard);
+    return value;
+}
+
+/* Sends one command to the hook and returns its result line (the hook appends one per command). */
+static char *hook_ask(struct fixture *fx, char cmd)
+{
+    static char line[512];
+    char path[160];
+    long deadline = now_ms() + WAIT_MS;
+    size_t before;
+    const char *text;
+    int fd, status;
+
+    snprintf(path, sizeof(path), "%s/out", fx->hookdir);
+    before = strlen(slurp(path));
+    snprintf(path, sizeof(path), "%s/cmd", fx->hookdir);
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, &cmd, 1), 1);
+    close(fd);
+    snprintf(path, sizeof(path), "%s/out", fx->hookdir);
+    for (;;) {
+        text = slurp(path);
+        if (strlen(text) > before && text[strlen(text) - 1] == '\n')
+            break;
+        if (waitpid(fx->pid, &status, WNOHANG) == fx->pid) {
+            fx->pid = 0;
+            dump_stderr(fx);
+            fail_msg("ioreqd ended (wait status 0x%x) instead of answering '%c'", status, cmd);
+        }
+        if (now_ms() > deadline) {
+            dump_stderr(fx);
+            fail_msg("the hook did not answer '%c'", cmd);
+        }
+        sleep_ms(10);
+    }
+    snprintf(line, sizeof(line), "%.500s", text + before);
+    return line;
+}
+
+static void expect_exit(struct fixture *fx, int code)
+{
+    int status = wait_exit(fx, fx->pid);
+
+    fx->pid = 0;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != code)
+        dump_stderr(fx);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), code);
+}
+
+static void expect_sigsys(struct fixture *fx)
+{
+    int status = wait_exit(fx, fx->pid);
+
+    fx->pid = 0;
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSYS) {
+        dump_stderr(fx);
+        fail_msg("ioreqd was not killed by SIGSYS (wait status 0x%x)", status);
+    }
+}
+
+/* ---- tests ---- */
+
+/* No root ids, no capabilities, no_new_privs, the filter, limits; the guest is served. */
+static void test_identity(void **state)
+{
+    struct fixture *fx = *state;
+    const struct run_opts o = {.runas = true};
+    char ids[64], *state_val;
+    unsigned len;
+
+    start_hv(fx, 2);
+    start_ioreqd(fx, &o);
+    snprintf(ids, sizeof(ids), "%u\t%u\t%u\t%u", (unsigned)fx->uid, (unsigned)fx->uid,
+             (unsigned)fx->uid, (unsigned)fx->uid);
+    assert_string_equal(proc_status(fx->pid, "Uid"), ids);
+    snprintf(ids, sizeof(ids), "%u\t%u\t%u\t%u", (unsigned)fx->gid, (unsigned)fx->gid,
+             (unsigned)fx->gid, (unsigned)fx->gid);
+    assert_string_equal(proc_status(fx->pid, "Gid"), ids);
+    assert_string_equal(proc_status(fx->pid, "Groups"), "");
+    assert_string_equal(proc_status(fx->pid, "CapInh"), "0000000000000000");
+    assert_string_equal(proc_status(fx->pid, "CapPrm"), "0000000000000000");
+    assert_string_equal(proc_status(fx->pid, "CapEff"), "0000000000000000");
+    assert_string_equal(proc_status(fx->pid, "CapAmb"), "0000000000000000");
+    assert_string_equal(proc_status(fx->pid, "NoNewPrivs"), "1");
+    assert_string_equal(proc_status(fx->pid, "Seccomp"), "2"); /* SECCOMP_MODE_FILTER */
+    assert_string_equal(proc_limit(fx->pid, "Max core file size"), "0 0");
+    assert_string_equal(proc_limit(fx->pid, "Max processes"), "0 0");
+    assert_string_equal(proc_limit(fx->pid, "Max open files"), "1024 1024");
+    assert_non_null(strstr(slurp(fx->errpath), "Xen handles restricted to domain 7"));
+
+    uart_works(fx, 2);
+    /* ioreqctl's socket, created as root, still answers the unprivileged daemon's owner. */
+    assert_true(strncmp(control_ask(fx, "stats\n"), "{\"ok\":true", 10) == 0);
+    /* Everything was published before xenstore was closed. */
+    state_val = xs_read(fx->xs, XBT_NULL, "/local/domain/0/device-model/7/state", &len);
+    assert_non_null(state_val);
+    assert_string_equal(state_val, "running");
+    free(state_val);
+}
+
+/* The daemon's own handles work for its guest and refuse other domains; no new handle opens. */
+static void test_other_domid_refused(void **state)
+{
+    struct fixture *fx = *state;
+    const struct run_opts o = {.runas = true, .hook = true};
+    char expect[128];
+
+    start_hv(fx, 1);
+    start_ioreqd(fx, &o);
+    uart_works(fx, 1);
+    snprintf(expect, sizeof(expect), "own=0 other=%d dom0=%d fmem-other=%d\n", EPERM, EPERM, EPERM);
+    assert_string_equal(hook_ask(fx, 'r'), expect);
+    /* Asking did not disturb serving. */
+    uart_works(fx, 1);
+    assert_int_equal(kill(fx->pid, SIGTERM), 0);
+    expect_exit(fx, 0);
+}
+
+/* Without --runas the handles stay unrestricted: the same probe sees it (the test can fail). */
+static void test_unrestricted_without_runas(void **state)
+{
+    struct fixture *fx = *state;
+    const struct run_opts o = {.hook = true};
+    const char *line;
+    char expect[128];
+
+    start_hv(fx, 1);
+    start_ioreqd(fx, &o);
+    line = hook_ask(fx, 'r');
+    /* Asking about other domains is allowed; the mock just has none: ESRCH, not EPERM. */
+    snprintf(expect, sizeof(expect), "own=0 other=%d dom0=%d fmem-other=%d\n", ESRCH, ESRCH, ESRCH);
+    assert_string_equal(line, expect);
+    assert_string_equal(proc_status(fx->pid, "Seccomp"), "2");
+    assert_string_equal(proc_status(fx->pid, "Uid"), "0\t0\t0\t0");
+}
+
+static void test_forbidden_exec_kills(void **state)
+{
+    struct fixture *fx = *state;
+    const struct run_opts o = {.runas = true, .hook = true};
+    char path[160];
+
+    start_hv(fx, 1);
+    start_ioreqd(fx, &o);
+    uart_works(fx, 1);
+    snprintf(path, sizeof(path), "%s/cmd", fx->hookdir);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "x", 1), 1);
+    close(fd);
+    expect_sigsys(fx);
+    /* /bin/true never ran: it would have exited 0. */
+    snprintf(path, sizeof(path), "%s/out", fx->hookdir);
+    assert_string_equal(slurp(path), "");
+}
+
+static void test_forbidden_socket_kills(void **state)
+{
+    struct fixture *fx = *state;
+    const struct run_opts o = {.hook = true}; /* the filter is on by default, even as root */
+    char path[160];
+
+    start_hv(fx, 1);
+    start_ioreqd(fx, &o);
+    snprintf(path, sizeof(path), "%s/cmd", fx->hookdir);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "s", 1), 1);
+    close(fd);
+    expect_sigsys(fx);
+}
+
+/* --no-seccomp is the documented escape hatch: the same call then succeeds. */
+static void test_no_seccomp_allows(void **state)
+{
+    struct fixture *fx = *state;
+    const struct run_opts o = {.runas = true, .no_seccomp = true, .hook = true};
+    const char *line;
+
+    start_hv(fx, 1);
+    start_ioreqd(fx, &o);
+    assert_string_equal(proc_status(fx->pid, "Seccomp"), "0");
+    assert_string_equal(proc_status(fx->pid, "NoNewPrivs"), "1");
+    line = hook_ask(fx, 's');
+    assert_int_equal(strncmp(line, "socket=", 7), 0);
+    assert_true(atoi(line + 7) >= 0);
+    /* Without the filter, the user switch alone keeps new Xen handles out of reach. */
+    assert_string_equal(hook_ask(fx, 'o'), "open=13\n");
+    uart_works(fx, 1);
+    assert_int_equal(kill(fx->pid, SIGTERM), 0);
+    expect_exit(fx, 0);
+}
+
+/* A chroot to an empty directory, a virtio-blk disk written, flushed, read and discarded. */
+static void test_chroot_virtio_blk(void **state)
+{
+    struct fixture *fx = *state;
+    char spec[160], root[PATH_MAX], link[64];
+    const struct run_opts o = {.runas = true, .chroot = true, .extra_device = spec};
+    struct gpci_bus bus = {0};
+    struct garena arena;
+    struct gvblk blk;
+    struct gvblk_opts bo = {
+        .virtio = {.irq = GVIRTIO_IRQ_MSIX, .timeout_ms = WAIT_MS, .msi_data_base = 0x40},
+        .nr_queues = 2,
+        .queue_size = 64,
+    };
+    const struct mockhv_pci_func *fn;
+    static uint8_t out[65536], in[65536], file[65536];
+    uint16_t ids[2];
+    uint8_t st;
+    ssize_t n;
+    int fd;
+
+    fd = open(fx->disk, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, DISK_SIZE), 0);
+    snprintf(spec, sizeof(spec), "virtio-blk,file=%s,bdf=00:05.0", fx->disk);
+    start_hv(fx, 2);
+    start_ioreqd(fx, &o);
+    snprintf(link, sizeof(link), "/proc/%ld/root", (long)fx->pid);
+    n = readlink(link, root, sizeof(root) - 1);
+    assert_true(n > 0);
+    root[n] = '\0';
+    assert_string_equal(root, fx->rootdir);
+    assert_string_equal(proc_status(fx->pid, "Seccomp"), "2");
+    uart_works(fx, 2);
+
+    assert_int_equal(gpci_scan(&bus, fx->hv, 0, WAIT_MS) >= 0, 1);
+    fn = gpci_find(&bus, GVIRTIO_VENDOR, GVIRTIO_DEVICE_BASE + GVBLK_DEVICE_ID);
+    assert_non_null(fn);
+    garena_init(&arena, 1 << 20, RAM_BYTES - (1 << 20));
+    assert_int_equal(gvblk_init(&blk, fx->hv, &arena, &bus, fn, &bo), 0);
+    for (size_t i = 0; i < sizeof(out); i++)
+        out[i] = (uint8_t)(i * 7 + 3);
+    assert_int_equal(gvblk_write(&blk, 0, 16, out, sizeof(out), &st), 0);
+    assert_int_equal(st, GVBLK_S_OK);
+    assert_int_equal(gvblk_flush(&blk, blk.nr_queues - 1, &st), 0);
+    assert_int_equal(st, GVBLK_S_OK);
+    assert_int_equal(pread(fd, file, sizeof(file), 16 * 512), (ssize_t)sizeof(file));
+    assert_memory_equal(file, out, sizeof(out));
+    assert_int_equal(gvblk_read(&blk, blk.nr_queues - 1, 16, in, sizeof(in), &st), 0);
+    assert_int_equal(st, GVBLK_S_OK);
+    assert_memory_equal(in, out, sizeof(out));
+    assert_int_equal(gvblk_write_zeroes(&blk, 0, 16, 8, false, &st), 0);
+    assert_int_equal(st, GVBLK_S_OK);
+    assert_int_equal(gvblk_read(&blk, 0, 16, in, 4096, &st), 0);
+    assert_int_equal(st, GVBLK_S_OK);
+    memset(file, 0, 4096);
+    assert_memory_equal(in, file, 4096);
+    gvblk_fini(&blk);
+    garena_fini(&arena);
+    close(fd);
+
+    assert_int_equal(kill(fx->pid, SIGTERM), 0);
+    expect_exit(fx, 0);
+    assert_int_equal(mockhv_servers(fx->hv, ids, 2), 0);
+    assert_int_equal(mockhv_bound_ports(fx->hv), 0);
+}
+
+struct hammer {
+    struct fixture *fx;
+    unsigned vcpu;
+    volatile bool *stop;
+    unsigned long done; /* atomic */
+    int error;
+};
+
+static void *hammer_thread(void *opaque)
+{
+    struct hammer *h = opaque;
+
+    while (!__atomic_load_n(h->stop, __ATOMIC_ACQUIRE)) {
+        uint32_t v = 0;
+        int rc = mockhv_pio_out(h->fx->hv, h->vcpu, COM1 + UART_SCR, 1, h->vcpu, WAIT_MS);
+        if (!rc)
+            rc = mockhv_pio_in(h->fx->hv, h->vcpu, COM1 + UART_LSR, 1, &v, WAIT_MS);
+        if (rc) {
+            h->error = rc; /* the server went away under us: expected once stopping */
+            break;
+        }
+        __atomic_add_fetch(&h->done, 1, __ATOMIC_RELEASE);
+    }
+    return NULL;
+}
+
+/* SIGTERM while four vCPUs hammer the daemon: teardown completes, exit 0, nothing left. */
+static void sigterm_under_load(struct fixture *fx, bool restricted)
+{
+    const struct run_opts o = {.runas = restricted};
+    enum { NR = 4 };
+    /* static: a failing assertion leaves the function while the threads still run */
+    static struct hammer h[NR];
+    static pthread_t t[NR];
+    static volatile bool stop;
+    uint16_t ids[2];
+
+    stop = false;
+    start_hv(fx, NR);
+    start_ioreqd(fx, &o);
+    for (unsigned i = 0; i < NR; i++) {
+        h[i] = (struct hammer){.fx = fx, .vcpu = i, .stop = &stop};
+        assert_int_equal(pthread_create(&t[i], NULL, hammer_thread, &h[i]), 0);
+    }
+    /* Load first: every vCPU has been served a good number of times. */
+    for (unsigned i = 0; i < NR; i++)
+        while (__atomic_load_n(&h[i].done, __ATOMIC_ACQUIRE) < 200 && !h[i].error)
+            sleep_ms(1);
+    for (unsigned i = 0; i < NR; i++)
+        assert_int_equal(h[i].error, 0);
+    assert_int_equal(kill(fx->pid, SIGTERM), 0);
+    expect_exit(fx, 0);
+    __atomic_store_n(&stop, true, __ATOMIC_RELEASE);
+    for (unsigned i = 0; i < NR; i++)
+        pthread_join(t[i], NULL);
+    assert_non_null(strstr(slurp(fx->errpath), "received SIGTERM, shutting down"));
+    assert_non_null(strstr(slurp(fx->errpath), "stopped (exit status 0)"));
+    assert_int_equal(mockhv_servers(fx->hv, ids, 2), 0);
+    assert_int_equal(mockhv_bound_ports(fx->hv), 0);
+    unsigned len;
+    char *state_val = xs_read(fx->xs, XBT_NULL, "/local/domain/0/device-model/7/state", &len);
+    if (restricted) {
+        /* xenstore was closed before restricting: the keys are the toolstack's to remove. */
+        assert_non_null(state_val);
+        assert_string_equal(state_val, "running");
+    } else {
+        assert_null(state_val);
+    }
+    free(state_val);
+}
+
+static void test_sigterm_under_load(void **state)
+{
+    sigterm_under_load(*state, false);
+}
+
+static void test_sigterm_under_load_restricted(void **state)
+{
+    sigterm_under_load(*state, true);
+}
+
+/* The mock hypervisor dies under a restricted daemon: exit 1 with a clear message. */
+static void test_hypervisor_killed_restricted(void **state)
+{
+    struct fixture *fx = *state;
+    const struct run_opts o = {.runas = true, .chroot = true};
+
+    start_hv(fx, 2);
+    start_ioreqd(fx, &o);
+    uart_works(fx, 2);
+    xs_close(fx->xs);
+    fx->xs = NULL;
+    mockhv_destroy(fx->hv);
+    fx->hv = NULL;
+    expect_exit(fx, 1);
+    assert_non_null(strstr(slurp(fx->errpath), "hypervisor connection failed"));
+    assert_non_null(strstr(slurp(fx->errpath), "domain 7 can no longer be served"));
+}
+
+/* Mistakes in the deprivileging options are usage errors, found before anything starts. */
+static void test_bad_options(void **state)
+{
+    struct fixture *fx = *state;
+    static const struct {
+        const char *opt, *value, *message;
+    } cases[] = {
+        {"--runas", "root", "must not be root"},
+        {"--runas", "nobody:root", "must not be root"},
+        {"--runas", "no-such-user-here", "no user 'no-such-user-here'"},
+        {"--runas", "nobody:no-such-group-here", "no group 'no-such-group-here'"},
+        {"--runas", "nobody:", "expected USER or USER:GROUP"},
+        {"--chroot", "relative/dir", "not an absolute path"},
+        {"--chroot", "/no/such/dir/here", "not a directory"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *args[] = {"--domid", "7", "--foreground", cases[i].opt, cases[i].value, NULL};
+        int status;
+
+        truncate(fx->errpath, 0);
+        status = wait_exit(fx, spawn(fx, args, false, false));
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 2 ||
+            !strstr(slurp(fx->errpath), cases[i].message)) {
+            dump_stderr(fx);
+            fail_msg("%s %s: want exit 2 and '%s'", cases[i].opt, cases[i].value, cases[i].message);
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_identity, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_other_domid_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unrestricted_without_runas, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forbidden_exec_kills, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forbidden_socket_kills, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_seccomp_allows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chroot_virtio_blk, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sigterm_under_load, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sigterm_under_load_restricted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hypervisor_killed_restricted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
+    };
+
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s /path/to/ioreqd /path/to/depriv-hook.so [test-name]\n", argv[0]);
+        return 2;
+    }
+    ioreqd_path = argv[1];
+    hook_path = argv[2];
+    if (argc > 3)
+        cmocka_set_test_filter(argv[3]);
+    signal(SIGPIPE, SIG_IGN);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
