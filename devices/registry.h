@@ -46,6 +46,15 @@ struct device_env {
     void *publish_opaque;
 };
 
+/*
+ * Where a device reports its counters: one call per counter. Names are
+ * fixed lower_snake_case strings; values only grow while the device lives.
+ */
+struct device_counter_sink {
+    void (*counter)(void *opaque, const char *name, uint64_t value);
+    void *opaque;
+};
+
 struct device_type {
     const char *name;
     const char *summary; /* one line for --help and ioreqd(8) */
@@ -61,6 +70,8 @@ struct device_type {
     void (*destroy)(void *dev);
     /* One line describing the instance (BDF, BARs, backend) for inventory. */
     void (*describe)(void *dev, char *buf, size_t len);
+    /* Optional: report the instance's counters (ioreqctl stats), on the loop thread. */
+    void (*counters)(void *dev, const struct device_counter_sink *sink);
 };
 
 /* The table, NULL-terminated. */

@@ -37,6 +37,7 @@ struct uart_isa {
     unsigned irq;
     unsigned com;
     unsigned index;
+    uint64_t irqs_raised; /* low-to-high edges driven on the ISA IRQ */
     char name[16];
     char backend[160];
 };
@@ -46,6 +47,9 @@ static void isa_set_level(void *opaque, bool level)
     struct uart_isa *ui = opaque;
     int rc;
 
+    /* The core calls only on a change, so every high level is one raised interrupt. */
+    if (level)
+        ui->irqs_raised++;
     if (!ui->platform.ops || !ui->platform.ops->set_isa_irq_level)
         return;
     rc = ui->platform.ops->set_isa_irq_level(ui->platform.opaque, ui->irq, level);
@@ -234,6 +238,23 @@ static void uart_isa_describe(void *opaque, char *buf, size_t len)
              ui->core.stats.tx_dropped, cs.out_dropped);
 }
 
+static void uart_isa_counters(void *opaque, const struct device_counter_sink *sink)
+{
+    struct uart_isa *ui = opaque;
+    struct chardev_stats cs;
+
+    chardev_get_stats(ui->cd, &cs);
+    sink->counter(sink->opaque, "bytes_out", ui->core.stats.tx_bytes);
+    sink->counter(sink->opaque, "bytes_in", ui->core.stats.rx_bytes);
+    /* The guest wrote into a full transmit FIFO. */
+    sink->counter(sink->opaque, "tx_dropped", ui->core.stats.tx_dropped);
+    /* Loopback into a full receive FIFO. */
+    sink->counter(sink->opaque, "rx_overruns", ui->core.stats.rx_overruns);
+    /* Output the backend discarded because nobody was reading it. */
+    sink->counter(sink->opaque, "backend_dropped", cs.out_dropped);
+    sink->counter(sink->opaque, "interrupts", ui->irqs_raised);
+}
+
 const struct device_type uart_device_type = {
     .name = "uart",
     .summary =
@@ -242,4 +263,5 @@ const struct device_type uart_device_type = {
     .flush = uart_isa_flush,
     .destroy = uart_isa_destroy,
     .describe = uart_isa_describe,
+    .counters = uart_isa_counters,
 };

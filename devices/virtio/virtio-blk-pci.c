@@ -116,6 +116,25 @@ static void vblk_pci_describe(void *opaque, char *buf, size_t len)
              d->readonly ? " readonly" : "");
 }
 
+static void vblk_pci_counters(void *opaque, const struct device_counter_sink *sink)
+{
+    struct vblk_pci *d = opaque;
+    struct vblk_stats st;
+
+    vblk_get_stats(d->blk, &st);
+    sink->counter(sink->opaque, "requests", st.requests);
+    sink->counter(sink->opaque, "reads", st.reads);
+    sink->counter(sink->opaque, "writes", st.writes);
+    sink->counter(sink->opaque, "flushes", st.flushes);
+    sink->counter(sink->opaque, "discards", st.discards);
+    sink->counter(sink->opaque, "write_zeroes", st.write_zeroes);
+    sink->counter(sink->opaque, "get_ids", st.get_ids);
+    sink->counter(sink->opaque, "read_bytes", st.read_bytes);
+    sink->counter(sink->opaque, "write_bytes", st.write_bytes);
+    sink->counter(sink->opaque, "io_errors", st.ioerr);
+    sink->counter(sink->opaque, "unsupported", st.unsupp);
+}
+
 const struct device_type virtio_blk_device_type = {
     .name = "virtio-blk",
     .summary = "virtio block device on a raw image: file=PATH[,readonly=on][,queues=N]"
@@ -124,4 +143,5 @@ const struct device_type virtio_blk_device_type = {
     .flush = vblk_pci_flush,
     .destroy = vblk_pci_destroy,
     .describe = vblk_pci_describe,
+    .counters = vblk_pci_counters,
 };

@@ -50,8 +50,10 @@ struct vblk {
 struct vblk_req {
     struct vblk *blk;
     struct virtq *vq;
-    uint8_t *status;  /* last writable byte of the chain */
-    uint32_t written; /* bytes reported in the used ring, status included */
+    uint8_t *status;      /* last writable byte of the chain */
+    uint32_t written;     /* bytes reported in the used ring, status included */
+    uint64_t *done_bytes; /* the stat that counts `bytes` on success, or NULL */
+    uint64_t bytes;
     struct iovec iov[VIRTQ_MAX_SEGS];
     struct virtq_req vr;
 };
@@ -105,6 +107,8 @@ static void on_done(void *opaque, int ret)
     blk->inflight--;
     if (ret < 0)
         log_guest("virtio-blk: request failed: %s", strerror(-ret));
+    else if (req->done_bytes)
+        *req->done_bytes += req->bytes;
     finish(req, ret < 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK);
     if (blk->resetting)
         return;
@@ -181,18 +185,21 @@ static int do_rw(struct vblk *blk, struct vblk_req *req, const struct vblk_hdr *
     if (in) {
         n = build_iov(req, true, 0, len);
         req->written = (uint32_t)len + 1;
-        blk->stats.read_bytes += len;
+        req->done_bytes = &blk->stats.read_bytes;
+        req->bytes = len;
         if (submitted(req,
                       blk_read(blk->be, hdr->sector * BLK_SECTOR_SIZE, req->iov, n, on_done, req)))
             return -1;
     } else {
         n = build_iov(req, false, sizeof(*hdr), len);
-        blk->stats.write_bytes += len;
+        req->done_bytes = &blk->stats.write_bytes;
+        req->bytes = len;
         if (submitted(req,
                       blk_write(blk->be, hdr->sector * BLK_SECTOR_SIZE, req->iov, n, on_done, req)))
             return -1;
     }
     req->written = 1;
+    req->done_bytes = NULL;
     return VIRTIO_BLK_S_IOERR;
 }
 
@@ -278,6 +285,10 @@ static void handle(struct vblk *blk, struct vblk_req *req)
     switch (hdr.type) {
     case VIRTIO_BLK_T_IN:
     case VIRTIO_BLK_T_OUT:
+        if (hdr.type == VIRTIO_BLK_T_IN)
+            blk->stats.reads++;
+        else
+            blk->stats.writes++;
         status = do_rw(blk, req, &hdr, hdr.type == VIRTIO_BLK_T_IN, data_out, data_in);
         break;
     case VIRTIO_BLK_T_FLUSH:
@@ -285,6 +296,7 @@ static void handle(struct vblk *blk, struct vblk_req *req)
         status = submitted(req, blk_flush(blk->be, on_done, req)) ? -1 : VIRTIO_BLK_S_IOERR;
         break;
     case VIRTIO_BLK_T_GET_ID:
+        blk->stats.get_ids++;
         status = do_get_id(blk, req, data_in);
         break;
     case VIRTIO_BLK_T_DISCARD:
@@ -329,6 +341,8 @@ static void process_queue(struct vblk *blk, unsigned index)
             }
             req->blk = blk;
             req->vq = vq;
+            req->done_bytes = NULL;
+            req->bytes = 0;
             rc = virtq_pop(vq, &req->vr);
             if (rc) {
                 free(req);

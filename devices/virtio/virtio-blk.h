@@ -72,8 +72,14 @@ struct vblk_params {
     struct event_base *base; /* for deferred queue processing; may be NULL */
 };
 
+/*
+ * Counted as requests arrive, by type (`requests` counts every chain,
+ * malformed ones too); bytes only for reads and writes the backend
+ * completed successfully; ioerr and unsupp by the status returned.
+ */
 struct vblk_stats {
-    uint64_t requests, read_bytes, write_bytes, flushes, discards, write_zeroes;
+    uint64_t requests, reads, writes, flushes, discards, write_zeroes, get_ids;
+    uint64_t read_bytes, write_bytes;
     uint64_t ioerr, unsupp;
 };
 

@@ -1,0 +1,363 @@
+/*
+ * Device counters through `ioreqctl --json stats` against the real ioreqd
+ * on the mock hypervisor: the UART's bytes_out grows by exactly the bytes
+ * the guest wrote to THR, and by nothing for other registers.
+ *
+ * Usage: e2e-counters IOREQD IOREQCTL
+ *
+ * Waits are bounded; nothing asserts on how long anything took.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xenstore.h>
+
+#include "ctl-json.h"
+#include "mockhv.h"
+
+#define DOMID     7
+#define WAIT_MS   20000
+#define COM1      0x3f8
+#define UART_SCR  7
+#define UART_SPEC "uart,port=0x3f8,irq=4,backend=null"
+#define UART_THR  0
+#define UART_LSR  5
+#define DM_DIR    "/local/domain/0/device-model/7"
+
+extern char **environ;
+
+static const char *ioreqd_path, *ioreqctl_path;
+
+struct fixture {
+    struct mockhv *hv;
+    struct xs_handle *xs;
+    pid_t pid;
+    char dir[64];
+    char sock[128];
+    char path_out[128];
+    char path_err[128];
+    char path_log[128];
+};
+
+static long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void pause_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
+/* The whole file (at most 64 KiB); static storage, one at a time per slot. */
+static char *read_all(const char *path, int slot)
+{
+    static char buf[3][65536];
+    int fd = open(path, O_RDONLY);
+    ssize_t n = fd < 0 ? -1 : read(fd, buf[slot], sizeof(buf[slot]) - 1);
+
+    if (fd >= 0)
+        close(fd);
+    buf[slot][n > 0 ? n : 0] = '\0';
+    return buf[slot];
+}
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+    struct mockhv_config cfg = {
+        .domid = DOMID, .nr_vcpus = 2, .mem_bytes = 64 << 20, .xenstore = true};
+
+    if (!fx)
+        return -1;
+    strcpy(fx->dir, "/tmp/counters-e2e-XXXXXX");
+    if (!mkdtemp(fx->dir))
+        return -1;
+    snprintf(fx->sock, sizeof(fx->sock), "%s/ctl.sock", fx->dir);
+    snprintf(fx->path_out, sizeof(fx->path_out), "%s/out", fx->dir);
+    snprintf(fx->path_err, sizeof(fx->path_err), "%s/err", fx->dir);
+    snprintf(fx->path_log, sizeof(fx->path_log), "%s/ioreqd.log", fx->dir);
+    if (mockhv_create(&fx->hv, &cfg) || mockhv_setenv(fx->hv))
+        return -1;
+    fx->xs = xs_open(0);
+    if (!fx->xs)
+        return -1;
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+    char cmd[128];
+
+    if (fx->pid > 0) {
+        kill(fx->pid, SIGKILL);
+        waitpid(fx->pid, NULL, 0);
+    }
+    xs_close(fx->xs);
+    mockhv_destroy(fx->hv);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", fx->dir);
+    free(fx);
+    return 0;
+}
+
+/* Runs prog with argv, stdout and stderr into files; returns the wait status. */
+static pid_t run(struct fixture *fx, const char *prog, const char *const *argv, bool shim,
+                 const char *out, const char *err)
+{
+    static char libpath[1024];
+    pid_t pid = fork();
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = open(err, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        int null = open("/dev/null", O_RDONLY);
+
+        if (o < 0 || e < 0 || null < 0)
+            _exit(126);
+        dup2(null, STDIN_FILENO);
+        dup2(o, STDOUT_FILENO);
+        dup2(e, STDERR_FILENO);
+        if (shim) {
+            const char *dir = getenv("IOREQD_SHIM_LIBDIR");
+            snprintf(libpath, sizeof(libpath), "%s", dir ? dir : "");
+            setenv("LD_LIBRARY_PATH", libpath, 1);
+        }
+        execve(prog, (char **)argv, environ);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int wait_exit(struct fixture *fx, pid_t pid)
+{
+    long deadline = now_ms() + WAIT_MS;
+    int status;
+
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+
+        if (r == pid)
+            return status;
+        assert_int_equal(r, 0);
+        if (now_ms() > deadline)
+            fail_msg("pid %ld did not exit; ioreqd log:\n%s", (long)pid, read_all(fx->path_log, 2));
+        pause_ms(10);
+    }
+}
+
+/* ioreqctl ARGS...: exit status; stdout in *out, stderr in *err. */
+static int ctl(struct fixture *fx, char **out, char **err, ...)
+{
+    const char *argv[16] = {ioreqctl_path};
+    size_t n = 1;
+    va_list ap;
+    int status;
+
+    unlink(fx->path_err);
+    va_start(ap, err);
+    while (n < 15 && (argv[n] = va_arg(ap, const char *)))
+        n++;
+    va_end(ap);
+    argv[n] = NULL;
+    status = wait_exit(fx, run(fx, ioreqctl_path, argv, false, fx->path_out, fx->path_err));
+    *out = read_all(fx->path_out, 0);
+    *err = read_all(fx->path_err, 1);
+    if (**err)
+        fprintf(stderr, "ioreqctl %s: stderr: %s", argv[1], *err);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+static char *xs_get(struct fixture *fx, const char *path)
+{
+    static char value[1024];
+    unsigned len;
+    char *v = xs_read(fx->xs, XBT_NULL, path, &len);
+
+    if (!v)
+        return NULL;
+    snprintf(value, sizeof(value), "%s", v);
+    free(v);
+    return value;
+}
+
+/* ioreqd serving domain 7 with one UART; control socket at `sock` ("none": without). */
+static void start_ioreqd(struct fixture *fx, const char *sock)
+{
+    const char *argv[] = {ioreqd_path, "--domid", "7", "--foreground", "--control-socket", sock,
+                          "--device",  UART_SPEC, NULL};
+    long deadline = now_ms() + WAIT_MS;
+    char *state;
+    int status;
+
+    fx->pid = run(fx, ioreqd_path, argv, true, "/dev/null", fx->path_log);
+    for (;;) {
+        state = xs_get(fx, DM_DIR "/state");
+        if (state && !strcmp(state, "running"))
+            break;
+        if (waitpid(fx->pid, &status, WNOHANG) == fx->pid) {
+            fx->pid = 0;
+            fail_msg("ioreqd exited early:\n%s", read_all(fx->path_log, 2));
+        }
+        if (now_ms() > deadline)
+            fail_msg("ioreqd never reached running:\n%s", read_all(fx->path_log, 2));
+        pause_ms(10);
+    }
+}
+
+static void stop_expected(struct fixture *fx)
+{
+    int status = wait_exit(fx, fx->pid);
+
+    fx->pid = 0;
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_null(xs_get(fx, DM_DIR "/state"));
+    assert_int_equal(access(fx->sock, F_OK), -1);
+}
+
+static struct ctl_json *parse(const char *text)
+{
+    struct ctl_json *v = NULL;
+    size_t len = strlen(text);
+
+    assert_true(len > 0 && text[len - 1] == '\n');
+    assert_int_equal(ctl_json_parse(text, len - 1, &v), 0);
+    return v;
+}
+
+/* A counter at a path of object keys and array indices ("per_vcpu", "1", "pio"). */
+static uint64_t counter(const struct ctl_json *v, ...)
+{
+    const char *key;
+    uint64_t n;
+    va_list ap;
+
+    va_start(ap, v);
+    while (v && (key = va_arg(ap, const char *))) {
+        if (v->type == CTL_JSON_ARRAY) {
+            const struct ctl_json *e = v->child;
+            for (long i = strtol(key, NULL, 10); e && i > 0; i--)
+                e = e->next;
+            v = e;
+        } else {
+            v = ctl_json_get(v, key);
+        }
+    }
+    va_end(ap);
+    if (!ctl_json_uint(v, &n))
+        fail_msg("no counter there");
+    return n;
+}
+
+/* The uart's counter `name` in a stats reply. */
+static uint64_t uart_counter(const struct ctl_json *st, const char *name)
+{
+    const struct ctl_json *devs = ctl_json_get(st, "devices");
+
+    assert_non_null(devs);
+    assert_int_equal(devs->type, CTL_JSON_ARRAY);
+    for (const struct ctl_json *d = devs->child; d; d = d->next) {
+        const struct ctl_json *type = ctl_json_get(d, "type");
+        char text[32];
+
+        ctl_json_text(type, text, sizeof(text));
+        if (!strcmp(text, "uart"))
+            return counter(d, "counters", name, NULL);
+    }
+    fail_msg("no uart in the stats' devices");
+    return 0;
+}
+
+static struct ctl_json *stats(struct fixture *fx)
+{
+    char *out, *err;
+
+    assert_int_equal(
+        ctl(fx, &out, &err, "--json", "stats", "--domid", "7", "--socket", fx->sock, NULL), 0);
+    assert_string_equal(err, "");
+    return parse(out);
+}
+
+static void test_uart_bytes_out(void **state)
+{
+    static const char msg[] = "counted bytes from the guest\r\n";
+    struct fixture *fx = *state;
+    struct ctl_json *before, *mid, *after;
+    char *out, *err;
+    uint32_t lsr;
+
+    start_ioreqd(fx, fx->sock);
+    before = stats(fx);
+    assert_int_equal(counter(before, "devices", "0", "index", NULL), 0);
+
+    /* The guest sends msg on vCPU 1, one byte per THR write. */
+    for (size_t i = 0; i < sizeof(msg) - 1; i++)
+        assert_int_equal(mockhv_pio_out(fx->hv, 1, COM1 + UART_THR, 1, (uint8_t)msg[i], WAIT_MS),
+                         0);
+    mid = stats(fx);
+    assert_int_equal(uart_counter(mid, "bytes_out") - uart_counter(before, "bytes_out"),
+                     sizeof(msg) - 1);
+    assert_int_equal(uart_counter(mid, "tx_dropped"), 0);
+
+    /* Reading LSR and writing the scratch register send nothing. */
+    assert_int_equal(mockhv_pio_in(fx->hv, 0, COM1 + UART_LSR, 1, &lsr, WAIT_MS), 0);
+    assert_int_equal(lsr & 0x60, 0x60); /* THRE and TEMT: everything left */
+    assert_int_equal(mockhv_pio_out(fx->hv, 0, COM1 + UART_SCR, 1, 0x5a, WAIT_MS), 0);
+    after = stats(fx);
+    assert_int_equal(uart_counter(after, "bytes_out"), uart_counter(mid, "bytes_out"));
+    assert_int_equal(uart_counter(after, "bytes_in"), 0);
+    ctl_json_free(before);
+    ctl_json_free(mid);
+    ctl_json_free(after);
+
+    /* The table form lists the same counter. */
+    assert_int_equal(ctl(fx, &out, &err, "stats", "--domid", "7", "--socket", fx->sock, NULL), 0);
+    assert_non_null(strstr(out, "\ndevices:\n  DEVICE  TYPE  COUNTER"));
+    assert_non_null(strstr(out, "bytes_out"));
+
+    assert_int_equal(ctl(fx, &out, &err, "stop", "--domid", "7", "--socket", fx->sock, NULL), 0);
+    stop_expected(fx);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_uart_bytes_out, setup, teardown),
+    };
+
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s IOREQD IOREQCTL\n", argv[0]);
+        return 2;
+    }
+    ioreqd_path = argv[1];
+    ioreqctl_path = argv[2];
+    signal(SIGPIPE, SIG_IGN);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
