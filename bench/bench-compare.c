@@ -117,20 +117,23 @@ int bench_compare(const struct bench_compare_opts *o)
             bench_resultf(sum[v] / 4, "cmp.tp.%s.v%u.per_s", cmp_names[pair[v]], o->vcpu_counts[k]);
     }
     if (o->buffered) {
-        double sum[2] = {0, 0};
+        double sum[2][2] = {{0, 0}, {0, 0}};
         uint64_t fb[2] = {0, 0};
         for (unsigned r = 0; r < 4; r++)
             for (unsigned j = 0; j < 2; j++) {
                 unsigned v = (r + j) % 2;
                 uint64_t f = 0;
                 /* offset 7 of the eight ports: the UART's scratch register */
-                sum[v] +=
-                    bench_buf_slice(hv, (uint16_t)(cmp_port[pair[v]] + 2), o->buffered / 4, &f);
+                uint16_t port = (uint16_t)(cmp_port[pair[v]] + 2);
+
+                sum[v][0] += bench_buf_slice(hv, port, o->buffered / 4, false, &f);
+                sum[v][1] += bench_buf_slice(hv, port, o->buffered / 4, true, NULL);
                 fb[v] += f;
             }
         for (unsigned v = 0; v < 2; v++) {
-            bench_resultf(sum[v] / 4, "cmp.buf.%s.per_s", cmp_names[pair[v]]);
+            bench_resultf(sum[v][0] / 4, "cmp.buf.%s.per_s", cmp_names[pair[v]]);
             bench_resultf((double)fb[v], "cmp.buf.%s.sync_fallbacks", cmp_names[pair[v]]);
+            bench_resultf(sum[v][1] / 4, "cmp.buf.%s.wait.per_s", cmp_names[pair[v]]);
         }
     }
 

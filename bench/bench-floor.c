@@ -1,125 +1,107 @@
 /*
  * The transport's floor: the wake-up chain of one mock ioreq, with nothing
  * else on it. On the mock a synchronous request travels
- *   vCPU thread --(4-byte port number on the evtchn stream socket)--> device
- *   model process --(UNMASK and NOTIFY, one SOCK_SEQPACKET packet each, the
- *   size of struct wire_req)--> the mock's socket thread --(mutex + condition
- *   variable)--> the vCPU thread.
- * This replays exactly those hops between two processes with plain blocking
- * system calls: no event loop, no libraries, no ioreq page. What the real
- * thing costs above this is software, not the transport.
+ *   vCPU thread --(4-byte port number on the evtchn stream socket, the port
+ *   masked in the shared event page)--> device model process --(unmask: a
+ *   compare-and-swap on the page; notify: increment of the port's notify
+ *   word and FUTEX_WAKE)--> the vCPU thread sleeping on that word.
+ * (shim/PROTOCOL.md, "Event channels"; shim/hv/hv-evpage.c.) This replays
+ * exactly those hops between two processes with plain blocking system calls:
+ * no event loop, no libraries, no ioreq page. What the real thing costs
+ * above this is software, not the transport.
  */
 #include <errno.h>
-#include <pthread.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench-floor.h"
 #include "bench-util.h"
 #include "wire.h"
 
-struct floor_hv {
-    int wire_fd;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool notified;
-    bool stop;
-};
+#define FLOOR_PORT 1
 
 /* The device model's side: read a port, unmask it, notify it. */
-static void floor_dm(int ev_fd, int wire_fd)
+static void floor_dm(int ev_fd, struct wire_evport *evp)
 {
     uint32_t port;
 
     while (read(ev_fd, &port, sizeof(port)) == (ssize_t)sizeof(port)) {
-        struct wire_req unmask = {.op = WIRE_OP_EVTCHN_UNMASK, .a = {port}};
-        struct wire_req notify = {.op = WIRE_OP_EVTCHN_NOTIFY, .a = {port}};
+        struct wire_evport *e = &evp[FLOOR_PORT];
+        uint32_t old = __atomic_load_n(&e->state, __ATOMIC_ACQUIRE);
 
-        if (send(wire_fd, &unmask, sizeof(unmask), MSG_NOSIGNAL) < 0 ||
-            send(wire_fd, &notify, sizeof(notify), MSG_NOSIGNAL) < 0)
-            break;
+        __atomic_compare_exchange_n(&e->state, &old, old & ~WIRE_EVP_MASKED, false,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+        __atomic_fetch_add(&e->notify, 1, __ATOMIC_SEQ_CST);
+        syscall(SYS_futex, &e->notify, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
     }
     _exit(0);
 }
 
-/* The mock's socket thread: wake the vCPU on NOTIFY. */
-static void *floor_hv_thread(void *arg)
-{
-    struct floor_hv *h = arg;
-    struct wire_req req;
-
-    while (recv(h->wire_fd, &req, sizeof(req), 0) == (ssize_t)sizeof(req)) {
-        if (req.op != WIRE_OP_EVTCHN_NOTIFY)
-            continue;
-        pthread_mutex_lock(&h->lock);
-        h->notified = true;
-        pthread_cond_signal(&h->cond);
-        pthread_mutex_unlock(&h->lock);
-    }
-    pthread_mutex_lock(&h->lock);
-    h->stop = true;
-    pthread_cond_signal(&h->cond);
-    pthread_mutex_unlock(&h->lock);
-    return NULL;
-}
-
 struct bench_floor {
-    struct floor_hv h;
+    struct wire_evport *evp; /* shared with the peer, as the event page is */
     int ev_fd;
     pid_t pid;
-    pthread_t thr;
 };
 
 struct bench_floor *bench_floor_new(void)
 {
     struct bench_floor *f = calloc(1, sizeof(*f));
-    int ev[2], wire[2];
+    int ev[2];
 
     if (!f)
         bench_die("out of memory");
-    pthread_mutex_init(&f->h.lock, NULL);
-    pthread_cond_init(&f->h.cond, NULL);
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, ev) || socketpair(AF_UNIX, SOCK_SEQPACKET, 0, wire))
+    f->evp = mmap(NULL, sizeof(*f->evp) * WIRE_EVP_PORTS, PROT_READ | PROT_WRITE,
+                  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (f->evp == MAP_FAILED)
+        bench_die("mmap: %s", strerror(errno));
+    f->evp[FLOOR_PORT].state = WIRE_EVP_DIRECT;
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, ev))
         bench_die("socketpair: %s", strerror(errno));
     f->pid = fork();
     if (f->pid < 0)
         bench_die("fork: %s", strerror(errno));
     if (f->pid == 0) {
         close(ev[0]);
-        close(wire[0]);
-        floor_dm(ev[1], wire[1]);
+        floor_dm(ev[1], f->evp);
     }
     close(ev[1]);
-    close(wire[1]);
     f->ev_fd = ev[0];
-    f->h.wire_fd = wire[0];
-    if (pthread_create(&f->thr, NULL, floor_hv_thread, &f->h))
-        bench_die("pthread_create failed");
     return f;
 }
 
 /* One round trip, in nanoseconds. */
 uint64_t bench_floor_once(struct bench_floor *f)
 {
-    uint32_t port = 1;
+    struct wire_evport *e = &f->evp[FLOOR_PORT];
+    uint32_t port = FLOOR_PORT, seen;
     uint64_t t0 = bench_now_ns();
 
-    pthread_mutex_lock(&f->h.lock);
-    f->h.notified = false;
+    seen = __atomic_load_n(&e->notify, __ATOMIC_ACQUIRE);
+    __atomic_fetch_or(&e->state, WIRE_EVP_MASKED, __ATOMIC_ACQ_REL);
     if (send(f->ev_fd, &port, sizeof(port), MSG_NOSIGNAL) != (ssize_t)sizeof(port))
         bench_die("floor: send: %s", strerror(errno));
-    while (!f->h.notified && !f->h.stop)
-        pthread_cond_wait(&f->h.cond, &f->h.lock);
-    pthread_mutex_unlock(&f->h.lock);
-    if (f->h.stop)
-        bench_die("floor: peer went away");
+    while (__atomic_load_n(&e->notify, __ATOMIC_ACQUIRE) == seen) {
+        struct timespec deadline;
+
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += BENCH_TIMEOUT_MS / 1000;
+        if (syscall(SYS_futex, &e->notify, FUTEX_WAIT_BITSET, seen, &deadline, NULL,
+                    FUTEX_BITSET_MATCH_ANY) < 0 &&
+            errno == ETIMEDOUT)
+            bench_die("floor: peer went away");
+    }
     return bench_now_ns() - t0;
 }
 
@@ -128,9 +110,7 @@ void bench_floor_free(struct bench_floor *f)
     shutdown(f->ev_fd, SHUT_RDWR);
     close(f->ev_fd);
     waitpid(f->pid, NULL, 0);
-    shutdown(f->h.wire_fd, SHUT_RDWR);
-    pthread_join(f->thr, NULL);
-    close(f->h.wire_fd);
+    munmap(f->evp, sizeof(*f->evp) * WIRE_EVP_PORTS);
     free(f);
 }
 

@@ -30,6 +30,9 @@ double bench_tp_slice(struct mockhv *hv, uint16_t port, unsigned n, unsigned ms,
                       long *rss);
 /* `writes` buffered 1-byte writes to `port` from vCPU 0, until the owner
  * consumed the ring; writes/s, and the writes that found the ring full. */
-double bench_buf_slice(struct mockhv *hv, uint16_t port, unsigned long writes, uint64_t *fallbacks);
+/* Buffered writes/s until consumed; wait: the producer waits for ring space
+ * instead of Xen's synchronous fallback (then *fallbacks is not counted). */
+double bench_buf_slice(struct mockhv *hv, uint16_t port, unsigned long writes, bool wait,
+                       uint64_t *fallbacks);
 
 #endif

@@ -2,11 +2,14 @@
 # bench/run.sh: build (if needed) and run every benchmark of ioreqd on the
 # mock hypervisor, print a table and write BENCHMARKS.md.
 #
-#   bench/run.sh [--quick] [--profile] [--build-dir DIR] [--out FILE] [--disk FILE]
+#   bench/run.sh [--quick] [--profile] [--pin CPU] [--build-dir DIR] [--out FILE] [--disk FILE]
 #
 # --quick    fewer requests and shorter runs (a smoke run: figures are noisier)
 # --profile  also run ioreqd under valgrind --tool=callgrind on the round-trip
 #            and buffered workloads and print the top functions
+# --pin CPU  run the floor and the interleaved comparison on that one CPU
+#            (taskset): every wake-up then stays on one CPU, which removes the
+#            cross-CPU wake-up cost a virtual machine adds at random
 # Figures are ratios against baselines measured in the same run on the same
 # machine; nothing here passes or fails on a figure.
 set -euo pipefail
@@ -18,14 +21,16 @@ out=$src/BENCHMARKS.md
 disk=
 quick=0
 profile=0
+pin=()
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) quick=1 ;;
     --profile) profile=1 ;;
+    --pin) pin=(taskset -c "$2"); shift ;;
     --build-dir) build=$2; shift ;;
     --out) out=$2; shift ;;
     --disk) disk=$2; shift ;;
-    -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
     shift
@@ -75,8 +80,8 @@ step() {
     "$@" | tee -a "$results" | sed 's/^RESULT /   /' >&2
 }
 
-step "$bench" floor --count $RTT
-step "$bench" compare --count $RTT --ranges 1000 --tp-ms $TP_MS --buffered $BUF --log "$work/cmp-ioreqd.log" \
+step "${pin[@]}" "$bench" floor --count $RTT
+step "${pin[@]}" "$bench" compare --count $RTT --ranges 1000 --tp-ms $TP_MS --buffered $BUF --log "$work/cmp-ioreqd.log" \
     --null-log "$work/cmp-null.log" -- "${IOREQD_ARGS[@]}" "${UART[@]}"
 step "$bench" ioreq --label null --dm "$build/bench/bench-null-server" --rtt $RTT \
     --tp-ms $TP_MS --buffered $BUF --startups $STARTS --log "$work/null.log"
@@ -148,7 +153,8 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 mode=full
 [ $quick = 1 ] && mode=quick
 cmd="bench/run.sh"
-[ $quick = 1 ] && cmd="bench/run.sh --quick"
+[ $quick = 1 ] && cmd="$cmd --quick"
+[ ${#pin[@]} = 0 ] || cmd="$cmd --pin ${pin[2]}"
 
 table=$work/table
 {
@@ -166,6 +172,8 @@ table=$work/table
     done
     echo "| 3 | buffered writes, interleaved (M/s) | $(fmt "$(get cmp.buf.ioreqd.per_s)" 1e6 2) | null $(fmt "$(get cmp.buf.null.per_s)" 1e6 2) | $(ratio cmp.buf.ioreqd.per_s cmp.buf.null.per_s) (ring-full fallbacks: ioreqd $(get cmp.buf.ioreqd.sync_fallbacks), null $(get cmp.buf.null.sync_fallbacks)) | >= 20 M/s |"
     echo "| 3 | buffered writes, alone (M/s) | $(fmt "$(get buf.ioreqd.per_s)" 1e6 2) | null $(fmt "$(get buf.null.per_s)" 1e6 2) | $(ratio buf.ioreqd.per_s buf.null.per_s) (ring-full fallbacks: ioreqd $(get buf.ioreqd.sync_fallbacks), null $(get buf.null.sync_fallbacks)) | >= 20 M/s |"
+    echo "| 3 | buffered writes, producer waits for room, interleaved (M/s) | $(fmt "$(get cmp.buf.ioreqd.wait.per_s)" 1e6 2) | null $(fmt "$(get cmp.buf.null.wait.per_s)" 1e6 2) | $(ratio cmp.buf.ioreqd.wait.per_s cmp.buf.null.wait.per_s) | >= 20 M/s |"
+    echo "| 3 | buffered writes, producer waits for room, alone (M/s) | $(fmt "$(get buf.ioreqd.wait.per_s)" 1e6 2) | null $(fmt "$(get buf.null.wait.per_s)" 1e6 2) | $(ratio buf.ioreqd.wait.per_s buf.null.wait.per_s) | >= 20 M/s |"
     echo "| 3 | buffered ring consumer alone, in-process (M/s) | $(fmt "$(get consumer.inproc.per_s)" 1e6 1) | | | >= 20 M/s |"
     echo "| 4 | round trip, 1000 vs 1 ranges, interleaved median (us) | null+registry: $(us cmp.null_r1000.median_ns) | $(us cmp.null_r1.median_ns) | $(ratio cmp.null_r1000.median_ns cmp.null_r1.median_ns) | <= 1.05 |"
     echo "| 4 | registry lookup in-process (ns) | 1000 ranges: $(fmt "$(get dispatch.inproc.r1000.ns)" 1 1) | 1 range: $(fmt "$(get dispatch.inproc.r1.ns)" 1 1) | $(ratio dispatch.inproc.r1000.ns dispatch.inproc.r1.ns) | |"

@@ -34,7 +34,7 @@ static void rebase_pointers(buffered_iopage_t *pg, unsigned budget)
     }
 }
 
-int hv_bufring_put(struct mockhv *hv, struct hv_server *s, const ioreq_t *p)
+int hv_bufring_queue(struct hv_server *s, const ioreq_t *p)
 {
     buffered_iopage_t *pg = s->buf;
     buf_ioreq_t bp = {0};
@@ -78,6 +78,14 @@ int hv_bufring_put(struct mockhv *hv, struct hv_server *s, const ioreq_t *p)
     if (s->bufioreq == HVM_IOREQSRV_BUFIOREQ_ATOMIC)
         rebase_pointers(pg, qw);
     s->buffered_sent += 1 + qw;
-    hv_guest_fire(hv, s->buf_port);
     return 0;
+}
+
+int hv_bufring_put(struct mockhv *hv, struct hv_server *s, const ioreq_t *p)
+{
+    int rc = hv_bufring_queue(s, p);
+
+    if (!rc)
+        hv_guest_fire(hv, s->buf_port);
+    return rc;
 }

@@ -57,17 +57,12 @@ static void init_params(struct mockhv *hv)
 
 static void init_vcpus(struct mockhv *hv)
 {
-    pthread_condattr_t ca;
-
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     for (unsigned v = 0; v < MOCKHV_MAX_VCPUS; v++) {
         pthread_mutex_init(&hv->vcpus[v].use, NULL);
-        pthread_cond_init(&hv->vcpus[v].cond, &ca);
         hv->vcpus[v].inflight = -1;
         hv->vcpus[v].stuck = -1;
+        hv->vcpus[v].wait_word = &hv->vcpus[v].word;
     }
-    pthread_condattr_destroy(&ca);
 }
 
 int mockhv_create(struct mockhv **out, const struct mockhv_config *cfg)
@@ -154,10 +149,8 @@ void mockhv_destroy(struct mockhv *hv)
         event_base_free(hv->base);
     hv_memory_fini(hv);
     hv_records_fini(hv);
-    for (unsigned v = 0; v < MOCKHV_MAX_VCPUS; v++) {
+    for (unsigned v = 0; v < MOCKHV_MAX_VCPUS; v++)
         pthread_mutex_destroy(&hv->vcpus[v].use);
-        pthread_cond_destroy(&hv->vcpus[v].cond);
-    }
     if (hv->tmpdir)
         rmdir(hv->tmpdir);
     free(hv->tmpdir);

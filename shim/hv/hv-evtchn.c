@@ -5,7 +5,9 @@
  * evtchn connection (one library handle) and are delivered the way
  * /dev/xen/evtchn does it: a firing port is masked and its number written
  * to the handle's event pipe; while masked, further firings only set
- * `pending`, which unmask turns into one more delivery.
+ * `pending`, which unmask turns into one more delivery. A connection with an
+ * event page (hv-evpage.c) keeps those two bits there instead, so that its
+ * library can unmask without a message.
  */
 #include <errno.h>
 #include <string.h>
@@ -47,22 +49,34 @@ static void port_free(struct hv_porttable *t, uint32_t port)
         t->nr--;
 }
 
+static void deliver(struct hv_conn *c, uint32_t port)
+{
+    /* Every port is queued at most once while masked, and the table is
+     * smaller than a pipe, so this cannot fill it; a client that clears the
+     * mask bits in its event page early can, and then only it loses events:
+     * the send never blocks. */
+    ssize_t n = send(c->event_wr, &port, sizeof(port), MSG_NOSIGNAL | MSG_DONTWAIT);
+
+    (void)n;
+}
+
 void hv_dom0_fire(struct mockhv *hv, uint32_t port)
 {
     struct hv_port *p = hv_port_get(&hv->dom0_ports, port);
-    ssize_t n;
 
     if (!p || !p->conn || p->conn->event_wr < 0)
         return;
+    if (p->conn->evp) {
+        if (hv_evpage_fire(p->conn->evp, port))
+            deliver(p->conn, port);
+        return;
+    }
     if (p->masked) {
         p->pending = true;
         return;
     }
     p->masked = true;
-    /* Every port is queued at most once while masked, and the table is
-     * smaller than a pipe, so this cannot fill it. */
-    n = send(p->conn->event_wr, &port, sizeof(port), MSG_NOSIGNAL | MSG_DONTWAIT);
-    (void)n;
+    deliver(p->conn, port);
 }
 
 void hv_guest_fire(struct mockhv *hv, uint32_t port)
@@ -86,6 +100,8 @@ static void unbind_peer(struct mockhv *hv, struct hv_port *p, uint16_t peer_domi
     peer->state = HV_PORT_UNBOUND;
     peer->remote_domid = peer_domid;
     peer->peer = 0;
+    if (!p->peer_is_guest && peer->conn && peer->conn->evp)
+        hv_evpage_undirect(peer->conn->evp, p->peer);
 }
 
 void hv_guest_port_close(struct mockhv *hv, uint32_t port)
@@ -102,6 +118,8 @@ static void dom0_close(struct mockhv *hv, uint32_t port)
 {
     struct hv_port *p = hv_port_get(&hv->dom0_ports, port);
 
+    if (p->conn && p->conn->evp)
+        hv_evpage_reset(p->conn->evp, port, false);
     unbind_peer(hv, p, 0);
     port_free(&hv->dom0_ports, port);
 }
@@ -114,6 +132,45 @@ void hv_evtchn_conn_closed(struct mockhv *hv, struct hv_conn *c)
     if (c->event_wr >= 0)
         close(c->event_wr);
     c->event_wr = -1;
+    hv_evpage_put(c->evp);
+    c->evp = NULL;
+}
+
+/* A vCPU's port: the guest end of a server's per-vCPU channel. */
+static bool direct_peer(const struct hv_port *rp, bool guest)
+{
+    return guest && rp->server >= 0 && rp->vcpu >= 0;
+}
+
+int hv_evtchn_shared(struct hv_conn *c, struct wire_rep *rep, int *fd_out)
+{
+    struct mockhv *hv = c->hv;
+    int rc;
+
+    if (c->evp)
+        return -EEXIST;
+    rc = hv_evpage_new(&c->evp, fd_out);
+    if (rc)
+        return rc;
+    /* ports bound before the page existed carry their state over */
+    for (uint32_t i = 1; i < hv->dom0_ports.nr; i++) {
+        struct hv_port *p = &hv->dom0_ports.port[i];
+        struct hv_port *rp;
+        bool direct = false;
+
+        if (p->state == HV_PORT_FREE || p->conn != c)
+            continue;
+        if (p->state == HV_PORT_INTERDOMAIN && p->peer_is_guest) {
+            rp = hv_port_get(&hv->guest_ports, p->peer);
+            direct = rp && direct_peer(rp, true);
+        }
+        hv_evpage_reset(c->evp, i, direct);
+        __atomic_fetch_or(&c->evp->port[i].state,
+                          (p->masked ? WIRE_EVP_MASKED : 0) | (p->pending ? WIRE_EVP_PENDING : 0),
+                          __ATOMIC_RELEASE);
+    }
+    rep->r[0] = sizeof(struct wire_evport) * WIRE_EVP_PORTS;
+    return 0;
 }
 
 int hv_bound_ports_locked(struct mockhv *hv)
@@ -156,6 +213,8 @@ static int bind_interdomain(struct mockhv *hv, struct hv_conn *c, uint16_t domid
     rp->state = HV_PORT_INTERDOMAIN;
     rp->peer_is_guest = false;
     rp->peer = local;
+    if (c->evp)
+        hv_evpage_reset(c->evp, local, direct_peer(rp, lp->peer_is_guest));
     /* Notifications sent to the unbound end were lost: Xen marks the new
      * local end pending, and so do we. */
     hv_dom0_fire(hv, local);
@@ -199,6 +258,8 @@ int hv_evtchn_handle(struct hv_conn *c, const struct wire_req *req, struct wire_
             return rc;
         hv->dom0_ports.port[port].remote_domid = req->domid;
         hv->dom0_ports.port[port].conn = c;
+        if (c->evp)
+            hv_evpage_reset(c->evp, port, false);
         return (int)port;
     case WIRE_OP_EVTCHN_BIND_VIRQ:
         /* a restricted handle may not bind host-wide virqs */
@@ -209,6 +270,8 @@ int hv_evtchn_handle(struct hv_conn *c, const struct wire_req *req, struct wire_
             return rc;
         hv->dom0_ports.port[port].state = HV_PORT_VIRQ;
         hv->dom0_ports.port[port].conn = c;
+        if (c->evp)
+            hv_evpage_reset(c->evp, port, false);
         return (int)port;
     case WIRE_OP_EVTCHN_UNBIND:
         p = req->a[0] < HV_MAX_PORTS ? hv_port_get(&hv->dom0_ports, (uint32_t)req->a[0]) : NULL;
@@ -224,6 +287,11 @@ int hv_evtchn_handle(struct hv_conn *c, const struct wire_req *req, struct wire_
         p = req->a[0] < HV_MAX_PORTS ? hv_port_get(&hv->dom0_ports, (uint32_t)req->a[0]) : NULL;
         if (!p || p->conn != c)
             return 0;
+        if (c->evp) {
+            if (hv_evpage_unmask(c->evp, (uint32_t)req->a[0]) && c->event_wr >= 0)
+                deliver(c, (uint32_t)req->a[0]);
+            return 0;
+        }
         p->masked = false;
         if (p->pending) {
             p->pending = false;

@@ -200,6 +200,78 @@ out:
     return rc;
 }
 
+/* Queues vals[*done..n) in runs under one lock and one routing decision,
+ * firing the buffered port once per run. With `fallback`, a write that finds
+ * the ring full goes out synchronously (Xen); without, it stops there. */
+static int buf_batch(struct mockhv *hv, unsigned vcpu, bool mmio_space, uint64_t addr,
+                     unsigned size, const uint64_t *vals, size_t n, int timeout_ms, bool fallback,
+                     size_t *done)
+{
+    ioreq_t p = {.size = size, .count = 1, .dir = IOREQ_WRITE};
+    size_t i = 0;
+    int rc = 0;
+
+    if (!(mmio_space ? mmio_size_ok(size) : pio_size_ok(size)) || addr >= (1u << 20) ||
+        vcpu >= hv->nr_vcpus || (n && !vals))
+        return -EINVAL;
+    while (i < n && !rc) {
+        struct hv_server *s;
+        size_t queued = 0;
+
+        pthread_mutex_lock(&hv->lock);
+        if (hv->crashed || hv->stopping) {
+            rc = hv->crashed ? -EIO : -ESHUTDOWN;
+            pthread_mutex_unlock(&hv->lock);
+            break;
+        }
+        /* routing may turn p into a config cycle: start from the guest's view */
+        p.type = mmio_space ? IOREQ_TYPE_COPY : IOREQ_TYPE_PIO;
+        p.addr = addr;
+        s = hv_route_select(hv, &p);
+        if (!s) {
+            hv->stats.unclaimed_writes += n - i;
+            i = n;
+            pthread_mutex_unlock(&hv->lock);
+            break;
+        }
+        for (; i < n; i++, queued++) {
+            p.data = vals[i];
+            rc = hv_bufring_queue(s, &p);
+            if (rc)
+                break;
+        }
+        if (queued)
+            hv_guest_fire(hv, s->buf_port);
+        pthread_mutex_unlock(&hv->lock);
+        if ((rc == -ENOSPC || rc == -EOPNOTSUPP) && fallback) {
+            rc = hv_guest_send(hv, vcpu, &p, timeout_ms);
+            if (!rc)
+                i++;
+        }
+    }
+    *done = i;
+    return rc;
+}
+
+int mockhv_buf_write_batch(struct mockhv *hv, unsigned vcpu, bool mmio_space, uint64_t addr,
+                           unsigned size, const uint64_t *vals, size_t n, int timeout_ms)
+{
+    size_t done;
+
+    return buf_batch(hv, vcpu, mmio_space, addr, size, vals, n, timeout_ms, true, &done);
+}
+
+long mockhv_buf_try_write_batch(struct mockhv *hv, bool mmio_space, uint64_t addr, unsigned size,
+                                const uint64_t *vals, size_t n)
+{
+    size_t done = 0;
+    int rc = buf_batch(hv, 0, mmio_space, addr, size, vals, n, 0, false, &done);
+
+    if (rc && rc != -ENOSPC)
+        return rc;
+    return (long)done;
+}
+
 int mockhv_timeoffset(struct mockhv *hv, int64_t delta)
 {
     ioreq_t p = {

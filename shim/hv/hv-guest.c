@@ -7,7 +7,10 @@
  * state back to NONE), READY/INPROCESS keep waiting, NONE means the emulator
  * vanished (all-ones), anything going backwards or unknown crashes the domain.
  * Only a notification wakes the vCPU: a device model that forgets to notify
- * hangs a real guest, so here it times out.
+ * hangs a real guest, so here it times out. The vCPU sleeps on a futex
+ * counter: its port's notify word in the device model's event page
+ * (hv-evpage.c), which the library bumps directly, or its own word, which
+ * notifications arriving as messages bump; mockhv.lock is dropped meanwhile.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -75,8 +78,42 @@ static void complete_unclaimed(struct mockhv *hv, ioreq_t *p)
     }
 }
 
+/* The word a request to vcpu's port of s will be notified on: the device
+ * model's event page entry for the dom0 end, if it has one (referenced). */
+static void pick_wait_word(struct mockhv *hv, struct hv_vcpu *vc, struct hv_server *s,
+                           unsigned vcpu)
+{
+    struct hv_port *gp = hv_port_get(&hv->guest_ports, s->vcpu_port[vcpu]), *dp = NULL;
+
+    vc->wait_word = &vc->word;
+    vc->wait_evp = NULL;
+    if (gp && gp->state == HV_PORT_INTERDOMAIN && !gp->peer_is_guest)
+        dp = hv_port_get(&hv->dom0_ports, gp->peer);
+    if (dp && dp->conn && dp->conn->evp) {
+        vc->wait_evp = dp->conn->evp;
+        hv_evpage_get(vc->wait_evp);
+        vc->wait_word = &vc->wait_evp->port[gp->peer].notify;
+    }
+}
+
+/* Sleeps until *word moves on from `seen` or the deadline, mockhv.lock dropped meanwhile. */
+static bool sleep_locked(struct mockhv *hv, uint32_t *word, uint32_t seen,
+                         const struct timespec *deadline)
+{
+    int rc = 0;
+
+    pthread_mutex_unlock(&hv->lock);
+    while (__atomic_load_n(word, __ATOMIC_ACQUIRE) == seen) {
+        rc = hv_futex_wait(word, seen, deadline);
+        if (rc == -ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_lock(&hv->lock);
+    return rc != -ETIMEDOUT;
+}
+
 static int wait_locked(struct mockhv *hv, unsigned vcpu, struct hv_server *s, ioreq_t *p,
-                       int timeout_ms)
+                       uint32_t seen, int timeout_ms)
 {
     struct hv_vcpu *vc = &hv->vcpus[vcpu];
     ioreq_t *slot = &s->slots->vcpu_ioreq[vcpu];
@@ -85,6 +122,8 @@ static int wait_locked(struct mockhv *hv, unsigned vcpu, struct hv_server *s, io
 
     deadline_after(&deadline, timeout_ms);
     for (;;) {
+        uint32_t now = __atomic_load_n(vc->wait_word, __ATOMIC_ACQUIRE);
+
         if (hv->stopping)
             return -ESHUTDOWN;
         if (vc->aborted) {
@@ -92,10 +131,11 @@ static int wait_locked(struct mockhv *hv, unsigned vcpu, struct hv_server *s, io
                 p->data = size_mask(p->size);
             return 0;
         }
-        if (vc->notified) {
+        if (now != seen) {
+            /* notified (at least once since we last looked): judge the slot */
             uint8_t state = slot_state(slot);
 
-            vc->notified = false;
+            seen = now;
             if (state == STATE_IOREQ_NONE) {
                 if (p->dir == IOREQ_READ && !p->data_is_ptr)
                     p->data = size_mask(p->size);
@@ -114,8 +154,9 @@ static int wait_locked(struct mockhv *hv, unsigned vcpu, struct hv_server *s, io
                 return 0;
             }
         }
-        if (pthread_cond_timedwait(&vc->cond, &hv->lock, &deadline) == ETIMEDOUT && !vc->notified &&
-            !vc->aborted) {
+        if (!sleep_locked(hv, vc->wait_word, seen, &deadline) &&
+            __atomic_load_n(vc->wait_word, __ATOMIC_ACQUIRE) == seen && !vc->aborted &&
+            !hv->stopping) {
             vc->stuck = s->id;
             hv->stats.timeouts++;
             return -ETIMEDOUT;
@@ -129,6 +170,7 @@ static int send_to_locked(struct mockhv *hv, unsigned vcpu, struct hv_server *s,
     struct hv_vcpu *vc = &hv->vcpus[vcpu];
     ioreq_t *slot = &s->slots->vcpu_ioreq[vcpu];
     ioreq_t q = *p;
+    uint32_t seen;
     int rc;
 
     if (slot_state(slot) != STATE_IOREQ_NONE) {
@@ -139,15 +181,20 @@ static int send_to_locked(struct mockhv *hv, unsigned vcpu, struct hv_server *s,
     q.vp_eport = slot->vp_eport;
     q.state = STATE_IOREQ_NONE;
     memcpy(slot, &q, sizeof(q));
+    pick_wait_word(hv, vc, s, vcpu);
+    /* only notifications from here on count */
+    seen = __atomic_load_n(vc->wait_word, __ATOMIC_ACQUIRE);
     slot_set_state(slot, STATE_IOREQ_READY);
     vc->inflight = s->id;
-    vc->notified = false;
     vc->aborted = false;
     s->requests_sent++;
     hv_guest_fire(hv, s->vcpu_port[vcpu]);
-    rc = wait_locked(hv, vcpu, s, p, timeout_ms);
+    rc = wait_locked(hv, vcpu, s, p, seen, timeout_ms);
     vc->inflight = -1;
     vc->aborted = false;
+    vc->wait_word = &vc->word;
+    hv_evpage_put(vc->wait_evp);
+    vc->wait_evp = NULL;
     return rc;
 }
 
@@ -243,8 +290,7 @@ void hv_guest_notified(struct mockhv *hv, struct hv_server *s, int vcpu)
         return;
     vc = &hv->vcpus[vcpu];
     if (vc->inflight == s->id) {
-        vc->notified = true;
-        pthread_cond_signal(&vc->cond);
+        hv_futex_bump(vc->wait_word);
     } else if (vc->stuck == s->id &&
                slot_state(&s->slots->vcpu_ioreq[vcpu]) == STATE_IORESP_READY) {
         slot_set_state(&s->slots->vcpu_ioreq[vcpu], STATE_IOREQ_NONE);
@@ -258,7 +304,7 @@ void hv_guest_abort_server(struct mockhv *hv, struct hv_server *s)
         struct hv_vcpu *vc = &hv->vcpus[v];
         if (vc->inflight == s->id) {
             vc->aborted = true;
-            pthread_cond_signal(&vc->cond);
+            hv_futex_bump(vc->wait_word);
         }
         if (vc->stuck == s->id)
             vc->stuck = -1;
@@ -270,7 +316,8 @@ void hv_guest_abort_all(struct mockhv *hv)
 {
     for (unsigned v = 0; v < hv->nr_vcpus; v++) {
         hv->vcpus[v].aborted = hv->vcpus[v].inflight >= 0;
-        pthread_cond_signal(&hv->vcpus[v].cond);
+        if (hv->vcpus[v].aborted)
+            hv_futex_bump(hv->vcpus[v].wait_word);
     }
 }
 

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "mockhv.h"
 #include "wire.h"
@@ -76,7 +77,8 @@ struct hv_port {
     bool peer_is_guest;    /* peer end lives in the guest's table */
     uint32_t peer;         /* peer port number when INTERDOMAIN */
     struct hv_conn *conn;  /* dom0 end: owning evtchn handle */
-    bool masked, pending;  /* dom0 end: /dev/xen/evtchn delivery state */
+    bool masked, pending;  /* dom0 end: /dev/xen/evtchn delivery state (in the
+                              connection's event page instead when it has one) */
     int server;            /* guest end: server id, -1 none */
     int vcpu;              /* guest end: vCPU, -1 for the buffered port */
 };
@@ -86,23 +88,35 @@ struct hv_porttable {
     struct hv_port port[HV_MAX_PORTS];
 };
 
+/* An evtchn connection's event page (wire.h struct wire_evport). Held by
+ * the connection and by each vCPU sleeping on one of its notify words. */
+struct hv_evpage {
+    int refs;
+    struct wire_evport *port; /* WIRE_EVP_PORTS entries, shared with the library */
+};
+
 struct hv_conn {
     struct mockhv *hv;
     int fd;
-    enum wire_kind kind; /* 0 before HELLO */
-    int restrict_domid;  /* -1: unrestricted */
-    int event_wr;        /* evtchn: write end of the event pipe, -1 */
+    enum wire_kind kind;   /* 0 before HELLO */
+    int restrict_domid;    /* -1: unrestricted */
+    int event_wr;          /* evtchn: write end of the event pipe, -1 */
+    struct hv_evpage *evp; /* evtchn: event page once asked for, else NULL */
     struct event *ev;
     struct hv_conn *next;
 };
 
 struct hv_vcpu {
     pthread_mutex_t use; /* held by the thread issuing an access from this vCPU */
-    pthread_cond_t cond; /* signalled with mockhv.lock held */
     int inflight;        /* server id with our request in its slot, -1 */
-    bool notified;       /* the device model notified our port */
-    bool aborted;        /* the server went away while we waited */
-    int stuck;           /* server id we timed out on, -1 */
+    /* What a waiting vCPU sleeps on (a futex counter, bumped by each
+     * notification, abort and stop): its port's notify word in the device
+     * model's event page, or `word` when the port has none. */
+    uint32_t word;
+    uint32_t *wait_word;
+    struct hv_evpage *wait_evp; /* reference held while waiting, or NULL */
+    bool aborted;               /* the server went away while we waited */
+    int stuck;                  /* server id we timed out on, -1 */
 };
 
 struct hv_irq_log {
@@ -188,7 +202,24 @@ void hv_guest_fire(struct mockhv *hv, uint32_t port);
 void hv_guest_port_close(struct mockhv *hv, uint32_t port);
 void hv_evtchn_conn_closed(struct mockhv *hv, struct hv_conn *c);
 int hv_evtchn_handle(struct hv_conn *c, const struct wire_req *req, struct wire_rep *rep);
+/* WIRE_OP_EVTCHN_SHARED: creates the connection's event page, *fd_out its memfd. */
+int hv_evtchn_shared(struct hv_conn *c, struct wire_rep *rep, int *fd_out);
 int hv_bound_ports_locked(struct mockhv *hv);
+
+/* hv-evpage.c */
+int hv_evpage_new(struct hv_evpage **out, int *fd_out);
+void hv_evpage_get(struct hv_evpage *e);
+void hv_evpage_put(struct hv_evpage *e);
+/* A port (re)assigned to the page's connection: unmasked, nothing pending. */
+void hv_evpage_reset(struct hv_evpage *e, uint32_t port, bool direct);
+void hv_evpage_undirect(struct hv_evpage *e, uint32_t port);
+/* true: the port was unmasked and is now masked, deliver it; false: marked pending. */
+bool hv_evpage_fire(struct hv_evpage *e, uint32_t port);
+/* true: a pending mark turned into a delivery (the port stays masked). */
+bool hv_evpage_unmask(struct hv_evpage *e, uint32_t port);
+void hv_futex_bump(uint32_t *word);
+/* 0 woken or the word differs from `seen`, -ETIMEDOUT, -EINTR */
+int hv_futex_wait(uint32_t *word, uint32_t seen, const struct timespec *deadline);
 
 /* hv-ioreq-server.c */
 int hv_server_handle(struct hv_conn *c, const struct wire_req *req, struct wire_rep *rep);
@@ -213,6 +244,9 @@ bool hv_pci_decode(struct mockhv *hv, const ioreq_t *p, uint64_t *pci_addr);
 /* hv-bufring.c */
 /* 0 queued, -ENOSPC full (the caller falls back to a synchronous request). */
 int hv_bufring_put(struct mockhv *hv, struct hv_server *s, const ioreq_t *p);
+/* The same without firing the buffered port: the caller fires it once after
+ * a batch (a masked port would only have been marked pending again). */
+int hv_bufring_queue(struct hv_server *s, const ioreq_t *p);
 
 /* hv-guest.c */
 /* Sends one request from vcpu and waits; lock not held by the caller. */

@@ -123,6 +123,11 @@ static int dispatch(struct hv_conn *c, const struct wire_req *req, size_t len, s
     case WIRE_KIND_EVTCHN:
         if (req->op >= WIRE_OP_EVTCHN_BIND_INTERDOMAIN && req->op <= WIRE_OP_EVTCHN_UNMASK)
             return hv_evtchn_handle(c, req, rep);
+        if (req->op == WIRE_OP_EVTCHN_SHARED) {
+            rc = hv_evtchn_shared(c, rep, fd_out);
+            *close_fd = rc == 0;
+            return rc;
+        }
         break;
     case WIRE_KIND_FMEM:
         if (req->op < WIRE_OP_FMEM_RAM || req->op > WIRE_OP_FMEM_TRANSLATE)

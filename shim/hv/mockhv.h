@@ -108,6 +108,20 @@ int mockhv_rep(struct mockhv *hv, unsigned vcpu, const struct mockhv_rep *rep, i
  * request from `vcpu` when the ring is full, as Xen does. Unclaimed: dropped. */
 int mockhv_buf_write(struct mockhv *hv, unsigned vcpu, bool mmio, uint64_t addr, unsigned size,
                      uint64_t val, int timeout_ms);
+/* n buffered writes of vals[] to one address, as n mockhv_buf_write calls
+ * would make them (same slots, same pointer updates, the same synchronous
+ * fallback for a write that finds the ring full), but routed once and put
+ * under one lock, with the buffered port fired once per run of queued
+ * writes instead of once per write. Returns 0 or the first error. */
+int mockhv_buf_write_batch(struct mockhv *hv, unsigned vcpu, bool mmio, uint64_t addr,
+                           unsigned size, const uint64_t *vals, size_t n, int timeout_ms);
+/* The same without the fallback: queues what fits and returns how many
+ * (0 when the ring is full, n for unclaimed writes, which are dropped) or
+ * -errno (-EOPNOTSUPP without a buffered ring). For a producer that waits
+ * for ring space instead of going synchronous, as a benchmark of the
+ * consumer does. */
+long mockhv_buf_try_write_batch(struct mockhv *hv, bool mmio, uint64_t addr, unsigned size,
+                                const uint64_t *vals, size_t n);
 /* IOREQ_TYPE_TIMEOFFSET through the buffered ring of every enabled server
  * with one; returns how many got it. */
 int mockhv_timeoffset(struct mockhv *hv, int64_t delta);

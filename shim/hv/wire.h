@@ -78,6 +78,10 @@ enum wire_op {
     WIRE_OP_XC_HVM_PARAM_GET, /* domid, a[0] index; r[0] = value */
     WIRE_OP_XC_HVM_PARAM_SET, /* domid, a[0] index, a[1] value */
 
+    /* evtchn: reply fd = the connection's event page (struct wire_evport
+     * [WIRE_EVP_PORTS], a memfd), r[0] = its size in bytes */
+    WIRE_OP_EVTCHN_SHARED,
+
     WIRE_OP_MAX,
 };
 
@@ -116,6 +120,26 @@ struct wire_dominfo {
     uint32_t ssidref;
     uint32_t pad;
     uint8_t handle[16];
+};
+
+/*
+ * The event page of an evtchn connection, shared by the mock and the
+ * library, one entry per dom0 port number (only this connection's ports
+ * mean anything in it). `state` holds /dev/xen/evtchn's per-port mask and
+ * pending bits, so the library unmasks without a message unless a firing
+ * is pending; `notify` is a counter and futex word: for a port marked
+ * DIRECT (set by the mock: bound to an ioreq server's vCPU port) the
+ * library notifies by incrementing it and waking the futex, and the
+ * waiting vCPU sleeps on it. Both sides treat the page as untrusted.
+ */
+#define WIRE_EVP_PORTS   4096
+#define WIRE_EVP_MASKED  (1u << 0) /* delivered, not unmasked since */
+#define WIRE_EVP_PENDING (1u << 1) /* fired while masked */
+#define WIRE_EVP_DIRECT  (1u << 2) /* notify through `notify` (mock-owned bit) */
+
+struct wire_evport {
+    uint32_t state;
+    uint32_t notify;
 };
 
 #define WIRE_MAX_EXTENTS ((WIRE_MAX_MSG - sizeof(struct wire_req)) / sizeof(struct wire_extent))

@@ -17,6 +17,8 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -301,6 +303,100 @@ static void test_evtchn_masking_loopback(void **state)
     xenevtchn_close(b);
 }
 
+struct guest_read {
+    struct mockhv *hv;
+    uint32_t val;
+    int rc;
+};
+
+static void *guest_read_main(void *arg)
+{
+    struct guest_read *g = arg;
+
+    g->rc = mockhv_pio_in(g->hv, 0, 0x100, 1, &g->val, 20000);
+    return NULL;
+}
+
+static uint8_t slot_state(ioreq_t *slot)
+{
+    return __atomic_load_n((uint8_t *)slot + 30, __ATOMIC_ACQUIRE) & 0xf;
+}
+
+/*
+ * A vCPU's port with the event page: the library unmasks without a message
+ * unless a firing is pending, notifies the waiting vCPU directly, and the
+ * vCPU still judges the slot on every notification (a notification before
+ * the answer leaves it waiting), all with /dev/xen/evtchn's masking.
+ */
+static void test_evtchn_vcpu_port_direct(void **state)
+{
+    struct mockhv *hv = *state;
+    xenevtchn_handle *xce = xenevtchn_open(NULL, 0);
+    xendevicemodel_handle *dmod = xendevicemodel_open(NULL, 0);
+    xenforeignmemory_handle *fmem = xenforeignmemory_open(NULL, 0);
+    xenforeignmemory_resource_handle *fres;
+    struct guest_read g = {.hv = hv};
+    struct pollfd pfd = {.events = POLLIN};
+    shared_iopage_t *slots = NULL;
+    ioreq_t *slot;
+    pthread_t thr;
+    ioservid_t id;
+    int port;
+
+    assert_non_null(xce);
+    assert_non_null(dmod);
+    assert_non_null(fmem);
+    pfd.fd = xenevtchn_fd(xce);
+    assert_int_equal(
+        xendevicemodel_create_ioreq_server(dmod, DOMID, HVM_IOREQSRV_BUFIOREQ_OFF, &id), 0);
+    fres = xenforeignmemory_map_resource(fmem, DOMID, XENMEM_resource_ioreq_server, id, 1, 1,
+                                         (void **)&slots, PROT_READ | PROT_WRITE, 0);
+    assert_non_null(fres);
+    assert_int_equal(xendevicemodel_map_io_range_to_ioreq_server(dmod, DOMID, id, 0, 0x100, 0x107),
+                     0);
+    assert_int_equal(xendevicemodel_set_ioreq_server_state(dmod, DOMID, id, 1), 0);
+    slot = &slots->vcpu_ioreq[0];
+    port = xenevtchn_bind_interdomain(xce, DOMID, slot->vp_eport);
+    assert_true(port > 0);
+    /* binding fires the port once; it stays masked: the request is only pending */
+    assert_int_equal(xenevtchn_pending(xce), port);
+    assert_int_equal(pthread_create(&thr, NULL, guest_read_main, &g), 0);
+    while (slot_state(slot) != STATE_IOREQ_READY)
+        sched_yield();
+    assert_int_equal(poll(&pfd, 1, 0), 0);
+    /* unmasking turns the pending mark into one delivery */
+    assert_int_equal(xenevtchn_unmask(xce, (evtchn_port_t)port), 0);
+    assert_int_equal(xenevtchn_pending(xce), port);
+    assert_int_equal(xenevtchn_unmask(xce, (evtchn_port_t)port), 0);
+    /* a notification before the answer: the vCPU looks, and keeps waiting */
+    slot->state = STATE_IOREQ_INPROCESS;
+    assert_int_equal(xenevtchn_notify(xce, (evtchn_port_t)port), 0);
+    assert_int_equal(xenevtchn_notify(xce, (evtchn_port_t)port), 0);
+    slot->data = 0x5a;
+    __atomic_store_n((uint8_t *)slot + 30,
+                     (uint8_t)((((uint8_t *)slot)[30] & 0xf0) | STATE_IORESP_READY),
+                     __ATOMIC_RELEASE);
+    assert_int_equal(xenevtchn_notify(xce, (evtchn_port_t)port), 0);
+    assert_int_equal(pthread_join(thr, NULL), 0);
+    assert_int_equal(g.rc, 0);
+    assert_int_equal(g.val, 0x5a);
+    assert_int_equal(slot_state(slot), STATE_IOREQ_NONE);
+    assert_int_equal(mockhv_domain_crashed(hv), false);
+    /* unmasked before the next request: it is delivered at once */
+    assert_int_equal(pthread_create(&thr, NULL, guest_read_main, &g), 0);
+    assert_int_equal(xenevtchn_pending(xce), port);
+    assert_int_equal(slot_state(slot), STATE_IOREQ_READY);
+    /* destroying the server wakes the waiting vCPU: all-ones */
+    assert_int_equal(xendevicemodel_destroy_ioreq_server(dmod, DOMID, id), 0);
+    assert_int_equal(pthread_join(thr, NULL), 0);
+    assert_int_equal(g.rc, 0);
+    assert_int_equal(g.val, 0xff);
+    xenforeignmemory_unmap_resource(fmem, fres);
+    xenforeignmemory_close(fmem);
+    xendevicemodel_close(dmod);
+    xenevtchn_close(xce);
+}
+
 static void test_xc(void **state)
 {
     xc_interface *xch = xc_interface_open(NULL, NULL, 0);
@@ -361,6 +457,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_foreign_map, setup, teardown),
         cmocka_unit_test_setup_teardown(test_relocate_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_evtchn_masking_loopback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_evtchn_vcpu_port_direct, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gnttab, setup, teardown),
         cmocka_unit_test(test_no_mock),
