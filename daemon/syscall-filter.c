@@ -69,6 +69,8 @@ static const int allowed[] = {
      * (fallocate and the BLK* ioctls for DISCARD and WRITE_ZEROES) */
     SCMP_SYS(futex),
     SCMP_SYS(preadv),
+    SCMP_SYS(preadv2),
+    SCMP_SYS(pwritev2),
     SCMP_SYS(pwritev),
     SCMP_SYS(pwrite64),
     SCMP_SYS(fdatasync),

@@ -132,6 +132,39 @@ static void file_read(struct fx *f, uint64_t off, void *buf, size_t len)
     close(fd);
 }
 
+/*
+ * Data in the page cache (the image was just written) is read and written
+ * on the loop with RWF_NOWAIT: the completion is already queued when the
+ * submission returns, so one non-blocking loop turn delivers it, where a
+ * worker would need the loop to wait. Still never inside the submission.
+ */
+static void test_cached_on_loop(void **state)
+{
+    struct fx *f = *state;
+    uint8_t a[4096], b[4096], c[4096];
+    struct iovec ia = {a, sizeof(a)}, ib = {b, sizeof(b)};
+
+    file_read(f, 4096, c, sizeof(c)); /* cached for sure */
+    assert_int_equal(blk_read(f->be, 4096, &ia, 1, done_cb, f), 0);
+    assert_int_equal(f->done, 0);
+    assert_int_equal(event_base_loop(f->base, EVLOOP_ONCE | EVLOOP_NONBLOCK), 0);
+    assert_int_equal(f->done, 1);
+    assert_int_equal(f->last_ret, 0);
+    assert_memory_equal(a, c, sizeof(a));
+
+    memset(b, 0x5c, sizeof(b));
+    assert_int_equal(blk_write(f->be, 4096, &ib, 1, done_cb, f), 0);
+    assert_int_equal(f->done, 1);
+    wait_done(f, 2);
+    assert_int_equal(f->last_ret, 0);
+    file_read(f, 4096, c, sizeof(c));
+    assert_memory_equal(b, c, sizeof(b));
+    /* a flush after a completed write still goes to a worker and succeeds */
+    assert_int_equal(blk_flush(f->be, done_cb, f), 0);
+    wait_done(f, 3);
+    assert_int_equal(f->last_ret, 0);
+}
+
 static void test_size(void **state)
 {
     struct fx *f = *state;
@@ -395,6 +428,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_size, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_iov, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cached_on_loop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_then_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_zeroes, setup, teardown),
