@@ -192,7 +192,7 @@ static int bind_interdomain(struct mockhv *hv, struct hv_conn *c, uint16_t domid
     uint32_t local;
     int rc;
 
-    if (domid == hv->domid)
+    if (domid == hv->domid && !hv->gone)
         rt = &hv->guest_ports;
     else if (domid == 0)
         rt = &hv->dom0_ports;
@@ -251,7 +251,7 @@ int hv_evtchn_handle(struct hv_conn *c, const struct wire_req *req, struct wire_
     case WIRE_OP_EVTCHN_BIND_UNBOUND:
         if (c->restrict_domid >= 0 && req->domid != c->restrict_domid)
             return -EPERM;
-        if (req->domid != hv->domid && req->domid != 0)
+        if ((req->domid != hv->domid || hv->gone) && req->domid != 0)
             return -ESRCH;
         rc = hv_port_alloc(&hv->dom0_ports, &port);
         if (rc)

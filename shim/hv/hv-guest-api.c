@@ -182,10 +182,9 @@ int mockhv_buf_write(struct mockhv *hv, unsigned vcpu, bool mmio_space, uint64_t
         vcpu >= hv->nr_vcpus)
         return -EINVAL;
     pthread_mutex_lock(&hv->lock);
-    if (hv->crashed || hv->stopping) {
-        rc = hv->crashed ? -EIO : -ESHUTDOWN;
+    rc = hv_guest_down(hv);
+    if (rc)
         goto out;
-    }
     s = hv_route_select(hv, &p);
     if (!s) {
         hv->stats.unclaimed_writes++;
@@ -219,8 +218,8 @@ static int buf_batch(struct mockhv *hv, unsigned vcpu, bool mmio_space, uint64_t
         size_t queued = 0;
 
         pthread_mutex_lock(&hv->lock);
-        if (hv->crashed || hv->stopping) {
-            rc = hv->crashed ? -EIO : -ESHUTDOWN;
+        rc = hv_guest_down(hv);
+        if (rc) {
             pthread_mutex_unlock(&hv->lock);
             break;
         }

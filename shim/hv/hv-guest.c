@@ -124,7 +124,7 @@ static int wait_locked(struct mockhv *hv, unsigned vcpu, struct hv_server *s, io
     for (;;) {
         uint32_t now = __atomic_load_n(vc->wait_word, __ATOMIC_ACQUIRE);
 
-        if (hv->stopping)
+        if (hv->stopping || hv->gone)
             return -ESHUTDOWN;
         if (vc->aborted) {
             if (p->dir == IOREQ_READ && !p->data_is_ptr)
@@ -156,7 +156,7 @@ static int wait_locked(struct mockhv *hv, unsigned vcpu, struct hv_server *s, io
         }
         if (!sleep_locked(hv, vc->wait_word, seen, &deadline) &&
             __atomic_load_n(vc->wait_word, __ATOMIC_ACQUIRE) == seen && !vc->aborted &&
-            !hv->stopping) {
+            !hv->stopping && !hv->gone) {
             vc->stuck = s->id;
             hv->stats.timeouts++;
             return -ETIMEDOUT;
@@ -203,11 +203,11 @@ static int vcpu_ready_locked(struct mockhv *hv, unsigned vcpu)
 {
     struct hv_vcpu *vc = &hv->vcpus[vcpu];
     struct hv_server *s;
+    int rc;
 
-    if (hv->crashed)
-        return -EIO;
-    if (hv->stopping)
-        return -ESHUTDOWN;
+    rc = hv_guest_down(hv);
+    if (rc)
+        return rc;
     if (vc->stuck < 0)
         return 0;
     s = hv_server_get(hv, (unsigned)vc->stuck);
@@ -319,6 +319,13 @@ void hv_guest_abort_all(struct mockhv *hv)
         if (hv->vcpus[v].aborted)
             hv_futex_bump(hv->vcpus[v].wait_word);
     }
+}
+
+int hv_guest_down(const struct mockhv *hv)
+{
+    if (hv->crashed)
+        return -EIO;
+    return hv->stopping || hv->gone ? -ESHUTDOWN : 0;
 }
 
 bool mockhv_domain_crashed(struct mockhv *hv)

@@ -150,6 +150,10 @@ struct mockhv {
     uint64_t params[HV_NR_HVM_PARAMS];
     int shutdown_reason;
     bool crashed;
+    /* mockhv_domain_destroy() ran: hypercalls naming the domain fail with
+     * ESRCH, guest accesses with -ESHUTDOWN (written under lock, read
+     * atomically by mockhv_domain_destroyed) */
+    bool gone;
     uint32_t pci_cf8;
     uint64_t mem_type_calls;
     uint64_t pci_link_route[4];
@@ -177,6 +181,7 @@ struct mockhv {
     int nr_conns;
     bool stopping;
     struct mockxs *xs;
+    bool xs_released; /* hv_xenstore_release() ran (not under lock: one caller at a time) */
 };
 
 /* hv-memory.c (callers hold mockhv.lock) */
@@ -256,6 +261,8 @@ void hv_guest_notified(struct mockhv *hv, struct hv_server *s, int vcpu);
 /* Server s is going away: wake its waiters. */
 void hv_guest_abort_server(struct mockhv *hv, struct hv_server *s);
 void hv_guest_abort_all(struct mockhv *hv);
+/* -EIO crashed, -ESHUTDOWN stopping or destroyed, 0 the guest runs. */
+int hv_guest_down(const struct mockhv *hv);
 
 /* hv-records.c */
 int hv_records_handle(struct hv_conn *c, const struct wire_req *req, size_t len,
@@ -276,5 +283,8 @@ int hv_check_domid(const struct hv_conn *c, uint16_t domid);
 /* hv-xenstore.c */
 int hv_xenstore_start(struct mockhv *hv);
 void hv_xenstore_stop(struct mockhv *hv);
+/* The toolstack's part of destroying the domain: release it (@releaseDomain)
+ * and remove its keys. Called without mockhv.lock. */
+void hv_xenstore_release(struct mockhv *hv);
 
 #endif

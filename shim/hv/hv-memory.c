@@ -187,7 +187,7 @@ int mockhv_ram_read(struct mockhv *hv, uint64_t gpa, void *buf, size_t len)
     int rc;
 
     pthread_mutex_lock(&hv->lock);
-    rc = hv_ram_access(hv, gpa, buf, len, HV_RAM_READ);
+    rc = hv->gone ? -ESHUTDOWN : hv_ram_access(hv, gpa, buf, len, HV_RAM_READ);
     pthread_mutex_unlock(&hv->lock);
     return rc;
 }
@@ -197,7 +197,7 @@ int mockhv_ram_write(struct mockhv *hv, uint64_t gpa, const void *buf, size_t le
     int rc;
 
     pthread_mutex_lock(&hv->lock);
-    rc = hv_ram_access(hv, gpa, (void *)buf, len, HV_RAM_WRITE);
+    rc = hv->gone ? -ESHUTDOWN : hv_ram_access(hv, gpa, (void *)buf, len, HV_RAM_WRITE);
     pthread_mutex_unlock(&hv->lock);
     return rc;
 }

@@ -183,7 +183,7 @@ int mockhv_irq_wait(struct mockhv *hv, uint64_t after_seq, struct mockhv_irq_rec
         ts.tv_nsec -= 1000000000;
     }
     pthread_mutex_lock(&hv->lock);
-    while (hv->irqs.last_seq <= after_seq && !hv->stopping && rc != ETIMEDOUT)
+    while (hv->irqs.last_seq <= after_seq && !hv->stopping && !hv->gone && rc != ETIMEDOUT)
         rc = pthread_cond_timedwait(&hv->irqs.cond, &hv->lock, &ts);
     if (hv->irqs.last_seq > after_seq) {
         uint64_t seq = after_seq + 1;
@@ -192,7 +192,7 @@ int mockhv_irq_wait(struct mockhv *hv, uint64_t after_seq, struct mockhv_irq_rec
             seq = hv->irqs.last_seq - HV_IRQ_HISTORY + 1;
         rc = irq_get_locked(hv, seq, out);
     } else {
-        rc = hv->stopping ? -ESHUTDOWN : -ETIMEDOUT;
+        rc = hv->stopping || hv->gone ? -ESHUTDOWN : -ETIMEDOUT;
     }
     pthread_mutex_unlock(&hv->lock);
     return rc;

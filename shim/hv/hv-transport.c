@@ -38,7 +38,7 @@ int hv_check_domid(const struct hv_conn *c, uint16_t domid)
 {
     if (c->restrict_domid >= 0 && domid != c->restrict_domid)
         return -EPERM;
-    if (domid != c->hv->domid)
+    if (domid != c->hv->domid || c->hv->gone)
         return -ESRCH;
     return 0;
 }

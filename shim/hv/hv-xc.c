@@ -46,7 +46,7 @@ int hv_xc_handle(struct hv_conn *c, const struct wire_req *req, struct wire_rep 
         /* domains at or after first, in domid order: 0 and ours */
         for (unsigned i = 0; i < 2; i++) {
             uint32_t d = i == 0 ? 0 : hv->domid;
-            if (d < req->a[0] || n >= req->a[1])
+            if (d < req->a[0] || n >= req->a[1] || (d && hv->gone))
                 continue;
             if (c->restrict_domid >= 0 && d != (uint32_t)c->restrict_domid)
                 continue;

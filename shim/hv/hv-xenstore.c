@@ -107,15 +107,33 @@ int hv_xenstore_start(struct mockhv *hv)
     return rc;
 }
 
-void hv_xenstore_stop(struct mockhv *hv)
+/*
+ * What libxl does for `xl destroy` in xenstore: the domain is released
+ * (xenstored fires @releaseDomain) and the guest's /local/domain/<domid> and
+ * /vm/<uuid> trees go. libxl also removes the device model's directory
+ * /local/domain/0/device-model/<domid> once it has stopped the device
+ * model; the mock leaves that one to the device model, so a test sees what
+ * the device model cleans up itself.
+ */
+void hv_xenstore_release(struct mockhv *hv)
 {
-    char path[64];
+    char path[96];
 
-    if (!hv->xs)
+    if (!hv->xs || hv->xs_released)
         return;
+    hv->xs_released = true;
     mockxs_release_domain(hv->xs, hv->domid);
     snprintf(path, sizeof(path), "/local/domain/%u", hv->domid);
     mockxs_rm(hv->xs, path);
+    snprintf(path, sizeof(path), "/vm/00000000-0000-4000-8000-%012x", (unsigned)hv->domid);
+    mockxs_rm(hv->xs, path);
+}
+
+void hv_xenstore_stop(struct mockhv *hv)
+{
+    if (!hv->xs)
+        return;
+    hv_xenstore_release(hv);
     mockxs_free(hv->xs);
     hv->xs = NULL;
 }
@@ -152,6 +170,10 @@ int hv_xenstore_start(struct mockhv *hv)
 }
 
 void hv_xenstore_stop(struct mockhv *hv)
+{
+}
+
+void hv_xenstore_release(struct mockhv *hv)
 {
 }
 

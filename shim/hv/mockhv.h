@@ -179,6 +179,21 @@ int mockhv_shutdown_reason(struct mockhv *hv);
 /* The domain was crashed because a slot's state went backwards or became
  * unknown, as Xen does (domain_crash); every later access fails with -EIO. */
 bool mockhv_domain_crashed(struct mockhv *hv);
+/*
+ * Destroys the domain while device models still run, as `xl destroy` does
+ * on Xen; the socket server stays up. The domain's ioreq servers are
+ * destroyed and its event channels closed (a dom0 port bound to one stays
+ * allocated but unbound: notify does nothing, unbind succeeds); every
+ * device-model, foreign-memory, evtchn-bind and HVM-param call naming it
+ * then fails with ESRCH and xc_domain_getinfo no longer lists it; guest
+ * accesses (and mockhv_ram_*) return -ESHUTDOWN, waiting ones included.
+ * With xenstore, the domain is released (@releaseDomain fires) and
+ * /local/domain/<domid> and /vm/<uuid> are removed; the device model's own
+ * directory under /local/domain/0/device-model/ is left to it.
+ * -ESRCH if the domain was already destroyed.
+ */
+int mockhv_domain_destroy(struct mockhv *hv);
+bool mockhv_domain_destroyed(const struct mockhv *hv);
 int mockhv_hvm_param_get(struct mockhv *hv, unsigned index, uint64_t *val);
 int mockhv_hvm_param_set(struct mockhv *hv, unsigned index, uint64_t val);
 /* Number of successful set_mem_type calls so far. */

@@ -464,6 +464,11 @@ static enum script_status cmd_invalidate(struct script *s, int argc, char **argv
     return access_rc(s, mockhv_invalidate(s->hv, s->vcpu, s->timeout_ms), "invalidate");
 }
 
+static enum script_status cmd_destroy_domain(struct script *s, int argc, char **argv)
+{
+    return access_rc(s, mockhv_domain_destroy(s->hv), "destroy-domain");
+}
+
 static enum script_status cmd_echo(struct script *s, int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
@@ -554,6 +559,11 @@ static const struct command commands[] = {
      .max_args = 3,
      .run = cmd_wait_xs,
      .usage = "PATH VALUE [MS]"},
+    {.name = "destroy-domain",
+     .min_args = 0,
+     .max_args = 0,
+     .run = cmd_destroy_domain,
+     .usage = ""},
     {.name = "echo", .min_args = 0, .max_args = MAX_WORDS - 1, .run = cmd_echo, .usage = "TEXT"},
     {.name = "quit", .min_args = 0, .max_args = 1, .run = cmd_quit, .usage = "[STATUS]"},
 };
