@@ -35,18 +35,33 @@ static bool env_is(const char *entry, const char *name)
     return !strncmp(entry, name, n) && entry[n] == '=';
 }
 
+/* Whether cfg_env sets or drops the variable of entry ("NAME=value"). */
+static bool env_overridden(const char *entry, const char *const *cfg_env)
+{
+    for (const char *const *c = cfg_env; c && *c; c++) {
+        size_t n = strcspn(*c, "=");
+
+        if (!strncmp(entry, *c, n) && entry[n] == '=')
+            return true;
+    }
+    return false;
+}
+
 /* Our environment without what the mock decides, plus the mock's. */
-static int build_env(struct mockhv *hv, const char *shim_libdir, char **env, size_t max,
-                     char **ldpath)
+static int build_env(struct mockhv *hv, const char *shim_libdir, const char *const *cfg_env,
+                     char **env, size_t max, char **ldpath)
 {
     const char *old = getenv("LD_LIBRARY_PATH");
     size_t n = 0;
 
     for (char **e = environ; *e && n + 1 < max; e++)
         if (!env_is(*e, MOCKHV_ENV_SOCKET) && !env_is(*e, MOCKHV_ENV_XENSTORED) &&
-            !(shim_libdir && env_is(*e, "LD_LIBRARY_PATH")))
+            !(shim_libdir && env_is(*e, "LD_LIBRARY_PATH")) && !env_overridden(*e, cfg_env))
             env[n++] = *e;
-    for (const char *const *e = mockhv_environ(hv); *e && n + 1 < max; e++)
+    for (const char *const *c = cfg_env; c && *c && n + 1 < max; c++)
+        if (strchr(*c, '='))
+            env[n++] = (char *)*c;
+    for (const char *const *e = hv ? mockhv_environ(hv) : NULL; e && *e && n + 1 < max; e++)
         env[n++] = (char *)*e;
     if (shim_libdir && n + 1 < max) {
         if (asprintf(ldpath, "LD_LIBRARY_PATH=%s%s%s", shim_libdir, old && *old ? ":" : "",
@@ -56,6 +71,13 @@ static int build_env(struct mockhv *hv, const char *shim_libdir, char **env, siz
     }
     env[n] = NULL;
     return 0;
+}
+
+void dmproc_xs_close(struct dmproc *p)
+{
+    if (p->xs)
+        xs_close(p->xs);
+    p->xs = NULL;
 }
 
 int dmproc_start(struct dmproc *p, struct mockhv *hv, const struct dmproc_config *cfg)
@@ -68,7 +90,7 @@ int dmproc_start(struct dmproc *p, struct mockhv *hv, const struct dmproc_config
     int rc;
 
     memset(p, 0, sizeof(*p));
-    p->domid = mockhv_domid(hv);
+    p->domid = hv ? mockhv_domid(hv) : 0;
     snprintf(p->state_path, sizeof(p->state_path), "/local/domain/0/device-model/%u/state",
              p->domid);
     if (cfg->log_path &&
@@ -76,35 +98,42 @@ int dmproc_start(struct dmproc *p, struct mockhv *hv, const struct dmproc_config
         return -ENAMETOOLONG;
 
     /* Our own libxenstore connection finds the mock's xenstored the same way. */
-    rc = mockhv_setenv(hv);
-    if (rc)
-        return rc;
-    p->xs = xs_open(0);
-    if (!p->xs)
-        return -errno;
+    if (hv) {
+        rc = mockhv_setenv(hv);
+        if (rc)
+            return rc;
+        p->xs = xs_open(0);
+        if (!p->xs)
+            return -errno;
+    }
 
     argv[argc++] = (char *)cfg->program;
     for (const char *const *a = cfg->args; a && *a && argc < MAX_ARGS; a++)
         argv[argc++] = (char *)*a;
     argv[argc] = NULL;
-    rc = build_env(hv, cfg->shim_libdir, env, MAX_ENV, &ldpath);
+    rc = build_env(hv, cfg->shim_libdir, cfg->env, env, MAX_ENV, &ldpath);
     if (rc)
         goto out;
 
     posix_spawn_file_actions_init(&fa);
+    if (cfg->stdin_null)
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     if (cfg->log_path) {
-        posix_spawn_file_actions_addopen(&fa, 1, cfg->log_path, O_WRONLY | O_CREAT | O_APPEND,
+        posix_spawn_file_actions_addopen(&fa, 2, cfg->log_path, O_WRONLY | O_CREAT | O_APPEND,
                                          0644);
-        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+        if (!cfg->stdout_path)
+            posix_spawn_file_actions_adddup2(&fa, 2, 1);
     }
+    if (cfg->stdout_path)
+        posix_spawn_file_actions_addopen(&fa, 1, cfg->stdout_path, O_WRONLY | O_CREAT | O_TRUNC,
+                                         0644);
     rc = -posix_spawn(&p->pid, cfg->program, &fa, NULL, argv, env);
     posix_spawn_file_actions_destroy(&fa);
 out:
     free(ldpath);
     if (rc) {
         p->pid = 0;
-        xs_close(p->xs);
-        p->xs = NULL;
+        dmproc_xs_close(p);
     }
     return rc;
 }
@@ -125,8 +154,11 @@ static bool reap(struct dmproc *p)
 int dmproc_state(struct dmproc *p, char *buf, size_t len)
 {
     unsigned int n;
-    char *v = xs_read(p->xs, XBT_NULL, p->state_path, &n);
+    char *v;
 
+    if (!p->xs)
+        return -ENOTCONN;
+    v = xs_read(p->xs, XBT_NULL, p->state_path, &n);
     if (!v)
         return errno ? -errno : -ENOENT;
     snprintf(buf, len, "%s", v);
@@ -138,15 +170,17 @@ char *dmproc_xs_read(struct dmproc *p, const char *path)
 {
     unsigned int n;
 
+    if (!p->xs) {
+        errno = ENOTCONN;
+        return NULL;
+    }
     return xs_read(p->xs, XBT_NULL, path, &n);
 }
 
-int dmproc_wait_running(struct dmproc *p, int timeout_ms)
+int dmproc_wait_for(struct dmproc *p, bool (*cond)(void *arg), void *arg, int timeout_ms)
 {
-    char state[32];
-
     for (int waited = 0;; waited += POLL_MS) {
-        if (!dmproc_state(p, state, sizeof(state)) && !strcmp(state, "running"))
+        if (cond(arg))
             return 0;
         if (reap(p))
             return -ECHILD;
@@ -156,15 +190,29 @@ int dmproc_wait_running(struct dmproc *p, int timeout_ms)
     }
 }
 
+static bool is_running(void *arg)
+{
+    char state[32];
+
+    return !dmproc_state(arg, state, sizeof(state)) && !strcmp(state, "running");
+}
+
+int dmproc_wait_running(struct dmproc *p, int timeout_ms)
+{
+    return dmproc_wait_for(p, is_running, p, timeout_ms);
+}
+
+static bool never(void *arg)
+{
+    (void)arg;
+    return false;
+}
+
 int dmproc_wait_exit(struct dmproc *p, int timeout_ms)
 {
-    for (int waited = 0;; waited += POLL_MS) {
-        if (reap(p))
-            return 0;
-        if (waited >= timeout_ms)
-            return -ETIMEDOUT;
-        sleep_ms(POLL_MS);
-    }
+    int rc = dmproc_wait_for(p, never, NULL, timeout_ms);
+
+    return rc == -ECHILD ? 0 : rc;
 }
 
 int dmproc_stop(struct dmproc *p, int sig, int timeout_ms)
@@ -179,13 +227,53 @@ int dmproc_stop(struct dmproc *p, int sig, int timeout_ms)
     return -ETIMEDOUT;
 }
 
+bool dmproc_running(struct dmproc *p)
+{
+    return !reap(p);
+}
+
+void dmproc_adopt(struct dmproc *p, pid_t pid)
+{
+    p->pid = pid;
+}
+
+bool dmproc_log_has(const struct dmproc *p, const char *text)
+{
+    char *log = dmproc_log(p);
+    bool found = log && strstr(log, text);
+
+    free(log);
+    return found;
+}
+
+struct log_wait {
+    const struct dmproc *p;
+    const char *text;
+};
+
+static bool log_holds(void *arg)
+{
+    struct log_wait *w = arg;
+
+    return dmproc_log_has(w->p, w->text);
+}
+
+int dmproc_wait_log(struct dmproc *p, const char *text, int timeout_ms)
+{
+    struct log_wait w = {.p = p, .text = text};
+    int rc = dmproc_wait_for(p, log_holds, &w, timeout_ms);
+
+    /* What it logged just before it ended still counts. */
+    if (rc == -ECHILD && dmproc_log_has(p, text))
+        rc = 0;
+    return rc;
+}
+
 void dmproc_fini(struct dmproc *p)
 {
     if (p->pid)
         (void)dmproc_stop(p, SIGKILL, 5000);
-    if (p->xs)
-        xs_close(p->xs);
-    p->xs = NULL;
+    dmproc_xs_close(p);
 }
 
 void dmproc_describe_status(int wstatus, char *buf, size_t len)

@@ -23,10 +23,12 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "virtio structures are
 #define CFG_TYPE_NOTIFY 2
 #define CFG_TYPE_ISR    3
 #define CFG_TYPE_DEVICE 4
+#define CFG_TYPE_PCI    5
 
 /* MSI-X capability (PCI Local Bus 3.0, 6.8.2). */
 #define MSIX_CTRL         2
 #define MSIX_TABLE        4
+#define MSIX_PBA          8
 #define MSIX_CTRL_ENABLE  0x8000
 #define MSIX_CTRL_MASKALL 0x4000
 #define MSIX_ENTRY_SIZE   16
@@ -127,8 +129,12 @@ static int read_vendor_cap(struct gvirtio *d, uint8_t off)
     case CFG_TYPE_DEVICE:
         r = &d->device;
         break;
+    case CFG_TYPE_PCI:
+        if (!d->pci_cfg_cap)
+            d->pci_cfg_cap = off;
+        return 0;
     default:
-        return 0; /* PCI_CFG and types this driver does not use */
+        return 0; /* types this driver does not use */
     }
     bar = find_bar(&d->fn, barno);
     if (r->addr || !bar || offset > bar->size || length > bar->size - offset)
@@ -197,11 +203,12 @@ static int reset(struct gvirtio *d)
     return rc ? rc : -ETIMEDOUT;
 }
 
-static int setup_msix(struct gvirtio *d)
+/* Where the MSI-X table and PBA are (PCI Local Bus 3.0, 6.8.2); -ENODEV without a usable one. */
+static int find_msix(struct gvirtio *d)
 {
     const struct gpci_bus *bus = d->bus;
-    const struct mockhv_pci_bar *bar;
-    uint32_t ctrl, table;
+    const struct mockhv_pci_bar *bar, *pba_bar;
+    uint32_t ctrl, table, pba;
     int rc;
 
     rc = gpci_cap_find(bus, d->fn.bdf, GPCI_CAP_ID_MSIX, 0, &d->msix_cap);
@@ -210,6 +217,8 @@ static int setup_msix(struct gvirtio *d)
     rc = gpci_cfg_read(bus, d->fn.bdf, d->msix_cap + MSIX_CTRL, 2, &ctrl);
     if (!rc)
         rc = gpci_cfg_read(bus, d->fn.bdf, d->msix_cap + MSIX_TABLE, 4, &table);
+    if (!rc)
+        rc = gpci_cfg_read(bus, d->fn.bdf, d->msix_cap + MSIX_PBA, 4, &pba);
     if (rc)
         return rc;
     d->msix_vectors = (ctrl & 0x7ff) + 1;
@@ -217,6 +226,23 @@ static int setup_msix(struct gvirtio *d)
     if (!bar || (table & ~7u) + (uint64_t)d->msix_vectors * MSIX_ENTRY_SIZE > bar->size)
         return -ENODEV;
     d->msix_table = bar->base + (table & ~7u);
+    pba_bar = find_bar(&d->fn, pba & 7);
+    if (pba_bar && (pba & ~7u) + (uint64_t)(d->msix_vectors + 63) / 64 * 8 <= pba_bar->size)
+        d->msix_pba = pba_bar->base + (pba & ~7u);
+    return 0;
+}
+
+static int setup_msix(struct gvirtio *d)
+{
+    const struct gpci_bus *bus = d->bus;
+    uint32_t ctrl;
+    int rc;
+
+    rc = find_msix(d);
+    if (!rc)
+        rc = gpci_cfg_read(bus, d->fn.bdf, d->msix_cap + MSIX_CTRL, 2, &ctrl);
+    if (rc)
+        return rc;
 
     for (unsigned v = 0; v < d->msix_vectors; v++) {
         uint64_t e = d->msix_table + (uint64_t)v * MSIX_ENTRY_SIZE;
@@ -249,14 +275,11 @@ static int set_vector(struct gvirtio *d, unsigned off, uint16_t want, uint16_t *
     return want != GVIRTIO_NO_VECTOR && *got != want ? -ENOSPC : 0;
 }
 
-int gvirtio_open(struct gvirtio *d, struct mockhv *hv, struct garena *arena,
-                 const struct gpci_bus *bus, const struct mockhv_pci_func *fn,
-                 const struct gvirtio_opts *opts)
+/* What gvirtio_open and gvirtio_probe share: the function checked, its capabilities found. */
+static int find_device(struct gvirtio *d, struct mockhv *hv, struct garena *arena,
+                       const struct gpci_bus *bus, const struct mockhv_pci_func *fn,
+                       const struct gvirtio_opts *opts)
 {
-    uint64_t v;
-    uint32_t cmd;
-    int rc;
-
     memset(d, 0, sizeof(*d));
     d->hv = hv;
     d->arena = arena;
@@ -267,8 +290,30 @@ int gvirtio_open(struct gvirtio *d, struct mockhv *hv, struct garena *arena,
     if (fn->vendor != GVIRTIO_VENDOR || fn->device < GVIRTIO_DEVICE_BASE ||
         fn->device > GVIRTIO_DEVICE_BASE + 0x3f)
         return -ENODEV;
+    return find_caps(d);
+}
 
-    rc = find_caps(d);
+int gvirtio_probe(struct gvirtio *d, struct mockhv *hv, const struct gpci_bus *bus,
+                  const struct mockhv_pci_func *fn, const struct gvirtio_opts *opts)
+{
+    int rc = find_device(d, hv, NULL, bus, fn, opts);
+
+    if (rc)
+        return rc;
+    /* Without (usable) MSI-X, msix_cap or msix_table stays 0; that is for the caller to judge. */
+    rc = find_msix(d);
+    return rc == -ENODEV ? 0 : rc;
+}
+
+int gvirtio_open(struct gvirtio *d, struct mockhv *hv, struct garena *arena,
+                 const struct gpci_bus *bus, const struct mockhv_pci_func *fn,
+                 const struct gvirtio_opts *opts)
+{
+    uint64_t v;
+    uint32_t cmd;
+    int rc;
+
+    rc = find_device(d, hv, arena, bus, fn, opts);
     if (!rc)
         rc = reset(d);
     if (!rc)
@@ -475,6 +520,47 @@ int gvirtio_queue_setup(struct gvirtio *d, unsigned q, uint16_t size)
     if (!rc)
         d->nr_queues++;
     return rc;
+}
+
+int gvirtio_queue_setup_raw(struct gvirtio *d, unsigned q, uint16_t size, uint64_t desc,
+                            uint64_t avail, uint64_t used)
+{
+    struct gvq *vq;
+    uint64_t noff;
+    int rc;
+
+    if (q >= GVIRTIO_MAX_QUEUES)
+        return -ENOENT;
+    if (q < d->nr_queues)
+        return -EBUSY;
+    vq = &d->queues[q];
+    memset(vq, 0, sizeof(*vq));
+    vq->dev = d;
+    vq->index = q;
+    vq->vcpu = d->opts.vcpu;
+    vq->size = size;
+    vq->desc = desc;
+    vq->avail = avail;
+    vq->used = used;
+    vq->vector = GVIRTIO_NO_VECTOR;
+
+    rc = gvirtio_common_write(d, GVIRTIO_COMMON_Q_SELECT, 2, q);
+    if (!rc)
+        rc = gvirtio_common_write(d, GVIRTIO_COMMON_Q_SIZE, 2, size);
+    if (!rc)
+        rc = gvirtio_common_write(d, GVIRTIO_COMMON_Q_DESC, 8, desc);
+    if (!rc)
+        rc = gvirtio_common_write(d, GVIRTIO_COMMON_Q_DRIVER, 8, avail);
+    if (!rc)
+        rc = gvirtio_common_write(d, GVIRTIO_COMMON_Q_DEVICE, 8, used);
+    if (!rc)
+        rc = gvirtio_common_read(d, GVIRTIO_COMMON_Q_NOFF, 2, &noff);
+    if (rc)
+        return rc;
+    vq->notify = d->notify.addr + noff * d->notify_mult;
+    if (noff * d->notify_mult + 2 > d->notify.len)
+        return -ENODEV;
+    return gvirtio_common_write(d, GVIRTIO_COMMON_Q_ENABLE, 2, 1);
 }
 
 int gvirtio_driver_ok(struct gvirtio *d)

@@ -129,9 +129,11 @@ struct gvirtio {
 
     struct gvirtio_region common, isr, device, notify;
     uint32_t notify_mult;
-    uint8_t msix_cap;      /* 0: none */
+    uint8_t pci_cfg_cap;   /* VIRTIO_PCI_CAP_PCI_CFG capability; 0: none */
+    uint8_t msix_cap;      /* 0: none, or not looked for (INTx, polling) */
     unsigned msix_vectors; /* table size */
     uint64_t msix_table;   /* guest-physical */
+    uint64_t msix_pba;     /* guest-physical; 0: outside its BAR */
     uint16_t config_vector;
 
     uint16_t num_queues; /* as the device reports it */
@@ -150,6 +152,15 @@ struct gvirtio {
 int gvirtio_open(struct gvirtio *d, struct mockhv *hv, struct garena *arena,
                  const struct gpci_bus *bus, const struct mockhv_pci_func *fn,
                  const struct gvirtio_opts *opts);
+/*
+ * gvirtio_open's discovery alone, for tests that drive the transport by
+ * hand: the capabilities (the PCI_CFG one included) and the MSI-X table and
+ * PBA are found (msix_table 0: no usable MSI-X); the device is not touched
+ * (no reset, status, command register or MSI-X writes). 0, -ENODEV (not a
+ * modern virtio function or a missing capability), or an access error.
+ */
+int gvirtio_probe(struct gvirtio *d, struct mockhv *hv, const struct gpci_bus *bus,
+                  const struct mockhv_pci_func *fn, const struct gvirtio_opts *opts);
 /* Resets the device (queues stop) and frees host-side state. */
 void gvirtio_close(struct gvirtio *d);
 /* Frees host-side state only, for when the device model is gone. */
@@ -171,6 +182,15 @@ static inline bool gvirtio_has(const struct gvirtio *d, unsigned bit)
  * -ENOENT for a queue the device does not have, -EINVAL out of order,
  * -ENOSPC when its vector was refused. */
 int gvirtio_queue_setup(struct gvirtio *d, unsigned q, uint16_t size);
+/*
+ * Ring abuse for tests: queue q programmed exactly as given (any size, the
+ * three parts anywhere, each address in one 8-byte write) and enabled. The
+ * driver keeps the addresses and the notify address in d->queues[q], but no
+ * free list: chains go in only through gvq_desc_write and
+ * gvq_avail_write_raw. -EBUSY for a queue gvirtio_queue_setup set up.
+ */
+int gvirtio_queue_setup_raw(struct gvirtio *d, unsigned q, uint16_t size, uint64_t desc,
+                            uint64_t avail, uint64_t used);
 /* DRIVER_OK; -EIO if the device asks for a reset. */
 int gvirtio_driver_ok(struct gvirtio *d);
 
@@ -226,6 +246,12 @@ struct gvq_raw_desc {
     bool literal_next;
 };
 int gvq_add_raw(struct gvq *vq, const struct gvq_raw_desc *d, unsigned n, void *token);
+/* Descriptor i of the table at guest-physical `table` (the ring's or an indirect one), as given. */
+int gvq_desc_write(struct gvq *vq, uint64_t table, uint16_t i, const struct gvq_raw_desc *d);
+/* Ring abuse for tests: available-ring entry pos (modulo the size) set to head. */
+int gvq_avail_write_raw(struct gvq *vq, uint16_t pos, uint16_t head);
+/* Used-ring entry pos (modulo the size) as the device wrote it, unchecked. */
+int gvq_used_elem_raw(struct gvq *vq, uint16_t pos, uint32_t *id, uint32_t *len);
 /* The ring index descriptor i of the next gvq_add/gvq_add_raw chain will get. */
 int gvq_peek_index(struct gvq *vq, unsigned i, uint16_t *index);
 

@@ -162,9 +162,16 @@ out:
     return rc;
 }
 
+int gvq_desc_write(struct gvq *vq, uint64_t table, uint16_t i, const struct gvq_raw_desc *d)
+{
+    struct vring_desc_le desc = {
+        .addr = d->addr, .len = d->len, .flags = d->flags, .next = d->next};
+
+    return mockhv_ram_write(vq->dev->hv, table + 16 * (uint64_t)i, &desc, sizeof(desc));
+}
+
 int gvq_add_raw(struct gvq *vq, const struct gvq_raw_desc *d, unsigned n, void *token)
 {
-    struct mockhv *hv = vq->dev->hv;
     int rc = 0;
 
     if (!n || !token)
@@ -175,14 +182,11 @@ int gvq_add_raw(struct gvq *vq, const struct gvq_raw_desc *d, unsigned n, void *
         goto out;
     }
     for (unsigned i = 0; i < n; i++) {
-        struct vring_desc_le desc = {
-            .addr = d[i].addr,
-            .len = d[i].len,
-            .flags = d[i].flags,
-            .next = d[i].literal_next || d[i].next >= n ? d[i].next : free_index(vq, d[i].next),
-        };
+        struct gvq_raw_desc desc = d[i];
 
-        rc = mockhv_ram_write(hv, vq->desc + 16 * (uint64_t)free_index(vq, i), &desc, sizeof(desc));
+        if (!desc.literal_next && desc.next < n)
+            desc.next = free_index(vq, desc.next);
+        rc = gvq_desc_write(vq, vq->desc, free_index(vq, i), &desc);
         if (rc)
             goto out;
     }
@@ -241,6 +245,28 @@ int gvq_notify(struct gvq *vq)
 int gvq_set_avail_idx_raw(struct gvq *vq, uint16_t idx)
 {
     return ram_write16(vq->dev->hv, vq->avail + AVAIL_IDX, idx);
+}
+
+int gvq_avail_write_raw(struct gvq *vq, uint16_t pos, uint16_t head)
+{
+    if (!vq->size)
+        return -EINVAL;
+    return ram_write16(vq->dev->hv, vq->avail + AVAIL_RING(pos % vq->size), head);
+}
+
+int gvq_used_elem_raw(struct gvq *vq, uint16_t pos, uint32_t *id, uint32_t *len)
+{
+    uint32_t elem[2];
+    int rc;
+
+    if (!vq->size)
+        return -EINVAL;
+    rc = mockhv_ram_read(vq->dev->hv, vq->used + USED_RING(pos % vq->size), elem, sizeof(elem));
+    if (rc)
+        return rc;
+    *id = elem[0];
+    *len = elem[1];
+    return 0;
 }
 
 int gvq_used_idx(struct gvq *vq, uint16_t *idx)

@@ -23,13 +23,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <xenstore.h>
-
 #include "ctl-json.h"
+#include "dm-process.h"
 #include "mockhv.h"
+#include "scratch-dir.h"
 
 #define DOMID     7
 #define WAIT_MS   20000
@@ -40,35 +39,17 @@
 #define UART_LSR  5
 #define DM_DIR    "/local/domain/0/device-model/7"
 
-extern char **environ;
-
 static const char *ioreqd_path, *ioreqctl_path;
 
 struct fixture {
     struct mockhv *hv;
-    struct xs_handle *xs;
-    pid_t pid;
+    struct dmproc dm; /* ioreqd */
     char dir[64];
     char sock[128];
     char path_out[128];
     char path_err[128];
     char path_log[128];
 };
-
-static long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void pause_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
 
 /* The whole file (at most 64 KiB); static storage, one at a time per slot. */
 static char *read_all(const char *path, int slot)
@@ -89,19 +70,12 @@ static int setup(void **state)
     struct mockhv_config cfg = {
         .domid = DOMID, .nr_vcpus = 2, .mem_bytes = 64 << 20, .xenstore = true};
 
-    if (!fx)
-        return -1;
-    strcpy(fx->dir, "/tmp/counters-e2e-XXXXXX");
-    if (!mkdtemp(fx->dir))
-        return -1;
-    snprintf(fx->sock, sizeof(fx->sock), "%s/ctl.sock", fx->dir);
-    snprintf(fx->path_out, sizeof(fx->path_out), "%s/out", fx->dir);
-    snprintf(fx->path_err, sizeof(fx->path_err), "%s/err", fx->dir);
-    snprintf(fx->path_log, sizeof(fx->path_log), "%s/ioreqd.log", fx->dir);
-    if (mockhv_create(&fx->hv, &cfg) || mockhv_setenv(fx->hv))
-        return -1;
-    fx->xs = xs_open(0);
-    if (!fx->xs)
+    if (!fx || scratch_dir_create(fx->dir, sizeof(fx->dir), "counters-e2e") ||
+        scratch_path(fx->sock, sizeof(fx->sock), fx->dir, "ctl.sock") ||
+        scratch_path(fx->path_out, sizeof(fx->path_out), fx->dir, "out") ||
+        scratch_path(fx->path_err, sizeof(fx->path_err), fx->dir, "err") ||
+        scratch_path(fx->path_log, sizeof(fx->path_log), fx->dir, "ioreqd.log") ||
+        mockhv_create(&fx->hv, &cfg))
         return -1;
     *state = fx;
     return 0;
@@ -110,135 +84,80 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *fx = *state;
-    char cmd[128];
+    int rc;
 
-    if (fx->pid > 0) {
-        kill(fx->pid, SIGKILL);
-        waitpid(fx->pid, NULL, 0);
-    }
-    xs_close(fx->xs);
+    dmproc_fini(&fx->dm);
     mockhv_destroy(fx->hv);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", fx->dir);
+    rc = scratch_dir_remove(fx->dir);
     free(fx);
-    return 0;
-}
-
-/* Runs prog with argv, stdout and stderr into files; returns the wait status. */
-static pid_t run(struct fixture *fx, const char *prog, const char *const *argv, bool shim,
-                 const char *out, const char *err)
-{
-    static char libpath[1024];
-    pid_t pid = fork();
-
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = open(err, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        int null = open("/dev/null", O_RDONLY);
-
-        if (o < 0 || e < 0 || null < 0)
-            _exit(126);
-        dup2(null, STDIN_FILENO);
-        dup2(o, STDOUT_FILENO);
-        dup2(e, STDERR_FILENO);
-        if (shim) {
-            const char *dir = getenv("IOREQD_SHIM_LIBDIR");
-            snprintf(libpath, sizeof(libpath), "%s", dir ? dir : "");
-            setenv("LD_LIBRARY_PATH", libpath, 1);
-        }
-        execve(prog, (char **)argv, environ);
-        _exit(127);
-    }
-    return pid;
-}
-
-static int wait_exit(struct fixture *fx, pid_t pid)
-{
-    long deadline = now_ms() + WAIT_MS;
-    int status;
-
-    for (;;) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-
-        if (r == pid)
-            return status;
-        assert_int_equal(r, 0);
-        if (now_ms() > deadline)
-            fail_msg("pid %ld did not exit; ioreqd log:\n%s", (long)pid, read_all(fx->path_log, 2));
-        pause_ms(10);
-    }
+    return rc;
 }
 
 /* ioreqctl ARGS...: exit status; stdout in *out, stderr in *err. */
 static int ctl(struct fixture *fx, char **out, char **err, ...)
 {
-    const char *argv[16] = {ioreqctl_path};
-    size_t n = 1;
+    const char *args[16];
+    struct dmproc p;
+    size_t n = 0;
     va_list ap;
-    int status;
+    int rc;
 
     unlink(fx->path_err);
     va_start(ap, err);
-    while (n < 15 && (argv[n] = va_arg(ap, const char *)))
+    while (n < 15 && (args[n] = va_arg(ap, const char *)))
         n++;
     va_end(ap);
-    argv[n] = NULL;
-    status = wait_exit(fx, run(fx, ioreqctl_path, argv, false, fx->path_out, fx->path_err));
+    args[n] = NULL;
+    /* ioreqctl finds the mock's xenstored through the same environment. */
+    assert_int_equal(dmproc_start(&p, fx->hv,
+                                  &(struct dmproc_config){
+                                      .program = ioreqctl_path,
+                                      .args = args,
+                                      .log_path = fx->path_err,
+                                      .stdout_path = fx->path_out,
+                                      .stdin_null = true,
+                                  }),
+                     0);
+    rc = dmproc_wait_exit(&p, WAIT_MS);
+    dmproc_fini(&p);
+    if (rc)
+        fail_msg("ioreqctl did not exit; ioreqd log:\n%s", read_all(fx->path_log, 2));
     *out = read_all(fx->path_out, 0);
     *err = read_all(fx->path_err, 1);
     if (**err)
-        fprintf(stderr, "ioreqctl %s: stderr: %s", argv[1], *err);
-    assert_true(WIFEXITED(status));
-    return WEXITSTATUS(status);
-}
-
-static char *xs_get(struct fixture *fx, const char *path)
-{
-    static char value[1024];
-    unsigned len;
-    char *v = xs_read(fx->xs, XBT_NULL, path, &len);
-
-    if (!v)
-        return NULL;
-    snprintf(value, sizeof(value), "%s", v);
-    free(v);
-    return value;
+        fprintf(stderr, "ioreqctl %s: stderr: %s", args[0], *err);
+    assert_true(WIFEXITED(p.wstatus));
+    return WEXITSTATUS(p.wstatus);
 }
 
 /* ioreqd serving domain 7 with one UART; control socket at `sock` ("none": without). */
 static void start_ioreqd(struct fixture *fx, const char *sock)
 {
-    const char *argv[] = {ioreqd_path, "--domid", "7", "--foreground", "--control-socket", sock,
-                          "--device",  UART_SPEC, NULL};
-    long deadline = now_ms() + WAIT_MS;
-    char *state;
-    int status;
+    const char *args[] = {"--domid", "7",        "--foreground", "--control-socket",
+                          sock,      "--device", UART_SPEC,      NULL};
 
-    fx->pid = run(fx, ioreqd_path, argv, true, "/dev/null", fx->path_log);
-    for (;;) {
-        state = xs_get(fx, DM_DIR "/state");
-        if (state && !strcmp(state, "running"))
-            break;
-        if (waitpid(fx->pid, &status, WNOHANG) == fx->pid) {
-            fx->pid = 0;
-            fail_msg("ioreqd exited early:\n%s", read_all(fx->path_log, 2));
-        }
-        if (now_ms() > deadline)
-            fail_msg("ioreqd never reached running:\n%s", read_all(fx->path_log, 2));
-        pause_ms(10);
-    }
+    if (dmproc_run(&fx->dm, fx->hv,
+                   &(struct dmproc_config){
+                       .program = ioreqd_path,
+                       .shim_libdir = getenv("IOREQD_SHIM_LIBDIR"),
+                       .args = args,
+                       .log_path = fx->path_log,
+                       .stdin_null = true,
+                   },
+                   WAIT_MS))
+        fail_msg("ioreqd never reached running");
 }
 
 static void stop_expected(struct fixture *fx)
 {
-    int status = wait_exit(fx, fx->pid);
+    char *state;
 
-    fx->pid = 0;
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
-    assert_null(xs_get(fx, DM_DIR "/state"));
+    if (dmproc_wait_exit(&fx->dm, WAIT_MS))
+        fail_msg("ioreqd did not exit; its log:\n%s", read_all(fx->path_log, 2));
+    assert_true(WIFEXITED(fx->dm.wstatus));
+    assert_int_equal(WEXITSTATUS(fx->dm.wstatus), 0);
+    state = dmproc_xs_read(&fx->dm, DM_DIR "/state");
+    assert_null(state);
     assert_int_equal(access(fx->sock, F_OK), -1);
 }
 

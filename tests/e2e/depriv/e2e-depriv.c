@@ -33,8 +33,6 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -42,9 +40,10 @@
 
 #include <xenstore.h>
 
+#include "daemon-fixture.h"
 #include "guest-pci.h"
 #include "guest-virtio-blk.h"
-#include "mockhv.h"
+#include "scratch-dir.h"
 
 #define DOMID     7
 #define WAIT_MS   20000
@@ -56,21 +55,14 @@
 #define RAM_BYTES (64u << 20)
 #define DISK_SIZE (4u << 20)
 
-extern char **environ;
-
 static const char *ioreqd_path;
 static const char *hook_path;
 
 struct fixture {
-    struct mockhv *hv;
-    pid_t pid;
-    char dir[64];
-    char errpath[96];
-    char ctlpath[96];
+    struct dfx d;
     char hookdir[96];
     char rootdir[96]; /* chroot */
     char disk[96];
-    struct xs_handle *xs;
     uid_t uid;
     gid_t gid;
 };
@@ -100,11 +92,6 @@ static char *slurp(const char *path)
     return buf;
 }
 
-static void dump_stderr(struct fixture *fx)
-{
-    fprintf(stderr, "---- ioreqd stderr ----\n%s-----------------------\n", slurp(fx->errpath));
-}
-
 static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof(*fx));
@@ -115,16 +102,14 @@ static int setup(void **state)
         return -1;
     fx->uid = pw->pw_uid;
     fx->gid = gr->gr_gid;
-    strcpy(fx->dir, "/tmp/ioreqd-depriv-XXXXXX");
-    if (!mkdtemp(fx->dir))
+    if (dfx_init(&fx->d, "ioreqd-depriv"))
         return -1;
     /* The deprivileged daemon appends to its stderr file, opened for it by us. */
-    chmod(fx->dir, 0755);
-    snprintf(fx->errpath, sizeof(fx->errpath), "%s/stderr", fx->dir);
-    snprintf(fx->ctlpath, sizeof(fx->ctlpath), "%s/control.sock", fx->dir);
-    snprintf(fx->hookdir, sizeof(fx->hookdir), "%s/hook", fx->dir);
-    snprintf(fx->rootdir, sizeof(fx->rootdir), "%s/root", fx->dir);
-    snprintf(fx->disk, sizeof(fx->disk), "%s/disk.img", fx->dir);
+    chmod(fx->d.dir, 0755);
+    if (scratch_path(fx->hookdir, sizeof(fx->hookdir), fx->d.dir, "hook") ||
+        scratch_path(fx->rootdir, sizeof(fx->rootdir), fx->d.dir, "root") ||
+        scratch_path(fx->disk, sizeof(fx->disk), fx->d.dir, "disk.img"))
+        return -1;
     if (mkdir(fx->hookdir, 0755) < 0 || mkdir(fx->rootdir, 0755) < 0)
         return -1;
     *state = fx;
@@ -134,142 +119,52 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *fx = *state;
-    char cmd[128];
+    int rc = dfx_fini(&fx->d);
 
-    if (fx->pid > 0) {
-        kill(fx->pid, SIGKILL);
-        waitpid(fx->pid, NULL, 0);
-    }
-    if (getenv("IOREQD_E2E_VERBOSE"))
-        dump_stderr(fx);
-    if (fx->xs)
-        xs_close(fx->xs);
-    if (fx->hv)
-        mockhv_destroy(fx->hv);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", fx->dir);
     free(fx);
-    return 0;
+    return rc;
 }
 
 static void start_hv(struct fixture *fx, unsigned nr_vcpus)
 {
-    struct mockhv_config cfg = {
-        .domid = DOMID,
-        .nr_vcpus = nr_vcpus,
-        .mem_bytes = RAM_BYTES,
-        .xenstore = true,
-    };
-
-    assert_int_equal(mockhv_create(&fx->hv, &cfg), 0);
-    assert_int_equal(setenv("XENSTORED_PATH", mockhv_xenstored_path(fx->hv), 1), 0);
-    fx->xs = xs_open(0);
-    assert_non_null(fx->xs);
+    dfx_start_hv(&fx->d, DOMID, nr_vcpus, RAM_BYTES);
 }
 
 /*
- * The child's environment: ours, the drop-in libraries first, the mock's
- * variables, and the hook. A sanitizer runtime must accept a preloaded
- * library ahead of it; LeakSanitizer's exit check needs /proc and ptrace,
- * which a chroot without /proc and an unprivileged user do not give it
- * (`confined`).
+ * Starts ioreqd with args, the hook preloaded or not. A sanitizer runtime
+ * must accept a preloaded library ahead of it; LeakSanitizer's exit check
+ * needs /proc and ptrace, which a chroot without /proc and an unprivileged
+ * user do not give it (`confined`).
  */
-static char **child_env(struct fixture *fx, bool hook, bool confined)
+static void spawn(struct fixture *fx, const char *const *args, bool hook, bool confined)
 {
-    static char libpath[1024], preload[512], hookdir[160], hookdom[64], asan[128];
-    static char *env[512];
-    const char *shim = getenv("IOREQD_SHIM_LIBDIR");
-    const char *old = getenv("LD_LIBRARY_PATH");
-    size_t n = 0;
+    char preload[512], hookdir[160], hookdom[64];
+    const char *env[] = {confined ? "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0"
+                                  : "ASAN_OPTIONS=verify_asan_link_order=0",
+                         "LD_PRELOAD", /* dropped, unless the hook replaces it below */
+                         NULL, NULL, NULL};
 
-    for (char **e = environ; *e && n < 400; e++)
-        if (strncmp(*e, "LD_LIBRARY_PATH=", 16) && strncmp(*e, "MOCKXEN_SOCKET=", 15) &&
-            strncmp(*e, "XENSTORED_PATH=", 15) && strncmp(*e, "LD_PRELOAD=", 11) &&
-            strncmp(*e, "ASAN_OPTIONS=", 13))
-            env[n++] = *e;
-    snprintf(libpath, sizeof(libpath), "LD_LIBRARY_PATH=%s%s%s", shim ? shim : "", old ? ":" : "",
-             old ? old : "");
-    env[n++] = libpath;
-    snprintf(asan, sizeof(asan), "ASAN_OPTIONS=verify_asan_link_order=0%s",
-             confined ? ":detect_leaks=0" : "");
-    env[n++] = asan;
     if (hook) {
         snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", hook_path);
         snprintf(hookdir, sizeof(hookdir), "IOREQD_DEPRIV_HOOK_DIR=%s", fx->hookdir);
         snprintf(hookdom, sizeof(hookdom), "IOREQD_DEPRIV_HOOK_DOMID=%u", DOMID);
-        env[n++] = preload;
-        env[n++] = hookdir;
-        env[n++] = hookdom;
+        env[1] = preload;
+        env[2] = hookdir;
+        env[3] = hookdom;
     }
-    if (fx->hv)
-        for (const char *const *e = mockhv_environ(fx->hv); *e && n < 510; e++)
-            env[n++] = (char *)*e;
-    env[n] = NULL;
-    return env;
-}
-
-static pid_t spawn(struct fixture *fx, const char *const *args, bool hook, bool confined)
-{
-    const char *argv[40] = {ioreqd_path};
-    char **env = child_env(fx, hook, confined);
-    size_t n = 1;
-    pid_t pid;
-
-    while (*args && n < 39)
-        argv[n++] = *args++;
-    argv[n] = NULL;
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int fd = open(fx->errpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        int null = open("/dev/null", O_RDWR);
-        if (fd < 0 || null < 0)
-            _exit(126);
-        dup2(null, STDIN_FILENO);
-        dup2(null, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        execve(ioreqd_path, (char **)argv, env);
-        _exit(127);
-    }
-    return pid;
-}
-
-static int wait_exit(struct fixture *fx, pid_t pid)
-{
-    long deadline = now_ms() + WAIT_MS;
-    int status;
-
-    for (;;) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            return status;
-        assert_int_equal(r, 0);
-        if (now_ms() > deadline) {
-            dump_stderr(fx);
-            fail_msg("ioreqd (pid %ld) did not exit", (long)pid);
-        }
-        sleep_ms(10);
-    }
+    dfx_spawn(&fx->d, &fx->d.dm, ioreqd_path, args, env);
 }
 
 /* Waits for `text` in ioreqd's stderr, failing if it exits first. */
 static void wait_log(struct fixture *fx, const char *text)
 {
-    long deadline = now_ms() + WAIT_MS;
-    int status;
+    int rc = dmproc_wait_log(&fx->d.dm, text, WAIT_MS);
+    char how[64];
 
-    while (!strstr(slurp(fx->errpath), text)) {
-        if (fx->pid > 0 && waitpid(fx->pid, &status, WNOHANG) == fx->pid) {
-            fx->pid = 0;
-            dump_stderr(fx);
-            fail_msg("ioreqd exited (status 0x%x) before logging '%s'", status, text);
-        }
-        if (now_ms() > deadline) {
-            dump_stderr(fx);
-            fail_msg("ioreqd never logged '%s'", text);
-        }
-        sleep_ms(10);
+    if (rc) {
+        dmproc_dump_log(&fx->d.dm);
+        dmproc_describe_status(fx->d.dm.wstatus, how, sizeof(how));
+        fail_msg("ioreqd %s before logging '%s'", rc == -ECHILD ? how : "never got there", text);
     }
 }
 
@@ -293,7 +188,7 @@ struct run_opts {
 static void start_ioreqd(struct fixture *fx, const struct run_opts *o)
 {
     const char *args[32] = {"--domid",  "7",       "--foreground",     "--log-level", "debug",
-                            "--device", UART_SPEC, "--control-socket", fx->ctlpath};
+                            "--device", UART_SPEC, "--control-socket", fx->d.ctlpath};
     size_t n = 9;
 
     if (o->extra_device) {
@@ -316,29 +211,17 @@ static void start_ioreqd(struct fixture *fx, const struct run_opts *o)
         skip();
     if (o->hook)
         make_fifo(fx);
-    fx->pid = spawn(fx, args, o->hook, o->runas || o->chroot);
+    spawn(fx, args, o->hook, o->runas || o->chroot);
     wait_log(fx, o->no_seccomp ? "no system-call filter" : "seccomp filter 'serving");
-}
-
-static uint32_t pio_in(struct fixture *fx, unsigned vcpu, uint16_t port)
-{
-    uint32_t v = 0xdeadbeef;
-    assert_int_equal(mockhv_pio_in(fx->hv, vcpu, port, 1, &v, WAIT_MS), 0);
-    return v;
-}
-
-static void pio_out(struct fixture *fx, unsigned vcpu, uint16_t port, uint32_t v)
-{
-    assert_int_equal(mockhv_pio_out(fx->hv, vcpu, port, 1, v, WAIT_MS), 0);
 }
 
 static void uart_works(struct fixture *fx, unsigned nr_vcpus)
 {
     for (unsigned v = 0; v < nr_vcpus; v++) {
-        pio_out(fx, v, COM1 + UART_SCR, 0x30 + v);
-        assert_int_equal(pio_in(fx, v, COM1 + UART_SCR), 0x30 + v);
+        dfx_pio_out(&fx->d, v, COM1 + UART_SCR, 0x30 + v);
+        assert_int_equal(dfx_pio_in(&fx->d, v, COM1 + UART_SCR), 0x30 + v);
     }
-    assert_int_equal(pio_in(fx, 0, COM1 + UART_LSR), 0x60);
+    assert_int_equal(dfx_pio_in(&fx->d, 0, COM1 + UART_LSR), 0x60);
 }
 
 /* One "Name:\tvalue" line of /proc/<pid>/status, value only. */
@@ -365,31 +248,6 @@ static const char *proc_status(pid_t pid, const char *name)
     return NULL;
 }
 
-/* One request line on the control socket, one reply line back. */
-static char *control_ask(struct fixture *fx, const char *request)
-{
-    static char reply[65536];
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    size_t got = 0;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    assert_true(fd >= 0);
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", fx->ctlpath);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(write(fd, request, strlen(request)), (int)strlen(request));
-    while (got == 0 || reply[got - 1] != '\n') {
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        ssize_t n;
-        assert_int_equal(poll(&pfd, 1, WAIT_MS), 1);
-        n = read(fd, reply + got, sizeof(reply) - 1 - got);
-        assert_true(n > 0);
-        got += (size_t)n;
-    }
-    reply[got] = '\0';
-    close(fd);
-    return reply;
-}
-
 /* Soft and hard value of one /proc/<pid>/limits line: "SOFT HARD". */
 static const char *proc_limit(pid_t pid, const char *name)
 {
@@ -413,7 +271,7 @@ static char *hook_ask(struct fixture *fx, char cmd)
     long deadline = now_ms() + WAIT_MS;
     size_t before;
     const char *text;
-    int fd, status;
+    int fd;
 
     snprintf(path, sizeof(path), "%s/out", fx->hookdir);
     before = strlen(slurp(path));
@@ -427,13 +285,13 @@ static char *hook_ask(struct fixture *fx, char cmd)
         text = slurp(path);
         if (strlen(text) > before && text[strlen(text) - 1] == '\n')
             break;
-        if (waitpid(fx->pid, &status, WNOHANG) == fx->pid) {
-            fx->pid = 0;
-            dump_stderr(fx);
-            fail_msg("ioreqd ended (wait status 0x%x) instead of answering '%c'", status, cmd);
+        if (!dmproc_running(&fx->d.dm)) {
+            dmproc_dump_log(&fx->d.dm);
+            fail_msg("ioreqd ended (wait status 0x%x) instead of answering '%c'", fx->d.dm.wstatus,
+                     cmd);
         }
         if (now_ms() > deadline) {
-            dump_stderr(fx);
+            dmproc_dump_log(&fx->d.dm);
             fail_msg("the hook did not answer '%c'", cmd);
         }
         sleep_ms(10);
@@ -444,22 +302,20 @@ static char *hook_ask(struct fixture *fx, char cmd)
 
 static void expect_exit(struct fixture *fx, int code)
 {
-    int status = wait_exit(fx, fx->pid);
+    int status = dfx_wait_exit(&fx->d.dm);
 
-    fx->pid = 0;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != code)
-        dump_stderr(fx);
+        dmproc_dump_log(&fx->d.dm);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), code);
 }
 
 static void expect_sigsys(struct fixture *fx)
 {
-    int status = wait_exit(fx, fx->pid);
+    int status = dfx_wait_exit(&fx->d.dm);
 
-    fx->pid = 0;
     if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSYS) {
-        dump_stderr(fx);
+        dmproc_dump_log(&fx->d.dm);
         fail_msg("ioreqd was not killed by SIGSYS (wait status 0x%x)", status);
     }
 }
@@ -478,27 +334,27 @@ static void test_identity(void **state)
     start_ioreqd(fx, &o);
     snprintf(ids, sizeof(ids), "%u\t%u\t%u\t%u", (unsigned)fx->uid, (unsigned)fx->uid,
              (unsigned)fx->uid, (unsigned)fx->uid);
-    assert_string_equal(proc_status(fx->pid, "Uid"), ids);
+    assert_string_equal(proc_status(fx->d.dm.pid, "Uid"), ids);
     snprintf(ids, sizeof(ids), "%u\t%u\t%u\t%u", (unsigned)fx->gid, (unsigned)fx->gid,
              (unsigned)fx->gid, (unsigned)fx->gid);
-    assert_string_equal(proc_status(fx->pid, "Gid"), ids);
-    assert_string_equal(proc_status(fx->pid, "Groups"), "");
-    assert_string_equal(proc_status(fx->pid, "CapInh"), "0000000000000000");
-    assert_string_equal(proc_status(fx->pid, "CapPrm"), "0000000000000000");
-    assert_string_equal(proc_status(fx->pid, "CapEff"), "0000000000000000");
-    assert_string_equal(proc_status(fx->pid, "CapAmb"), "0000000000000000");
-    assert_string_equal(proc_status(fx->pid, "NoNewPrivs"), "1");
-    assert_string_equal(proc_status(fx->pid, "Seccomp"), "2"); /* SECCOMP_MODE_FILTER */
-    assert_string_equal(proc_limit(fx->pid, "Max core file size"), "0 0");
-    assert_string_equal(proc_limit(fx->pid, "Max processes"), "0 0");
-    assert_string_equal(proc_limit(fx->pid, "Max open files"), "1024 1024");
-    assert_non_null(strstr(slurp(fx->errpath), "Xen handles restricted to domain 7"));
+    assert_string_equal(proc_status(fx->d.dm.pid, "Gid"), ids);
+    assert_string_equal(proc_status(fx->d.dm.pid, "Groups"), "");
+    assert_string_equal(proc_status(fx->d.dm.pid, "CapInh"), "0000000000000000");
+    assert_string_equal(proc_status(fx->d.dm.pid, "CapPrm"), "0000000000000000");
+    assert_string_equal(proc_status(fx->d.dm.pid, "CapEff"), "0000000000000000");
+    assert_string_equal(proc_status(fx->d.dm.pid, "CapAmb"), "0000000000000000");
+    assert_string_equal(proc_status(fx->d.dm.pid, "NoNewPrivs"), "1");
+    assert_string_equal(proc_status(fx->d.dm.pid, "Seccomp"), "2"); /* SECCOMP_MODE_FILTER */
+    assert_string_equal(proc_limit(fx->d.dm.pid, "Max core file size"), "0 0");
+    assert_string_equal(proc_limit(fx->d.dm.pid, "Max processes"), "0 0");
+    assert_string_equal(proc_limit(fx->d.dm.pid, "Max open files"), "1024 1024");
+    assert_true(dfx_log_has(&fx->d, "Xen handles restricted to domain 7"));
 
     uart_works(fx, 2);
     /* ioreqctl's socket, created as root, still answers the unprivileged daemon's owner. */
-    assert_true(strncmp(control_ask(fx, "stats\n"), "{\"ok\":true", 10) == 0);
+    assert_true(strncmp(dfx_control_ask(&fx->d, "stats\n"), "{\"ok\":true", 10) == 0);
     /* Everything was published before xenstore was closed. */
-    state_val = xs_read(fx->xs, XBT_NULL, "/local/domain/0/device-model/7/state", &len);
+    state_val = xs_read(fx->d.xs, XBT_NULL, "/local/domain/0/device-model/7/state", &len);
     assert_non_null(state_val);
     assert_string_equal(state_val, "running");
     free(state_val);
@@ -518,7 +374,7 @@ static void test_other_domid_refused(void **state)
     assert_string_equal(hook_ask(fx, 'r'), expect);
     /* Asking did not disturb serving. */
     uart_works(fx, 1);
-    assert_int_equal(kill(fx->pid, SIGTERM), 0);
+    assert_int_equal(kill(fx->d.dm.pid, SIGTERM), 0);
     expect_exit(fx, 0);
 }
 
@@ -536,8 +392,8 @@ static void test_unrestricted_without_runas(void **state)
     /* Asking about other domains is allowed; the mock just has none: ESRCH, not EPERM. */
     snprintf(expect, sizeof(expect), "own=0 other=%d dom0=%d fmem-other=%d\n", ESRCH, ESRCH, ESRCH);
     assert_string_equal(line, expect);
-    assert_string_equal(proc_status(fx->pid, "Seccomp"), "2");
-    assert_string_equal(proc_status(fx->pid, "Uid"), "0\t0\t0\t0");
+    assert_string_equal(proc_status(fx->d.dm.pid, "Seccomp"), "2");
+    assert_string_equal(proc_status(fx->d.dm.pid, "Uid"), "0\t0\t0\t0");
 }
 
 static void test_forbidden_exec_kills(void **state)
@@ -585,15 +441,15 @@ static void test_no_seccomp_allows(void **state)
 
     start_hv(fx, 1);
     start_ioreqd(fx, &o);
-    assert_string_equal(proc_status(fx->pid, "Seccomp"), "0");
-    assert_string_equal(proc_status(fx->pid, "NoNewPrivs"), "1");
+    assert_string_equal(proc_status(fx->d.dm.pid, "Seccomp"), "0");
+    assert_string_equal(proc_status(fx->d.dm.pid, "NoNewPrivs"), "1");
     line = hook_ask(fx, 's');
     assert_int_equal(strncmp(line, "socket=", 7), 0);
     assert_true(atoi(line + 7) >= 0);
     /* Without the filter, the user switch alone keeps new Xen handles out of reach. */
     assert_string_equal(hook_ask(fx, 'o'), "open=13\n");
     uart_works(fx, 1);
-    assert_int_equal(kill(fx->pid, SIGTERM), 0);
+    assert_int_equal(kill(fx->d.dm.pid, SIGTERM), 0);
     expect_exit(fx, 0);
 }
 
@@ -624,19 +480,19 @@ static void test_chroot_virtio_blk(void **state)
     snprintf(spec, sizeof(spec), "virtio-blk,file=%s,bdf=00:05.0", fx->disk);
     start_hv(fx, 2);
     start_ioreqd(fx, &o);
-    snprintf(link, sizeof(link), "/proc/%ld/root", (long)fx->pid);
+    snprintf(link, sizeof(link), "/proc/%ld/root", (long)fx->d.dm.pid);
     n = readlink(link, root, sizeof(root) - 1);
     assert_true(n > 0);
     root[n] = '\0';
     assert_string_equal(root, fx->rootdir);
-    assert_string_equal(proc_status(fx->pid, "Seccomp"), "2");
+    assert_string_equal(proc_status(fx->d.dm.pid, "Seccomp"), "2");
     uart_works(fx, 2);
 
-    assert_int_equal(gpci_scan(&bus, fx->hv, 0, WAIT_MS) >= 0, 1);
+    assert_int_equal(gpci_scan(&bus, fx->d.hv, 0, WAIT_MS) >= 0, 1);
     fn = gpci_find(&bus, GVIRTIO_VENDOR, GVIRTIO_DEVICE_BASE + GVBLK_DEVICE_ID);
     assert_non_null(fn);
     garena_init(&arena, 1 << 20, RAM_BYTES - (1 << 20));
-    assert_int_equal(gvblk_init(&blk, fx->hv, &arena, &bus, fn, &bo), 0);
+    assert_int_equal(gvblk_init(&blk, fx->d.hv, &arena, &bus, fn, &bo), 0);
     for (size_t i = 0; i < sizeof(out); i++)
         out[i] = (uint8_t)(i * 7 + 3);
     assert_int_equal(gvblk_write(&blk, 0, 16, out, sizeof(out), &st), 0);
@@ -658,10 +514,10 @@ static void test_chroot_virtio_blk(void **state)
     garena_fini(&arena);
     close(fd);
 
-    assert_int_equal(kill(fx->pid, SIGTERM), 0);
+    assert_int_equal(kill(fx->d.dm.pid, SIGTERM), 0);
     expect_exit(fx, 0);
-    assert_int_equal(mockhv_servers(fx->hv, ids, 2), 0);
-    assert_int_equal(mockhv_bound_ports(fx->hv), 0);
+    assert_int_equal(mockhv_servers(fx->d.hv, ids, 2), 0);
+    assert_int_equal(mockhv_bound_ports(fx->d.hv), 0);
 }
 
 struct hammer {
@@ -678,9 +534,9 @@ static void *hammer_thread(void *opaque)
 
     while (!__atomic_load_n(h->stop, __ATOMIC_ACQUIRE)) {
         uint32_t v = 0;
-        int rc = mockhv_pio_out(h->fx->hv, h->vcpu, COM1 + UART_SCR, 1, h->vcpu, WAIT_MS);
+        int rc = mockhv_pio_out(h->fx->d.hv, h->vcpu, COM1 + UART_SCR, 1, h->vcpu, WAIT_MS);
         if (!rc)
-            rc = mockhv_pio_in(h->fx->hv, h->vcpu, COM1 + UART_LSR, 1, &v, WAIT_MS);
+            rc = mockhv_pio_in(h->fx->d.hv, h->vcpu, COM1 + UART_LSR, 1, &v, WAIT_MS);
         if (rc) {
             h->error = rc; /* the server went away under us: expected once stopping */
             break;
@@ -714,17 +570,17 @@ static void sigterm_under_load(struct fixture *fx, bool restricted)
             sleep_ms(1);
     for (unsigned i = 0; i < NR; i++)
         assert_int_equal(h[i].error, 0);
-    assert_int_equal(kill(fx->pid, SIGTERM), 0);
+    assert_int_equal(kill(fx->d.dm.pid, SIGTERM), 0);
     expect_exit(fx, 0);
     __atomic_store_n(&stop, true, __ATOMIC_RELEASE);
     for (unsigned i = 0; i < NR; i++)
         pthread_join(t[i], NULL);
-    assert_non_null(strstr(slurp(fx->errpath), "received SIGTERM, shutting down"));
-    assert_non_null(strstr(slurp(fx->errpath), "stopped (exit status 0)"));
-    assert_int_equal(mockhv_servers(fx->hv, ids, 2), 0);
-    assert_int_equal(mockhv_bound_ports(fx->hv), 0);
+    assert_true(dfx_log_has(&fx->d, "received SIGTERM, shutting down"));
+    assert_true(dfx_log_has(&fx->d, "stopped (exit status 0)"));
+    assert_int_equal(mockhv_servers(fx->d.hv, ids, 2), 0);
+    assert_int_equal(mockhv_bound_ports(fx->d.hv), 0);
     unsigned len;
-    char *state_val = xs_read(fx->xs, XBT_NULL, "/local/domain/0/device-model/7/state", &len);
+    char *state_val = xs_read(fx->d.xs, XBT_NULL, "/local/domain/0/device-model/7/state", &len);
     if (restricted) {
         /* xenstore was closed before restricting: the keys are the toolstack's to remove. */
         assert_non_null(state_val);
@@ -754,13 +610,10 @@ static void test_hypervisor_killed_restricted(void **state)
     start_hv(fx, 2);
     start_ioreqd(fx, &o);
     uart_works(fx, 2);
-    xs_close(fx->xs);
-    fx->xs = NULL;
-    mockhv_destroy(fx->hv);
-    fx->hv = NULL;
+    dfx_destroy_hv(&fx->d);
     expect_exit(fx, 1);
-    assert_non_null(strstr(slurp(fx->errpath), "hypervisor connection failed"));
-    assert_non_null(strstr(slurp(fx->errpath), "domain 7 can no longer be served"));
+    assert_true(dfx_log_has(&fx->d, "hypervisor connection failed"));
+    assert_true(dfx_log_has(&fx->d, "domain 7 can no longer be served"));
 }
 
 /* Mistakes in the deprivileging options are usage errors, found before anything starts. */
@@ -783,11 +636,13 @@ static void test_bad_options(void **state)
         const char *args[] = {"--domid", "7", "--foreground", cases[i].opt, cases[i].value, NULL};
         int status;
 
-        truncate(fx->errpath, 0);
-        status = wait_exit(fx, spawn(fx, args, false, false));
+        truncate(fx->d.errpath, 0);
+        dmproc_fini(&fx->d.dm);
+        spawn(fx, args, false, false);
+        status = dfx_wait_exit(&fx->d.dm);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 2 ||
-            !strstr(slurp(fx->errpath), cases[i].message)) {
-            dump_stderr(fx);
+            !dfx_log_has(&fx->d, cases[i].message)) {
+            dmproc_dump_log(&fx->d.dm);
             fail_msg("%s %s: want exit 2 and '%s'", cases[i].opt, cases[i].value, cases[i].message);
         }
     }

@@ -11,70 +11,27 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <fnmatch.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "dm-control.h"
 #include "hostile-fixture.h"
-
-extern char **environ;
+#include "scratch-dir.h"
 
 static const char *ioreqd_path;
 
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static char *slurp(const char *path)
-{
-    static char buf[1 << 20];
-    int fd = open(path, O_RDONLY);
-    size_t got = 0;
-    ssize_t n;
-
-    while (fd >= 0 && got < sizeof(buf) - 1 && (n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
-        got += (size_t)n;
-    if (fd >= 0)
-        close(fd);
-    buf[got] = '\0';
-    return buf;
-}
-
 void hfx_dump_stderr(struct hfx *fx)
 {
-    const char *log = slurp(fx->errpath);
-    size_t len = strlen(log);
-
-    /* The end is what matters; a flood case logs a lot (rate-limited). */
-    if (len > 16384)
-        log += len - 16384;
-    fprintf(stderr, "---- ioreqd stderr (tail) ----\n%s\n------------------------------\n", log);
+    dmproc_dump_log(&fx->dm);
 }
 
 static void check_no_sanitizer_report(struct hfx *fx)
 {
-    const char *log = slurp(fx->errpath);
-
-    if (strstr(log, "ERROR: AddressSanitizer") || strstr(log, "runtime error:") ||
-        strstr(log, "ERROR: LeakSanitizer")) {
+    if (dmproc_log_has_sanitizer_report(&fx->dm)) {
         hfx_dump_stderr(fx);
         fail_msg("ioreqd printed a sanitizer report");
     }
@@ -84,13 +41,10 @@ int hfx_setup(void **state)
 {
     struct hfx *fx = calloc(1, sizeof(*fx));
 
-    if (!fx)
+    if (!fx || scratch_dir_create(fx->dir, sizeof(fx->dir), "ioreqd-hostile") ||
+        scratch_path(fx->errpath, sizeof(fx->errpath), fx->dir, "stderr") ||
+        scratch_path(fx->ctlpath, sizeof(fx->ctlpath), fx->dir, "control.sock"))
         return -1;
-    strcpy(fx->dir, "/tmp/ioreqd-hostile-XXXXXX");
-    if (!mkdtemp(fx->dir))
-        return -1;
-    snprintf(fx->errpath, sizeof(fx->errpath), "%s/stderr", fx->dir);
-    snprintf(fx->ctlpath, sizeof(fx->ctlpath), "%s/control.sock", fx->dir);
     fx->scr = 0x5a;
     *state = fx;
     return 0;
@@ -99,81 +53,54 @@ int hfx_setup(void **state)
 int hfx_teardown(void **state)
 {
     struct hfx *fx = *state;
-    char cmd[128];
+    int rc;
 
-    if (fx->pid > 0) {
-        kill(fx->pid, SIGKILL);
-        waitpid(fx->pid, NULL, 0);
-    }
     if (getenv("IOREQD_E2E_VERBOSE"))
         hfx_dump_stderr(fx);
+    dmproc_fini(&fx->dm);
     if (fx->hv)
         mockhv_destroy(fx->hv);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", fx->dir);
+    rc = scratch_dir_remove(fx->dir);
     free(fx);
-    return 0;
-}
-
-static char **child_env(struct hfx *fx)
-{
-    static char libpath[1024];
-    static char *env[512];
-    const char *shim = getenv("IOREQD_SHIM_LIBDIR");
-    const char *old = getenv("LD_LIBRARY_PATH");
-    size_t n = 0;
-
-    for (char **e = environ; *e && n < 400; e++)
-        if (strncmp(*e, "LD_LIBRARY_PATH=", 16) && strncmp(*e, "MOCKXEN_SOCKET=", 15) &&
-            strncmp(*e, "XENSTORED_PATH=", 15))
-            env[n++] = *e;
-    snprintf(libpath, sizeof(libpath), "LD_LIBRARY_PATH=%s%s%s", shim ? shim : "", old ? ":" : "",
-             old ? old : "");
-    env[n++] = libpath;
-    for (const char *const *e = mockhv_environ(fx->hv); *e && n < 510; e++)
-        env[n++] = (char *)*e;
-    env[n] = NULL;
-    return env;
+    return rc;
 }
 
 static void assert_alive(struct hfx *fx)
 {
-    int status;
-    pid_t r = waitpid(fx->pid, &status, WNOHANG);
+    if (!dmproc_running(&fx->dm)) {
+        char how[64];
 
-    if (r != 0) {
         hfx_dump_stderr(fx);
-        fx->pid = 0;
-        fail_msg("ioreqd is gone (wait status 0x%x)", r > 0 ? status : -1);
+        dmproc_describe_status(fx->dm.wstatus, how, sizeof(how));
+        fail_msg("ioreqd is gone (%s)", how);
     }
+}
+
+struct hfx_cond {
+    struct hfx *fx;
+    bool (*cond)(struct hfx *fx, void *arg);
+    void *arg;
+};
+
+static bool cond_holds(void *opaque)
+{
+    struct hfx_cond *c = opaque;
+
+    return c->cond(c->fx, c->arg);
 }
 
 void hfx_wait_until(struct hfx *fx, bool (*cond)(struct hfx *fx, void *arg), void *arg,
                     const char *what)
 {
-    long deadline = now_ms() + HFX_WAIT_MS;
+    struct hfx_cond c = {.fx = fx, .cond = cond, .arg = arg};
+    int rc = dmproc_wait_for(&fx->dm, cond_holds, &c, HFX_WAIT_MS);
 
-    while (!cond(fx, arg)) {
+    if (rc == -ECHILD)
         assert_alive(fx);
-        if (now_ms() > deadline) {
-            hfx_dump_stderr(fx);
-            fail_msg("never happened: %s", what);
-        }
-        sleep_ms(1);
+    if (rc) {
+        hfx_dump_stderr(fx);
+        fail_msg("never happened: %s", what);
     }
-}
-
-static bool is_running(struct hfx *fx, void *arg)
-{
-    char path[64], *v = NULL;
-    bool running;
-
-    (void)arg;
-    snprintf(path, sizeof(path), "/local/domain/0/device-model/%u/state", HFX_DOMID);
-    running = mockhv_xenstore_read(fx->hv, path, &v) == 0 && strcmp(v, "running") == 0;
-    free(v);
-    return running;
 }
 
 /*
@@ -202,105 +129,80 @@ void hfx_start(struct hfx *fx, unsigned nr_vcpus, const char *const *devices)
 {
     struct mockhv_config cfg = {
         .domid = HFX_DOMID, .nr_vcpus = nr_vcpus, .mem_bytes = HFX_RAM, .xenstore = true};
-    const char *argv[40] = {ioreqd_path,
-                            "--domid",
-                            "7",
-                            "--foreground",
-                            "--log-level",
-                            "info",
-                            "--control-socket",
-                            fx->ctlpath,
-                            "--device",
-                            "uart,port=0x3f8,irq=4,backend=null"};
-    size_t n = 10;
+    const char *args[40] = {"--domid",     "7",        "--foreground",
+                            "--log-level", "info",     "--control-socket",
+                            fx->ctlpath,   "--device", "uart,port=0x3f8,irq=4,backend=null"};
+    size_t n = 9;
     uint16_t ids[2];
 
     if (want_no_seccomp())
-        argv[n++] = "--no-seccomp";
+        args[n++] = "--no-seccomp";
 
     for (; devices && *devices && n < 37; devices++) {
-        argv[n++] = "--device";
-        argv[n++] = *devices;
+        args[n++] = "--device";
+        args[n++] = *devices;
     }
-    argv[n] = NULL;
+    args[n] = NULL;
     assert_int_equal(mockhv_create(&fx->hv, &cfg), 0);
-    fx->pid = fork();
-    assert_true(fx->pid >= 0);
-    if (fx->pid == 0) {
-        int fd = open(fx->errpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        int null = open("/dev/null", O_RDWR);
-        if (fd < 0 || null < 0)
-            _exit(126);
-        dup2(null, STDIN_FILENO);
-        dup2(null, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        execve(ioreqd_path, (char **)argv, child_env(fx));
-        _exit(127);
-    }
-    hfx_wait_until(fx, is_running, NULL, "ioreqd running");
+    if (dmproc_run(&fx->dm, fx->hv,
+                   &(struct dmproc_config){
+                       .program = ioreqd_path,
+                       .shim_libdir = getenv("IOREQD_SHIM_LIBDIR"),
+                       .args = args,
+                       .log_path = fx->errpath,
+                       .stdin_null = true,
+                   },
+                   HFX_WAIT_MS))
+        fail_msg("ioreqd did not reach state running");
     assert_int_equal(mockhv_servers(fx->hv, ids, 2), 1);
     fx->id = ids[0];
     hfx_serving(fx);
 }
 
-uint32_t hfx_in(struct hfx *fx, uint16_t port, unsigned size)
+void hfx_ok(struct hfx *fx, int rc)
 {
-    uint32_t v = 0xdeadbeef;
-    int rc = mockhv_pio_in(fx->hv, 0, port, size, &v, HFX_WAIT_MS);
-
     if (rc)
         hfx_dump_stderr(fx);
     assert_int_equal(rc, 0);
+}
+
+uint32_t hfx_in(struct hfx *fx, uint16_t port, unsigned size)
+{
+    uint32_t v = 0xdeadbeef;
+
+    hfx_ok(fx, mockhv_pio_in(fx->hv, 0, port, size, &v, HFX_WAIT_MS));
     return v;
 }
 
 void hfx_out(struct hfx *fx, uint16_t port, unsigned size, uint32_t v)
 {
-    int rc = mockhv_pio_out(fx->hv, 0, port, size, v, HFX_WAIT_MS);
-
-    if (rc)
-        hfx_dump_stderr(fx);
-    assert_int_equal(rc, 0);
+    hfx_ok(fx, mockhv_pio_out(fx->hv, 0, port, size, v, HFX_WAIT_MS));
 }
 
 uint64_t hfx_mmio_rd(struct hfx *fx, uint64_t addr, unsigned size)
 {
     uint64_t v = 0xdeadbeef;
-    int rc = mockhv_mmio_read(fx->hv, 0, addr, size, &v, HFX_WAIT_MS);
 
-    if (rc)
-        hfx_dump_stderr(fx);
-    assert_int_equal(rc, 0);
+    hfx_ok(fx, mockhv_mmio_read(fx->hv, 0, addr, size, &v, HFX_WAIT_MS));
     return v;
 }
 
 void hfx_mmio_wr(struct hfx *fx, uint64_t addr, unsigned size, uint64_t v)
 {
-    int rc = mockhv_mmio_write(fx->hv, 0, addr, size, v, HFX_WAIT_MS);
-
-    if (rc)
-        hfx_dump_stderr(fx);
-    assert_int_equal(rc, 0);
+    hfx_ok(fx, mockhv_mmio_write(fx->hv, 0, addr, size, v, HFX_WAIT_MS));
 }
 
 uint32_t hfx_cfg_rd(struct hfx *fx, uint16_t bdf, unsigned reg, unsigned size)
 {
     uint32_t v = 0xdeadbeef;
-    int rc = mockhv_cfg_read(fx->hv, 0, bdf, reg, size, &v, HFX_WAIT_MS);
 
-    if (rc)
-        hfx_dump_stderr(fx);
-    assert_int_equal(rc, 0);
+    hfx_ok(fx, mockhv_cfg_read(fx->hv, 0, bdf, reg, size, &v, HFX_WAIT_MS));
     return v;
 }
 
 void hfx_cfg_wr(struct hfx *fx, uint16_t bdf, unsigned reg, unsigned size, uint32_t v)
 {
-    int rc = mockhv_cfg_write(fx->hv, 0, bdf, reg, size, v, HFX_WAIT_MS);
-
-    if (rc)
-        hfx_dump_stderr(fx);
-    assert_int_equal(rc, 0);
+    hfx_ok(fx, mockhv_cfg_write(fx->hv, 0, bdf, reg, size, v, HFX_WAIT_MS));
 }
 
 void hfx_ram_wr(struct hfx *fx, uint64_t gpa, const void *buf, size_t len)
@@ -333,28 +235,8 @@ void hfx_serving(struct hfx *fx)
 
 void hfx_finish(struct hfx *fx)
 {
-    long deadline = now_ms() + HFX_WAIT_MS;
-    int status;
-
     hfx_serving(fx);
-    assert_int_equal(kill(fx->pid, SIGTERM), 0);
-    for (;;) {
-        pid_t r = waitpid(fx->pid, &status, WNOHANG);
-        if (r == fx->pid)
-            break;
-        assert_int_equal(r, 0);
-        if (now_ms() > deadline) {
-            hfx_dump_stderr(fx);
-            fail_msg("ioreqd did not stop on SIGTERM");
-        }
-        sleep_ms(5);
-    }
-    fx->pid = 0;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        hfx_dump_stderr(fx);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
-    check_no_sanitizer_report(fx);
+    assert_int_equal(dmproc_stop_clean(&fx->dm, SIGTERM, HFX_WAIT_MS), 0);
 }
 
 static uint64_t json_uint(const char *json, const char *key)
@@ -372,26 +254,9 @@ static uint64_t json_uint(const char *json, const char *key)
 void hfx_stats(struct hfx *fx, struct hfx_stats *st)
 {
     static char reply[65536];
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    size_t got = 0;
     const char *p;
 
-    assert_true(fd >= 0);
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", fx->ctlpath);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(write(fd, "stats\n", 6), 6);
-    while (got == 0 || reply[got - 1] != '\n') {
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        ssize_t n;
-
-        assert_int_equal(poll(&pfd, 1, HFX_WAIT_MS), 1);
-        n = read(fd, reply + got, sizeof(reply) - 1 - got);
-        assert_true(n > 0);
-        got += (size_t)n;
-    }
-    reply[got] = '\0';
-    close(fd);
+    assert_int_equal(dmctl_ask(fx->ctlpath, "stats\n", reply, sizeof(reply), HFX_WAIT_MS), 0);
     assert_true(strncmp(reply, "{\"ok\":true", 10) == 0);
     st->sync = json_uint(reply, "sync");
     st->buffered = json_uint(reply, "buffered");
@@ -425,17 +290,13 @@ void hfx_slot_state(struct hfx *fx, uint8_t state, bool notify)
 void hfx_raw(struct hfx *fx, ioreq_t *req)
 {
     ioreq_t cur;
-    int rc;
 
     hfx_slot(fx, &cur);
     req->vp_eport = cur.vp_eport;
     req->state = STATE_IOREQ_READY;
     assert_int_equal(mockhv_raw_slot_write(fx->hv, fx->id, HFX_RAW_VCPU, req, sizeof(*req), true),
                      0);
-    rc = mockhv_raw_slot_wait(fx->hv, fx->id, HFX_RAW_VCPU, STATE_IORESP_READY, HFX_WAIT_MS);
-    if (rc)
-        hfx_dump_stderr(fx);
-    assert_int_equal(rc, 0);
+    hfx_ok(fx, mockhv_raw_slot_wait(fx->hv, fx->id, HFX_RAW_VCPU, STATE_IORESP_READY, HFX_WAIT_MS));
     hfx_slot(fx, req);
     hfx_slot_state(fx, STATE_IOREQ_NONE, false);
 }

@@ -17,6 +17,7 @@
 #include <xenctrl.h>
 #include <xen/hvm/ioreq.h>
 
+#include "dm-process.h"
 #include "mockhv.h"
 
 #define HFX_DOMID   7
@@ -29,9 +30,9 @@
 
 struct hfx {
     struct mockhv *hv;
-    pid_t pid;
-    uint16_t id; /* ioreqd's server */
-    uint8_t scr; /* last value of the canary round trip */
+    struct dmproc dm; /* ioreqd */
+    uint16_t id;      /* ioreqd's server */
+    uint8_t scr;      /* last value of the canary round trip */
     char dir[64];
     char errpath[96];
     char ctlpath[96];
@@ -67,6 +68,8 @@ void hfx_slot(struct hfx *fx, ioreq_t *req);
 /* Raw slot state byte written with nothing else changed. */
 void hfx_slot_state(struct hfx *fx, uint8_t state, bool notify);
 
+/* A guest access that must succeed: rc 0, or the test fails with ioreqd's log. */
+void hfx_ok(struct hfx *fx, int rc);
 /* Normal guest accesses that must succeed. */
 uint32_t hfx_in(struct hfx *fx, uint16_t port, unsigned size);
 void hfx_out(struct hfx *fx, uint16_t port, unsigned size, uint32_t v);

@@ -765,7 +765,12 @@ static void buf_reset(struct hfx *fx)
     assert_int_equal(mockhv_raw_buf_pointers(fx->hv, fx->id, 0, 0, false), 0);
 }
 
-static void test_buf_write_far_ahead(void **state)
+/*
+ * A ring full of writes the guest must never see, then pointer pairs
+ * {read, write} that ioreqd must refuse whole: each one is counted as
+ * malformed, read_pointer is set to write_pointer, and nothing is delivered.
+ */
+static void buf_refused(void **state, const uint32_t (*ptrs)[2], size_t n)
 {
     struct hfx *fx = up(state, NULL);
     struct hfx_stats s0, s1;
@@ -774,36 +779,37 @@ static void test_buf_write_far_ahead(void **state)
     for (uint32_t i = 0; i < IOREQ_BUFFER_SLOT_NUM; i++)
         buf_entry(fx, i, IOREQ_TYPE_PIO, IOREQ_WRITE, 0, SCR_PORT, 0x77);
     hfx_stats(fx, &s0);
-    buf_run(fx, 0, 100000, 100000);
-    buf_run(fx, 5, 5 + IOREQ_BUFFER_SLOT_NUM + 1, 5 + IOREQ_BUFFER_SLOT_NUM + 1);
-    buf_run(fx, 0, 0xffffffff, 0xffffffff);
+    for (size_t i = 0; i < n; i++)
+        buf_run(fx, ptrs[i][0], ptrs[i][1], ptrs[i][1]);
     hfx_stats(fx, &s1);
     /* Nothing in a ring with corrupt pointers is believed. */
-    assert_int_equal(s1.malformed, s0.malformed + 3);
+    assert_int_equal(s1.malformed, s0.malformed + n);
     assert_int_equal(s1.buffered, s0.buffered);
     buf_reset(fx);
     assert_int_equal(hfx_in(fx, SCR_PORT, 1), 0x3c);
     hfx_finish(fx);
 }
 
+static void test_buf_write_far_ahead(void **state)
+{
+    static const uint32_t ptrs[][2] = {
+        {0, 100000},
+        {5, 5 + IOREQ_BUFFER_SLOT_NUM + 1},
+        {0, 0xffffffff},
+    };
+
+    buf_refused(state, ptrs, sizeof(ptrs) / sizeof(ptrs[0]));
+}
+
 static void test_buf_read_ahead(void **state)
 {
-    struct hfx *fx = up(state, NULL);
-    struct hfx_stats s0, s1;
+    static const uint32_t ptrs[][2] = {
+        {60, 50},
+        {1, 0},
+        {0x80000000u, 0x10},
+    };
 
-    hfx_out(fx, SCR_PORT, 1, 0x3c);
-    for (uint32_t i = 0; i < IOREQ_BUFFER_SLOT_NUM; i++)
-        buf_entry(fx, i, IOREQ_TYPE_PIO, IOREQ_WRITE, 0, SCR_PORT, 0x77);
-    hfx_stats(fx, &s0);
-    buf_run(fx, 60, 50, 50);
-    buf_run(fx, 1, 0, 0);
-    buf_run(fx, 0x80000000u, 0x10, 0x10);
-    hfx_stats(fx, &s1);
-    assert_int_equal(s1.malformed, s0.malformed + 3);
-    assert_int_equal(s1.buffered, s0.buffered);
-    buf_reset(fx);
-    assert_int_equal(hfx_in(fx, SCR_PORT, 1), 0x3c);
-    hfx_finish(fx);
+    buf_refused(state, ptrs, sizeof(ptrs) / sizeof(ptrs[0]));
 }
 
 /* Pointers that wrap at 2^32 with a sane distance between them: delivered in order. */

@@ -7,8 +7,10 @@
  * returned untouched (content errors get IOERR/UNSUPP instead), and after a
  * reset the device moves data again; ioreqd serves on throughout.
  *
- * The driver here is deliberately small and literal: it writes descriptors
- * and ring fields exactly as a case needs them (virtio 1.2, 2.7 and 4.1).
+ * The driver is mockguest's, used by hand: gvirtio_probe finds the device
+ * and its capabilities without touching it, and the raw helpers write
+ * descriptors and ring fields exactly as a case needs them, with the rings at
+ * fixed places (virtio 1.2, 2.7 and 4.1).
  *
  * Usage: hostile-virtio /path/to/ioreqd [name-pattern]
  */
@@ -25,6 +27,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "guest-pci.h"
+#include "guest-virtio-blk.h"
+#include "guest-virtio.h"
 #include "hostile-fixture.h"
 
 #define VBDF     (5 << 3) /* 00:05.0 */
@@ -44,7 +49,6 @@
 #define ST_DRIVER_OK   4
 #define ST_FEATURES_OK 8
 #define ST_NEEDS_RESET 64
-#define C_DFSELECT     0x00
 #define C_DF           0x04
 #define C_GFSELECT     0x08
 #define C_GF           0x0c
@@ -55,10 +59,7 @@
 #define C_QSIZE        0x18
 #define C_QMSIX        0x1a
 #define C_QENABLE      0x1c
-#define C_QNOFF        0x1e
 #define C_QDESC        0x20
-#define C_QAVAIL       0x28
-#define C_QUSED        0x30
 #define F_INDIRECT     28
 #define F_VERSION_1    32
 #define D_NEXT         1
@@ -73,11 +74,10 @@
 
 struct vdev {
     struct hfx *fx;
-    uint64_t bar, common, notify, isr, device;
-    uint32_t notify_mult;
-    unsigned msix_cap, cfg_cap;
-    uint64_t msix_table, msix_pba;
-    uint16_t noff;
+    struct gpci_bus bus;
+    struct gvirtio dev; /* found by gvirtio_probe, then driven by hand */
+    struct gvq *vq;     /* queue 0, always at DESC, AVAIL, USED once set up */
+    uint64_t bar;
     uint16_t avail_idx;
     uint16_t used_seen;
     char img[128];
@@ -104,83 +104,70 @@ static void make_image(struct hfx *fx, struct vdev *v)
     free(img);
 }
 
+static void ok(struct vdev *v, int rc)
+{
+    hfx_ok(v->fx, rc);
+}
+
 static uint8_t status(struct vdev *v)
 {
-    return (uint8_t)hfx_mmio_rd(v->fx, v->common + C_STATUS, 1);
+    uint8_t s = 0;
+
+    ok(v, gvirtio_status(&v->dev, &s));
+    return s;
 }
 
 static void cwr(struct vdev *v, unsigned off, unsigned size, uint64_t val)
 {
-    hfx_mmio_wr(v->fx, v->common + off, size, val);
+    ok(v, gvirtio_common_write(&v->dev, off, size, val));
 }
 
 static uint64_t crd(struct vdev *v, unsigned off, unsigned size)
 {
-    return hfx_mmio_rd(v->fx, v->common + off, size);
+    uint64_t val = 0xdeadbeef;
+
+    ok(v, gvirtio_common_read(&v->dev, off, size, &val));
+    return val;
 }
 
-static void ram_w16(struct vdev *v, uint64_t gpa, uint16_t x)
+static uint16_t used_idx(struct vdev *v)
 {
-    uint8_t b[2] = {(uint8_t)x, (uint8_t)(x >> 8)};
-    hfx_ram_wr(v->fx, gpa, b, 2);
+    uint16_t idx;
+
+    ok(v, gvq_used_idx(v->vq, &idx));
+    return idx;
 }
 
-static uint16_t ram_r16(struct vdev *v, uint64_t gpa)
+/* Used-ring entry pos: id and written length. */
+static void used_elem(struct vdev *v, uint16_t pos, uint32_t *id, uint32_t *len)
 {
-    uint8_t b[2];
-    hfx_ram_rd(v->fx, gpa, b, 2);
-    return (uint16_t)(b[0] | b[1] << 8);
+    ok(v, gvq_used_elem_raw(v->vq, pos, id, len));
 }
 
-static uint32_t ram_r32(struct vdev *v, uint64_t gpa)
+static void notify(struct vdev *v)
 {
-    uint8_t b[4];
-    hfx_ram_rd(v->fx, gpa, b, 4);
-    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+    ok(v, gvq_notify(v->vq));
 }
 
 /* Firmware, then the vendor capabilities (4.1.4). */
 static void probe(struct vdev *v)
 {
-    struct mockhv_pci_func fn[8];
-    int n = mockhv_firmware_pci_init(v->fx->hv, 0, fn, 8, HFX_WAIT_MS);
-    unsigned cap;
+    const struct gvirtio_opts opts = {
+        .irq = GVIRTIO_IRQ_POLL, .vcpu = 0, .timeout_ms = HFX_WAIT_MS};
+    const struct mockhv_pci_func *fn;
 
-    for (int i = 0; i < n; i++)
-        if (fn[i].bdf == VBDF)
-            for (unsigned b = 0; b < fn[i].nr_bars; b++)
-                if (fn[i].bars[b].index == 4)
-                    v->bar = fn[i].bars[b].base;
+    ok(v, gpci_scan(&v->bus, v->fx->hv, 0, HFX_WAIT_MS));
+    fn = gpci_find(&v->bus, GVIRTIO_VENDOR, GVIRTIO_DEVICE_BASE + GVBLK_DEVICE_ID);
+    assert_non_null(fn);
+    assert_int_equal(fn->bdf, VBDF);
+    for (unsigned b = 0; b < fn->nr_bars; b++)
+        if (fn->bars[b].index == 4)
+            v->bar = fn->bars[b].base;
     assert_true(v->bar != 0);
-    cap = hfx_cfg_rd(v->fx, VBDF, 0x34, 1);
-    for (unsigned guard = 0; cap && guard < 48; guard++) {
-        unsigned id = hfx_cfg_rd(v->fx, VBDF, cap, 1);
-
-        if (id == 0x09) {
-            unsigned type = hfx_cfg_rd(v->fx, VBDF, cap + 3, 1);
-            uint64_t addr = v->bar + hfx_cfg_rd(v->fx, VBDF, cap + 8, 4);
-
-            if (type == 1)
-                v->common = addr;
-            else if (type == 2) {
-                v->notify = addr;
-                v->notify_mult = hfx_cfg_rd(v->fx, VBDF, cap + 16, 4);
-            } else if (type == 3)
-                v->isr = addr;
-            else if (type == 4)
-                v->device = addr;
-            else if (type == 5)
-                v->cfg_cap = cap;
-        } else if (id == 0x11) {
-            uint32_t t = hfx_cfg_rd(v->fx, VBDF, cap + 4, 4);
-            uint32_t p = hfx_cfg_rd(v->fx, VBDF, cap + 8, 4);
-            v->msix_cap = cap;
-            v->msix_table = v->bar + (t & ~7u);
-            v->msix_pba = v->bar + (p & ~7u);
-        }
-        cap = hfx_cfg_rd(v->fx, VBDF, cap + 1, 1);
-    }
-    assert_true(v->common && v->notify && v->isr && v->device && v->msix_cap && v->cfg_cap);
+    ok(v, gvirtio_probe(&v->dev, v->fx->hv, &v->bus, fn, &opts));
+    assert_true(v->dev.common.addr && v->dev.notify.addr && v->dev.isr.addr && v->dev.device.addr &&
+                v->dev.msix_cap && v->dev.msix_table && v->dev.msix_pba && v->dev.pci_cfg_cap);
+    v->vq = &v->dev.queues[0];
 }
 
 /* 3.1.1 up to FEATURES_OK with these features; true if FEATURES_OK stuck. */
@@ -203,13 +190,7 @@ static void queue_setup(struct vdev *v, uint16_t size, uint64_t desc, uint64_t a
     uint8_t zero[0x6000] = {0};
 
     hfx_ram_wr(v->fx, DESC, zero, sizeof(zero));
-    cwr(v, C_QSELECT, 2, 0);
-    cwr(v, C_QSIZE, 2, size);
-    cwr(v, C_QDESC, 8, desc);
-    cwr(v, C_QAVAIL, 8, avail);
-    cwr(v, C_QUSED, 8, used);
-    v->noff = (uint16_t)crd(v, C_QNOFF, 2);
-    cwr(v, C_QENABLE, 2, 1);
+    ok(v, gvirtio_queue_setup_raw(&v->dev, 0, size, desc, avail, used));
     v->avail_idx = 0;
     v->used_seen = 0;
 }
@@ -231,17 +212,9 @@ static void driver_init(struct vdev *v)
 static void put_desc_at(struct vdev *v, uint64_t table, uint16_t i, uint64_t addr, uint32_t len,
                         uint16_t flags, uint16_t next)
 {
-    uint8_t d[16];
+    const struct gvq_raw_desc d = {.addr = addr, .len = len, .flags = flags, .next = next};
 
-    for (int b = 0; b < 8; b++)
-        d[b] = (uint8_t)(addr >> (8 * b));
-    for (int b = 0; b < 4; b++)
-        d[8 + b] = (uint8_t)(len >> (8 * b));
-    d[12] = (uint8_t)flags;
-    d[13] = (uint8_t)(flags >> 8);
-    d[14] = (uint8_t)next;
-    d[15] = (uint8_t)(next >> 8);
-    hfx_ram_wr(v->fx, table + 16u * i, d, 16);
+    ok(v, gvq_desc_write(v->vq, table, i, &d));
 }
 
 static void put_desc(struct vdev *v, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
@@ -272,10 +245,10 @@ static uint8_t req_status(struct vdev *v)
 /* Publishes head `head` and notifies. */
 static void publish(struct vdev *v, uint16_t head)
 {
-    ram_w16(v, AVAIL + 4 + 2u * (v->avail_idx % QSIZE), head);
+    ok(v, gvq_avail_write_raw(v->vq, v->avail_idx, head));
     v->avail_idx++;
-    ram_w16(v, AVAIL + 2, v->avail_idx);
-    hfx_mmio_wr(v->fx, v->notify + (uint64_t)v->noff * v->notify_mult, 2, 0);
+    ok(v, gvq_set_avail_idx_raw(v->vq, v->avail_idx));
+    notify(v);
 }
 
 struct used_wait {
@@ -287,7 +260,7 @@ static bool used_reached(struct hfx *fx, void *arg)
 {
     struct used_wait *w = arg;
     (void)fx;
-    return ram_r16(w->v, USED + 2) == w->idx;
+    return used_idx(w->v) == w->idx;
 }
 
 static void wait_used(struct vdev *v, uint16_t idx)
@@ -307,19 +280,21 @@ static void expect_reset(struct vdev *v, bool returned, uint16_t head)
 {
     hfx_wait_until(v->fx, needs_reset, v, "DEVICE_NEEDS_RESET");
     if (returned) {
-        uint16_t slot = v->used_seen % QSIZE;
+        uint32_t id, len;
+
         wait_used(v, (uint16_t)(v->used_seen + 1));
-        assert_int_equal(ram_r32(v, USED + 4 + 8u * slot), head);
-        assert_int_equal(ram_r32(v, USED + 4 + 8u * slot + 4), 0);
+        used_elem(v, v->used_seen, &id, &len);
+        assert_int_equal(id, head);
+        assert_int_equal(len, 0);
         v->used_seen++;
     } else {
         /* Nothing to return: the used index has not moved. */
         hfx_serving(v->fx);
-        assert_int_equal(ram_r16(v, USED + 2), v->used_seen);
+        assert_int_equal(used_idx(v), v->used_seen);
     }
     assert_int_equal(req_status(v), UNTOUCHED);
     /* The device stays stopped: a later notification does nothing. */
-    hfx_mmio_wr(v->fx, v->notify + (uint64_t)v->noff * v->notify_mult, 2, 0);
+    notify(v);
     assert_true(status(v) & ST_NEEDS_RESET);
 }
 
@@ -584,14 +559,14 @@ static void test_vq_avail_jump(void **state)
     struct vdev *v = bring_up(state, false);
 
     put_hdr(v, T_IN, 0);
-    ram_w16(v, AVAIL + 2, QSIZE + 5);
-    hfx_mmio_wr(v->fx, v->notify + (uint64_t)v->noff * v->notify_mult, 2, 0);
+    ok(v, gvq_set_avail_idx_raw(v->vq, QSIZE + 5));
+    notify(v);
     expect_reset(v, false, 0);
     recover(v);
     /* Backwards by one: 65535 pending. */
     put_hdr(v, T_IN, 0);
-    ram_w16(v, AVAIL + 2, (uint16_t)(v->avail_idx - 1));
-    hfx_mmio_wr(v->fx, v->notify + (uint64_t)v->noff * v->notify_mult, 2, 0);
+    ok(v, gvq_set_avail_idx_raw(v->vq, (uint16_t)(v->avail_idx - 1)));
+    notify(v);
     expect_reset(v, false, 0);
     recover(v);
     hfx_finish(v->fx);
@@ -601,11 +576,12 @@ static void test_vq_avail_jump(void **state)
 static void test_vq_used_scribbled(void **state)
 {
     struct vdev *v = bring_up(state, false);
+    uint32_t id, len;
     uint8_t junk[64];
 
     memset(junk, 0xa5, sizeof(junk));
     hfx_ram_wr(v->fx, USED, junk, sizeof(junk));
-    ram_w16(v, USED + 2, 0x1234);
+    hfx_ram_wr(v->fx, USED + 2, &(uint16_t){0x1234}, 2);
     put_hdr(v, T_IN, 0);
     put_desc(v, 0, HDR, 16, D_NEXT, 1);
     put_desc(v, 1, DATA, 512, D_NEXT | D_WRITE, 2);
@@ -613,8 +589,9 @@ static void test_vq_used_scribbled(void **state)
     publish(v, 0);
     wait_used(v, 1);
     assert_int_equal(req_status(v), S_OK);
-    assert_int_equal(ram_r32(v, USED + 4), 0);
-    assert_int_equal(ram_r32(v, USED + 8), 513);
+    used_elem(v, 0, &id, &len);
+    assert_int_equal(id, 0);
+    assert_int_equal(len, 513);
     assert_int_equal(status(v) & ST_NEEDS_RESET, 0);
     hfx_finish(v->fx);
 }
@@ -628,6 +605,7 @@ static void test_vq_used_scribbled(void **state)
 static void test_vq_data_over_rings(void **state)
 {
     struct vdev *v = bring_up(state, false);
+    uint32_t id, len;
     uint8_t buf[512];
 
     put_hdr(v, T_IN, 0);
@@ -637,8 +615,9 @@ static void test_vq_data_over_rings(void **state)
     publish(v, 0);
     wait_used(v, 1);
     assert_int_equal(req_status(v), S_OK);
-    assert_int_equal(ram_r32(v, USED + 4), 0);
-    assert_int_equal(ram_r32(v, USED + 8), 0x6001);
+    used_elem(v, 0, &id, &len);
+    assert_int_equal(id, 0);
+    assert_int_equal(len, 0x6001);
     /* The descriptor table now holds the disk's first bytes. */
     hfx_ram_rd(v->fx, DESC, buf, sizeof(buf));
     for (unsigned i = 0; i < sizeof(buf); i++)
@@ -655,6 +634,7 @@ static void test_vq_data_over_rings(void **state)
 static void test_vq_reset_in_flight(void **state)
 {
     struct vdev *v = bring_up(state, false);
+    uint32_t id, len;
     static uint8_t buf[64 << 10];
 
     memset(buf, 0x5c, sizeof(buf));
@@ -668,20 +648,21 @@ static void test_vq_reset_in_flight(void **state)
         put_desc(v, (uint16_t)(3 * r), h, 16, D_NEXT, (uint16_t)(3 * r + 1));
         put_desc(v, (uint16_t)(3 * r + 1), DATA, sizeof(buf), D_NEXT, (uint16_t)(3 * r + 2));
         put_desc(v, (uint16_t)(3 * r + 2), h + 16, 1, D_WRITE, 0);
-        ram_w16(v, AVAIL + 4 + 2u * r, (uint16_t)(3 * r));
+        ok(v, gvq_avail_write_raw(v->vq, r, (uint16_t)(3 * r)));
     }
-    ram_w16(v, AVAIL + 2, 20);
-    hfx_mmio_wr(v->fx, v->notify + (uint64_t)v->noff * v->notify_mult, 2, 0);
+    ok(v, gvq_set_avail_idx_raw(v->vq, 20));
+    notify(v);
     cwr(v, C_STATUS, 1, 0);
     assert_int_equal(status(v), 0);
     /* Fresh rings: exactly one completion, ours. */
     driver_init(v);
-    assert_int_equal(ram_r16(v, USED + 2), 0);
+    assert_int_equal(used_idx(v), 0);
     assert_int_equal(good_read(v, 9, 512), S_OK);
     hfx_serving(v->fx);
-    assert_int_equal(ram_r16(v, USED + 2), 1);
-    assert_int_equal(ram_r32(v, USED + 4), 0);
-    assert_int_equal(ram_r32(v, USED + 8), 513);
+    assert_int_equal(used_idx(v), 1);
+    used_elem(v, 0, &id, &len);
+    assert_int_equal(id, 0);
+    assert_int_equal(len, 513);
     hfx_finish(v->fx);
 }
 
@@ -823,7 +804,8 @@ static void test_vt_status_abuse(void **state)
 static void test_vt_common_cfg_abuse(void **state)
 {
     struct vdev *v = bring_up(state, false);
-    uint64_t cap = hfx_mmio_rd(v->fx, v->device, 8);
+    const uint64_t device = v->dev.device.addr, notify_base = v->dev.notify.addr;
+    uint64_t cap = hfx_mmio_rd(v->fx, device, 8);
 
     /* A queue that does not exist: reads 0, writes go nowhere. */
     cwr(v, C_QSELECT, 2, 0xffff);
@@ -852,16 +834,16 @@ static void test_vt_common_cfg_abuse(void **state)
     cwr(v, C_QSIZE, 2, 16);
     assert_int_equal(crd(v, C_QSIZE, 2), QSIZE);
     /* Device configuration: writes past it and to read-only fields change nothing. */
-    hfx_mmio_wr(v->fx, v->device, 8, 0);
-    hfx_mmio_wr(v->fx, v->device + 0x7fc, 4, ~0u);
-    assert_int_equal(hfx_mmio_rd(v->fx, v->device, 8), cap);
-    assert_int_equal(hfx_mmio_rd(v->fx, v->device + 0x7fc, 4), 0);
+    hfx_mmio_wr(v->fx, device, 8, 0);
+    hfx_mmio_wr(v->fx, device + 0x7fc, 4, ~0u);
+    assert_int_equal(hfx_mmio_rd(v->fx, device, 8), cap);
+    assert_int_equal(hfx_mmio_rd(v->fx, device + 0x7fc, 4), 0);
     /* Notifications for queues that do not exist, or at odd offsets. */
     for (unsigned q = 0; q < 64; q++)
-        hfx_mmio_wr(v->fx, v->notify + q * 4 + 4, 2, q);
-    hfx_mmio_wr(v->fx, v->notify + 0xffe, 2, 0);
-    assert_int_equal(hfx_mmio_rd(v->fx, v->notify, 4), 0);
-    assert_int_equal(ram_r16(v, USED + 2), 0);
+        hfx_mmio_wr(v->fx, notify_base + q * 4 + 4, 2, q);
+    hfx_mmio_wr(v->fx, notify_base + 0xffe, 2, 0);
+    assert_int_equal(hfx_mmio_rd(v->fx, notify_base, 4), 0);
+    assert_int_equal(used_idx(v), 0);
     assert_int_equal(good_read(v, 4, 512), S_OK);
     hfx_finish(v->fx);
 }
@@ -897,7 +879,7 @@ static void test_vt_cap_chain_readonly(void **state)
 static void test_vt_pci_cfg_window(void **state)
 {
     struct vdev *v = bring_up(state, false);
-    const unsigned c = v->cfg_cap;
+    const unsigned c = v->dev.pci_cfg_cap;
     static const struct {
         uint8_t bar;
         uint32_t off, len;
@@ -969,9 +951,9 @@ static void test_vt_bar_conflict(void **state)
 {
     struct vdev *v = bring_up(state, true);
     const uint64_t xp = hfx_cfg_rd(v->fx, XPBDF, 0x14, 4) & ~0xfull;
-    const uint64_t devoff = v->device - v->bar, old = v->bar;
+    const uint64_t devoff = v->dev.device.addr - v->bar, old = v->bar;
     const uint64_t inside = xp + 0x100000, elsewhere = 0xe0000000ull;
-    const uint64_t cap = hfx_mmio_rd(v->fx, v->device, 4); /* capacity, low half */
+    const uint64_t cap = hfx_mmio_rd(v->fx, v->dev.device.addr, 4); /* capacity, low half */
 
     assert_true(cap == IMG_SIZE / 512);
     /* Onto xen-platform's memory BAR: refused, xen-platform still answers there (zero). */
@@ -1068,9 +1050,9 @@ static void test_vt_register_storm(void **state)
     hfx_cfg_wr(v->fx, VBDF, 0x24, 4, bar_hi);
     hfx_cfg_wr(v->fx, VBDF, 0x04, 2, 0x7);
     /* MSI-X as the driver left it: function enabled again with sane entries. */
-    hfx_cfg_wr(v->fx, VBDF, v->msix_cap + 2, 2, 0);
+    hfx_cfg_wr(v->fx, VBDF, v->dev.msix_cap + 2, 2, 0);
     for (unsigned e = 0; e < 2; e++)
-        hfx_mmio_wr(v->fx, v->msix_table + 16 * e + 12, 4, 1);
+        hfx_mmio_wr(v->fx, v->dev.msix_table + 16 * e + 12, 4, 1);
     recover(v);
     hfx_finish(v->fx);
 }
@@ -1080,8 +1062,8 @@ static void test_vt_register_storm(void **state)
 static void test_msix_table_edges(void **state)
 {
     struct vdev *v = bring_up(state, false);
-    unsigned nr = (hfx_cfg_rd(v->fx, VBDF, v->msix_cap + 2, 2) & 0x7ff) + 1;
-    const uint64_t end = v->msix_table + 16ull * nr;
+    unsigned nr = (hfx_cfg_rd(v->fx, VBDF, v->dev.msix_cap + 2, 2) & 0x7ff) + 1;
+    const uint64_t end = v->dev.msix_table + 16ull * nr;
     uint32_t ctrl;
 
     assert_int_equal(nr, 2);
@@ -1097,14 +1079,15 @@ static void test_msix_table_edges(void **state)
     assert_int_equal(hfx_mmio_rd(v->fx, end - 4, 4), 1); /* last vector still masked */
     assert_int_equal(hfx_mmio_rd(v->fx, end - 4, 8), ~0ull);
     /* The PBA is read-only. */
-    hfx_mmio_wr(v->fx, v->msix_pba, 8, ~0ull);
-    assert_int_equal(hfx_mmio_rd(v->fx, v->msix_pba, 8), 0);
+    hfx_mmio_wr(v->fx, v->dev.msix_pba, 8, ~0ull);
+    assert_int_equal(hfx_mmio_rd(v->fx, v->dev.msix_pba, 8), 0);
     /* Table size and the capability's offsets are read-only. */
-    ctrl = hfx_cfg_rd(v->fx, VBDF, v->msix_cap + 2, 2);
-    hfx_cfg_wr(v->fx, VBDF, v->msix_cap + 2, 2, ctrl | 0x7ff);
-    hfx_cfg_wr(v->fx, VBDF, v->msix_cap + 4, 4, 0);
-    assert_int_equal(hfx_cfg_rd(v->fx, VBDF, v->msix_cap + 2, 2) & 0x7ff, nr - 1);
-    assert_int_equal(v->bar + (hfx_cfg_rd(v->fx, VBDF, v->msix_cap + 4, 4) & ~7u), v->msix_table);
+    ctrl = hfx_cfg_rd(v->fx, VBDF, v->dev.msix_cap + 2, 2);
+    hfx_cfg_wr(v->fx, VBDF, v->dev.msix_cap + 2, 2, ctrl | 0x7ff);
+    hfx_cfg_wr(v->fx, VBDF, v->dev.msix_cap + 4, 4, 0);
+    assert_int_equal(hfx_cfg_rd(v->fx, VBDF, v->dev.msix_cap + 2, 2) & 0x7ff, nr - 1);
+    assert_int_equal(v->bar + (hfx_cfg_rd(v->fx, VBDF, v->dev.msix_cap + 4, 4) & ~7u),
+                     v->dev.msix_table);
     assert_int_equal(good_read(v, 8, 512), S_OK);
     hfx_finish(v->fx);
 }
