@@ -9,6 +9,7 @@ packages=(
     libxen-dev libevent-dev libcmocka-dev libseccomp-dev
     xenstore-utils # the real xenstore-* tools the tests drive against the mock
     man-db         # man page rendering checks
+    clang libclang-rt-14-dev # libFuzzer for the fuzz smoke run (fuzz/run.sh)
     util-linux     # setsid, used by the demo
     qemu-system-xen # Debian's QEMU device model, run unmodified on the mock as a fidelity test
 )

@@ -5,6 +5,7 @@
 # the test that caused it.
 #   scripts/test.sh                 # both builds
 #   IOREQD_SANITIZE=0 scripts/test.sh   # the normal build only
+# Then every libFuzzer target runs for IOREQD_FUZZ_SECONDS (default 60; 0 skips).
 set -euo pipefail
 src="$(cd "$(dirname "$0")/.." && pwd)"
 "$src/scripts/deps.sh"
@@ -23,4 +24,10 @@ if [ "${IOREQD_SANITIZE:-1}" != 0 ]; then
     echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
     # Leaks are reported by default; a UBSan finding aborts (-fno-sanitize-recover).
     run_suite "$src/build-asan" -DIOREQD_SANITIZE=ON
+fi
+
+fuzz_seconds="${IOREQD_FUZZ_SECONDS:-60}"
+if [ "$fuzz_seconds" != 0 ]; then
+    echo "== fuzz smoke run: ${fuzz_seconds}s per target"
+    "$src/fuzz/run.sh" "$fuzz_seconds"
 fi

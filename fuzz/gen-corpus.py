@@ -1,0 +1,325 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora in fuzz/corpus/<target>/: small inputs that each
+exercise one meaningful path, in the input formats the targets document.
+Run it after changing a format; reproducers of fixed bugs are kept by hand
+(files named crash-*) and are not touched."""
+import os
+import struct
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def write(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+# --- xenstore: raw xsd_sockmsg frames; req_id % 3 picks the client (2 = guest) ---
+XS = dict(DIRECTORY=1, READ=2, GET_PERMS=3, WATCH=4, UNWATCH=5, TRANSACTION_START=6,
+          TRANSACTION_END=7, INTRODUCE=8, RELEASE=9, GET_DOMAIN_PATH=10, WRITE=11, MKDIR=12,
+          RM=13, SET_PERMS=14, IS_DOMAIN_INTRODUCED=16, RESUME=18, SET_TARGET=19,
+          RESET_WATCHES=21, DIRECTORY_PART=22)
+
+
+def frame(op, payload, req_id=3, tx_id=0):
+    t = XS[op] if isinstance(op, str) else op
+    return struct.pack("<IIII", t, req_id, tx_id, len(payload)) + payload
+
+
+def xenstore():
+    write("xenstore", "write-read", frame("WRITE", b"/vm/name\0guest") + frame("READ", b"/vm/name\0")
+          + frame("DIRECTORY", b"/vm\0") + frame("RM", b"/vm\0"))
+    write("xenstore", "relative", frame("WRITE", b"rel\0v") + frame("READ", b"rel\0")
+          + frame("GET_DOMAIN_PATH", b"7\0"))
+    write("xenstore", "watch", frame("WATCH", b"/a\0tok\0") + frame("WRITE", b"/a/b\0x", 4)
+          + frame("RM", b"/a\0") + frame("UNWATCH", b"/a\0tok\0") + frame("RESET_WATCHES", b""))
+    write("xenstore", "special-watch", frame("WATCH", b"@introduceDomain\0t\0")
+          + frame("WATCH", b"@releaseDomain\0u\0", 4) + frame("INTRODUCE", b"5\0" b"1234\0" b"7\0")
+          + frame("IS_DOMAIN_INTRODUCED", b"5\0") + frame("RELEASE", b"5\0"))
+    write("xenstore", "transaction", frame("TRANSACTION_START", b"\0")
+          + frame("WRITE", b"/t/x\0" b"1", tx_id=1) + frame("WRITE", b"/t/x\0" b"2", req_id=6)
+          + frame("TRANSACTION_END", b"T\0", tx_id=1) + frame("TRANSACTION_END", b"F\0", tx_id=9))
+    write("xenstore", "perms", frame("WRITE", b"/p\0v") + frame("SET_PERMS", b"/p\0n1\0r0\0")
+          + frame("GET_PERMS", b"/p\0") + frame("READ", b"/p\0", req_id=2)
+          + frame("WRITE", b"/p\0w", req_id=5) + frame("MKDIR", b"/p/q\0", req_id=8))
+    write("xenstore", "directory-part", frame("MKDIR", b"/d/a\0") + frame("MKDIR", b"/d/b\0")
+          + frame("DIRECTORY_PART", b"/d\0" b"0\0") + frame("DIRECTORY_PART", b"/d\0" b"99\0"))
+    write("xenstore", "malformed", frame(999, b"") + frame("READ", b"no-nul")
+          + frame("WRITE", b"") + frame("READ", b"/a//b\0") + frame("DIRECTORY", b"\0\0")
+          + frame("SET_TARGET", b"1\0" b"2\0") + frame("RESUME", b"3\0"))
+    write("xenstore", "guest", frame("READ", b"/local/domain/0/name\0", req_id=2)
+          + frame("WRITE", b"data/x\0" b"y", req_id=5) + frame("INTRODUCE", b"9\0" b"1\0" b"1\0", req_id=8))
+    write("xenstore", "long-path", frame("WRITE", b"/" + b"x" * 3000 + b"\0v")
+          + frame("READ", b"/" + b"y" * 2000 + b"\0"))
+    write("xenstore", "oversized", frame("READ", b"/a\0") + struct.pack("<IIII", 2, 3, 0, 4097))
+
+
+# --- pci-config: opcode records (see fuzz-pci-config.c) ---
+def cfg_read(pick, reg, size_sel):
+    return bytes([0, pick]) + struct.pack("<H", reg) + bytes([size_sel])
+
+
+def cfg_write(pick, reg, size_sel, value):
+    return bytes([1, pick]) + struct.pack("<H", reg) + bytes([size_sel]) + struct.pack("<I", value)
+
+
+def bar(shape, idx, off, value=0):
+    b = bytes([2, shape, idx]) + struct.pack("<I", off)
+    return b + (struct.pack("<Q", value) if shape & 0x10 else b"")
+
+
+def legacy(cf8, shape, value=0):
+    b = bytes([3]) + struct.pack("<I", cf8) + bytes([shape])
+    return b + (struct.pack("<I", value) if shape & 0x40 else b"")
+
+
+FW = bytes([4])
+POLL = bytes([5])
+# pick_sbdf indexes: 0 host bridge, 1 xen-platform (02.0), 2 virtio-blk (04.0), 3 empty slot
+HB, XP, VB, EMPTY = 0, 1, 2, 3
+SZ1, SZ2, SZ4 = 0, 1, 2
+
+
+def pci_config():
+    ids = b"".join(cfg_read(d, r, SZ4) for d in (HB, XP, VB, EMPTY) for r in range(0, 0x40, 4))
+    write("pci-config", "read-headers", ids)
+    sizing = b""
+    for d in (XP, VB):
+        for b in range(6):
+            reg = 0x10 + 4 * b
+            sizing += cfg_write(d, reg, SZ4, 0xffffffff) + cfg_read(d, reg, SZ4)
+        sizing += cfg_write(d, 0x30, SZ4, 0xfffff800) + cfg_read(d, 0x30, SZ4)
+    write("pci-config", "bar-sizing", sizing)
+    write("pci-config", "firmware-bars", FW + bar(0, 0, 0) + bar(1, 0, 0) + bar(1, 1, 0x10)
+          + bar(0x11 | 4, 0, 0x14, 0x1) + bar(0x13, 1, 0x4000, 0) + POLL)
+    write("pci-config", "bar-move", FW + cfg_write(VB, 0x20, SZ4, 0xd0000000)
+          + cfg_write(VB, 0x04, SZ2, 0) + cfg_write(VB, 0x04, SZ2, 7) + cfg_write(XP, 0x10, SZ4, 0xc001)
+          + cfg_write(VB, 0x20, SZ4, 0xffffffff) + cfg_write(VB, 0x24, SZ4, 0xffffffff) + FW)
+    # Capability walk of virtio-blk: cap pointer, then a window of the list.
+    caps = cfg_read(VB, 0x34, SZ1) + b"".join(cfg_read(VB, r, SZ4) for r in range(0x40, 0x100, 4))
+    write("pci-config", "capabilities", caps)
+    # MSI-X enable (message control at cap+2 found by the fuzzer; 0x40.. tried here) and the window cap.
+    msix = FW + b"".join(cfg_write(VB, r, SZ2, 0xc000) for r in range(0x42, 0xa0, 4))
+    msix += bar(0x15, 1, 0x4000, 0xfee00000) + bar(0x15, 1, 0x4008, 0x41) + bar(0x15, 1, 0x400c, 0)
+    write("pci-config", "msix", msix)
+    write("pci-config", "legacy-cf8", legacy(0x80000000, 2) + legacy(0x80001000, 2)
+          + legacy(0x80002004, 0x41, 7) + legacy(0x80002010, 0x42, 0xffffffff)
+          + legacy(0x7fffffff, 0x80 | 2) + legacy(0x80000002, 0x80 | 3))
+    write("pci-config", "hostile", cfg_read(VB, 0x100, SZ4) + cfg_write(VB, 0xfff, 0xf3, 1)
+          + cfg_read(VB, 0x3, 0xf4) + cfg_write(VB, 0x34, SZ1, 0x40) + cfg_write(HB, 0x04, SZ2, 0xffff)
+          + cfg_write(VB, 0x06, SZ2, 0xffff) + bytes([1, 0xff]) + struct.pack("<I", 0x12345)
+          + struct.pack("<H", 4) + bytes([SZ4]) + struct.pack("<I", 0))
+    write("pci-config", "intx", cfg_write(VB, 0x3c, SZ1, 11) + cfg_write(VB, 0x04, SZ2, 0x400)
+          + cfg_read(VB, 0x3d, SZ1) + cfg_read(VB, 0x06, SZ2))
+
+
+# --- dispatch: flags byte, then records (see fuzz-dispatch.c) ---
+PIO, COPY, PCI, TIMEOFF, INVAL = 0, 1, 2, 3, 4  # shaped_types indexes
+
+
+def raw_ioreq(addr, data, count, size, vp_eport=0, state=1, data_is_ptr=0, dir_=0, df=0, type_=0,
+              vcpu=0):
+    flags = (state & 0xf) | (data_is_ptr & 1) << 4 | (dir_ & 1) << 5 | (df & 1) << 6
+    return bytes([0]) + struct.pack("<QQIIIHBB", addr, data, count, size, vp_eport, 0, flags,
+                                    type_) + bytes([vcpu])
+
+
+def shaped(type_sel, size_log2, dir_, offset, pick, data, df=0, ptr=0, count=None, vcpu=0):
+    shape = size_log2 | dir_ << 2 | df << 3 | ptr << 4 | (0x20 if count is not None else 0)
+    b = bytes([1, type_sel, shape]) + struct.pack("<H", offset)
+    if count is not None:
+        b += bytes([count - 1])
+    if type_sel == PCI:
+        b += bytes([pick])
+    else:
+        b += bytes([pick])
+    b += struct.pack("<I", data) if ptr else struct.pack("<Q", data)
+    return b + bytes([vcpu])
+
+
+def bufring(rp, dist, slots):
+    return bytes([2]) + struct.pack("<IH", rp, dist) + b"".join(struct.pack("<Q", s) for s in slots)
+
+
+def buf_slot(type_, size_log2, addr, data, dir_=0):
+    # buf_ioreq_t: type:8 pad:1 dir:1 size:2 addr:20 data:32
+    w = (type_ & 0xff) | (dir_ & 1) << 9 | (size_log2 & 3) << 10 | (addr & 0xfffff) << 12
+    return w | (data & 0xffffffff) << 32
+
+
+def ram(gpa, data):
+    return bytes([3]) + struct.pack("<I", gpa) + bytes([len(data)]) + data
+
+
+def dispatch():
+    IOREQ_READ, IOREQ_WRITE = 1, 0
+    uart = b"".join(shaped(PIO, 0, IOREQ_WRITE, 0, 0, c) for c in b"hello") + shaped(PIO, 0, IOREQ_READ, 5, 0, 0)
+    write("dispatch", "uart-pio", bytes([1]) + uart)
+    write("dispatch", "raw-pio", bytes([0]) + raw_ioreq(0x3f8, 0x41, 1, 1, dir_=IOREQ_WRITE)
+          + raw_ioreq(0x3fd, 0, 1, 1, dir_=IOREQ_READ) + raw_ioreq(0xcf8, 0x80000000, 1, 4)
+          + raw_ioreq(0xcfc, 0, 1, 4, dir_=IOREQ_READ))
+    write("dispatch", "pci-config", bytes([1]) + b"".join(
+        shaped(PCI, 2, IOREQ_READ, reg, pick, 0) for pick in (0, 1, 2, 3) for reg in (0, 4, 8, 0x10, 0x34))
+          + shaped(PCI, 2, IOREQ_WRITE, 0x10, 2, 0xffffffff) + shaped(PCI, 1, IOREQ_WRITE, 4, 2, 7))
+    write("dispatch", "rep-ptr", bytes([1]) + ram(0x1000, b"ABCDEFGHIJKLMNOP")
+          + shaped(PIO, 0, IOREQ_WRITE, 0, 0, 0x1000, ptr=1, count=16)
+          + shaped(PIO, 0, IOREQ_READ, 0, 0, 0x2000, ptr=1, count=16, df=1)
+          + shaped(COPY, 2, IOREQ_READ, 0, 0, 0x3000, ptr=1, count=4)
+          + shaped(COPY, 3, IOREQ_WRITE, 0, 1, 0x1000, ptr=1, count=2))
+    write("dispatch", "mmio", bytes([1]) + b"".join(
+        shaped(COPY, s, d, off, pick, 0x12345678) for pick in range(4) for s in (0, 2, 3)
+        for d in (0, 1) for off in (0, 0x14, 0x1000, 0x3000, 0x4000)))
+    write("dispatch", "misc-types", bytes([0]) + shaped(TIMEOFF, 3, 0, 0, 0, 1234567)
+          + shaped(INVAL, 3, 0, 0, 0, 0) + raw_ioreq(0, 0, 1, 8, type_=9, dir_=IOREQ_READ)
+          + raw_ioreq(0x3f8, 0, 0xffffffff, 1) + raw_ioreq(0x3f8, 0, 1, 3) + raw_ioreq(0xffff, 0, 1, 4)
+          + raw_ioreq(0xfffffffffffffffc, 0, 2, 8, type_=1) + raw_ioreq(0, 0x3ffff0, 4, 4, data_is_ptr=1)
+          + raw_ioreq(0x10, 0, 4, 4, df=1, data_is_ptr=1, dir_=IOREQ_READ))
+    write("dispatch", "bufring", bytes([0]) + bufring(0, 4, [
+        buf_slot(0, 0, 0x3f8, 0x41), buf_slot(1, 3, 0xe0000, 0x11111111), buf_slot(1, 3, 0, 0x22222222),
+        buf_slot(3, 0, 0, 60)]) + bufring(0xfffffffe, 3, [buf_slot(0, 1, 0x3fb, 0x83, 1),
+                                                           buf_slot(0, 0, 0x3f8, 0x1), buf_slot(1, 3, 0, 0)])
+          + bufring(5, 0x8000, []) + struct.pack("<I", 0x10000))
+    # A virtio-blk driver: rings and one OUT request in RAM, bring-up over MMIO, a notification.
+    q_desc, q_avail, q_used, hdr, buf = 0x10000, 0x11000, 0x12000, 0x13000, 0x14000
+    chain = (struct.pack("<QIHH", hdr, 16, 1, 1) + struct.pack("<QIHH", buf, 512, 1, 2)
+             + struct.pack("<QIHH", hdr + 16, 1, 2, 0))
+    virtio_init = bytes([5]) + struct.pack("<IBHIII", 0, 1, 16, q_desc, q_avail, q_used)
+    write("dispatch", "virtio-blk", bytes([1]) + ram(q_desc, chain) + ram(hdr, struct.pack("<IIQ", 1, 0, 2))
+          + ram(buf, b"\xa5" * 200) + ram(q_avail, struct.pack("<HHH", 0, 1, 0)) + virtio_init
+          + bytes([6, 0]) + bytes([4]) + ram(hdr, struct.pack("<IIQ", 0, 0, 2))
+          + ram(q_avail, struct.pack("<HHHH", 0, 2, 0, 0)) + bytes([6, 0]) + bytes([4]))
+    write("dispatch", "xen-platform", bytes([1]) + shaped(PIO, 1, 1, 0, 1, 0)
+          + shaped(PIO, 1, 0, 0, 1, 0x49d2) + shaped(PIO, 0, 0, 2, 1, 3) + shaped(PIO, 1, 0, 0, 1, 1)
+          + shaped(PIO, 0, 1, 1, 1, 0) + b"".join(shaped(PIO, 0, 0, 2, 1, c) for c in b"log line\n"))
+
+
+# --- virtqueue: header, actions, RAM image (see fuzz-virtqueue.c) ---
+RAM = 16 * 1024
+
+
+class Image:
+    def __init__(self):
+        self.b = bytearray(RAM)
+
+    def put(self, off, data):
+        self.b[off:off + len(data)] = data
+
+    def desc(self, table, i, addr, length, flags, nxt):
+        self.put(table + 16 * i, struct.pack("<QIHH", addr, length, flags, nxt))
+
+    def trimmed(self):
+        return bytes(self.b).rstrip(b"\0")
+
+
+def vq_header(blk, log2size, desc, avail, used, nr_ops, indirect=0, event_idx=0, ack_all=1, ro=0):
+    b0 = (1 if blk else 0) | indirect << 1 | event_idx << 2 | ack_all << 3 | log2size << 4
+    return bytes([b0]) + struct.pack("<HHH", desc, avail, used) + bytes([nr_ops | ro << 7])
+
+
+NEXT, WRITE, INDIRECT = 1, 2, 4
+DESC, AVAIL, USED = 0x0, 0x800, 0x1000   # for 8 entries: 128 B of descriptors
+HDRS, DATA = 0x2000, 0x3000
+
+
+def blk_image(reqs, indirect=False):
+    """reqs: (type, sector, data_len, data_writable) tuples, one chain each."""
+    im = Image()
+    nd = 0
+    for n, (t, sector, dlen, dw) in enumerate(reqs):
+        h = HDRS + 32 * n
+        im.put(h, struct.pack("<IIQ", t, 0, sector))
+        st = h + 16
+        head = nd
+        if dlen:
+            im.desc(DESC, nd, h, 16, NEXT, nd + 1)
+            im.desc(DESC, nd + 1, DATA + 0x200 * n, dlen, NEXT | (WRITE if dw else 0), nd + 2)
+            im.desc(DESC, nd + 2, st, 1, WRITE, 0)
+            nd += 3
+        else:
+            im.desc(DESC, nd, h, 16, NEXT, nd + 1)
+            im.desc(DESC, nd + 1, st, 1, WRITE, 0)
+            nd += 2
+        im.put(AVAIL + 4 + 2 * n, struct.pack("<H", head))
+    im.put(AVAIL + 2, struct.pack("<H", len(reqs)))
+    return im
+
+
+def actions(*ops):
+    return b"".join(bytes(o) for o in ops)
+
+
+def virtqueue():
+    IN, OUT, FLUSH, GET_ID, DISCARD, WZ = 0, 1, 4, 8, 11, 13
+    NOTIFY, COMPLETE, DRAIN, POKE, RESET, LOOP, NOTIFS = 0, 1, 2, 3, 4, 5, 6
+    # virtio-blk: write, read, flush, get-id on a 16-entry queue.
+    im = blk_image([(OUT, 1, 512, False), (IN, 1, 512, True), (FLUSH, 0, 0, False), (GET_ID, 0, 20, True)])
+    acts = actions([NOTIFY, 0, 0, 0], [COMPLETE, 1, 0, 0], [COMPLETE, 0, 1, 0], [DRAIN, 0, 0, 0],
+                   [NOTIFS, 1, 0, 0])
+    write("virtqueue", "blk-rw", vq_header(1, 4, DESC, AVAIL, USED, 5) + acts + im.trimmed())
+    im = blk_image([(DISCARD, 0, 16, False), (WZ, 8, 16, False), (99, 0, 0, False), (IN, 200, 512, True)])
+    im.put(DATA, struct.pack("<QII", 0, 8, 0))
+    im.put(DATA + 0x200, struct.pack("<QII", 8, 8, 1))
+    write("virtqueue", "blk-dwz", vq_header(1, 4, DESC, AVAIL, USED, 3, event_idx=1)
+          + actions([NOTIFY, 0, 0, 0], [DRAIN, 0, 0, 0], [LOOP, 0, 0, 0]) + im.trimmed())
+    # A request in flight across a reset, then the driver moving avail idx under the device.
+    im = blk_image([(OUT, 0, 512, False), (IN, 0, 512, True)])
+    write("virtqueue", "blk-reset", vq_header(1, 4, DESC, AVAIL, USED, 5, ro=1)
+          + actions([NOTIFY, 0, 0, 0], [RESET, 0, 0, 0], [POKE, (AVAIL + 2) & 0xff, (AVAIL + 2) >> 8, 2],
+                    [NOTIFY, 0, 0, 0], [DRAIN, 0, 0, 0]) + im.trimmed())
+    # Indirect table holding header, data and status.
+    im = Image()
+    tbl = 0x2800
+    im.desc(DESC, 0, tbl, 48, INDIRECT, 0)
+    im.put(HDRS, struct.pack("<IIQ", IN, 0, 0))
+    im.desc(tbl, 0, HDRS, 16, NEXT, 1)
+    im.desc(tbl, 1, DATA, 512, NEXT | WRITE, 2)
+    im.desc(tbl, 2, HDRS + 16, 1, WRITE, 0)
+    im.put(AVAIL + 2, struct.pack("<H", 1))
+    write("virtqueue", "blk-indirect", vq_header(1, 3, DESC, AVAIL, USED, 2, indirect=1)
+          + actions([NOTIFY, 0, 0, 0], [DRAIN, 0, 0, 0]) + im.trimmed())
+    # Hostile chains: a loop, a next out of range, a buffer past RAM, nested indirect, no status.
+    for name, setup in (
+        ("blk-loop", lambda im: (im.desc(DESC, 0, HDRS, 16, NEXT, 1), im.desc(DESC, 1, DATA, 16, NEXT, 0))),
+        ("blk-next-range", lambda im: im.desc(DESC, 0, HDRS, 16, NEXT, 200)),
+        ("blk-outside-ram", lambda im: (im.desc(DESC, 0, HDRS, 16, NEXT, 1), im.desc(DESC, 1, RAM - 8, 16, WRITE, 0))),
+        ("blk-nested-indirect", lambda im: (im.desc(DESC, 0, 0x2800, 16, INDIRECT, 0), im.desc(0x2800, 0, 0x2900, 16, INDIRECT, 0))),
+        ("blk-no-status", lambda im: im.desc(DESC, 0, HDRS, 16, 0, 0)),
+    ):
+        im = Image()
+        setup(im)
+        im.put(AVAIL + 2, struct.pack("<H", 1))
+        write("virtqueue", name, vq_header(1, 3, DESC, AVAIL, USED, 3, indirect=1)
+              + actions([NOTIFY, 0, 0, 0], [RESET, 0, 0, 0], [NOTIFY, 0, 0, 0]) + im.trimmed())
+    # The descriptor table at the very end of RAM, a next index far past it: a missing
+    # bound on next reads beyond guest RAM, which the sanitizer sees.
+    im = Image()
+    edge = RAM - 128
+    im.desc(edge, 0, HDRS, 16, NEXT, 200)
+    im.put(AVAIL + 2, struct.pack("<H", 1))
+    write("virtqueue", "blk-next-past-ram", vq_header(1, 3, edge, AVAIL, USED, 1, indirect=1)
+          + actions([NOTIFY, 0, 0, 0]) + im.trimmed())
+    # Bare virtqueue: pops held and pushed out of order, avail idx jumping, a bad push.
+    POP, PUSH, BPOKE, BNOTIFS, RESTART, POPALL = 0, 1, 2, 3, 4, 5
+    im = blk_image([(OUT, 0, 64, False), (IN, 0, 64, True), (GET_ID, 0, 0, False)])
+    write("virtqueue", "bare-pop-push", vq_header(0, 3, DESC, AVAIL, USED, 8, event_idx=1)
+          + actions([POP, 0, 0, 0], [POP, 0, 4, 0x20], [PUSH, 1, 0, 16], [PUSH, 0, 0, 0],
+                    [BNOTIFS, 0, 0, 0], [POP, 1, 0, 0], [PUSH, 0x80, 0xff, 0], [BNOTIFS, 1, 0, 0])
+          + im.trimmed())
+    im.put(AVAIL + 2, struct.pack("<H", 40))
+    write("virtqueue", "bare-avail-jump", vq_header(0, 3, DESC, AVAIL, USED, 3)
+          + actions([POPALL, 0, 0, 0], [RESTART, 0, 0, 0], [POPALL, 0, 0, 0]) + im.trimmed())
+    write("virtqueue", "bare-misaligned", vq_header(0, 3, DESC + 8, AVAIL + 1, USED + 2, 1)
+          + actions([POP, 0, 0, 0]))
+    write("virtqueue", "bare-size-raw", bytes([0xf0]) + struct.pack("<HHH", DESC, AVAIL, USED)
+          + bytes([1]) + struct.pack("<H", 3) + actions([POP, 0, 0, 0]))
+
+
+GENERATORS = dict(xenstore=xenstore, **{"pci-config": pci_config}, dispatch=dispatch,
+                  virtqueue=virtqueue)
+
+if __name__ == "__main__":
+    for name in sys.argv[1:] or GENERATORS:
+        GENERATORS[name]()
