@@ -64,8 +64,15 @@ struct blk_raw {
     uint64_t size;
     int efd; /* completions -> loop */
     struct event *ev;
-    unsigned inflight; /* loop thread only */
+    unsigned inflight;  /* loop thread only */
     bool nowait_off[2]; /* loop thread only: RWF_NOWAIT refused for reads / writes */
+    /*
+     * First failed fdatasync, as -errno (workers: atomic). Linux reports a
+     * writeback error once and then marks the pages clean, so a later
+     * fdatasync would succeed although the data never reached storage:
+     * every flush after a failed one fails too.
+     */
+    int flush_error;
 
     pthread_mutex_t lock;
     pthread_cond_t work_cond; /* jobs queued, or stopping */
@@ -193,12 +200,18 @@ static int run_job(struct blk_raw *r, struct raw_job *j)
     case RAW_READ:
     case RAW_WRITE:
         return do_rw(r, j);
-    case RAW_FLUSH:
+    case RAW_FLUSH: {
+        /* Still write back what can be written, but never report success again. */
         while (fdatasync(r->fd) < 0) {
-            if (errno != EINTR)
-                return -errno;
+            if (errno != EINTR) {
+                int expected = 0;
+                __atomic_compare_exchange_n(&r->flush_error, &expected, -errno, false,
+                                            __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+                break;
+            }
         }
-        return 0;
+        return __atomic_load_n(&r->flush_error, __ATOMIC_ACQUIRE);
+    }
     case RAW_DISCARD:
         return do_discard(r, j);
     case RAW_WRITE_ZEROES:
