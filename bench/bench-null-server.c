@@ -14,10 +14,12 @@
  * the same way.
  *
  * --ranges N (N >= 1) puts an io-range registry (ioreq-core's) on the path:
- * N ranges of 8 ports are registered locally, COM1 among them, and every
- * request is looked up there. Only COM1 is mapped in the hypervisor (the
- * mock holds at most 256 ranges per server), so the figure isolates the cost
- * of the lookup with 1 vs N ranges.
+ * N ranges of 8 ports are registered locally, its own eight among them, and
+ * every request is looked up there. The hypervisor gets as many of them as
+ * it holds for one server (Xen's MAX_NR_IO_RANGES, 256 port ranges): its own
+ * and the first 255 others, 8 ports every 16 from 0x1000 so that none merge,
+ * so the figure has both the hypervisor's routing and the registry's lookup
+ * growing with the number of ranges.
  *
  * It trusts the guest more than ioreqd does (it never looks at a request's
  * fields beyond the state, and with --ranges only at addr and size) and is
@@ -46,6 +48,7 @@
 #define NULL_PAGE      4096u
 #define NULL_MAX_PORTS 4096u
 #define COM1_BASE      0x3f8u
+#define NULL_HV_RANGES 256u /* port ranges Xen holds per server (MAX_NR_IO_RANGES) */
 
 static volatile sig_atomic_t stop_requested;
 
@@ -173,19 +176,22 @@ static int start(struct null_server *s, unsigned nr_ranges)
     s->buf_port = (evtchn_port_t)bp;
 
     if (nr_ranges) {
-        /* Ranges of 8 ports from 0x1000 up; ours (below 0x1000) joins them. */
+        /* 8 ports every 16 from 0x1000 up; ours (below 0x1000) joins them. */
         s->reg = io_registry_new();
         if (!s->reg)
             return -ENOMEM;
         for (unsigned i = 0; i + 1 < nr_ranges; i++) {
             struct io_range r = {.space = IO_SPACE_PIO,
-                                 .base = 0x1000 + 8 * (uint64_t)i,
+                                 .base = 0x1000 + 16 * (uint64_t)i,
                                  .len = 8,
                                  .ops = &null_ops,
                                  .name = "bench"};
             int rc = io_map(s->reg, &r);
             if (rc)
                 return rc;
+            if (i + 1 < NULL_HV_RANGES && xendevicemodel_map_io_range_to_ioreq_server(
+                                              s->dmod, s->domid, s->id, 0, r.base, r.base + 7u))
+                return -errno;
         }
         struct io_range own = {
             .space = IO_SPACE_PIO, .base = s->base, .len = 8, .ops = &null_ops, .name = "own"};
@@ -315,7 +321,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (domid == 0 || domid > 0x7fef || ranges > 4096 || base > 0x1000 - 8) {
+    if (domid == 0 || domid > 0x7fef || ranges > 3840 || base > 0x1000 - 8) {
         usage(stderr);
         return 2;
     }

@@ -119,10 +119,16 @@ fi
 if [ $profile = 1 ]; then
     if command -v valgrind > /dev/null; then
         echo "== callgrind: ioreqd serving $((RTT / 5)) round trips and $((BUF / 10)) buffered writes" >&2
-        "$bench" ioreq --label prof --prefix "$(command -v valgrind)" \
-            --prefix-arg --tool=callgrind --prefix-arg "--callgrind-out-file=$work/cg.out" \
-            --rtt $((RTT / 5)) --vcpus none --buffered $((BUF / 10)) --startups 0 \
-            --log "$work/prof.log" -- "${IOREQD_ARGS[@]}" "${UART[@]}" > /dev/null
+        # Under valgrind, ioreqd's deprivileging fails unless the descriptor
+        # limit is already at most its own (valgrind refuses to change it)
+        # and no seccomp filter is loaded (valgrind cannot run one).
+        (
+            ulimit -n 200 && ulimit -Hn 200
+            "$bench" ioreq --label prof --prefix "$(command -v valgrind)" \
+                --prefix-arg --tool=callgrind --prefix-arg "--callgrind-out-file=$work/cg.out" \
+                --rtt $((RTT / 5)) --vcpus none --buffered $((BUF / 10)) --startups 0 \
+                --log "$work/prof.log" -- "${IOREQD_ARGS[@]}" --no-seccomp "${UART[@]}" > /dev/null
+        )
         callgrind_annotate --inclusive=no "$work/cg.out" 2> /dev/null | sed -n '1,40p' >&2
     else
         echo "run.sh: --profile needs valgrind" >&2

@@ -5,6 +5,7 @@
  */
 #include "bufring.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -13,6 +14,9 @@
 _Static_assert(sizeof(buf_ioreq_t) == 8, "one buffered slot is 8 bytes");
 
 _Static_assert(offsetof(buffered_iopage_t, buf_ioreq) % 8 == 0, "slots are 8-byte aligned");
+_Static_assert(offsetof(buffered_iopage_t, read_pointer) == 0 &&
+                   offsetof(buffered_iopage_t, write_pointer) == 4,
+               "the pointers are one 64-bit word, as Xen's union bufioreq_pointers");
 
 /*
  * The page is page-aligned, so every slot is 8-byte aligned even though
@@ -29,35 +33,46 @@ static buf_ioreq_t bufring_entry(buffered_iopage_t *pg, uint32_t ptr)
     return e;
 }
 
-/* Hands the consumed slots back to Xen, after the reads of their contents. */
+/*
+ * Both pointers in one 64-bit load: with BUFIOREQ_ATOMIC Xen rebases them
+ * together with a 64-bit compare-and-swap, so two separate loads could pair
+ * a read pointer from before a rebase with a write pointer from after it
+ * and see a corrupt ring that never was.
+ */
+static void bufring_pointers(buffered_iopage_t *pg, uint32_t *rp, uint32_t *wp)
+{
+    const uint64_t *pair = __builtin_assume_aligned(&pg->read_pointer, 8);
+    uint64_t raw = __atomic_load_n(pair, __ATOMIC_ACQUIRE);
+    uint32_t p[2];
+
+    memcpy(p, &raw, sizeof(p));
+    *rp = p[offsetof(buffered_iopage_t, read_pointer) / sizeof(uint32_t)];
+    *wp = p[offsetof(buffered_iopage_t, write_pointer) / sizeof(uint32_t)];
+}
+
+/*
+ * Hands consumed slots back to Xen, after the reads of their contents: once
+ * per run, because read_pointer shares its cache line with the
+ * write_pointer the producer is busy moving (BUFRING_RUN_SLOTS).
+ */
 static void bufring_advance(buffered_iopage_t *pg, uint32_t n)
 {
     __atomic_fetch_add(&pg->read_pointer, n, __ATOMIC_RELEASE);
 }
 
-unsigned bufring_drain(buffered_iopage_t *pg, const struct bufring_sink *sink,
-                       struct ioreq_stats *stats)
+/*
+ * Consumes one run of the avail slots starting at rp, at most limit; sets
+ * *stop when the run ends on something that must not be retried. Returns
+ * the slots consumed.
+ */
+static uint32_t bufring_run(buffered_iopage_t *pg, uint32_t rp, uint32_t avail, uint32_t limit,
+                            const struct bufring_sink *sink, struct ioreq_stats *stats,
+                            unsigned *delivered, bool *stop)
 {
-    unsigned delivered = 0;
-    uint32_t budget = IOREQ_BUFFER_SLOT_NUM;
+    uint32_t done = 0;
 
-    while (budget) {
-        uint32_t rp = __atomic_load_n(&pg->read_pointer, __ATOMIC_ACQUIRE);
-        uint32_t wp = __atomic_load_n(&pg->write_pointer, __ATOMIC_ACQUIRE);
-        uint32_t avail = wp - rp;
-
-        if (avail == 0)
-            break;
-        if (avail > IOREQ_BUFFER_SLOT_NUM) {
-            /* Nothing in between can be trusted: drop it all, once. */
-            stats->malformed++;
-            log_guest("ioreq: buffered ring pointers corrupt (read %u, write %u)", rp, wp);
-            __atomic_compare_exchange_n(&pg->read_pointer, &rp, wp, false, __ATOMIC_RELEASE,
-                                        __ATOMIC_RELAXED);
-            break;
-        }
-
-        buf_ioreq_t e = bufring_entry(pg, rp);
+    while (done < avail) {
+        buf_ioreq_t e = bufring_entry(pg, rp + done);
         ioreq_t req = {
             .addr = e.addr,
             .data = e.data,
@@ -70,18 +85,18 @@ unsigned bufring_drain(buffered_iopage_t *pg, const struct bufring_sink *sink,
         uint32_t used = 1;
 
         if (req.size == 8) {
-            if (avail < 2) {
+            if (avail - done < 2) {
                 stats->malformed++;
                 log_guest("ioreq: buffered 8-byte write without its second half");
-                bufring_advance(pg, 1);
-                break;
+                *stop = true;
+                return done + 1;
             }
-            req.data |= (uint64_t)bufring_entry(pg, rp + 1).data << 32;
+            req.data |= (uint64_t)bufring_entry(pg, rp + done + 1).data << 32;
             used = 2;
         }
-        if (used > budget)
+        if (used > limit - done)
             break;
-        budget -= used;
+        done += used;
 
         if (req.dir == IOREQ_READ) {
             /* Nobody waits for the answer of a buffered request. */
@@ -89,10 +104,55 @@ unsigned bufring_drain(buffered_iopage_t *pg, const struct bufring_sink *sink,
             log_guest("ioreq: buffered read of 0x%x dropped", (unsigned)e.addr);
         } else {
             stats->buffered_requests++;
-            delivered++;
+            (*delivered)++;
             sink->handle(sink->opaque, &req);
         }
-        bufring_advance(pg, used);
+    }
+    return done;
+}
+
+/* Out of line: most calls (one per synchronous request) find the ring empty. */
+static __attribute__((noinline)) unsigned bufring_drain_pending(buffered_iopage_t *pg,
+                                                                const struct bufring_sink *sink,
+                                                                struct ioreq_stats *stats)
+{
+    unsigned delivered = 0;
+    uint32_t budget = BUFRING_DRAIN_MAX_SLOTS;
+    bool stop = false;
+
+    /* The ring may refill while we work: keep going, within the budget. */
+    while (budget && !stop) {
+        uint32_t rp, wp, avail, done;
+
+        bufring_pointers(pg, &rp, &wp);
+        avail = wp - rp;
+        if (avail == 0)
+            break;
+        if (avail > IOREQ_BUFFER_SLOT_NUM) {
+            /* Nothing in between can be trusted: drop it all, once. */
+            stats->malformed++;
+            log_guest("ioreq: buffered ring pointers corrupt (read %u, write %u)", rp, wp);
+            __atomic_compare_exchange_n(&pg->read_pointer, &rp, wp, false, __ATOMIC_RELEASE,
+                                        __ATOMIC_RELAXED);
+            break;
+        }
+        done = bufring_run(pg, rp, avail, budget < BUFRING_RUN_SLOTS ? budget : BUFRING_RUN_SLOTS,
+                           sink, stats, &delivered, &stop);
+        if (done == 0)
+            break; /* an 8-byte write that does not fit the budget: next call */
+        bufring_advance(pg, done);
+        budget -= done;
     }
     return delivered;
+}
+
+unsigned bufring_drain(buffered_iopage_t *pg, const struct bufring_sink *sink,
+                       struct ioreq_stats *stats)
+{
+    uint32_t rp, wp;
+
+    bufring_pointers(pg, &rp, &wp);
+    if (rp == wp)
+        return 0;
+    return bufring_drain_pending(pg, sink, stats);
 }

@@ -160,6 +160,39 @@ static void request_io(struct request_ctx *ctx, ioreq_t *req, unsigned vcpu, enu
         ctx->stats->unclaimed++;
 }
 
+/*
+ * One access with the value in data, what nearly every trapped mov is: the
+ * checks of io_check for count 1, without the loop and guest memory.
+ */
+static void request_io_one(struct request_ctx *ctx, ioreq_t *req, unsigned vcpu,
+                           enum io_space space)
+{
+    bool pio = space == IO_SPACE_PIO;
+    uint32_t size = req->size;
+    uint64_t v;
+
+    if (!size_valid(size, pio ? 4 : 8)) {
+        request_refuse(ctx, req, "bad size");
+        return;
+    }
+    if (pio && req->addr > REQUEST_PIO_LIMIT - (size - 1)) {
+        request_refuse(ctx, req, "port out of range");
+        return;
+    }
+    if (!pio && !span_fits(req->addr, 0, size, false)) {
+        request_refuse(ctx, req, "address wraps");
+        return;
+    }
+    if (req->dir == IOREQ_READ) {
+        if (!io_dispatch_read(ctx->registry, space, req->addr, size, vcpu, &v))
+            ctx->stats->unclaimed++;
+        req->data = v;
+    } else if (!io_dispatch_write(ctx->registry, space, req->addr, size, vcpu,
+                                  req->data & io_all_ones(size))) {
+        ctx->stats->unclaimed++;
+    }
+}
+
 static void request_pci(struct request_ctx *ctx, ioreq_t *req)
 {
     uint32_t sbdf = (uint32_t)(req->addr >> 32);
@@ -205,11 +238,15 @@ void request_handle(struct request_ctx *ctx, ioreq_t *req, unsigned vcpu,
 
     switch (req->type) {
     case IOREQ_TYPE_PIO:
-        request_io(ctx, req, vcpu, IO_SPACE_PIO);
+    case IOREQ_TYPE_COPY: {
+        enum io_space space = req->type == IOREQ_TYPE_PIO ? IO_SPACE_PIO : IO_SPACE_MMIO;
+
+        if (req->count == 1 && !req->data_is_ptr)
+            request_io_one(ctx, req, vcpu, space);
+        else
+            request_io(ctx, req, vcpu, space);
         break;
-    case IOREQ_TYPE_COPY:
-        request_io(ctx, req, vcpu, IO_SPACE_MMIO);
-        break;
+    }
     case IOREQ_TYPE_PCI_CONFIG:
         request_pci(ctx, req);
         break;

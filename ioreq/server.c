@@ -35,6 +35,9 @@
 #define SERVER_PAGE_SIZE 4096u
 /* One page of slots (frame 1 of the resource). */
 #define SERVER_MAX_VCPUS (SERVER_PAGE_SIZE / sizeof(ioreq_t))
+/* port_vcpu entry of a port that is no vCPU's: vCPUs fit in a byte. */
+#define SERVER_NO_VCPU 0xffu
+_Static_assert(SERVER_MAX_VCPUS < SERVER_NO_VCPU, "a vCPU number fits in port_vcpu");
 
 struct server_port {
     evtchn_port_t local;
@@ -58,8 +61,10 @@ struct ioreq_server {
 
     evtchn_port_t buf_port; /* local port of the buffered channel */
     bool buf_bound;
-    struct server_port *ports; /* bound vCPU ports, sorted by local port */
+    struct server_port *ports; /* bound vCPU ports, in vCPU order */
     unsigned nr_ports;
+    uint8_t *port_vcpu;  /* local port -> vCPU, SERVER_NO_VCPU if none */
+    unsigned port_limit; /* entries in port_vcpu: highest bound local port + 1 */
 
     struct event *ev;
     struct io_registry *registry; /* not owned */
@@ -89,27 +94,36 @@ static void server_teardown_failed(const struct ioreq_server *srv, const char *w
         log_warn("ioreq: %s failed: %s", what, strerror(errno));
 }
 
+/* The port comes from the event channel: anything not ours is -1. */
 static int server_find_vcpu(const struct ioreq_server *srv, evtchn_port_t port)
 {
-    unsigned lo = 0, hi = srv->nr_ports;
-
-    while (lo < hi) {
-        unsigned mid = lo + (hi - lo) / 2;
-        if (srv->ports[mid].local == port)
-            return (int)srv->ports[mid].vcpu;
-        if (srv->ports[mid].local < port)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return -1;
+    if (port >= srv->port_limit || srv->port_vcpu[port] == SERVER_NO_VCPU)
+        return -1;
+    return srv->port_vcpu[port];
 }
 
-static int server_port_cmp(const void *a, const void *b)
+/* A direct index: one load per request instead of a search over the ports. */
+static int server_index_ports(struct ioreq_server *srv)
 {
-    const struct server_port *x = a, *y = b;
+    unsigned limit = 0;
 
-    return x->local < y->local ? -1 : x->local > y->local;
+    for (unsigned i = 0; i < srv->nr_ports; i++) {
+        /* Xen's FIFO ABI has the most ports; more would be a broken hypervisor. */
+        if (srv->ports[i].local >= EVTCHN_FIFO_NR_CHANNELS) {
+            log_error("ioreq: local port %u out of range", srv->ports[i].local);
+            return -ERANGE;
+        }
+        if (srv->ports[i].local >= limit)
+            limit = srv->ports[i].local + 1;
+    }
+    srv->port_vcpu = malloc(limit ? limit : 1);
+    if (!srv->port_vcpu)
+        return -ENOMEM;
+    memset(srv->port_vcpu, SERVER_NO_VCPU, limit ? limit : 1);
+    for (unsigned i = 0; i < srv->nr_ports; i++)
+        srv->port_vcpu[srv->ports[i].local] = (uint8_t)srv->ports[i].vcpu;
+    srv->port_limit = limit;
+    return 0;
 }
 
 static void server_buffered_one(void *opaque, ioreq_t *req)
@@ -255,7 +269,9 @@ static int server_bind_all(struct ioreq_server *srv, evtchn_port_t buf_remote)
         srv->ports[srv->nr_ports].vcpu = v;
         srv->nr_ports++;
     }
-    qsort(srv->ports, srv->nr_ports, sizeof(*srv->ports), server_port_cmp);
+    rc = server_index_ports(srv);
+    if (rc)
+        return rc;
 
     rc = server_bind(srv, buf_remote, &srv->buf_port);
     if (rc) {
@@ -402,6 +418,7 @@ void ioreq_server_destroy(struct ioreq_server *srv)
     if (srv->xce)
         xenevtchn_close(srv->xce);
     free(srv->ports);
+    free(srv->port_vcpu);
     free(srv->vstats);
     free(srv);
 }

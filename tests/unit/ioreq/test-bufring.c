@@ -15,14 +15,27 @@
 #define N IOREQ_BUFFER_SLOT_NUM
 
 struct got {
-    ioreq_t req[2 * N];
+    ioreq_t req[BUFRING_DRAIN_MAX_SLOTS + N];
+    uint32_t read_pointer[BUFRING_DRAIN_MAX_SLOTS + N]; /* as each request arrived */
     unsigned n;
+    /* refilling: the producer adds one write per request delivered while there is room */
+    buffered_iopage_t *pg;
 };
+
+static void put(buffered_iopage_t *pg, uint32_t ptr, uint8_t type, int dir, unsigned size_log2,
+                uint32_t addr, uint32_t data);
 
 static void sink_handle(void *opaque, ioreq_t *req)
 {
     struct got *g = opaque;
 
+    if (g->pg) {
+        g->read_pointer[g->n] = g->pg->read_pointer;
+        if (g->pg->write_pointer - g->pg->read_pointer < N) {
+            put(g->pg, g->pg->write_pointer, IOREQ_TYPE_PIO, IOREQ_WRITE, 0, 0x81, 0x5a);
+            g->pg->write_pointer++;
+        }
+    }
     g->req[g->n++] = *req;
     req->data = 0xdead; /* the sink's copy is private */
 }
@@ -159,6 +172,44 @@ static void test_full_ring_bounded(void **state)
     assert_int_equal(r->stats.malformed, 0);
 }
 
+/*
+ * The producer refills the ring while it is drained: the drain goes on with
+ * the new writes, up to its budget, handing slots back once per run; what
+ * is over the budget stays for the next call.
+ */
+static void test_refill_bounded(void **state)
+{
+    struct ring *r = *state;
+    const uint32_t k = 100, budget = BUFRING_DRAIN_MAX_SLOTS;
+
+    r->got.pg = r->pg;
+    for (uint32_t i = 0; i < k; i++)
+        put(r->pg, i, IOREQ_TYPE_PIO, IOREQ_WRITE, 0, 0x80, i & 0xff);
+    r->pg->write_pointer = k;
+
+    /* each delivered write is replaced by a new one while the ring has room */
+    assert_int_equal(bufring_drain(r->pg, &r->sink, &r->stats), budget);
+    assert_int_equal(r->pg->read_pointer, budget);
+    assert_int_equal(r->pg->write_pointer, budget + k);
+    /* nothing handed back within a run of 64, all of it at its end */
+    assert_int_equal(r->got.read_pointer[0], 0);
+    assert_int_equal(r->got.read_pointer[BUFRING_RUN_SLOTS - 1], 0);
+    assert_int_equal(r->got.read_pointer[BUFRING_RUN_SLOTS], BUFRING_RUN_SLOTS);
+    assert_int_equal(r->got.read_pointer[budget - 1],
+                     budget / BUFRING_RUN_SLOTS * BUFRING_RUN_SLOTS);
+    assert_int_equal(r->got.req[k - 1].addr, 0x80);
+    assert_int_equal(r->got.req[k].addr, 0x81);
+    assert_int_equal(r->got.req[k].data, 0x5a);
+
+    /* what is over the budget waits for the next call */
+    r->got.pg = NULL;
+    assert_int_equal(bufring_drain(r->pg, &r->sink, &r->stats), k);
+    assert_int_equal(r->pg->read_pointer, budget + k);
+    assert_int_equal(r->stats.buffered_requests, budget + k);
+    assert_int_equal(r->stats.malformed, 0);
+    assert_int_equal(bufring_drain(r->pg, &r->sink, &r->stats), 0);
+}
+
 static void test_bad_pointers(void **state)
 {
     struct ring *r = *state;
@@ -216,6 +267,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quad_and_wrap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_ring_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refill_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_pointers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_entries, setup, teardown),
     };
