@@ -26,18 +26,20 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
 #define CACHE_HASH_HEADS 64
 
 struct cache_entry {
-    uint64_t gfn;    /* first frame */
-    size_t nr;       /* frames */
-    uint8_t *va;     /* NULL: nothing mapped (negative entry) */
-    uint64_t *valid; /* bitmap: frame i mapped */
-    unsigned pins;   /* live gmem_map()s into this entry */
-    bool cached;     /* in the hash and the LRU list; otherwise on the held list */
+    uint64_t gfn;       /* first frame */
+    size_t nr;          /* frames */
+    uint8_t *va;        /* NULL: nothing mapped (negative entry) */
+    uint64_t *valid;    /* bitmap: frame i mapped */
+    unsigned pins;      /* live gmem_map()s into this entry */
+    bool cached;        /* in the hash and the LRU list; otherwise on the held list */
+    uint64_t mapped_ms; /* when it was mapped (GMEM_CACHE_RETRY_MS) */
     struct cache_entry *hnext;
     struct cache_entry *prev, *next; /* LRU (most recent first) or held list */
 };
@@ -138,6 +140,16 @@ static void entry_uncache(struct gmem_cache *c, struct cache_entry *e)
         entry_destroy(c, e);
 }
 
+static uint64_t cache_now_ms(const struct gmem_cache *c)
+{
+    struct timespec ts;
+
+    if (c->mapper.ops->now_ms)
+        return c->mapper.ops->now_ms(c->mapper.opaque);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 /* Evicts least recently used, unpinned buckets until `need` more bytes fit. */
 static int make_room(struct gmem_cache *c, size_t need)
 {
@@ -222,9 +234,41 @@ static int bucket_get(struct gmem_cache *c, uint64_t bidx, struct cache_entry **
     if (!e)
         return -ENOMEM;
     e->cached = true;
+    e->mapped_ms = cache_now_ms(c);
     e->hnext = c->hash[h];
     c->hash[h] = e;
     list_push(&c->lru, e);
+    *out = e;
+    return 0;
+}
+
+/*
+ * The bucket holding frames [first, first + nr) of bucket bidx, all of them
+ * mapped: 0, -EFAULT or -ENOMEM. Xen sends INVALIDATE when guest memory goes
+ * away but not when it is populated again (a balloon giving pages back), so
+ * a cached bucket that says a frame is missing is mapped once more before
+ * the access is refused, if it is old enough (GMEM_CACHE_RETRY_MS); a held
+ * (pinned) bucket stays, and its frames were valid when it was pinned.
+ */
+static int bucket_get_valid(struct gmem_cache *c, uint64_t bidx, size_t first, size_t nr,
+                            struct cache_entry **out)
+{
+    struct cache_entry *e;
+    int rc = bucket_get(c, bidx, &e);
+
+    if (rc)
+        return rc;
+    if (!entry_valid(e, first, nr) && e->cached && !e->pins &&
+        cache_now_ms(c) - e->mapped_ms >= GMEM_CACHE_RETRY_MS) {
+        entry_uncache(c, e);
+        rc = bucket_get(c, bidx, &e);
+        if (rc)
+            return rc;
+    }
+    if (!entry_valid(e, first, nr)) {
+        c->stats.faults++;
+        return -EFAULT;
+    }
     *out = e;
     return 0;
 }
@@ -252,15 +296,11 @@ static int cache_walk(struct gmem_cache *c, uint64_t gpa, size_t len, void *copy
 
         if (chunk > len - done)
             chunk = len - done;
-        int rc = bucket_get(c, bidx, &e);
-        if (rc)
-            return rc;
         size_t first = off >> GMEM_PAGE_SHIFT;
         size_t last = (off + chunk - 1) >> GMEM_PAGE_SHIFT;
-        if (!entry_valid(e, first, last - first + 1)) {
-            c->stats.faults++;
-            return -EFAULT;
-        }
+        int rc = bucket_get_valid(c, bidx, first, last - first + 1, &e);
+        if (rc)
+            return rc;
         if (copy_from_guest)
             memcpy((uint8_t *)copy_from_guest + done, e->va + off, chunk);
         if (copy_to_guest)
@@ -342,14 +382,11 @@ static int cache_map(void *opaque, uint64_t gpa, size_t len, int prot, void **pt
     uint64_t first_gfn = gpa >> GMEM_PAGE_SHIFT;
     uint64_t last_gfn = (gpa + (len - 1)) >> GMEM_PAGE_SHIFT;
     if (gpa >> bshift == (gpa + (len - 1)) >> bshift) {
-        rc = bucket_get(c, gpa >> bshift, &e);
+        uint64_t bucket_gfn = (gpa >> bshift) << c->shift;
+        rc = bucket_get_valid(c, gpa >> bshift, (size_t)(first_gfn - bucket_gfn),
+                              (size_t)(last_gfn - first_gfn + 1), &e);
         if (rc)
             goto out;
-        if (!entry_valid(e, (size_t)(first_gfn - e->gfn), (size_t)(last_gfn - first_gfn + 1))) {
-            c->stats.faults++;
-            rc = -EFAULT;
-            goto out;
-        }
     } else {
         /* Crosses buckets: a private mapping of exactly these frames. */
         size_t nr = (size_t)(last_gfn - first_gfn + 1);

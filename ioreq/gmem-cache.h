@@ -22,6 +22,12 @@
 #define GMEM_CACHE_DEFAULT_SHIFT 8
 #define GMEM_CACHE_DEFAULT_BYTES ((size_t)64 << 20)
 #define GMEM_CACHE_MAX_SHIFT     16
+/*
+ * A bucket that says a frame is missing is mapped again when it is at least
+ * this old: memory a balloon gives back comes with no INVALIDATE, but a
+ * guest hammering a hole costs at most one remap per bucket per interval.
+ */
+#define GMEM_CACHE_RETRY_MS 10
 
 struct gmem_mapper_ops {
     /*
@@ -35,6 +41,8 @@ struct gmem_mapper_ops {
     void (*modified)(void *opaque, uint64_t gfn, uint64_t nr);
     /* Releases the mapper itself; called by gmem_free(). May be NULL. */
     void (*free)(void *opaque);
+    /* Milliseconds of a monotonic clock; NULL: CLOCK_MONOTONIC. Tests set it. */
+    uint64_t (*now_ms)(void *opaque);
 };
 
 struct gmem_mapper {

@@ -36,6 +36,7 @@ struct fake {
     unsigned nr_live;
     uint64_t mod_gfn[32], mod_nr[32];
     unsigned nr_mod;
+    uint64_t now; /* the cache's clock, ms: moved by the tests */
 };
 
 static void *fake_map(void *opaque, uint64_t gfn, size_t nr, int *err)
@@ -77,10 +78,16 @@ static void fake_modified(void *opaque, uint64_t gfn, uint64_t nr)
     f->nr_mod++;
 }
 
+static uint64_t fake_now_ms(void *opaque)
+{
+    return ((struct fake *)opaque)->now;
+}
+
 static const struct gmem_mapper_ops fake_ops = {
     .map = fake_map,
     .unmap = fake_unmap,
     .modified = fake_modified,
+    .now_ms = fake_now_ms,
 };
 
 static struct fake *fake_new(void)
@@ -375,6 +382,45 @@ static void test_faults(void **state)
     fake_free(f);
 }
 
+/*
+ * A frame that could not be mapped is mapped again once it is back: Xen
+ * sends INVALIDATE when guest memory goes away, not when a balloon gives it
+ * back. A frame that is still missing is refused.
+ */
+static void test_repopulated_frame(void **state)
+{
+    struct fake *f = fake_new();
+    struct gmem *gm = cache_new(f, 4);
+    uint8_t b;
+    void *p;
+
+    f->hole[5] = true;
+    assert_int_equal(gmem_read(gm, 4 * PG, &b, 1), 0);
+    assert_int_equal(gmem_read(gm, 5 * PG, &b, 1), -EFAULT);
+    f->hole[5] = false;
+    /* Within GMEM_CACHE_RETRY_MS the bucket is believed; after it, asked again. */
+    assert_int_equal(gmem_read(gm, 5 * PG + 3, &b, 1), -EFAULT);
+    f->now += GMEM_CACHE_RETRY_MS;
+    assert_int_equal(gmem_read(gm, 5 * PG + 3, &b, 1), 0);
+    assert_int_equal(b, (uint8_t)((5 * PG + 3) * 7));
+    f->hole[6] = true;
+    gmem_invalidate(gm);
+    assert_int_equal(gmem_read(gm, 4 * PG, &b, 1), 0);
+    f->hole[6] = false;
+    f->now += GMEM_CACHE_RETRY_MS;
+    assert_int_equal(gmem_map(gm, 6 * PG, 16, GMEM_PROT_READ, &p), 0);
+    assert_int_equal(*(uint8_t *)p, (uint8_t)(6 * PG * 7));
+    gmem_unmap(gm, p, 16);
+    /* Still missing after the retry: refused. */
+    f->hole[7] = true;
+    gmem_invalidate(gm);
+    assert_int_equal(gmem_read(gm, 7 * PG, &b, 1), -EFAULT);
+    f->now += GMEM_CACHE_RETRY_MS;
+    assert_int_equal(gmem_map(gm, 7 * PG, 16, GMEM_PROT_READ, &p), -EFAULT);
+    gmem_free(gm);
+    fake_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -385,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_invalidate_pinned),
         cmocka_unit_test(test_span_map),
         cmocka_unit_test(test_faults),
+        cmocka_unit_test(test_repopulated_frame),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
