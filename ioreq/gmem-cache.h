@@ -18,9 +18,12 @@
 #define GMEM_PAGE_SHIFT 12
 #define GMEM_PAGE_SIZE  ((size_t)1 << GMEM_PAGE_SHIFT)
 
-/* 256 frames: 1 MiB buckets, 64 of them by default. */
+/*
+ * 256 frames: 1 MiB buckets, up to 1024 of them by default, so several
+ * maximal virtio-blk requests (each segment pins its own bucket) fit at once.
+ */
 #define GMEM_CACHE_DEFAULT_SHIFT 8
-#define GMEM_CACHE_DEFAULT_BYTES ((size_t)64 << 20)
+#define GMEM_CACHE_DEFAULT_BYTES ((size_t)1 << 30)
 #define GMEM_CACHE_MAX_SHIFT     16
 /*
  * A bucket that says a frame is missing is mapped again when it is at least

@@ -22,8 +22,14 @@
 
 #include <event2/event.h>
 
+#include "gmem-cache.h"
 #include "log.h"
 #include "virtio-blk.h"
+
+/* Each data segment may pin a map-cache bucket of its own while in flight. */
+_Static_assert((size_t)VBLK_SEG_MAX << (GMEM_PAGE_SHIFT + GMEM_CACHE_DEFAULT_SHIFT) <=
+                   GMEM_CACHE_DEFAULT_BYTES / 2,
+               "one maximal request fits in half the default map cache");
 
 struct vblk_queue {
     struct vblk *blk;

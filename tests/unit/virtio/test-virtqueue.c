@@ -9,9 +9,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <cmocka.h>
 
+#include "gmem-cache.h"
 #include "virtqueue.h"
 #include "vq-driver.h"
 
@@ -733,6 +735,62 @@ static void test_stop_restart(void **state)
     assert_int_equal(vqd_used_idx(&f->d), 0);
 }
 
+/*
+ * A guest with fragmented memory may put every data segment of one
+ * virtio-blk request in a different MiB of RAM; each then pins a map-cache
+ * bucket of its own. With the daemon's default cache that request must pop,
+ * not be taken for a buffer outside RAM.
+ */
+#define SPREAD_RAM ((size_t)600 << 20)
+
+static void *spread_map(void *opaque, uint64_t gfn, size_t nr, int *err)
+{
+    if ((gfn + nr) * GMEM_PAGE_SIZE > SPREAD_RAM)
+        return NULL;
+    for (size_t i = 0; i < nr; i++)
+        err[i] = 0;
+    return (uint8_t *)opaque + gfn * GMEM_PAGE_SIZE;
+}
+
+static void spread_unmap(void *opaque, void *addr, size_t nr)
+{
+}
+
+static void test_spread_chain_fits_default_cache(void **state)
+{
+    static const struct gmem_mapper_ops ops = {.map = spread_map, .unmap = spread_unmap};
+    static struct vqd_buf bufs[VIRTQ_MAX_SEGS];
+    static struct virtq_req req;
+    uint8_t *ram = mmap(NULL, SPREAD_RAM, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    struct gmem_mapper m = {.ops = &ops, .opaque = ram};
+    struct gmem *gm;
+    struct vqd d;
+    struct virtq vq;
+
+    assert_true(ram != MAP_FAILED);
+    gm = gmem_cache_new(&m, 0, 0);
+    assert_non_null(gm);
+    vqd_init(&d, ram, 256, 0x0, 0x1000, 0x2000);
+    virtq_init(&vq, 0, gm);
+    assert_int_equal(virtq_start(&vq, 256, 0x0, 0x1000, 0x2000, 0), 0);
+    bufs[0] = (struct vqd_buf){.addr = 0x10000, .len = 16};
+    for (unsigned i = 1; i < VIRTQ_MAX_SEGS - 1; i++)
+        bufs[i] = (struct vqd_buf){.addr = (uint64_t)(i + 1) << 21, .len = 4096, .writable = true};
+    bufs[VIRTQ_MAX_SEGS - 1] = (struct vqd_buf){.addr = 0x20000, .len = 1, .writable = true};
+    vqd_publish(&d, vqd_add_chain(&d, bufs, VIRTQ_MAX_SEGS));
+
+    assert_int_equal(virtq_pop(&vq, &req), 0);
+    assert_int_equal(req.nr_readable + req.nr_writable, VIRTQ_MAX_SEGS);
+    assert_false(virtq_broken(&vq));
+    virtq_req_release(&vq, &req);
+    assert_int_equal(virtq_push(&vq, req.head, 1), 0);
+    assert_int_equal(vqd_used_idx(&d), 1);
+    virtq_stop(&vq);
+    gmem_free(gm);
+    munmap(ram, SPREAD_RAM);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -766,6 +824,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_avail_exactly_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overrun, setup, teardown),
         cmocka_unit_test(test_chain_too_long),
+        cmocka_unit_test(test_spread_chain_fits_default_cache),
         cmocka_unit_test(test_chain_too_many_bytes),
         cmocka_unit_test_setup_teardown(test_interrupt_suppression_flag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupt_suppression_event_idx, setup_event_idx,
