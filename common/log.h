@@ -37,20 +37,23 @@ struct log_ratelimit {
 bool log_ratelimit_allow(struct log_ratelimit *rl, uint32_t *suppressed_out);
 
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
-#define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)
-#define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_LVL_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_LVL_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
 
-/* Rate-limited warning, one budget per call site. */
-#define log_guest(...)                                                                             \
+/* Rate-limited message, one budget per call site. */
+#define log_limited(level, ...)                                                                    \
     do {                                                                                           \
         static struct log_ratelimit rl_;                                                           \
         uint32_t dropped_;                                                                         \
         if (log_ratelimit_allow(&rl_, &dropped_)) {                                                \
             if (dropped_)                                                                          \
-                log_msg(LOG_LVL_WARN, "(%u similar messages suppressed)", dropped_);               \
-            log_msg(LOG_LVL_WARN, __VA_ARGS__);                                                    \
+                log_msg(level, "(%u similar messages suppressed)", dropped_);                      \
+            log_msg(level, __VA_ARGS__);                                                           \
         }                                                                                          \
     } while (0)
+
+/* What a guest can trigger: a warning, rate-limited. */
+#define log_guest(...) log_limited(LOG_LVL_WARN, __VA_ARGS__)
 
 #endif

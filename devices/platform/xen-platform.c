@@ -108,10 +108,14 @@ static void xp_write_flags(struct xen_platform *xp, uint8_t v)
 
 static void xp_unplug(struct xen_platform *xp, uint16_t mask)
 {
+    /* Guest-triggered: said once per new request, and rate-limited. */
+    if ((xp->unplug | mask) == xp->unplug)
+        return;
     xp->unplug |= mask;
-    log_info("xen-platform: guest requests unplug of%s%s%s%s%s (none emulated here)",
-             mask & 1 ? " disks" : "", mask & 2 ? " nics" : "", mask & 4 ? " aux-ide-disks" : "",
-             mask & 8 ? " nvme-disks" : "", mask & ~0xfu ? " unknown-bits" : "");
+    log_limited(LOG_LVL_INFO,
+                "xen-platform: guest requests unplug of%s%s%s%s%s (none emulated here)",
+                mask & 1 ? " disks" : "", mask & 2 ? " nics" : "", mask & 4 ? " aux-ide-disks" : "",
+                mask & 8 ? " nvme-disks" : "", mask & ~0xfu ? " unknown-bits" : "");
 }
 
 static uint64_t fixed_read(void *opaque, const struct io_access *a)
@@ -132,16 +136,18 @@ static void fixed_write(void *opaque, const struct io_access *a, uint64_t v)
     struct xen_platform *xp = opaque;
 
     if (a->offset == 0 && a->size == 4) {
+        if (xp->build != (uint32_t)v)
+            log_limited(LOG_LVL_INFO, "xen-platform: guest PV drivers build %u", (uint32_t)v);
         xp->build = (uint32_t)v;
-        log_info("xen-platform: guest PV drivers build %u", xp->build);
     } else if (a->offset == 0 && a->size == 2) {
         xp_unplug(xp, (uint16_t)v);
     } else if (a->offset == 0 && a->size == 1) {
         xp_write_flags(xp, (uint8_t)v);
     } else if (a->offset == 2 && a->size == 2) {
+        if (xp->product != (uint16_t)v)
+            log_limited(LOG_LVL_INFO, "xen-platform: guest PV drivers product %u%s", (unsigned)v,
+                        v == 1 ? " (XenServer/Citrix)" : "");
         xp->product = (uint16_t)v;
-        log_info("xen-platform: guest PV drivers product %u%s", xp->product,
-                 xp->product == 1 ? " (XenServer/Citrix)" : "");
     } else if (a->offset == 2 && a->size == 1) {
         xp_log_byte(xp, (uint8_t)v);
     } else {

@@ -8,11 +8,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "fake-platform.h"
+#include "log.h"
 #include "pci-conformance.h"
 #include "pci.h"
 #include "registry.h"
@@ -308,6 +311,39 @@ static void test_no_bus(void **state)
     assert_int_equal(create(f, "host-bridge", &d, &t, err, sizeof(err)), -ENODEV);
 }
 
+/* A guest hammering the unplug, product and build ports cannot flood dom0's log. */
+static void test_xen_platform_log_flood(void **state)
+{
+    struct fixture *f = *state;
+    const struct device_type *t;
+    void *xp;
+    char err[160], line[512];
+    FILE *out = tmpfile();
+    int saved = dup(STDERR_FILENO);
+    unsigned lines = 0;
+
+    assert_non_null(out);
+    assert_true(saved >= 0);
+    assert_int_equal(create(f, "xen-platform", &xp, &t, err, sizeof(err)), 0);
+    fflush(stderr);
+    assert_true(dup2(fileno(out), STDERR_FILENO) >= 0);
+    for (unsigned i = 0; i < 20000; i++) {
+        io_dispatch_write(f->io, IO_SPACE_PIO, 0x10, 2, 0, 1u << (i % 16));
+        io_dispatch_write(f->io, IO_SPACE_PIO, 0x12, 2, 0, i);
+        io_dispatch_write(f->io, IO_SPACE_PIO, 0x10, 4, 0, i);
+    }
+    fflush(stderr);
+    assert_true(dup2(saved, STDERR_FILENO) >= 0);
+    close(saved);
+    rewind(out);
+    while (fgets(line, sizeof(line), out))
+        lines++;
+    fclose(out);
+    /* 16 new unplug bits at most, and each call site's burst of 10 (plus a "suppressed" line). */
+    assert_in_range(lines, 3, 3 * 11 + 16);
+    t->destroy(xp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -316,6 +352,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_xen_platform_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xen_platform_ports, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xen_platform_conflicts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_xen_platform_log_flood, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_bus, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
