@@ -11,9 +11,11 @@
  *    bits 31..0, one item of 1, 2 or 4 bytes;
  *  - TIMEOFFSET carries seconds in data; INVALIDATE asks to drop every
  *    cached guest mapping.
- * Everything is validated up front (size, count, address spans that would
- * wrap or leave the port space) so that a malformed request touches no
- * device and no guest memory.
+ * The shape of a request is validated up front (size, count, address spans
+ * that would wrap or leave the port space), so a malformed one touches no
+ * device and no guest memory. Guest memory behind data_is_ptr is checked item
+ * by item, as Xen does: a buffer that leaves guest RAM partway stops the rep
+ * there, with the earlier items done.
  */
 #include "request.h"
 

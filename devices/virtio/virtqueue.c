@@ -205,7 +205,13 @@ static inline struct virtq_desc read_desc(const struct virtq_desc *table, unsign
 {
     struct virtq_desc d;
 
+    /*
+     * memcpy, as an indirect table need not be aligned; the barrier stops the
+     * compiler from reading a field from the table again instead of from d
+     * after it was checked.
+     */
     memcpy(&d, (const void *)&table[i], sizeof(d));
+    __asm__ volatile("" ::: "memory");
     d.addr = le64toh(d.addr);
     d.len = le32toh(d.len);
     d.flags = le16toh(d.flags);
