@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -479,4 +480,24 @@ void ctl_json_emit(struct control_buf *b, const char *key, const struct ctl_json
         control_json_end_object(b);
         break;
     }
+}
+
+const struct ctl_json *ctl_json_at(const struct ctl_json *v, ...)
+{
+    const char *key;
+    va_list ap;
+
+    va_start(ap, v);
+    while (v && (key = va_arg(ap, const char *))) {
+        if (v->type == CTL_JSON_ARRAY) {
+            const struct ctl_json *e = v->child;
+            for (long i = strtol(key, NULL, 10); e && i > 0; i--)
+                e = e->next;
+            v = e;
+        } else {
+            v = ctl_json_get(v, key);
+        }
+    }
+    va_end(ap);
+    return v;
 }

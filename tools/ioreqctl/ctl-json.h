@@ -55,6 +55,11 @@ const char *ctl_json_string(const struct ctl_json *v);
 /* true and *out for a non-negative integer. */
 bool ctl_json_uint(const struct ctl_json *v, uint64_t *out);
 /*
+ * The value at a path of object keys and array indices, NULL-terminated:
+ * ctl_json_at(stats, "per_vcpu", "1", "pio", NULL). NULL if a step is missing.
+ */
+const struct ctl_json *ctl_json_at(const struct ctl_json *v, ...);
+/*
  * A scalar as one line of text for a terminal: strings with control bytes
  * replaced by '?', integers in decimal, true/false/null. Arrays and objects
  * give "[...]" / "{...}". Always NUL-terminated.

@@ -171,29 +171,16 @@ static struct ctl_json *parse(const char *text)
     return v;
 }
 
-/* A counter at a path of object keys and array indices ("per_vcpu", "1", "pio"). */
-static uint64_t counter(const struct ctl_json *v, ...)
+/* The counter at a path of keys and indices: counter(v, "per_vcpu", "1", "pio", NULL). */
+static uint64_t counter_value(const struct ctl_json *v)
 {
-    const char *key;
     uint64_t n;
-    va_list ap;
 
-    va_start(ap, v);
-    while (v && (key = va_arg(ap, const char *))) {
-        if (v->type == CTL_JSON_ARRAY) {
-            const struct ctl_json *e = v->child;
-            for (long i = strtol(key, NULL, 10); e && i > 0; i--)
-                e = e->next;
-            v = e;
-        } else {
-            v = ctl_json_get(v, key);
-        }
-    }
-    va_end(ap);
     if (!ctl_json_uint(v, &n))
         fail_msg("no counter there");
     return n;
 }
+#define counter(...) counter_value(ctl_json_at(__VA_ARGS__))
 
 /* The uart's counter `name` in a stats reply. */
 static uint64_t uart_counter(const struct ctl_json *st, const char *name)
