@@ -93,9 +93,9 @@ bool log_ratelimit_allow(struct log_ratelimit *rl, uint32_t *suppressed_out)
     uint64_t refill = (now - rl->last_ms) / RATELIMIT_INTERVAL_MS;
     if (refill) {
         rl->tokens = refill >= RATELIMIT_BURST ? RATELIMIT_BURST
-                                               : rl->tokens + (uint32_t)refill > RATELIMIT_BURST
-                                                     ? RATELIMIT_BURST
-                                                     : rl->tokens + (uint32_t)refill;
+                     : rl->tokens + (uint32_t)refill > RATELIMIT_BURST
+                         ? RATELIMIT_BURST
+                         : rl->tokens + (uint32_t)refill;
         rl->last_ms += refill * RATELIMIT_INTERVAL_MS;
     }
     if (rl->tokens == 0) {
