@@ -9,12 +9,19 @@
 
 #include "test-dm.h"
 
+/* Holds the log lock for the whole pass, so that once test_dm_set_drain(false)
+ * returns no pass that began earlier can still consume the ring. */
 static void drain(struct test_dm *dm)
 {
     uint32_t rp, wp;
 
-    if (!dm->buf || !__atomic_load_n(&dm->drain_buffered, __ATOMIC_ACQUIRE))
+    if (!dm->buf)
         return;
+    pthread_mutex_lock(&dm->lock);
+    if (!dm->drain_buffered) {
+        pthread_mutex_unlock(&dm->lock);
+        return;
+    }
     rp = __atomic_load_n(&dm->buf->read_pointer, __ATOMIC_ACQUIRE);
     wp = __atomic_load_n(&dm->buf->write_pointer, __ATOMIC_ACQUIRE);
     while (rp != wp && wp - rp <= IOREQ_BUFFER_SLOT_NUM) {
@@ -26,15 +33,14 @@ static void drain(struct test_dm *dm)
             v |= (uint64_t)dm->buf->buf_ioreq[(rp + 1) % IOREQ_BUFFER_SLOT_NUM].data << 32;
             step = 2;
         }
-        pthread_mutex_lock(&dm->lock);
         if (dm->nr_buffered < TEST_DM_MAX_LOG) {
             dm->buffered_type[dm->nr_buffered] = b.type;
             dm->buffered[dm->nr_buffered++] = v;
         }
-        pthread_mutex_unlock(&dm->lock);
         rp += step;
         __atomic_store_n(&dm->buf->read_pointer, rp, __ATOMIC_RELEASE);
     }
+    pthread_mutex_unlock(&dm->lock);
 }
 
 static void set_state(ioreq_t *slot, uint8_t state)
@@ -213,7 +219,9 @@ void test_dm_set_read_value(struct test_dm *dm, uint64_t value)
 
 void test_dm_set_drain(struct test_dm *dm, bool drain)
 {
-    __atomic_store_n(&dm->drain_buffered, drain, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&dm->lock);
+    dm->drain_buffered = drain;
+    pthread_mutex_unlock(&dm->lock);
 }
 
 unsigned test_dm_buffered(struct test_dm *dm, unsigned i, uint64_t *value)

@@ -268,15 +268,6 @@ static void test_buffered_full_ring_falls_back(void **state)
     struct fx *fx = *state;
     uint32_t rp, wp;
 
-    /*
-     * Skipped: about one run in fifteen finds the ring already drained
-     * (write - read == 0) although the test device model was told not to
-     * drain it; not understood yet. The fallback itself is also covered by
-     * the buffered-ring benchmarks' ring-full counts.
-     */
-    if (!getenv("IOREQD_TEST_FLAKY"))
-        skip();
-
     map_mmio(fx, 0xa0000, 0xbffff);
     test_dm_set_drain(&fx->dm, false);
     for (int i = 0; i < 512; i++)
