@@ -17,7 +17,10 @@
  *
  * Every write into guest RAM is reported to the mapper's modified() hook,
  * once per call for the frames it covered; writable gmem_map()s are
- * reported when they are unmapped.
+ * reported when they are unmapped. With gmem_cache_defer_dirty() the reports
+ * are collected instead and go out in one bulk call per gmem_flush_dirty():
+ * on the mock, as on Xen, each report is a round trip to the hypervisor,
+ * and a virtio-blk request makes two or three of them.
  */
 #include "gmem-cache.h"
 
@@ -70,6 +73,11 @@ struct gmem_cache {
     struct cache_list held;
     struct cache_pin *pins;
     struct gmem_stats stats;
+
+    void (*dirty_wake)(void *arg); /* NULL: report each write at once */
+    void *dirty_arg;
+    struct gmem_extent dirty[GMEM_DIRTY_EXTENTS];
+    unsigned nr_dirty;
 };
 
 static void list_del(struct cache_list *l, struct cache_entry *e)
@@ -310,13 +318,66 @@ static int cache_walk(struct gmem_cache *c, uint64_t gpa, size_t len, void *copy
     return 0;
 }
 
+static void dirty_flush_locked(struct gmem_cache *c)
+{
+    const struct gmem_mapper_ops *ops = c->mapper.ops;
+
+    if (!c->nr_dirty)
+        return;
+    if (ops->modified_bulk) {
+        ops->modified_bulk(c->mapper.opaque, c->dirty, c->nr_dirty);
+        c->stats.dirty_reports++;
+    } else if (ops->modified) {
+        for (unsigned i = 0; i < c->nr_dirty; i++)
+            ops->modified(c->mapper.opaque, c->dirty[i].gfn, c->dirty[i].nr);
+        c->stats.dirty_reports += c->nr_dirty;
+    }
+    c->nr_dirty = 0;
+}
+
+/* Joins [first, first + nr) to a collected run it touches, or adds a run. */
+static void dirty_collect(struct gmem_cache *c, uint64_t first, uint64_t nr)
+{
+    uint64_t end = first + nr;
+
+    for (unsigned i = c->nr_dirty; i-- > 0;) {
+        struct gmem_extent *x = &c->dirty[i];
+        uint64_t xend = x->gfn + x->nr;
+
+        if (first > xend || end < x->gfn)
+            continue;
+        uint64_t lo = first < x->gfn ? first : x->gfn;
+        uint64_t hi = end > xend ? end : xend;
+        if (hi - lo > UINT32_MAX)
+            continue; /* the hypercall's count is 32-bit: keep a run of its own */
+        x->gfn = lo;
+        x->nr = (uint32_t)(hi - lo);
+        return;
+    }
+    while (nr) {
+        uint32_t n = nr > UINT32_MAX ? UINT32_MAX : (uint32_t)nr;
+
+        if (c->nr_dirty == GMEM_DIRTY_EXTENTS)
+            dirty_flush_locked(c);
+        if (c->nr_dirty == 0)
+            c->dirty_wake(c->dirty_arg);
+        c->dirty[c->nr_dirty++] = (struct gmem_extent){.gfn = first, .nr = n};
+        first += n;
+        nr -= n;
+    }
+}
+
 static void report_modified(struct gmem_cache *c, uint64_t gpa, size_t len)
 {
     uint64_t first = gpa >> GMEM_PAGE_SHIFT;
     uint64_t last = (gpa + (len - 1)) >> GMEM_PAGE_SHIFT;
 
-    if (c->mapper.ops->modified)
+    if (c->dirty_wake) {
+        dirty_collect(c, first, last - first + 1);
+    } else if (c->mapper.ops->modified) {
         c->mapper.ops->modified(c->mapper.opaque, first, last - first + 1);
+        c->stats.dirty_reports++;
+    }
 }
 
 static int cache_read(void *opaque, uint64_t gpa, void *buf, size_t len)
@@ -457,6 +518,26 @@ out:
     pthread_mutex_unlock(&c->lock);
 }
 
+static void cache_mark_dirty(void *opaque, uint64_t gpa, size_t len)
+{
+    struct gmem_cache *c = opaque;
+
+    if (!range_ok(gpa, len))
+        return;
+    pthread_mutex_lock(&c->lock);
+    report_modified(c, gpa, len);
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void cache_flush_dirty(void *opaque)
+{
+    struct gmem_cache *c = opaque;
+
+    pthread_mutex_lock(&c->lock);
+    dirty_flush_locked(c);
+    pthread_mutex_unlock(&c->lock);
+}
+
 static void cache_invalidate(void *opaque)
 {
     struct gmem_cache *c = opaque;
@@ -481,6 +562,7 @@ static void cache_free(void *opaque)
 {
     struct gmem_cache *c = opaque;
 
+    dirty_flush_locked(c);
     while (c->lru.head)
         entry_uncache(c, c->lru.head);
     if (c->pins)
@@ -509,6 +591,8 @@ static const struct gmem_ops cache_ops = {
     .invalidate = cache_invalidate,
     .stats = cache_stats,
     .free = cache_free,
+    .mark_dirty = cache_mark_dirty,
+    .flush_dirty = cache_flush_dirty,
 };
 
 struct gmem *gmem_cache_new(const struct gmem_mapper *mapper, size_t cap_bytes,
@@ -537,4 +621,15 @@ struct gmem *gmem_cache_new(const struct gmem_mapper *mapper, size_t cap_bytes,
     c->gm.ops = &cache_ops;
     c->gm.opaque = c;
     return &c->gm;
+}
+
+void gmem_cache_defer_dirty(struct gmem *gm, void (*wake)(void *arg), void *arg)
+{
+    struct gmem_cache *c = gm->opaque;
+
+    pthread_mutex_lock(&c->lock);
+    dirty_flush_locked(c);
+    c->dirty_wake = wake;
+    c->dirty_arg = arg;
+    pthread_mutex_unlock(&c->lock);
 }

@@ -32,6 +32,15 @@
  */
 #define GMEM_CACHE_RETRY_MS 10
 
+/* A run of guest frames for the dirty log. */
+struct gmem_extent {
+    uint64_t gfn;
+    uint32_t nr;
+};
+
+/* Distinct runs collected before a deferred report is forced out. */
+#define GMEM_DIRTY_EXTENTS 64
+
 struct gmem_mapper_ops {
     /*
      * Maps `nr` consecutive guest frames from `gfn`, read-write, and stores 0
@@ -42,6 +51,8 @@ struct gmem_mapper_ops {
     void (*unmap)(void *opaque, void *addr, size_t nr);
     /* Guest frames [gfn, gfn + nr) were written (dirty log for migration). */
     void (*modified)(void *opaque, uint64_t gfn, uint64_t nr);
+    /* The same for several runs in one call; NULL: one modified() per run. */
+    void (*modified_bulk)(void *opaque, const struct gmem_extent *ext, unsigned nr);
     /* Releases the mapper itself; called by gmem_free(). May be NULL. */
     void (*free)(void *opaque);
     /* Milliseconds of a monotonic clock; NULL: CLOCK_MONOTONIC. Tests set it. */
@@ -61,5 +72,14 @@ struct gmem_mapper {
  */
 struct gmem *gmem_cache_new(const struct gmem_mapper *mapper, size_t cap_bytes,
                             unsigned bucket_shift);
+
+/*
+ * From now on, writes are collected (adjacent frames merged, up to
+ * GMEM_DIRTY_EXTENTS runs) and reported by gmem_flush_dirty() instead of one
+ * modified() call per write. `wake` runs when the first write is collected
+ * after a flush, so the owner can schedule one; it is called with the
+ * cache's lock held and must not call back into the cache.
+ */
+void gmem_cache_defer_dirty(struct gmem *gm, void (*wake)(void *arg), void *arg);
 
 #endif

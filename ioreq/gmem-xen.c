@@ -60,6 +60,25 @@ static void xen_modified(void *opaque, uint64_t gfn, uint64_t nr)
     }
 }
 
+static void xen_modified_bulk(void *opaque, const struct gmem_extent *ext, unsigned nr)
+{
+    struct gmem_xen *x = opaque;
+    struct xen_dm_op_modified_memory_extent xe[GMEM_DIRTY_EXTENTS];
+
+    while (nr) {
+        unsigned n = nr < GMEM_DIRTY_EXTENTS ? nr : GMEM_DIRTY_EXTENTS;
+
+        for (unsigned i = 0; i < n; i++)
+            xe[i] =
+                (struct xen_dm_op_modified_memory_extent){.first_pfn = ext[i].gfn, .nr = ext[i].nr};
+        if (xendevicemodel_modified_memory_bulk(x->dmod, x->domid, xe, n) && errno != ESRCH)
+            log_guest("gmem: modified_memory_bulk(%u runs from 0x%llx) failed: errno %d", n,
+                      (unsigned long long)ext[0].gfn, errno);
+        ext += n;
+        nr -= n;
+    }
+}
+
 static void xen_free(void *opaque)
 {
     free(opaque);
@@ -69,6 +88,7 @@ static const struct gmem_mapper_ops xen_mapper_ops = {
     .map = xen_map,
     .unmap = xen_unmap,
     .modified = xen_modified,
+    .modified_bulk = xen_modified_bulk,
     .free = xen_free,
 };
 

@@ -41,6 +41,18 @@ void gmem_unmap(struct gmem *gm, void *ptr, size_t len)
         gm->ops->unmap(gm->opaque, ptr, len);
 }
 
+void gmem_mark_dirty(struct gmem *gm, uint64_t gpa, size_t len)
+{
+    if (gm && len && gm->ops->mark_dirty)
+        gm->ops->mark_dirty(gm->opaque, gpa, len);
+}
+
+void gmem_flush_dirty(struct gmem *gm)
+{
+    if (gm && gm->ops->flush_dirty)
+        gm->ops->flush_dirty(gm->opaque);
+}
+
 void gmem_invalidate(struct gmem *gm)
 {
     if (gm && gm->ops->invalidate)

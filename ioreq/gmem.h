@@ -4,9 +4,15 @@
  * only if every byte of it is valid guest RAM.
  *
  * Two backends share this interface: a bounded map cache over
- * xenforeignmemory_map (gmem-xen.c), reporting each write with
+ * xenforeignmemory_map (gmem-xen.c), reporting writes with
  * xendevicemodel_modified_memory, and a flat buffer for unit tests
  * (gmem-flat.c).
+ *
+ * Writes into guest RAM go into the dirty log Xen keeps for live migration.
+ * A backend may report them as they happen or collect them until
+ * gmem_flush_dirty(); the ioreq server flushes before it lets a vCPU resume,
+ * before it raises an interrupt and at the end of each turn of the loop, so
+ * the guest is never told of data that is not in the dirty log yet.
  */
 #ifndef IOREQ_GMEM_H
 #define IOREQ_GMEM_H
@@ -26,6 +32,7 @@ struct gmem_stats {
     uint64_t invalidations; /* whole-cache flushes (IOREQ_TYPE_INVALIDATE) */
     uint64_t faults;        /* accesses refused: unmapped or invalid frames */
     uint64_t mapped_bytes;  /* bytes currently mapped */
+    uint64_t dirty_reports; /* modified-memory calls made to the hypervisor */
 };
 
 struct gmem_ops {
@@ -36,6 +43,9 @@ struct gmem_ops {
     void (*invalidate)(void *opaque);
     void (*stats)(void *opaque, struct gmem_stats *out);
     void (*free)(void *opaque);
+    /* May be NULL: a backend with no dirty log. */
+    void (*mark_dirty)(void *opaque, uint64_t gpa, size_t len);
+    void (*flush_dirty)(void *opaque);
 };
 
 struct gmem {
@@ -59,6 +69,14 @@ int gmem_write(struct gmem *gm, uint64_t gpa, const void *buf, size_t len) must_
  */
 int gmem_map(struct gmem *gm, uint64_t gpa, size_t len, int prot, void **ptr) must_check;
 void gmem_unmap(struct gmem *gm, void *ptr, size_t len);
+
+/*
+ * [gpa, gpa+len) was written through a mapping that stays held (a virtqueue's
+ * used ring): it goes into the dirty log now rather than at gmem_unmap().
+ */
+void gmem_mark_dirty(struct gmem *gm, uint64_t gpa, size_t len);
+/* Reports every write collected so far; cheap when there is none. */
+void gmem_flush_dirty(struct gmem *gm);
 
 /* Drops every cached mapping not currently held by gmem_map(). */
 void gmem_invalidate(struct gmem *gm);

@@ -56,6 +56,13 @@ static inline void store16_release(void *ring, size_t off, uint16_t v)
     __atomic_store_n(ring16(ring, off), htole16(v), __ATOMIC_RELEASE);
 }
 
+/* Stores into the used ring, the only ring the device writes: each is guest RAM modified. */
+static void used_store16(struct virtq *vq, size_t off, uint16_t v)
+{
+    store16(vq->used, off, v);
+    gmem_mark_dirty(vq->gm, vq->used_gpa + off, sizeof(v));
+}
+
 static inline size_t used_event_off(const struct virtq *vq)
 {
     return AVAIL_RING + 2u * vq->size;
@@ -143,6 +150,7 @@ int virtq_start(struct virtq *vq, uint16_t size, uint64_t desc, uint64_t avail, 
     if (rc)
         goto out;
     vq->used = p;
+    vq->used_gpa = used;
 
     vq->indirect = feats & VIRTQ_FEAT_INDIRECT;
     vq->event_idx = feats & VIRTQ_FEAT_EVENT_IDX;
@@ -153,10 +161,10 @@ int virtq_start(struct virtq *vq, uint16_t size, uint64_t desc, uint64_t avail, 
     vq->inflight = 0;
     vq->error = VIRTQ_ERR_NONE;
     vq->started = true;
-    store16(vq->used, USED_FLAGS, 0);
-    store16(vq->used, USED_IDX, 0);
+    used_store16(vq, USED_FLAGS, 0);
+    used_store16(vq, USED_IDX, 0);
     if (vq->event_idx)
-        store16(vq->used, avail_event_off(vq), 0);
+        used_store16(vq, avail_event_off(vq), 0);
     vq->notify_enabled = true;
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     return 0;
@@ -361,7 +369,7 @@ int virtq_pop(struct virtq *vq, struct virtq_req *req)
     }
 
     if (vq->event_idx && vq->notify_enabled) {
-        store16(vq->used, avail_event_off(vq), vq->last_avail);
+        used_store16(vq, avail_event_off(vq), vq->last_avail);
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
     }
     return 0;
@@ -369,16 +377,20 @@ int virtq_pop(struct virtq *vq, struct virtq_req *req)
 
 int virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
 {
+    size_t elem_off;
     char *elem;
 
     if (!vq->started || head >= vq->size || vq->inflight == 0)
         return -EINVAL;
-    elem = (char *)vq->used + USED_RING + (size_t)USED_ELEM * (vq->used_idx & (vq->size - 1));
+    elem_off = USED_RING + (size_t)USED_ELEM * (vq->used_idx & (vq->size - 1));
+    elem = (char *)vq->used + elem_off;
     __atomic_store_n((uint32_t *)elem, htole32(head), __ATOMIC_RELAXED);
     __atomic_store_n((uint32_t *)(elem + 4), htole32(written), __ATOMIC_RELAXED);
     vq->used_idx++;
     /* The element must be visible before the index that publishes it (2.7.8.2). */
     store16_release(vq->used, USED_IDX, vq->used_idx);
+    gmem_mark_dirty(vq->gm, vq->used_gpa + elem_off, USED_ELEM);
+    gmem_mark_dirty(vq->gm, vq->used_gpa + USED_IDX, sizeof(uint16_t));
     vq->inflight--;
     vq->pushed++;
     return 0;
@@ -416,9 +428,9 @@ void virtq_set_notify(struct virtq *vq, bool enable)
     if (vq->event_idx) {
         /* Disabled: avail_event stays behind, so the driver stops notifying. */
         if (enable)
-            store16(vq->used, avail_event_off(vq), vq->last_avail);
+            used_store16(vq, avail_event_off(vq), vq->last_avail);
     } else {
-        store16(vq->used, USED_FLAGS, enable ? 0 : VIRTQ_USED_F_NO_NOTIFY);
+        used_store16(vq, USED_FLAGS, enable ? 0 : VIRTQ_USED_F_NO_NOTIFY);
     }
     /* Publish before the caller re-reads avail idx, or a notification is lost. */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);

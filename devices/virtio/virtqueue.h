@@ -94,8 +94,9 @@ struct virtq {
 
     /* Rings, mapped for as long as the queue is started. */
     struct virtq_desc *desc;
-    void *avail; /* flags, idx, ring[size], used_event */
-    void *used;  /* flags, idx, ring[size] of {id, len}, avail_event */
+    void *avail;       /* flags, idx, ring[size], used_event */
+    void *used;        /* flags, idx, ring[size] of {id, len}, avail_event */
+    uint64_t used_gpa; /* where used is in the guest: every store to it goes to the dirty log */
 
     uint16_t last_avail;     /* next avail ring entry to consume */
     uint16_t used_idx;       /* our copy of used->idx */

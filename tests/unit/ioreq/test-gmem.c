@@ -34,9 +34,11 @@ struct fake {
     unsigned maps, unmaps; /* calls */
     struct fake_mapping live[64];
     unsigned nr_live;
-    uint64_t mod_gfn[32], mod_nr[32];
+    uint64_t mod_gfn[128], mod_nr[128];
     unsigned nr_mod;
-    uint64_t now; /* the cache's clock, ms: moved by the tests */
+    unsigned bulk_calls; /* modified_bulk() calls; their runs land in mod_* too */
+    unsigned wakes;      /* the deferred-report hook */
+    uint64_t now;        /* the cache's clock, ms: moved by the tests */
 };
 
 static void *fake_map(void *opaque, uint64_t gfn, size_t nr, int *err)
@@ -72,10 +74,25 @@ static void fake_modified(void *opaque, uint64_t gfn, uint64_t nr)
 {
     struct fake *f = opaque;
 
-    assert_true(f->nr_mod < 32);
+    assert_true(f->nr_mod < 128);
     f->mod_gfn[f->nr_mod] = gfn;
     f->mod_nr[f->nr_mod] = nr;
     f->nr_mod++;
+}
+
+static void fake_modified_bulk(void *opaque, const struct gmem_extent *ext, unsigned nr)
+{
+    struct fake *f = opaque;
+
+    f->bulk_calls++;
+    assert_true(nr > 0 && nr <= GMEM_DIRTY_EXTENTS);
+    for (unsigned i = 0; i < nr; i++)
+        fake_modified(opaque, ext[i].gfn, ext[i].nr);
+}
+
+static void fake_wake(void *arg)
+{
+    ((struct fake *)arg)->wakes++;
 }
 
 static uint64_t fake_now_ms(void *opaque)
@@ -87,6 +104,14 @@ static const struct gmem_mapper_ops fake_ops = {
     .map = fake_map,
     .unmap = fake_unmap,
     .modified = fake_modified,
+    .now_ms = fake_now_ms,
+};
+
+static const struct gmem_mapper_ops fake_bulk_ops = {
+    .map = fake_map,
+    .unmap = fake_unmap,
+    .modified = fake_modified,
+    .modified_bulk = fake_modified_bulk,
     .now_ms = fake_now_ms,
 };
 
@@ -421,6 +446,107 @@ static void test_repopulated_frame(void **state)
     fake_free(f);
 }
 
+/* A cache reporting in bulk, with writes collected until gmem_flush_dirty(). */
+static struct gmem *deferred_new(struct fake *f)
+{
+    struct gmem_mapper m = {.ops = &fake_bulk_ops, .opaque = f};
+    struct gmem *gm = gmem_cache_new(&m, 16 * BUCKET, SHIFT);
+
+    assert_non_null(gm);
+    gmem_cache_defer_dirty(gm, fake_wake, f);
+    return gm;
+}
+
+static void test_deferred_dirty_merged(void **state)
+{
+    struct fake *f = fake_new();
+    struct gmem *gm = deferred_new(f);
+    uint8_t b[2 * PG] = {0};
+    void *p;
+
+    /* Frames 1 and 2 (one write across them), 3 (adjacent), 10, and 2 again. */
+    assert_int_equal(gmem_write(gm, 2 * PG - 8, b, 16), 0);
+    assert_int_equal(gmem_write(gm, 3 * PG + 100, b, 4), 0);
+    assert_int_equal(gmem_write(gm, 10 * PG, b, 1), 0);
+    assert_int_equal(gmem_write(gm, 2 * PG, b, 1), 0);
+    /* A held writable mapping marked dirty without being unmapped. */
+    assert_int_equal(gmem_map(gm, 12 * PG, 8, GMEM_PROT_READ | GMEM_PROT_WRITE, &p), 0);
+    gmem_mark_dirty(gm, 12 * PG + 4, 2);
+    assert_int_equal(f->nr_mod, 0); /* nothing reported yet */
+    assert_int_equal(f->wakes, 1);  /* the owner was asked once to flush */
+
+    gmem_flush_dirty(gm);
+    assert_int_equal(f->bulk_calls, 1);
+    assert_int_equal(f->nr_mod, 3);
+    assert_int_equal(f->mod_gfn[0], 1);
+    assert_int_equal(f->mod_nr[0], 3); /* frames 1-3 */
+    assert_int_equal(f->mod_gfn[1], 10);
+    assert_int_equal(f->mod_nr[1], 1);
+    assert_int_equal(f->mod_gfn[2], 12);
+    assert_int_equal(f->mod_nr[2], 1);
+    assert_int_equal(stats_of(gm).dirty_reports, 1);
+
+    /* Nothing collected: a flush costs no call; the next write wakes again. */
+    gmem_flush_dirty(gm);
+    assert_int_equal(f->bulk_calls, 1);
+    gmem_unmap(gm, p, 8); /* the writable mapping is reported when it goes */
+    assert_int_equal(f->wakes, 2);
+    assert_int_equal(f->nr_mod, 3);
+    /* Freeing the cache reports what is still collected. */
+    gmem_free(gm);
+    assert_int_equal(f->bulk_calls, 2);
+    assert_int_equal(f->nr_mod, 4);
+    assert_int_equal(f->mod_gfn[3], 12);
+    fake_free(f);
+}
+
+static void test_deferred_dirty_overflow(void **state)
+{
+    struct fake *f = fake_new();
+    struct gmem *gm = deferred_new(f);
+    uint8_t b = 1;
+
+    /* Every other frame: no two runs touch, so each takes a slot. */
+    for (unsigned i = 0; i < GMEM_DIRTY_EXTENTS; i++)
+        assert_int_equal(gmem_write(gm, (uint64_t)(i % 32) * 2 * PG, &b, 1), 0);
+    /* 32 distinct frames only: the second round merged into the first. */
+    assert_int_equal(f->bulk_calls, 0);
+    gmem_flush_dirty(gm);
+    assert_int_equal(f->bulk_calls, 1);
+    assert_int_equal(f->nr_mod, 32);
+    f->nr_mod = 0;
+
+    /* More distinct runs than the collection holds: a report goes out early. */
+    for (unsigned i = 0; i < GMEM_DIRTY_EXTENTS + 1; i++)
+        gmem_mark_dirty(gm, (uint64_t)i * 2 * PG, 1);
+    assert_int_equal(f->bulk_calls, 2);
+    assert_int_equal(f->wakes, 3); /* after each report, the next write wakes the owner */
+    f->nr_mod = 0;
+    gmem_flush_dirty(gm);
+    assert_int_equal(f->bulk_calls, 3);
+    assert_int_equal(f->nr_mod, 1);
+    assert_int_equal(f->mod_gfn[0], (uint64_t)GMEM_DIRTY_EXTENTS * 2);
+    gmem_free(gm);
+    fake_free(f);
+}
+
+static void test_immediate_dirty_without_defer(void **state)
+{
+    struct fake *f = fake_new();
+    struct gmem *gm = cache_new(f, 4);
+    uint8_t b = 1;
+
+    assert_int_equal(gmem_write(gm, 5 * PG, &b, 1), 0);
+    assert_int_equal(f->nr_mod, 1); /* reported at once, no flush needed */
+    gmem_mark_dirty(gm, 6 * PG, 1);
+    assert_int_equal(f->nr_mod, 2);
+    assert_int_equal(f->mod_gfn[1], 6);
+    gmem_flush_dirty(gm);
+    assert_int_equal(f->nr_mod, 2);
+    gmem_free(gm);
+    fake_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -432,6 +558,9 @@ int main(void)
         cmocka_unit_test(test_span_map),
         cmocka_unit_test(test_faults),
         cmocka_unit_test(test_repopulated_frame),
+        cmocka_unit_test(test_deferred_dirty_merged),
+        cmocka_unit_test(test_deferred_dirty_overflow),
+        cmocka_unit_test(test_immediate_dirty_without_defer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

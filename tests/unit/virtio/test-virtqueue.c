@@ -103,6 +103,50 @@ static void assert_rejected(struct fx *f, uint16_t head, enum virtq_error err)
     assert_int_equal(vqd_used_idx(&f->d), 1);
 }
 
+/*
+ * The used ring stays mapped while the queue runs, so every store the device
+ * makes into it is marked dirty as it happens: the element and the index on
+ * push, the flags when notifications are switched, avail_event with EVENT_IDX.
+ */
+static void test_used_ring_stores_marked_dirty(void **state)
+{
+    struct fx *f = *state;
+    struct vqd_buf b = {.addr = BUF, .len = 64, .writable = true};
+    uint16_t head;
+
+    f->gm.nr_dirty = 0;
+    for (unsigned i = 0; i < 10; i++) { /* past the ring's end: slot 1 the second time */
+        head = vqd_add_chain(&f->d, &b, 1);
+        vqd_publish(&f->d, head);
+        assert_int_equal(virtq_pop(&f->vq, &f->req), 0);
+        virtq_req_release(&f->vq, &f->req);
+        assert_int_equal(virtq_push(&f->vq, head, 64), 0);
+        assert_true(gmem_count_dirty(&f->gm, USED + 4 + 8 * (i % 8), 8)); /* the element */
+        assert_true(gmem_count_dirty(&f->gm, USED + 2, 2));               /* used idx */
+    }
+    f->gm.nr_dirty = 0;
+    virtq_set_notify(&f->vq, false);
+    assert_true(gmem_count_dirty(&f->gm, USED, 2)); /* used flags */
+    /* Nothing outside the used ring. */
+    for (unsigned i = 0; i < f->gm.nr_dirty; i++)
+        assert_true(f->gm.dirty_gpa[i] >= USED && f->gm.dirty_gpa[i] < USED + 4 + 8 * 8 + 2);
+}
+
+static void test_avail_event_marked_dirty(void **state)
+{
+    struct fx *f = *state;
+    struct vqd_buf b = {.addr = BUF, .len = 64, .writable = true};
+    uint16_t head = vqd_add_chain(&f->d, &b, 1);
+
+    f->gm.nr_dirty = 0;
+    vqd_publish(&f->d, head);
+    assert_int_equal(virtq_pop(&f->vq, &f->req), 0);
+    assert_int_equal(vqd_avail_event(&f->d), 1);
+    assert_true(gmem_count_dirty(&f->gm, USED + 4 + 8 * 8, 2));
+    virtq_req_release(&f->vq, &f->req);
+    assert_int_equal(virtq_push(&f->vq, head, 0), 0);
+}
+
 static void test_sizes(void **state)
 {
     struct fx *f = *state;
@@ -795,6 +839,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sizes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_used_ring_stores_marked_dirty, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_avail_event_marked_dirty, setup_event_idx, teardown),
         cmocka_unit_test_setup_teardown(test_normal_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_push_bad_head, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wraparound, setup, teardown),

@@ -151,6 +151,25 @@ static void c_free(void *opaque)
 {
 }
 
+static void c_mark_dirty(void *opaque, uint64_t gpa, size_t len)
+{
+    struct gmem_count *c = opaque;
+
+    if (c->nr_dirty < GMEM_COUNT_DIRTY) {
+        c->dirty_gpa[c->nr_dirty] = gpa;
+        c->dirty_len[c->nr_dirty] = len;
+    }
+    c->nr_dirty++;
+}
+
+bool gmem_count_dirty(const struct gmem_count *c, uint64_t gpa, size_t len)
+{
+    for (unsigned i = 0; i < c->nr_dirty && i < GMEM_COUNT_DIRTY; i++)
+        if (c->dirty_gpa[i] <= gpa && gpa + len <= c->dirty_gpa[i] + c->dirty_len[i])
+            return true;
+    return false;
+}
+
 static const struct gmem_ops count_ops = {
     .read = c_read,
     .write = c_write,
@@ -159,6 +178,7 @@ static const struct gmem_ops count_ops = {
     .invalidate = c_invalidate,
     .stats = c_stats,
     .free = c_free,
+    .mark_dirty = c_mark_dirty,
 };
 
 void gmem_count_init(struct gmem_count *c, struct gmem *inner)
@@ -168,4 +188,5 @@ void gmem_count_init(struct gmem_count *c, struct gmem *inner)
     c->inner = inner;
     c->maps = 0;
     c->unmaps = 0;
+    c->nr_dirty = 0;
 }

@@ -47,12 +47,18 @@ uint16_t vqd_used_flags(const struct vqd *d);
 uint16_t vqd_avail_event(const struct vqd *d);
 void vqd_used_elem(const struct vqd *d, uint16_t slot, uint32_t *id, uint32_t *len);
 
-/* Flat guest memory that counts maps and unmaps. */
+/* Flat guest memory that counts maps and unmaps and records gmem_mark_dirty(). */
+#define GMEM_COUNT_DIRTY 64
 struct gmem_count {
     struct gmem gm;
     struct gmem *inner;
     unsigned maps, unmaps;
+    uint64_t dirty_gpa[GMEM_COUNT_DIRTY];
+    size_t dirty_len[GMEM_COUNT_DIRTY];
+    unsigned nr_dirty; /* may exceed GMEM_COUNT_DIRTY: only the first are kept */
 };
+/* Whether a recorded mark covers [gpa, gpa + len). */
+bool gmem_count_dirty(const struct gmem_count *c, uint64_t gpa, size_t len);
 void gmem_count_init(struct gmem_count *c, struct gmem *inner);
 
 static inline uint16_t get16(const uint8_t *p)
