@@ -60,6 +60,7 @@ struct vblk_req {
     uint32_t written;     /* bytes reported in the used ring, status included */
     uint64_t *done_bytes; /* the stat that counts `bytes` on success, or NULL */
     uint64_t bytes;
+    bool sync_after; /* a write in writethrough mode: flush before completing */
     struct iovec iov[VIRTQ_MAX_SEGS];
     struct virtq_req vr;
 };
@@ -110,6 +111,18 @@ static void on_done(void *opaque, int ret)
     struct vblk_req *req = opaque;
     struct vblk *blk = req->blk;
 
+    /*
+     * A driver that did not accept FLUSH has no way to ask for durability,
+     * so every write is stable before it completes (writethrough, 5.2.6.2):
+     * the write's completion submits the flush that completes the request.
+     */
+    if (req->sync_after && ret == 0) {
+        req->sync_after = false;
+        ret = blk_flush(blk->be, on_done, req);
+        if (ret == 0)
+            return;
+        log_guest("virtio-blk: writethrough flush refused by the backend: %s", strerror(-ret));
+    }
     blk->inflight--;
     if (ret < 0)
         log_guest("virtio-blk: request failed: %s", strerror(-ret));
@@ -200,6 +213,7 @@ static int do_rw(struct vblk *blk, struct vblk_req *req, const struct vblk_hdr *
         n = build_iov(req, false, sizeof(*hdr), len);
         req->done_bytes = &blk->stats.write_bytes;
         req->bytes = len;
+        req->sync_after = !(blk->acked & VIRTIO_BIT(VIRTIO_BLK_F_FLUSH));
         if (submitted(req,
                       blk_write(blk->be, hdr->sector * BLK_SECTOR_SIZE, req->iov, n, on_done, req)))
             return -1;
@@ -237,6 +251,7 @@ static int do_dwz(struct vblk *blk, struct vblk_req *req, bool discard, uint64_t
         rc = blk_discard(blk->be, sector * BLK_SECTOR_SIZE, nr * BLK_SECTOR_SIZE, on_done, req);
     } else {
         blk->stats.write_zeroes++;
+        req->sync_after = !(blk->acked & VIRTIO_BIT(VIRTIO_BLK_F_FLUSH));
         rc = blk_write_zeroes(blk->be, sector * BLK_SECTOR_SIZE, nr * BLK_SECTOR_SIZE,
                               flags & VIRTIO_BLK_DWZ_F_UNMAP, on_done, req);
     }
@@ -349,6 +364,7 @@ static void process_queue(struct vblk *blk, unsigned index)
             req->vq = vq;
             req->done_bytes = NULL;
             req->bytes = 0;
+            req->sync_after = false;
             rc = virtq_pop(vq, &req->vr);
             if (rc) {
                 free(req);

@@ -592,6 +592,71 @@ static void test_backend_errors_per_request(void **state)
     assert_int_equal(f->mem[h3 + 16], VIRTIO_BLK_S_IOERR);
 }
 
+/* Features the driver accepts in place of everything offered. */
+static void ack_features(struct fx *f, uint64_t clear)
+{
+    struct virtio_dev *vdev = vblk_vdev(f->blk);
+
+    assert_int_equal(vdev->ops->set_features(vdev, vdev->ops->features(vdev) & ~clear), 0);
+}
+
+/*
+ * A driver that did not accept FLUSH gets writethrough: a write (or write
+ * zeroes) completes only after a flush the device issued itself, and a
+ * failing flush fails the write. With FLUSH accepted, no flush is added.
+ */
+static void test_writethrough_without_flush_feature(void **state)
+{
+    struct fx *f = *state;
+    uint64_t h0, h1, h2;
+
+    ack_features(f, VIRTIO_BIT(VIRTIO_BLK_F_FLUSH));
+    h0 = submit(f, 0, VIRTIO_BLK_T_OUT, 2, DATA, 512, false);
+    kick(f, 0);
+    assert_int_equal(f->fake.nr_ops, 1);
+    assert_int_equal(f->fake.ops[0].op, FAKE_WRITE);
+    fake_blk_complete(&f->fake, 0, 0);
+    /* Written, not yet stable: the device flushes before the guest hears of it. */
+    assert_int_equal(f->fake.nr_ops, 2);
+    assert_int_equal(f->fake.ops[1].op, FAKE_FLUSH);
+    assert_int_equal(vqd_used_idx(&f->d[0]), 0);
+    fake_blk_complete(&f->fake, 1, 0);
+    assert_int_equal(vqd_used_idx(&f->d[0]), 1);
+    assert_int_equal(f->mem[h0 + 16], VIRTIO_BLK_S_OK);
+
+    /* The flush fails: so does the write. */
+    h1 = submit(f, 0, VIRTIO_BLK_T_OUT, 3, DATA, 512, false);
+    kick(f, 0);
+    fake_blk_complete(&f->fake, 2, 0);
+    fake_blk_complete(&f->fake, 3, -EIO);
+    assert_int_equal(vqd_used_idx(&f->d[0]), 2);
+    assert_int_equal(f->mem[h1 + 16], VIRTIO_BLK_S_IOERR);
+
+    /* A failed write is not flushed. */
+    h2 = submit(f, 0, VIRTIO_BLK_T_OUT, 4, DATA, 512, false);
+    kick(f, 0);
+    fake_blk_complete(&f->fake, 4, -ENOSPC);
+    assert_int_equal(f->fake.nr_ops, 5);
+    assert_int_equal(f->mem[h2 + 16], VIRTIO_BLK_S_IOERR);
+    /* Reads need nothing. */
+    submit(f, 0, VIRTIO_BLK_T_IN, 0, DATA, 512, true);
+    kick(f, 0);
+    fake_blk_complete(&f->fake, 5, 0);
+    assert_int_equal(f->fake.nr_ops, 6);
+    assert_int_equal(vqd_used_idx(&f->d[0]), 4);
+}
+
+static void test_writeback_with_flush_feature(void **state)
+{
+    struct fx *f = *state;
+
+    submit(f, 0, VIRTIO_BLK_T_OUT, 2, DATA, 512, false);
+    kick(f, 0);
+    fake_blk_complete(&f->fake, 0, 0);
+    assert_int_equal(f->fake.nr_ops, 1);
+    assert_int_equal(vqd_used_idx(&f->d[0]), 1);
+}
+
 static void test_interrupt_suppressed(void **state)
 {
     struct fx *f = *state;
@@ -691,6 +756,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_malformed_chain, setup_file, teardown),
         cmocka_unit_test_setup_teardown(test_backend_errors_per_request, setup_fake, teardown),
         cmocka_unit_test_setup_teardown(test_interrupt_suppressed, setup_fake, teardown),
+        cmocka_unit_test_setup_teardown(test_writethrough_without_flush_feature, setup_fake,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_writeback_with_flush_feature, setup_fake, teardown),
         cmocka_unit_test_setup_teardown(test_multiqueue_in_flight, setup_fake, teardown),
         cmocka_unit_test_setup_teardown(test_reset_in_flight, setup_fake, teardown),
         cmocka_unit_test(test_new_rejects),
