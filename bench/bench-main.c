@@ -13,7 +13,9 @@
  *   ioreqd-bench dispatch [--lookups N] [--ranges N]
  *   ioreqd-bench consumer [--count N]
  *   ioreqd-bench vblk     --file F [--size-mib N] [--run-ms MS] [--dm PATH] [--log FILE]
- *                         [-- DM-ARGS...]
+ *                         [--disk-opts OPTS] [--label L] [-- DM-ARGS...]
+ *     OPTS are appended to the virtio-blk spec (cache=none,aio=threads, ...);
+ *     with --label, results are named vblk.L.<pattern>.*
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -51,6 +53,7 @@ enum {
     OPT_SHIM,
     OPT_NULL,
     OPT_NULL_LOG,
+    OPT_DISK_OPTS,
 };
 
 static const struct option long_opts[] = {
@@ -73,6 +76,7 @@ static const struct option long_opts[] = {
     {"shim-libdir", required_argument, NULL, OPT_SHIM},
     {"null", required_argument, NULL, OPT_NULL},
     {"null-log", required_argument, NULL, OPT_NULL_LOG},
+    {"disk-opts", required_argument, NULL, OPT_DISK_OPTS},
     {0},
 };
 
@@ -150,6 +154,10 @@ int main(int argc, char **argv)
             break;
         case OPT_LABEL:
             io.label = optarg;
+            vb.label = optarg;
+            break;
+        case OPT_DISK_OPTS:
+            vb.disk_opts = optarg;
             break;
         case OPT_RTT:
             io.rtt_count = num(optarg);

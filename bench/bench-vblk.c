@@ -83,8 +83,10 @@ static int make_file(const char *path, unsigned size_mib)
     return 0;
 }
 
-static void run_pattern(struct gvblk *b, const struct vblk_pattern *p, unsigned run_ms)
+static void run_pattern(struct gvblk *b, const struct vblk_pattern *p, unsigned run_ms,
+                        const char *label)
 {
+    char name[96];
     static struct gvblk_req reqs[GVBLK_MAX_SLOTS];
     static char bufs[GVBLK_MAX_SLOTS][GVBLK_MAX_XFER];
     uint64_t blocks = b->capacity * GVBLK_SECTOR / p->bs, next = 0, rnd = 0x9e3779b97f4a7c15ull;
@@ -137,12 +139,12 @@ static void run_pattern(struct gvblk *b, const struct vblk_pattern *p, unsigned 
             bench_die("vblk %s: kick: %s", p->name, strerror(-rc));
     }
     double secs = (double)(bench_now_ns() - t0) / 1e9;
+    snprintf(name, sizeof(name), "%s%s%s", label ? label : "", label ? "." : "", p->name);
     const struct gvq *vq = b->queues[0].vq;
-    bench_resultf((double)(vq->notifies - notifies0) / (double)done, "vblk.%s.kicks_per_req",
-                  p->name);
-    bench_resultf((double)(vq->interrupts - irqs0) / (double)done, "vblk.%s.irqs_per_req", p->name);
-    bench_resultf((double)done / secs, "vblk.%s.iops", p->name);
-    bench_resultf((double)bytes / secs / (1 << 20), "vblk.%s.mib_s", p->name);
+    bench_resultf((double)(vq->notifies - notifies0) / (double)done, "vblk.%s.kicks_per_req", name);
+    bench_resultf((double)(vq->interrupts - irqs0) / (double)done, "vblk.%s.irqs_per_req", name);
+    bench_resultf((double)done / secs, "vblk.%s.iops", name);
+    bench_resultf((double)bytes / secs / (1 << 20), "vblk.%s.mib_s", name);
 }
 
 int bench_vblk(const struct bench_vblk_opts *o)
@@ -164,7 +166,8 @@ int bench_vblk(const struct bench_vblk_opts *o)
     rc = make_file(o->file, o->size_mib);
     if (rc)
         bench_die("%s: %s", o->file, strerror(-rc));
-    snprintf(spec, sizeof(spec), "virtio-blk,file=%s", o->file);
+    snprintf(spec, sizeof(spec), "virtio-blk,file=%s%s%s", o->file, o->disk_opts ? "," : "",
+             o->disk_opts ? o->disk_opts : "");
     for (unsigned i = 0; o->dm.extra && o->dm.extra[i] && n < 10; i++)
         extra[n++] = o->dm.extra[i];
     extra[n++] = "--device";
@@ -194,7 +197,7 @@ int bench_vblk(const struct bench_vblk_opts *o)
         bench_die("vblk: driver: %s", strerror(-rc));
 
     for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
-        run_pattern(&blk, &patterns[i], o->run_ms);
+        run_pattern(&blk, &patterns[i], o->run_ms, o->label);
         if (i == 1 && (rss = bench_rss_kib(dm.pid, "VmRSS")) >= 0)
             bench_result("rss.ioreqd.after_vblk_qd32_kib", (double)rss);
     }

@@ -75,6 +75,9 @@ static const int allowed[] = {
     SCMP_SYS(pwrite64),
     SCMP_SYS(fdatasync),
     SCMP_SYS(fallocate),
+    /* the raw backend's io_uring (set up before the filter, restricted to reads, writes
+     * and syncs of the image itself: blk-uring.c) */
+    SCMP_SYS(io_uring_enter),
     /* a thread started during set-up may run its own start-up code only after the filter
      * is in: glibc registers its robust list and rseq area then */
     SCMP_SYS(set_robust_list),

@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
     build-essential cmake pkg-config
-    libxen-dev libevent-dev libcmocka-dev libseccomp-dev
+    libxen-dev libevent-dev libcmocka-dev libseccomp-dev liburing-dev
     xenstore-utils # the real xenstore-* tools the tests drive against the mock
     man-db         # man page rendering checks
     clang libclang-rt-14-dev # libFuzzer for the fuzz smoke run (fuzz/run.sh)

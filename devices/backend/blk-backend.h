@@ -74,13 +74,46 @@ void blk_free(struct blk_backend *be);
 
 /* Worker threads of a raw backend. */
 #define BLK_RAW_WORKERS 4
+/* Operations a raw backend's io_uring keeps in flight (more wait for a slot in workers). */
+#define BLK_RAW_URING_DEPTH 128
+
+enum blk_cache {
+    BLK_CACHE_WRITEBACK, /* through the host page cache */
+    BLK_CACHE_NONE,      /* O_DIRECT where the request's buffers and offset allow it */
+};
+
+enum blk_aio {
+    BLK_AIO_AUTO,     /* io_uring if this kernel gives a restricted ring, else threads */
+    BLK_AIO_THREADS,  /* the worker pool only */
+    BLK_AIO_IO_URING, /* io_uring or fail to open */
+};
+
+struct blk_raw_opts {
+    bool readonly;
+    enum blk_cache cache;
+    enum blk_aio aio;
+};
 
 /*
- * A raw image: a regular file or a block device, served by a small pool of
- * worker threads with completions delivered to `base`. 0, or -errno with
- * errbuf explaining (missing file, size not a multiple of 512, ...).
+ * A raw image: a regular file or a block device. Reads, writes and flushes
+ * go through io_uring or a small pool of worker threads (discards and
+ * write-zeroes always through the threads), completions delivered to
+ * `base`. opts NULL: writeback cache, aio auto, read-write. 0, or -errno
+ * with errbuf explaining (missing file, size not a multiple of 512, ...).
  */
-int blk_raw_open(struct blk_backend **out, const char *path, bool readonly, struct event_base *base,
-                 char *errbuf, size_t errlen) must_check;
+int blk_raw_open(struct blk_backend **out, const char *path, const struct blk_raw_opts *opts,
+                 struct event_base *base, char *errbuf, size_t errlen) must_check;
+
+/* "io_uring" or "threads": what a raw backend opened with. */
+const char *blk_raw_engine(struct blk_backend *be);
+
+/* Where a raw backend's operations went (loop thread). */
+struct blk_raw_stats {
+    uint64_t ring;    /* submissions to io_uring, remainders of short transfers included */
+    uint64_t threads; /* jobs queued to the worker pool */
+    uint64_t nowait;  /* reads and writes done on the loop with RWF_NOWAIT */
+    uint64_t direct;  /* reads and writes sent to the O_DIRECT descriptor */
+};
+void blk_raw_get_stats(struct blk_backend *be, struct blk_raw_stats *out);
 
 #endif

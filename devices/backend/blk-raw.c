@@ -1,12 +1,19 @@
 /*
  * Raw block backend: a regular file or a block device, byte for byte.
  *
- * Operations are queued to a small pool of worker threads that do the
+ * Reads, writes and flushes go to the kernel through a restricted io_uring
+ * (blk-uring.c) when this kernel gives one. Everything else, and everything
+ * when it does not, is queued to a small pool of worker threads that do the
  * blocking system calls (preadv/pwritev, fdatasync, fallocate or the block
  * ioctls). Finished jobs go on a completion list and an eventfd wakes the
  * event loop, which runs the callbacks; callbacks therefore never run on a
  * worker thread, and the loop never blocks on the disk (except in drain,
  * which exists to wait).
+ *
+ * cache=none opens the image a second time with O_DIRECT and sends each
+ * read or write whose buffers, length and offset meet the file's direct-I/O
+ * alignment there, the rest through the page cache; Linux keeps the two
+ * views coherent, and a flush syncs the one file behind both.
  *
  * Ownership: the loop thread owns `inflight` and submits and completes jobs;
  * the job queue and the completion list are shared with the workers under
@@ -34,6 +41,7 @@
 #include <event2/event.h>
 
 #include "blk-backend.h"
+#include "blk-uring.h"
 #include "log.h"
 
 enum raw_op {
@@ -46,7 +54,10 @@ enum raw_op {
 
 struct raw_job {
     struct raw_job *next;
+    struct blk_raw *raw;
     enum raw_op op;
+    int fd;             /* the buffered or the O_DIRECT descriptor */
+    unsigned ring_file; /* the same as an index of the ring's fixed files */
     uint64_t offset;
     uint64_t len; /* discard / write zeroes */
     bool may_unmap;
@@ -60,6 +71,12 @@ struct raw_job {
 struct blk_raw {
     struct blk_backend be; /* first: the ops get this back */
     int fd;
+    int dfd;                    /* cache=none: the image opened with O_DIRECT; else -1 */
+    uint32_t dio_mem;           /* direct I/O alignment of buffers and lengths */
+    uint32_t dio_offset;        /* and of file offsets */
+    struct blk_uring *uring;    /* NULL: threads only */
+    bool ring_off[3];           /* by raw_op: the kernel cancelled one, threads from now on */
+    struct blk_raw_stats stats; /* loop thread only */
     bool is_blkdev;
     uint64_t size;
     int efd; /* completions -> loop */
@@ -104,8 +121,8 @@ static int do_rw(struct blk_raw *r, struct raw_job *j)
             cnt--;
             continue;
         }
-        n = j->op == RAW_READ ? preadv(r->fd, iov, (int)cnt, (off_t)off)
-                              : pwritev(r->fd, iov, (int)cnt, (off_t)off);
+        n = j->op == RAW_READ ? preadv(j->fd, iov, (int)cnt, (off_t)off)
+                              : pwritev(j->fd, iov, (int)cnt, (off_t)off);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -290,6 +307,34 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
     deliver(r);
 }
 
+static size_t job_bytes(const struct raw_job *j)
+{
+    size_t total = 0;
+
+    for (unsigned i = 0; i < j->iovcnt; i++)
+        total += j->iov[i].iov_len;
+    return total;
+}
+
+/* Moves past `n` transferred bytes (fewer than the job has). j->iov stays
+ * the start of its allocation: the done entries go by moving the rest. */
+static void job_advance(struct raw_job *j, size_t n)
+{
+    unsigned skip = 0;
+
+    j->offset += (uint64_t)n;
+    while (skip < j->iovcnt && n >= j->iov[skip].iov_len) {
+        n -= j->iov[skip].iov_len;
+        skip++;
+    }
+    memmove(j->iov, j->iov + skip, (j->iovcnt - skip) * sizeof(*j->iov));
+    j->iovcnt -= skip;
+    if (j->iovcnt && n > 0) {
+        j->iov[0].iov_base = (char *)j->iov[0].iov_base + n;
+        j->iov[0].iov_len -= n;
+    }
+}
+
 /*
  * Loop thread: tries a read or write with RWF_NOWAIT, which the kernel
  * refuses (EAGAIN) rather than block, e.g. when the data is not in the page
@@ -299,15 +344,14 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
 static bool try_nowait(struct blk_raw *r, struct raw_job *j)
 {
     bool write = j->op == RAW_WRITE;
-    size_t total = 0;
+    size_t total = job_bytes(j);
     ssize_t n;
 
-    if (r->nowait_off[write] || j->iovcnt == 0 || j->iovcnt > IOV_MAX)
+    /* Direct I/O does not wait on the page cache: RWF_NOWAIT would only fail. */
+    if (r->nowait_off[write] || j->fd == r->dfd || j->iovcnt == 0 || j->iovcnt > IOV_MAX)
         return false;
-    for (unsigned i = 0; i < j->iovcnt; i++)
-        total += j->iov[i].iov_len;
-    n = write ? pwritev2(r->fd, j->iov, (int)j->iovcnt, (off_t)j->offset, RWF_NOWAIT)
-              : preadv2(r->fd, j->iov, (int)j->iovcnt, (off_t)j->offset, RWF_NOWAIT);
+    n = write ? pwritev2(j->fd, j->iov, (int)j->iovcnt, (off_t)j->offset, RWF_NOWAIT)
+              : preadv2(j->fd, j->iov, (int)j->iovcnt, (off_t)j->offset, RWF_NOWAIT);
     if (n < 0) {
         if (errno == EOPNOTSUPP || errno == EINVAL || errno == ENOSYS)
             r->nowait_off[write] = true;
@@ -317,20 +361,124 @@ static bool try_nowait(struct blk_raw *r, struct raw_job *j)
         j->ret = 0;
         return true;
     }
-    /* j->iov stays the start of its allocation: drop the done entries by moving the rest */
-    j->offset += (uint64_t)n;
-    unsigned skip = 0;
-    while (skip < j->iovcnt && (size_t)n >= j->iov[skip].iov_len) {
-        n -= (ssize_t)j->iov[skip].iov_len;
-        skip++;
-    }
-    memmove(j->iov, j->iov + skip, (j->iovcnt - skip) * sizeof(*j->iov));
-    j->iovcnt -= skip;
-    if (j->iovcnt && n > 0) {
-        j->iov[0].iov_base = (char *)j->iov[0].iov_base + n;
-        j->iov[0].iov_len -= (size_t)n;
-    }
+    job_advance(j, (size_t)n);
     return false;
+}
+
+static void queue_to_workers(struct blk_raw *r, struct raw_job *j)
+{
+    r->stats.threads++;
+    pthread_mutex_lock(&r->lock);
+    if (r->queue_tail)
+        r->queue_tail->next = j;
+    else
+        r->queue_head = j;
+    r->queue_tail = j;
+    pthread_cond_signal(&r->work_cond);
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* Whether a transfer meets the O_DIRECT descriptor's alignment rules. */
+static bool direct_ok(const struct blk_raw *r, const struct raw_job *j)
+{
+    if (j->offset % r->dio_offset || j->iovcnt > IOV_MAX)
+        return false;
+    for (unsigned i = 0; i < j->iovcnt; i++)
+        if ((uintptr_t)j->iov[i].iov_base % r->dio_mem || j->iov[i].iov_len % r->dio_mem)
+            return false;
+    return true;
+}
+
+/* Loop thread: a job the ring finished (or gave up on) completes now. */
+static void ring_finish(struct raw_job *j, int ret)
+{
+    struct blk_raw *r = j->raw;
+
+    r->inflight--;
+    j->done(j->opaque, ret);
+    free(j->iov);
+    free(j);
+}
+
+static int ring_queue(struct raw_job *j);
+
+static void on_ring_done(void *opaque, int res)
+{
+    struct raw_job *j = opaque;
+    struct blk_raw *r = j->raw;
+
+    /*
+     * The kernel could not start a worker to run it: io_uring runs a
+     * buffered write or an fsync on a kernel thread of this process, and a
+     * deprivileged ioreqd may create none (RLIMIT_NPROC 0). Not an I/O
+     * error: this job and every later one of its kind go to our threads.
+     */
+    if (res == -ECANCELED) {
+        if (!r->ring_off[j->op])
+            log_info("blk: io_uring could not run a %s (no kernel worker): worker threads "
+                     "take them",
+                     j->op == RAW_READ    ? "read"
+                     : j->op == RAW_WRITE ? "write"
+                                          : "flush");
+        r->ring_off[j->op] = true;
+        queue_to_workers(r, j);
+        return;
+    }
+    if (j->op == RAW_FLUSH) {
+        if (res < 0) {
+            int expected = 0;
+            __atomic_compare_exchange_n(&r->flush_error, &expected, res, false, __ATOMIC_RELEASE,
+                                        __ATOMIC_RELAXED);
+        }
+        ring_finish(j, __atomic_load_n(&r->flush_error, __ATOMIC_ACQUIRE));
+        return;
+    }
+    if (res == -EINTR || res == -EAGAIN) {
+        res = 0; /* nothing moved: ask again */
+    } else if (res < 0) {
+        ring_finish(j, res);
+        return;
+    } else if (res == 0) {
+        ring_finish(j, j->op == RAW_READ ? -EIO : -ENOSPC); /* end of file, as do_rw */
+        return;
+    }
+    if ((size_t)res >= job_bytes(j)) {
+        ring_finish(j, 0);
+        return;
+    }
+    job_advance(j, (size_t)res);
+    if (j->fd == r->dfd && !direct_ok(r, j)) {
+        j->fd = r->fd; /* what is left is not aligned for O_DIRECT any more */
+        j->ring_file = 0;
+    }
+    if (ring_queue(j) == 0)
+        return;
+    /* No slot for the rest: a worker finishes it and completes through the list. */
+    queue_to_workers(r, j);
+}
+
+static int ring_queue(struct raw_job *j)
+{
+    struct blk_raw *r = j->raw;
+    int rc;
+
+    switch (j->op) {
+    case RAW_READ:
+        rc = blk_uring_readv(r->uring, j->ring_file, j->iov, j->iovcnt, j->offset, on_ring_done, j);
+        break;
+    case RAW_WRITE:
+        rc =
+            blk_uring_writev(r->uring, j->ring_file, j->iov, j->iovcnt, j->offset, on_ring_done, j);
+        break;
+    case RAW_FLUSH:
+        rc = blk_uring_fdatasync(r->uring, 0, on_ring_done, j);
+        break;
+    default:
+        return -EOPNOTSUPP;
+    }
+    if (rc == 0)
+        r->stats.ring++;
+    return rc;
 }
 
 static int submit(struct blk_raw *r, enum raw_op op, uint64_t offset, uint64_t len,
@@ -349,6 +497,7 @@ static int submit(struct blk_raw *r, enum raw_op op, uint64_t offset, uint64_t l
         }
         memcpy(j->iov, iov, iovcnt * sizeof(*iov));
     }
+    j->raw = r;
     j->op = op;
     j->offset = offset;
     j->len = len;
@@ -356,9 +505,19 @@ static int submit(struct blk_raw *r, enum raw_op op, uint64_t offset, uint64_t l
     j->iovcnt = iovcnt;
     j->done = done;
     j->opaque = opaque;
+    j->fd = r->fd;
+    if (r->dfd >= 0 && (op == RAW_READ || op == RAW_WRITE) && direct_ok(r, j)) {
+        j->fd = r->dfd;
+        j->ring_file = 1;
+        r->stats.direct++;
+    }
 
     r->inflight++;
-    if ((op == RAW_READ || op == RAW_WRITE) && try_nowait(r, j)) {
+    if (r->uring && op <= RAW_FLUSH && !r->ring_off[op] && j->iovcnt <= IOV_MAX &&
+        ring_queue(j) == 0)
+        return 0;
+    if ((op == RAW_READ || op == RAW_WRITE) && (!r->uring || r->ring_off[op]) && try_nowait(r, j)) {
+        r->stats.nowait++;
         /* done already: completed through the list on the next loop turn,
          * so the callback never runs inside the caller */
         pthread_mutex_lock(&r->lock);
@@ -371,14 +530,7 @@ static int submit(struct blk_raw *r, enum raw_op op, uint64_t offset, uint64_t l
         event_active(r->ev, EV_READ, 0);
         return 0;
     }
-    pthread_mutex_lock(&r->lock);
-    if (r->queue_tail)
-        r->queue_tail->next = j;
-    else
-        r->queue_head = j;
-    r->queue_tail = j;
-    pthread_cond_signal(&r->work_cond);
-    pthread_mutex_unlock(&r->lock);
+    queue_to_workers(r, j);
     return 0;
 }
 
@@ -421,6 +573,11 @@ static void raw_drain(struct blk_backend *be)
     struct blk_raw *r = to_raw(be);
 
     while (r->inflight) {
+        /* The ring first: a ring completion may hand the rest of a job to a worker. */
+        if (r->uring && blk_uring_inflight(r->uring)) {
+            blk_uring_drain(r->uring);
+            continue;
+        }
         pthread_mutex_lock(&r->lock);
         while (!r->done_head)
             pthread_cond_wait(&r->done_cond, &r->lock);
@@ -440,12 +597,15 @@ static void raw_free(struct blk_backend *be)
     pthread_mutex_unlock(&r->lock);
     for (unsigned i = 0; i < r->nr_workers; i++)
         pthread_join(r->workers[i], NULL);
+    blk_uring_free(r->uring);
     if (r->ev)
         event_free(r->ev);
     if (r->efd >= 0)
         close(r->efd);
     if (r->fd >= 0)
         close(r->fd);
+    if (r->dfd >= 0)
+        close(r->dfd);
     pthread_cond_destroy(&r->done_cond);
     pthread_cond_destroy(&r->work_cond);
     pthread_mutex_destroy(&r->lock);
@@ -464,14 +624,72 @@ static const struct blk_backend_ops raw_ops = {
     .free = raw_free,
 };
 
-int blk_raw_open(struct blk_backend **out, const char *path, bool readonly, struct event_base *base,
-                 char *errbuf, size_t errlen)
+/*
+ * The O_DIRECT descriptor and its alignment: statx says it for files on
+ * filesystems that know (Linux 6.1 on); a block device's logical sector
+ * size is its rule; otherwise a page, which every filesystem accepts.
+ */
+static int open_direct(struct blk_raw *r, const char *path, bool readonly, char *errbuf,
+                       size_t errlen)
 {
+    struct statx stx;
+    int lbs;
+
+    r->dfd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_DIRECT);
+    if (r->dfd < 0) {
+        snprintf(errbuf, errlen, "%s: cache=none: cannot open with O_DIRECT: %s", path,
+                 strerror(errno));
+        return -errno;
+    }
+    r->dio_mem = r->dio_offset = 4096;
+    if (r->is_blkdev && ioctl(r->dfd, BLKSSZGET, &lbs) == 0 && lbs > 0) {
+        r->dio_mem = r->dio_offset = (uint32_t)lbs;
+    } else if (statx(r->dfd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
+               (stx.stx_mask & STATX_DIOALIGN) && stx.stx_dio_mem_align &&
+               stx.stx_dio_offset_align) {
+        r->dio_mem = stx.stx_dio_mem_align;
+        r->dio_offset = stx.stx_dio_offset_align;
+    }
+    /* Lengths are checked against dio_mem too: never below a sector. */
+    if (r->dio_mem < BLK_SECTOR_SIZE)
+        r->dio_mem = BLK_SECTOR_SIZE;
+    if (r->dio_offset < BLK_SECTOR_SIZE)
+        r->dio_offset = BLK_SECTOR_SIZE;
+    return 0;
+}
+
+static int start_uring(struct blk_raw *r, enum blk_aio aio, struct event_base *base, char *errbuf,
+                       size_t errlen)
+{
+    int fds[2] = {r->fd, r->dfd};
+    int rc;
+
+    if (aio == BLK_AIO_THREADS)
+        return 0;
+    rc = blk_uring_new(&r->uring, fds, r->dfd >= 0 ? 2 : 1, BLK_RAW_URING_DEPTH, base);
+    if (rc == 0)
+        return 0;
+    if (aio == BLK_AIO_IO_URING) {
+        snprintf(errbuf, errlen, "aio=io_uring: no restricted io_uring here: %s", strerror(-rc));
+        return rc;
+    }
+    log_info("blk: io_uring not available (%s): worker threads serve the disk", strerror(-rc));
+    return 0;
+}
+
+int blk_raw_open(struct blk_backend **out, const char *path, const struct blk_raw_opts *opts,
+                 struct event_base *base, char *errbuf, size_t errlen)
+{
+    static const struct blk_raw_opts defaults = {.cache = BLK_CACHE_WRITEBACK};
     struct blk_raw *r;
     struct stat st;
+    bool readonly;
     int rc;
 
     *out = NULL;
+    if (!opts)
+        opts = &defaults;
+    readonly = opts->readonly;
     r = calloc(1, sizeof(*r));
     if (!r) {
         snprintf(errbuf, errlen, "out of memory");
@@ -480,6 +698,7 @@ int blk_raw_open(struct blk_backend **out, const char *path, bool readonly, stru
     r->be.ops = &raw_ops;
     r->be.readonly = readonly;
     r->efd = -1;
+    r->dfd = -1;
     pthread_mutex_init(&r->lock, NULL);
     pthread_cond_init(&r->work_cond, NULL);
     pthread_cond_init(&r->done_cond, NULL);
@@ -515,6 +734,11 @@ int blk_raw_open(struct blk_backend **out, const char *path, bool readonly, stru
                  r->size, BLK_SECTOR_SIZE);
         goto out;
     }
+    if (opts->cache == BLK_CACHE_NONE) {
+        rc = open_direct(r, path, readonly, errbuf, errlen);
+        if (rc)
+            goto out;
+    }
 
     r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (r->efd < 0) {
@@ -528,6 +752,9 @@ int blk_raw_open(struct blk_backend **out, const char *path, bool readonly, stru
         snprintf(errbuf, errlen, "cannot watch the completion eventfd");
         goto out;
     }
+    rc = start_uring(r, opts->aio, base, errbuf, errlen);
+    if (rc)
+        goto out;
     for (unsigned i = 0; i < BLK_RAW_WORKERS; i++) {
         rc = -pthread_create(&r->workers[i], NULL, worker_main, r);
         if (rc) {
@@ -536,10 +763,28 @@ int blk_raw_open(struct blk_backend **out, const char *path, bool readonly, stru
         }
         r->nr_workers++;
     }
-    log_info("%s: raw disk, %" PRIu64 " bytes%s", path, r->size, readonly ? ", read-only" : "");
+    if (r->dfd >= 0)
+        log_info("%s: raw disk, %" PRIu64 " bytes%s, %s, cache=none (O_DIRECT, alignment %u/%u)",
+                 path, r->size, readonly ? ", read-only" : "", blk_raw_engine(&r->be), r->dio_mem,
+                 r->dio_offset);
+    else
+        log_info("%s: raw disk, %" PRIu64 " bytes%s, %s", path, r->size,
+                 readonly ? ", read-only" : "", blk_raw_engine(&r->be));
     *out = &r->be;
     return 0;
 out:
     raw_free(&r->be);
     return rc;
+}
+
+const char *blk_raw_engine(struct blk_backend *be)
+{
+    return be && be->ops == &raw_ops && to_raw(be)->uring ? "io_uring" : "threads";
+}
+
+void blk_raw_get_stats(struct blk_backend *be, struct blk_raw_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (be && be->ops == &raw_ops)
+        *out = to_raw(be)->stats;
 }

@@ -3,6 +3,7 @@
  * by the virtio-blk core over the virtio-pci transport.
  *
  *   virtio-blk,file=PATH[,readonly=on][,queues=N][,bdf=00:05.0][,serial=ID]
+ *              [,cache=writeback|none][,aio=threads|io_uring|auto]
  *
  * Ownership: the instance owns the transport, the core and (through the
  * core) the backend; teardown goes transport first, so the core has drained
@@ -23,6 +24,7 @@ struct vblk_pci {
     char file[256];
     unsigned queues;
     bool readonly;
+    const char *cache; /* as given, for describe */
 };
 
 static void vblk_pci_destroy(void *opaque)
@@ -36,9 +38,38 @@ static void vblk_pci_destroy(void *opaque)
     free(d);
 }
 
+/* cache= and aio=: the backend's options, or -EINVAL with a message. */
+static int parse_backend_opts(struct device_spec *spec, struct blk_raw_opts *o, char *errbuf,
+                              size_t errlen)
+{
+    const char *cache = device_spec_get(spec, "cache");
+    const char *aio = device_spec_get(spec, "aio");
+
+    if (!cache || !strcmp(cache, "writeback")) {
+        o->cache = BLK_CACHE_WRITEBACK;
+    } else if (!strcmp(cache, "none")) {
+        o->cache = BLK_CACHE_NONE;
+    } else {
+        snprintf(errbuf, errlen, "virtio-blk: cache=%s: expected writeback or none", cache);
+        return -EINVAL;
+    }
+    if (!aio || !strcmp(aio, "threads")) {
+        o->aio = BLK_AIO_THREADS;
+    } else if (!strcmp(aio, "auto")) {
+        o->aio = BLK_AIO_AUTO;
+    } else if (!strcmp(aio, "io_uring")) {
+        o->aio = BLK_AIO_IO_URING;
+    } else {
+        snprintf(errbuf, errlen, "virtio-blk: aio=%s: expected auto, threads or io_uring", aio);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 static int vblk_pci_create(const struct device_env *env, struct device_spec *spec, void **out,
                            char *errbuf, size_t errlen)
 {
+    struct blk_raw_opts bopts = {0};
     struct vblk_params params = {.base = env->base};
     struct blk_backend *be;
     struct vblk_pci *d;
@@ -64,6 +95,10 @@ static int vblk_pci_create(const struct device_env *env, struct device_spec *spe
     rc = device_spec_get_uint(spec, "queues", 1, VBLK_MAX_QUEUES, 1, &queues, errbuf, errlen);
     if (rc)
         return rc;
+    rc = parse_backend_opts(spec, &bopts, errbuf, errlen);
+    if (rc)
+        return rc;
+    bopts.readonly = readonly;
     rc = pci_spec_placement(spec, &devfn, errbuf, errlen);
     if (rc)
         return rc;
@@ -79,7 +114,8 @@ static int vblk_pci_create(const struct device_env *env, struct device_spec *spe
     d->queues = params.num_queues;
     d->readonly = readonly;
 
-    rc = blk_raw_open(&be, file, readonly, env->base, err, sizeof(err));
+    d->cache = bopts.cache == BLK_CACHE_NONE ? "none" : "writeback";
+    rc = blk_raw_open(&be, file, &bopts, env->base, err, sizeof(err));
     if (rc) {
         snprintf(errbuf, errlen, "virtio-blk: %s", err);
         goto out;
@@ -112,8 +148,8 @@ static void vblk_pci_describe(void *opaque, char *buf, size_t len)
     char pci[160];
 
     pci_dev_describe(vpci_pci_dev(d->vp), pci, sizeof(pci));
-    snprintf(buf, len, "%s file=%s queues=%u%s", pci, d->file, d->queues,
-             d->readonly ? " readonly" : "");
+    snprintf(buf, len, "%s file=%s queues=%u%s cache=%s aio=%s", pci, d->file, d->queues,
+             d->readonly ? " readonly" : "", d->cache, blk_raw_engine(vblk_backend(d->blk)));
 }
 
 static void vblk_pci_counters(void *opaque, const struct device_counter_sink *sink)
@@ -138,7 +174,7 @@ static void vblk_pci_counters(void *opaque, const struct device_counter_sink *si
 const struct device_type virtio_blk_device_type = {
     .name = "virtio-blk",
     .summary = "virtio block device on a raw image: file=PATH[,readonly=on][,queues=N]"
-               "[,bdf=DD.F][,serial=ID]",
+               "[,bdf=DD.F][,serial=ID][,cache=writeback|none][,aio=threads|io_uring|auto]",
     .create = vblk_pci_create,
     .flush = vblk_pci_flush,
     .destroy = vblk_pci_destroy,

@@ -1,7 +1,11 @@
 /*
- * Raw block backend on a temporary file: data in and out through the worker
- * pool, completions on the event loop, flush, discard, write zeroes,
- * read-only, range checks, rejected images, and injected I/O errors.
+ * Raw block backend on a temporary file: data in and out, completions on
+ * the event loop, flush, discard, write zeroes, read-only, range checks,
+ * rejected images, and I/O errors. The same cases run once per engine and
+ * cache mode, named by the first argument: threads (the default), io_uring,
+ * none-threads, none-io_uring. A mode this machine cannot give (no io_uring,
+ * no O_DIRECT on /tmp's filesystem) exits 77, which ctest reports as
+ * skipped.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -22,6 +26,10 @@
 #include "blk-backend.h"
 
 #define IMG_SIZE (1u << 20)
+#define SKIP     77
+
+/* The mode under test; readonly is set per case. */
+static struct blk_raw_opts mode = {.aio = BLK_AIO_THREADS};
 
 struct fx {
     char path[64];
@@ -66,7 +74,12 @@ static int setup_ro(void **state, bool readonly)
     make_image(f->path, IMG_SIZE);
     f->base = event_base_new();
     assert_non_null(f->base);
-    assert_int_equal(blk_raw_open(&f->be, f->path, readonly, f->base, err, sizeof(err)), 0);
+    struct blk_raw_opts o = mode;
+
+    o.readonly = readonly;
+    assert_int_equal(blk_raw_open(&f->be, f->path, &o, f->base, err, sizeof(err)), 0);
+    assert_string_equal(blk_raw_engine(f->be),
+                        mode.aio == BLK_AIO_IO_URING ? "io_uring" : "threads");
     *state = f;
     return 0;
 }
@@ -393,22 +406,24 @@ static void test_reject_images(void **state)
 {
     struct event_base *base = event_base_new();
     struct blk_backend *be = (void *)1;
+    struct blk_raw_opts ro = mode;
     char path[64] = "/tmp/test-blk-raw-bad-XXXXXX";
     char err[256];
     int fd = mkstemp(path);
 
+    ro.readonly = true;
     assert_true(fd >= 0);
     assert_int_equal(ftruncate(fd, 1000), 0);
     close(fd);
-    assert_int_equal(blk_raw_open(&be, path, false, base, err, sizeof(err)), -EINVAL);
+    assert_int_equal(blk_raw_open(&be, path, &mode, base, err, sizeof(err)), -EINVAL);
     assert_null(be);
     assert_non_null(strstr(err, "size 1000 is not a multiple of 512 bytes"));
     assert_non_null(strstr(err, path));
     unlink(path);
 
-    assert_int_equal(blk_raw_open(&be, path, false, base, err, sizeof(err)), -ENOENT);
+    assert_int_equal(blk_raw_open(&be, path, &mode, base, err, sizeof(err)), -ENOENT);
     assert_non_null(strstr(err, path));
-    assert_int_equal(blk_raw_open(&be, "/dev/null", true, base, err, sizeof(err)), -EINVAL);
+    assert_int_equal(blk_raw_open(&be, "/dev/null", &ro, base, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "not a regular file or block device"));
 
     /* An empty image is a valid (if useless) disk. */
@@ -416,19 +431,170 @@ static void test_reject_images(void **state)
     fd = mkstemp(path);
     assert_true(fd >= 0);
     close(fd);
-    assert_int_equal(blk_raw_open(&be, path, true, base, err, sizeof(err)), 0);
+    assert_int_equal(blk_raw_open(&be, path, &ro, base, err, sizeof(err)), 0);
     assert_int_equal(blk_size(be), 0);
     blk_free(be);
     unlink(path);
     event_base_free(base);
 }
 
-int main(void)
+static bool threads_writeback(void)
+{
+    return mode.aio == BLK_AIO_THREADS && mode.cache == BLK_CACHE_WRITEBACK;
+}
+
+/*
+ * Many reads and writes at once through the ring: every one lands, all
+ * through io_uring, and a flush after them succeeds.
+ */
+static void test_ring_in_flight(void **state)
+{
+    struct fx *f = *state;
+    static uint8_t bufs[96][4096] __attribute__((aligned(4096)));
+    struct slot slots[96];
+    struct blk_raw_stats st;
+
+    if (mode.aio != BLK_AIO_IO_URING)
+        skip();
+    for (unsigned i = 0; i < 96; i++) {
+        struct iovec iov = {bufs[i], sizeof(bufs[i])};
+
+        slots[i] = (struct slot){f, 1};
+        if (i % 2) {
+            memset(bufs[i], (int)i, sizeof(bufs[i]));
+            assert_int_equal(blk_write(f->be, (uint64_t)i * 4096, &iov, 1, slot_cb, &slots[i]), 0);
+        } else {
+            assert_int_equal(blk_read(f->be, (uint64_t)i * 4096, &iov, 1, slot_cb, &slots[i]), 0);
+        }
+    }
+    assert_int_equal(f->done, 0); /* never inside the submission */
+    wait_done(f, 96);
+    for (unsigned i = 0; i < 96; i++) {
+        assert_int_equal(slots[i].ret, 0);
+        if (!(i % 2))
+            assert_int_equal(bufs[i][5], pattern((uint64_t)i * 4096 + 5));
+    }
+    assert_int_equal(blk_flush(f->be, done_cb, f), 0);
+    wait_done(f, 97);
+    assert_int_equal(f->last_ret, 0);
+    blk_raw_get_stats(f->be, &st);
+    assert_int_equal(st.ring, 97);
+    assert_int_equal(st.threads, 0);
+    uint8_t back[4096];
+    file_read(f, 5 * 4096, back, sizeof(back));
+    assert_memory_equal(back, bufs[5], sizeof(back));
+}
+
+/* The image shrank behind the backend's back: reading past its end is an I/O error. */
+static void test_short_file_is_eio(void **state)
+{
+    struct fx *f = *state;
+    static uint8_t b[4096] __attribute__((aligned(4096)));
+    struct iovec iov = {b, sizeof(b)};
+
+    assert_int_equal(truncate(f->path, IMG_SIZE / 2), 0);
+    assert_int_equal(blk_read(f->be, IMG_SIZE / 2 + 8192, &iov, 1, done_cb, f), 0);
+    wait_done(f, 1);
+    assert_int_equal(f->last_ret, -EIO);
+    /* Half inside: what is inside is read, the rest is the error. */
+    assert_int_equal(blk_read(f->be, IMG_SIZE / 2 - 2048, &iov, 1, done_cb, f), 0);
+    wait_done(f, 2);
+    assert_int_equal(f->last_ret, -EIO);
+    assert_int_equal(b[0], pattern(IMG_SIZE / 2 - 2048));
+}
+
+/*
+ * cache=none: a transfer aligned for O_DIRECT goes to the direct
+ * descriptor, an unaligned one through the page cache, and each sees what
+ * the other wrote.
+ */
+static void test_direct_aligned_or_not(void **state)
+{
+    struct fx *f = *state;
+    static uint8_t al[8192] __attribute__((aligned(4096)));
+    static uint8_t raw[8192 + 1];
+    uint8_t *un = raw + 1; /* never 512-aligned */
+    struct blk_raw_stats st0, st1;
+
+    if (mode.cache != BLK_CACHE_NONE)
+        skip();
+    blk_raw_get_stats(f->be, &st0);
+    memset(al, 0xa1, sizeof(al));
+    assert_int_equal(blk_write(f->be, 65536, &(struct iovec){al, 8192}, 1, done_cb, f), 0);
+    wait_done(f, 1);
+    assert_int_equal(f->last_ret, 0);
+    blk_raw_get_stats(f->be, &st1);
+    assert_int_equal(st1.direct, st0.direct + 1);
+    /* Read back unaligned: through the page cache, which sees the direct write. */
+    assert_int_equal(blk_read(f->be, 65536, &(struct iovec){un, 8192}, 1, done_cb, f), 0);
+    wait_done(f, 2);
+    assert_int_equal(f->last_ret, 0);
+    blk_raw_get_stats(f->be, &st0);
+    assert_int_equal(st0.direct, st1.direct);
+    for (unsigned i = 0; i < 8192; i++)
+        assert_int_equal(un[i], 0xa1);
+    /* Written unaligned, read back aligned (direct): the same bytes. */
+    memset(un, 0x3c, 8192);
+    assert_int_equal(blk_write(f->be, 65536, &(struct iovec){un, 8192}, 1, done_cb, f), 0);
+    wait_done(f, 3);
+    assert_int_equal(blk_read(f->be, 65536, &(struct iovec){al, 8192}, 1, done_cb, f), 0);
+    wait_done(f, 4);
+    assert_int_equal(f->last_ret, 0);
+    blk_raw_get_stats(f->be, &st1);
+    assert_int_equal(st1.direct, st0.direct + 1);
+    for (unsigned i = 0; i < 8192; i++)
+        assert_int_equal(al[i], 0x3c);
+    /* Aligned memory at an offset that is not: the page cache again. */
+    assert_int_equal(blk_read(f->be, 512, &(struct iovec){al, 4096}, 1, done_cb, f), 0);
+    wait_done(f, 5);
+    blk_raw_get_stats(f->be, &st0);
+    assert_true(st0.direct == st1.direct || st0.direct == st1.direct + 1); /* 512-byte rule */
+    assert_int_equal(al[0], pattern(512));
+}
+
+/* Runs only in the threads/writeback mode: these look at that engine's own paths. */
+static void test_cached_on_loop_mode(void **state)
+{
+    if (!threads_writeback())
+        skip();
+    test_cached_on_loop(state);
+}
+
+static void test_io_errors_mode(void **state)
+{
+    if (!threads_writeback())
+        skip();
+    test_io_errors(state);
+}
+
+/* Whether this machine gives the mode at all; 0 when it does. */
+static int probe_mode(void)
+{
+    char path[] = "/tmp/test-blk-raw-probe-XXXXXX";
+    struct event_base *base = event_base_new();
+    struct blk_backend *be;
+    char err[256];
+    int fd = mkstemp(path), rc;
+
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, 65536), 0);
+    close(fd);
+    rc = blk_raw_open(&be, path, &mode, base, err, sizeof(err));
+    if (rc == 0)
+        blk_free(be);
+    else
+        fprintf(stderr, "test-blk-raw: mode not available here: %s\n", err);
+    unlink(path);
+    event_base_free(base);
+    return rc;
+}
+
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_size, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_iov, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cached_on_loop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cached_on_loop_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_then_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_zeroes, setup, teardown),
@@ -436,8 +602,24 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_out_of_range, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readonly, setup_readonly, teardown),
         cmocka_unit_test_setup_teardown(test_drain, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_io_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_io_errors_mode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ring_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_short_file_is_eio, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_direct_aligned_or_not, setup, teardown),
         cmocka_unit_test(test_reject_images),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const char *name = argc > 1 ? argv[1] : "threads";
+
+    if (!strcmp(name, "threads") || !strcmp(name, "none-threads")) {
+        mode.aio = BLK_AIO_THREADS;
+    } else if (!strcmp(name, "io_uring") || !strcmp(name, "none-io_uring")) {
+        mode.aio = BLK_AIO_IO_URING;
+    } else {
+        fprintf(stderr, "usage: %s [threads|io_uring|none-threads|none-io_uring]\n", argv[0]);
+        return 2;
+    }
+    mode.cache = !strncmp(name, "none-", 5) ? BLK_CACHE_NONE : BLK_CACHE_WRITEBACK;
+    if (probe_mode())
+        return SKIP;
+    return cmocka_run_group_tests_name(name, tests, NULL, NULL);
 }

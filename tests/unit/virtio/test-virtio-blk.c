@@ -96,7 +96,9 @@ static struct fx *fx_new(bool use_file, bool readonly)
         assert_int_equal(write(fd, img, IMG_SIZE), IMG_SIZE);
         close(fd);
         free(img);
-        assert_int_equal(blk_raw_open(&be, f->path, readonly, f->base, err, sizeof(err)), 0);
+        assert_int_equal(blk_raw_open(&be, f->path, &(struct blk_raw_opts){.readonly = readonly},
+                                      f->base, err, sizeof(err)),
+                         0);
     } else {
         fake_blk_init(&f->fake, IMG_SIZE, readonly);
         be = &f->fake.be;
