@@ -199,9 +199,11 @@ int bench_vblk(const struct bench_vblk_opts *o)
     for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
         run_pattern(&blk, &patterns[i], o->run_ms, o->label);
         if (i == 1 && (rss = bench_rss_kib(dm.pid, "VmRSS")) >= 0)
-            bench_result("rss.ioreqd.after_vblk_qd32_kib", (double)rss);
+            bench_resultf((double)rss, "rss.ioreqd.%s%safter_vblk_qd32_kib",
+                          o->label ? o->label : "", o->label ? "." : "");
     }
-    bench_result("rss.ioreqd.vblk_peak_kib", (double)bench_rss_kib(dm.pid, "VmHWM"));
+    bench_resultf((double)bench_rss_kib(dm.pid, "VmHWM"), "rss.ioreqd.%s%svblk_peak_kib",
+                  o->label ? o->label : "", o->label ? "." : "");
 
     gvblk_fini(&blk);
     garena_fini(&arena);

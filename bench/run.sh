@@ -89,30 +89,41 @@ step "$bench" ioreq --label ioreqd --rtt $RTT --tp-ms $TP_MS --buffered $BUF \
     --startups $STARTS --log "$work/ioreqd.log" -- "${IOREQD_ARGS[@]}" "${UART[@]}"
 step "$bench" dispatch --lookups $LOOKUPS --ranges 1000
 step "$bench" consumer --count $((LOOKUPS / 20))
-step "$bench" vblk --file "$disk" --size-mib $DISK_MIB --run-ms $VBLK_MS \
-    --log "$work/vblk.log" -- "${IOREQD_ARGS[@]}"
+# virtio-blk: both cache modes, both engines. "wb" is the page cache
+# (cache=writeback, the default), "direct" is cache=none (O_DIRECT).
+for v in "wb aio=threads" "wb_uring aio=io_uring" "direct cache=none,aio=threads" \
+    "direct_uring cache=none,aio=io_uring"; do
+    set -- $v
+    step "$bench" vblk --file "$disk" --size-mib $DISK_MIB --run-ms $VBLK_MS --label "$1" \
+        --disk-opts "$2" --log "$work/vblk-$1.log" -- "${IOREQD_ARGS[@]}"
+done
 
-# fio: the same patterns on the same file, page cache as ioreqd's raw backend
-# uses it (no O_DIRECT); psync at depth 1, io_uring at depth 32.
-fio_run() { # name rw bs depth engine
+# fio: the same patterns on the same file in the same cache state as
+# ioreqd's: through a page cache that holds the file (--invalidate=0; fio's
+# default would drop it first and read from the disk) against "wb", and
+# O_DIRECT against "direct"; psync at depth 1, io_uring at depth 32.
+fio_run() { # label direct name rw bs depth engine
     local secs=$(((VBLK_MS + 999) / 1000)) json
-    json=$(fio --name="$1" --filename="$disk" --rw="$2" --bs="$3" --iodepth="$4" \
-        --ioengine="$5" --direct=0 --time_based --runtime="$secs" \
+    json=$(fio --name="$3" --filename="$disk" --rw="$4" --bs="$5" --iodepth="$6" \
+        --ioengine="$7" --direct="$2" --invalidate=0 --time_based --runtime="$secs" \
         --output-format=json 2> /dev/null) || return 0
     local dir=read
-    case $2 in *write) dir=write ;; esac
-    echo "RESULT fio.$1.iops $(jq ".jobs[0].$dir.iops" <<< "$json")"
-    echo "RESULT fio.$1.mib_s $(jq ".jobs[0].$dir.bw_bytes / 1048576" <<< "$json")"
+    case $4 in *write) dir=write ;; esac
+    echo "RESULT fio.$1.$3.iops $(jq ".jobs[0].$dir.iops" <<< "$json")"
+    echo "RESULT fio.$1.$3.mib_s $(jq ".jobs[0].$dir.bw_bytes / 1048576" <<< "$json")"
 }
 if command -v fio > /dev/null && command -v jq > /dev/null; then
     echo "== fio on $disk" >&2
     {
-        fio_run randread.qd1 randread 4k 1 psync
-        fio_run randread.qd32 randread 4k 32 io_uring
-        fio_run randwrite.qd1 randwrite 4k 1 psync
-        fio_run randwrite.qd32 randwrite 4k 32 io_uring
-        fio_run seqread.1m read 1m 1 psync
-        fio_run seqwrite.1m write 1m 1 psync
+        for m in "wb 0" "direct 1"; do
+            set -- $m
+            fio_run "$1" "$2" randread.qd1 randread 4k 1 psync
+            fio_run "$1" "$2" randread.qd32 randread 4k 32 io_uring
+            fio_run "$1" "$2" randwrite.qd1 randwrite 4k 1 psync
+            fio_run "$1" "$2" randwrite.qd32 randwrite 4k 32 io_uring
+            fio_run "$1" "$2" seqread.1m read 1m 1 psync
+            fio_run "$1" "$2" seqwrite.1m write 1m 1 psync
+        done
     } | tee -a "$results" | sed 's/^RESULT /   /' >&2
 fi
 
@@ -183,17 +194,20 @@ table=$work/table
     echo "| 3 | buffered ring consumer alone, in-process (M/s) | $(fmt "$(get consumer.inproc.per_s)" 1e6 1) | | | >= 20 M/s |"
     echo "| 4 | round trip, 1000 vs 1 ranges, interleaved median (us) | null+registry: $(us cmp.null_r1000.median_ns) | $(us cmp.null_r1.median_ns) | $(ratio cmp.null_r1000.median_ns cmp.null_r1.median_ns) | <= 1.05 |"
     echo "| 4 | registry lookup in-process (ns) | 1000 ranges: $(fmt "$(get dispatch.inproc.r1000.ns)" 1 1) | 1 range: $(fmt "$(get dispatch.inproc.r1.ns)" 1 1) | $(ratio dispatch.inproc.r1000.ns dispatch.inproc.r1.ns) | |"
-    for p in randread.qd1 randread.qd32 randwrite.qd1 randwrite.qd32; do
-        g=
-        case $p in *qd32) g=">= 0.90" ;; esac
-        echo "| 5 | virtio-blk 4 KiB $p (IOPS) | $(fmt "$(get vblk.$p.iops)") | fio $(fmt "$(get fio.$p.iops)") | $(ratio vblk.$p.iops fio.$p.iops) | $g |"
-    done
-    for p in seqread.1m seqwrite.1m; do
-        echo "| 5 | virtio-blk 1 MiB $p (MiB/s) | $(fmt "$(get vblk.$p.mib_s)") | fio $(fmt "$(get fio.$p.mib_s)") | $(ratio vblk.$p.mib_s fio.$p.mib_s) | |"
+    for e in wb wb_uring direct direct_uring; do
+        base=${e%_uring}
+        for p in randread.qd1 randread.qd32 randwrite.qd1 randwrite.qd32; do
+            g=
+            case $p in *qd32) g=">= 0.90" ;; esac
+            echo "| 5 | virtio-blk $e 4 KiB $p (IOPS) | $(fmt "$(get vblk.$e.$p.iops)") | fio $base $(fmt "$(get fio.$base.$p.iops)") | $(ratio vblk.$e.$p.iops fio.$base.$p.iops) | $g |"
+        done
+        for p in seqread.1m seqwrite.1m; do
+            echo "| 5 | virtio-blk $e 1 MiB $p (MiB/s) | $(fmt "$(get vblk.$e.$p.mib_s)") | fio $base $(fmt "$(get fio.$base.$p.mib_s)") | $(ratio vblk.$e.$p.mib_s fio.$base.$p.mib_s) | |"
+        done
     done
     echo "| 6 | RSS idle (KiB) | $(get rss.ioreqd.idle_kib) | null $(get rss.null.idle_kib) | | |"
-    echo "| 6 | RSS under load, 128 vCPUs / virtio-blk QD32 (KiB) | $(get rss.ioreqd.load_v128_kib) / $(get rss.ioreqd.after_vblk_qd32_kib) | | | |"
-    echo "| 6 | RSS peak (VmHWM, KiB): request path / virtio-blk | $(get rss.ioreqd.peak_kib) / $(get rss.ioreqd.vblk_peak_kib) | null $(get rss.null.peak_kib) | | |"
+    echo "| 6 | RSS under load, 128 vCPUs / virtio-blk QD32 (KiB) | $(get rss.ioreqd.load_v128_kib) / $(get rss.ioreqd.wb.after_vblk_qd32_kib) | | | |"
+    echo "| 6 | RSS peak (VmHWM, KiB): request path / virtio-blk | $(get rss.ioreqd.peak_kib) / $(get rss.ioreqd.wb.vblk_peak_kib) | null $(get rss.null.peak_kib) | | |"
     echo "| 6 | start to state=running, median (ms) | $(fmt "$(get startup.ioreqd.median_ns)" 1e6 1) | null $(fmt "$(get startup.null.median_ns)" 1e6 1) | $(ratio startup.ioreqd.median_ns startup.null.median_ns) | |"
 } > "$table"
 
