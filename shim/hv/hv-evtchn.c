@@ -16,6 +16,9 @@
 
 #include "hv-internal.h"
 
+/* the libraries keep per-port state in arrays of this size */
+_Static_assert(HV_MAX_PORTS <= WIRE_EVP_PORTS, "dom0 ports must fit the event page");
+
 int hv_port_alloc(struct hv_porttable *t, uint32_t *port)
 {
     /* port 0 is never valid in Xen */

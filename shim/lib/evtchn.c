@@ -9,6 +9,8 @@
  * a firing is pending (then the mock delivers it, asked by message), and a
  * notification to a vCPU's port wakes the waiting vCPU through a futex,
  * without a message. A mock that offers no page gets messages for both.
+ * Like /dev/xen/evtchn, a handle knows the ports it bound: notify on any
+ * other port fails with ENOTCONN and unmask ignores it, without a message.
  */
 #include <xenevtchn.h>
 
@@ -30,6 +32,10 @@ struct xenevtchn_handle {
     struct shim_conn conn;
     int event_fd;
     struct wire_evport *evp; /* WIRE_EVP_PORTS entries, or NULL */
+    /* Ports bound through this handle, a bit each (the mock's dom0 ports
+     * are below WIRE_EVP_PORTS): set once a bind succeeded, cleared once
+     * unbind did. Atomic, as the handle may be shared by threads. */
+    uint64_t bound[WIRE_EVP_PORTS / 64];
 };
 
 #define EVP_BYTES (sizeof(struct wire_evport) * WIRE_EVP_PORTS)
@@ -50,6 +56,29 @@ static void map_event_page(xenevtchn_handle *xce)
             xce->evp = p;
     }
     close(fd);
+}
+
+static bool port_bound(const xenevtchn_handle *xce, evtchn_port_t port)
+{
+    return port < WIRE_EVP_PORTS &&
+           (__atomic_load_n(&xce->bound[port / 64], __ATOMIC_RELAXED) >> (port % 64) & 1);
+}
+
+/* The result of a bind: remembers the port as this handle's. */
+static xenevtchn_port_or_error_t remember_port(xenevtchn_handle *xce, int port)
+{
+    uint64_t a = (uint64_t)port;
+
+    if (port < 0)
+        return -1;
+    if (port >= WIRE_EVP_PORTS) {
+        /* not a port this mock hands out: give it back, report the mock broken */
+        shim_simple(&xce->conn, WIRE_OP_EVTCHN_UNBIND, 0, &a, 1, NULL);
+        errno = EIO;
+        return -1;
+    }
+    __atomic_fetch_or(&xce->bound[port / 64], 1ull << (port % 64), __ATOMIC_RELAXED);
+    return port;
 }
 
 #define HANDLE_OF(ah) ((xenevtchn_handle *)((char *)(ah)-offsetof(xenevtchn_handle, tc_ah)))
@@ -122,7 +151,12 @@ int xenevtchn_notify(xenevtchn_handle *xce, evtchn_port_t port)
 {
     struct wire_req req = {.op = WIRE_OP_EVTCHN_NOTIFY, .a = {port}};
 
-    if (xce->evp && port < WIRE_EVP_PORTS && !xce->conn.dead &&
+    /* IOCTL_EVTCHN_NOTIFY: a port this handle did not bind is not connected */
+    if (!port_bound(xce, port)) {
+        errno = ENOTCONN;
+        return -1;
+    }
+    if (xce->evp && !xce->conn.dead &&
         (__atomic_load_n(&xce->evp[port].state, __ATOMIC_ACQUIRE) & WIRE_EVP_DIRECT)) {
         /* the increment orders the device model's slot writes before the wake-up */
         __atomic_fetch_add(&xce->evp[port].notify, 1, __ATOMIC_SEQ_CST);
@@ -138,7 +172,8 @@ xenevtchn_port_or_error_t xenevtchn_bind_unbound_port(xenevtchn_handle *xce, uin
         errno = EINVAL;
         return -1;
     }
-    return shim_simple(&xce->conn, WIRE_OP_EVTCHN_BIND_UNBOUND, (uint16_t)domid, NULL, 0, NULL);
+    return remember_port(
+        xce, shim_simple(&xce->conn, WIRE_OP_EVTCHN_BIND_UNBOUND, (uint16_t)domid, NULL, 0, NULL));
 }
 
 xenevtchn_port_or_error_t xenevtchn_bind_interdomain(xenevtchn_handle *xce, uint32_t domid,
@@ -150,21 +185,26 @@ xenevtchn_port_or_error_t xenevtchn_bind_interdomain(xenevtchn_handle *xce, uint
         errno = EINVAL;
         return -1;
     }
-    return shim_simple(&xce->conn, WIRE_OP_EVTCHN_BIND_INTERDOMAIN, (uint16_t)domid, &a, 1, NULL);
+    return remember_port(xce, shim_simple(&xce->conn, WIRE_OP_EVTCHN_BIND_INTERDOMAIN,
+                                          (uint16_t)domid, &a, 1, NULL));
 }
 
 xenevtchn_port_or_error_t xenevtchn_bind_virq(xenevtchn_handle *xce, unsigned int virq)
 {
     uint64_t a = virq;
 
-    return shim_simple(&xce->conn, WIRE_OP_EVTCHN_BIND_VIRQ, 0, &a, 1, NULL);
+    return remember_port(xce, shim_simple(&xce->conn, WIRE_OP_EVTCHN_BIND_VIRQ, 0, &a, 1, NULL));
 }
 
 int xenevtchn_unbind(xenevtchn_handle *xce, evtchn_port_t port)
 {
     uint64_t a = port;
 
-    return shim_simple(&xce->conn, WIRE_OP_EVTCHN_UNBIND, 0, &a, 1, NULL) < 0 ? -1 : 0;
+    if (shim_simple(&xce->conn, WIRE_OP_EVTCHN_UNBIND, 0, &a, 1, NULL) < 0)
+        return -1;
+    if (port < WIRE_EVP_PORTS)
+        __atomic_fetch_and(&xce->bound[port / 64], ~(1ull << (port % 64)), __ATOMIC_RELAXED);
+    return 0;
 }
 
 xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *xce)
@@ -184,6 +224,9 @@ int xenevtchn_unmask(xenevtchn_handle *xce, evtchn_port_t port)
     struct wire_req req = {.op = WIRE_OP_EVTCHN_UNMASK, .a = {port}};
     uint32_t *st = xce->evp && port < WIRE_EVP_PORTS ? &xce->evp[port].state : NULL;
 
+    /* /dev/xen/evtchn's write() skips ports the file did not bind */
+    if (!port_bound(xce, port))
+        return 0;
     /* Bounded: the mock changes the word at most once per firing, and
      * falling back to the message is always right. */
     for (int i = 0; st && !xce->conn.dead && i < 16; i++) {

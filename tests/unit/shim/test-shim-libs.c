@@ -303,6 +303,74 @@ static void test_evtchn_masking_loopback(void **state)
     xenevtchn_close(b);
 }
 
+/*
+ * notify reaches only ports the handle bound, as IOCTL_EVTCHN_NOTIFY
+ * (find_evtchn fails: ENOTCONN) does; unmask, a write() to /dev/xen/evtchn,
+ * skips other ports and succeeds.
+ */
+static void test_evtchn_notify_not_bound(void **state)
+{
+    struct mockhv *hv = *state;
+    xenevtchn_handle *a = xenevtchn_open(NULL, 0), *b = xenevtchn_open(NULL, 0);
+    xendevicemodel_handle *dmod = xendevicemodel_open(NULL, 0);
+    uint32_t remote = 0;
+    ioservid_t id;
+    int pa, pb, pv;
+
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_non_null(dmod);
+    /* never bound by anyone, port 0, out of every range */
+    assert_int_equal(xenevtchn_notify(a, 1), -1);
+    assert_int_equal(errno, ENOTCONN);
+    assert_int_equal(xenevtchn_notify(a, 0), -1);
+    assert_int_equal(errno, ENOTCONN);
+    assert_int_equal(xenevtchn_notify(a, 4096), -1);
+    assert_int_equal(errno, ENOTCONN);
+    assert_int_equal(xenevtchn_notify(a, 0xffffffffu), -1);
+    assert_int_equal(errno, ENOTCONN);
+
+    /* bound by another handle: a loopback pair a <-> b */
+    pa = xenevtchn_bind_unbound_port(a, 0);
+    assert_true(pa > 0);
+    pb = xenevtchn_bind_interdomain(b, 0, (evtchn_port_t)pa);
+    assert_true(pb > 0);
+    assert_int_equal(xenevtchn_pending(b), pb);
+    assert_int_equal(xenevtchn_notify(b, (evtchn_port_t)pa), -1);
+    assert_int_equal(errno, ENOTCONN);
+    assert_int_equal(xenevtchn_notify(a, (evtchn_port_t)pb), -1);
+    assert_int_equal(errno, ENOTCONN);
+    assert_false(readable(xenevtchn_fd(a)));
+    /* unmask skips the other handle's port: b's stays masked */
+    assert_int_equal(xenevtchn_unmask(a, (evtchn_port_t)pb), 0);
+    assert_int_equal(xenevtchn_notify(a, (evtchn_port_t)pa), 0);
+    assert_false(readable(xenevtchn_fd(b)));
+    assert_int_equal(xenevtchn_unmask(b, (evtchn_port_t)pb), 0);
+    assert_int_equal(xenevtchn_pending(b), pb);
+
+    /* unbound already: a vCPU's port (notified without a message while bound) */
+    assert_int_equal(
+        xendevicemodel_create_ioreq_server(dmod, DOMID, HVM_IOREQSRV_BUFIOREQ_OFF, &id), 0);
+    assert_int_equal(xendevicemodel_set_ioreq_server_state(dmod, DOMID, id, 1), 0);
+    assert_int_equal(mockhv_server_vcpu_port(hv, id, 0, &remote), 0);
+    pv = xenevtchn_bind_interdomain(a, DOMID, remote);
+    assert_true(pv > 0);
+    assert_int_equal(xenevtchn_notify(a, (evtchn_port_t)pv), 0);
+    assert_int_equal(xenevtchn_unbind(a, (evtchn_port_t)pv), 0);
+    assert_int_equal(xenevtchn_notify(a, (evtchn_port_t)pv), -1);
+    assert_int_equal(errno, ENOTCONN);
+    assert_int_equal(xenevtchn_unmask(a, (evtchn_port_t)pv), 0);
+    assert_int_equal(xenevtchn_unbind(a, (evtchn_port_t)pa), 0);
+    assert_int_equal(xenevtchn_notify(a, (evtchn_port_t)pa), -1);
+    assert_int_equal(errno, ENOTCONN);
+    /* b's end stays b's: notifying it still works (the peer is unbound now) */
+    assert_int_equal(xenevtchn_notify(b, (evtchn_port_t)pb), 0);
+
+    xendevicemodel_close(dmod);
+    xenevtchn_close(a);
+    xenevtchn_close(b);
+}
+
 struct guest_read {
     struct mockhv *hv;
     uint32_t val;
@@ -457,6 +525,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_foreign_map, setup, teardown),
         cmocka_unit_test_setup_teardown(test_relocate_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_evtchn_masking_loopback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_evtchn_notify_not_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_evtchn_vcpu_port_direct, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gnttab, setup, teardown),
