@@ -247,13 +247,16 @@ int hv_evtchn_handle(struct hv_conn *c, const struct wire_req *req, struct wire_
     int rc;
 
     switch (req->op) {
+    /* A restricted /dev/xen/evtchn refuses with EACCES (privcmd says EPERM):
+     * interdomain binds to another domain, and every unbound-port and virq
+     * bind, whatever the domain. */
     case WIRE_OP_EVTCHN_BIND_INTERDOMAIN:
         if (c->restrict_domid >= 0 && req->domid != c->restrict_domid)
-            return -EPERM;
+            return -EACCES;
         return bind_interdomain(hv, c, req->domid, (uint32_t)req->a[0]);
     case WIRE_OP_EVTCHN_BIND_UNBOUND:
-        if (c->restrict_domid >= 0 && req->domid != c->restrict_domid)
-            return -EPERM;
+        if (c->restrict_domid >= 0)
+            return -EACCES;
         if ((req->domid != hv->domid || hv->gone) && req->domid != 0)
             return -ESRCH;
         rc = hv_port_alloc(&hv->dom0_ports, &port);
@@ -265,9 +268,8 @@ int hv_evtchn_handle(struct hv_conn *c, const struct wire_req *req, struct wire_
             hv_evpage_reset(c->evp, port, false);
         return (int)port;
     case WIRE_OP_EVTCHN_BIND_VIRQ:
-        /* a restricted handle may not bind host-wide virqs */
         if (c->restrict_domid >= 0)
-            return -EPERM;
+            return -EACCES;
         rc = hv_port_alloc(&hv->dom0_ports, &port);
         if (rc)
             return rc;

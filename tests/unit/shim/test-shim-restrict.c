@@ -31,6 +31,8 @@ static void test_restrict_all(void **state)
     xc_dominfo_t info[4];
     ioservid_t id;
     xen_pfn_t pfn = 0;
+    uint32_t remote = 0;
+    int port;
     void *p;
 
     assert_int_equal(mockhv_create(&hv, &cfg), 0);
@@ -59,10 +61,27 @@ static void test_restrict_all(void **state)
     p = xenforeignmemory_map(fmem, DOMID, PROT_READ, 1, &pfn, NULL);
     assert_non_null(p);
     xenforeignmemory_unmap(fmem, p, 1);
+    /* /dev/xen/evtchn refuses with EACCES, not privcmd's EPERM: interdomain
+     * binds to another domain, unbound ports and virqs for any domain */
     assert_int_equal(xenevtchn_bind_interdomain(xce, DOMID + 1, 1), -1);
-    assert_int_equal(errno, EPERM);
+    assert_int_equal(errno, EACCES);
+    assert_int_equal(xenevtchn_bind_interdomain(xce, 0, 1), -1);
+    assert_int_equal(errno, EACCES);
     assert_int_equal(xenevtchn_bind_unbound_port(xce, 0), -1);
-    assert_int_equal(errno, EPERM);
+    assert_int_equal(errno, EACCES);
+    assert_int_equal(xenevtchn_bind_unbound_port(xce, DOMID), -1);
+    assert_int_equal(errno, EACCES);
+    assert_int_equal(xenevtchn_bind_virq(xce, 0), -1);
+    assert_int_equal(errno, EACCES);
+    /* its own domain's ports stay reachable */
+    assert_int_equal(xenevtchn_bind_interdomain(xce, DOMID, 4000), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(xendevicemodel_set_ioreq_server_state(dmod, DOMID, id, 1), 0);
+    assert_int_equal(mockhv_server_vcpu_port(hv, id, 1, &remote), 0);
+    port = xenevtchn_bind_interdomain(xce, DOMID, remote);
+    assert_true(port > 0);
+    assert_int_equal(xenevtchn_notify(xce, (evtchn_port_t)port), 0);
+    assert_int_equal(xenevtchn_unbind(xce, (evtchn_port_t)port), 0);
     /* the real xenctrl handle is neutered, not restricted */
     assert_int_equal(xc_domain_getinfo(xch, 0, 4, info), -1);
     assert_int_equal(errno, ENOTTY);
