@@ -114,12 +114,16 @@ static void take_fds(struct msghdr *msg, int *fd_out)
 static int recv_locked(struct shim_conn *c, struct wire_rep *rep, void *rbuf, size_t rmax,
                        size_t *rlen, int *fd_out)
 {
-    /* replies are small: the largest is two struct wire_dominfo */
-    _Alignas(8) uint8_t buf[4096];
+    /* The header lands in *rep and the payload straight in the caller's
+     * buffer (a dirty-VRAM bitmap is up to 32 KiB); payload past rmax, which
+     * no caller expects, in a scratch buffer, dropped. */
+    uint8_t spill[4096];
     char cbuf[CMSG_SPACE(sizeof(int) * 4)];
-    struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+    struct iovec iov[3] = {{.iov_base = rep, .iov_len = sizeof(*rep)},
+                           {.iov_base = rbuf, .iov_len = rbuf ? rmax : 0},
+                           {.iov_base = spill, .iov_len = sizeof(spill)}};
     struct msghdr msg = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+        .msg_iov = iov, .msg_iovlen = 3, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
     ssize_t n;
 
     do {
@@ -136,13 +140,10 @@ static int recv_locked(struct shim_conn *c, struct wire_rep *rep, void *rbuf, si
         }
         return fail(ENOTCONN);
     }
-    memcpy(rep, buf, sizeof(*rep));
     if (rep->len > (size_t)n - sizeof(*rep))
         rep->len = (uint32_t)((size_t)n - sizeof(*rep));
     if (rlen)
-        *rlen = rep->len < rmax ? rep->len : rmax;
-    if (rbuf)
-        memcpy(rbuf, buf + sizeof(*rep), rep->len < rmax ? rep->len : rmax);
+        *rlen = !rbuf ? 0 : rep->len < rmax ? rep->len : rmax;
     return 0;
 }
 
