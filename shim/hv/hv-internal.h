@@ -28,7 +28,8 @@
 #define HV_HIGH_RAM_START    0x100000000ull
 #define HV_NR_HVM_PARAMS     HVM_NR_PARAMS
 #define HV_RANGE_TYPES       3
-#define HV_MAX_P2M_OVERRIDES 65536 /* frames moved by relocate_memory or left as holes */
+#define HV_MAX_P2M_OVERRIDES 65536      /* frames moved by relocate_memory or left as holes */
+#define HV_VRAM_MAX_FRAMES   (1u << 18) /* track_dirty_vram: GB(1) >> PAGE_SHIFT, as dm.c */
 
 struct event_base;
 struct event;
@@ -50,6 +51,12 @@ struct hv_p2m_entry {
 struct hv_p2m {
     unsigned nr, cap;
     struct hv_p2m_entry *e; /* sorted by gfn */
+};
+
+/* The range track_dirty_vram watches (hv-dirty-vram.c). */
+struct hv_vram {
+    uint64_t first, nr; /* nr = 0: not tracking */
+    uint8_t *dirty;     /* (nr + 7) / 8 bytes, bit i = frame first + i written since collected */
 };
 
 struct hv_server {
@@ -146,6 +153,7 @@ struct mockhv {
     uint64_t ram_bytes;
     uint64_t low_end; /* RAM [0, low_end) and [4G, 4G + ram_bytes - low_end) */
     struct hv_p2m p2m;
+    struct hv_vram vram;
 
     uint64_t params[HV_NR_HVM_PARAMS];
     int shutdown_reason;
@@ -195,6 +203,15 @@ int hv_p2m_relocate(struct mockhv *hv, uint64_t src, uint64_t dst, uint64_t nr);
 int hv_ram_access(struct mockhv *hv, uint64_t gpa, void *buf, uint64_t len, enum hv_ram_op op);
 int hv_fmem_translate(struct mockhv *hv, const struct wire_req *req, size_t len, void *out,
                       uint32_t *out_len);
+
+/* hv-dirty-vram.c (callers hold mockhv.lock) */
+/* WIRE_OP_DM_TRACK_DIRTY_VRAM: the bitmap goes to out, *out_len its bytes. */
+int hv_vram_track(struct mockhv *hv, const struct wire_req *req, void *out, uint32_t *out_len);
+/* Frames the guest wrote, or newly mapped: dirty if tracked. */
+void hv_vram_mark(struct mockhv *hv, uint64_t gfn, uint64_t nr);
+/* Frames that stopped being RAM: never reported dirty. */
+void hv_vram_forget(struct mockhv *hv, uint64_t gfn, uint64_t nr);
+void hv_vram_fini(struct mockhv *hv);
 
 /* hv-evtchn.c */
 int hv_port_alloc(struct hv_porttable *t, uint32_t *port);
@@ -265,8 +282,9 @@ void hv_guest_abort_all(struct mockhv *hv);
 int hv_guest_down(const struct mockhv *hv);
 
 /* hv-records.c */
+/* out/out_len: the reply payload (track_dirty_vram's bitmap). */
 int hv_records_handle(struct hv_conn *c, const struct wire_req *req, size_t len,
-                      struct wire_rep *rep);
+                      struct wire_rep *rep, void *out, uint32_t *out_len);
 void hv_records_init(struct mockhv *hv);
 void hv_records_fini(struct mockhv *hv);
 

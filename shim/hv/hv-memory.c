@@ -54,6 +54,7 @@ void hv_memory_fini(struct mockhv *hv)
         close(hv->ram_fd);
     free(hv->p2m.e);
     hv->p2m.e = NULL;
+    hv_vram_fini(hv);
     hv->p2m.nr = hv->p2m.cap = 0;
     hv->ram = NULL;
     hv->ram_fd = -1;
@@ -145,6 +146,9 @@ int hv_p2m_relocate(struct mockhv *hv, uint64_t src, uint64_t dst, uint64_t nr)
         rc = rc ? rc : p2m_set(hv, src + i, -1);
         if (rc)
             return rc;
+        /* a frame mapped into tracked VRAM is writable, so dirty; a hole never is */
+        hv_vram_mark(hv, dst + i, 1);
+        hv_vram_forget(hv, src + i, 1);
     }
     return 0;
 }
@@ -198,6 +202,10 @@ int mockhv_ram_write(struct mockhv *hv, uint64_t gpa, const void *buf, size_t le
 
     pthread_mutex_lock(&hv->lock);
     rc = hv->gone ? -ESHUTDOWN : hv_ram_access(hv, gpa, (void *)buf, len, HV_RAM_WRITE);
+    /* the guest's own writes: what dirty VRAM tracking sees */
+    if (!rc && len)
+        hv_vram_mark(hv, gpa >> PAGE_SHIFT,
+                     ((gpa + len - 1) >> PAGE_SHIFT) - (gpa >> PAGE_SHIFT) + 1);
     pthread_mutex_unlock(&hv->lock);
     return rc;
 }

@@ -1,8 +1,8 @@
 /*
  * What device models ask the hypervisor to do to the guest, recorded for
  * tests: interrupt levels and MSIs (with a wait), modified-memory ranges,
- * memory types, shutdown requests. Argument checks follow Xen's dm.c, so a
- * device model sees the errors real Xen would give it.
+ * memory types, shutdown requests; dirty VRAM is hv-dirty-vram.c's. Argument checks follow Xen's
+ * dm.c, so a device model sees the errors real Xen would give it.
  */
 #include <errno.h>
 #include <string.h>
@@ -64,7 +64,7 @@ static int modified(struct mockhv *hv, const struct wire_req *req, size_t len)
 }
 
 int hv_records_handle(struct hv_conn *c, const struct wire_req *req, size_t len,
-                      struct wire_rep *rep)
+                      struct wire_rep *rep, void *out, uint32_t *out_len)
 {
     struct mockhv *hv = c->hv;
     struct mockhv_irq_record r = {0};
@@ -112,10 +112,7 @@ int hv_records_handle(struct hv_conn *c, const struct wire_req *req, size_t len,
     case WIRE_OP_DM_MODIFIED_MEMORY:
         return modified(hv, req, len);
     case WIRE_OP_DM_TRACK_DIRTY_VRAM:
-        /* no log-dirty mode in the mock: nothing is ever dirty */
-        if (a[0] + a[1] < a[0])
-            return -EINVAL;
-        return 0;
+        return hv_vram_track(hv, req, out, out_len);
     case WIRE_OP_DM_SET_MEM_TYPE:
         if (a[0] > HVMMEM_ioreq_server || a[1] + a[2] < a[1])
             return -EINVAL;

@@ -152,7 +152,7 @@ static int dispatch(struct hv_conn *c, const struct wire_req *req, size_t len, s
             return rc;
         rc = hv_server_handle(c, req, rep);
         if (rc == -ENOSYS)
-            rc = hv_records_handle(c, req, len, rep);
+            rc = hv_records_handle(c, req, len, rep, tx_buf() + sizeof(*rep), plen);
         return rc;
     case WIRE_KIND_XC:
         if (req->op >= WIRE_OP_XC_DOMAIN_INFO && req->op <= WIRE_OP_XC_HVM_PARAM_SET)

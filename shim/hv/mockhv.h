@@ -130,7 +130,8 @@ int mockhv_timeoffset(struct mockhv *hv, int64_t delta);
 int mockhv_invalidate(struct mockhv *hv, unsigned vcpu, int timeout_ms);
 
 /* ---- guest RAM (through the p2m, so relocate_memory is honoured; -EFAULT,
- * with nothing copied, unless every byte is RAM) ---- */
+ * with nothing copied, unless every byte is RAM). mockhv_ram_write is the
+ * guest's own store: it dirties the frames for track_dirty_vram. ---- */
 int mockhv_ram_read(struct mockhv *hv, uint64_t gpa, void *buf, size_t len);
 int mockhv_ram_write(struct mockhv *hv, uint64_t gpa, const void *buf, size_t len);
 uint64_t mockhv_ram_size(const struct mockhv *hv);

@@ -61,7 +61,8 @@ enum wire_op {
     WIRE_OP_DM_SET_ISA_IRQ,      /* a[0] irq, a[1] level */
     WIRE_OP_DM_SET_LINK_ROUTE,   /* a[0] link, a[1] irq */
     WIRE_OP_DM_INJECT_MSI,       /* a[0] addr, a[1] data */
-    WIRE_OP_DM_TRACK_DIRTY_VRAM, /* a[0] first pfn, a[1] nr */
+    WIRE_OP_DM_TRACK_DIRTY_VRAM, /* a[0] first pfn, a[1] nr, a[2] bitmap bytes; payload
+                                    the (nr + 7) / 8 byte bitmap */
     WIRE_OP_DM_MODIFIED_MEMORY,  /* payload: a[0] extents of struct wire_extent */
     WIRE_OP_DM_SET_MEM_TYPE,     /* a[0] type, a[1] first pfn, a[2] nr */
     WIRE_OP_DM_SHUTDOWN,         /* a[0] reason */

@@ -182,12 +182,23 @@ int xendevicemodel_inject_msi(xendevicemodel_handle *dmod, domid_t domid, uint64
 int xendevicemodel_track_dirty_vram(xendevicemodel_handle *dmod, domid_t domid, uint64_t first_pfn,
                                     uint32_t nr, unsigned long *dirty_bitmap)
 {
-    const size_t bits = 8 * sizeof(unsigned long);
+    /* libxendevicemodel hands Xen a buffer of (nr + 7) / 8 bytes, and Xen
+     * writes exactly that many, whatever the unsigned long rounding */
+    size_t bytes = ((size_t)nr + 7) / 8, got = 0;
+    struct wire_req req = {
+        .op = WIRE_OP_DM_TRACK_DIRTY_VRAM, .domid = domid, .a = {first_pfn, nr, bytes}};
+    struct wire_rep rep;
 
-    if (CALL(dmod, WIRE_OP_DM_TRACK_DIRTY_VRAM, domid, first_pfn, nr) < 0)
+    if (bytes && !dirty_bitmap) {
+        errno = EFAULT; /* privcmd cannot lock the buffer */
         return -1;
-    if (dirty_bitmap && nr)
-        memset(dirty_bitmap, 0, (nr + bits - 1) / bits * sizeof(unsigned long));
+    }
+    if (shim_call(&dmod->conn, &req, NULL, 0, &rep, dirty_bitmap, bytes, &got, NULL) < 0)
+        return -1;
+    if (got != bytes) {
+        errno = EIO;
+        return -1;
+    }
     return 0;
 }
 

@@ -137,6 +137,11 @@ static void test_wrong_kind_and_unknown_ops(void **state)
     assert_int_equal(call(fd, &req, sizeof(req), -1), -ENOSYS);
     req = (struct wire_req){.op = WIRE_OP_DM_MODIFIED_MEMORY, .domid = DOMID, .a = {1000}};
     assert_int_equal(call(fd, &req, sizeof(req), -1), -EINVAL); /* payload missing */
+    /* track_dirty_vram names the bitmap buffer's size; Xen refuses one too small */
+    req = (struct wire_req){.op = WIRE_OP_DM_TRACK_DIRTY_VRAM, .domid = DOMID, .a = {0, 17, 2}};
+    assert_int_equal(call(fd, &req, sizeof(req), -1), -EINVAL);
+    req.a[2] = 3;
+    assert_int_equal(call(fd, &req, sizeof(req), -1), 0);
     req = (struct wire_req){.op = WIRE_OP_DM_NR_VCPUS, .domid = DOMID};
     /* a descriptor nobody asked for is closed, the request still served */
     assert_int_equal(call(fd, &req, sizeof(req), 0), 0);
