@@ -18,18 +18,21 @@
 #include "mockhv.h"
 #include "wire.h"
 
-#define HV_PAGE_SIZE         4096u
-#define HV_MAX_SERVERS       8   /* MAX_NR_IOREQ_SERVERS */
-#define HV_MAX_RANGES        256 /* Xen's MAX_NR_IO_RANGES per rangeset */
-#define HV_MAX_PORTS         4096
-#define HV_IRQ_HISTORY       4096
-#define HV_MOD_HISTORY       4096
-#define HV_LOW_RAM_LIMIT     0xe0000000ull /* RAM above continues at 4 GiB */
-#define HV_HIGH_RAM_START    0x100000000ull
-#define HV_NR_HVM_PARAMS     HVM_NR_PARAMS
-#define HV_RANGE_TYPES       3
-#define HV_MAX_P2M_OVERRIDES 65536      /* frames moved by relocate_memory or left as holes */
-#define HV_VRAM_MAX_FRAMES   (1u << 18) /* track_dirty_vram: GB(1) >> PAGE_SHIFT, as dm.c */
+#define HV_PAGE_SIZE           4096u
+#define HV_MAX_SERVERS         8   /* MAX_NR_IOREQ_SERVERS */
+#define HV_MAX_RANGES          256 /* Xen's MAX_NR_IO_RANGES per rangeset */
+#define HV_MAX_PORTS           4096
+#define HV_IRQ_HISTORY         4096
+#define HV_MOD_HISTORY         4096
+#define HV_LOW_RAM_LIMIT       0xe0000000ull /* RAM above continues at 4 GiB */
+#define HV_HIGH_RAM_START      0x100000000ull
+#define HV_NR_HVM_PARAMS       HVM_NR_PARAMS
+#define HV_RANGE_TYPES         3
+#define HV_MAX_P2M_OVERRIDES   65536      /* frames moved by relocate_memory or left as holes */
+#define HV_VRAM_MAX_FRAMES     (1u << 18) /* track_dirty_vram: GB(1) >> PAGE_SHIFT, as dm.c */
+#define HV_MAX_MEM_TYPE_RANGES 65536      /* set_mem_type records (a bound of the mock's) */
+#define HV_MAX_CACHEATTR       64         /* pinned cache attribute ranges, Xen's bound */
+#define HV_PADDR_BITS          52
 
 struct event_base;
 struct event;
@@ -57,6 +60,18 @@ struct hv_p2m {
 struct hv_vram {
     uint64_t first, nr; /* nr = 0: not tracking */
     uint8_t *dirty;     /* (nr + 7) / 8 bytes, bit i = frame first + i written since collected */
+};
+
+/* Frames with a memory type or cache attribute a device model set. */
+struct hv_mem_range {
+    uint64_t first, last; /* inclusive */
+    uint32_t type;        /* HVMMEM_* or XEN_DMOP_MEM_CACHEATTR_* */
+};
+
+/* set_mem_type records: sorted, disjoint, neighbours of one type merged. */
+struct hv_mem_types {
+    unsigned nr, cap;
+    struct hv_mem_range *r;
 };
 
 struct hv_server {
@@ -153,7 +168,16 @@ struct mockhv {
     uint64_t ram_bytes;
     uint64_t low_end; /* RAM [0, low_end) and [4G, 4G + ram_bytes - low_end) */
     struct hv_p2m p2m;
+    uint64_t max_gfn; /* highest frame ever mapped (Xen's max_mapped_pfn) */
     struct hv_vram vram;
+    struct hv_mem_types mem_types;
+    struct {
+        bool claimed; /* a server claimed HVMMEM_ioreq_server frames */
+        uint16_t server;
+        uint32_t flags; /* XEN_DMOP_IOREQ_MEM_ACCESS_* */
+    } ioreq_mem;
+    unsigned nr_cacheattr;
+    struct hv_mem_range cacheattr[HV_MAX_CACHEATTR]; /* pinned, in frame order */
 
     uint64_t params[HV_NR_HVM_PARAMS];
     int shutdown_reason;
@@ -212,6 +236,19 @@ void hv_vram_mark(struct mockhv *hv, uint64_t gfn, uint64_t nr);
 /* Frames that stopped being RAM: never reported dirty. */
 void hv_vram_forget(struct mockhv *hv, uint64_t gfn, uint64_t nr);
 void hv_vram_fini(struct mockhv *hv);
+
+/* hv-memtype.c (callers hold mockhv.lock) */
+/* WIRE_OP_DM_SET_MEM_TYPE, WIRE_OP_DM_MAP_MEM_TYPE, WIRE_OP_DM_PIN_CACHEATTR */
+int hv_set_mem_type(struct mockhv *hv, uint64_t type, uint64_t first, uint64_t nr);
+int hv_map_mem_type(struct mockhv *hv, uint64_t id, uint64_t type, uint64_t flags);
+int hv_pin_cacheattr(struct mockhv *hv, uint64_t start, uint64_t end, uint64_t type);
+/* HVMMEM_* type of a frame */
+uint32_t hv_memtype_of(const struct mockhv *hv, uint64_t gfn);
+/* Frames remapped by relocate_memory: back to their default type. */
+void hv_memtype_forget(struct mockhv *hv, uint64_t gfn, uint64_t nr);
+/* Server id is being destroyed: its claim on the ioreq-server type goes. */
+void hv_memtype_server_gone(struct mockhv *hv, uint16_t id);
+void hv_memtype_fini(struct mockhv *hv);
 
 /* hv-evtchn.c */
 int hv_port_alloc(struct hv_porttable *t, uint32_t *port);

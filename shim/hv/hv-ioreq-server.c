@@ -22,6 +22,7 @@ struct hv_server *hv_server_get(struct mockhv *hv, unsigned id)
 static void server_free(struct mockhv *hv, struct hv_server *s)
 {
     hv_guest_abort_server(hv, s);
+    hv_memtype_server_gone(hv, s->id);
     for (unsigned v = 0; v < hv->nr_vcpus; v++)
         if (s->vcpu_port[v])
             hv_guest_port_close(hv, s->vcpu_port[v]);
@@ -152,8 +153,10 @@ int hv_server_handle(struct hv_conn *c, const struct wire_req *req, struct wire_
     case WIRE_OP_DM_UNMAP_PCIDEV:
     case WIRE_OP_DM_SET_SERVER_STATE:
     case WIRE_OP_DM_DESTROY_SERVER:
-    case WIRE_OP_DM_MAP_MEM_TYPE:
         break;
+    case WIRE_OP_DM_MAP_MEM_TYPE:
+        /* checks its arguments before looking the server up, as Xen */
+        return hv_map_mem_type(hv, req->a[0], req->a[1], req->a[2]);
     default:
         return -ENOSYS; /* not a server operation */
     }
@@ -184,9 +187,6 @@ int hv_server_handle(struct hv_conn *c, const struct wire_req *req, struct wire_
     case WIRE_OP_DM_DESTROY_SERVER:
         server_free(hv, s);
         return 0;
-    case WIRE_OP_DM_MAP_MEM_TYPE:
-        /* Only HVMMEM_ioreq_server exists; the mock has no such pages. */
-        return req->a[1] == HVMMEM_ioreq_server ? 0 : -EINVAL;
     }
     return -ENOSYS;
 }

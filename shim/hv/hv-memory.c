@@ -39,6 +39,9 @@ int hv_memory_init(struct mockhv *hv, uint64_t bytes)
     }
     hv->ram_bytes = bytes;
     hv->low_end = bytes < HV_LOW_RAM_LIMIT ? bytes : HV_LOW_RAM_LIMIT;
+    hv->max_gfn = bytes > hv->low_end
+                      ? ((HV_HIGH_RAM_START + bytes - hv->low_end) >> PAGE_SHIFT) - 1
+                      : (hv->low_end >> PAGE_SHIFT) - 1;
     return 0;
 out:
     close(hv->ram_fd);
@@ -55,6 +58,7 @@ void hv_memory_fini(struct mockhv *hv)
     free(hv->p2m.e);
     hv->p2m.e = NULL;
     hv_vram_fini(hv);
+    hv_memtype_fini(hv);
     hv->p2m.nr = hv->p2m.cap = 0;
     hv->ram = NULL;
     hv->ram_fd = -1;
@@ -146,9 +150,14 @@ int hv_p2m_relocate(struct mockhv *hv, uint64_t src, uint64_t dst, uint64_t nr)
         rc = rc ? rc : p2m_set(hv, src + i, -1);
         if (rc)
             return rc;
-        /* a frame mapped into tracked VRAM is writable, so dirty; a hole never is */
+        if (dst + i > hv->max_gfn)
+            hv->max_gfn = dst + i;
+        /* a frame mapped into tracked VRAM is writable, so dirty; a hole never
+         * is; both lose any memory type set on them (plain RAM, a hole) */
         hv_vram_mark(hv, dst + i, 1);
         hv_vram_forget(hv, src + i, 1);
+        hv_memtype_forget(hv, dst + i, 1);
+        hv_memtype_forget(hv, src + i, 1);
     }
     return 0;
 }

@@ -1,7 +1,8 @@
 /*
  * What device models ask the hypervisor to do to the guest, recorded for
  * tests: interrupt levels and MSIs (with a wait), modified-memory ranges,
- * memory types, shutdown requests; dirty VRAM is hv-dirty-vram.c's. Argument checks follow Xen's
+ * shutdown requests; dirty VRAM is hv-dirty-vram.c's, memory types and
+ * cache attributes hv-memtype.c's. Argument checks follow Xen's
  * dm.c, so a device model sees the errors real Xen would give it.
  */
 #include <errno.h>
@@ -114,10 +115,7 @@ int hv_records_handle(struct hv_conn *c, const struct wire_req *req, size_t len,
     case WIRE_OP_DM_TRACK_DIRTY_VRAM:
         return hv_vram_track(hv, req, out, out_len);
     case WIRE_OP_DM_SET_MEM_TYPE:
-        if (a[0] > HVMMEM_ioreq_server || a[1] + a[2] < a[1])
-            return -EINVAL;
-        hv->mem_type_calls++;
-        return 0;
+        return hv_set_mem_type(hv, a[0], a[1], a[2]);
     case WIRE_OP_DM_SHUTDOWN:
         if (a[0] > SHUTDOWN_MAX)
             return -EINVAL;
@@ -127,7 +125,7 @@ int hv_records_handle(struct hv_conn *c, const struct wire_req *req, size_t len,
     case WIRE_OP_DM_RELOCATE_MEMORY:
         return hv_p2m_relocate(hv, a[1], a[2], a[0]);
     case WIRE_OP_DM_PIN_CACHEATTR:
-        return a[0] > a[1] ? -EINVAL : 0;
+        return hv_pin_cacheattr(hv, a[0], a[1], a[2]);
     case WIRE_OP_DM_INJECT_EVENT:
         return a[0] >= hv->nr_vcpus ? -EINVAL : 0;
     }

@@ -200,6 +200,28 @@ int mockhv_hvm_param_set(struct mockhv *hv, unsigned index, uint64_t val);
 /* Number of successful set_mem_type calls so far. */
 uint64_t mockhv_mem_type_calls(struct mockhv *hv);
 
+/* ---- memory types and cache attributes the device models set ----
+ * Records, checked as Xen checks them; guest accesses do not change with
+ * them. */
+struct mockhv_mem_range {
+    uint64_t first, last; /* frames, inclusive */
+    uint32_t type;        /* HVMMEM_* or XEN_DMOP_MEM_CACHEATTR_* */
+};
+/* Frames whose type set_mem_type changed, as ranges in frame order (one
+ * range per run of one type), up to max; returns how many there are. */
+int mockhv_mem_types(struct mockhv *hv, struct mockhv_mem_range *out, size_t max);
+/* HVMMEM_* type of a frame: the one set, else HVMMEM_ram_rw for RAM and
+ * HVMMEM_mmio_dm for anything else. relocate_memory resets the frames it
+ * touches to that default. */
+int mockhv_mem_type(struct mockhv *hv, uint64_t gfn);
+/* The server that claimed the HVMMEM_ioreq_server type
+ * (map_mem_type_to_ioreq_server) and its XEN_DMOP_IOREQ_MEM_ACCESS_*
+ * flags; -ENOENT if none. */
+int mockhv_ioreq_mem_claim(struct mockhv *hv, uint16_t *id, uint32_t *flags);
+/* Pinned cache attribute ranges (pin_memory_cacheattr) in frame order, up
+ * to max; returns how many there are (at most 64). */
+int mockhv_cacheattrs(struct mockhv *hv, struct mockhv_mem_range *out, size_t max);
+
 /* ---- inspection of ioreq servers ---- */
 enum mockhv_range_type {
     MOCKHV_RANGE_PIO,  /* XEN_DMOP_IO_RANGE_PORT */

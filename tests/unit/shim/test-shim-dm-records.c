@@ -1,6 +1,7 @@
 /*
  * Device-model operations whose effect the mock keeps and tests read back:
- * dirty VRAM tracking, with Xen's (HAP) semantics and limits.
+ * dirty VRAM tracking, with Xen's (HAP) semantics and limits; memory types
+ * and the ioreq-server type claim; pinned cache attributes.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -222,6 +223,258 @@ static void test_dirty_vram_limits(void **state)
     free(bm);
 }
 
+static void assert_range(const struct mockhv_mem_range *r, uint64_t first, uint64_t last,
+                         uint32_t type)
+{
+    assert_int_equal(r->first, first);
+    assert_int_equal(r->last, last);
+    assert_int_equal(r->type, type);
+}
+
+/* set_mem_type through the library: 0 or errno */
+static int set_type(struct fixture *fx, hvmmem_type_t type, uint64_t first, uint32_t nr)
+{
+    return xendevicemodel_set_mem_type(fx->dmod, DOMID, type, first, nr) ? errno : 0;
+}
+
+/*
+ * Types are recorded per frame (shown as merged ranges) with Xen's rules:
+ * RAM may take any type, a frame that is not RAM (mmio_dm) only mmio_dm;
+ * a refused frame stops the call with EINVAL, the frames before it keep
+ * their new type.
+ */
+static void test_set_mem_type_recorded(void **state)
+{
+    struct fixture *fx = *state;
+    struct mockhv_mem_range r[8];
+
+    assert_int_equal(mockhv_mem_types(fx->hv, r, 8), 0);
+    assert_int_equal(mockhv_mem_type(fx->hv, 0x100), HVMMEM_ram_rw);
+    assert_int_equal(mockhv_mem_type(fx->hv, RAM / PAGE), HVMMEM_mmio_dm);
+
+    assert_int_equal(set_type(fx, HVMMEM_ram_ro, 0x100, 16), 0);
+    assert_int_equal(mockhv_mem_types(fx->hv, r, 8), 1);
+    assert_range(&r[0], 0x100, 0x10f, HVMMEM_ram_ro);
+    assert_int_equal(mockhv_mem_type(fx->hv, 0x10f), HVMMEM_ram_ro);
+    assert_int_equal(mockhv_mem_type(fx->hv, 0x110), HVMMEM_ram_rw);
+    /* a neighbour of the same type merges, another type splits */
+    assert_int_equal(set_type(fx, HVMMEM_ram_ro, 0x110, 4), 0);
+    assert_int_equal(set_type(fx, HVMMEM_ram_rw, 0x104, 2), 0);
+    assert_int_equal(mockhv_mem_types(fx->hv, r, 8), 3);
+    assert_range(&r[0], 0x100, 0x103, HVMMEM_ram_ro);
+    assert_range(&r[1], 0x104, 0x105, HVMMEM_ram_rw);
+    assert_range(&r[2], 0x106, 0x113, HVMMEM_ram_ro);
+    /* and back to one run */
+    assert_int_equal(set_type(fx, HVMMEM_ram_ro, 0x104, 2), 0);
+    assert_int_equal(mockhv_mem_types(fx->hv, r, 8), 1);
+    assert_range(&r[0], 0x100, 0x113, HVMMEM_ram_ro);
+    assert_int_equal(mockhv_mem_type_calls(fx->hv), 4);
+
+    /* RAM can become mmio_dm, which cannot become RAM again */
+    assert_int_equal(set_type(fx, HVMMEM_mmio_dm, 0x200, 1), 0);
+    assert_int_equal(set_type(fx, HVMMEM_ram_rw, 0x200, 1), EINVAL);
+    assert_int_equal(set_type(fx, HVMMEM_ram_ro, 0x200, 1), EINVAL);
+    assert_int_equal(set_type(fx, HVMMEM_mmio_dm, 0x200, 1), 0);
+    /* stopped at the first refused frame: 0x1fe and 0x1ff changed */
+    assert_int_equal(set_type(fx, HVMMEM_ram_ro, 0x1fe, 4), EINVAL);
+    assert_int_equal(mockhv_mem_types(fx->hv, r, 8), 3);
+    assert_range(&r[1], 0x1fe, 0x1ff, HVMMEM_ram_ro);
+    assert_range(&r[2], 0x200, 0x200, HVMMEM_mmio_dm);
+    assert_int_equal(mockhv_mem_type(fx->hv, 0x201), HVMMEM_ram_rw);
+    assert_int_equal(mockhv_mem_type_calls(fx->hv), 6);
+
+    /* a hole (relocated away) is mmio_dm: only mmio_dm is allowed there */
+    assert_int_equal(set_type(fx, HVMMEM_ram_ro, 0x300, 1), 0);
+    assert_int_equal(xendevicemodel_relocate_memory(fx->dmod, DOMID, 1, 0x300, 0x301), 0);
+    assert_int_equal(mockhv_mem_type(fx->hv, 0x300), HVMMEM_mmio_dm);
+    assert_int_equal(mockhv_mem_type(fx->hv, 0x301), HVMMEM_ram_rw);
+    assert_int_equal(mockhv_mem_types(fx->hv, r, 8), 3); /* 0x300's record went */
+    assert_int_equal(set_type(fx, HVMMEM_ram_rw, 0x300, 1), EINVAL);
+    assert_int_equal(set_type(fx, HVMMEM_mmio_dm, 0x300, 1), 0);
+    assert_int_equal(mockhv_mem_types(fx->hv, r, 8), 4);
+    assert_range(&r[3], 0x300, 0x300, HVMMEM_mmio_dm);
+    assert_int_equal(mockhv_mem_types(fx->hv, r, 1), 4); /* count beyond max */
+}
+
+/* Xen's argument checks: nothing recorded, nothing counted. */
+static void test_set_mem_type_errors(void **state)
+{
+    struct fixture *fx = *state;
+    const uint64_t last = RAM / PAGE - 1;
+
+    assert_int_equal(set_type(fx, HVMMEM_unused, 0x100, 1), EINVAL);
+    assert_int_equal(set_type(fx, (hvmmem_type_t)5, 0x100, 1), EINVAL);
+    assert_int_equal(set_type(fx, (hvmmem_type_t)-1, 0x100, 1), EINVAL);
+    /* nr 0, and ranges past the last frame ever mapped or wrapping */
+    assert_int_equal(set_type(fx, HVMMEM_ram_ro, 0x100, 0), EINVAL);
+    assert_int_equal(set_type(fx, HVMMEM_ram_ro, 0, 0), EINVAL);
+    assert_int_equal(set_type(fx, HVMMEM_ram_ro, last, 2), EINVAL);
+    assert_int_equal(set_type(fx, HVMMEM_ram_ro, last + 1, 1), EINVAL);
+    assert_int_equal(set_type(fx, HVMMEM_ram_ro, UINT64_MAX, 2), EINVAL);
+    /* the ioreq-server type before any server claimed it */
+    assert_int_equal(set_type(fx, HVMMEM_ioreq_server, 0x100, 1), EINVAL);
+    assert_int_equal(xendevicemodel_set_mem_type(fx->dmod, DOMID + 1, HVMMEM_ram_ro, 0x100, 1), -1);
+    assert_int_equal(errno, ESRCH);
+    assert_int_equal(mockhv_mem_types(fx->hv, NULL, 0), 0);
+    assert_int_equal(mockhv_mem_type_calls(fx->hv), 0);
+    /* the last frame itself is fine; relocating past it raises the bound */
+    assert_int_equal(set_type(fx, HVMMEM_ram_ro, last, 1), 0);
+    assert_int_equal(xendevicemodel_relocate_memory(fx->dmod, DOMID, 1, 0x10, last + 8), 0);
+    assert_int_equal(set_type(fx, HVMMEM_mmio_dm, last + 1, 7), 0);
+    assert_int_equal(set_type(fx, HVMMEM_ram_ro, last + 8, 1), 0);
+    assert_int_equal(set_type(fx, HVMMEM_ram_ro, last + 9, 1), EINVAL);
+    assert_int_equal(mockhv_mem_type_calls(fx->hv), 3);
+}
+
+/*
+ * HVMMEM_ioreq_server frames need a server's claim
+ * (map_mem_type_to_ioreq_server, write accesses only, one server at a
+ * time); only ram_rw frames take the type and they only go back to
+ * ram_rw; when the claim goes (flags 0, or the server is destroyed) the
+ * frames are ram_rw again.
+ */
+static void test_ioreq_server_mem_type(void **state)
+{
+    struct fixture *fx = *state;
+    const uint32_t w = XEN_DMOP_IOREQ_MEM_ACCESS_WRITE;
+    struct mockhv_mem_range r[4];
+    ioservid_t a, b;
+    uint32_t flags = 0;
+    uint16_t id = 0;
+
+    assert_int_equal(xendevicemodel_create_ioreq_server(fx->dmod, DOMID, 0, &a), 0);
+    assert_int_equal(xendevicemodel_create_ioreq_server(fx->dmod, DOMID, 0, &b), 0);
+    assert_int_equal(mockhv_ioreq_mem_claim(fx->hv, &id, &flags), -ENOENT);
+    assert_int_equal(
+        xendevicemodel_map_mem_type_to_ioreq_server(fx->dmod, DOMID, a, HVMMEM_ram_rw, w), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(xendevicemodel_map_mem_type_to_ioreq_server(
+                         fx->dmod, DOMID, a, HVMMEM_ioreq_server, XEN_DMOP_IOREQ_MEM_ACCESS_READ),
+                     -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(
+        xendevicemodel_map_mem_type_to_ioreq_server(fx->dmod, DOMID, 7, HVMMEM_ioreq_server, w),
+        -1);
+    assert_int_equal(errno, ENOENT);
+    assert_int_equal(
+        xendevicemodel_map_mem_type_to_ioreq_server(fx->dmod, DOMID, a, HVMMEM_ioreq_server, 0),
+        -1);
+    assert_int_equal(errno, EINVAL); /* nothing to let go of */
+
+    assert_int_equal(
+        xendevicemodel_map_mem_type_to_ioreq_server(fx->dmod, DOMID, a, HVMMEM_ioreq_server, w), 0);
+    assert_int_equal(mockhv_ioreq_mem_claim(fx->hv, &id, &flags), 0);
+    assert_int_equal(id, a);
+    assert_int_equal(flags, w);
+    assert_int_equal(
+        xendevicemodel_map_mem_type_to_ioreq_server(fx->dmod, DOMID, b, HVMMEM_ioreq_server, w),
+        -1);
+    assert_int_equal(errno, EBUSY);
+    assert_int_equal(
+        xendevicemodel_map_mem_type_to_ioreq_server(fx->dmod, DOMID, a, HVMMEM_ioreq_server, w),
+        -1);
+    assert_int_equal(errno, EBUSY);
+
+    assert_int_equal(set_type(fx, HVMMEM_ioreq_server, 0x100, 2), 0);
+    assert_int_equal(set_type(fx, HVMMEM_ram_ro, 0x100, 1), EINVAL);
+    assert_int_equal(set_type(fx, HVMMEM_mmio_dm, 0x100, 1), EINVAL);
+    assert_int_equal(set_type(fx, HVMMEM_ram_rw, 0x101, 1), 0);
+    assert_int_equal(set_type(fx, HVMMEM_ram_ro, 0x180, 1), 0);
+    assert_int_equal(set_type(fx, HVMMEM_ioreq_server, 0x180, 1), EINVAL);
+    assert_int_equal(mockhv_mem_types(fx->hv, r, 4), 3);
+    assert_range(&r[0], 0x100, 0x100, HVMMEM_ioreq_server);
+    assert_range(&r[1], 0x101, 0x101, HVMMEM_ram_rw);
+    assert_range(&r[2], 0x180, 0x180, HVMMEM_ram_ro);
+
+    /* only the claiming server lets go; its frames become ram_rw */
+    assert_int_equal(
+        xendevicemodel_map_mem_type_to_ioreq_server(fx->dmod, DOMID, b, HVMMEM_ioreq_server, 0),
+        -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(
+        xendevicemodel_map_mem_type_to_ioreq_server(fx->dmod, DOMID, a, HVMMEM_ioreq_server, 0), 0);
+    assert_int_equal(mockhv_ioreq_mem_claim(fx->hv, &id, &flags), -ENOENT);
+    assert_int_equal(mockhv_mem_types(fx->hv, r, 4), 2);
+    assert_range(&r[0], 0x100, 0x101, HVMMEM_ram_rw);
+    assert_int_equal(set_type(fx, HVMMEM_ioreq_server, 0x100, 1), EINVAL);
+
+    /* destroying the claiming server lets go too */
+    assert_int_equal(
+        xendevicemodel_map_mem_type_to_ioreq_server(fx->dmod, DOMID, b, HVMMEM_ioreq_server, w), 0);
+    assert_int_equal(set_type(fx, HVMMEM_ioreq_server, 0x120, 1), 0);
+    assert_int_equal(mockhv_mem_type(fx->hv, 0x120), HVMMEM_ioreq_server);
+    assert_int_equal(xendevicemodel_destroy_ioreq_server(fx->dmod, DOMID, b), 0);
+    assert_int_equal(mockhv_ioreq_mem_claim(fx->hv, &id, &flags), -ENOENT);
+    assert_int_equal(mockhv_mem_type(fx->hv, 0x120), HVMMEM_ram_rw);
+    assert_int_equal(
+        xendevicemodel_map_mem_type_to_ioreq_server(fx->dmod, DOMID, a, HVMMEM_ioreq_server, w), 0);
+}
+
+static int pin(struct fixture *fx, uint64_t start, uint64_t end, uint32_t type)
+{
+    return xendevicemodel_pin_memory_cacheattr(fx->dmod, DOMID, start, end, type) ? errno : 0;
+}
+
+/*
+ * Pinned cache attributes as mtrr.c keeps them: disjoint ranges of frames
+ * (any frames below the address width: Xen does not look at the guest's
+ * memory), PAT types only, the same range re-pinned to another type,
+ * removed only as pinned, at most 64.
+ */
+static void test_pin_cacheattr(void **state)
+{
+    struct fixture *fx = *state;
+    struct mockhv_mem_range r[70];
+
+    assert_int_equal(mockhv_cacheattrs(fx->hv, r, 70), 0);
+    assert_int_equal(pin(fx, 0x100, 0x1ff, XEN_DMOP_MEM_CACHEATTR_WC), 0);
+    assert_int_equal(pin(fx, 0x300, 0x300, XEN_DMOP_MEM_CACHEATTR_WB), 0);
+    assert_int_equal(pin(fx, 0x50, 0x60, XEN_DMOP_MEM_CACHEATTR_UCM), 0);
+    assert_int_equal(pin(fx, 0xfffff000, 0xffffffff, XEN_DMOP_MEM_CACHEATTR_UC), 0);
+    assert_int_equal(pin(fx, 0x100, 0x1ff, XEN_DMOP_MEM_CACHEATTR_UC), 0); /* re-pinned */
+    assert_int_equal(mockhv_cacheattrs(fx->hv, r, 70), 4);
+    assert_range(&r[0], 0x50, 0x60, XEN_DMOP_MEM_CACHEATTR_UCM);
+    assert_range(&r[1], 0x100, 0x1ff, XEN_DMOP_MEM_CACHEATTR_UC);
+    assert_range(&r[2], 0x300, 0x300, XEN_DMOP_MEM_CACHEATTR_WB);
+    assert_range(&r[3], 0xfffff000, 0xffffffff, XEN_DMOP_MEM_CACHEATTR_UC);
+
+    /* overlapping a pinned range without being it */
+    assert_int_equal(pin(fx, 0x1ff, 0x2ff, XEN_DMOP_MEM_CACHEATTR_WB), EBUSY);
+    assert_int_equal(pin(fx, 0x0, 0x100, XEN_DMOP_MEM_CACHEATTR_WB), EBUSY);
+    assert_int_equal(pin(fx, 0x101, 0x1fe, XEN_DMOP_MEM_CACHEATTR_WB), EBUSY);
+    /* arguments */
+    assert_int_equal(pin(fx, 0x401, 0x400, XEN_DMOP_MEM_CACHEATTR_WB), EINVAL);
+    assert_int_equal(pin(fx, 1ull << 52, 1ull << 52, XEN_DMOP_MEM_CACHEATTR_WB), EINVAL);
+    assert_int_equal(pin(fx, 0x400, 1ull << 52, XEN_DMOP_MEM_CACHEATTR_WB), EINVAL);
+    assert_int_equal(pin(fx, 0x400, 0x400, 2), EINVAL);
+    assert_int_equal(pin(fx, 0x400, 0x400, 3), EINVAL);
+    assert_int_equal(pin(fx, 0x400, 0x400, 8), EINVAL);
+    assert_int_equal(xendevicemodel_pin_memory_cacheattr(fx->dmod, DOMID + 1, 0x400, 0x400, 0), -1);
+    assert_int_equal(errno, ESRCH);
+    /* removal: exactly a pinned range */
+    assert_int_equal(pin(fx, 0x100, 0x1fe, XEN_DMOP_DELETE_MEM_CACHEATTR), ENOENT);
+    assert_int_equal(pin(fx, 0x301, 0x300, XEN_DMOP_DELETE_MEM_CACHEATTR), EINVAL);
+    assert_int_equal(pin(fx, 0x300, 0x300, XEN_DMOP_DELETE_MEM_CACHEATTR), 0);
+    assert_int_equal(pin(fx, 0x300, 0x300, XEN_DMOP_DELETE_MEM_CACHEATTR), ENOENT);
+    assert_int_equal(mockhv_cacheattrs(fx->hv, r, 70), 3);
+    assert_range(&r[2], 0xfffff000, 0xffffffff, XEN_DMOP_MEM_CACHEATTR_UC);
+
+    /* at most 64; re-pinning one still works when full */
+    for (uint64_t i = 0; i < 61; i++)
+        assert_int_equal(pin(fx, 0x1000 + 2 * i, 0x1000 + 2 * i, XEN_DMOP_MEM_CACHEATTR_WT), 0);
+    assert_int_equal(mockhv_cacheattrs(fx->hv, r, 70), 64);
+    assert_int_equal(pin(fx, 0x2000, 0x2000, XEN_DMOP_MEM_CACHEATTR_WT), ENOSPC);
+    assert_int_equal(pin(fx, 0x1000, 0x1000, XEN_DMOP_MEM_CACHEATTR_WP), 0);
+    assert_int_equal(pin(fx, 0x1001, 0x1001, XEN_DMOP_MEM_CACHEATTR_WT), ENOSPC);
+    assert_int_equal(pin(fx, 0x1000, 0x1001, XEN_DMOP_MEM_CACHEATTR_WT), EBUSY);
+    assert_int_equal(mockhv_cacheattrs(fx->hv, r, 70), 64);
+    assert_range(&r[2], 0x1000, 0x1000, XEN_DMOP_MEM_CACHEATTR_WP);
+    assert_range(&r[62], 0x1000 + 2 * 60, 0x1000 + 2 * 60, XEN_DMOP_MEM_CACHEATTR_WT);
+    assert_int_equal(pin(fx, 0x50, 0x60, XEN_DMOP_DELETE_MEM_CACHEATTR), 0);
+    assert_int_equal(pin(fx, 0x2000, 0x2000, XEN_DMOP_MEM_CACHEATTR_WT), 0);
+    assert_int_equal(mockhv_cacheattrs(fx->hv, r, 2), 64);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -229,6 +482,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dirty_vram_what_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dirty_vram_range_change_and_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dirty_vram_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_mem_type_recorded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_mem_type_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ioreq_server_mem_type, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pin_cacheattr, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
