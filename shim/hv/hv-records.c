@@ -241,6 +241,18 @@ int mockhv_modified_get(struct mockhv *hv, uint64_t seq, struct mockhv_modified 
     return rc;
 }
 
+int mockhv_pci_link_route(struct mockhv *hv, unsigned link)
+{
+    int irq;
+
+    if (link > 3)
+        return -EINVAL;
+    pthread_mutex_lock(&hv->lock);
+    irq = (int)hv->pci_link_route[link];
+    pthread_mutex_unlock(&hv->lock);
+    return irq;
+}
+
 int mockhv_shutdown_reason(struct mockhv *hv)
 {
     int r;

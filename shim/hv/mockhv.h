@@ -166,6 +166,9 @@ int mockhv_irq_wait(struct mockhv *hv, uint64_t after_seq, struct mockhv_irq_rec
 /* Current levels. -EINVAL for irq > 15 / intx > 3. */
 int mockhv_isa_irq_level(struct mockhv *hv, unsigned irq);
 int mockhv_intx_level(struct mockhv *hv, uint32_t sbdf, unsigned intx);
+/* ISA IRQ PCI link `link` (0-3, INTA-INTD) is routed to by
+ * set_pci_link_route (0: none, as at boot); -EINVAL for link > 3. */
+int mockhv_pci_link_route(struct mockhv *hv, unsigned link);
 
 /* ---- other things the device models reported ---- */
 struct mockhv_modified {

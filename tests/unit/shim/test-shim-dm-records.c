@@ -1,7 +1,8 @@
 /*
  * Device-model operations whose effect the mock keeps and tests read back:
- * dirty VRAM tracking, with Xen's (HAP) semantics and limits; memory types
- * and the ioreq-server type claim; pinned cache attributes.
+ * PCI link routes; dirty VRAM tracking, with Xen's (HAP) semantics and
+ * limits; memory types and the ioreq-server type claim; pinned cache
+ * attributes.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -51,6 +52,42 @@ static int teardown(void **state)
     mockhv_destroy(fx->hv);
     free(fx);
     return 0;
+}
+
+/* The route of each PCI link is kept and each change recorded, as irq_record. */
+static void test_pci_link_route(void **state)
+{
+    struct fixture *fx = *state;
+    uint64_t seq = mockhv_irq_last_seq(fx->hv);
+    struct mockhv_irq_record rec;
+
+    for (unsigned link = 0; link < 4; link++)
+        assert_int_equal(mockhv_pci_link_route(fx->hv, link), 0);
+    assert_int_equal(mockhv_pci_link_route(fx->hv, 4), -EINVAL);
+    assert_int_equal(xendevicemodel_set_pci_link_route(fx->dmod, DOMID, 2, 11), 0);
+    assert_int_equal(xendevicemodel_set_pci_link_route(fx->dmod, DOMID, 3, 15), 0);
+    assert_int_equal(mockhv_pci_link_route(fx->hv, 2), 11);
+    assert_int_equal(mockhv_pci_link_route(fx->hv, 3), 15);
+    assert_int_equal(mockhv_pci_link_route(fx->hv, 1), 0);
+    assert_int_equal(mockhv_irq_last_seq(fx->hv), seq + 2);
+    assert_int_equal(mockhv_irq_get(fx->hv, seq + 1, &rec), 0);
+    assert_int_equal(rec.kind, MOCKHV_IRQ_LINK_ROUTE);
+    assert_int_equal(rec.intx, 2);
+    assert_int_equal(rec.irq, 11);
+    /* irq 0 unroutes the link */
+    assert_int_equal(xendevicemodel_set_pci_link_route(fx->dmod, DOMID, 2, 0), 0);
+    assert_int_equal(mockhv_pci_link_route(fx->hv, 2), 0);
+
+    /* refused: nothing changes, nothing recorded */
+    seq = mockhv_irq_last_seq(fx->hv);
+    assert_int_equal(xendevicemodel_set_pci_link_route(fx->dmod, DOMID, 4, 5), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(xendevicemodel_set_pci_link_route(fx->dmod, DOMID, 3, 16), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(xendevicemodel_set_pci_link_route(fx->dmod, DOMID + 1, 3, 5), -1);
+    assert_int_equal(errno, ESRCH);
+    assert_int_equal(mockhv_pci_link_route(fx->hv, 3), 15);
+    assert_int_equal(mockhv_irq_last_seq(fx->hv), seq);
 }
 
 /* xendevicemodel_track_dirty_vram into bm (filled with 0x5a first); 0 or errno. */
@@ -478,6 +515,7 @@ static void test_pin_cacheattr(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_pci_link_route, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dirty_vram_guest_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dirty_vram_what_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dirty_vram_range_change_and_stop, setup, teardown),
