@@ -152,26 +152,33 @@ static int translate(xenforeignmemory_handle *fmem, uint32_t dom, const xen_pfn_
 void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom, void *addr, int prot,
                             int flags, size_t pages, const xen_pfn_t arr[], int err[])
 {
-    uint8_t *base = NULL;
-    int64_t *offs;
+    uint8_t *base;
+    int64_t *offs = NULL;
     size_t i = 0;
     bool failed = false;
     int saved;
 
-    if (pages == 0 || pages > (SIZE_MAX >> PAGE_SHIFT) / sizeof(int64_t) || !arr) {
+    if (pages == 0 || pages > (SIZE_MAX >> PAGE_SHIFT) / sizeof(int64_t)) {
         errno = EINVAL;
         return NULL;
     }
-    offs = malloc(pages * sizeof(*offs));
-    if (!offs)
-        return NULL;
-    if (translate(fmem, dom, arr, pages, offs) < 0 || ram_get(fmem, dom) < 0)
-        goto out;
+    /*
+     * As the real library does with privcmd: claim the range first, at the
+     * caller's address and with its flags (MAP_FIXED replaces whatever was
+     * there, MAP_FIXED_NOREPLACE refuses to), then map the frames into it;
+     * if that fails the range is given up (munmap), so a failed MAP_FIXED
+     * call leaves a hole where the caller's mapping was.
+     */
     base = mmap(addr, pages << PAGE_SHIFT, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
-    if (base == MAP_FAILED) {
-        base = NULL;
+    if (base == MAP_FAILED)
+        return NULL;
+    if (!arr) {
+        errno = EFAULT; /* privcmd cannot read the frame list */
         goto out;
     }
+    offs = malloc(pages * sizeof(*offs));
+    if (!offs || translate(fmem, dom, arr, pages, offs) < 0 || ram_get(fmem, dom) < 0)
+        goto out;
     while (i < pages) {
         size_t run = 1;
 
@@ -196,16 +203,19 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom, void *a
         }
         i += run;
     }
+    /* without err[], one bad frame fails the whole call */
     if (failed && !err) {
-        munmap(base, pages << PAGE_SHIFT);
-        base = NULL;
         errno = EINVAL;
+        goto out;
     }
+    free(offs);
+    return base;
 out:
     saved = errno;
+    munmap(base, pages << PAGE_SHIFT);
     free(offs);
     errno = saved;
-    return base;
+    return NULL;
 }
 
 void *xenforeignmemory_map(xenforeignmemory_handle *fmem, uint32_t dom, int prot, size_t pages,

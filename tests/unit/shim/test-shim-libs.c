@@ -230,6 +230,136 @@ static void test_foreign_map(void **state)
     xenforeignmemory_close(fmem);
 }
 
+static bool page_mapped(void *p)
+{
+    unsigned char v;
+
+    return mincore(p, 4096, &v) == 0;
+}
+
+/*
+ * map2 with the caller's address: MAP_FIXED maps exactly there, replacing
+ * what was there (the caller's pages, or an earlier foreign mapping, as a
+ * map cache remaps a bucket); MAP_FIXED_NOREPLACE refuses an occupied
+ * range; other flags only shape the mapping.
+ */
+static void test_foreign_map2_address_and_flags(void **state)
+{
+    struct mockhv *hv = *state;
+    xenforeignmemory_handle *fmem = xenforeignmemory_open(NULL, 0);
+    xen_pfn_t pfns[2] = {5, 6}, swapped[2] = {6, 5};
+    int err[2] = {1, 1};
+    uint8_t *area, *p;
+    char buf[4];
+
+    assert_non_null(fmem);
+    assert_int_equal(mockhv_ram_write(hv, 5 * 4096, "five", 4), 0);
+    assert_int_equal(mockhv_ram_write(hv, 6 * 4096, "six", 3), 0);
+    area = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(area != MAP_FAILED);
+    memset(area, 0xaa, 4 * 4096);
+
+    p = xenforeignmemory_map2(fmem, DOMID, area + 4096, PROT_READ | PROT_WRITE, MAP_FIXED, 2, pfns,
+                              err);
+    assert_ptr_equal(p, area + 4096);
+    assert_int_equal(err[0], 0);
+    assert_int_equal(err[1], 0);
+    assert_memory_equal(p, "five", 4);
+    assert_memory_equal(p + 4096, "six", 3);
+    assert_int_equal(area[4095], 0xaa);
+    assert_int_equal(area[3 * 4096], 0xaa);
+    p[1] = 'I';
+    assert_int_equal(mockhv_ram_read(hv, 5 * 4096, buf, 4), 0);
+    assert_memory_equal(buf, "fIve", 4);
+    /* remapped in place with other frames */
+    p = xenforeignmemory_map2(fmem, DOMID, area + 4096, PROT_READ, MAP_FIXED, 2, swapped, NULL);
+    assert_ptr_equal(p, area + 4096);
+    assert_memory_equal(p, "six", 3);
+    assert_memory_equal(p + 4096, "fIve", 4);
+    /* an occupied range is not replaced without MAP_FIXED */
+    assert_null(xenforeignmemory_map2(fmem, DOMID, area + 4096, PROT_READ, MAP_FIXED_NOREPLACE, 2,
+                                      pfns, err));
+    assert_int_equal(errno, EEXIST);
+    assert_memory_equal(area + 4096, "six", 3);
+    p = xenforeignmemory_map2(fmem, DOMID, area + 4096, PROT_READ, 0, 2, pfns, err);
+    assert_non_null(p);
+    assert_ptr_not_equal(p, area + 4096);
+    assert_memory_equal(p, "fIve", 4);
+    assert_int_equal(xenforeignmemory_unmap(fmem, p, 2), 0);
+    /* flags that only shape the mapping */
+    p = xenforeignmemory_map2(fmem, DOMID, NULL, PROT_READ, MAP_POPULATE | MAP_NORESERVE, 2, pfns,
+                              NULL);
+    assert_non_null(p);
+    assert_memory_equal(p + 4096, "six", 3);
+    assert_int_equal(xenforeignmemory_unmap(fmem, p, 2), 0);
+    /* MAP_FIXED needs a page-aligned address, as mmap does */
+    assert_null(xenforeignmemory_map2(fmem, DOMID, area + 1, PROT_READ, MAP_FIXED, 1, pfns, err));
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(area[0], 0xaa);
+    assert_int_equal(munmap(area, 4 * 4096), 0);
+    xenforeignmemory_close(fmem);
+}
+
+/*
+ * A map2 that fails after claiming a MAP_FIXED range gives it up: the
+ * caller's mapping there is gone, as with privcmd, whatever failed (a bad
+ * frame without err[], another domain, a restricted handle, no frame
+ * list). Failing before any claim (no pages) leaves it alone; with err[],
+ * a bad frame fails only its own page.
+ */
+static void test_foreign_map2_fixed_failures(void **state)
+{
+    xenforeignmemory_handle *fmem = xenforeignmemory_open(NULL, 0);
+    xenforeignmemory_handle *restricted = xenforeignmemory_open(NULL, 0);
+    xen_pfn_t good[2] = {5, 6}, bad[2] = {5, 0x100000};
+    int err[2] = {1, 1};
+    uint8_t *area, *p;
+
+    assert_non_null(fmem);
+    assert_non_null(restricted);
+    assert_int_equal(xenforeignmemory_restrict(restricted, DOMID), 0);
+    area = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(area != MAP_FAILED);
+
+    assert_null(xenforeignmemory_map2(fmem, DOMID, area, PROT_READ, MAP_FIXED, 0, good, err));
+    assert_int_equal(errno, EINVAL);
+    assert_true(page_mapped(area));
+
+    p = xenforeignmemory_map2(fmem, DOMID, area, PROT_READ, MAP_FIXED, 2, bad, err);
+    assert_ptr_equal(p, area);
+    assert_int_equal(err[0], 0);
+    assert_int_equal(err[1], -EINVAL);
+    assert_true(page_mapped(area + 4096));
+
+    assert_null(xenforeignmemory_map2(fmem, DOMID, area, PROT_READ, MAP_FIXED, 2, bad, NULL));
+    assert_int_equal(errno, EINVAL);
+    assert_false(page_mapped(area));
+    assert_false(page_mapped(area + 4096));
+
+    assert_ptr_equal(xenforeignmemory_map2(fmem, DOMID, area, PROT_READ, MAP_FIXED, 2, good, err),
+                     area);
+    assert_null(xenforeignmemory_map2(fmem, DOMID + 1, area, PROT_READ, MAP_FIXED, 2, good, err));
+    assert_int_equal(errno, ESRCH);
+    assert_false(page_mapped(area));
+
+    assert_ptr_equal(xenforeignmemory_map2(fmem, DOMID, area, PROT_READ, MAP_FIXED, 2, good, err),
+                     area);
+    assert_null(
+        xenforeignmemory_map2(restricted, DOMID + 1, area, PROT_READ, MAP_FIXED, 2, good, err));
+    assert_int_equal(errno, EPERM);
+    assert_false(page_mapped(area));
+
+    assert_ptr_equal(xenforeignmemory_map2(fmem, DOMID, area, PROT_READ, MAP_FIXED, 2, good, err),
+                     area);
+    assert_null(xenforeignmemory_map2(fmem, DOMID, area, PROT_READ, MAP_FIXED, 2, NULL, err));
+    assert_int_equal(errno, EFAULT);
+    assert_false(page_mapped(area));
+    assert_false(page_mapped(area + 4096));
+
+    xenforeignmemory_close(restricted);
+    xenforeignmemory_close(fmem);
+}
+
 static void test_relocate_memory(void **state)
 {
     struct mockhv *hv = *state;
@@ -523,6 +653,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_server_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vp_eport_only_when_enabled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreign_map, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_map2_address_and_flags, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_map2_fixed_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_relocate_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_evtchn_masking_loopback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_evtchn_notify_not_bound, setup, teardown),
