@@ -74,8 +74,15 @@ uint32_t vpci_class_code(uint16_t device_id)
 
 /* --- interrupts --- */
 
+/*
+ * 4.1.4.5.1: the Device Configuration Interrupt bit is set before every
+ * configuration change notification, with MSI-X or without; the Queue
+ * Interrupt bit only when MSI-X is disabled, where the ISR also drives INTx.
+ */
 static void raise_irq(struct vpci *vp, uint16_t vector, uint8_t isr_bit)
 {
+    if (isr_bit == VIRTIO_PCI_ISR_CONFIG)
+        vp->isr |= isr_bit;
     if (pci_msix_enabled(&vp->pci)) {
         /* NO_VECTOR (or a vector the table lacks) means the driver wants none. */
         if (vector != VIRTIO_MSI_NO_VECTOR)

@@ -498,7 +498,7 @@ static void test_io_with_msix(void **state)
     assert_int_equal(f->fp.msi[0].data, 0x41);
     assert_int_equal(f->fp.msi[1].addr, 0xfee01000);
     assert_int_equal(f->fp.msi[1].data, 0x42);
-    /* No INTx and no ISR with MSI-X. */
+    /* No INTx, and queue interrupts through MSI-X leave the ISR clear (4.1.4.5.1). */
     assert_int_equal(f->fp.nr_intx, 0);
     assert_int_equal(mmio_rd(f, VPCI_ISR_OFF, 1), 0);
 
@@ -510,10 +510,73 @@ static void test_io_with_msix(void **state)
     assert_int_equal(f->fp.nr_msi, 4);
     assert_int_equal(f->fp.msi[2].data, 0x41); /* the returned chain */
     assert_int_equal(f->fp.msi[3].data, 0x40); /* config change */
+    /* 4.1.4.5.1: the configuration bit is set with MSI-X too; reading clears it, no INTx. */
+    assert_int_equal(mmio_rd(f, VPCI_ISR_OFF, 1), VIRTIO_PCI_ISR_CONFIG);
+    assert_int_equal(mmio_rd(f, VPCI_ISR_OFF, 1), 0);
+    assert_int_equal(f->fp.nr_intx, 0);
     /* Further notifications are not acted on until reset. */
     submit_read(f, 1, 3);
     notify_queue(f, 1);
     assert_int_equal(f->fb.nr_ops, 2);
+}
+
+/*
+ * 4.1.4.5.1: the Device Configuration Interrupt bit is set before a
+ * configuration change notification whether or not MSI-X is used, also when
+ * the driver asked for no configuration vector; queue interrupts through
+ * MSI-X do not set the Queue Interrupt bit.
+ */
+static void test_config_isr_with_msix(void **state)
+{
+    struct fx *f = *state;
+    unsigned msix = find_cap(f, PCI_CAP_ID_MSIX, 0);
+
+    place_bar(f);
+    cfg_wr(f, msix + 2, 2, 0x8000);
+    msix_program(f, 1, 0xfee00000, 0x41);
+    negotiate(f, base_features);
+    assert_int_equal(common_rd(f, VIRTIO_PCI_COMMON_MSIX, 2), VIRTIO_MSI_NO_VECTOR);
+    setup_queue(f, 0, 1);
+    set_status(f, 0x0f);
+    submit_read(f, 0, 1);
+    notify_queue(f, 0);
+    fake_blk_complete(&f->fb, 0, 0);
+    assert_int_equal(f->fp.nr_msi, 1);
+    assert_int_equal(mmio_rd(f, VPCI_ISR_OFF, 1), 0);
+
+    /* A looping chain: NEEDS_RESET, a configuration change without a vector to send it on. */
+    vqd_set_desc(&f->d[0], 5, HDR, 16, VIRTQ_DESC_F_NEXT, 5);
+    vqd_publish(&f->d[0], 5);
+    notify_queue(f, 0);
+    assert_true(status(f) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+    assert_int_equal(f->fp.nr_msi, 2);
+    assert_int_equal(f->fp.msi[1].data, 0x41); /* the returned chain, on the queue's vector */
+    assert_int_equal(f->fp.nr_intx, 0);
+    assert_int_equal(mmio_rd(f, VPCI_ISR_OFF, 1), VIRTIO_PCI_ISR_CONFIG);
+    assert_int_equal(mmio_rd(f, VPCI_ISR_OFF, 1), 0);
+    assert_int_equal(f->fp.nr_intx, 0);
+}
+
+/* Without MSI-X a configuration change sets its bit and asserts INTx. */
+static void test_config_isr_with_intx(void **state)
+{
+    struct fx *f = *state;
+
+    place_bar(f);
+    negotiate(f, base_features);
+    setup_queue(f, 0, VIRTIO_MSI_NO_VECTOR);
+    set_status(f, 0x0f);
+    vqd_set_desc(&f->d[0], 5, HDR, 16, VIRTQ_DESC_F_NEXT, 5);
+    vqd_publish(&f->d[0], 5);
+    notify_queue(f, 0);
+    assert_true(status(f) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+    assert_int_equal(f->fp.nr_msi, 0);
+    assert_true(f->fp.nr_intx >= 1);
+    assert_true(f->fp.intx[f->fp.nr_intx - 1].level);
+    /* The returned chain and the configuration change, both in one read. */
+    assert_int_equal(mmio_rd(f, VPCI_ISR_OFF, 1), VIRTIO_PCI_ISR_QUEUE | VIRTIO_PCI_ISR_CONFIG);
+    assert_false(f->fp.intx[f->fp.nr_intx - 1].level);
+    assert_int_equal(mmio_rd(f, VPCI_ISR_OFF, 1), 0);
 }
 
 static void test_pci_cfg_window(void **state)
@@ -663,6 +726,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_queue_outside_ram, setup, teardown),
         cmocka_unit_test_setup_teardown(test_io_with_intx, setup, teardown),
         cmocka_unit_test_setup_teardown(test_io_with_msix, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_isr_with_msix, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_isr_with_intx, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pci_cfg_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_accesses, setup, teardown),
