@@ -175,11 +175,49 @@ int pci_dev_add_bar(struct pci_dev *dev, unsigned bar, enum pci_bar_type type, u
     return 0;
 }
 
+/*
+ * The sizing protocol (PCI 3.0, 6.2.5.1): the guest writes all-ones to a BAR
+ * register, reads the size mask back, then writes an address. What it wrote
+ * is remembered per byte, since the value read back cannot tell a BAR being
+ * sized from one placed at the top of its space (a 1 MiB BAR at 0xfff00000
+ * reads the same). The ROM's enable bit is not part of its address: sizing
+ * writes 0xfffffffe there.
+ */
+static void bar_track_sizing(struct pci_dev *dev, unsigned reg, unsigned size, uint32_t value)
+{
+    for (unsigned i = 0; i < size; i++) {
+        unsigned off = reg + i, slot;
+        uint8_t b = (uint8_t)(value >> (8 * i));
+
+        if (off >= PCI_BASE_ADDRESS_0 && off < PCI_BASE_ADDRESS_0 + 4 * PCI_NUM_BARS) {
+            slot = (off - PCI_BASE_ADDRESS_0) / 4;
+        } else if (off >= PCI_ROM_ADDRESS && off < PCI_ROM_ADDRESS + 4) {
+            slot = PCI_ROM_SLOT;
+            if (off == PCI_ROM_ADDRESS)
+                b |= PCI_ROM_ENABLE;
+        } else {
+            continue;
+        }
+        if (b == 0xff)
+            dev->bars[slot].sizing |= (uint8_t)(1u << (off & 3));
+        else
+            dev->bars[slot].sizing &= (uint8_t) ~(1u << (off & 3));
+    }
+}
+
+/* Sized and not yet given an address since; for a 64-bit BAR, either half. */
+static bool bar_being_sized(const struct pci_dev *dev, unsigned bar)
+{
+    if (dev->bars[bar].sizing == 0xf)
+        return true;
+    return dev->bars[bar].type == PCI_BAR_MEM64 && dev->bars[bar + 1].sizing == 0xf;
+}
+
 uint64_t pci_dev_bar_addr(const struct pci_dev *dev, unsigned bar)
 {
     const struct pci_bar *b;
     uint16_t cmd = pci_cfg_get16(dev, PCI_COMMAND);
-    uint64_t addr, sizing, limit;
+    uint64_t addr, limit;
     uint32_t lo;
 
     if (bar >= PCI_NUM_SLOTS)
@@ -191,35 +229,31 @@ uint64_t pci_dev_bar_addr(const struct pci_dev *dev, unsigned bar)
         if (!(cmd & PCI_COMMAND_IO))
             return PCI_BAR_UNMAPPED;
         addr = lo & ~3u;
-        sizing = (uint32_t) ~(b->size - 1) & ~3u;
         limit = 0x10000; /* x86 port space */
         break;
     case PCI_BAR_MEM32:
         if (!(cmd & PCI_COMMAND_MEMORY))
             return PCI_BAR_UNMAPPED;
         addr = lo & ~0xfu;
-        sizing = (uint32_t) ~(b->size - 1) & ~0xfu;
         limit = 1ull << 32;
         break;
     case PCI_BAR_MEM64:
         if (!(cmd & PCI_COMMAND_MEMORY))
             return PCI_BAR_UNMAPPED;
         addr = (uint64_t)pci_cfg_get32(dev, bar_reg(bar) + 4) << 32 | (lo & ~0xfu);
-        sizing = ~(b->size - 1) & ~(uint64_t)0xf;
         limit = 0;
         break;
     case PCI_BAR_ROM:
         if (!(cmd & PCI_COMMAND_MEMORY) || !(lo & PCI_ROM_ENABLE))
             return PCI_BAR_UNMAPPED;
         addr = lo & ~0x7ffu;
-        sizing = (uint32_t) ~(b->size - 1) & ~0x7ffu;
         limit = 1ull << 32;
         break;
     default:
         return PCI_BAR_UNMAPPED;
     }
-    /* 0 is "unassigned"; the sizing pattern is what a guest leaves mid-probe. */
-    if (addr == 0 || addr == sizing)
+    /* 0 is "unassigned"; mid-probe the register holds a size mask, not an address. */
+    if (addr == 0 || bar_being_sized(dev, bar))
         return PCI_BAR_UNMAPPED;
     if (addr + b->size - 1 < addr)
         return PCI_BAR_UNMAPPED; /* wraps */
@@ -317,6 +351,7 @@ void pci_dev_cfg_write_default(struct pci_dev *dev, unsigned reg, unsigned size,
         dev->cfg[off] = (uint8_t)((dev->cfg[off] & ~dev->wmask[off]) | (b & dev->wmask[off]));
         dev->cfg[off] &= (uint8_t) ~(b & dev->w1cmask[off]);
     }
+    bar_track_sizing(dev, reg, size, value);
 
     if (pci_ranges_overlap(reg, size, PCI_COMMAND, 2) ||
         pci_ranges_overlap(reg, size, PCI_BASE_ADDRESS_0, 4 * PCI_NUM_BARS) ||
@@ -333,6 +368,8 @@ void pci_dev_cfg_write_default(struct pci_dev *dev, unsigned reg, unsigned size,
 void pci_dev_reset(struct pci_dev *dev)
 {
     memcpy(dev->cfg, dev->reset_cfg, sizeof(dev->cfg));
+    for (unsigned i = 0; i < PCI_NUM_SLOTS; i++)
+        dev->bars[i].sizing = 0;
     dev->msi.pending = 0;
     pci_msix_reset(dev);
     dev->intx_level = false;

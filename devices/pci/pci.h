@@ -138,6 +138,12 @@ struct pci_bar {
     bool prefetchable;
     uint64_t size;   /* power of two; 0 for no BAR */
     uint64_t mapped; /* address decoded now, or PCI_BAR_UNMAPPED */
+    /*
+     * Bytes of this slot's register (bit n: byte n) whose last guest write was
+     * all-ones. 0xf means the guest is sizing the register, until it writes
+     * an address; for a 64-bit BAR the next slot holds the upper half's.
+     */
+    uint8_t sizing;
     struct pci_dev *dev;
     unsigned index;
     char name[32]; /* "<dev>.bar<n>", the io_range name */

@@ -311,15 +311,22 @@ static void test_bar_address_space_ends(void **state)
     assert_true(has_range(fx, MOCKHV_RANGE_PIO, 0xff00, 0xffff));
     assert_int_equal(hfx_in(fx, 0xffff, 1), hfx_in(fx, (uint16_t)0xff01, 1));
     /*
-     * The last 16 MiB below 4 GiB is also this BAR's sizing pattern, which a
-     * guest leaves there mid-probe: not mapped. The 16 MiB below it maps and
-     * reads zero to its last byte.
+     * The last 16 MiB below 4 GiB reads back the same as this BAR's size
+     * mask. Left there by a sizing write (all-ones), mid-probe: not mapped.
+     * Written there as an address: mapped, reading zero to its last byte;
+     * so does the 16 MiB below it.
      */
-    hfx_cfg_wr(fx, XP, 0x14, 4, 0xff000000);
+    hfx_cfg_wr(fx, XP, 0x14, 4, 0xffffffff);
+    assert_int_equal(hfx_cfg_rd(fx, XP, 0x14, 4), 0xff000008);
     assert_false(has_range(fx, MOCKHV_RANGE_MMIO, 0xff000000, 0xffffffff));
     assert_false(has_range(fx, MOCKHV_RANGE_MMIO, mem, mem + (16u << 20) - 1));
     assert_int_equal(hfx_mmio_rd(fx, 0xfffffff8, 8), ~0ull);
+    hfx_cfg_wr(fx, XP, 0x14, 4, 0xff000000);
+    assert_true(has_range(fx, MOCKHV_RANGE_MMIO, 0xff000000, 0xffffffff));
+    assert_int_equal(hfx_mmio_rd(fx, 0xfffffff8, 8), 0);
+    assert_int_equal(hfx_mmio_rd(fx, 0xffffffff, 1), 0);
     hfx_cfg_wr(fx, XP, 0x14, 4, 0xfe000000);
+    assert_false(has_range(fx, MOCKHV_RANGE_MMIO, 0xff000000, 0xffffffff));
     assert_true(has_range(fx, MOCKHV_RANGE_MMIO, 0xfe000000, 0xfeffffff));
     assert_int_equal(hfx_mmio_rd(fx, 0xfefffff8, 8), 0);
     assert_int_equal(hfx_mmio_rd(fx, 0xfeffffff, 1), 0);

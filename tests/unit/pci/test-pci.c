@@ -518,6 +518,122 @@ static void test_bad_bars_not_mapped(void **state)
     wr(f, PCI_COMMAND, 2, 0);
 }
 
+/*
+ * A BAR placed at the very top of its space reads back the same as its size
+ * mask: only what the guest wrote tells them apart. A 1 MiB 32-bit BAR at
+ * 0xfff00000 and a 64 KiB ROM at 0xffff0000 decode; the same values left by
+ * all-ones writes (sizing) do not.
+ */
+static void test_bar_at_top_of_4g(void **state)
+{
+    struct fixture *f = *state;
+    struct tdev *b = calloc(1, sizeof(*b));
+    char err[128];
+    uint64_t v;
+    uint32_t sb;
+
+    pci_dev_init(&b->pci, &tdev_ops);
+    pci_dev_set_ids(&b->pci, 0x1234, 0x5679, 0, 0xff0000);
+    assert_int_equal(pci_dev_add_mem32_bar(&b->pci, 0, 0x100000, false), 0);
+    assert_int_equal(pci_dev_add_rom_bar(&b->pci, 0x10000), 0);
+    assert_int_equal(pci_bus_add(f->bus, &b->pci, -1, err, sizeof(err)), 0);
+    sb = b->pci.sbdf;
+    pci_bus_cfg_write(f->bus, sb, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+
+    /* Sizing with decode on: the size mask is never decoded. */
+    pci_bus_cfg_write(f->bus, sb, 0x10, 4, 0xffffffff);
+    assert_int_equal(pci_bus_cfg_read(f->bus, sb, 0x10, 4), 0xfff00000);
+    assert_int_equal(b->pci.bars[0].mapped, PCI_BAR_UNMAPPED);
+    pci_bus_cfg_write(f->bus, sb, 0x30, 4, 0xfffffffe);
+    assert_int_equal(pci_bus_cfg_read(f->bus, sb, 0x30, 4), 0xffff0000);
+    pci_bus_cfg_write(f->bus, sb, 0x30, 4, 0xffffffff);
+    assert_int_equal(b->pci.bars[PCI_ROM_SLOT].mapped, PCI_BAR_UNMAPPED);
+    assert_int_equal(io_range_count(f->io, IO_SPACE_MMIO), 0);
+
+    /* The same register values written as addresses: both decode. */
+    pci_bus_cfg_write(f->bus, sb, 0x10, 4, 0xfff00000);
+    assert_int_equal(pci_bus_cfg_read(f->bus, sb, 0x10, 4), 0xfff00000);
+    assert_int_equal(b->pci.bars[0].mapped, 0xfff00000);
+    assert_true(registry_has(f->io, IO_SPACE_MMIO, 0xfff00000, 0x100000));
+    assert_true(io_dispatch_read(f->io, IO_SPACE_MMIO, 0xfffffffc, 4, 0, &v));
+    assert_int_equal(b->last_bar, 0);
+    assert_int_equal(b->last_offset, 0xffffc);
+    /* The ROM overlaps BAR0 there: refused until BAR0 moves away. */
+    pci_bus_cfg_write(f->bus, sb, 0x30, 4, 0xffff0001);
+    assert_int_equal(b->pci.bars[PCI_ROM_SLOT].mapped, PCI_BAR_UNMAPPED);
+    pci_bus_cfg_write(f->bus, sb, 0x10, 4, 0xe0000000);
+    assert_int_equal(b->pci.bars[0].mapped, 0xe0000000);
+    assert_int_equal(b->pci.bars[PCI_ROM_SLOT].mapped, 0xffff0000);
+    assert_true(registry_has(f->io, IO_SPACE_MMIO, 0xffff0000, 0x10000));
+
+    /* Sized again, with byte writes this time: unmapped until an address comes. */
+    for (unsigned i = 0; i < 4; i++)
+        pci_bus_cfg_write(f->bus, sb, 0x10 + i, 1, 0xff);
+    assert_int_equal(b->pci.bars[0].mapped, PCI_BAR_UNMAPPED);
+    pci_bus_cfg_write(f->bus, sb, 0x12, 2, 0xfff0);
+    assert_int_equal(b->pci.bars[0].mapped, PCI_BAR_UNMAPPED); /* byte 0-1 still all-ones */
+    pci_bus_cfg_write(f->bus, sb, 0x10, 2, 0);
+    assert_int_equal(b->pci.bars[0].mapped, PCI_BAR_UNMAPPED); /* overlaps the ROM */
+    pci_bus_cfg_write(f->bus, sb, 0x30, 4, 0);
+    pci_bus_cfg_write(f->bus, sb, 0x10, 4, 0xfff00000);
+    assert_int_equal(b->pci.bars[0].mapped, 0xfff00000);
+
+    /* Reset forgets a sizing in progress along with the address. */
+    pci_bus_cfg_write(f->bus, sb, 0x10, 4, 0xffffffff);
+    pci_dev_reset(&b->pci);
+    assert_int_equal(b->pci.bars[0].sizing, 0);
+    assert_int_equal(b->pci.bars[0].mapped, PCI_BAR_UNMAPPED);
+    pci_bus_remove(f->bus, &b->pci);
+    free(b);
+}
+
+/*
+ * A 64-bit BAR is sized one half at a time and its address restored one
+ * half at a time: while either half still holds all-ones the BAR is not
+ * decoded, whichever order the halves come in, and no half-written address
+ * (0xffffffff00000000, 0x8fff00000) is ever mapped.
+ */
+static void test_bar64_sized_half_by_half(void **state)
+{
+    struct fixture *f = *state;
+    struct tdev *t = f->t;
+    static const unsigned order[2][2] = {{0x1c, 0x20}, {0x20, 0x1c}};
+
+    program_bars(f);
+    wr(f, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+    assert_int_equal(t->pci.bars[3].mapped, 0x800000000ull);
+    for (unsigned o = 0; o < 2; o++) {
+        unsigned moves = t->moves;
+
+        wr(f, 0x1c, 4, 0xffffffff);
+        assert_int_equal(t->pci.bars[3].mapped, PCI_BAR_UNMAPPED);
+        wr(f, 0x20, 4, 0xffffffff);
+        assert_int_equal(rd(f, 0x1c, 4), 0xfff0000c);
+        assert_int_equal(rd(f, 0x20, 4), 0xffffffff);
+        assert_int_equal(t->pci.bars[3].mapped, PCI_BAR_UNMAPPED);
+        /* Restore one half: the other still holds its mask. */
+        wr(f, order[o][0], 4, order[o][0] == 0x1c ? 0 : 8);
+        assert_int_equal(t->pci.bars[3].mapped, PCI_BAR_UNMAPPED);
+        wr(f, order[o][1], 4, order[o][1] == 0x1c ? 0 : 8);
+        assert_int_equal(t->pci.bars[3].mapped, 0x800000000ull);
+        /* One unmap, one map: nothing decoded in between. */
+        assert_int_equal(t->moves, moves + 2);
+        assert_int_equal(t->moved_old, PCI_BAR_UNMAPPED);
+        assert_int_equal(t->moved_new, 0x800000000ull);
+    }
+    /* A 64-bit BAR right below 4 GiB, written as an address: decoded. */
+    wr(f, 0x20, 4, 0);
+    assert_int_equal(t->pci.bars[3].mapped, PCI_BAR_UNMAPPED); /* address 0: unassigned */
+    wr(f, 0x1c, 4, 0xfff00000);
+    assert_int_equal(t->pci.bars[3].mapped, 0xfff00000ull);
+    /* Upper half all-ones alone (nothing sits at 2^64 - 4 GiB): not decoded. */
+    wr(f, 0x20, 4, 0xffffffff);
+    assert_int_equal(t->pci.bars[3].mapped, PCI_BAR_UNMAPPED);
+    wr(f, 0x20, 4, 0);
+    assert_int_equal(t->pci.bars[3].mapped, 0xfff00000ull);
+    wr(f, PCI_COMMAND, 2, 0);
+}
+
 static void test_overlap_between_devices(void **state)
 {
     struct fixture *f = *state;
@@ -883,6 +999,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_header_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_rw1c, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bar_sizing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bar_at_top_of_4g, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bar64_sized_half_by_half, setup, teardown),
         cmocka_unit_test(test_bar_declaration_errors),
         cmocka_unit_test_setup_teardown(test_bar_changes_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_command_maps_bars, setup, teardown),
