@@ -16,12 +16,23 @@
  *                       2 IDE disks but the primary master, 3 NVMe disks
  *   0x10 write  8 bits  platform flags (bit 0 asks to lock the BIOS area read-only)
  *   0x12 write  8 bits  log port: one character at a time, lines end in '\n'
- * BAR0 mirrors the flags byte at offset 0 and the log port at offset 8.
+ * BAR0 mirrors the flags byte at offset 0 and the log port at offset 8. It
+ * also takes the two unofficial unplug protocols the same document
+ * describes, from drivers of the Xen 3.0 era, which wrote to the device's
+ * I/O BAR (QEMU decodes them there, one byte at a time):
+ *   offset 4 = 1  unplug NICs and IDE/SCSI disks: old SUSE PVonHVM drivers
+ *                 (unconditionally), and Novell VMDP before 1.7 controlling
+ *                 every device
+ *   offset 8 = 1  unplug IDE/SCSI disks: VMDP controlling storage only
+ *   offset 8 = 2  unplug NICs: VMDP controlling NICs only
+ * Any other byte at offset 8 is log text; other values at offset 4 do
+ * nothing.
  *
- * ioreqd emulates no IDE, SCSI, NVMe or NIC devices, so unplug requests are
- * recorded and logged only. The ROM lock needs a memory-type change ioreqd
- * cannot make; the flag stays clear so the guest sees it was not applied. No
- * build is blacklisted: the magic always reads 0x49d2.
+ * ioreqd emulates no IDE, SCSI, NVMe or NIC devices, so unplug requests of
+ * every protocol are recorded (as bits of the port 0x10 mask) and logged
+ * only. The ROM lock needs a memory-type change ioreqd cannot make; the flag
+ * stays clear so the guest sees it was not applied. No build is
+ * blacklisted: the magic always reads 0x49d2.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -44,6 +55,11 @@
 #define XP_BAR0_SIZE  0x100
 #define XP_BAR1_SIZE  (16u << 20)
 #define XP_BAR0_LOG   8
+#define XP_BAR0_SUSE  4 /* old SUSE / VMDP "unplug everything" */
+
+/* Bits of the unplug mask written to port 0x10. */
+#define XP_UNPLUG_DISKS 0x1 /* IDE and SCSI disks */
+#define XP_UNPLUG_NICS  0x2
 
 #define XP_LOG_LINE 256
 
@@ -106,16 +122,17 @@ static void xp_write_flags(struct xen_platform *xp, uint8_t v)
         log_guest("xen-platform: guest asks to lock the BIOS area read-only: not supported");
 }
 
-static void xp_unplug(struct xen_platform *xp, uint16_t mask)
+/* via: which protocol asked, for the log. */
+static void xp_unplug(struct xen_platform *xp, uint16_t mask, const char *via)
 {
     /* Guest-triggered: said once per new request, and rate-limited. */
     if ((xp->unplug | mask) == xp->unplug)
         return;
     xp->unplug |= mask;
     log_limited(LOG_LVL_INFO,
-                "xen-platform: guest requests unplug of%s%s%s%s%s (none emulated here)",
+                "xen-platform: guest requests unplug of%s%s%s%s%s%s (none emulated here)",
                 mask & 1 ? " disks" : "", mask & 2 ? " nics" : "", mask & 4 ? " aux-ide-disks" : "",
-                mask & 8 ? " nvme-disks" : "", mask & ~0xfu ? " unknown-bits" : "");
+                mask & 8 ? " nvme-disks" : "", mask & ~0xfu ? " unknown-bits" : "", via);
 }
 
 static uint64_t fixed_read(void *opaque, const struct io_access *a)
@@ -140,7 +157,7 @@ static void fixed_write(void *opaque, const struct io_access *a, uint64_t v)
             log_limited(LOG_LVL_INFO, "xen-platform: guest PV drivers build %u", (uint32_t)v);
         xp->build = (uint32_t)v;
     } else if (a->offset == 0 && a->size == 2) {
-        xp_unplug(xp, (uint16_t)v);
+        xp_unplug(xp, (uint16_t)v, "");
     } else if (a->offset == 0 && a->size == 1) {
         xp_write_flags(xp, (uint8_t)v);
     } else if (a->offset == 2 && a->size == 2) {
@@ -187,6 +204,12 @@ static void xp_bar_write(struct pci_dev *d, unsigned bar, uint64_t offset, unsig
         uint8_t b = (uint8_t)(v >> (8 * i));
         if (offset + i == 0)
             xp_write_flags(xp, b);
+        else if (offset + i == XP_BAR0_SUSE && b == 1)
+            xp_unplug(xp, XP_UNPLUG_DISKS | XP_UNPLUG_NICS, " through the old SUSE/VMDP port");
+        else if (offset + i == XP_BAR0_LOG && b == 1)
+            xp_unplug(xp, XP_UNPLUG_DISKS, " through the old VMDP port");
+        else if (offset + i == XP_BAR0_LOG && b == 2)
+            xp_unplug(xp, XP_UNPLUG_NICS, " through the old VMDP port");
         else if (offset + i == XP_BAR0_LOG)
             xp_log_byte(xp, b);
     }
