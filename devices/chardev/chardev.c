@@ -4,6 +4,12 @@
  * a unix client is closed and the socket listens again, a pty whose reader
  * went away is polled once a second until someone opens it again, a file or
  * stdout that fails stops taking output (dropped, counted).
+ *
+ * Descriptors epoll refuses (EPERM: regular files, /dev/null and other
+ * devices without poll support) never block, so they get no readiness
+ * event: a zero timeout stands in for "ready", re-armed while there is work.
+ * Standard input that is /dev/null, or otherwise cannot be polled and is no
+ * regular file, gives no input; a regular file is read to its end.
  */
 #define _GNU_SOURCE /* accept4, ptsname_r */
 #include <errno.h>
@@ -12,8 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
@@ -39,11 +47,15 @@ struct chardev {
     struct event_base *base;
     struct chardev_client client;
     int in_fd, out_fd; /* -1 when absent; equal for pty and unix clients */
+    bool in_ready;     /* in_fd cannot be polled and never blocks: ev_in is a timer */
+    bool out_ready;    /* likewise out_fd and ev_out */
+    bool arm_failed;   /* an event could not be added; said once */
     int listen_fd;
     bool connected;      /* someone can read our output */
     bool stalled;        /* reader made no progress for CHARDEV_STALL_MS: dropping */
     bool want_writable;  /* the client was refused bytes and waits for writable() */
     bool input_paused;   /* the client had no room; waiting for chardev_accept_input */
+    bool input_ended;    /* stdin reached its end: no more input, output goes on */
     uint64_t stall_mark; /* out_bytes when the stall timer was armed */
     struct event *ev_in, *ev_out, *ev_listen, *ev_stall, *ev_poll;
     uint8_t buf[CHARDEV_BUF_SIZE]; /* ring of output not yet written */
@@ -53,10 +65,52 @@ struct chardev {
     struct chardev_stats stats;
 };
 
+static const struct timeval tv_now; /* zero: at the loop's next turn */
+
 static void ms_to_tv(unsigned ms, struct timeval *tv)
 {
     tv->tv_sec = ms / 1000;
     tv->tv_usec = (ms % 1000) * 1000;
+}
+
+static const char *cd_name(const struct chardev *cd)
+{
+    return cd->path ? cd->path : "";
+}
+
+/*
+ * event_add, failing only without memory or for a descriptor the loop
+ * cannot watch; the caller decides what is lost, this says it once.
+ */
+static bool arm(struct chardev *cd, struct event *ev, const struct timeval *tv, const char *what)
+{
+    if (event_add(ev, tv) == 0)
+        return true;
+    if (!cd->arm_failed)
+        log_error("serial backend %s: cannot wait for %s", cd_name(cd), what);
+    cd->arm_failed = true;
+    return false;
+}
+
+/* Whether epoll (libevent's backend here) can watch fd; it refuses what never blocks. */
+static bool fd_pollable(int fd)
+{
+    struct epoll_event ev = {.events = EPOLLIN};
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    bool ok;
+
+    if (ep < 0)
+        return true; /* cannot tell: event_add will */
+    ok = epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0 || errno != EPERM;
+    close(ep);
+    return ok;
+}
+
+static bool fd_is_dev_null(int fd)
+{
+    struct stat st;
+
+    return fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3);
 }
 
 static ssize_t out_write(struct chardev *cd, const void *p, size_t n)
@@ -76,8 +130,8 @@ static void notify_writable(struct chardev *cd)
 
 static void start_input(struct chardev *cd)
 {
-    if (cd->ev_in && cd->connected && !cd->input_paused)
-        event_add(cd->ev_in, NULL);
+    if (cd->ev_in && cd->connected && !cd->input_paused && !cd->input_ended)
+        arm(cd, cd->ev_in, cd->in_ready ? &tv_now : NULL, "input"); /* else no input */
 }
 
 /* The reader is gone: whatever is buffered is lost, and counted. */
@@ -85,7 +139,7 @@ static void disconnect(struct chardev *cd, const char *why)
 {
     if (!cd->connected)
         return;
-    log_info("serial backend %s: reader gone (%s)%s", cd->path ? cd->path : "", why,
+    log_info("serial backend %s: reader gone (%s)%s", cd_name(cd), why,
              cd->len ? ", buffered output dropped" : "");
     cd->stats.out_dropped += cd->len;
     cd->len = 0;
@@ -108,7 +162,7 @@ static void disconnect(struct chardev *cd, const char *why)
     if (cd->kind == CHARDEV_PTY && cd->ev_poll) {
         struct timeval tv;
         ms_to_tv(CHARDEV_POLL_MS, &tv);
-        event_add(cd->ev_poll, &tv);
+        arm(cd, cd->ev_poll, &tv, "a new reader"); /* else output stays dropped */
     }
     notify_writable(cd); /* output is accepted (and dropped) again */
 }
@@ -121,7 +175,7 @@ static void arm_stall(struct chardev *cd)
         return;
     cd->stall_mark = cd->stats.out_bytes;
     ms_to_tv(CHARDEV_STALL_MS, &tv);
-    event_add(cd->ev_stall, &tv);
+    arm(cd, cd->ev_stall, &tv, "a stalled reader"); /* else a stalled reader is not noticed */
 }
 
 /* Writes the ring out as far as the descriptor takes it. */
@@ -147,10 +201,10 @@ static void flush_ring(struct chardev *cd)
     if (!cd->len)
         cd->head = 0;
     if (cd->ev_out && cd->connected) {
-        if (cd->len)
-            event_add(cd->ev_out, NULL);
-        else
+        if (!cd->len)
             event_del(cd->ev_out);
+        else if (!arm(cd, cd->ev_out, cd->out_ready ? &tv_now : NULL, "output room"))
+            disconnect(cd, "cannot wait for output room"); /* dropped and counted from now */
     }
 }
 
@@ -175,7 +229,7 @@ static void on_stall(evutil_socket_t fd, short what, void *opaque)
     }
     /* Keep what is buffered for the reader, drop (and count) what follows. */
     log_info("serial backend %s: reader stalled, dropping output until it reads again",
-             cd->path ? cd->path : "");
+             cd_name(cd));
     cd->stalled = true;
     notify_writable(cd);
 }
@@ -237,12 +291,21 @@ static void on_in(evutil_socket_t fd, short what, void *opaque)
         cd->stats.in_bytes += (uint64_t)n;
         if (cd->client.receive)
             cd->client.receive(cd->client.opaque, buf, (size_t)n);
+        if (cd->in_ready)
+            start_input(cd); /* a timer fires once: more of the file next turn */
         return;
     }
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        if (cd->in_ready)
+            start_input(cd);
         return;
+    }
     if (cd->kind == CHARDEV_STDIO) {
-        event_del(cd->ev_in); /* stdin closed: output goes on */
+        /* stdin ended (or failed): output goes on. */
+        log_info("serial backend stdio: %s of standard input, no more input for the guest",
+                 n == 0 ? "end" : "read error");
+        cd->input_ended = true;
+        event_del(cd->ev_in);
         return;
     }
     disconnect(cd, n == 0 ? "end of file" : strerror(errno));
@@ -273,18 +336,22 @@ static void on_poll(evutil_socket_t fd, short what, void *opaque)
         return;
     }
     ms_to_tv(CHARDEV_POLL_MS, &tv);
-    event_add(cd->ev_poll, &tv);
+    arm(cd, cd->ev_poll, &tv, "a new reader");
 }
 
+/* Readiness events, or for a descriptor that is always ready a timer armed with tv_now. */
 static int attach_fd_events(struct chardev *cd)
 {
     if (cd->in_fd >= 0) {
-        cd->ev_in = event_new(cd->base, cd->in_fd, EV_READ | EV_PERSIST, on_in, cd);
+        cd->ev_in = cd->in_ready ? evtimer_new(cd->base, on_in, cd)
+                                 : event_new(cd->base, cd->in_fd, EV_READ | EV_PERSIST, on_in, cd);
         if (!cd->ev_in)
             return -ENOMEM;
     }
     if (cd->out_fd >= 0) {
-        cd->ev_out = event_new(cd->base, cd->out_fd, EV_WRITE | EV_PERSIST, on_out, cd);
+        cd->ev_out = cd->out_ready
+                         ? evtimer_new(cd->base, on_out, cd)
+                         : event_new(cd->base, cd->out_fd, EV_WRITE | EV_PERSIST, on_out, cd);
         if (!cd->ev_out)
             return -ENOMEM;
     }
@@ -398,6 +465,7 @@ static int open_file(struct chardev *cd, const char *path, char *errbuf, size_t 
         return rc;
     }
     cd->out_fd = fd;
+    cd->out_ready = !fd_pollable(fd); /* a regular file */
     cd->path = strdup(path);
     cd->connected = true;
     if (!cd->path)
@@ -405,8 +473,14 @@ static int open_file(struct chardev *cd, const char *path, char *errbuf, size_t 
     return attach_fd_events(cd);
 }
 
+/*
+ * A detached ioreqd has both on /dev/null: no input, output discarded. Said
+ * once, at info level, since it may well be what was wanted.
+ */
 static int open_stdio(struct chardev *cd)
 {
+    struct stat st;
+
     cd->in_fd = STDIN_FILENO;
     cd->out_fd = STDOUT_FILENO;
     if (set_nonblock(STDIN_FILENO, &cd->stdin_flags) ||
@@ -418,6 +492,24 @@ static int open_stdio(struct chardev *cd)
     cd->connected = true;
     if (!cd->path)
         return -ENOMEM;
+    if (fd_is_dev_null(STDIN_FILENO)) {
+        log_info("serial backend stdio: standard input is /dev/null: no input for the guest");
+        cd->in_fd = -1;
+    } else if (!fd_pollable(STDIN_FILENO)) {
+        if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode)) {
+            log_info("serial backend stdio: standard input is a regular file: read to its end "
+                     "as the guest's input");
+            cd->in_ready = true;
+        } else {
+            log_info("serial backend stdio: standard input cannot be polled: no input for the "
+                     "guest");
+            cd->in_fd = -1;
+        }
+    }
+    if (fd_is_dev_null(STDOUT_FILENO))
+        log_info("serial backend stdio: standard output is /dev/null: the guest's output is "
+                 "discarded");
+    cd->out_ready = !fd_pollable(STDOUT_FILENO);
     return attach_fd_events(cd);
 }
 

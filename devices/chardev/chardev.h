@@ -4,7 +4,8 @@
  *   pty          a new pseudo-terminal; its path is chardev_pty_path()
  *   unix:PATH    a listening unix stream socket; one client at a time
  *   file:PATH    output appended to a file, no input
- *   stdio        the daemon's stdin/stdout
+ *   stdio        the daemon's stdin/stdout; stdin that is a regular file is
+ *                read to its end, /dev/null gives no input (said once)
  *   null         output discarded, no input
  *
  * Output never blocks and is never lost silently. Bytes go into a bounded
