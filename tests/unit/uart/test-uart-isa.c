@@ -1,9 +1,11 @@
 /*
  * Unit tests of the uart device (ISA glue + chardev backends) created through
  * the device table: COM defaults, ISA IRQ levels, port clashes, the pty path
- * published for `xl console`, and lossless flow through pty, unix socket and
- * file backends, with output counted when nobody reads it. Waits for the
- * kernel are bounded (poll with a timeout), never timed assertions.
+ * published for `xl console`, and lossless flow through pty, unix socket,
+ * file and stdio backends, with output counted when nobody reads it. The
+ * stdio cases put pipes or /dev/null (a detached daemon's) in place of this
+ * process's stdin and stdout for their duration. Waits for the kernel are
+ * bounded (poll with a timeout), never timed assertions.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -411,6 +413,133 @@ static void test_file_backend(void **state)
     fclose(fp);
 }
 
+/* This process's stdin, stdout and stderr while a test replaces them. */
+static int saved_stdio[3] = {-1, -1, -1};
+
+static void replace_stdio(int which, int fd)
+{
+    fflush(which == STDOUT_FILENO ? stdout : stderr);
+    if (saved_stdio[which] < 0)
+        saved_stdio[which] = fcntl(which, F_DUPFD_CLOEXEC, 3);
+    assert_true(saved_stdio[which] >= 0);
+    assert_true(dup2(fd, which) == which);
+}
+
+static void restore_stdio(void)
+{
+    fflush(stdout);
+    fflush(stderr);
+    for (int i = 0; i < 3; i++) {
+        if (saved_stdio[i] >= 0) {
+            dup2(saved_stdio[i], i);
+            close(saved_stdio[i]);
+            saved_stdio[i] = -1;
+        }
+    }
+}
+
+static int teardown_stdio(void **state)
+{
+    restore_stdio();
+    return teardown(state);
+}
+
+/* backend=stdio on pipes: input reaches RBR with an interrupt, output comes out on stdout. */
+static void test_stdio_backend(void **state)
+{
+    struct fixture *f = *state;
+    char err[160], desc[256], buf[16];
+    int host_in[2], host_out[2];
+    void *d;
+
+    assert_int_equal(pipe2(host_in, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(host_out, O_CLOEXEC), 0);
+    replace_stdio(STDIN_FILENO, host_in[0]);
+    replace_stdio(STDOUT_FILENO, host_out[1]);
+    close(host_in[0]);
+    close(host_out[1]);
+    assert_int_equal(create(f, "uart,com=2,backend=stdio", &d, err, sizeof(err)), 0);
+    assert_int_equal(f->publishes, 0);
+
+    /* Host → guest, with a data interrupt on IRQ 3. */
+    out(f, 0x2f8 + UART_IER, UART_IER_RDI);
+    assert_false(f->fp.isa_level[3]);
+    assert_int_equal(write(host_in[1], "hi", 2), 2);
+    wait_rx(f, 0x2f8);
+    assert_true(f->fp.isa_level[3]);
+    assert_int_equal(in(f, 0x2f8 + UART_IIR) & 0x0f, 0x04); /* received data available */
+    assert_int_equal(in(f, 0x2f8), 'h');
+    wait_rx(f, 0x2f8);
+    assert_int_equal(in(f, 0x2f8), 'i');
+    assert_false(f->fp.isa_level[3]);
+    assert_int_equal(in(f, 0x2f8 + UART_LSR) & UART_LSR_DR, 0);
+
+    /* Guest → stdout. */
+    for (const char *p = "ok\r\n"; *p; p++)
+        out(f, 0x2f8, (uint8_t)*p);
+    assert_int_equal(device_type_find("uart")->flush(d), 0);
+    pump_until_readable(f, host_out[0]);
+    assert_int_equal(read(host_out[0], buf, sizeof(buf)), 4);
+    assert_memory_equal(buf, "ok\r\n", 4);
+
+    device_type_find("uart")->describe(d, desc, sizeof(desc));
+    assert_string_equal(desc,
+                        "port=0x2f8 irq=3 backend=stdio tx=4 rx=2 tx-dropped=0 out-dropped=0");
+    destroy(d);
+    restore_stdio();
+    close(host_in[1]);
+    close(host_out[0]);
+}
+
+/*
+ * backend=stdio in a detached daemon: stdin and stdout are /dev/null. The
+ * port comes up, never receives, takes output without holding the guest up,
+ * and the log says so once (libevent's "Epoll ADD(1) on fd 0 failed" never).
+ */
+static void test_stdio_dev_null(void **state)
+{
+    struct fixture *f = *state;
+    char err[160], desc[256], log[1024];
+    FILE *cap = tmpfile();
+    int null_in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int null_out = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    size_t n;
+    void *d;
+
+    assert_non_null(cap);
+    assert_true(null_in >= 0 && null_out >= 0);
+    replace_stdio(STDERR_FILENO, fileno(cap));
+    replace_stdio(STDIN_FILENO, null_in);
+    replace_stdio(STDOUT_FILENO, null_out);
+    close(null_in);
+    close(null_out);
+    assert_int_equal(create(f, "uart,backend=stdio", &d, err, sizeof(err)), 0);
+    out(f, 0x3f8 + UART_IER, UART_IER_RDI);
+    for (int i = 0; i < 20; i++) {
+        event_base_loop(f->base, EVLOOP_NONBLOCK);
+        assert_int_equal(in(f, 0x3f8 + UART_LSR) & UART_LSR_DR, 0);
+    }
+    assert_false(f->fp.isa_level[4]);
+    for (int i = 0; i < 5000; i++) {
+        assert_int_equal(in(f, 0x3f8 + UART_LSR) & UART_LSR_THRE, UART_LSR_THRE);
+        out(f, 0x3f8, (uint8_t)i);
+        event_base_loop(f->base, EVLOOP_NONBLOCK);
+    }
+    device_type_find("uart")->describe(d, desc, sizeof(desc));
+    assert_string_equal(desc,
+                        "port=0x3f8 irq=4 backend=stdio tx=5000 rx=0 tx-dropped=0 out-dropped=0");
+    destroy(d);
+    restore_stdio();
+    rewind(cap);
+    n = fread(log, 1, sizeof(log) - 1, cap);
+    log[n] = '\0';
+    fclose(cap);
+    assert_string_equal(log, "ioreqd: info: serial backend stdio: standard input is /dev/null: no "
+                             "input for the guest\n"
+                             "ioreqd: info: serial backend stdio: standard output is /dev/null: "
+                             "the guest's output is discarded\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -420,6 +549,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pty_reader_leaves, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unix_flow_control, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_backend, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stdio_backend, setup, teardown_stdio),
+        cmocka_unit_test_setup_teardown(test_stdio_dev_null, setup, teardown_stdio),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
