@@ -55,7 +55,19 @@ static void start_ioreqd(struct fx *f)
     const char *args[] = {
         "--domid", domid,      "--foreground", "--log",    "stderr", "--control-socket",
         f->ctl,    "--device", "host-bridge",  "--device", blk,      NULL};
-    const char *shim = getenv("IOREQD_SHIM_LIBDIR");
+    const char *shim = getenv("IOREQD_SHIM_LIBDIR"), *asan = getenv("ASAN_OPTIONS");
+    char preload[512], file[340], log[340], delay[64], asan_opts[512];
+    /* A sanitizer runtime must accept a preloaded library ahead of it. */
+    const char *trace_env[] = {preload, file, log, delay, asan_opts, NULL};
+
+    if (f->cfg.sync_trace) {
+        snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", VBLK_SYNC_TRACE_LIB);
+        snprintf(file, sizeof(file), "IOREQD_SYNC_TRACE_FILE=%s", f->disk);
+        snprintf(log, sizeof(log), "IOREQD_SYNC_TRACE_LOG=%s", f->trace);
+        snprintf(delay, sizeof(delay), "IOREQD_SYNC_TRACE_DELAY_MS=%d", SYNC_TRACE_DELAY_MS);
+        snprintf(asan_opts, sizeof(asan_opts), "ASAN_OPTIONS=%s%sverify_asan_link_order=0",
+                 asan ? asan : "", asan && *asan ? ":" : "");
+    }
 
     snprintf(domid, sizeof(domid), "%u", DOMID);
     snprintf(blk, sizeof(blk), "virtio-blk,file=%s,queues=%u,serial=%s%s%s", f->disk, f->cfg.queues,
@@ -67,6 +79,7 @@ static void start_ioreqd(struct fx *f)
                                     .shim_libdir = shim,
                                     .args = args,
                                     .log_path = f->log,
+                                    .env = f->cfg.sync_trace ? trace_env : NULL,
                                 },
                                 TIMEOUT_MS),
                      0);
@@ -105,6 +118,7 @@ int setup(void **state)
     assert_int_equal(scratch_path(f->disk, sizeof(f->disk), f->dir, "disk.img"), 0);
     assert_int_equal(scratch_path(f->log, sizeof(f->log), f->dir, "ioreqd.log"), 0);
     assert_int_equal(scratch_path(f->ctl, sizeof(f->ctl), f->dir, "ioreqd.sock"), 0);
+    assert_int_equal(scratch_path(f->trace, sizeof(f->trace), f->dir, "sync-trace.log"), 0);
     make_disk(f);
     assert_int_equal(mockhv_create(&f->hv, &hc), 0);
     start_ioreqd(f);

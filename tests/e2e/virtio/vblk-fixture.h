@@ -4,7 +4,9 @@
  * (each sector filled with a known pattern), the firmware scan and the
  * guest driver of tools/guest brought up to DRIVER_OK. cmocka prestate: a
  * struct fx_cfg. Teardown fails the test unless ioreqd stops cleanly on
- * SIGTERM (exit status 0, no sanitizer report).
+ * SIGTERM (exit status 0, no sanitizer report). With sync_trace, ioreqd
+ * runs with the sync-trace library preloaded (sync-trace.c), logging the
+ * disk image's writes and data syncs to fx->trace.
  */
 #ifndef VBLK_FIXTURE_H
 #define VBLK_FIXTURE_H
@@ -36,11 +38,14 @@ struct fx_cfg {
     bool readonly;
     bool indirect;          /* driver uses indirect tables */
     const char *spec_extra; /* appended to the device spec, ",key=value..."; NULL: none */
+    bool sync_trace;        /* preload sync-trace.c, its syncs delayed by SYNC_TRACE_DELAY_MS */
 };
+
+#define SYNC_TRACE_DELAY_MS 200
 
 struct fx {
     struct fx_cfg cfg;
-    char dir[256], disk[300], log[300], ctl[300];
+    char dir[256], disk[300], log[300], ctl[300], trace[300];
     struct mockhv *hv;
     struct dmproc dm;
     struct gpci_bus *bus;
