@@ -89,10 +89,11 @@ step "$bench" ioreq --label ioreqd --rtt $RTT --tp-ms $TP_MS --buffered $BUF \
     --startups $STARTS --log "$work/ioreqd.log" -- "${IOREQD_ARGS[@]}" "${UART[@]}"
 step "$bench" dispatch --lookups $LOOKUPS --ranges 1000
 step "$bench" consumer --count $((LOOKUPS / 20))
-# virtio-blk: both cache modes, both engines. "wb" is the page cache
-# (cache=writeback, the default), "direct" is cache=none (O_DIRECT).
-for v in "wb aio=threads" "wb_uring aio=io_uring" "direct cache=none,aio=threads" \
-    "direct_uring cache=none,aio=io_uring"; do
+# virtio-blk: both cache modes, the default engine (aio=auto: io_uring
+# where the kernel gives one) and the worker threads. "wb" is the page
+# cache (cache=writeback, the default), "direct" is cache=none (O_DIRECT).
+for v in "wb aio=auto" "wb_threads aio=threads" "direct cache=none,aio=auto" \
+    "direct_threads cache=none,aio=threads"; do
     set -- $v
     step "$bench" vblk --file "$disk" --size-mib $DISK_MIB --run-ms $VBLK_MS --label "$1" \
         --disk-opts "$2" --log "$work/vblk-$1.log" -- "${IOREQD_ARGS[@]}"
@@ -194,8 +195,8 @@ table=$work/table
     echo "| 3 | buffered ring consumer alone, in-process (M/s) | $(fmt "$(get consumer.inproc.per_s)" 1e6 1) | | | >= 20 M/s |"
     echo "| 4 | round trip, 1000 vs 1 ranges, interleaved median (us) | null+registry: $(us cmp.null_r1000.median_ns) | $(us cmp.null_r1.median_ns) | $(ratio cmp.null_r1000.median_ns cmp.null_r1.median_ns) | <= 1.05 |"
     echo "| 4 | registry lookup in-process (ns) | 1000 ranges: $(fmt "$(get dispatch.inproc.r1000.ns)" 1 1) | 1 range: $(fmt "$(get dispatch.inproc.r1.ns)" 1 1) | $(ratio dispatch.inproc.r1000.ns dispatch.inproc.r1.ns) | |"
-    for e in wb wb_uring direct direct_uring; do
-        base=${e%_uring}
+    for e in wb wb_threads direct direct_threads; do
+        base=${e%_threads}
         for p in randread.qd1 randread.qd32 randwrite.qd1 randwrite.qd32; do
             g=
             case $p in *qd32) g=">= 0.90" ;; esac

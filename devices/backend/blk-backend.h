@@ -83,7 +83,8 @@ enum blk_cache {
 };
 
 enum blk_aio {
-    BLK_AIO_AUTO,     /* io_uring if this kernel gives a restricted ring, else threads */
+    BLK_AIO_AUTO,     /* io_uring if this kernel gives a restricted ring (O_DIRECT writes
+                       * excepted), else threads */
     BLK_AIO_THREADS,  /* the worker pool only */
     BLK_AIO_IO_URING, /* io_uring or fail to open */
 };

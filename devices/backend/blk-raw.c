@@ -76,6 +76,7 @@ struct blk_raw {
     uint32_t dio_offset;        /* and of file offsets */
     struct blk_uring *uring;    /* NULL: threads only */
     bool ring_off[3];           /* by raw_op: the kernel cancelled one, threads from now on */
+    bool direct_writes_threads; /* aio=auto: O_DIRECT writes stay on the worker threads */
     struct blk_raw_stats stats; /* loop thread only */
     bool is_blkdev;
     uint64_t size;
@@ -514,7 +515,7 @@ static int submit(struct blk_raw *r, enum raw_op op, uint64_t offset, uint64_t l
 
     r->inflight++;
     if (r->uring && op <= RAW_FLUSH && !r->ring_off[op] && j->iovcnt <= IOV_MAX &&
-        ring_queue(j) == 0)
+        !(op == RAW_WRITE && j->fd == r->dfd && r->direct_writes_threads) && ring_queue(j) == 0)
         return 0;
     if ((op == RAW_READ || op == RAW_WRITE) && (!r->uring || r->ring_off[op]) && try_nowait(r, j)) {
         r->stats.nowait++;
@@ -667,6 +668,12 @@ static int start_uring(struct blk_raw *r, enum blk_aio aio, struct event_base *b
     if (aio == BLK_AIO_THREADS)
         return 0;
     rc = blk_uring_new(&r->uring, fds, r->dfd >= 0 ? 2 : 1, BLK_RAW_URING_DEPTH, base);
+    /*
+     * Measured (BENCHMARKS.md): the kernel runs an O_DIRECT write it cannot
+     * issue at once on a worker, one at a time per file, ten times slower
+     * than our threads; auto keeps those on threads.
+     */
+    r->direct_writes_threads = aio == BLK_AIO_AUTO;
     if (rc == 0)
         return 0;
     if (aio == BLK_AIO_IO_URING) {

@@ -3,7 +3,7 @@
  * by the virtio-blk core over the virtio-pci transport.
  *
  *   virtio-blk,file=PATH[,readonly=on][,queues=N][,bdf=00:05.0][,serial=ID]
- *              [,cache=writeback|none][,aio=threads|io_uring|auto]
+ *              [,cache=writeback|none][,aio=auto|threads|io_uring]
  *
  * Ownership: the instance owns the transport, the core and (through the
  * core) the backend; teardown goes transport first, so the core has drained
@@ -53,10 +53,10 @@ static int parse_backend_opts(struct device_spec *spec, struct blk_raw_opts *o, 
         snprintf(errbuf, errlen, "virtio-blk: cache=%s: expected writeback or none", cache);
         return -EINVAL;
     }
-    if (!aio || !strcmp(aio, "threads")) {
-        o->aio = BLK_AIO_THREADS;
-    } else if (!strcmp(aio, "auto")) {
+    if (!aio || !strcmp(aio, "auto")) {
         o->aio = BLK_AIO_AUTO;
+    } else if (!strcmp(aio, "threads")) {
+        o->aio = BLK_AIO_THREADS;
     } else if (!strcmp(aio, "io_uring")) {
         o->aio = BLK_AIO_IO_URING;
     } else {
@@ -174,7 +174,7 @@ static void vblk_pci_counters(void *opaque, const struct device_counter_sink *si
 const struct device_type virtio_blk_device_type = {
     .name = "virtio-blk",
     .summary = "virtio block device on a raw image: file=PATH[,readonly=on][,queues=N]"
-               "[,bdf=DD.F][,serial=ID][,cache=writeback|none][,aio=threads|io_uring|auto]",
+               "[,bdf=DD.F][,serial=ID][,cache=writeback|none][,aio=auto|threads|io_uring]",
     .create = vblk_pci_create,
     .flush = vblk_pci_flush,
     .destroy = vblk_pci_destroy,

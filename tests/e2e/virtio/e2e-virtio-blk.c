@@ -762,12 +762,16 @@ static void test_readonly_refuses_writes(void **state)
 }
 
 static struct fx_cfg msix2 = {.vcpus = 2, .queues = 2, .irq = GVIRTIO_IRQ_MSIX};
-static struct fx_cfg traced2 = {
-    .vcpus = 2, .queues = 2, .irq = GVIRTIO_IRQ_MSIX, .sync_trace = true};
+/* sync-trace.c sees system calls, not what an io_uring does: threads. */
+static struct fx_cfg traced2 = {.vcpus = 2,
+                                .queues = 2,
+                                .irq = GVIRTIO_IRQ_MSIX,
+                                .spec_extra = ",aio=threads",
+                                .sync_trace = true};
 static struct fx_cfg traced_direct2 = {.vcpus = 2,
                                        .queues = 2,
                                        .irq = GVIRTIO_IRQ_MSIX,
-                                       .spec_extra = ",cache=none",
+                                       .spec_extra = ",cache=none,aio=threads",
                                        .sync_trace = true};
 static struct fx_cfg ident2 = {
     .vcpus = 2, .queues = 2, .irq = GVIRTIO_IRQ_MSIX, .spec_extra = ",bdf=00:05.0"};
