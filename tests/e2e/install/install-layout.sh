@@ -1,7 +1,9 @@
 #!/bin/sh
 # `cmake --install` of the build tree into a scratch prefix, then:
-#  - programs: sbin/ioreqd, sbin/ioreqctl, bin/mockxen, bin/mock-xenstored,
+#  - programs: sbin/ioreqd, bin/ioreqctl, bin/mockxen, bin/mock-xenstored,
 #    executable, with no run path into the build tree;
+#  - every program's man page in the section its directory calls for:
+#    bin/ (user commands) in man1, sbin/ (administration) in man8;
 #  - the drop-in libraries in lib/ioreqd/shim under Xen's sonames;
 #  - the man pages in man1, man5, man8;
 #  - the systemd unit, naming the configured sbin directory (and accepted by
@@ -29,7 +31,7 @@ if ! cmake --install "$build" --prefix "$root" >"$tmp/install.log" 2>&1; then
     exit 1
 fi
 
-for prog in "$sbindir/ioreqd" "$sbindir/ioreqctl" "$bindir/mockxen" "$bindir/mock-xenstored"; do
+for prog in "$sbindir/ioreqd" "$bindir/ioreqctl" "$bindir/mockxen" "$bindir/mock-xenstored"; do
     f=$root/$prog
     if [ ! -f "$f" ] || [ ! -x "$f" ]; then
         fail "$prog is not installed as an executable"
@@ -60,6 +62,17 @@ n=$(find "$shim" -name 'lib*.so.*' -type f | wc -l)
 for page in man1/ioreqctl.1 man1/mockxen.1 man1/mock-xenstored.1 man5/ioreqd.conf.5 \
     man8/ioreqd.8; do
     [ -f "$root/$mandir/$page" ] || fail "$mandir/$page is missing"
+done
+
+# Whatever is installed in bin/ has its page in man1, in sbin/ in man8.
+for dir in "$bindir:1" "$sbindir:8"; do
+    section=${dir##*:}
+    for prog in "$root/${dir%:*}"/*; do
+        [ -f "$prog" ] || continue
+        name=$(basename "$prog")
+        [ -f "$root/$mandir/man$section/$name.$section" ] ||
+            fail "${dir%:*}/$name is installed without $mandir/man$section/$name.$section"
+    done
 done
 
 unit=$root/$unitdir/ioreqd@.service
