@@ -1,7 +1,8 @@
 /*
  * ioreqd(8): process matters only. Arguments and the configuration file
- * become settings, device specs are checked against the device table before
- * anything is started (so typing mistakes are usage errors, exit 2), then
+ * become settings, device specs (types, options and their values) are
+ * checked against the device table before anything is started, so typing
+ * mistakes are usage errors (exit 2) even without a hypervisor, then
  * the process detaches unless --foreground, writes its pid file and hands
  * over to the device model (ioreqd.c), which deprivileges itself before the
  * launcher is told that start-up succeeded.
@@ -95,6 +96,7 @@ static int parse_devices(const struct ioreqd_settings *s, struct device_spec *sp
                          struct ioreqd_device_config *devs)
 {
     char errbuf[512];
+    int rc;
 
     for (unsigned i = 0; i < s->nr_devices; i++) {
         const struct settings_device *sd = &s->devices[i];
@@ -113,6 +115,13 @@ static int parse_devices(const struct ioreqd_settings *s, struct device_spec *sp
                 fprintf(stderr, " %s", (*t)->name);
             fprintf(stderr, ")\n");
             return IOREQD_EXIT_USAGE;
+        }
+        /* Options and values too, before anything touches Xen. */
+        rc = device_spec_check(device_type_find(specs[i].type), &specs[i], errbuf, sizeof(errbuf));
+        if (rc) {
+            fprintf(stderr, "%s: %s: %s\n", prog, sd->origin,
+                    rc == -ENOMEM ? "out of memory" : errbuf);
+            return rc == -ENOMEM ? IOREQD_EXIT_FAILURE : IOREQD_EXIT_USAGE;
         }
     }
     return 0;

@@ -65,6 +65,15 @@ struct device_type {
      */
     int (*create)(const struct device_env *env, struct device_spec *spec, void **dev, char *errbuf,
                   size_t errlen);
+    /*
+     * Optional: checks the options and their values as create() would,
+     * creating nothing (no file, socket or terminal is opened), and marks
+     * the options it reads used. 0 or -EINVAL with errbuf filled. A type
+     * without it is checked by creating it on a scratch bus with no
+     * hypervisor (device_spec_check), so its create() must then have no
+     * effect outside the process.
+     */
+    int (*check)(struct device_spec *spec, char *errbuf, size_t errlen);
     /* Make every completed write durable (backends): called on teardown. */
     int (*flush)(void *dev);
     void (*destroy)(void *dev);
@@ -77,6 +86,16 @@ struct device_type {
 /* The table, NULL-terminated. */
 extern const struct device_type *const device_types[];
 const struct device_type *device_type_find(const char *name);
+
+/*
+ * Checks a parsed spec against its type before anything is started: every
+ * option known, every value valid (type->check, or a scratch creation).
+ * 0; -EINVAL with errbuf filled, "uart device has no option 'bogus'" for an
+ * option the device does not know; -ENOMEM. The options' used marks are
+ * cleared again, so create() can mark them afresh.
+ */
+int device_spec_check(const struct device_type *type, struct device_spec *spec, char *errbuf,
+                      size_t errlen) must_check;
 
 /* "type,key=value,..." → spec; 0 or -EINVAL with errbuf filled. */
 int device_spec_parse(const char *text, struct device_spec *spec, char *errbuf,

@@ -41,6 +41,22 @@ static void host_bridge_destroy(void *opaque)
     free(hb);
 }
 
+static int host_bridge_parse(struct device_spec *spec, int *devfn, bool *cf8, char *errbuf,
+                             size_t errlen)
+{
+    int rc = pci_spec_placement(spec, devfn, errbuf, errlen);
+
+    return rc ? rc : device_spec_get_bool(spec, "cf8", false, cf8, errbuf, errlen);
+}
+
+static int host_bridge_check(struct device_spec *spec, char *errbuf, size_t errlen)
+{
+    int devfn;
+    bool cf8;
+
+    return host_bridge_parse(spec, &devfn, &cf8, errbuf, errlen);
+}
+
 static int host_bridge_create(const struct device_env *env, struct device_spec *spec, void **out,
                               char *errbuf, size_t errlen)
 {
@@ -52,10 +68,7 @@ static int host_bridge_create(const struct device_env *env, struct device_spec *
         snprintf(errbuf, errlen, "host-bridge: no PCI bus");
         return -ENODEV;
     }
-    rc = pci_spec_placement(spec, &devfn, errbuf, errlen);
-    if (rc)
-        return rc;
-    rc = device_spec_get_bool(spec, "cf8", false, &cf8, errbuf, errlen);
+    rc = host_bridge_parse(spec, &devfn, &cf8, errbuf, errlen);
     if (rc)
         return rc;
     hb = calloc(1, sizeof(*hb));
@@ -104,6 +117,7 @@ const struct device_type host_bridge_device_type = {
     .name = "host-bridge",
     .summary = "i440FX-compatible PCI host bridge at 00:00.0 [cf8=on to own ports 0xcf8-0xcff]",
     .create = host_bridge_create,
+    .check = host_bridge_check,
     .destroy = host_bridge_destroy,
     .describe = host_bridge_describe,
 };

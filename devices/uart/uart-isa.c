@@ -137,6 +137,55 @@ static int uart_isa_flush(void *opaque)
     return chardev_flush(ui->cd);
 }
 
+/* What a spec asks for, defaults filled in. */
+struct uart_isa_config {
+    uint64_t com, port, irq, index;
+    const char *backend;
+};
+
+/* The backend forms chardev_open() accepts (chardev.h), checked without opening one. */
+static bool backend_ok(const char *b)
+{
+    return !*b || !strcmp(b, "pty") || !strcmp(b, "stdio") || !strcmp(b, "null") ||
+           (!strncmp(b, "unix:", 5) && b[5]) || (!strncmp(b, "file:", 5) && b[5]);
+}
+
+static int uart_isa_parse(struct device_spec *spec, struct uart_isa_config *cfg, char *errbuf,
+                          size_t errlen)
+{
+    int rc;
+
+    rc = device_spec_get_uint(spec, "com", 1, 4, 1, &cfg->com, errbuf, errlen);
+    if (rc)
+        return rc;
+    rc = device_spec_get_uint(spec, "port", 0, 0x10000 - UART_ISA_PORTS,
+                              com_defaults[cfg->com - 1].port, &cfg->port, errbuf, errlen);
+    if (!rc)
+        rc = device_spec_get_uint(spec, "irq", 0, 15, com_defaults[cfg->com - 1].irq, &cfg->irq,
+                                  errbuf, errlen);
+    if (!rc)
+        rc = device_spec_get_uint(spec, "index", 0, 255, cfg->com - 1, &cfg->index, errbuf, errlen);
+    if (rc)
+        return rc;
+    cfg->backend = device_spec_get(spec, "backend");
+    if (!cfg->backend)
+        cfg->backend = "pty";
+    if (!backend_ok(cfg->backend)) {
+        snprintf(errbuf, errlen,
+                 "uart: backend: unknown backend '%s' (pty, unix:PATH, file:PATH, stdio, null)",
+                 cfg->backend);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int uart_isa_check(struct device_spec *spec, char *errbuf, size_t errlen)
+{
+    struct uart_isa_config cfg;
+
+    return uart_isa_parse(spec, &cfg, errbuf, errlen);
+}
+
 static int uart_isa_create(const struct device_env *env, struct device_spec *spec, void **out,
                            char *errbuf, size_t errlen)
 {
@@ -146,42 +195,29 @@ static int uart_isa_create(const struct device_env *env, struct device_spec *spe
         .writable = cd_writable,
     };
     struct chardev_client c = client;
+    struct uart_isa_config cfg;
     struct uart_isa *ui;
-    uint64_t com, port, irq, index;
-    const char *backend;
     int rc;
 
-    rc = device_spec_get_uint(spec, "com", 1, 4, 1, &com, errbuf, errlen);
+    rc = uart_isa_parse(spec, &cfg, errbuf, errlen);
     if (rc)
         return rc;
-    rc = device_spec_get_uint(spec, "port", 0, 0x10000 - UART_ISA_PORTS, com_defaults[com - 1].port,
-                              &port, errbuf, errlen);
-    if (!rc)
-        rc = device_spec_get_uint(spec, "irq", 0, 15, com_defaults[com - 1].irq, &irq, errbuf,
-                                  errlen);
-    if (!rc)
-        rc = device_spec_get_uint(spec, "index", 0, 255, com - 1, &index, errbuf, errlen);
-    if (rc)
-        return rc;
-    backend = device_spec_get(spec, "backend");
-    if (!backend)
-        backend = "pty";
 
     ui = calloc(1, sizeof(*ui));
     if (!ui)
         return -ENOMEM;
     ui->platform = env->platform;
     ui->io = env->io;
-    ui->port = (uint16_t)port;
-    ui->irq = (unsigned)irq;
-    ui->com = (unsigned)com;
-    ui->index = (unsigned)index;
+    ui->port = (uint16_t)cfg.port;
+    ui->irq = (unsigned)cfg.irq;
+    ui->com = (unsigned)cfg.com;
+    ui->index = (unsigned)cfg.index;
     snprintf(ui->name, sizeof(ui->name), "uart%u", ui->index);
     ui->line = (struct irq_line){.set_level = isa_set_level, .opaque = ui};
     uart_init(&ui->core, &ui->line, &uart_isa_host_ops, ui);
 
     c.opaque = ui;
-    rc = chardev_open(&ui->cd, backend, env->base, &c, errbuf, errlen);
+    rc = chardev_open(&ui->cd, cfg.backend, env->base, &c, errbuf, errlen);
     if (rc) {
         char msg[128];
         snprintf(msg, sizeof(msg), "%s", errbuf);
@@ -216,7 +252,7 @@ static int uart_isa_create(const struct device_env *env, struct device_spec *spe
         }
         log_info("%s: serial console on %s", ui->name, chardev_pty_path(ui->cd));
     } else {
-        snprintf(ui->backend, sizeof(ui->backend), "%s", backend);
+        snprintf(ui->backend, sizeof(ui->backend), "%s", cfg.backend);
     }
     *out = ui;
     return 0;
@@ -260,6 +296,7 @@ const struct device_type uart_device_type = {
     .summary =
         "16550A serial port: com=1-4, port=, irq=, backend=pty|unix:PATH|file:PATH|stdio|null",
     .create = uart_isa_create,
+    .check = uart_isa_check,
     .flush = uart_isa_flush,
     .destroy = uart_isa_destroy,
     .describe = uart_isa_describe,

@@ -66,56 +66,85 @@ static int parse_backend_opts(struct device_spec *spec, struct blk_raw_opts *o, 
     return 0;
 }
 
+/* What a spec asks for, defaults filled in. */
+struct vblk_pci_config {
+    const char *file;
+    const char *serial; /* NULL: none */
+    uint64_t queues;
+    struct blk_raw_opts backend; /* readonly, cache, aio */
+    int devfn;                   /* -1: the next free slot */
+};
+
+static int vblk_pci_parse(struct device_spec *spec, struct vblk_pci_config *cfg, char *errbuf,
+                          size_t errlen)
+{
+    int rc;
+
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->file = device_spec_get(spec, "file");
+    if (!cfg->file || !*cfg->file) {
+        snprintf(errbuf, errlen, "virtio-blk: file=PATH is required");
+        return -EINVAL;
+    }
+    rc = device_spec_get_bool(spec, "readonly", false, &cfg->backend.readonly, errbuf, errlen);
+    if (rc)
+        return rc;
+    rc = device_spec_get_uint(spec, "queues", 1, VBLK_MAX_QUEUES, 1, &cfg->queues, errbuf, errlen);
+    if (rc)
+        return rc;
+    rc = parse_backend_opts(spec, &cfg->backend, errbuf, errlen);
+    if (rc)
+        return rc;
+    rc = pci_spec_placement(spec, &cfg->devfn, errbuf, errlen);
+    if (rc)
+        return rc;
+    cfg->serial = device_spec_get(spec, "serial");
+    if (cfg->serial && strlen(cfg->serial) > VIRTIO_BLK_ID_BYTES) {
+        snprintf(errbuf, errlen, "virtio-blk: serial longer than %u bytes", VIRTIO_BLK_ID_BYTES);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int vblk_pci_check(struct device_spec *spec, char *errbuf, size_t errlen)
+{
+    struct vblk_pci_config cfg;
+
+    return vblk_pci_parse(spec, &cfg, errbuf, errlen);
+}
+
 static int vblk_pci_create(const struct device_env *env, struct device_spec *spec, void **out,
                            char *errbuf, size_t errlen)
 {
-    struct blk_raw_opts bopts = {0};
     struct vblk_params params = {.base = env->base};
+    struct vblk_pci_config cfg;
     struct blk_backend *be;
     struct vblk_pci *d;
-    const char *file;
     char err[200];
-    uint64_t queues;
-    bool readonly;
-    int devfn, rc;
+    int rc;
 
     *out = NULL;
     if (!env->pci || !env->gmem || !env->base) {
         snprintf(errbuf, errlen, "virtio-blk: needs a PCI bus, guest memory and an event loop");
         return -ENODEV;
     }
-    file = device_spec_get(spec, "file");
-    if (!file || !*file) {
-        snprintf(errbuf, errlen, "virtio-blk: file=PATH is required");
-        return -EINVAL;
-    }
-    rc = device_spec_get_bool(spec, "readonly", false, &readonly, errbuf, errlen);
+    rc = vblk_pci_parse(spec, &cfg, errbuf, errlen);
     if (rc)
         return rc;
-    rc = device_spec_get_uint(spec, "queues", 1, VBLK_MAX_QUEUES, 1, &queues, errbuf, errlen);
-    if (rc)
-        return rc;
-    rc = parse_backend_opts(spec, &bopts, errbuf, errlen);
-    if (rc)
-        return rc;
-    bopts.readonly = readonly;
-    rc = pci_spec_placement(spec, &devfn, errbuf, errlen);
-    if (rc)
-        return rc;
-    params.serial = device_spec_get(spec, "serial");
-    params.num_queues = (unsigned)queues;
+    params.serial = cfg.serial;
+    params.num_queues = (unsigned)cfg.queues;
 
     d = calloc(1, sizeof(*d));
     if (!d) {
         snprintf(errbuf, errlen, "virtio-blk: out of memory");
         return -ENOMEM;
     }
-    snprintf(d->file, sizeof(d->file), "%s", file);
+    snprintf(d->file, sizeof(d->file), "%s", cfg.file);
     d->queues = params.num_queues;
-    d->readonly = readonly;
+    d->readonly = cfg.backend.readonly;
 
-    d->cache = bopts.cache == BLK_CACHE_NONE ? "none" : "writeback";
-    rc = blk_raw_open(&be, file, &bopts, env->base, err, sizeof(err));
+    d->cache = cfg.backend.cache == BLK_CACHE_NONE ? "none" : "writeback";
+    rc = blk_raw_open(&be, cfg.file, &cfg.backend, env->base, err, sizeof(err));
     if (rc) {
         snprintf(errbuf, errlen, "virtio-blk: %s", err);
         goto out;
@@ -125,7 +154,7 @@ static int vblk_pci_create(const struct device_env *env, struct device_spec *spe
         snprintf(errbuf, errlen, "virtio-blk: %s", err);
         goto out;
     }
-    rc = vpci_new(&d->vp, env->pci, env->gmem, vblk_vdev(d->blk), devfn, errbuf, errlen);
+    rc = vpci_new(&d->vp, env->pci, env->gmem, vblk_vdev(d->blk), cfg.devfn, errbuf, errlen);
     if (rc)
         goto out;
     *out = d;
@@ -176,6 +205,7 @@ const struct device_type virtio_blk_device_type = {
     .summary = "virtio block device on a raw image: file=PATH[,readonly=on][,queues=N]"
                "[,bdf=DD.F][,serial=ID][,cache=writeback|none][,aio=auto|threads|io_uring]",
     .create = vblk_pci_create,
+    .check = vblk_pci_check,
     .flush = vblk_pci_flush,
     .destroy = vblk_pci_destroy,
     .describe = vblk_pci_describe,

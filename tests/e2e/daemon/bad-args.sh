@@ -68,6 +68,44 @@ expect 2 "$TMP/dev.conf:3: unknown device type 'nonsense-type'" -- --config "$TM
 # and start-up gets as far as xenstore, which is not there.
 expect 1 "cannot connect to xenstore" -- --config "$TMP/dev.conf" --foreground --device uart
 
+# Every device spec is checked, options and values, before Xen is touched:
+# without a hypervisor the answer is still the spec's error, exit 2.
+printf 'domid = 4\ndevice = uart,com=1,bogus=3\n' >"$TMP/c.conf"
+expect 2 "ioreqd: $TMP/c.conf:2: uart device has no option 'bogus'" -- --config "$TMP/c.conf"
+expect 2 "ioreqd: $TMP/c.conf:2: uart device has no option 'bogus'" -- --config "$TMP/c.conf" \
+    --foreground
+printf 'domid = 4\ndevice = host-bridge\n# many\ndevice = uart,com=5\n' >"$TMP/com.conf"
+expect 2 "$TMP/com.conf:4: uart: bad value '5' for com (expected 1..4)" -- --config "$TMP/com.conf"
+printf 'domid = 4\ndevice = uart,backend=telnet:23\n' >"$TMP/be.conf"
+expect 2 "$TMP/be.conf:2: uart: backend: unknown backend 'telnet:23'" -- --config "$TMP/be.conf"
+printf 'domid = 4\ndevice = virtio-blk,file=%s/no-such.img,queues=17\n' "$TMP" >"$TMP/vb.conf"
+expect 2 "$TMP/vb.conf:2: virtio-blk: bad value '17' for queues (expected 1..16)" -- \
+    --config "$TMP/vb.conf"
+printf 'domid = 4\ndevice = virtio-blk,readonly\n' >"$TMP/vb2.conf"
+expect 2 "$TMP/vb2.conf:2: virtio-blk: file=PATH is required" -- --config "$TMP/vb2.conf"
+printf 'domid = 4\ndevice = virtio-blk,file=x,serial=123456789012345678901\n' >"$TMP/vb3.conf"
+expect 2 "$TMP/vb3.conf:2: virtio-blk: serial longer than 20 bytes" -- --config "$TMP/vb3.conf"
+printf 'domid = 4\ndevice = virtio-blk,file=x,cache=directsync\n' >"$TMP/vb5.conf"
+expect 2 "$TMP/vb5.conf:2: virtio-blk: cache=directsync: expected writeback or none" -- \
+    --config "$TMP/vb5.conf"
+printf 'domid = 4\ndevice = virtio-blk,file=x,size=1G\n' >"$TMP/vb4.conf"
+expect 2 "$TMP/vb4.conf:2: virtio-blk device has no option 'size'" -- --config "$TMP/vb4.conf"
+printf 'domid = 4\ndevice = host-bridge,cf8=maybe\n' >"$TMP/hb.conf"
+expect 2 "$TMP/hb.conf:2: host-bridge: bad value 'maybe' for cf8 (expected on or off)" -- \
+    --config "$TMP/hb.conf"
+printf 'domid = 4\ndevice = xen-platform,bdf=00:40.0\n' >"$TMP/xp.conf"
+expect 2 "$TMP/xp.conf:2: xen-platform: bad bdf '00:40.0'" -- --config "$TMP/xp.conf"
+printf 'domid = 4\ndevice = xen-platform,unplug-ports=off,colour=red\n' >"$TMP/xp2.conf"
+expect 2 "$TMP/xp2.conf:2: xen-platform device has no option 'colour'" -- --config "$TMP/xp2.conf"
+expect 2 "ioreqd: --device: uart device has no option 'bogus'" -- --domid 4 --device uart,bogus
+# Nothing was opened or created for a spec that is only checked.
+[ ! -e "$TMP/no-such.img" ] || { echo "FAIL: checking a spec created its image"; failures=$((failures + 1)); }
+# A valid spec still gets as far as xenstore, which is not there.
+expect 1 "cannot connect to xenstore" -- --domid 4 --foreground \
+    --device "uart,com=2,backend=file:$TMP/com2.out" --device "virtio-blk,file=$TMP/d.img,queues=2" \
+    --device xen-platform,unplug-ports=off --device host-bridge,cf8=on
+[ ! -e "$TMP/com2.out" ] || { echo "FAIL: checking a spec opened its backend"; failures=$((failures + 1)); }
+
 printf 'domid = 4\n' >"$TMP/ok.conf"
 # Start-up failures: 1, with the reason on stderr, detached or not.
 expect 1 "cannot connect to xenstore" -- --config "$TMP/ok.conf" --foreground

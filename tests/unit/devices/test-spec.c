@@ -151,13 +151,90 @@ static void test_table(void **state)
     assert_null(device_type_find(NULL));
 }
 
+/* device_spec_check(TEXT): its return value, its message in err. */
+static int check(const char *text, char *err, size_t len)
+{
+    struct device_spec s;
+    int rc;
+
+    assert_int_equal(device_spec_parse(text, &s, err, len), 0);
+    rc = device_spec_check(device_type_find(s.type), &s, err, len);
+    /* The marks are cleared either way: create() marks what it reads. */
+    for (unsigned i = 0; i < s.nr_opts; i++)
+        assert_int_equal(s.opts[i].used, 0);
+    device_spec_free(&s);
+    return rc;
+}
+
+static void expect_check_fails(const char *text, const char *msg)
+{
+    char err[256] = "";
+
+    assert_int_equal(check(text, err, sizeof(err)), -EINVAL);
+    assert_string_equal(err, msg);
+}
+
+static void test_check(void **state)
+{
+    char err[256] = "";
+
+    /* Every option of every type, and nothing opened: the image and the file do not exist. */
+    assert_int_equal(
+        check("uart,com=2,port=0x2f8,irq=3,index=7,backend=file:/nonexistent/x", err, sizeof(err)),
+        0);
+    assert_int_equal(check("uart", err, sizeof(err)), 0);
+    assert_int_equal(check("uart,backend=", err, sizeof(err)), 0);
+    assert_int_equal(check("virtio-blk,file=/nonexistent/d.img,readonly=on,queues=16,"
+                           "bdf=00:05.0,serial=12345678901234567890,cache=none,aio=io_uring",
+                           err, sizeof(err)),
+                     0);
+    assert_int_equal(check("host-bridge,cf8=on,bdf=00:00.0", err, sizeof(err)), 0);
+    /* xen-platform has no check(): it is created on a scratch bus. */
+    assert_null(device_type_find("xen-platform")->check);
+    assert_int_equal(check("xen-platform,bdf=00:03.0,unplug-ports=off", err, sizeof(err)), 0);
+
+    expect_check_fails("uart,com=1,bogus=3", "uart device has no option 'bogus'");
+    expect_check_fails("uart,com=0", "uart: bad value '0' for com (expected 1..4)");
+    expect_check_fails("uart,irq=16", "uart: bad value '16' for irq (expected 0..15)");
+    expect_check_fails("uart,port=0xfff9", "uart: bad value '0xfff9' for port (expected 0..65528)");
+    expect_check_fails(
+        "uart,backend=tty",
+        "uart: backend: unknown backend 'tty' (pty, unix:PATH, file:PATH, stdio, null)");
+    expect_check_fails(
+        "uart,backend=unix:",
+        "uart: backend: unknown backend 'unix:' (pty, unix:PATH, file:PATH, stdio, null)");
+    expect_check_fails("virtio-blk", "virtio-blk: file=PATH is required");
+    expect_check_fails("virtio-blk,file=a,queues=0",
+                       "virtio-blk: bad value '0' for queues (expected 1..16)");
+    expect_check_fails("virtio-blk,file=a,readonly=2",
+                       "virtio-blk: bad value '2' for readonly (expected on or off)");
+    expect_check_fails("virtio-blk,file=a,serial=123456789012345678901",
+                       "virtio-blk: serial longer than 20 bytes");
+    expect_check_fails(
+        "virtio-blk,file=a,bdf=00:20.0",
+        "virtio-blk: bad bdf '00:20.0' (expected [0000:]00:DD.F with DD 00-1f, F 0-7)");
+    expect_check_fails("virtio-blk,file=a,cache=unsafe",
+                       "virtio-blk: cache=unsafe: expected writeback or none");
+    expect_check_fails("virtio-blk,file=a,aio=native",
+                       "virtio-blk: aio=native: expected auto, threads or io_uring");
+    expect_check_fails("virtio-blk,file=a,discard=on", "virtio-blk device has no option 'discard'");
+    expect_check_fails("host-bridge,cf8=2",
+                       "host-bridge: bad value '2' for cf8 (expected on or off)");
+    expect_check_fails("host-bridge,x", "host-bridge device has no option 'x'");
+    expect_check_fails("xen-platform,unplug-ports=sometimes",
+                       "xen-platform: bad value 'sometimes' for unplug-ports (expected on or off)");
+    expect_check_fails(
+        "xen-platform,bdf=00:03.8",
+        "xen-platform: bad bdf '00:03.8' (expected [0000:]00:DD.F with DD 00-1f, F 0-7)");
+    expect_check_fails("xen-platform,vendor=1", "xen-platform device has no option 'vendor'");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_ok),
-        cmocka_unit_test(test_parse_errors),
-        cmocka_unit_test(test_typed_options),
-        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_parse_ok),      cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_typed_options), cmocka_unit_test(test_table),
+        cmocka_unit_test(test_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
