@@ -12,6 +12,10 @@
  * Every change is mirrored through the optional io_listener first; the
  * registry only changes once the listener agreed, so a refused mapping
  * leaves both sides as they were.
+ *
+ * Each entry points at the io_counter its accesses are counted in (the
+ * owner's, or the registry's unowned one), resolved once at io_map(), so
+ * dispatch increments it without a test or a lookup.
  */
 #include "io-range.h"
 
@@ -32,6 +36,8 @@ struct io_registry {
     struct io_table tables[IO_SPACE_COUNT];
     struct io_listener listener;
     bool has_listener;
+    struct io_counter *owner;  /* for ranges mapped without a counter; NULL: unowned */
+    struct io_counter unowned; /* accesses to ranges nobody counts */
 };
 
 struct io_registry *io_registry_new(void)
@@ -57,6 +63,19 @@ void io_registry_set_listener(struct io_registry *reg, const struct io_listener 
         memset(&reg->listener, 0, sizeof(reg->listener));
         reg->has_listener = false;
     }
+}
+
+struct io_counter *io_registry_set_owner(struct io_registry *reg, struct io_counter *owner)
+{
+    struct io_counter *prev = reg->owner;
+
+    reg->owner = owner;
+    return prev;
+}
+
+const struct io_counter *io_registry_unowned(const struct io_registry *reg)
+{
+    return &reg->unowned;
 }
 
 static uint64_t io_range_last(const struct io_range *r)
@@ -130,6 +149,8 @@ int io_map(struct io_registry *reg, const struct io_range *range)
     }
     memmove(&t->ranges[pos + 1], &t->ranges[pos], (size_t)(t->nr - pos) * sizeof(*t->ranges));
     t->ranges[pos] = *range;
+    if (!range->counter)
+        t->ranges[pos].counter = reg->owner ? reg->owner : &reg->unowned;
     t->nr++;
     return 0;
 }
@@ -179,7 +200,7 @@ static bool io_size_ok(unsigned size)
  */
 static bool io_resolve(const struct io_registry *reg, enum io_space space, uint64_t addr,
                        unsigned size, unsigned vcpu, const struct io_ops **ops, void **opaque,
-                       struct io_access *acc)
+                       struct io_counter **counter, struct io_access *acc)
 {
     if (!reg || (unsigned)space >= IO_SPACE_COUNT || !io_size_ok(size))
         return false;
@@ -192,6 +213,7 @@ static bool io_resolve(const struct io_registry *reg, enum io_space space, uint6
 
     *ops = r->ops;
     *opaque = r->opaque;
+    *counter = r->counter;
     acc->addr = addr;
     acc->offset = addr - r->base;
     acc->size = size;
@@ -203,12 +225,14 @@ bool io_dispatch_read(struct io_registry *reg, enum io_space space, uint64_t add
                       unsigned vcpu, uint64_t *value)
 {
     const struct io_ops *ops;
+    struct io_counter *counter;
     void *opaque;
     struct io_access acc;
 
     *value = io_all_ones(size);
-    if (!io_resolve(reg, space, addr, size, vcpu, &ops, &opaque, &acc))
+    if (!io_resolve(reg, space, addr, size, vcpu, &ops, &opaque, &counter, &acc))
         return false;
+    counter->reads++;
     if (ops->read)
         *value = ops->read(opaque, &acc) & io_all_ones(size);
     return true;
@@ -218,11 +242,13 @@ bool io_dispatch_write(struct io_registry *reg, enum io_space space, uint64_t ad
                        unsigned vcpu, uint64_t value)
 {
     const struct io_ops *ops;
+    struct io_counter *counter;
     void *opaque;
     struct io_access acc;
 
-    if (!io_resolve(reg, space, addr, size, vcpu, &ops, &opaque, &acc))
+    if (!io_resolve(reg, space, addr, size, vcpu, &ops, &opaque, &counter, &acc))
         return false;
+    counter->writes++;
     if (ops->write)
         ops->write(opaque, &acc, value & io_all_ones(size));
     return true;

@@ -35,6 +35,17 @@ struct io_ops {
     void (*write)(void *opaque, const struct io_access *access, uint64_t value);
 };
 
+/*
+ * Accesses dispatched to the ranges of one owner (a device), kept by the
+ * owner so that they outlive a range being unmapped or moved. Dispatch adds
+ * one to reads or writes before calling the device, nothing more: owners
+ * read them on the loop thread that dispatches.
+ */
+struct io_counter {
+    uint64_t reads;
+    uint64_t writes;
+};
+
 struct io_range {
     enum io_space space;
     uint64_t base;
@@ -42,6 +53,12 @@ struct io_range {
     const struct io_ops *ops;
     void *opaque;
     const char *name; /* for logs and inspection; must outlive the mapping */
+    /*
+     * Where this range's accesses are counted; must outlive the mapping.
+     * NULL: the registry's owner at the time of io_map() (io_registry_set_owner),
+     * or, without one, the registry's own unowned counter.
+     */
+    struct io_counter *counter;
 };
 
 /*
@@ -61,6 +78,16 @@ struct io_registry *io_registry_new(void);
 void io_registry_free(struct io_registry *reg);
 /* The listener is copied; NULL removes it. */
 void io_registry_set_listener(struct io_registry *reg, const struct io_listener *listener);
+
+/*
+ * The counter ranges mapped from now on without one of their own count
+ * into (NULL: the unowned counter); returns the previous one. The daemon
+ * sets it around whatever may map ranges for one device (creating it, a
+ * config write to its PCI function), so a device need not know about it.
+ */
+struct io_counter *io_registry_set_owner(struct io_registry *reg, struct io_counter *owner);
+/* Accesses to ranges mapped with no counter and no owner. */
+const struct io_counter *io_registry_unowned(const struct io_registry *reg);
 
 /*
  * 0, or -EINVAL (zero length, wraps, bad space, no ops, a PIO range beyond

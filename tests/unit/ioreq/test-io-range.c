@@ -330,12 +330,72 @@ static void test_listener(void **state)
     io_registry_free(reg);
 }
 
+static void test_counters(void **state)
+{
+    struct io_registry *reg = io_registry_new();
+    struct io_counter a = {0}, b = {0}, own = {0};
+    struct dev d = {0};
+    uint64_t v;
+    struct io_range r;
+
+    /* Explicit counter, the owner at io_map() time, and nobody's. */
+    r = rng(IO_SPACE_PIO, 0x3f8, 8, &d);
+    r.counter = &own;
+    assert_null(io_registry_set_owner(reg, &a));
+    assert_int_equal(io_map(reg, &r), 0);
+    r = rng(IO_SPACE_MMIO, 0xf0000000, 0x1000, &d);
+    assert_int_equal(io_map(reg, &r), 0);
+    assert_ptr_equal(io_registry_set_owner(reg, &b), &a);
+    r = rng(IO_SPACE_MMIO, 0xf0001000, 0x1000, &d);
+    assert_int_equal(io_map(reg, &r), 0);
+    assert_ptr_equal(io_registry_set_owner(reg, NULL), &b);
+    r = rng(IO_SPACE_PIO, 0x60, 1, &d);
+    assert_int_equal(io_map(reg, &r), 0);
+    /* The entry says where it counts. */
+    assert_ptr_equal(io_range_at(reg, IO_SPACE_MMIO, 0)->counter, &a);
+    assert_ptr_equal(io_range_at(reg, IO_SPACE_PIO, 0)->counter, io_registry_unowned(reg));
+
+    assert_true(io_dispatch_write(reg, IO_SPACE_PIO, 0x3f8, 1, 0, 1));
+    assert_true(io_dispatch_read(reg, IO_SPACE_PIO, 0x3fd, 1, 1, &v));
+    assert_true(io_dispatch_read(reg, IO_SPACE_PIO, 0x3fd, 1, 1, &v));
+    assert_true(io_dispatch_read(reg, IO_SPACE_MMIO, 0xf0000ffc, 4, 0, &v));
+    assert_true(io_dispatch_write(reg, IO_SPACE_MMIO, 0xf0001000, 8, 0, 7));
+    assert_true(io_dispatch_write(reg, IO_SPACE_MMIO, 0xf0001008, 8, 0, 7));
+    assert_true(io_dispatch_write(reg, IO_SPACE_MMIO, 0xf0001010, 8, 0, 7));
+    assert_true(io_dispatch_read(reg, IO_SPACE_PIO, 0x60, 1, 0, &v));
+    /* Nothing reached, nothing counted: no range, straddling, bad size. */
+    assert_false(io_dispatch_read(reg, IO_SPACE_PIO, 0x3f0, 1, 0, &v));
+    assert_false(io_dispatch_read(reg, IO_SPACE_MMIO, 0xf0000ffe, 4, 0, &v));
+    assert_false(io_dispatch_write(reg, IO_SPACE_PIO, 0x3f8, 3, 0, 1));
+
+    assert_int_equal(own.reads, 2);
+    assert_int_equal(own.writes, 1);
+    assert_int_equal(a.reads, 1);
+    assert_int_equal(a.writes, 0);
+    assert_int_equal(b.reads, 0);
+    assert_int_equal(b.writes, 3);
+    assert_int_equal(io_registry_unowned(reg)->reads, 1);
+    assert_int_equal(io_registry_unowned(reg)->writes, 0);
+
+    /* A range that moves keeps counting where it did: the owner keeps the count. */
+    assert_int_equal(io_unmap(reg, IO_SPACE_MMIO, 0xf0001000), 0);
+    io_registry_set_owner(reg, &b);
+    r = rng(IO_SPACE_MMIO, 0xe0000000, 0x1000, &d);
+    assert_int_equal(io_map(reg, &r), 0);
+    io_registry_set_owner(reg, NULL);
+    assert_true(io_dispatch_read(reg, IO_SPACE_MMIO, 0xe0000000, 2, 0, &v));
+    assert_int_equal(b.reads, 1);
+    assert_int_equal(b.writes, 3);
+    assert_int_equal(d.reads + d.writes, 9);
+    io_registry_free(reg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refusals),        cmocka_unit_test(test_dispatch),
         cmocka_unit_test(test_thousand_ranges), cmocka_unit_test(test_unmap_in_callback),
-        cmocka_unit_test(test_listener),
+        cmocka_unit_test(test_listener),        cmocka_unit_test(test_counters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
