@@ -425,3 +425,55 @@ bool pci_msix_bar_write(struct pci_dev *dev, unsigned bar, uint64_t offset, unsi
                (unsigned)((rel + size - 1) / MSIX_ENTRY_SIZE - rel / MSIX_ENTRY_SIZE + 1));
     return true;
 }
+
+/* --- read-only views, for inventories --- */
+
+void pci_dev_irq_info(const struct pci_dev *dev, struct pci_irq_info *out)
+{
+    unsigned pin = pci_cfg_get8(dev, PCI_INTERRUPT_PIN);
+
+    memset(out, 0, sizeof(*out));
+    out->intx_pin = pin <= 4 ? pin : 0;
+    out->intx_line = pci_cfg_get8(dev, PCI_INTERRUPT_LINE);
+    out->intx_level = dev->intx_level;
+    out->intx_asserted = dev->intx_asserted;
+    out->intx_disabled = pci_cfg_get16(dev, PCI_COMMAND) & PCI_COMMAND_INTX_DISABLE;
+    if (dev->msi.cap) {
+        unsigned cap = dev->msi.cap;
+
+        out->has_msi = true;
+        out->msi_enabled = pci_msi_enabled(dev);
+        out->msi_addr = (uint64_t)pci_cfg_get32(dev, cap + MSI_ADDR_HI) << 32 |
+                        pci_cfg_get32(dev, cap + MSI_ADDR_LO);
+        out->msi_data = pci_cfg_get16(dev, cap + MSI_DATA);
+        out->msi_vectors = msi_enabled_vectors(dev);
+        out->msi_max_vectors = dev->msi.nr_vectors;
+        out->msi_mask = pci_cfg_get32(dev, cap + MSI_MASK);
+        out->msi_pending = dev->msi.pending;
+    }
+    if (dev->msix.cap) {
+        out->has_msix = true;
+        out->msix_enabled = pci_msix_enabled(dev);
+        out->msix_function_mask = msix_function_masked(dev);
+        out->msix_table_size = dev->msix.nr_vectors;
+        out->msix_table_bar = dev->msix.table_bar;
+        out->msix_table_offset = dev->msix.table_offset;
+        out->msix_pba_bar = dev->msix.pba_bar;
+        out->msix_pba_offset = dev->msix.pba_offset;
+    }
+}
+
+int pci_msix_vector_info(const struct pci_dev *dev, unsigned vector,
+                         struct pci_msix_vector_info *out)
+{
+    const struct pci_msix_entry *e;
+
+    if (!dev->msix.cap || vector >= dev->msix.nr_vectors)
+        return -EINVAL;
+    e = &dev->msix.table[vector];
+    out->addr = (uint64_t)e->addr_hi << 32 | e->addr_lo;
+    out->data = e->data;
+    out->masked = e->ctrl & MSIX_ENTRY_MASKED;
+    out->pending = msix_pending(dev, vector);
+    return 0;
+}

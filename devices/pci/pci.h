@@ -241,8 +241,17 @@ int pci_parse_bdf(const char *text, int *devfn) must_check;
 struct device_spec;
 int pci_spec_placement(struct device_spec *spec, int *devfn, char *errbuf,
                        size_t errlen) must_check;
-/* "00:03.0 5853:0001 bar0=io:0xc000+0x100 ..." for inventories. */
+/* "00:03.0 5853:0001 bar0=io:0xc000+0x100 ..." for inventories: identity, then BARs. */
 void pci_dev_describe(const struct pci_dev *dev, char *buf, size_t len);
+/* "00:03.0 5853:0001": the function's address and IDs, which never change. */
+void pci_dev_identity(const struct pci_dev *dev, char *buf, size_t len);
+/*
+ * "bar0=io:0xc000+0x100 bar1=mem32:unmapped+0x1000000": every BAR, where it
+ * is decoded now (or "unmapped") and its size; "" for a function without BARs.
+ */
+void pci_dev_bars_describe(const struct pci_dev *dev, char *buf, size_t len);
+/* "io", "mem32", "mem64", "rom" or "none". */
+const char *pci_bar_type_name(enum pci_bar_type type);
 
 /* --- building a function --- */
 
@@ -319,6 +328,50 @@ unsigned pci_dev_bar_changes(const struct pci_dev *dev, struct pci_range_change 
 uint64_t pci_dev_bar_addr(const struct pci_dev *dev, unsigned bar);
 
 /* --- interrupts --- */
+
+/*
+ * A function's interrupt routes as the guest has set them up, read without
+ * side effects, for inventories (ioreqctl status). Fields of a capability
+ * the function lacks are 0.
+ */
+struct pci_irq_info {
+    unsigned intx_pin;  /* 1 = INTA# .. 4 = INTD#, 0: no INTx */
+    uint8_t intx_line;  /* Interrupt Line register: the routing firmware noted there */
+    bool intx_level;    /* the device's request */
+    bool intx_asserted; /* what the platform was last told */
+    bool intx_disabled; /* Command register's Interrupt Disable */
+
+    bool has_msi;
+    bool msi_enabled;
+    uint64_t msi_addr;
+    uint16_t msi_data;        /* of vector 0; vector n has the low bits replaced by n */
+    unsigned msi_vectors;     /* enabled (Multiple Message Enable), at most msi_max_vectors */
+    unsigned msi_max_vectors; /* offered (Multiple Message Capable) */
+    uint32_t msi_mask;        /* per-vector Mask bits */
+    uint32_t msi_pending;     /* vectors raised while masked */
+
+    bool has_msix;
+    bool msix_enabled;
+    bool msix_function_mask;  /* Message Control's Function Mask */
+    unsigned msix_table_size; /* vectors */
+    unsigned msix_table_bar;
+    uint32_t msix_table_offset;
+    unsigned msix_pba_bar;
+    uint32_t msix_pba_offset;
+};
+
+/* One MSI-X table entry as the guest wrote it. */
+struct pci_msix_vector_info {
+    uint64_t addr;
+    uint32_t data;
+    bool masked;  /* the entry's own Mask bit (the function mask is separate) */
+    bool pending; /* its PBA bit */
+};
+
+void pci_dev_irq_info(const struct pci_dev *dev, struct pci_irq_info *out);
+/* 0, or -EINVAL without MSI-X or past the table. */
+int pci_msix_vector_info(const struct pci_dev *dev, unsigned vector,
+                         struct pci_msix_vector_info *out) must_check;
 
 /* INTx request level; status Interrupt bit follows it, the pin obeys Interrupt Disable and MSI. */
 void pci_set_irq(struct pci_dev *dev, bool level);

@@ -934,6 +934,118 @@ static void test_msix(void **state)
     assert_int_equal(io_range_count(f->io, IO_SPACE_MMIO), 0);
 }
 
+/* pci_dev_irq_info and pci_msix_vector_info read what the guest set, and change nothing. */
+static void test_irq_info(void **state)
+{
+    struct fixture *f = *state;
+    struct pci_dev *d = &f->t->pci;
+    struct pci_msix_vector_info v;
+    struct pci_irq_info in;
+    uint8_t before[PCI_CFG_SPACE_EXP_SIZE];
+    int msi, msix;
+
+    pci_dev_irq_info(d, &in);
+    assert_int_equal(in.intx_pin, 1);
+    assert_int_equal(in.intx_line, 0);
+    assert_false(in.intx_level || in.intx_asserted || in.intx_disabled);
+    assert_false(in.has_msi || in.has_msix);
+    assert_int_equal(pci_msix_vector_info(d, 0, &v), -EINVAL);
+
+    /* Firmware notes line 11; the device asserts INTA#. */
+    wr(f, PCI_INTERRUPT_LINE, 1, 11);
+    pci_set_irq(d, true);
+    pci_dev_irq_info(d, &in);
+    assert_int_equal(in.intx_line, 11);
+    assert_true(in.intx_level && in.intx_asserted);
+    wr(f, PCI_COMMAND, 2, PCI_COMMAND_INTX_DISABLE);
+    pci_dev_irq_info(d, &in);
+    assert_true(in.intx_level && in.intx_disabled);
+    assert_false(in.intx_asserted);
+    wr(f, PCI_COMMAND, 2, 0);
+    pci_set_irq(d, false);
+
+    msi = pci_msi_init(d, 4);
+    msix = pci_msix_init(d, 3, 2, 0x2000, 2, 0x3000);
+    assert_true(msi > 0 && msix > 0);
+    pci_dev_irq_info(d, &in);
+    assert_true(in.has_msi && in.has_msix);
+    assert_false(in.msi_enabled || in.msix_enabled || in.msix_function_mask);
+    assert_int_equal(in.msi_vectors, 1);
+    assert_int_equal(in.msi_max_vectors, 4);
+    assert_int_equal(in.msix_table_size, 3);
+    assert_int_equal(in.msix_table_bar, 2);
+    assert_int_equal(in.msix_table_offset, 0x2000);
+    assert_int_equal(in.msix_pba_bar, 2);
+    assert_int_equal(in.msix_pba_offset, 0x3000);
+
+    /* MSI: 64-bit address, data, 2 vectors, vector 1 masked and raised. */
+    wr(f, msi + 4, 4, 0xfee01000);
+    wr(f, msi + 8, 4, 0x1);
+    wr(f, msi + 0xc, 2, 0x4562);
+    wr(f, msi + 0x10, 4, 0x2);
+    wr(f, msi + 2, 2, 0x0011);
+    assert_int_equal(pci_msi_notify(d, 1), 1);
+    pci_dev_irq_info(d, &in);
+    assert_true(in.msi_enabled);
+    assert_int_equal(in.msi_addr, 0x1fee01000ull);
+    assert_int_equal(in.msi_data, 0x4562);
+    assert_int_equal(in.msi_vectors, 2);
+    assert_int_equal(in.msi_mask, 0x2);
+    assert_int_equal(in.msi_pending, 0x2);
+    wr(f, msi + 2, 2, 0);
+
+    /* MSI-X: entry 2 programmed and unmasked, function masked, vector 2 pending. */
+    wr(f, 0x18, 4, 0xe0010000);
+    wr(f, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+    assert_true(io_dispatch_write(f->io, IO_SPACE_MMIO, 0xe0012020, 8, 0, 0x00000000fee02000ull));
+    assert_true(io_dispatch_write(f->io, IO_SPACE_MMIO, 0xe0012028, 4, 0, 0x51));
+    assert_true(io_dispatch_write(f->io, IO_SPACE_MMIO, 0xe001202c, 4, 0, 0));
+    wr(f, msix + 2, 2, 0xc000);
+    assert_int_equal(pci_msix_notify(d, 2), 1);
+    memcpy(before, d->cfg, sizeof(before));
+    pci_dev_irq_info(d, &in);
+    assert_true(in.msix_enabled && in.msix_function_mask);
+    assert_int_equal(pci_msix_vector_info(d, 2, &v), 0);
+    assert_int_equal(v.addr, 0xfee02000ull);
+    assert_int_equal(v.data, 0x51);
+    assert_false(v.masked);
+    assert_true(v.pending);
+    assert_int_equal(pci_msix_vector_info(d, 0, &v), 0);
+    assert_int_equal(v.addr, 0);
+    assert_true(v.masked);
+    assert_false(v.pending);
+    assert_int_equal(pci_msix_vector_info(d, 3, &v), -EINVAL);
+    /* Looking sent nothing and changed nothing. */
+    assert_memory_equal(before, d->cfg, sizeof(before));
+    assert_int_equal(f->fp.nr_msi, 0);
+}
+
+static void test_describe(void **state)
+{
+    struct fixture *f = *state;
+    struct pci_dev *d = &f->t->pci;
+    char buf[512];
+
+    pci_dev_identity(d, buf, sizeof(buf));
+    assert_string_equal(buf, "00:01.0 1234:5678");
+    pci_dev_bars_describe(d, buf, sizeof(buf));
+    assert_string_equal(buf, "bar0=io:unmapped+0x20 bar1=mem32:unmapped+0x1000 "
+                             "bar2=mem32:unmapped+0x10000 bar3=mem64:unmapped+0x100000 "
+                             "bar6=rom:unmapped+0x10000");
+    wr(f, 0x10, 4, 0xc000);
+    wr(f, 0x14, 4, 0xe0000000);
+    wr(f, PCI_COMMAND, 2, PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
+    pci_dev_describe(d, buf, sizeof(buf));
+    assert_string_equal(buf, "00:01.0 1234:5678 bar0=io:0xc000+0x20 bar1=mem32:0xe0000000+0x1000 "
+                             "bar2=mem32:unmapped+0x10000 bar3=mem64:unmapped+0x100000 "
+                             "bar6=rom:unmapped+0x10000");
+    /* Truncation keeps the string terminated. */
+    pci_dev_bars_describe(d, buf, 10);
+    assert_string_equal(buf, "bar0=io:0");
+    assert_string_equal(pci_bar_type_name(PCI_BAR_MEM64), "mem64");
+    assert_string_equal(pci_bar_type_name((enum pci_bar_type)99), "none");
+}
+
 static void test_msix_conformance(void **state)
 {
     struct fixture *f = *state;
@@ -1013,6 +1125,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_msi, setup, teardown),
         cmocka_unit_test_setup_teardown(test_msix, setup, teardown),
         cmocka_unit_test_setup_teardown(test_msix_conformance, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_irq_info, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_describe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_legacy_pio, setup, teardown),
     };
 
