@@ -33,8 +33,10 @@
  *             "mapcache": {"hits","misses","evictions","invalidations",
  *                          "faults","mapped_bytes"},
  *             "timeoffset": seconds;
- *           and, when devices count things, "devices": an array of
- *           {"index", "type", "counters": {name: unsigned integer, ...}}.
+ *           and "devices": an array of {"index", "type",
+ *           "requests": {"reads","writes","config_reads","config_writes"},
+ *           and, when the device counts things,
+ *           "counters": {name: unsigned integer, ...}}.
  *   stop    nothing more: the daemon has been asked to stop; it closes the
  *           connection when it leaves its loop.
  */

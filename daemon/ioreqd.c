@@ -12,6 +12,11 @@
  * notices its guest's end by polling the hypervisor about that guest, the
  * one thing its restricted handles may still ask.
  *
+ * Counting: every device's ranges count their accesses into the device's
+ * io_counter (the registry's owner is set to it around creating the device
+ * and around config writes to its PCI functions, which is when BARs are
+ * mapped), and config cycles are counted per function's device here.
+ *
  * Stopping: SIGTERM, SIGINT, SIGHUP (libxl's way of stopping a device model),
  * "stop" on the control socket and the guest's domain disappearing end the
  * loop with status 0; the ioreq
@@ -45,14 +50,26 @@
 #define IOREQD_VERSION "unknown"
 #endif
 
+/* At most this many PCI functions per device (a multi-function slot has 8). */
+#define IOREQD_DEV_FNS 8
+
+/* A PCI function a device put on the bus. */
+struct ioreqd_fn {
+    struct pci_dev *pci;
+};
+
 struct ioreqd_device {
     struct ioreqd *d;
     unsigned index;
     const struct device_type *type;
     struct device_spec spec;
     char *origin;
-    void *dev;     /* NULL until created */
-    char dir[128]; /* this device's inventory directory in xenstore */
+    void *dev;             /* NULL until created */
+    char dir[128];         /* this device's inventory directory in xenstore */
+    struct io_counter io;  /* port and MMIO accesses dispatched to its ranges */
+    struct io_counter cfg; /* config cycles to its PCI functions */
+    struct ioreqd_fn fns[IOREQD_DEV_FNS];
+    unsigned nr_fns;
 };
 
 static const int stop_signals[] = {SIGTERM, SIGINT, SIGHUP};
@@ -69,7 +86,8 @@ struct ioreqd {
     struct ioreqd_device *devs;
     unsigned nr_devs;
     struct control_server *ctl;
-    struct event *liveness_ev; /* restricted only: polls the guest's existence */
+    struct event *liveness_ev;           /* restricted only: polls the guest's existence */
+    struct ioreqd_device *by_devfn[256]; /* the device owning each PCI function */
     int exit_code;
 };
 
@@ -206,11 +224,11 @@ static int ctl_stats(void *opaque, struct control_buf *out)
     ioreq_server_get_stats(d->srv, &st, per_vcpu, nr);
     control_json_ioreq_stats(out, &st, per_vcpu, nr < st.nr_vcpus ? nr : st.nr_vcpus);
     free(per_vcpu);
-    /* Only devices that count something appear (daemon/control.h, "stats"). */
+    /* Every device: what was dispatched to it, and its own counters if it keeps any. */
     for (unsigned i = 0; i < d->nr_devs; i++) {
         struct ioreqd_device *dev = &d->devs[i];
 
-        if (!dev->dev || !dev->type->counters)
+        if (!dev->dev)
             continue;
         if (!any)
             control_json_begin_array(out, "devices");
@@ -218,9 +236,17 @@ static int ctl_stats(void *opaque, struct control_buf *out)
         control_json_begin_object(out, NULL);
         control_json_uint(out, "index", i);
         control_json_string(out, "type", dev->type->name);
-        control_json_begin_object(out, "counters");
-        dev->type->counters(dev->dev, &sink);
+        control_json_begin_object(out, "requests");
+        control_json_uint(out, "reads", dev->io.reads);
+        control_json_uint(out, "writes", dev->io.writes);
+        control_json_uint(out, "config_reads", dev->cfg.reads);
+        control_json_uint(out, "config_writes", dev->cfg.writes);
         control_json_end_object(out);
+        if (dev->type->counters) {
+            control_json_begin_object(out, "counters");
+            dev->type->counters(dev->dev, &sink);
+            control_json_end_object(out);
+        }
         control_json_end_object(out);
     }
     if (any)
@@ -269,7 +295,10 @@ static int create_device(struct ioreqd *d, struct ioreqd_device *dev)
     const char *unused;
     int rc;
 
+    /* What it maps now (its ports, say) counts as its own. */
+    io_registry_set_owner(d->io, &dev->io);
     rc = dev->type->create(&env, &dev->spec, &dev->dev, errbuf, sizeof(errbuf));
+    io_registry_set_owner(d->io, NULL);
     if (rc) {
         dev->dev = NULL;
         log_error("%s: cannot create %s device: %s", dev->origin, dev->type->name,
@@ -283,7 +312,49 @@ static int create_device(struct ioreqd *d, struct ioreqd_device *dev)
         log_error("%s: %s device has no option '%s'", dev->origin, dev->type->name, unused);
         return IOREQD_EXIT_USAGE;
     }
+    /* The PCI functions that appeared are this device's. */
+    for (unsigned devfn = 0; devfn < ARRAY_SIZE(d->by_devfn); devfn++) {
+        struct pci_dev *pci = pci_bus_find(d->pci, devfn);
+        struct ioreqd_fn *fn;
+
+        if (!pci || d->by_devfn[devfn] || dev->nr_fns == IOREQD_DEV_FNS)
+            continue;
+        d->by_devfn[devfn] = dev;
+        fn = &dev->fns[dev->nr_fns++];
+        fn->pci = pci;
+    }
     return 0;
+}
+
+/* ---- PCI config cycles, counted per device ---- */
+
+static uint32_t on_cfg_read(void *opaque, uint32_t sbdf, unsigned reg, unsigned size)
+{
+    struct ioreqd *d = opaque;
+
+    if (sbdf < ARRAY_SIZE(d->by_devfn) && d->by_devfn[sbdf])
+        d->by_devfn[sbdf]->cfg.reads++;
+    return pci_bus_cfg_read(d->pci, sbdf, reg, size);
+}
+
+static void on_cfg_write(void *opaque, uint32_t sbdf, unsigned reg, unsigned size, uint32_t value)
+{
+    struct ioreqd *d = opaque;
+    struct ioreqd_device *dev = sbdf < ARRAY_SIZE(d->by_devfn) ? d->by_devfn[sbdf] : NULL;
+
+    if (!dev) {
+        pci_bus_cfg_write(d->pci, sbdf, reg, size, value);
+        return;
+    }
+    dev->cfg.writes++;
+    /*
+     * BARs this write maps count as the device's. (A BAR of another device
+     * that only now stops overlapping would count here too: firmware does
+     * not place BARs that overlap.)
+     */
+    io_registry_set_owner(d->io, &dev->io);
+    pci_bus_cfg_write(d->pci, sbdf, reg, size, value);
+    io_registry_set_owner(d->io, NULL);
 }
 
 static int publish_inventory(struct ioreqd *d)
@@ -424,9 +495,9 @@ int ioreqd_start(struct ioreqd **out, const struct ioreqd_params *p)
     }
     code = IOREQD_EXIT_FAILURE;
     pci_handler = (struct ioreq_pci_handler){
-        .cfg_read = pci_bus_cfg_read,
-        .cfg_write = pci_bus_cfg_write,
-        .opaque = d->pci,
+        .cfg_read = on_cfg_read,
+        .cfg_write = on_cfg_write,
+        .opaque = d,
     };
     ioreq_server_set_pci_handler(d->srv, &pci_handler);
 

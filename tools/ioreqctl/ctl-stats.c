@@ -63,7 +63,7 @@ static int print_human(const struct ctl_json *st)
                                         "mapcache", "timeoffset", "devices",  NULL};
     const struct ctl_json *per_vcpu = ctl_json_get(st, "per_vcpu");
     const struct ctl_json *devices = ctl_json_get(st, "devices");
-    struct ctl_rows head, req, vc, mc, dev, other;
+    struct ctl_rows head, req, vc, mc, dreq, dev, other;
     uint64_t total = 0, n;
     bool total_ok = true;
     char buf[64];
@@ -73,6 +73,7 @@ static int print_human(const struct ctl_json *st)
     ctl_rows_init(&req, 2);
     ctl_rows_init(&vc, 8);
     ctl_rows_init(&mc, 2);
+    ctl_rows_init(&dreq, 6);
     ctl_rows_init(&dev, 4);
     ctl_rows_init(&other, 2);
 
@@ -97,16 +98,27 @@ static int print_human(const struct ctl_json *st)
     add_vcpu_row(&vc, "all", ctl_json_get(st, "by_type"), total_ok ? buf : "-");
     add_members(&mc, ctl_json_get(st, "mapcache"), mc_keys, mc_names, ARRAY_SIZE(mc_keys));
 
+    ctl_rows_add(&dreq, "DEVICE", "TYPE", "READS", "WRITES", "CONFIG_READS", "CONFIG_WRITES");
     ctl_rows_add(&dev, "DEVICE", "TYPE", "COUNTER", "VALUE");
     for (const struct ctl_json *d = devices && devices->type == CTL_JSON_ARRAY ? devices->child
                                                                                : NULL;
          d; d = d->next) {
         const struct ctl_json *counters = ctl_json_get(d, "counters");
-        char idx[32], type[64], val[64];
+        const struct ctl_json *dr = ctl_json_get(d, "requests");
+        char idx[32], type[64], val[64], r[4][32];
 
         text_of(d, "index", idx, sizeof(idx));
         text_of(d, "type", type, sizeof(type));
-        if (!counters || counters->type != CTL_JSON_OBJECT || !counters->child) {
+        if (dr) {
+            text_of(dr, "reads", r[0], sizeof(r[0]));
+            text_of(dr, "writes", r[1], sizeof(r[1]));
+            text_of(dr, "config_reads", r[2], sizeof(r[2]));
+            text_of(dr, "config_writes", r[3], sizeof(r[3]));
+            ctl_rows_add(&dreq, idx, type, r[0], r[1], r[2], r[3]);
+        }
+        if (!counters)
+            continue;
+        if (counters->type != CTL_JSON_OBJECT || !counters->child) {
             ctl_rows_add(&dev, idx, type, "-", "-");
             continue;
         }
@@ -130,6 +142,10 @@ static int print_human(const struct ctl_json *st)
         printf("map cache:\n");
         rc = ctl_rows_print(&mc, stdout, "  ");
     }
+    if (!rc && dreq.nr > 1) {
+        printf("requests per device:\n");
+        rc = ctl_rows_print(&dreq, stdout, "  ");
+    }
     if (!rc && dev.nr > 1) {
         printf("devices:\n");
         rc = ctl_rows_print(&dev, stdout, "  ");
@@ -142,6 +158,7 @@ static int print_human(const struct ctl_json *st)
     ctl_rows_free(&req);
     ctl_rows_free(&vc);
     ctl_rows_free(&mc);
+    ctl_rows_free(&dreq);
     ctl_rows_free(&dev);
     ctl_rows_free(&other);
     if (rc)

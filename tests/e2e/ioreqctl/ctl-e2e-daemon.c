@@ -1,9 +1,10 @@
 /*
  * ioreqctl against the real ioreqd serving a domain of the mock
  * hypervisor: list and status agree with what ioreqd published, stats
- * count exactly the guest accesses made between two samples, and stop ends
- * the daemon in order — over the control socket, and by SIGTERM when there
- * is none.
+ * count exactly the guest accesses made
+ * between two samples (per vCPU, per device, buffered, through the map
+ * cache, to the disk and the UART), and stop ends the daemon in order —
+ * over the control socket, and by SIGTERM when there is none.
  *
  * Usage: ctl-e2e-daemon IOREQD IOREQCTL VERSION [test-name]
  *
@@ -30,15 +31,24 @@
 
 #include "ctl-json.h"
 #include "dm-process.h"
+#include "guest-arena.h"
+#include "guest-pci.h"
+#include "guest-virtio-blk.h"
 #include "mockhv.h"
 #include "scratch-dir.h"
 
-#define DOMID     7
-#define WAIT_MS   20000
-#define COM1      0x3f8
-#define UART_SCR  7
-#define UART_SPEC "uart,port=0x3f8,irq=4,backend=null"
-#define DM_DIR    "/local/domain/0/device-model/7"
+#define DOMID      7
+#define WAIT_MS    20000
+#define RAM        (64u << 20)
+#define DISK_BYTES (1u << 20)
+#define COM1       0x3f8
+#define UART_THR   0
+#define UART_LSR   5
+#define UART_SCR   7
+#define UART_SPEC  "uart,port=0x3f8,irq=4,backend=null"
+#define UART_DESC  "port=0x3f8 irq=4 backend=null"
+#define DM_DIR     "/local/domain/0/device-model/7"
+#define PCI_LINE   0x3c
 
 extern char **environ;
 
@@ -52,6 +62,7 @@ struct fixture {
     char path_out[300];
     char path_err[300];
     char path_log[300];
+    char disk[300];
 };
 
 static long now_ms(void)
@@ -85,14 +96,14 @@ static char *read_all(const char *path, int slot)
 static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof(*fx));
-    struct mockhv_config cfg = {
-        .domid = DOMID, .nr_vcpus = 2, .mem_bytes = 64 << 20, .xenstore = true};
+    struct mockhv_config cfg = {.domid = DOMID, .nr_vcpus = 2, .mem_bytes = RAM, .xenstore = true};
 
     if (!fx || scratch_dir_create(fx->dir, sizeof(fx->dir), "ioreqctl-e2e") ||
         scratch_path(fx->sock, sizeof(fx->sock), fx->dir, "ctl.sock") ||
         scratch_path(fx->path_out, sizeof(fx->path_out), fx->dir, "out") ||
         scratch_path(fx->path_err, sizeof(fx->path_err), fx->dir, "err") ||
-        scratch_path(fx->path_log, sizeof(fx->path_log), fx->dir, "ioreqd.log"))
+        scratch_path(fx->path_log, sizeof(fx->path_log), fx->dir, "ioreqd.log") ||
+        scratch_path(fx->disk, sizeof(fx->disk), fx->dir, "disk.img"))
         return -1;
     /* ioreqctl finds the mock's xenstored through the environment. */
     if (mockhv_create(&fx->hv, &cfg) || mockhv_setenv(fx->hv))
@@ -190,12 +201,17 @@ static char *xs_get(struct fixture *fx, const char *path)
     return value;
 }
 
-/* ioreqd serving domain 7 with one UART; control socket at `sock` ("none": without). */
-static void start_ioreqd(struct fixture *fx, const char *sock)
+/* ioreqd serving domain 7 with these devices; control socket at `sock` ("none": without). */
+static void start_ioreqd_with(struct fixture *fx, const char *sock, const char *const *devices)
 {
-    const char *args[] = {"--domid", "7",        "--foreground", "--control-socket",
-                          sock,      "--device", UART_SPEC,      NULL};
+    const char *args[24] = {"--domid", "7", "--foreground", "--control-socket", sock};
+    size_t n = 5;
 
+    for (; *devices && n < 22; devices++) {
+        args[n++] = "--device";
+        args[n++] = *devices;
+    }
+    args[n] = NULL;
     assert_int_equal(dmproc_run(&fx->dm, fx->hv,
                                 &(struct dmproc_config){
                                     .program = ioreqd_path,
@@ -207,12 +223,48 @@ static void start_ioreqd(struct fixture *fx, const char *sock)
                      0);
 }
 
+/* ioreqd serving domain 7 with one UART. */
+static void start_ioreqd(struct fixture *fx, const char *sock)
+{
+    const char *devices[] = {UART_SPEC, NULL};
+
+    start_ioreqd_with(fx, sock, devices);
+}
+
+/* A disk image of DISK_BYTES zeroes at fx->disk. */
+static void make_disk(struct fixture *fx)
+{
+    int fd = open(fx->disk, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, DISK_BYTES), 0);
+    close(fd);
+}
+
+/* A guest-side step that must work; ioreqd's log says why when it does not. */
+static void guest_step(struct fixture *fx, int rc, const char *what)
+{
+    if (rc) {
+        dmproc_dump_log(&fx->dm);
+        fail_msg("%s: %s", what, strerror(rc < 0 ? -rc : rc));
+    }
+}
+
 /* ioreqd, stopped by ioreqctl, exits 0 cleanly and takes its state key and socket along. */
 static void stop_expected(struct fixture *fx)
 {
     assert_int_equal(dmproc_stop_clean(&fx->dm, 0, WAIT_MS), 0);
     assert_null(xs_get(fx, DM_DIR "/state"));
     assert_int_equal(access(fx->sock, F_OK), -1);
+}
+
+/* ioreqctl CMD (stop), then what stop_expected() checks. */
+static void stop_expected_after(struct fixture *fx, const char *cmd)
+{
+    char *out, *err;
+
+    assert_int_equal(ctl(fx, &out, &err, cmd, "--domid", "7", "--socket", fx->sock, NULL), 0);
+    stop_expected(fx);
 }
 
 static struct ctl_json *parse(const char *text)
@@ -235,6 +287,18 @@ static uint64_t counter_value(const struct ctl_json *v)
     return n;
 }
 #define counter(...) counter_value(ctl_json_at(__VA_ARGS__))
+/* How much the counter at a path grew from `before` to `after`. */
+#define delta(after, before, ...) (counter(after, __VA_ARGS__) - counter(before, __VA_ARGS__))
+
+static struct ctl_json *stats_json(struct fixture *fx)
+{
+    char *out, *err;
+
+    assert_int_equal(
+        ctl(fx, &out, &err, "--json", "stats", "--domid", "7", "--socket", fx->sock, NULL), 0);
+    assert_string_equal(err, "");
+    return parse(out);
+}
 
 static void test_list_status(void **state)
 {
@@ -360,6 +424,188 @@ static void test_stats_count_guest_accesses(void **state)
     assert_int_equal(ctl(fx, &out, &err, "stats", "--domid", "7", "--socket", fx->sock, NULL), 1);
 }
 
+/*
+ * Stats after known guest actions, each between two samples: exact deltas
+ * of the request counts (per vCPU, per type, per device, buffered), the map
+ * cache, the disk's and the UART's bytes.
+ */
+static void test_stats_after_guest_actions(void **state)
+{
+    struct fixture *fx = *state;
+    static uint8_t wbuf[65536], rbuf[16384];
+    char blk[400], *out, *err;
+    const char *devices[] = {UART_SPEC, blk, NULL};
+    struct gpci_bus *bus = calloc(1, sizeof(*bus));
+    struct gvblk_opts bo = {
+        .virtio = {.irq = GVIRTIO_IRQ_MSIX, .timeout_ms = WAIT_MS, .msi_data_base = 0x40},
+        .nr_queues = 1,
+        .queue_size = 64,
+    };
+    const struct mockhv_pci_func *vfn;
+    struct ctl_json *s0, *s1;
+    struct garena arena;
+    struct gvblk vb;
+    uint64_t gpa, notifies;
+    uint8_t scr[8], st;
+    uint32_t v;
+
+    assert_non_null(bus);
+    make_disk(fx);
+    snprintf(blk, sizeof(blk), "virtio-blk,file=%s", fx->disk);
+    start_ioreqd_with(fx, fx->sock, devices);
+    guest_step(fx, gpci_scan(bus, fx->hv, 0, WAIT_MS), "PCI scan");
+    assert_int_equal(bus->nr, 1);
+    vfn = gpci_find(bus, GVIRTIO_VENDOR, GVIRTIO_DEVICE_BASE + GVBLK_DEVICE_ID);
+    assert_non_null(vfn);
+    garena_init(&arena, 1 << 20, RAM - (1 << 20));
+    guest_step(fx, gvblk_init(&vb, fx->hv, &arena, bus, vfn, &bo), "virtio-blk bring-up");
+
+    /* UART: 5 bytes out from vCPU 1, 2 LSR reads from vCPU 0. */
+    s0 = stats_json(fx);
+    for (int i = 0; i < 5; i++)
+        guest_step(fx, mockhv_pio_out(fx->hv, 1, COM1 + UART_THR, 1, 'a' + i, WAIT_MS), "outb");
+    for (int i = 0; i < 2; i++)
+        guest_step(fx, mockhv_pio_in(fx->hv, 0, COM1 + UART_LSR, 1, &v, WAIT_MS), "inb");
+    s1 = stats_json(fx);
+    assert_int_equal(delta(s1, s0, "requests", "sync", NULL), 7);
+    assert_int_equal(delta(s1, s0, "requests", "buffered", NULL), 0);
+    assert_int_equal(delta(s1, s0, "by_type", "pio", NULL), 7);
+    assert_int_equal(delta(s1, s0, "per_vcpu", "1", "pio", NULL), 5);
+    assert_int_equal(delta(s1, s0, "per_vcpu", "0", "pio", NULL), 2);
+    assert_int_equal(delta(s1, s0, "devices", "0", "requests", "writes", NULL), 5);
+    assert_int_equal(delta(s1, s0, "devices", "0", "requests", "reads", NULL), 2);
+    assert_int_equal(delta(s1, s0, "devices", "0", "counters", "bytes_out", NULL), 5);
+    assert_int_equal(delta(s1, s0, "devices", "1", "requests", "reads", NULL), 0);
+    assert_int_equal(delta(s1, s0, "devices", "1", "requests", "writes", NULL), 0);
+    assert_int_equal(delta(s1, s0, "devices", "1", "requests", "config_reads", NULL), 0);
+    assert_int_equal(delta(s1, s0, "devices", "1", "requests", "config_writes", NULL), 0);
+    ctl_json_free(s0);
+
+    /*
+     * Buffered: 4 writes to the scratch register and a TIMEOFFSET, which
+     * reach no vCPU's count; the synchronous read after them sees the last
+     * write (the ring is drained first).
+     */
+    s0 = s1;
+    for (int i = 0; i < 4; i++)
+        guest_step(fx, mockhv_buf_write(fx->hv, 0, false, COM1 + UART_SCR, 1, 0x10 + i, WAIT_MS),
+                   "buffered write");
+    assert_int_equal(mockhv_timeoffset(fx->hv, -3600), 1);
+    guest_step(fx, mockhv_pio_in(fx->hv, 0, COM1 + UART_SCR, 1, &v, WAIT_MS), "inb");
+    assert_int_equal(v, 0x13);
+    s1 = stats_json(fx);
+    assert_int_equal(delta(s1, s0, "requests", "buffered", NULL), 5);
+    assert_int_equal(delta(s1, s0, "requests", "sync", NULL), 1);
+    assert_int_equal(delta(s1, s0, "per_vcpu", "0", "requests", NULL), 1);
+    assert_int_equal(delta(s1, s0, "by_type", "timeoffset", NULL), 0);
+    assert_int_equal(ctl_json_at(s1, "timeoffset", NULL)->i, -3600);
+    assert_true(ctl_json_at(s1, "timeoffset", NULL)->negative);
+    assert_int_equal(delta(s1, s0, "devices", "0", "requests", "writes", NULL), 4);
+    assert_int_equal(delta(s1, s0, "devices", "0", "requests", "reads", NULL), 1);
+    assert_int_equal(delta(s1, s0, "devices", "0", "counters", "bytes_out", NULL), 0);
+    ctl_json_free(s0);
+
+    /*
+     * The map cache: INVALIDATE empties it; a rep outsb of 10 bytes from one
+     * page then misses once and hits 9 times, and a rep insb of 8 bytes into
+     * the same page hits twice per byte (checked, then copied).
+     */
+    s0 = s1;
+    assert_int_equal(garena_alloc(&arena, 4096, 4096, &gpa), 0);
+    assert_int_equal(mockhv_ram_write(fx->hv, gpa, "map cache\n", 10), 0);
+    guest_step(fx, mockhv_invalidate(fx->hv, 0, WAIT_MS), "invalidate");
+    guest_step(fx,
+               mockhv_rep(fx->hv, 1,
+                          &(struct mockhv_rep){
+                              .size = 1, .addr = COM1 + UART_THR, .gpa = gpa, .count = 10},
+                          WAIT_MS),
+               "rep outsb");
+    guest_step(fx,
+               mockhv_rep(fx->hv, 1,
+                          &(struct mockhv_rep){.dir_read = true,
+                                               .size = 1,
+                                               .addr = COM1 + UART_SCR,
+                                               .gpa = gpa + 2048,
+                                               .count = 8},
+                          WAIT_MS),
+               "rep insb");
+    assert_int_equal(mockhv_ram_read(fx->hv, gpa + 2048, scr, sizeof(scr)), 0);
+    for (size_t i = 0; i < sizeof(scr); i++)
+        assert_int_equal(scr[i], 0x13);
+    s1 = stats_json(fx);
+    assert_int_equal(delta(s1, s0, "mapcache", "invalidations", NULL), 1);
+    assert_int_equal(delta(s1, s0, "mapcache", "misses", NULL), 1);
+    assert_int_equal(delta(s1, s0, "mapcache", "hits", NULL), 9 + 2 * 8);
+    assert_int_equal(delta(s1, s0, "mapcache", "evictions", NULL), 0);
+    assert_int_equal(delta(s1, s0, "mapcache", "faults", NULL), 0);
+    assert_int_equal(delta(s1, s0, "requests", "sync", NULL), 3);
+    assert_int_equal(delta(s1, s0, "by_type", "invalidate", NULL), 1);
+    assert_int_equal(delta(s1, s0, "per_vcpu", "1", "pio", NULL), 2);
+    assert_int_equal(delta(s1, s0, "devices", "0", "requests", "writes", NULL), 10);
+    assert_int_equal(delta(s1, s0, "devices", "0", "requests", "reads", NULL), 8);
+    assert_int_equal(delta(s1, s0, "devices", "0", "counters", "bytes_out", NULL), 10);
+    assert_int_equal(delta(s1, s0, "requests", "malformed", NULL), 0);
+    ctl_json_free(s0);
+
+    /* The disk: a 64 KiB write, a 16 KiB read of its start, a flush; MMIO writes are the kicks. */
+    s0 = s1;
+    notifies = vb.queues[0].vq->notifies;
+    for (size_t i = 0; i < sizeof(wbuf); i++)
+        wbuf[i] = (uint8_t)(i * 13 + 1);
+    guest_step(fx, gvblk_write(&vb, 0, 8, wbuf, sizeof(wbuf), &st), "disk write");
+    assert_int_equal(st, GVBLK_S_OK);
+    guest_step(fx, gvblk_read(&vb, 0, 8, rbuf, sizeof(rbuf), &st), "disk read");
+    assert_int_equal(st, GVBLK_S_OK);
+    assert_memory_equal(rbuf, wbuf, sizeof(rbuf));
+    guest_step(fx, gvblk_flush(&vb, 0, &st), "flush");
+    assert_int_equal(st, GVBLK_S_OK);
+    s1 = stats_json(fx);
+    assert_int_equal(delta(s1, s0, "devices", "1", "counters", "requests", NULL), 3);
+    assert_int_equal(delta(s1, s0, "devices", "1", "counters", "writes", NULL), 1);
+    assert_int_equal(delta(s1, s0, "devices", "1", "counters", "reads", NULL), 1);
+    assert_int_equal(delta(s1, s0, "devices", "1", "counters", "flushes", NULL), 1);
+    assert_int_equal(delta(s1, s0, "devices", "1", "counters", "write_bytes", NULL), 65536);
+    assert_int_equal(delta(s1, s0, "devices", "1", "counters", "read_bytes", NULL), 16384);
+    assert_int_equal(delta(s1, s0, "devices", "1", "counters", "io_errors", NULL), 0);
+    assert_int_equal(delta(s1, s0, "devices", "1", "requests", "writes", NULL),
+                     vb.queues[0].vq->notifies - notifies);
+    assert_true(vb.queues[0].vq->notifies > notifies);
+    assert_int_equal(delta(s1, s0, "devices", "1", "requests", "reads", NULL), 0);
+    assert_int_equal(delta(s1, s0, "devices", "0", "requests", "writes", NULL), 0);
+    assert_int_equal(delta(s1, s0, "devices", "0", "requests", "reads", NULL), 0);
+    ctl_json_free(s0);
+
+    /* Config cycles to the disk's function: 3 reads of its vendor ID, a write of its line. */
+    s0 = s1;
+    for (int i = 0; i < 3; i++) {
+        guest_step(fx, mockhv_cfg_read(fx->hv, 0, vfn->bdf, 0, 2, &v, WAIT_MS), "cfg read");
+        assert_int_equal(v, GVIRTIO_VENDOR);
+    }
+    guest_step(fx, mockhv_cfg_write(fx->hv, 0, vfn->bdf, PCI_LINE, 1, 5, WAIT_MS), "cfg write");
+    s1 = stats_json(fx);
+    assert_int_equal(delta(s1, s0, "devices", "1", "requests", "config_reads", NULL), 3);
+    assert_int_equal(delta(s1, s0, "devices", "1", "requests", "config_writes", NULL), 1);
+    assert_int_equal(delta(s1, s0, "devices", "1", "requests", "reads", NULL), 0);
+    assert_int_equal(delta(s1, s0, "devices", "1", "requests", "writes", NULL), 0);
+    assert_int_equal(delta(s1, s0, "by_type", "pci_config", NULL), 4);
+    assert_int_equal(delta(s1, s0, "requests", "sync", NULL), 4);
+    assert_int_equal(counter(s1, "requests", "unclaimed", NULL), 0);
+    assert_int_equal(counter(s1, "requests", "malformed", NULL), 0);
+    ctl_json_free(s0);
+    ctl_json_free(s1);
+
+    /* The table form has the same per-device counts. */
+    assert_int_equal(ctl(fx, &out, &err, "stats", "--domid", "7", "--socket", fx->sock, NULL), 0);
+    assert_non_null(strstr(out, "\nrequests per device:\n  DEVICE  TYPE        READS  WRITES  "
+                                "CONFIG_READS  CONFIG_WRITES\n  0       uart        "));
+    assert_non_null(strstr(out, "\n  1       virtio-blk  "));
+
+    gvblk_fini(&vb);
+    garena_fini(&arena);
+    free(bus);
+    stop_expected_after(fx, "stop");
+}
+
 static void test_stop_by_sigterm(void **state)
 {
     struct fixture *fx = *state;
@@ -380,6 +626,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_list_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_count_guest_accesses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stats_after_guest_actions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_by_sigterm, setup, teardown),
     };
 

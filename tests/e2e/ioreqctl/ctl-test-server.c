@@ -39,6 +39,7 @@ static int fake_status(void *opaque, struct control_buf *out)
     control_json_string(out, "type", "uart");
     control_json_string(out, "description", "port=0x3f8 irq=4 backend=null");
     control_json_end_object(out);
+
     control_json_end_array(out);
     return 0;
 }
@@ -76,10 +77,27 @@ static int fake_stats(void *opaque, struct control_buf *out)
     control_json_begin_object(out, NULL);
     control_json_uint(out, "index", 0);
     control_json_string(out, "type", "uart");
+    control_json_begin_object(out, "requests");
+    control_json_uint(out, "reads", 9);
+    control_json_uint(out, "writes", 14);
+    control_json_uint(out, "config_reads", 0);
+    control_json_uint(out, "config_writes", 0);
+    control_json_end_object(out);
     control_json_begin_object(out, "counters");
     control_json_uint(out, "tx_bytes", 6);
     control_json_uint(out, "rx_bytes", 0);
     control_json_uint(out, "dropped", 0);
+    control_json_end_object(out);
+    control_json_end_object(out);
+    /* A device that counts nothing of its own. */
+    control_json_begin_object(out, NULL);
+    control_json_uint(out, "index", 1);
+    control_json_string(out, "type", "host-bridge");
+    control_json_begin_object(out, "requests");
+    control_json_uint(out, "reads", 0);
+    control_json_uint(out, "writes", 0);
+    control_json_uint(out, "config_reads", 120);
+    control_json_uint(out, "config_writes", 7);
     control_json_end_object(out);
     control_json_end_object(out);
     control_json_end_array(out);
