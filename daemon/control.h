@@ -22,7 +22,19 @@
  *
  * Members of the replies (the daemon's ops produce them):
  *   status  domid, pid, version, vcpus, server_id, and "devices": an array
- *           of {"index", "type", "description"}; other members may follow.
+ *           of {"index", "type", "description"} with, for a PCI device,
+ *           "pci": an array of functions, each
+ *             {"bdf", "id",
+ *              "bars": [{"bar","type","prefetchable","address"|null,"size"}],
+ *              "intx": {"pin"|null,"line","level","asserted","disabled"},
+ *              "msi": null | {"enabled","address","data","vectors",
+ *                             "max_vectors","mask","pending"},
+ *              "msix": null | {"enabled","function_mask","table_size",
+ *                              "table_bar","table_offset","pba_bar",
+ *                              "pba_offset","vectors": [{"vector","address",
+ *                              "data","masked","pending"}, ...]}}
+ *           (MSI-X vectors in use only: programmed or unmasked);
+ *           other members may follow.
  *   stats   what control_json_ioreq_stats() writes:
  *             "vcpus": n,
  *             "requests": {"sync","buffered","malformed","unclaimed",

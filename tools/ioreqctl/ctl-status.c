@@ -1,9 +1,12 @@
 /*
  * ioreqctl status: the device model's state and ioreqd inventory from
  * xenstore, plus the daemon's own "status" reply when its control socket
- * answers. Either source alone is enough; neither is a failure.
+ * answers. Either source alone is enough; neither is a failure. The live
+ * devices are shown one line each, with a line of interrupt routes per PCI
+ * function; --json passes every detail through.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,18 +44,111 @@ static void emit_inventory(struct control_buf *b, const struct ctl_inventory *in
     control_json_end_object(b);
 }
 
+/* The bool at key of obj (false when absent or not a bool). */
+static bool flag(const struct ctl_json *obj, const char *key)
+{
+    const struct ctl_json *v = ctl_json_get(obj, key);
+
+    return v && v->type == CTL_JSON_BOOL && v->boolean;
+}
+
+static uint64_t number(const struct ctl_json *obj, const char *key)
+{
+    uint64_t n = 0;
+
+    return ctl_json_uint(ctl_json_get(obj, key), &n) ? n : 0;
+}
+
+/*
+ * One line for a PCI function of the live status: its interrupt routes in
+ * brief, "00:02.0  INTA# line 11 low; MSI-X on: table 3, 3 in use, 0 masked".
+ * --json has every detail.
+ */
+static void pci_summary(const struct ctl_json *fn, char *buf, size_t len)
+{
+    const struct ctl_json *intx = ctl_json_get(fn, "intx");
+    const struct ctl_json *msi = ctl_json_get(fn, "msi");
+    const struct ctl_json *msix = ctl_json_get(fn, "msix");
+    const char *pin = ctl_json_string(ctl_json_get(intx, "pin"));
+    char bdf[32], part[160];
+    size_t off;
+    int n;
+
+    ctl_json_text(ctl_json_get(fn, "bdf"), bdf, sizeof(bdf));
+    if (pin)
+        n = snprintf(buf, len, "%s  %s line %" PRIu64 " %s%s", bdf, pin, number(intx, "line"),
+                     flag(intx, "asserted") ? "high" : "low",
+                     flag(intx, "disabled") ? " (disabled)" : "");
+    else
+        n = snprintf(buf, len, "%s  no INTx", bdf);
+    off = n < 0 ? len : (size_t)n;
+    if (msi && msi->type == CTL_JSON_OBJECT && off < len) {
+        if (flag(msi, "enabled"))
+            snprintf(part, sizeof(part),
+                     "MSI on: %#" PRIx64 "/%#" PRIx64 ", %" PRIu64 " of %" PRIu64
+                     " vectors, mask %#" PRIx64,
+                     number(msi, "address"), number(msi, "data"), number(msi, "vectors"),
+                     number(msi, "max_vectors"), number(msi, "mask"));
+        else
+            snprintf(part, sizeof(part), "MSI off");
+        n = snprintf(buf + off, len - off, "; %s", part);
+        off = n < 0 ? len : off + (size_t)n;
+    }
+    if (msix && msix->type == CTL_JSON_OBJECT && off < len) {
+        const struct ctl_json *vecs = ctl_json_get(msix, "vectors");
+        unsigned used = 0, masked = 0;
+
+        for (const struct ctl_json *v = vecs && vecs->type == CTL_JSON_ARRAY ? vecs->child : NULL;
+             v; v = v->next) {
+            used++;
+            masked += flag(v, "masked");
+        }
+        snprintf(part, sizeof(part), "MSI-X %s%s: table %" PRIu64 ", %u in use, %u masked",
+                 flag(msix, "enabled") ? "on" : "off",
+                 flag(msix, "function_mask") ? ", function masked" : "", number(msix, "table_size"),
+                 used, masked);
+        snprintf(buf + off, len - off, "; %s", part);
+    }
+}
+
+/* The live devices: "[i]  type: description", and a line per PCI function. */
+static void add_live_devices(struct ctl_rows *t, const struct ctl_json *devs)
+{
+    for (const struct ctl_json *d = devs && devs->type == CTL_JSON_ARRAY ? devs->child : NULL; d;
+         d = d->next) {
+        const struct ctl_json *fns = ctl_json_get(d, "pci");
+        char num[24], idx[32], type[64], desc[1024], line[1200];
+
+        ctl_json_text(ctl_json_get(d, "index"), num, sizeof(num));
+        snprintf(idx, sizeof(idx), "[%s]", num);
+        ctl_json_text(ctl_json_get(d, "type"), type, sizeof(type));
+        ctl_json_text(ctl_json_get(d, "description"), desc, sizeof(desc));
+        snprintf(line, sizeof(line), "%s%s%s", type, desc[0] ? ": " : "", desc);
+        ctl_rows_add(t, idx, line);
+        for (const struct ctl_json *f = fns && fns->type == CTL_JSON_ARRAY ? fns->child : NULL; f;
+             f = f->next) {
+            char sum[512];
+
+            pci_summary(f, sum, sizeof(sum));
+            snprintf(line, sizeof(line), "  %s", sum);
+            ctl_rows_add(t, "", line);
+        }
+    }
+}
+
 static int print_human(const struct ctl_opts *opts, const char *sock,
                        const struct ctl_inventory *inv, bool have_inv, const struct ctl_json *live,
                        const char *live_err)
 {
-    static const char *const skip_live[] = {"ok", NULL};
-    struct ctl_rows kv, devs, lv;
+    static const char *const skip_live[] = {"ok", "devices", NULL};
+    struct ctl_rows kv, devs, lv, ldevs;
     char domid[16], control[512], idx[24];
     int rc;
 
     ctl_rows_init(&kv, 2);
     ctl_rows_init(&devs, 2);
     ctl_rows_init(&lv, 2);
+    ctl_rows_init(&ldevs, 2);
     snprintf(domid, sizeof(domid), "%d", opts->domid);
     snprintf(control, sizeof(control), "%s (%s%s)", sock,
              live ? "reachable" : "not reachable: ", live ? "" : live_err);
@@ -79,8 +175,10 @@ static int print_human(const struct ctl_opts *opts, const char *sock,
             ctl_rows_add(&devs, "", line);
         }
     }
-    if (live)
+    if (live) {
         ctl_rows_flatten(&lv, NULL, live, skip_live);
+        add_live_devices(&ldevs, ctl_json_get(live, "devices"));
+    }
 
     rc = ctl_rows_print(&kv, stdout, "");
     if (!rc && devs.nr) {
@@ -91,9 +189,14 @@ static int print_human(const struct ctl_opts *opts, const char *sock,
         printf("live status:\n");
         rc = ctl_rows_print(&lv, stdout, "  ");
     }
+    if (!rc && ldevs.nr) {
+        printf("live devices:\n");
+        rc = ctl_rows_print(&ldevs, stdout, "  ");
+    }
     ctl_rows_free(&kv);
     ctl_rows_free(&devs);
     ctl_rows_free(&lv);
+    ctl_rows_free(&ldevs);
     if (rc)
         ctl_err("out of memory");
     return rc ? CTL_EXIT_FAILURE : CTL_EXIT_OK;

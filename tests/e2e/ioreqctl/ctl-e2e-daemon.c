@@ -1,7 +1,8 @@
 /*
  * ioreqctl against the real ioreqd serving a domain of the mock
- * hypervisor: list and status agree with what ioreqd published, stats
- * count exactly the guest accesses made
+ * hypervisor: list and status agree with what ioreqd published, status
+ * shows each PCI function's BARs and interrupt routes as the firmware and
+ * the guest's driver set them, stats count exactly the guest accesses made
  * between two samples (per vCPU, per device, buffered, through the map
  * cache, to the disk and the UART), and stop ends the daemon in order —
  * over the control socket, and by SIGTERM when there is none.
@@ -290,6 +291,38 @@ static uint64_t counter_value(const struct ctl_json *v)
 /* How much the counter at a path grew from `before` to `after`. */
 #define delta(after, before, ...) (counter(after, __VA_ARGS__) - counter(before, __VA_ARGS__))
 
+static bool flag_value(const struct ctl_json *v)
+{
+    if (!v || v->type != CTL_JSON_BOOL)
+        fail_msg("no boolean there");
+    return v->boolean;
+}
+#define flag(...) flag_value(ctl_json_at(__VA_ARGS__))
+
+static const char *text_value(const struct ctl_json *v)
+{
+    if (!ctl_json_string(v))
+        fail_msg("no string there");
+    return ctl_json_string(v);
+}
+#define text(...) text_value(ctl_json_at(__VA_ARGS__))
+
+static bool is_null(const struct ctl_json *v)
+{
+    return v && v->type == CTL_JSON_NULL;
+}
+
+static unsigned nr_elements(const struct ctl_json *v)
+{
+    unsigned n = 0;
+
+    assert_non_null(v);
+    assert_int_equal(v->type, CTL_JSON_ARRAY);
+    for (const struct ctl_json *e = v->child; e; e = e->next)
+        n++;
+    return n;
+}
+
 static struct ctl_json *stats_json(struct fixture *fx)
 {
     char *out, *err;
@@ -300,11 +333,22 @@ static struct ctl_json *stats_json(struct fixture *fx)
     return parse(out);
 }
 
+/* The daemon's status as ioreqctl --json status passes it through: control.status. */
+static struct ctl_json *status_json(struct fixture *fx)
+{
+    char *out, *err;
+
+    assert_int_equal(
+        ctl(fx, &out, &err, "--json", "status", "--domid", "7", "--socket", fx->sock, NULL), 0);
+    assert_string_equal(err, "");
+    return parse(out);
+}
+
 static void test_list_status(void **state)
 {
     struct fixture *fx = *state;
     char expect[4096], desc[1024], *out, *err;
-    const char *dev0, *colon;
+    const char *dev0;
 
     /* The toolstack (the mock, as libxl) made the directory; no device model runs yet. */
     assert_int_equal(ctl(fx, &out, &err, "--json", "list", NULL), 0);
@@ -323,8 +367,7 @@ static void test_list_status(void **state)
     dev0 = xs_get(fx, DM_DIR "/ioreqd/devices/0");
     assert_non_null(dev0);
     snprintf(desc, sizeof(desc), "%s", dev0);
-    assert_true(strncmp(desc, "uart", 4) == 0);
-    colon = strstr(desc, ": ");
+    assert_string_equal(desc, "uart: " UART_DESC " tx=0 rx=0 tx-dropped=0 out-dropped=0");
     assert_int_equal(ctl(fx, &out, &err, "status", "--domid", "7", "--socket", fx->sock, NULL), 0);
     snprintf(expect, sizeof(expect),
              "domid      7\n"
@@ -340,21 +383,19 @@ static void test_list_status(void **state)
              (long)fx->dm.pid, version, xs_get(fx, DM_DIR "/ioreqd/server-id"), fx->sock, desc);
     assert_true(strncmp(out, expect, strlen(expect)) == 0);
     out += strlen(expect);
-    /* Keys the UART published, if any, then the daemon's own view. */
+    /* Keys the UART published, if any, then the daemon's own view, counters and all. */
     out = strstr(out, "live status:\n");
     assert_non_null(out);
     snprintf(expect, sizeof(expect),
              "live status:\n"
-             "  domid                  7\n"
-             "  pid                    %ld\n"
-             "  version                %s\n"
-             "  vcpus                  2\n"
-             "  server_id              %s\n"
-             "  devices.0.index        0\n"
-             "  devices.0.type         uart\n"
-             "  devices.0.description  %s\n",
-             (long)fx->dm.pid, version, xs_get(fx, DM_DIR "/ioreqd/server-id"),
-             colon ? colon + 2 : "");
+             "  domid      7\n"
+             "  pid        %ld\n"
+             "  version    %s\n"
+             "  vcpus      2\n"
+             "  server_id  %s\n"
+             "live devices:\n"
+             "  [0]  uart: " UART_DESC " tx=0 rx=0 tx-dropped=0 out-dropped=0\n",
+             (long)fx->dm.pid, version, xs_get(fx, DM_DIR "/ioreqd/server-id"));
     assert_string_equal(out, expect);
     assert_string_equal(err, "");
 
@@ -422,6 +463,184 @@ static void test_stats_count_guest_accesses(void **state)
     stop_expected(fx);
     /* Nothing left to ask. */
     assert_int_equal(ctl(fx, &out, &err, "stats", "--domid", "7", "--socket", fx->sock, NULL), 1);
+}
+
+/* The BAR `bar` of a function in a status reply; fails if it is not listed. */
+static const struct ctl_json *status_bar(const struct ctl_json *fn, unsigned bar)
+{
+    const struct ctl_json *bars = ctl_json_get(fn, "bars");
+
+    nr_elements(bars);
+    for (const struct ctl_json *b = bars->child; b; b = b->next)
+        if (counter(b, "bar", NULL) == bar)
+            return b;
+    fail_msg("BAR %u not listed", bar);
+    return NULL;
+}
+
+/* The "live devices:" section of `ioreqctl status`, in static storage. */
+static const char *live_devices(struct fixture *fx)
+{
+    static char copy[8192];
+    char *out, *err, *live;
+
+    assert_int_equal(ctl(fx, &out, &err, "status", "--domid", "7", "--socket", fx->sock, NULL), 0);
+    live = strstr(out, "live devices:\n");
+    assert_non_null(live);
+    snprintf(copy, sizeof(copy), "%s", live);
+    return copy;
+}
+
+/*
+ * Every PCI function's BARs and interrupt routes, before the firmware ran,
+ * once it assigned BARs and interrupt lines and the virtio driver enabled
+ * MSI-X, and as the guest masks vectors.
+ */
+static void test_status_pci_routes(void **state)
+{
+    struct fixture *fx = *state;
+    char blk[400], xp_desc[512], vb_desc[512], expect[4096];
+    const char *devices[] = {"host-bridge", "xen-platform", UART_SPEC, blk, NULL};
+    struct gpci_bus *bus = calloc(1, sizeof(*bus));
+    struct gvblk_opts bo = {
+        .virtio = {.irq = GVIRTIO_IRQ_MSIX, .timeout_ms = WAIT_MS, .msi_data_base = 0x40},
+        .nr_queues = 2,
+        .queue_size = 64,
+    };
+    const struct mockhv_pci_func *vfn, *xfn;
+    const struct ctl_json *fn, *vecs;
+    struct garena arena;
+    struct gvblk vb;
+    struct ctl_json *st;
+    uint32_t ctrl;
+    uint8_t cap;
+    unsigned v;
+
+    assert_non_null(bus);
+    make_disk(fx);
+    snprintf(blk, sizeof(blk), "virtio-blk,file=%s,queues=2", fx->disk);
+    start_ioreqd_with(fx, fx->sock, devices);
+
+    /* Before the firmware: nothing decoded, no line, MSI-X off with no vector in use. */
+    st = status_json(fx);
+    fn = ctl_json_at(st, "control", "status", "devices", "0", "pci", "0", NULL);
+    assert_string_equal(text(fn, "bdf", NULL), "00:00.0");
+    assert_string_equal(text(fn, "id", NULL), "8086:1237");
+    assert_int_equal(nr_elements(ctl_json_get(fn, "bars")), 0);
+    assert_true(is_null(ctl_json_at(fn, "intx", "pin", NULL)));
+    assert_true(is_null(ctl_json_get(fn, "msi")));
+    assert_true(is_null(ctl_json_get(fn, "msix")));
+    fn = ctl_json_at(st, "control", "status", "devices", "1", "pci", "0", NULL);
+    assert_string_equal(text(fn, "bdf", NULL), "00:01.0");
+    assert_string_equal(text(fn, "id", NULL), "5853:0001");
+    assert_string_equal(text(fn, "intx", "pin", NULL), "INTA#");
+    assert_true(is_null(ctl_json_get(status_bar(fn, 0), "address")));
+    assert_int_equal(counter(status_bar(fn, 0), "size", NULL), 0x100);
+    assert_string_equal(text(status_bar(fn, 0), "type", NULL), "io");
+    assert_true(is_null(ctl_json_get(status_bar(fn, 1), "address")));
+    assert_int_equal(counter(status_bar(fn, 1), "size", NULL), 0x1000000);
+    assert_null(ctl_json_at(st, "control", "status", "devices", "2", "pci", NULL));
+    fn = ctl_json_at(st, "control", "status", "devices", "3", "pci", "0", NULL);
+    assert_string_equal(text(fn, "bdf", NULL), "00:02.0");
+    assert_string_equal(text(fn, "id", NULL), "1af4:1042");
+    assert_string_equal(text(fn, "intx", "pin", NULL), "INTA#");
+    assert_int_equal(counter(fn, "intx", "line", NULL), 0);
+    assert_false(flag(fn, "intx", "level", NULL));
+    assert_false(flag(fn, "intx", "asserted", NULL));
+    assert_false(flag(fn, "intx", "disabled", NULL));
+    assert_true(is_null(ctl_json_get(fn, "msi")));
+    assert_false(flag(fn, "msix", "enabled", NULL));
+    assert_false(flag(fn, "msix", "function_mask", NULL));
+    assert_int_equal(counter(fn, "msix", "table_size", NULL), 3); /* a vector per queue + config */
+    assert_int_equal(nr_elements(ctl_json_at(fn, "msix", "vectors", NULL)), 0);
+    ctl_json_free(st);
+
+    /* The firmware assigns BARs and notes interrupt lines; the driver brings the disk up. */
+    guest_step(fx, gpci_scan(bus, fx->hv, 0, WAIT_MS), "PCI scan");
+    assert_int_equal(bus->nr, 3);
+    vfn = gpci_find(bus, GVIRTIO_VENDOR, GVIRTIO_DEVICE_BASE + GVBLK_DEVICE_ID);
+    xfn = gpci_find(bus, 0x5853, 0x0001);
+    assert_non_null(vfn);
+    assert_non_null(xfn);
+    guest_step(fx, gpci_cfg_write(bus, xfn->bdf, PCI_LINE, 1, 10), "interrupt line");
+    guest_step(fx, gpci_cfg_write(bus, vfn->bdf, PCI_LINE, 1, 11), "interrupt line");
+    garena_init(&arena, 1 << 20, RAM - (1 << 20));
+    guest_step(fx, gvblk_init(&vb, fx->hv, &arena, bus, vfn, &bo), "virtio-blk bring-up");
+
+    st = status_json(fx);
+    fn = ctl_json_at(st, "control", "status", "devices", "1", "pci", "0", NULL);
+    assert_int_equal(counter(fn, "intx", "line", NULL), 10);
+    for (unsigned i = 0; i < xfn->nr_bars; i++)
+        assert_int_equal(counter(status_bar(fn, xfn->bars[i].index), "address", NULL),
+                         xfn->bars[i].base);
+    fn = ctl_json_at(st, "control", "status", "devices", "3", "pci", "0", NULL);
+    for (unsigned i = 0; i < vfn->nr_bars; i++) {
+        assert_int_equal(counter(status_bar(fn, vfn->bars[i].index), "address", NULL),
+                         vfn->bars[i].base);
+        assert_int_equal(counter(status_bar(fn, vfn->bars[i].index), "size", NULL),
+                         vfn->bars[i].size);
+    }
+    assert_int_equal(counter(fn, "intx", "line", NULL), 11);
+    assert_false(flag(fn, "intx", "asserted", NULL));
+    /* The driver turned INTx off along with turning MSI-X on. */
+    assert_true(flag(fn, "intx", "disabled", NULL));
+    assert_true(flag(fn, "msix", "enabled", NULL));
+    assert_false(flag(fn, "msix", "function_mask", NULL));
+    vecs = ctl_json_at(fn, "msix", "vectors", NULL);
+    assert_int_equal(nr_elements(vecs), 3);
+    v = 0;
+    for (const struct ctl_json *e = vecs->child; e; e = e->next, v++) {
+        assert_int_equal(counter(e, "vector", NULL), v);
+        assert_int_equal(counter(e, "address", NULL), 0xfee00000);
+        assert_int_equal(counter(e, "data", NULL), 0x40 + v);
+        assert_false(flag(e, "masked", NULL));
+        assert_false(flag(e, "pending", NULL));
+    }
+    snprintf(xp_desc, sizeof(xp_desc), "%s",
+             text(st, "control", "status", "devices", "1", "description", NULL));
+    snprintf(vb_desc, sizeof(vb_desc), "%s",
+             text(st, "control", "status", "devices", "3", "description", NULL));
+    ctl_json_free(st);
+
+    /* The table: a line of routes under each PCI function. */
+    snprintf(
+        expect, sizeof(expect),
+        "live devices:\n"
+        "  [0]  host-bridge: 00:00.0 8086:1237\n"
+        "         00:00.0  no INTx\n"
+        "  [1]  xen-platform: %s\n"
+        "         00:01.0  INTA# line 10 low\n"
+        "  [2]  uart: " UART_DESC " tx=0 rx=0 tx-dropped=0 out-dropped=0\n"
+        "  [3]  virtio-blk: %s\n"
+        "         00:02.0  INTA# line 11 low (disabled); MSI-X on: table 3, 3 in use, 0 masked\n",
+        xp_desc, vb_desc);
+    assert_string_equal(live_devices(fx), expect);
+
+    /* The guest masks the whole function, then vector 1 alone. */
+    guest_step(fx, gpci_cap_find(bus, vfn->bdf, GPCI_CAP_ID_MSIX, 0, &cap), "MSI-X capability");
+    guest_step(fx, gpci_cfg_read(bus, vfn->bdf, cap + 2u, 2, &ctrl), "MSI-X control");
+    guest_step(fx, gpci_cfg_write(bus, vfn->bdf, cap + 2u, 2, ctrl | 0x4000), "function mask");
+    assert_non_null(strstr(live_devices(fx),
+                           "\n         00:02.0  INTA# line 11 low (disabled); MSI-X on, "
+                           "function masked: table 3, 3 in use, 0 masked\n"));
+    guest_step(fx, gpci_cfg_write(bus, vfn->bdf, cap + 2u, 2, ctrl), "function unmask");
+    guest_step(fx, gvirtio_mmio_write(&vb.dev, 0, vb.dev.msix_table + 16 + 12, 4, 1), "mask");
+    assert_non_null(
+        strstr(live_devices(fx),
+               "\n         00:02.0  INTA# line 11 low (disabled); MSI-X on: table 3, 3 in use, "
+               "1 masked\n"));
+    st = status_json(fx);
+    fn = ctl_json_at(st, "control", "status", "devices", "3", "pci", "0", NULL);
+    assert_false(flag(fn, "msix", "vectors", "0", "masked", NULL));
+    assert_true(flag(fn, "msix", "vectors", "1", "masked", NULL));
+    assert_false(flag(fn, "msix", "vectors", "2", "masked", NULL));
+    ctl_json_free(st);
+    guest_step(fx, gvirtio_mmio_write(&vb.dev, 0, vb.dev.msix_table + 16 + 12, 4, 0), "unmask");
+
+    gvblk_fini(&vb);
+    garena_fini(&arena);
+    free(bus);
+    stop_expected_after(fx, "stop");
 }
 
 /*
@@ -626,6 +845,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_list_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_count_guest_accesses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_status_pci_routes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_after_guest_actions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_by_sigterm, setup, teardown),
     };

@@ -40,6 +40,73 @@ static int fake_status(void *opaque, struct control_buf *out)
     control_json_string(out, "description", "port=0x3f8 irq=4 backend=null");
     control_json_end_object(out);
 
+    /* A PCI function with INTx, MSI (on) and MSI-X (on, two vectors in use). */
+    control_json_begin_object(out, NULL);
+    control_json_uint(out, "index", 1);
+    control_json_string(out, "type", "virtio-blk");
+    control_json_string(out, "description",
+                        "00:02.0 1af4:1042 bar1=mem32:0xf0000000+0x1000 file=/d.img queues=2");
+    control_json_begin_array(out, "pci");
+    control_json_begin_object(out, NULL);
+    control_json_string(out, "bdf", "00:02.0");
+    control_json_string(out, "id", "1af4:1042");
+    control_json_begin_array(out, "bars");
+    control_json_begin_object(out, NULL);
+    control_json_uint(out, "bar", 1);
+    control_json_string(out, "type", "mem32");
+    control_json_bool(out, "prefetchable", false);
+    control_json_uint(out, "address", 0xf0000000);
+    control_json_uint(out, "size", 0x1000);
+    control_json_end_object(out);
+    control_json_end_array(out);
+    control_json_begin_object(out, "intx");
+    control_json_string(out, "pin", "INTA#");
+    control_json_uint(out, "line", 11);
+    control_json_bool(out, "level", true);
+    control_json_bool(out, "asserted", false);
+    control_json_bool(out, "disabled", true);
+    control_json_end_object(out);
+    control_json_begin_object(out, "msi");
+    control_json_bool(out, "enabled", true);
+    control_json_uint(out, "address", 0xfee01000);
+    control_json_uint(out, "data", 0x4562);
+    control_json_uint(out, "vectors", 2);
+    control_json_uint(out, "max_vectors", 4);
+    control_json_uint(out, "mask", 2);
+    control_json_uint(out, "pending", 0);
+    control_json_end_object(out);
+    control_json_begin_object(out, "msix");
+    control_json_bool(out, "enabled", true);
+    control_json_bool(out, "function_mask", false);
+    control_json_uint(out, "table_size", 3);
+    control_json_begin_array(out, "vectors");
+    for (unsigned v = 0; v < 2; v++) {
+        control_json_begin_object(out, NULL);
+        control_json_uint(out, "vector", v);
+        control_json_uint(out, "address", 0xfee00000);
+        control_json_uint(out, "data", 0x41 + v);
+        control_json_bool(out, "masked", v == 1);
+        control_json_bool(out, "pending", false);
+        control_json_end_object(out);
+    }
+    control_json_end_array(out);
+    control_json_end_object(out);
+    control_json_end_object(out);
+
+    /* A function with no INTx pin, MSI off, no MSI-X. */
+    control_json_begin_object(out, NULL);
+    control_json_string(out, "bdf", "00:02.1");
+    control_json_begin_object(out, "intx");
+    control_json_null(out, "pin");
+    control_json_uint(out, "line", 0);
+    control_json_end_object(out);
+    control_json_begin_object(out, "msi");
+    control_json_bool(out, "enabled", false);
+    control_json_end_object(out);
+    control_json_null(out, "msix");
+    control_json_end_object(out);
+    control_json_end_array(out);
+    control_json_end_object(out);
     control_json_end_array(out);
     return 0;
 }

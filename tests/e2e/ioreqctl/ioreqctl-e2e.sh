@@ -154,20 +154,24 @@ devices:
   [0]  uart: port=0x3f8 irq=4 backend=pty
          tty = /dev/pts/9
 live status:
-  domid                  7
-  pid                    $spid
-  version                0.1.0-test
-  vcpus                  2
-  server_id              1
-  devices.0.index        0
-  devices.0.type         uart
-  devices.0.description  port=0x3f8 irq=4 backend=null" "$out"
+  domid      7
+  pid        $spid
+  version    0.1.0-test
+  vcpus      2
+  server_id  1
+live devices:
+  [0]  uart: port=0x3f8 irq=4 backend=null
+  [1]  virtio-blk: 00:02.0 1af4:1042 bar1=mem32:0xf0000000+0x1000 file=/d.img queues=2
+         00:02.0  INTA# line 11 low (disabled); MSI on: 0xfee01000/0x4562, 2 of 4 vectors, mask 0x2; MSI-X on: table 3, 2 in use, 1 masked
+         00:02.1  no INTx; MSI off" "$out"
+    # Every detail of the PCI functions, passed through as the daemon sent it.
+    pci_json='{"index":1,"type":"virtio-blk","description":"00:02.0 1af4:1042 bar1=mem32:0xf0000000+0x1000 file=/d.img queues=2","pci":[{"bdf":"00:02.0","id":"1af4:1042","bars":[{"bar":1,"type":"mem32","prefetchable":false,"address":4026531840,"size":4096}],"intx":{"pin":"INTA#","line":11,"level":true,"asserted":false,"disabled":true},"msi":{"enabled":true,"address":4276097024,"data":17762,"vectors":2,"max_vectors":4,"mask":2,"pending":0},"msix":{"enabled":true,"function_mask":false,"table_size":3,"vectors":[{"vector":0,"address":4276092928,"data":65,"masked":false,"pending":false},{"vector":1,"address":4276092928,"data":66,"masked":true,"pending":false}]}},{"bdf":"00:02.1","intx":{"pin":null,"line":0},"msi":{"enabled":false},"msix":null}]}'
     run_ctl 0 status --domid 7 --socket "$dir/7.sock" --json
-    expect status-json '{"domid":7,"state":"running","ioreqd":{"pid":4242,"version":"0.1.0-test","server_id":1,"vcpus":2,"devices":[{"index":0,"type":"uart","description":"uart: port=0x3f8 irq=4 backend=pty","keys":{"tty":"/dev/pts/9"}}]},"control":{"socket":"'"$dir"'/7.sock","reachable":true,"status":{"domid":7,"pid":'"$spid"',"version":"0.1.0-test","vcpus":2,"server_id":1,"devices":[{"index":0,"type":"uart","description":"port=0x3f8 irq=4 backend=null"}]}}}' "$out"
+    expect status-json '{"domid":7,"state":"running","ioreqd":{"pid":4242,"version":"0.1.0-test","server_id":1,"vcpus":2,"devices":[{"index":0,"type":"uart","description":"uart: port=0x3f8 irq=4 backend=pty","keys":{"tty":"/dev/pts/9"}}]},"control":{"socket":"'"$dir"'/7.sock","reachable":true,"status":{"domid":7,"pid":'"$spid"',"version":"0.1.0-test","vcpus":2,"server_id":1,"devices":[{"index":0,"type":"uart","description":"port=0x3f8 irq=4 backend=null"},'"$pci_json"']}}}' "$out"
     # Live data alone, for a domain xenstore does not know.
     xenstore-rm $dm/7
     run_ctl 0 status --domid 7 --socket "$dir/7.sock" --json
-    expect status-live-only-json '{"domid":7,"state":null,"ioreqd":null,"control":{"socket":"'"$dir"'/7.sock","reachable":true,"status":{"domid":7,"pid":'"$spid"',"version":"0.1.0-test","vcpus":2,"server_id":1,"devices":[{"index":0,"type":"uart","description":"port=0x3f8 irq=4 backend=null"}]}}}' "$out"
+    expect status-live-only-json '{"domid":7,"state":null,"ioreqd":null,"control":{"socket":"'"$dir"'/7.sock","reachable":true,"status":{"domid":7,"pid":'"$spid"',"version":"0.1.0-test","vcpus":2,"server_id":1,"devices":[{"index":0,"type":"uart","description":"port=0x3f8 irq=4 backend=null"},'"$pci_json"']}}}' "$out"
     kill -TERM "$spid"
     reap_server
     ;;
