@@ -12,6 +12,12 @@
  * notices its guest's end by polling the hypervisor about that guest, the
  * one thing its restricted handles may still ask.
  *
+ * The xenstore inventory holds what stays true (each device's identity);
+ * where the guest placed the BARs is published too, and rewritten when a
+ * config write moves one, but only while xenstore stays connected (not with
+ * --runas), so nothing there goes stale. Live state, counters included,
+ * comes from the control socket.
+ *
  * Counting: every device's ranges count their accesses into the device's
  * io_counter (the registry's owner is set to it around creating the device
  * and around config writes to its PCI functions, which is when BARs are
@@ -53,9 +59,10 @@
 /* At most this many PCI functions per device (a multi-function slot has 8). */
 #define IOREQD_DEV_FNS 8
 
-/* A PCI function a device put on the bus. */
+/* A PCI function a device put on the bus, and where its BARs were last seen. */
 struct ioreqd_fn {
     struct pci_dev *pci;
+    uint64_t placed[PCI_NUM_SLOTS];
 };
 
 struct ioreqd_device {
@@ -70,6 +77,7 @@ struct ioreqd_device {
     struct io_counter cfg; /* config cycles to its PCI functions */
     struct ioreqd_fn fns[IOREQD_DEV_FNS];
     unsigned nr_fns;
+    bool bars_dirty; /* placement changed since xenstore was last told */
 };
 
 static const int stop_signals[] = {SIGTERM, SIGINT, SIGHUP};
@@ -88,11 +96,15 @@ struct ioreqd {
     struct control_server *ctl;
     struct event *liveness_ev;           /* restricted only: polls the guest's existence */
     struct ioreqd_device *by_devfn[256]; /* the device owning each PCI function */
+    bool publish_bars;                   /* BAR placement is kept current in xenstore */
+    struct event *bars_ev;               /* writes moved BARs to xenstore, off the request path */
     int exit_code;
 };
 
 /* How often a restricted daemon asks whether its guest still exists. */
 #define IOREQD_LIVENESS_SEC 2
+/* Moved BARs reach xenstore after this long, so a guest toggling decode costs little. */
+#define IOREQD_BARS_DELAY_MS 100
 
 static void ioreqd_finish(struct ioreqd *d, int exit_code)
 {
@@ -427,11 +439,91 @@ static int create_device(struct ioreqd *d, struct ioreqd_device *dev)
         d->by_devfn[devfn] = dev;
         fn = &dev->fns[dev->nr_fns++];
         fn->pci = pci;
+        for (unsigned b = 0; b < PCI_NUM_SLOTS; b++)
+            fn->placed[b] = pci->bars[b].mapped;
     }
     return 0;
 }
 
-/* ---- PCI config cycles, counted per device ---- */
+/* ---- PCI config cycles: counted per device, BAR moves noticed ---- */
+
+/* The BARs of dev as "bar0=io:0xc000+0x100 ..." ("00:03.0 bar0=..." per function if several). */
+static void device_bars(const struct ioreqd_device *dev, char *buf, size_t len)
+{
+    size_t off = 0;
+
+    buf[0] = '\0';
+    for (unsigned f = 0; f < dev->nr_fns && off < len; f++) {
+        char id[32], bars[320];
+        int n;
+
+        pci_dev_bars_describe(dev->fns[f].pci, bars, sizeof(bars));
+        if (!bars[0])
+            continue;
+        fn_bdf(dev->fns[f].pci, id, sizeof(id));
+        n = snprintf(buf + off, len - off, "%s%s%s%s", off ? " " : "", dev->nr_fns > 1 ? id : "",
+                     dev->nr_fns > 1 ? " " : "", bars);
+        off = n < 0 ? len : off + (size_t)n;
+    }
+}
+
+static int write_bars(struct ioreqd *d, struct ioreqd_device *dev)
+{
+    char path[192], bars[1024];
+
+    device_bars(dev, bars, sizeof(bars));
+    if (!bars[0])
+        return 0;
+    snprintf(path, sizeof(path), "%s/bars", dev->dir);
+    return dmxs_write(d->xs, path, bars);
+}
+
+static void on_bars_moved(evutil_socket_t fd, short what, void *opaque)
+{
+    struct ioreqd *d = opaque;
+
+    for (unsigned i = 0; i < d->nr_devs; i++) {
+        struct ioreqd_device *dev = &d->devs[i];
+        int rc;
+
+        if (!dev->bars_dirty)
+            continue;
+        dev->bars_dirty = false;
+        /* Deprivileged since: xenstore is closed, and the key was never written. */
+        if (!d->xs || !d->publish_bars)
+            continue;
+        rc = write_bars(d, dev);
+        if (rc)
+            log_limited(LOG_LVL_WARN, "device %u: cannot update its BARs in xenstore: %s", i,
+                        strerror(-rc));
+    }
+}
+
+/* After a config write: remember BARs that moved, and tell xenstore soon. */
+static void note_bar_moves(struct ioreqd *d)
+{
+    static const struct timeval delay = {.tv_usec = IOREQD_BARS_DELAY_MS * 1000};
+    bool moved = false;
+
+    /* Every function: freeing space may let another device's overlapping BAR map. */
+    for (unsigned i = 0; i < d->nr_devs; i++) {
+        struct ioreqd_device *dev = &d->devs[i];
+
+        for (unsigned f = 0; f < dev->nr_fns; f++) {
+            struct ioreqd_fn *fn = &dev->fns[f];
+
+            for (unsigned b = 0; b < PCI_NUM_SLOTS; b++) {
+                if (fn->placed[b] == fn->pci->bars[b].mapped)
+                    continue;
+                fn->placed[b] = fn->pci->bars[b].mapped;
+                dev->bars_dirty = true;
+                moved = true;
+            }
+        }
+    }
+    if (moved && d->publish_bars && d->xs && !evtimer_pending(d->bars_ev, NULL))
+        evtimer_add(d->bars_ev, &delay);
+}
 
 static uint32_t on_cfg_read(void *opaque, uint32_t sbdf, unsigned reg, unsigned size)
 {
@@ -460,6 +552,27 @@ static void on_cfg_write(void *opaque, uint32_t sbdf, unsigned reg, unsigned siz
     io_registry_set_owner(d->io, &dev->io);
     pci_bus_cfg_write(d->pci, sbdf, reg, size, value);
     io_registry_set_owner(d->io, NULL);
+    note_bar_moves(d);
+}
+
+/* What stays true of dev: its own identity line, or its PCI functions'. */
+static void device_identity(const struct ioreqd_device *dev, char *buf, size_t len)
+{
+    size_t off = 0;
+
+    buf[0] = '\0';
+    if (dev->type->identity) {
+        dev->type->identity(dev->dev, buf, len);
+        return;
+    }
+    for (unsigned f = 0; f < dev->nr_fns && off < len; f++) {
+        char id[32];
+        int n;
+
+        pci_dev_identity(dev->fns[f].pci, id, sizeof(id));
+        n = snprintf(buf + off, len - off, "%s%s", off ? " " : "", id);
+        off = n < 0 ? len : off + (size_t)n;
+    }
 }
 
 static int publish_inventory(struct ioreqd *d)
@@ -490,15 +603,16 @@ static int publish_inventory(struct ioreqd *d)
         return rc;
     for (unsigned i = 0; i < d->nr_devs; i++) {
         struct ioreqd_device *dev = &d->devs[i];
-        char desc[512] = "";
+        char id[512] = "";
 
-        if (dev->type->describe)
-            dev->type->describe(dev->dev, desc, sizeof(desc));
-        rc = dmxs_writef(d->xs, dev->dir, "%s%s%s", dev->type->name, desc[0] ? ": " : "", desc);
+        device_identity(dev, id, sizeof(id));
+        rc = dmxs_writef(d->xs, dev->dir, "%s%s%s", dev->type->name, id[0] ? ": " : "", id);
         if (!rc) {
             snprintf(path, sizeof(path), "%s/type", dev->dir);
             rc = dmxs_write(d->xs, path, dev->type->name);
         }
+        if (!rc && d->publish_bars)
+            rc = write_bars(d, dev);
         if (rc)
             return rc;
     }
@@ -523,6 +637,7 @@ int ioreqd_start(struct ioreqd **out, const struct ioreqd_params *p)
     }
     d->domid = domid;
     d->exit_code = -1;
+    d->publish_bars = p->xenstore_stays;
     d->devs = calloc(nr_devs ? nr_devs : 1, sizeof(*d->devs));
     if (!d->devs)
         goto fail;
@@ -555,6 +670,11 @@ int ioreqd_start(struct ioreqd **out, const struct ioreqd_params *p)
     /* Before anything slow: a stop request during start-up is served by the loop. */
     if (start_signals(d) < 0) {
         log_error("cannot install signal handlers");
+        goto fail;
+    }
+    d->bars_ev = evtimer_new(d->base, on_bars_moved, d);
+    if (!d->bars_ev) {
+        log_error("out of memory");
         goto fail;
     }
 
@@ -698,6 +818,8 @@ void ioreqd_stop(struct ioreqd *d)
     dmxs_close(d->xs);
     if (d->liveness_ev)
         event_free(d->liveness_ev);
+    if (d->bars_ev)
+        event_free(d->bars_ev);
     guest_domain_close(d->guest);
     for (size_t i = 0; i < ARRAY_SIZE(d->sig_ev); i++)
         if (d->sig_ev[i])

@@ -8,6 +8,7 @@
 #ifndef IOREQD_IOREQD_H
 #define IOREQD_IOREQD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "registry.h"
@@ -24,6 +25,12 @@ struct ioreqd_params {
     struct ioreqd_device_config *devs;
     unsigned nr_devs;
     const char *control_socket; /* ioreqctl's socket; NULL for none */
+    /*
+     * xenstore stays connected once serving (no --runas): where the guest
+     * places the BARs is published then, and kept current. Otherwise it is
+     * left out, as it could not be kept current.
+     */
+    bool xenstore_stays;
 };
 
 /*

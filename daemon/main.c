@@ -242,6 +242,7 @@ int main(int argc, char **argv)
         .devs = devs,
         .nr_devs = s.nr_devices,
         .control_socket = strcmp(s.control_socket, "none") ? s.control_socket : NULL,
+        .xenstore_stays = !plan.change_user,
     };
     code = ioreqd_start(&d, &params);
     if (code)

@@ -77,8 +77,16 @@ struct device_type {
     /* Make every completed write durable (backends): called on teardown. */
     int (*flush)(void *dev);
     void (*destroy)(void *dev);
-    /* One line describing the instance (BDF, BARs, backend) for inventory. */
+    /* One line describing the instance now (BDF, BARs, backend, state), for ioreqctl status. */
     void (*describe)(void *dev, char *buf, size_t len);
+    /*
+     * Optional: one line of what the instance is and where, which stays
+     * true while it lives (BDF and IDs, ports, IRQ, backend, image): no
+     * counter, nothing the guest sets. It is what the xenstore inventory
+     * holds. Without it the inventory holds the identity of the device's
+     * PCI functions (pci_dev_identity), or nothing.
+     */
+    void (*identity)(void *dev, char *buf, size_t len);
     /* Optional: report the instance's counters (ioreqctl stats), on the loop thread. */
     void (*counters)(void *dev, const struct device_counter_sink *sink);
 };

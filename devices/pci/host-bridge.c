@@ -113,6 +113,15 @@ static void host_bridge_describe(void *opaque, char *buf, size_t len)
     snprintf(buf, len, "%s%s", pci, hb->cf8 ? " cf8" : "");
 }
 
+static void host_bridge_identity(void *opaque, char *buf, size_t len)
+{
+    struct host_bridge *hb = opaque;
+    char pci[32];
+
+    pci_dev_identity(&hb->pci, pci, sizeof(pci));
+    snprintf(buf, len, "%s%s", pci, hb->cf8 ? " cf8" : "");
+}
+
 const struct device_type host_bridge_device_type = {
     .name = "host-bridge",
     .summary = "i440FX-compatible PCI host bridge at 00:00.0 [cf8=on to own ports 0xcf8-0xcff]",
@@ -120,4 +129,5 @@ const struct device_type host_bridge_device_type = {
     .check = host_bridge_check,
     .destroy = host_bridge_destroy,
     .describe = host_bridge_describe,
+    .identity = host_bridge_identity,
 };

@@ -274,6 +274,13 @@ static void uart_isa_describe(void *opaque, char *buf, size_t len)
              ui->core.stats.tx_dropped, cs.out_dropped);
 }
 
+static void uart_isa_identity(void *opaque, char *buf, size_t len)
+{
+    struct uart_isa *ui = opaque;
+
+    snprintf(buf, len, "port=%#x irq=%u backend=%s", ui->port, ui->irq, ui->backend);
+}
+
 static void uart_isa_counters(void *opaque, const struct device_counter_sink *sink)
 {
     struct uart_isa *ui = opaque;
@@ -300,5 +307,6 @@ const struct device_type uart_device_type = {
     .flush = uart_isa_flush,
     .destroy = uart_isa_destroy,
     .describe = uart_isa_describe,
+    .identity = uart_isa_identity,
     .counters = uart_isa_counters,
 };

@@ -181,6 +181,16 @@ static void vblk_pci_describe(void *opaque, char *buf, size_t len)
              d->readonly ? " readonly" : "", d->cache, blk_raw_engine(vblk_backend(d->blk)));
 }
 
+static void vblk_pci_identity(void *opaque, char *buf, size_t len)
+{
+    struct vblk_pci *d = opaque;
+    char pci[32];
+
+    pci_dev_identity(vpci_pci_dev(d->vp), pci, sizeof(pci));
+    snprintf(buf, len, "%s file=%s queues=%u%s", pci, d->file, d->queues,
+             d->readonly ? " readonly" : "");
+}
+
 static void vblk_pci_counters(void *opaque, const struct device_counter_sink *sink)
 {
     struct vblk_pci *d = opaque;
@@ -209,5 +219,6 @@ const struct device_type virtio_blk_device_type = {
     .flush = vblk_pci_flush,
     .destroy = vblk_pci_destroy,
     .describe = vblk_pci_describe,
+    .identity = vblk_pci_identity,
     .counters = vblk_pci_counters,
 };

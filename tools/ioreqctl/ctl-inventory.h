@@ -7,8 +7,9 @@
  *                                              /server-id  ioreq server id
  *                                              /vcpus      vCPUs served
  *                                              /devices    number of devices
- *                                              /devices/<i>       "type: description"
+ *                                              /devices/<i>       "type: identity"
  *                                              /devices/<i>/type  device type
+ *                                              /devices/<i>/bars  BAR placement (not with --runas)
  *                                              /devices/<i>/<key> what the device published
  *
  * An empty value counts as absent (xenstore creates missing parents empty).
@@ -33,7 +34,7 @@ struct ctl_inv_key {
 
 struct ctl_inv_device {
     unsigned long index;
-    char *value; /* "type: description" */
+    char *value; /* "type: identity" */
     char *type;
     struct ctl_inv_key *keys; /* other keys below the device, sorted by name */
     unsigned nr_keys;

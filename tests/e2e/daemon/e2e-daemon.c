@@ -1,7 +1,8 @@
 /*
  * The real ioreqd binary serving a domain of the mock hypervisor: register
  * accesses through a UART, concurrent vCPUs, buffered and synchronous
- * requests in order, the xenstore contract with the toolstack, teardown on
+ * requests in order, the xenstore contract with the toolstack (an
+ * inventory that does not go stale, BAR placement kept current), teardown on
  * every stop signal, daemonizing, and the hypervisor going away.
  *
  * Usage: e2e-daemon /path/to/ioreqd [test-name-pattern]
@@ -35,6 +36,7 @@
 #include <xenstore.h>
 
 #include "daemon-fixture.h"
+#include "guest-pci.h"
 #include "scratch-dir.h"
 
 #define DOMID     7
@@ -292,7 +294,78 @@ static void test_xenstore_inventory(void **state)
     assert_string_equal(xs_getf(fx, "%s/ioreqd/server-id", dm), sid);
     assert_string_equal(xs_getf(fx, "%s/ioreqd/devices", dm), "1");
     assert_string_equal(xs_getf(fx, "%s/ioreqd/devices/0/type", dm), "uart");
-    assert_true(strncmp(xs_getf(fx, "%s/ioreqd/devices/0", dm), "uart", 4) == 0);
+    /* What the device is, without counters; no BARs to place. */
+    assert_string_equal(xs_getf(fx, "%s/ioreqd/devices/0", dm),
+                        "uart: port=0x3f8 irq=4 backend=null");
+    assert_false(xs_exists(fx, "/local/domain/0/device-model/7/ioreqd/devices/0/bars"));
+}
+
+/* Polls (bounded) until path holds want; fails with what it holds otherwise. */
+static void xs_wait_for(struct dfx *fx, const char *path, const char *want)
+{
+    for (int i = 0; i < WAIT_MS / 10; i++) {
+        const char *v = xs_getf(fx, "%s", path);
+        if (v && !strcmp(v, want))
+            return;
+        poll(NULL, 0, 10);
+    }
+    fail_msg("%s: '%s', expected '%s'", path, xs_getf(fx, "%s", path), want);
+}
+
+/*
+ * The inventory in xenstore says what each device is, which does not go
+ * stale, and where the guest placed the BARs, kept current: the firmware's
+ * assignment reaches xenstore, and so does a driver turning decoding off.
+ * The UART's traffic changes nothing there.
+ */
+static void test_xenstore_bars_follow_the_guest(void **state)
+{
+    struct dfx *fx = *state;
+    const char *devs[] = {"host-bridge", "xen-platform", UART_SPEC, NULL};
+    const char *dir = "/local/domain/0/device-model/7/ioreqd/devices";
+    struct gpci_bus *bus = calloc(1, sizeof(*bus));
+    const struct mockhv_pci_func *xfn;
+    char path[128], want[160];
+
+    assert_non_null(bus);
+    start_hv(fx, 1);
+    start_ioreqd(fx, devs);
+    assert_string_equal(xs_getf(fx, "%s/0", dir), "host-bridge: 00:00.0 8086:1237");
+    assert_false(xs_exists(fx, "/local/domain/0/device-model/7/ioreqd/devices/0/bars"));
+    assert_string_equal(xs_getf(fx, "%s/1", dir), "xen-platform: 00:01.0 5853:0001");
+    assert_string_equal(xs_getf(fx, "%s/1/bars", dir),
+                        "bar0=io:unmapped+0x100 bar1=mem32:unmapped+0x1000000");
+    assert_string_equal(xs_getf(fx, "%s/2", dir), "uart: port=0x3f8 irq=4 backend=null");
+
+    /* hvmloader's work: I/O from 0xc000, memory from 0xf0000000, largest first. */
+    assert_int_equal(gpci_scan(bus, fx->hv, 0, WAIT_MS), 0);
+    xfn = gpci_find(bus, 0x5853, 0x0001);
+    assert_non_null(xfn);
+    assert_int_equal(xfn->nr_bars, 2);
+    assert_int_equal(xfn->bars[0].base, 0xc000);
+    assert_int_equal(xfn->bars[1].base, 0xf0000000);
+    snprintf(path, sizeof(path), "%s/1/bars", dir);
+    xs_wait_for(fx, path, "bar0=io:0xc000+0x100 bar1=mem32:0xf0000000+0x1000000");
+    assert_string_equal(xs_getf(fx, "%s/1", dir), "xen-platform: 00:01.0 5853:0001");
+
+    /* Guest output: the UART's entry stays what it was, counters live elsewhere. */
+    for (const char *p = "hello\r\n"; *p; p++)
+        dfx_pio_out(fx, 0, COM1, (uint8_t)*p);
+    assert_string_equal(xs_getf(fx, "%s/2", dir), "uart: port=0x3f8 irq=4 backend=null");
+
+    /* The guest stops memory decoding: BAR1 is unmapped, and xenstore says so. */
+    assert_int_equal(mockhv_cfg_write(fx->hv, 0, xfn->bdf, 0x04, 2, 0x1, WAIT_MS), 0);
+    snprintf(want, sizeof(want), "bar0=io:0xc000+0x100 bar1=mem32:unmapped+0x1000000");
+    xs_wait_for(fx, path, want);
+    /* And it moves BAR0 and turns memory on again. */
+    assert_int_equal(mockhv_cfg_write(fx->hv, 0, xfn->bdf, 0x10, 4, 0xd000, WAIT_MS), 0);
+    assert_int_equal(mockhv_cfg_write(fx->hv, 0, xfn->bdf, 0x04, 2, 0x3, WAIT_MS), 0);
+    xs_wait_for(fx, path, "bar0=io:0xd000+0x100 bar1=mem32:0xf0000000+0x1000000");
+    free(bus);
+
+    /* Stopping takes the keys along. */
+    assert_int_equal(WEXITSTATUS(dfx_signal_and_wait(fx, SIGTERM)), 0);
+    assert_false(xs_exists(fx, "/local/domain/0/device-model/7/ioreqd"));
 }
 
 /* Stop with `sig`; everything ioreqd set up must be gone, and nothing else. */
@@ -596,6 +669,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_concurrent_vcpus, setup, teardown),
         cmocka_unit_test_setup_teardown(test_buffered_then_sync_ordering, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xenstore_inventory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_xenstore_bars_follow_the_guest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_teardown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sighup_teardown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigint_teardown, setup, teardown),

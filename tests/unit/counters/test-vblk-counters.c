@@ -313,6 +313,12 @@ static void test_device_type_counters(void **state)
     static const uint64_t expect[] = {7, 3, 1, 1, 0, 0, 1, 1024 + 512, 2048, 1, 1};
     struct pfx *f = *state;
     struct counter_log l;
+    char id[512], want[512];
+
+    /* What the inventory holds: where and what, and it does not change with use. */
+    snprintf(want, sizeof(want), "00:05.0 1af4:1042 file=%s queues=1", f->path);
+    f->type->identity(f->dev, id, sizeof(id));
+    assert_string_equal(id, want);
 
     /* Fresh: every counter, in order, at zero. */
     counter_log_take(&l, f->type, f->dev);
@@ -345,6 +351,8 @@ static void test_device_type_counters(void **state)
             fail_msg("%s = %llu, expected %llu", names[i], (unsigned long long)l.rec[i].value,
                      (unsigned long long)expect[i]);
     }
+    f->type->identity(f->dev, id, sizeof(id));
+    assert_string_equal(id, want);
 }
 
 int main(void)

@@ -116,6 +116,8 @@ static void test_host_bridge(void **state)
     assert_int_equal(io_range_count(f->io, IO_SPACE_PIO), 0);
     t->describe(hb, desc, sizeof(desc));
     assert_string_equal(desc, "00:00.0 8086:1237");
+    t->identity(hb, desc, sizeof(desc));
+    assert_string_equal(desc, "00:00.0 8086:1237");
 
     pci_conformance_run(f->bus, f->io, sbdf, &ids);
     /* Reset brought the PAM registers back. */
@@ -146,6 +148,8 @@ static void test_host_bridge_cf8(void **state)
     assert_true(io_dispatch_read(f->io, IO_SPACE_PIO, 0xcfe, 1, 0, &v));
     assert_int_equal(v, 0x02);
     t->describe(hb, desc, sizeof(desc));
+    assert_string_equal(desc, "00:00.0 8086:1237 cf8");
+    t->identity(hb, desc, sizeof(desc));
     assert_string_equal(desc, "00:00.0 8086:1237 cf8");
     /* Another owner of 0xCF8 elsewhere on the bus is refused. */
     assert_int_equal(create(f, "host-bridge,bdf=00:1f.0,cf8=on", &hb2, &t, err, sizeof(err)),
@@ -198,6 +202,8 @@ static void test_xen_platform_config(void **state)
     assert_string_equal(desc,
                         "00:03.0 5853:0001 bar0=io:unmapped+0x100 bar1=mem32:unmapped+0x1000000"
                         " unplug=0 product=0 build=0 log-lines=0");
+    /* No identity of its own: the inventory gives its function's (pci_dev_identity). */
+    assert_null(t->identity);
     pci_conformance_run(f->bus, f->io, sbdf, &ids);
     /* Reset restored power-on decode (command = I/O | memory). */
     assert_int_equal(rd(f, sbdf, 0x04, 2), 0x0003);

@@ -177,6 +177,9 @@ static void test_com_defaults(void **state)
                  "port=%#x irq=%u backend=null tx=0 rx=0 tx-dropped=0 out-dropped=0", coms[i].port,
                  coms[i].irq);
         assert_string_equal(desc, want);
+        device_type_find("uart")->identity(d, desc, sizeof(desc));
+        snprintf(want, sizeof(want), "port=%#x irq=%u backend=null", coms[i].port, coms[i].irq);
+        assert_string_equal(desc, want);
         destroy(d);
         /* Destroy lowered the line it had raised. */
         assert_false(f->fp.isa_level[coms[i].irq]);
@@ -254,6 +257,10 @@ static void test_pty(void **state)
     snprintf(want, sizeof(want),
              "port=0x2f8 irq=3 backend=pty:%s tx=6 rx=2 tx-dropped=0 out-dropped=0",
              f->published_value);
+    assert_string_equal(desc, want);
+    /* What the inventory holds: what the port is, with none of the traffic. */
+    device_type_find("uart")->identity(d, desc, sizeof(desc));
+    snprintf(want, sizeof(want), "port=0x2f8 irq=3 backend=pty:%s", f->published_value);
     assert_string_equal(desc, want);
     assert_int_equal(device_type_find("uart")->flush(d), 0);
     destroy(d);
