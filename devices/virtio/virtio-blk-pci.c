@@ -187,8 +187,8 @@ static void vblk_pci_identity(void *opaque, char *buf, size_t len)
     char pci[32];
 
     pci_dev_identity(vpci_pci_dev(d->vp), pci, sizeof(pci));
-    snprintf(buf, len, "%s file=%s queues=%u%s", pci, d->file, d->queues,
-             d->readonly ? " readonly" : "");
+    snprintf(buf, len, "%s file=%s queues=%u%s cache=%s aio=%s", pci, d->file, d->queues,
+             d->readonly ? " readonly" : "", d->cache, blk_raw_engine(vblk_backend(d->blk)));
 }
 
 static void vblk_pci_counters(void *opaque, const struct device_counter_sink *sink)

@@ -463,7 +463,9 @@ static void inventory_without_bars(struct fixture *fx)
 
     v = xs_read(fx->d.xs, XBT_NULL, dir, &len);
     assert_non_null(v);
-    snprintf(want, sizeof(want), "virtio-blk: 00:05.0 1af4:1042 file=%s queues=1", fx->disk);
+    snprintf(want, sizeof(want),
+             "virtio-blk: 00:05.0 1af4:1042 file=%s queues=1 cache=writeback aio=threads",
+             fx->disk);
     assert_string_equal(v, want);
     free(v);
     snprintf(path, sizeof(path), "%s/bars", dir);

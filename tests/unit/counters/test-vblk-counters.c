@@ -316,7 +316,8 @@ static void test_device_type_counters(void **state)
     char id[512], want[512];
 
     /* What the inventory holds: where and what, and it does not change with use. */
-    snprintf(want, sizeof(want), "00:05.0 1af4:1042 file=%s queues=1", f->path);
+    snprintf(want, sizeof(want), "00:05.0 1af4:1042 file=%s queues=1 cache=writeback aio=threads",
+             f->path);
     f->type->identity(f->dev, id, sizeof(id));
     assert_string_equal(id, want);
 
