@@ -281,7 +281,7 @@ static int pci_setup(void **state)
     f->type = device_type_find("virtio-blk");
     assert_non_null(f->type);
     assert_non_null(f->type->counters);
-    snprintf(text, sizeof(text), "virtio-blk,file=%s,bdf=00:05.0", f->path);
+    snprintf(text, sizeof(text), "virtio-blk,file=%s,bdf=00:05.0,aio=threads", f->path);
     assert_int_equal(device_spec_parse(text, &spec, err, sizeof(err)), 0);
     assert_int_equal(f->type->create(&f->env, &spec, &f->dev, err, sizeof(err)), 0);
     device_spec_free(&spec);
