@@ -378,6 +378,7 @@ void control_json_ioreq_stats(struct control_buf *b, const struct ioreq_stats *s
     control_json_uint(b, "invalidations", st->gmem.invalidations);
     control_json_uint(b, "faults", st->gmem.faults);
     control_json_uint(b, "mapped_bytes", st->gmem.mapped_bytes);
+    control_json_uint(b, "dirty_reports", st->gmem.dirty_reports);
     control_json_end_object(b);
     control_json_int(b, "timeoffset", st->timeoffset);
 }

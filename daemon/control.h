@@ -43,7 +43,7 @@
  *                         "invalidate","unknown"},
  *             "per_vcpu": [{"vcpu","requests","pio",...,"unknown"}, ...],
  *             "mapcache": {"hits","misses","evictions","invalidations",
- *                          "faults","mapped_bytes"},
+ *                          "faults","mapped_bytes","dirty_reports"},
  *             "timeoffset": seconds;
  *           and "devices": an array of {"index", "type",
  *           "requests": {"reads","writes","config_reads","config_writes"},

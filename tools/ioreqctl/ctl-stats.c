@@ -55,10 +55,11 @@ static int print_human(const struct ctl_json *st)
                                            "spurious_notifications"};
     static const char *const req_names[] = {"sync", "buffered", "malformed", "unclaimed",
                                             "spurious notifications"};
-    static const char *const mc_keys[] = {"hits",          "misses", "evictions",
-                                          "invalidations", "faults", "mapped_bytes"};
-    static const char *const mc_names[] = {"hits",          "misses", "evictions",
-                                           "invalidations", "faults", "mapped bytes"};
+    static const char *const mc_keys[] = {"hits",   "misses",       "evictions",    "invalidations",
+                                          "faults", "mapped_bytes", "dirty_reports"};
+    static const char *const mc_names[] = {
+        "hits",   "misses",       "evictions",        "invalidations",
+        "faults", "mapped bytes", "dirty-log reports"};
     static const char *const known[] = {"ok",       "vcpus",      "requests", "by_type", "per_vcpu",
                                         "mapcache", "timeoffset", "devices",  NULL};
     const struct ctl_json *per_vcpu = ctl_json_get(st, "per_vcpu");

@@ -127,7 +127,8 @@ static int fake_stats(void *opaque, struct control_buf *out)
                  .evictions = 2,
                  .invalidations = 1,
                  .faults = 0,
-                 .mapped_bytes = 28672},
+                 .mapped_bytes = 28672,
+                 .dirty_reports = 9},
     };
     struct ioreq_vcpu_stats v[2] = {
         {.requests = 30,

@@ -194,12 +194,13 @@ per vCPU:
   1     10        2    0     6           0           2           0
   all   40        27   4     6           0           2           1
 map cache:
-  hits           100
-  misses         7
-  evictions      2
-  invalidations  1
-  faults         0
-  mapped bytes   28672
+  hits               100
+  misses             7
+  evictions          2
+  invalidations      1
+  faults             0
+  mapped bytes       28672
+  dirty-log reports  9
 requests per device:
   DEVICE  TYPE         READS  WRITES  CONFIG_READS  CONFIG_WRITES
   0       uart         9      14      0             0
@@ -210,7 +211,7 @@ devices:
   0       uart  rx_bytes  0
   0       uart  dropped   0" "$out"
     run_ctl 0 --json stats --domid 7 --socket "$dir/7.sock"
-    expect stats-json '{"domid":7,"vcpus":2,"requests":{"sync":40,"buffered":12,"malformed":3,"unclaimed":5,"spurious_notifications":1},"by_type":{"pio":27,"copy":4,"pci_config":6,"timeoffset":0,"invalidate":2,"unknown":1},"per_vcpu":[{"vcpu":0,"requests":30,"pio":25,"copy":4,"pci_config":0,"timeoffset":0,"invalidate":0,"unknown":1},{"vcpu":1,"requests":10,"pio":2,"copy":0,"pci_config":6,"timeoffset":0,"invalidate":2,"unknown":0}],"mapcache":{"hits":100,"misses":7,"evictions":2,"invalidations":1,"faults":0,"mapped_bytes":28672},"timeoffset":-3600,"devices":[{"index":0,"type":"uart","requests":{"reads":9,"writes":14,"config_reads":0,"config_writes":0},"counters":{"tx_bytes":6,"rx_bytes":0,"dropped":0}},{"index":1,"type":"host-bridge","requests":{"reads":0,"writes":0,"config_reads":120,"config_writes":7}}]}' "$out"
+    expect stats-json '{"domid":7,"vcpus":2,"requests":{"sync":40,"buffered":12,"malformed":3,"unclaimed":5,"spurious_notifications":1},"by_type":{"pio":27,"copy":4,"pci_config":6,"timeoffset":0,"invalidate":2,"unknown":1},"per_vcpu":[{"vcpu":0,"requests":30,"pio":25,"copy":4,"pci_config":0,"timeoffset":0,"invalidate":0,"unknown":1},{"vcpu":1,"requests":10,"pio":2,"copy":0,"pci_config":6,"timeoffset":0,"invalidate":2,"unknown":0}],"mapcache":{"hits":100,"misses":7,"evictions":2,"invalidations":1,"faults":0,"mapped_bytes":28672,"dirty_reports":9},"timeoffset":-3600,"devices":[{"index":0,"type":"uart","requests":{"reads":9,"writes":14,"config_reads":0,"config_writes":0},"counters":{"tx_bytes":6,"rx_bytes":0,"dropped":0}},{"index":1,"type":"host-bridge","requests":{"reads":0,"writes":0,"config_reads":120,"config_writes":7}}]}' "$out"
     kill -TERM "$spid"
     reap_server
     # The daemon's error reaches the user.

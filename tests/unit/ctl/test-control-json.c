@@ -228,7 +228,8 @@ static void test_ioreq_stats(void **state)
                  .evictions = 12,
                  .invalidations = 13,
                  .faults = 14,
-                 .mapped_bytes = 4096},
+                 .mapped_bytes = 4096,
+                 .dirty_reports = 15},
     };
     struct ioreq_vcpu_stats v[2] = {
         {.requests = 5, .by_type = {1, 2, 0, 0, 1, 1}},
@@ -249,7 +250,8 @@ static void test_ioreq_stats(void **state)
         "\"pio\":1,\"copy\":2,\"pci_config\":0,\"timeoffset\":0,\"invalidate\":1,\"unknown\":1},"
         "{\"vcpu\":1,\"requests\":4,\"pio\":3,\"copy\":0,\"pci_config\":1,\"timeoffset\":0,"
         "\"invalidate\":0,\"unknown\":0}],\"mapcache\":{\"hits\":10,\"misses\":11,"
-        "\"evictions\":12,\"invalidations\":13,\"faults\":14,\"mapped_bytes\":4096},"
+        "\"evictions\":12,\"invalidations\":13,\"faults\":14,\"mapped_bytes\":4096,"
+        "\"dirty_reports\":15},"
         "\"timeoffset\":-5}");
 
     /* No vCPUs: empty list, zero totals. */
