@@ -33,7 +33,7 @@ int xs_store_init(struct xs_store *s)
     int rc;
 
     memset(s, 0, sizeof(*s));
-    rc = xs_tree_init(&s->tree, &s->generation);
+    rc = xs_tree_init(&s->tree, &s->pool);
     if (rc < 0)
         return rc;
     s->introduced[0] |= 1;

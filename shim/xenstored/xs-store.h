@@ -1,9 +1,9 @@
 /*
- * The store: the tree, the generation counter, the introduced domains and
- * the clients (each with its watches and transactions). It fires watch
- * events to clients through their send operation. The store does not own
- * the client structures (the connection code does) but owns everything
- * hanging off them while they are attached.
+ * The store: the tree, the pool its node versions count in, the introduced
+ * domains and the clients (each with its watches and transactions). It
+ * fires watch events to clients through their send operation. The store
+ * does not own the client structures (the connection code does) but owns
+ * everything hanging off them while they are attached.
  */
 #ifndef XS_STORE_H
 #define XS_STORE_H
@@ -45,8 +45,8 @@ struct xs_client {
 };
 
 struct xs_store {
+    struct xs_pool pool; /* of the tree and all transactions' views */
     struct xs_tree tree;
-    uint64_t generation;
     struct xs_client *clients;
     uint8_t introduced[XS_DOMID_LIMIT / 8];
     unsigned int events_dropped; /* events too long to send */

@@ -5,10 +5,23 @@
  *
  * The tree enforces xenstore's rules on canonical absolute paths: implicit
  * creation of parents (inheriting the parent's permissions), recursive
- * removal, and permission checks for the caller. It knows nothing of
- * transactions or watches: it reports every node it is about to use
- * through an access hook, which the transaction code logs and the store
- * turns into watch events. The tree owns all its nodes.
+ * removal, permission checks for the caller, and size limits. It knows
+ * nothing of transactions or watches: it reports every node it is about to
+ * use through an access hook, which the transaction code logs and the
+ * store turns into watch events.
+ *
+ * Trees are persistent (copy-on-write): nodes are reference counted and
+ * may belong to several trees at once. Cloning a tree takes a reference
+ * on its root and copies nothing; a tree that changes a node it shares
+ * first copies that node and the ancestors above it that it shares too
+ * (path copying), so no other tree sees the change. A tree alone owns its
+ * nodes until it is cloned, and then changes them in place. A node
+ * without a parent pointer or a full path can sit under any number of
+ * parents; walks start from the root and carry the path.
+ *
+ * Memory: a pool shared by a store and its transactions counts every node
+ * version alive in any tree (and whatever else its users charge to it),
+ * so the store can bound what old versions kept for transactions cost.
  */
 #ifndef XS_TREE_H
 #define XS_TREE_H
@@ -20,16 +33,23 @@
 #include "compiler.h"
 #include "xs-perms.h"
 
+/* What the trees of one store share. */
+struct xs_pool {
+    uint64_t generation; /* last one handed out: generations order all changes */
+    unsigned long nodes; /* node versions alive, in all trees together */
+    size_t bytes;        /* their memory, plus what xs_pool_charge() added */
+};
+
 struct xs_node {
-    char *path;                /* full canonical path, owned */
-    const char *name;          /* last component, points into path ("" for the root) */
-    struct xs_node *parent;    /* NULL for the root */
-    struct xs_node **children; /* in creation order, as xenstored lists them */
+    unsigned int refs; /* tree roots and parents pointing here; shared if > 1 */
     unsigned int nr_children, cap_children;
-    char *value; /* owned, NUL-terminated beyond len for convenience */
+    struct xs_node **children; /* in creation order, as xenstored lists them */
+    char *value;               /* owned, NUL-terminated beyond len for convenience */
     size_t len;
     struct xs_perms perms;
     uint64_t generation; /* >= 1; 0 is reserved for "absent" */
+    size_t mem;          /* what this version counts in the pool */
+    char name[];         /* last component of the path, "" for the root */
 };
 
 enum xs_access {
@@ -51,16 +71,24 @@ struct xs_tree_hooks {
 
 struct xs_tree {
     struct xs_node *root;
-    uint64_t *generation; /* counter shared by a store and its transactions */
+    struct xs_pool *pool;
     struct xs_tree_hooks hooks;
-    unsigned int nr_nodes;
+    unsigned int nr_nodes; /* nodes in this tree, the root included */
+    size_t size;           /* xs_node_size() of all of them */
+    /* Limits on nr_nodes and size (0: none); growing past one fails with ENOSPC. */
+    unsigned int max_nodes;
+    size_t max_size;
 };
 
 /* A tree holding only "/" owned by dom0 with no access for others ("n0"). */
-int xs_tree_init(struct xs_tree *t, uint64_t *generation) must_check;
+int xs_tree_init(struct xs_tree *t, struct xs_pool *pool) must_check;
+/* Drops the tree's reference on its nodes; those no other tree holds are freed. */
 void xs_tree_destroy(struct xs_tree *t);
-/* Deep copy with the same generations; dst gets no hooks. */
-int xs_tree_clone(struct xs_tree *dst, const struct xs_tree *src) must_check;
+/*
+ * dst becomes a tree with src's nodes, generations, counts and limits,
+ * sharing every node with it (nothing is copied); dst gets no hooks.
+ */
+void xs_tree_clone(struct xs_tree *dst, const struct xs_tree *src);
 
 /* Plain lookup, no checks, no hooks. */
 struct xs_node *xs_tree_lookup(const struct xs_tree *t, const char *path);
@@ -79,12 +107,27 @@ int xs_tree_rm(struct xs_tree *t, const struct xs_caller *who, const char *path,
 int xs_tree_set_perms(struct xs_tree *t, const struct xs_caller *who, const char *path,
                       const struct xs_perms *perms) must_check;
 
-/* Unchecked primitives for committing a transaction; no hooks are called. */
+/*
+ * Unchecked primitives for committing a transaction: no hooks, no
+ * permission checks and no limits (the caller checked what the commit
+ * adds up to).
+ */
 int xs_tree_put(struct xs_tree *t, const char *path, const char *value, size_t len,
                 const struct xs_perms *perms) must_check;
-void xs_tree_drop(struct xs_tree *t, const char *path);
+/* Removes path and everything below it, if there; -ENOMEM. */
+int xs_tree_drop(struct xs_tree *t, const char *path) must_check;
 
 /* Children names as "a\0b\0" into a malloc()ed buffer; -ENOMEM. */
 int xs_node_children_blob(const struct xs_node *n, char **blob, size_t *len) must_check;
+
+/*
+ * What a node counts against a tree's max_size: its name (with a NUL), its
+ * value and its permission entries, as xenstored counts a node's size.
+ */
+size_t xs_node_size(const struct xs_node *n);
+
+/* Memory kept outside the trees on behalf of the store (transaction logs). */
+void xs_pool_charge(struct xs_pool *pool, size_t bytes);
+void xs_pool_refund(struct xs_pool *pool, size_t bytes);
 
 #endif
