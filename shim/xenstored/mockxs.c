@@ -204,6 +204,7 @@ const char *mockxs_socket_path(const struct mockxs *xs)
     ({                                                                                             \
         pthread_mutex_lock(&(xs)->lock);                                                           \
         __typeof__(expr) r_ = (expr);                                                              \
+        xs_store_trim(&(xs)->store);                                                               \
         pthread_mutex_unlock(&(xs)->lock);                                                         \
         mockxs_kick(xs);                                                                           \
         r_;                                                                                        \

@@ -303,7 +303,8 @@ static int op_watch(struct xs_req *r)
     int rc = watch_args(r, path, &token, &relative);
 
     if (rc == 0)
-        rc = xs_watch_add(&r->c->watches, path, token, relative, XS_MAX_WATCHES, &w);
+        rc = xs_watch_add(&r->c->watches, path, token, relative, XS_MAX_WATCHES, XS_MAX_WATCH_BYTES,
+                          &w);
     if (rc < 0)
         return rc;
     reply_str(r, "OK");
@@ -501,8 +502,14 @@ void xs_ops_request(struct xs_client *c, const struct xsd_sockmsg *hdr, const ch
             reply_error(&r, ENOENT);
             return;
         }
+        /* Dropped to bound memory: all it can do is end (and fail to commit). */
+        if (r.tx->dropped && hdr->type != XS_TRANSACTION_END) {
+            reply_error(&r, EAGAIN);
+            return;
+        }
     }
     rc = op->fn(&r);
     if (rc < 0)
         reply_error(&r, rc);
+    xs_store_trim(c->store);
 }

@@ -33,6 +33,7 @@ int xs_store_init(struct xs_store *s)
     int rc;
 
     memset(s, 0, sizeof(*s));
+    s->pool_max = XS_POOL_MAX;
     rc = xs_tree_init(&s->tree, &s->pool);
     if (rc < 0)
         return rc;
@@ -51,6 +52,8 @@ int xs_store_init(struct xs_store *s)
     }
     s->tree.hooks.access = store_access;
     s->tree.hooks.opaque = s;
+    s->tree.max_nodes = XS_STORE_MAX_NODES;
+    s->tree.max_size = XS_STORE_MAX_SIZE;
     return 0;
 }
 
@@ -147,6 +150,23 @@ int xs_client_txn_end(struct xs_client *c, uint32_t id, bool commit)
 struct xs_tree *xs_client_tree(struct xs_client *c, struct xs_txn *tx)
 {
     return tx ? &tx->tree : &c->store->tree;
+}
+
+void xs_store_trim(struct xs_store *s)
+{
+    while (s->pool.bytes > s->pool_max) {
+        struct xs_txn *oldest = NULL;
+        for (struct xs_client *c = s->clients; c; c = c->next)
+            for (struct xs_txn *tx = c->txns; tx; tx = tx->next)
+                if (!tx->dropped && (!oldest || tx->started < oldest->started))
+                    oldest = tx;
+        if (!oldest)
+            return;
+        xs_txn_drop(oldest);
+        s->txns_dropped++;
+        log_guest("xenstore: nodes and logs over %zu KiB: dropped transaction %u",
+                  s->pool_max >> 10, oldest->id);
+    }
 }
 
 void xs_client_fire_one(struct xs_client *c, const struct xs_watch *w, const char *path)

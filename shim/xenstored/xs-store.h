@@ -4,6 +4,14 @@
  * fires watch events to clients through their send operation. The store
  * does not own the client structures (the connection code does) but owns
  * everything hanging off them while they are attached.
+ *
+ * Memory is bounded whatever clients do: the tree, and every
+ * transaction's view of it, holds at most XS_STORE_MAX_NODES nodes and
+ * XS_STORE_MAX_SIZE bytes (ENOSPC beyond, as xenstored's quotas); all
+ * node versions alive (the store's and those only transactions still
+ * see) plus the transactions' logs stay within pool_max once each request
+ * is done, by dropping the oldest transactions (xs_store_trim); each
+ * client has bounded watches and transactions.
  */
 #ifndef XS_STORE_H
 #define XS_STORE_H
@@ -19,10 +27,21 @@
 #include "xs-txn.h"
 #include "xs-watch.h"
 
+/* The store's size, and that of each transaction's view of it; more: ENOSPC. */
+#define XS_STORE_MAX_NODES 32768
+#define XS_STORE_MAX_SIZE  (16u << 20) /* bytes of names, values and permissions */
+/*
+ * Default pool_max: memory of all node versions and transaction logs, a
+ * little over twice what a full store takes (tests/unit/xenstored checks
+ * it), so a full store and one transaction rewriting all of it fit.
+ */
+#define XS_POOL_MAX (48u << 20)
+
 /* Per-client bounds, so one client cannot take the store's memory. */
-#define XS_MAX_WATCHES   1024 /* more: E2BIG */
-#define XS_MAX_TXNS      16   /* open at once; more: ENOSPC */
-#define XS_MAX_TXN_NODES 4096 /* nodes one transaction may touch; more: ENOSPC */
+#define XS_MAX_WATCHES     1024         /* more: E2BIG */
+#define XS_MAX_WATCH_BYTES (128u << 10) /* of watches (xs_watch_list.bytes); more: E2BIG */
+#define XS_MAX_TXNS        10           /* open at once, xenstored's default; more: ENOSPC */
+#define XS_MAX_TXN_NODES   1024         /* nodes one transaction may touch; more: ENOSPC */
 
 struct xs_client;
 
@@ -47,9 +66,11 @@ struct xs_client {
 struct xs_store {
     struct xs_pool pool; /* of the tree and all transactions' views */
     struct xs_tree tree;
+    size_t pool_max; /* XS_POOL_MAX; what xs_store_trim() brings pool.bytes under */
     struct xs_client *clients;
     uint8_t introduced[XS_DOMID_LIMIT / 8];
     unsigned int events_dropped; /* events too long to send */
+    unsigned long txns_dropped;  /* transactions xs_store_trim() let go */
 };
 
 /* A store with /local/domain/0 (domid, name) and /tool, dom0 introduced. */
@@ -64,11 +85,18 @@ void xs_client_detach(struct xs_client *c);
 void xs_client_reset(struct xs_client *c);
 struct xs_txn *xs_client_txn(struct xs_client *c, uint32_t id);
 int xs_client_txn_start(struct xs_client *c, uint32_t *id) must_check;
-/* Commits (or aborts) and frees the transaction. */
+/* Commits (or aborts) and frees the transaction; a dropped one fails to commit with EAGAIN. */
 int xs_client_txn_end(struct xs_client *c, uint32_t id, bool commit) must_check;
 
-/* The tree a request runs on: the transaction's copy, or the store's. */
+/* The tree a request runs on: the transaction's view (not dropped), or the store's. */
 struct xs_tree *xs_client_tree(struct xs_client *c, struct xs_txn *tx);
+
+/*
+ * Drops open transactions, the oldest first, until the pool is within
+ * pool_max or none is left; called after every request that may have
+ * grown it.
+ */
+void xs_store_trim(struct xs_store *s);
 
 /* Sends a WATCH_EVENT to every client with a watch matching path. */
 void xs_store_fire(struct xs_store *s, const char *path, bool exact);

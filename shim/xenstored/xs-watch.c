@@ -10,15 +10,21 @@
 
 #include "xs-path.h"
 
+/* What a watch costs: its strings and, roughly, its three heap blocks. */
+static size_t watch_bytes(const char *path, const char *token)
+{
+    return strlen(path) + 1 + strlen(token) + 1 + XS_WATCH_OVERHEAD;
+}
+
 int xs_watch_add(struct xs_watch_list *l, const char *path, const char *token, bool relative,
-                 unsigned int max, struct xs_watch **out)
+                 unsigned int max, size_t max_bytes, struct xs_watch **out)
 {
     struct xs_watch *w;
 
     for (w = l->head; w; w = w->next)
         if (strcmp(w->path, path) == 0 && strcmp(w->token, token) == 0)
             return -EEXIST;
-    if (l->nr >= max)
+    if (l->nr >= max || l->bytes + watch_bytes(path, token) > max_bytes)
         return -E2BIG;
     w = calloc(1, sizeof(*w));
     if (!w)
@@ -38,6 +44,7 @@ int xs_watch_add(struct xs_watch_list *l, const char *path, const char *token, b
         l->head = w;
     l->tail = w;
     l->nr++;
+    l->bytes += watch_bytes(path, token);
     if (out)
         *out = w;
     return 0;
@@ -64,6 +71,7 @@ int xs_watch_remove(struct xs_watch_list *l, const char *path, const char *token
         if (l->tail == w)
             l->tail = prev;
         l->nr--;
+        l->bytes -= watch_bytes(w->path, w->token);
         watch_free(w);
         return 0;
     }
@@ -81,6 +89,7 @@ void xs_watch_clear(struct xs_watch_list *l)
     }
     l->head = l->tail = NULL;
     l->nr = 0;
+    l->bytes = 0;
 }
 
 bool xs_watch_matches(const struct xs_watch *w, const char *event_path, bool exact)

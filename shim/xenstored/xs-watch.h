@@ -18,14 +18,21 @@ struct xs_watch {
     bool relative;
 };
 
+/* What a watch costs beyond its path and token (struct and heap blocks), for max_bytes. */
+#define XS_WATCH_OVERHEAD 96
+
 struct xs_watch_list {
     struct xs_watch *head, *tail;
     unsigned int nr;
+    size_t bytes; /* paths and tokens with their NULs, plus XS_WATCH_OVERHEAD each */
 };
 
-/* -EEXIST for a duplicate (path, token), -E2BIG beyond max watches, -ENOMEM. */
+/*
+ * -EEXIST for a duplicate (path, token), -E2BIG beyond max watches or
+ * max_bytes (as counted in bytes), -ENOMEM.
+ */
 int xs_watch_add(struct xs_watch_list *l, const char *path, const char *token, bool relative,
-                 unsigned int max, struct xs_watch **out) must_check;
+                 unsigned int max, size_t max_bytes, struct xs_watch **out) must_check;
 /* -ENOENT if there is no such watch. */
 int xs_watch_remove(struct xs_watch_list *l, const char *path, const char *token) must_check;
 void xs_watch_clear(struct xs_watch_list *l);

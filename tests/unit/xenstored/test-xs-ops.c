@@ -361,6 +361,187 @@ static void test_watch_limit(void **state)
     assert_int_equal(f->a.c.watches.nr, XS_MAX_WATCHES);
 }
 
+/* Watches are bounded in bytes (strings and overhead) as well as in number. */
+static void test_watch_bytes(void **state)
+{
+    struct fixture *f = *state;
+    char p[XENSTORE_PAYLOAD_MAX];
+    unsigned int ok = 0;
+    size_t len = 0;
+
+    memcpy(p, "/w", 3);
+    memset(p + 3, 't', 4000);
+    for (int i = 0; i < 100; i++) {
+        int n = snprintf(p + 4003, 16, "%d", i);
+        f->a.nr = 0;
+        struct msg *m = req(&f->a, XS_WATCH, 0, p, 4003 + (size_t)n + 1);
+        if (m->type != XS_WATCH) {
+            assert_err(m, "E2BIG");
+            break;
+        }
+        ok++;
+        len += 3 + 4000 + (size_t)n + 1 + XS_WATCH_OVERHEAD;
+    }
+    assert_int_equal(ok, XS_MAX_WATCH_BYTES / (4006 + XS_WATCH_OVERHEAD));
+    assert_int_equal(f->a.c.watches.bytes, len);
+    /* Removing one makes room for one. */
+    f->a.nr = 0;
+    p[4003] = '0';
+    p[4004] = '\0';
+    assert_ok(req(&f->a, XS_UNWATCH, 0, p, 4003 + 2), XS_UNWATCH);
+    f->a.nr = 0;
+    p[4003] = 'x';
+    assert_ok(req(&f->a, XS_WATCH, 0, p, 4003 + 2), XS_WATCH);
+    f->a.nr = 0;
+    p[4003] = 'y';
+    assert_err(req(&f->a, XS_WATCH, 0, p, 4003 + 2), "E2BIG");
+}
+
+/*
+ * A store filled to its limits, in nodes and then in bytes, answers
+ * ENOSPC, and takes less than half the pool's budget: the rest is for
+ * transactions' views and logs.
+ */
+static void test_full_store(void **state)
+{
+    static const struct xs_caller dom0 = {0, true};
+    static char v[4000];
+    struct fixture *f = *state;
+    char path[64];
+    unsigned int pairs = 0, filled = 0;
+    struct xs_txn *tx;
+    uint32_t id;
+    int rc;
+
+    /* Short child lists keep this fast; every other node has children, as in a real store. */
+    for (;; pairs++) {
+        snprintf(path, sizeof(path), "/f/%u/%u/x", pairs / 128, pairs % 128);
+        rc = xs_tree_write(&f->s.tree, &dom0, path, "", 0);
+        if (rc < 0)
+            break;
+    }
+    assert_int_equal(rc, -ENOSPC);
+    assert_true(f->s.tree.nr_nodes > XS_STORE_MAX_NODES - 2);
+    assert_true(f->s.tree.nr_nodes <= XS_STORE_MAX_NODES);
+    assert_err(req(&f->a, XS_MKDIR, 0, "/f/0/0/y", 9), "ENOSPC");
+    memset(v, 'v', sizeof(v));
+    for (; filled < pairs; filled++) {
+        snprintf(path, sizeof(path), "/f/%u/%u/x", filled / 128, filled % 128);
+        rc = xs_tree_write(&f->s.tree, &dom0, path, v, sizeof(v));
+        if (rc < 0)
+            break;
+    }
+    assert_int_equal(rc, -ENOSPC);
+    assert_true(f->s.tree.size > XS_STORE_MAX_SIZE - sizeof(v));
+    assert_true(f->s.tree.size <= XS_STORE_MAX_SIZE);
+    print_message("full store: %u nodes, %zu bytes of data, %zu bytes in the pool\n",
+                  f->s.tree.nr_nodes, f->s.tree.size, f->s.pool.bytes);
+    assert_true(f->s.pool.bytes <= f->s.pool_max / 2);
+    /* The same through a request, by name. */
+    f->a.nr = 0;
+    size_t n = (size_t)snprintf(path, sizeof(path), "/f/%u/%u/x", filled / 128, filled % 128) + 1;
+    char *msg = malloc(n + sizeof(v));
+    assert_non_null(msg);
+    memcpy(msg, path, n);
+    memcpy(msg + n, v, sizeof(v));
+    assert_err(req(&f->a, XS_WRITE, 0, msg, n + sizeof(v)), "ENOSPC");
+    free(msg);
+    /* A transaction rewriting every value of the full store fits too. */
+    assert_int_equal(xs_client_txn_start(&f->a.c, &id), 0);
+    tx = xs_client_txn(&f->a.c, id);
+    tx->max_log = ~0u;
+    v[0] = 'w';
+    for (unsigned int i = 0; i < pairs; i++) {
+        snprintf(path, sizeof(path), "/f/%u/%u/x", i / 128, i % 128);
+        assert_int_equal(xs_tree_write(&tx->tree, &dom0, path, v, i < filled ? sizeof(v) : 0), 0);
+    }
+    print_message("and a transaction rewriting it: %zu bytes in the pool\n", f->s.pool.bytes);
+    assert_true(f->s.pool.bytes <= f->s.pool_max);
+    xs_store_trim(&f->s);
+    assert_false(tx->dropped);
+    assert_int_equal(xs_client_txn_end(&f->a.c, id, false), 0);
+}
+
+/* Over the pool's budget, the oldest transaction goes first; its client learns with EAGAIN. */
+static void test_txn_dropped(void **state)
+{
+    struct fixture *f = *state;
+    char w[3000 + 8];
+    struct msg *m;
+    uint32_t t1, t2;
+
+    memcpy(w, "/p/x", 5);
+    memset(w + 5, '1', 3000);
+    assert_ok(req(&f->a, XS_WRITE, 0, w, sizeof(w) - 3), XS_WRITE);
+    t1 = (uint32_t)strtoul(REQ(&f->a, XS_TRANSACTION_START, "")->data, NULL, 10);
+    assert_int_equal(REQ_TX(&f->a, XS_READ, t1, "/p/x")->type, XS_READ);
+    /* The store moves on: t1 alone still sees the old 3000 bytes. */
+    memset(w + 5, '2', 3000);
+    assert_ok(req(&f->a, XS_WRITE, 0, w, sizeof(w) - 3), XS_WRITE);
+    t2 = (uint32_t)strtoul(REQ(&f->b, XS_TRANSACTION_START, "")->data, NULL, 10);
+    assert_int_equal(f->s.txns_dropped, 0);
+    f->s.pool_max = f->s.pool.bytes - 1000;
+    /* The next request brings the pool back under budget: t1 goes, t2 stays. */
+    f->b.nr = 0;
+    m = REQ_TX(&f->b, XS_READ, t2, "/p/x");
+    assert_int_equal(m->type, XS_READ);
+    assert_int_equal(m->data[0], '2');
+    assert_int_equal(f->s.txns_dropped, 1);
+    assert_true(f->s.pool.bytes <= f->s.pool_max);
+    assert_err(REQ_TX(&f->a, XS_READ, t1, "/p/x"), "EAGAIN");
+    assert_err(req(&f->a, XS_WRITE, t1, "/p/y\0v", 6), "EAGAIN");
+    assert_err(REQ_TX(&f->a, XS_TRANSACTION_END, t1, "T"), "EAGAIN");
+    assert_err(REQ_TX(&f->a, XS_READ, t1, "/p/x"), "ENOENT");
+    assert_null(xs_tree_lookup(&f->s.tree, "/p/y"));
+    f->b.nr = 0;
+    assert_ok(req(&f->b, XS_WRITE, t2, "/p/z\0v", 6), XS_WRITE);
+    assert_ok(REQ_TX(&f->b, XS_TRANSACTION_END, t2, "T"), XS_TRANSACTION_END);
+    assert_non_null(xs_tree_lookup(&f->s.tree, "/p/z"));
+    /* Aborting a dropped transaction is fine too. */
+    f->s.pool_max = XS_POOL_MAX;
+    t1 = (uint32_t)strtoul(REQ(&f->a, XS_TRANSACTION_START, "")->data, NULL, 10);
+    xs_txn_drop(xs_client_txn(&f->a.c, t1));
+    assert_ok(REQ_TX(&f->a, XS_TRANSACTION_END, t1, "F"), XS_TRANSACTION_END);
+}
+
+/*
+ * The attack on snapshots: open a transaction, rewrite the store, open
+ * another, rewrite again... Each view keeps a whole old store alive until
+ * the pool's budget drops the oldest; after every request it holds.
+ */
+static void test_churn_bounded(void **state)
+{
+    struct fixture *f = *state;
+    char w[16 + 2048];
+    uint32_t ids[XS_MAX_TXNS];
+    struct msg *m;
+
+    f->s.pool_max = 256 * 1024;
+    memset(w, 'v', sizeof(w));
+    for (int round = 0; round < XS_MAX_TXNS; round++) {
+        f->a.nr = 0;
+        m = REQ(&f->a, XS_TRANSACTION_START, "");
+        assert_int_equal(m->type, XS_TRANSACTION_START);
+        ids[round] = (uint32_t)strtoul(m->data, NULL, 10);
+        for (int i = 0; i < 40; i++) {
+            int n = snprintf(w, 16, "/churn/%d", i) + 1;
+            w[n] = (char)('a' + round);
+            f->b.nr = 0;
+            assert_ok(req(&f->b, XS_WRITE, 0, w, (size_t)n + 2048), XS_WRITE);
+            assert_true(f->s.pool.bytes <= f->s.pool_max);
+        }
+    }
+    /* Each round pins about 90 KiB: the oldest went, the newest are intact. */
+    assert_true(f->s.txns_dropped >= XS_MAX_TXNS - 3);
+    assert_true(f->s.txns_dropped < XS_MAX_TXNS);
+    f->a.nr = 0;
+    assert_err(REQ_TX(&f->a, XS_READ, ids[0], "/churn/0"), "EAGAIN");
+    f->a.nr = 0;
+    m = REQ_TX(&f->a, XS_READ, ids[XS_MAX_TXNS - 1], "/churn/0");
+    assert_int_equal(m->type, XS_READ);
+    assert_int_equal(m->data[0], 'a' + XS_MAX_TXNS - 2);
+}
+
 static void test_domains(void **state)
 {
     struct fixture *f = *state;
@@ -429,13 +610,12 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_write_read),     T(test_directory),
-        T(test_directory_part), T(test_perms_roundtrip),
-        T(test_watch_events),   T(test_relative_watch),
-        T(test_rm_events),      T(test_mkdir),
-        T(test_transactions),   T(test_txn_limit),
-        T(test_watch_limit),    T(test_domains),
-        T(test_malformed),      cmocka_unit_test(test_errnames),
+        T(test_write_read),      T(test_directory),    T(test_directory_part),
+        T(test_perms_roundtrip), T(test_watch_events), T(test_relative_watch),
+        T(test_rm_events),       T(test_mkdir),        T(test_transactions),
+        T(test_txn_limit),       T(test_watch_limit),  T(test_watch_bytes),
+        T(test_full_store),      T(test_txn_dropped),  T(test_churn_bounded),
+        T(test_domains),         T(test_malformed),    cmocka_unit_test(test_errnames),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,9 +14,9 @@ static void test_add_remove(void **state)
     struct xs_watch_list l = {0};
     struct xs_watch *w;
 
-    assert_int_equal(xs_watch_add(&l, "/a", "t1", false, 4, &w), 0);
-    assert_int_equal(xs_watch_add(&l, "/a", "t2", false, 4, NULL), 0);
-    assert_int_equal(xs_watch_add(&l, "/a", "t1", false, 4, NULL), -EEXIST);
+    assert_int_equal(xs_watch_add(&l, "/a", "t1", false, 4, 1024, &w), 0);
+    assert_int_equal(xs_watch_add(&l, "/a", "t2", false, 4, 1024, NULL), 0);
+    assert_int_equal(xs_watch_add(&l, "/a", "t1", false, 4, 1024, NULL), -EEXIST);
     assert_int_equal(l.nr, 2);
     assert_int_equal(xs_watch_remove(&l, "/a", "t3"), -ENOENT);
     assert_int_equal(xs_watch_remove(&l, "/a", "t1"), 0);
@@ -35,10 +35,29 @@ static void test_cap(void **state)
 
     for (int i = 0; i < 3; i++) {
         snprintf(tok, sizeof(tok), "%d", i);
-        assert_int_equal(xs_watch_add(&l, "/a", tok, false, 3, NULL), 0);
+        assert_int_equal(xs_watch_add(&l, "/a", tok, false, 3, 1024, NULL), 0);
     }
-    assert_int_equal(xs_watch_add(&l, "/a", "x", false, 3, NULL), -E2BIG);
+    assert_int_equal(xs_watch_add(&l, "/a", "x", false, 3, 1024, NULL), -E2BIG);
     xs_watch_clear(&l);
+}
+
+static void test_byte_cap(void **state)
+{
+    struct xs_watch_list l = {0};
+    size_t one = sizeof("/ab") + sizeof("t1") + XS_WATCH_OVERHEAD;
+
+    /* Room for two watches of this size, not three. */
+    assert_int_equal(xs_watch_add(&l, "/ab", "t1", false, 8, 2 * one + 1, NULL), 0);
+    assert_int_equal(xs_watch_add(&l, "/ab", "t2", false, 8, 2 * one + 1, NULL), 0);
+    assert_int_equal(l.bytes, 2 * one);
+    assert_int_equal(xs_watch_add(&l, "/ab", "t3", false, 8, 2 * one + 1, NULL), -E2BIG);
+    /* Nor does a smaller one: the single byte left is not a watch. */
+    assert_int_equal(xs_watch_add(&l, "/", "", false, 8, 2 * one + 1, NULL), -E2BIG);
+    assert_int_equal(xs_watch_remove(&l, "/ab", "t1"), 0);
+    assert_int_equal(l.bytes, one);
+    assert_int_equal(xs_watch_add(&l, "/ab", "t3", false, 8, 2 * one + 1, NULL), 0);
+    xs_watch_clear(&l);
+    assert_int_equal(l.bytes, 0);
 }
 
 static void test_matching(void **state)
@@ -75,9 +94,8 @@ static void test_event_payload(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_add_remove),
-        cmocka_unit_test(test_cap),
-        cmocka_unit_test(test_matching),
+        cmocka_unit_test(test_add_remove),    cmocka_unit_test(test_cap),
+        cmocka_unit_test(test_byte_cap),      cmocka_unit_test(test_matching),
         cmocka_unit_test(test_event_payload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
