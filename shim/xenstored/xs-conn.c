@@ -34,12 +34,31 @@ struct xs_conn {
 
 static void conn_kill(struct xs_conn *cn, const char *why)
 {
+    size_t queued = evbuffer_get_length(cn->out);
+
     if (cn->dead)
         return;
     if (why)
         log_guest("xenstore: dropping client fd %d: %s", cn->fd, why);
     cn->dead = true;
     cn->set->nr_dead++;
+    /* Nothing more is written to a dead connection: let its output go now. */
+    evbuffer_drain(cn->out, queued);
+    cn->set->out_bytes -= queued;
+}
+
+/* Drops the clients with the most output queued until need more bytes fit in the budget. */
+static void conns_shed(struct xs_conn_set *set, size_t need)
+{
+    while (set->out_bytes + need > XS_CONNS_OUT_MAX) {
+        struct xs_conn *big = NULL;
+        for (struct xs_conn *cn = set->head; cn; cn = cn->next)
+            if (!cn->dead && (!big || evbuffer_get_length(cn->out) > evbuffer_get_length(big->out)))
+                big = cn;
+        if (!big || !evbuffer_get_length(big->out))
+            return;
+        conn_kill(big, "all clients' output over budget, this one's the most");
+    }
 }
 
 static void conn_send(struct xs_client *c, uint32_t type, uint32_t req_id, uint32_t tx_id,
@@ -47,17 +66,25 @@ static void conn_send(struct xs_client *c, uint32_t type, uint32_t req_id, uint3
 {
     struct xs_conn *cn = container_of(c, struct xs_conn, client);
     struct xsd_sockmsg hdr = {.type = type, .req_id = req_id, .tx_id = tx_id, .len = (uint32_t)len};
+    size_t before = evbuffer_get_length(cn->out);
 
     if (cn->dead)
         return;
     cn->set->nr_sends++;
-    if (evbuffer_get_length(cn->out) + sizeof(hdr) + len > XS_CONN_OUT_MAX) {
+    if (before + sizeof(hdr) + len > XS_CONN_OUT_MAX) {
         conn_kill(cn, "output queue full (client not reading)");
         return;
     }
+    conns_shed(cn->set, sizeof(hdr) + len);
+    if (cn->dead)
+        return;
     if (evbuffer_add(cn->out, &hdr, sizeof(hdr)) < 0 ||
-        (len && evbuffer_add(cn->out, payload, len) < 0))
+        (len && evbuffer_add(cn->out, payload, len) < 0)) {
+        cn->set->out_bytes += evbuffer_get_length(cn->out) - before;
         conn_kill(cn, "out of memory");
+        return;
+    }
+    cn->set->out_bytes += sizeof(hdr) + len;
 }
 
 static const struct xs_client_ops conn_client_ops = {
@@ -110,6 +137,7 @@ static bool conn_write_some(struct xs_conn *cn)
             return errno == EAGAIN || errno == EWOULDBLOCK;
         }
         evbuffer_drain(cn->out, (size_t)done);
+        cn->set->out_bytes -= (size_t)done;
     }
     return true;
 }

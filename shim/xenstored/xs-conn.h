@@ -3,8 +3,10 @@
  * non-blocking output, and the bounds that keep a hostile or stuck client
  * from growing the server: a frame longer than XENSTORE_PAYLOAD_MAX closes
  * the connection (as xenstored does), input is not read while a client's
- * unread output exceeds XS_CONN_OUT_PAUSE, and a client whose output
- * exceeds XS_CONN_OUT_MAX (it stopped reading its watch events) is dropped.
+ * unread output exceeds XS_CONN_OUT_PAUSE, a client whose output exceeds
+ * XS_CONN_OUT_MAX (it stopped reading its watch events) is dropped, and
+ * when all clients' output together would exceed XS_CONNS_OUT_MAX, the
+ * clients with the most of it are dropped until it fits.
  *
  * Every callback runs with *set->lock held. Sending (from any thread, under
  * the lock) only queues bytes; xs_conns_flush(), on the loop's thread,
@@ -23,6 +25,7 @@ struct event_base;
 
 #define XS_CONN_OUT_PAUSE (64u * 1024)
 #define XS_CONN_OUT_MAX   (1024u * 1024)
+#define XS_CONNS_OUT_MAX  (64u * 1024 * 1024)
 #define XS_CONN_MAX       1024
 
 struct xs_conn;
@@ -33,6 +36,7 @@ struct xs_conn_set {
     pthread_mutex_t *lock;
     struct xs_conn *head;
     unsigned int nr, nr_dead;
+    size_t out_bytes;       /* queued in all connections' output */
     unsigned long nr_sends; /* messages queued so far, to see a flush pass queue more */
 };
 
