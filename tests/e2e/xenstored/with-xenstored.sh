@@ -1,8 +1,8 @@
 #!/bin/sh
 # with-xenstored.sh MOCK-XENSTORED COMMAND...: runs COMMAND against a fresh
-# mock-xenstored (XENSTORED_PATH set), then checks that the server exits
-# with status 0 on SIGTERM (under ASan that includes no leaks) and removes
-# its socket and pid file.
+# mock-xenstored (XENSTORED_PATH set to its socket, XENSTORED_PID to its
+# process id), then checks that the server exits with status 0 on SIGTERM
+# (under ASan that includes no leaks) and removes its socket and pid file.
 set -eu
 xsd=$1
 shift
@@ -30,7 +30,8 @@ until [ -s "$dir/pid" ]; do
     sleep 0.05
 done
 XENSTORED_PATH=$dir/sock
-export XENSTORED_PATH
+XENSTORED_PID=$pid
+export XENSTORED_PATH XENSTORED_PID
 rc=0
 "$@" || rc=$?
 kill -TERM "$pid"

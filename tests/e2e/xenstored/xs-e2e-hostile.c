@@ -1,8 +1,12 @@
 /*
  * Hostile clients against mock-xenstored over raw sockets: unknown types,
  * unterminated and empty payloads, oversized lengths, truncated frames,
- * abrupt disconnects, garbage, watch floods, a client that never reads.
- * After each, the server must still answer a normal request.
+ * abrupt disconnects, garbage, watch floods, a client that never reads,
+ * transaction floods on a big store, snapshots pinning old versions,
+ * filling the store, many watchers that never read. After each, the
+ * server must still answer a normal request; where memory is at stake,
+ * its resident size (VmRSS of XENSTORED_PID) must stay within a stated
+ * bound, in builds without sanitizers (theirs keep freed memory).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +23,12 @@
 #include <xen/io/xs_wire.h>
 
 static int failures;
+
+/* As mock-xenstored(1) documents them. */
+#define MAX_TXNS  10                 /* per client */
+#define POOL_MAX  (48 * 1024)        /* KiB of node versions and logs */
+#define OUT_MAX   (64 * 1024)        /* KiB of output queued for all clients */
+#define STORE_MAX (16 * 1024 * 1024) /* bytes of names, values, permissions */
 
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
@@ -65,11 +75,17 @@ static bool send_all(int fd, const void *buf, size_t len)
     return true;
 }
 
-static bool send_msg(int fd, uint32_t type, uint32_t req_id, const void *payload, uint32_t len)
+static bool send_tx(int fd, uint32_t type, uint32_t req_id, uint32_t tx_id, const void *payload,
+                    uint32_t len)
 {
-    struct xsd_sockmsg h = {.type = type, .req_id = req_id, .len = len};
+    struct xsd_sockmsg h = {.type = type, .req_id = req_id, .tx_id = tx_id, .len = len};
 
     return send_all(fd, &h, sizeof(h)) && send_all(fd, payload, len);
+}
+
+static bool send_msg(int fd, uint32_t type, uint32_t req_id, const void *payload, uint32_t len)
+{
+    return send_tx(fd, type, req_id, 0, payload, len);
 }
 
 /* Reads exactly len bytes; 0 on success, 1 on EOF, -1 on error or 60 s of silence. */
@@ -405,6 +421,265 @@ static void test_many_clients(void)
     CHECK(healthy());
 }
 
+/* The server's resident size in KiB, -1 if unknown. */
+static long server_rss(void)
+{
+    const char *pid = getenv("XENSTORED_PID");
+    char path[64], line[128];
+    long kib = -1;
+    FILE *f;
+
+    if (!pid)
+        return -1;
+    snprintf(path, sizeof(path), "/proc/%s/status", pid);
+    f = fopen(path, "r");
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmRSS: %ld", &kib) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kib;
+}
+
+/* Checks that the server grew by less than limit KiB since base (not under sanitizers). */
+static void check_growth(const char *what, long base, long now, long limit)
+{
+    printf("%s: server RSS %ld KiB -> %ld KiB (bound: +%ld KiB)\n", what, base, now, limit);
+    CHECK(base > 0 && now > 0);
+    if (!XS_E2E_SANITIZE && now - base >= limit) {
+        fprintf(stderr, "%s: server grew by %ld KiB\n", what, now - base);
+        failures++;
+    }
+}
+
+/*
+ * n writes of "<prefix><i / 256>/<i % 256>" with len bytes of c, pipelined
+ * 100 at a time. Returns how many succeeded before the first error, whose
+ * name goes to err (if not NULL); -1 if the connection broke.
+ */
+static int write_many(int fd, const char *prefix, int n, size_t len, char c, char *err)
+{
+    static char msg[XENSTORE_PAYLOAD_MAX];
+    struct reply r;
+    int ok = 0;
+    bool failed = false;
+
+    for (int i = 0; i < n; i += 100) {
+        int batch = n - i < 100 ? n - i : 100;
+        for (int k = 0; k < batch; k++) {
+            int j = i + k;
+            int pl = snprintf(msg, sizeof(msg), "%s%d/%d", prefix, j / 256, j % 256) + 1;
+            memset(msg + pl, c, len);
+            if (!send_msg(fd, XS_WRITE, (uint32_t)k, msg, (uint32_t)(pl + len)))
+                return -1;
+        }
+        for (int k = 0; k < batch; k++) {
+            if (recv_reply(fd, &r) != 0)
+                return -1;
+            if (r.hdr.type == XS_WRITE && !failed) {
+                ok++;
+            } else if (r.hdr.type != XS_WRITE && !failed) {
+                failed = true;
+                if (err)
+                    strcpy(err, r.data);
+            }
+        }
+        if (failed)
+            break;
+    }
+    return ok;
+}
+
+/* Starts a transaction on fd; 0 on failure, with the error name in err. */
+static uint32_t txn_start(int fd, char *err)
+{
+    struct reply r;
+
+    if (!send_msg(fd, XS_TRANSACTION_START, 1, "", 1) || recv_reply(fd, &r) != 0)
+        return 0;
+    if (r.hdr.type != XS_TRANSACTION_START) {
+        if (err)
+            strcpy(err, r.data);
+        return 0;
+    }
+    return (uint32_t)strtoul(r.data, NULL, 10);
+}
+
+/* Sends a request in transaction tx and returns the reply (type, data) in r. */
+static bool txn_req(int fd, uint32_t tx, uint32_t type, const char *arg, struct reply *r)
+{
+    return send_tx(fd, type, 2, tx, arg, (uint32_t)strlen(arg) + 1) && recv_reply(fd, r) == 0 &&
+           r->hdr.tx_id == tx;
+}
+
+static bool rm_ok(int fd, const char *path)
+{
+    struct reply r;
+
+    return send_msg(fd, XS_RM, 3, path, (uint32_t)strlen(path) + 1) && recv_reply(fd, &r) == 0 &&
+           r.hdr.type == XS_RM;
+}
+
+/*
+ * The attack on transactions: a 9 MiB store (3000 nodes of 3 KiB), then
+ * every transaction 8 clients may open, each reading the store. Were each
+ * a copy of the store, that would be 80 copies; they share its nodes.
+ */
+static void test_txn_flood(void)
+{
+    enum { CONNS = 8 };
+    static uint32_t ids[CONNS][MAX_TXNS];
+    int w = xs_connect(), fds[CONNS];
+    char err[64] = "";
+    struct reply r;
+    long base;
+
+    CHECK(w >= 0);
+    CHECK(write_many(w, "/hog/", 3000, 3072, 'a', NULL) == 3000);
+    base = server_rss();
+    for (int c = 0; c < CONNS; c++) {
+        fds[c] = xs_connect();
+        CHECK(fds[c] >= 0);
+        for (int t = 0; t < MAX_TXNS; t++) {
+            char path[32];
+            ids[c][t] = txn_start(fds[c], NULL);
+            CHECK(ids[c][t] != 0);
+            snprintf(path, sizeof(path), "/hog/%d/%d", t, c);
+            CHECK(txn_req(fds[c], ids[c][t], XS_READ, path, &r) && r.hdr.type == XS_READ &&
+                  r.hdr.len == 3072);
+        }
+        /* One more than xenstored's default quota. */
+        CHECK(txn_start(fds[c], err) == 0 && strcmp(err, "ENOSPC") == 0);
+    }
+    check_growth("80 transactions on a 9 MiB store", base, server_rss(), 4 * 1024);
+    /* They only read, and nobody wrote: every commit succeeds. */
+    for (int c = 0; c < CONNS; c++) {
+        for (int t = 0; t < MAX_TXNS; t++)
+            CHECK(txn_req(fds[c], ids[c][t], XS_TRANSACTION_END, "T", &r) &&
+                  r.hdr.type == XS_TRANSACTION_END);
+        close(fds[c]);
+    }
+    CHECK(healthy_on(w));
+    close(w);
+}
+
+/*
+ * The attack on snapshots, on the store test_txn_flood built: a
+ * transaction, a rewrite of the whole store, another transaction, another
+ * rewrite... each transaction keeps a whole old store alive. The server
+ * drops the oldest transactions to stay within its budget; their requests
+ * then fail with EAGAIN.
+ */
+static void test_snapshot_churn(void)
+{
+    enum { ROUNDS = 12 };
+    int w = xs_connect(), fds[ROUNDS];
+    uint32_t ids[ROUNDS];
+    long base = server_rss(), peak = base;
+    struct reply r;
+
+    CHECK(w >= 0);
+    for (int i = 0; i < ROUNDS; i++) {
+        fds[i] = xs_connect();
+        ids[i] = txn_start(fds[i], NULL);
+        CHECK(ids[i] != 0);
+        CHECK(txn_req(fds[i], ids[i], XS_READ, "/hog/0/0", &r) && r.hdr.type == XS_READ &&
+              r.data[0] == (i ? 'b' + i - 1 : 'a'));
+        CHECK(write_many(w, "/hog/", 3000, 3072, (char)('b' + i), NULL) == 3000);
+        long now = server_rss();
+        if (now > peak)
+            peak = now;
+    }
+    check_growth("12 snapshots of a 9 MiB store, each rewritten", base, peak, POOL_MAX + 16 * 1024);
+    /* The oldest went; the newest still sees what it saw. */
+    CHECK(txn_req(fds[0], ids[0], XS_READ, "/hog/0/0", &r) && r.hdr.type == XS_ERROR &&
+          strcmp(r.data, "EAGAIN") == 0);
+    CHECK(txn_req(fds[0], ids[0], XS_TRANSACTION_END, "T", &r) && r.hdr.type == XS_ERROR &&
+          strcmp(r.data, "EAGAIN") == 0);
+    CHECK(txn_req(fds[ROUNDS - 1], ids[ROUNDS - 1], XS_READ, "/hog/11/183", &r) &&
+          r.hdr.type == XS_READ && r.data[0] == 'b' + ROUNDS - 2);
+    for (int i = 0; i < ROUNDS; i++)
+        close(fds[i]);
+    CHECK(healthy_on(w));
+    close(w);
+}
+
+/* Filling the store: ENOSPC for the node after the last, and for the byte. */
+static void test_store_limits(void)
+{
+    int w = xs_connect();
+    char err[64] = "";
+    int n;
+
+    CHECK(w >= 0);
+    CHECK(rm_ok(w, "/hog"));
+    /* Nodes: 32768 in all, counting those there already and a parent per 256 written. */
+    n = write_many(w, "/nodes/", 40000, 0, 0, err);
+    printf("store full after %d more nodes: %s\n", n, err);
+    CHECK(n > 32000 && n < 32768);
+    CHECK(strcmp(err, "ENOSPC") == 0);
+    CHECK(rm_ok(w, "/nodes"));
+    /* Bytes: 16 MiB of names, values and permissions. */
+    err[0] = '\0';
+    n = write_many(w, "/bytes/", 8000, 4000, 'x', err);
+    printf("store full after %d values of 4000 bytes: %s\n", n, err);
+    CHECK(n > STORE_MAX / 4020 && n <= STORE_MAX / 4000);
+    CHECK(strcmp(err, "ENOSPC") == 0);
+    /* Nothing of the refused writes stayed; removing gives the room back. */
+    CHECK(rm_ok(w, "/bytes"));
+    CHECK(write_many(w, "/bytes/", 100, 4000, 'x', NULL) == 100);
+    CHECK(rm_ok(w, "/bytes"));
+    CHECK(healthy_on(w));
+    close(w);
+}
+
+/*
+ * Many watchers that never read, on a busy path: each one's queue is
+ * bounded, and so is what all of them queue together.
+ */
+static void test_watchers_not_reading(void)
+{
+    enum { WATCHERS = 200 };
+    static char path[2100];
+    int fds[WATCHERS], w = xs_connect(), dropped = 0;
+    long base = server_rss(), peak = base;
+    struct reply r;
+
+    CHECK(w >= 0);
+    for (int i = 0; i < WATCHERS; i++) {
+        fds[i] = xs_connect();
+        /* The reply is read, the initial event and all later ones are not. */
+        CHECK(fds[i] >= 0 && send_msg(fds[i], XS_WATCH, 1, "/busy\0t", 8) &&
+              recv_reply(fds[i], &r) == 0 && r.hdr.type == XS_WATCH);
+    }
+    memcpy(path, "/busy/", 6);
+    memset(path + 6, 'p', 2000);
+    for (int i = 0; i < 1000; i++) {
+        int n = snprintf(path + 2006, 16, "%d", i) + 2006 + 1;
+        if (!send_msg(w, XS_WRITE, 1, path, (uint32_t)n) || recv_reply(w, &r) != 0 ||
+            r.hdr.type != XS_WRITE) {
+            CHECK(!"write failed while watchers stall");
+            break;
+        }
+        if (i % 50 == 0) {
+            long now = server_rss();
+            if (now > peak)
+                peak = now;
+        }
+    }
+    if (server_rss() > peak)
+        peak = server_rss();
+    for (int i = 0; i < WATCHERS; i++) {
+        dropped += closed_by_server(fds[i]);
+        close(fds[i]);
+    }
+    CHECK(dropped == WATCHERS);
+    check_growth("200 watchers not reading 2 MiB of events each", base, peak, OUT_MAX + 32 * 1024);
+    CHECK(rm_ok(w, "/busy"));
+    CHECK(healthy_on(w));
+    close(w);
+}
+
 int main(void)
 {
     test_bad_requests();
@@ -416,6 +691,10 @@ int main(void)
     test_non_reader();
     test_slow_watcher();
     test_many_clients();
+    test_watchers_not_reading();
+    test_txn_flood();
+    test_snapshot_churn();
+    test_store_limits();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;
