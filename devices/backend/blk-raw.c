@@ -465,11 +465,9 @@ static int ring_queue(struct raw_job *j)
 
     switch (j->op) {
     case RAW_READ:
-        rc = blk_uring_readv(r->uring, j->ring_file, j->iov, j->iovcnt, j->offset, on_ring_done, j);
-        break;
     case RAW_WRITE:
-        rc =
-            blk_uring_writev(r->uring, j->ring_file, j->iov, j->iovcnt, j->offset, on_ring_done, j);
+        rc = blk_uring_rw(r->uring, j->op == RAW_WRITE, j->ring_file, j->iov, j->iovcnt, j->offset,
+                          on_ring_done, j);
         break;
     case RAW_FLUSH:
         rc = blk_uring_fdatasync(r->uring, 0, on_ring_done, j);

@@ -155,28 +155,18 @@ static void sqe_queue(struct blk_uring *u, struct io_uring_sqe *sqe, unsigned sl
     }
 }
 
-int blk_uring_readv(struct blk_uring *u, unsigned file, const struct iovec *iov, unsigned iovcnt,
-                    uint64_t offset, blk_uring_done_fn done, void *opaque)
+int blk_uring_rw(struct blk_uring *u, bool write, unsigned file, const struct iovec *iov,
+                 unsigned iovcnt, uint64_t offset, blk_uring_done_fn done, void *opaque)
 {
     unsigned slot;
     struct io_uring_sqe *sqe = sqe_get(u, file, done, opaque, &slot);
 
     if (!sqe)
         return -EAGAIN;
-    io_uring_prep_readv(sqe, (int)file, iov, iovcnt, offset);
-    sqe_queue(u, sqe, slot);
-    return 0;
-}
-
-int blk_uring_writev(struct blk_uring *u, unsigned file, const struct iovec *iov, unsigned iovcnt,
-                     uint64_t offset, blk_uring_done_fn done, void *opaque)
-{
-    unsigned slot;
-    struct io_uring_sqe *sqe = sqe_get(u, file, done, opaque, &slot);
-
-    if (!sqe)
-        return -EAGAIN;
-    io_uring_prep_writev(sqe, (int)file, iov, iovcnt, offset);
+    if (write)
+        io_uring_prep_writev(sqe, (int)file, iov, iovcnt, offset);
+    else
+        io_uring_prep_readv(sqe, (int)file, iov, iovcnt, offset);
     sqe_queue(u, sqe, slot);
     return 0;
 }

@@ -39,10 +39,8 @@ int blk_uring_new(struct blk_uring **out, const int *fds, unsigned nr_fds, unsig
  * iovec array must stay valid until done runs; done always runs later,
  * from the loop, never inside these calls.
  */
-int blk_uring_readv(struct blk_uring *u, unsigned file, const struct iovec *iov, unsigned iovcnt,
-                    uint64_t offset, blk_uring_done_fn done, void *opaque) must_check;
-int blk_uring_writev(struct blk_uring *u, unsigned file, const struct iovec *iov, unsigned iovcnt,
-                     uint64_t offset, blk_uring_done_fn done, void *opaque) must_check;
+int blk_uring_rw(struct blk_uring *u, bool write, unsigned file, const struct iovec *iov,
+                 unsigned iovcnt, uint64_t offset, blk_uring_done_fn done, void *opaque) must_check;
 int blk_uring_fdatasync(struct blk_uring *u, unsigned file, blk_uring_done_fn done,
                         void *opaque) must_check;
 
