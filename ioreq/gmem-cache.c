@@ -34,6 +34,14 @@
 #include "log.h"
 
 #define CACHE_HASH_HEADS 64
+/* Live gmem_map()s are found by their pointer at unmap: a virtio queue holds
+ * hundreds of them, so a list would be walked end to end for each. */
+#define PIN_HASH_HEADS 256
+/* Pin records kept for reuse rather than freed: one per mapped segment. */
+#define PIN_POOL_MAX 256
+/* A written run is merged into one of the last few collected, or added:
+ * overlapping runs are harmless, a long scan per write is not. */
+#define DIRTY_MERGE_SCAN 8
 
 struct cache_entry {
     uint64_t gfn;       /* first frame */
@@ -71,7 +79,10 @@ struct gmem_cache {
     struct cache_entry *hash[CACHE_HASH_HEADS];
     struct cache_list lru;
     struct cache_list held;
-    struct cache_pin *pins;
+    struct cache_pin *pins[PIN_HASH_HEADS];
+    unsigned nr_pins;
+    struct cache_pin *pin_pool;
+    unsigned nr_pin_pool;
     struct gmem_stats stats;
 
     void (*dirty_wake)(void *arg); /* NULL: report each write at once */
@@ -340,7 +351,7 @@ static void dirty_collect(struct gmem_cache *c, uint64_t first, uint64_t nr)
 {
     uint64_t end = first + nr;
 
-    for (unsigned i = c->nr_dirty; i-- > 0;) {
+    for (unsigned i = c->nr_dirty, scanned = 0; i-- > 0 && scanned++ < DIRTY_MERGE_SCAN;) {
         struct gmem_extent *x = &c->dirty[i];
         uint64_t xend = x->gfn + x->nr;
 
@@ -420,6 +431,34 @@ out:
     return rc;
 }
 
+static unsigned pin_hash(const void *ptr)
+{
+    return (unsigned)(((uintptr_t)ptr * 0x9e3779b97f4a7c15ull) >> 56) & (PIN_HASH_HEADS - 1);
+}
+
+static struct cache_pin *pin_alloc(struct gmem_cache *c)
+{
+    struct cache_pin *pin = c->pin_pool;
+
+    if (!pin)
+        return calloc(1, sizeof(*pin));
+    c->pin_pool = pin->next;
+    c->nr_pin_pool--;
+    memset(pin, 0, sizeof(*pin));
+    return pin;
+}
+
+static void pin_release(struct gmem_cache *c, struct cache_pin *pin)
+{
+    if (c->nr_pin_pool >= PIN_POOL_MAX) {
+        free(pin);
+        return;
+    }
+    pin->next = c->pin_pool;
+    c->pin_pool = pin;
+    c->nr_pin_pool++;
+}
+
 static int cache_map(void *opaque, uint64_t gpa, size_t len, int prot, void **ptr)
 {
     struct gmem_cache *c = opaque;
@@ -433,7 +472,7 @@ static int cache_map(void *opaque, uint64_t gpa, size_t len, int prot, void **pt
         rc = -EFAULT;
         goto out;
     }
-    pin = calloc(1, sizeof(*pin));
+    pin = pin_alloc(c);
     if (!pin) {
         rc = -ENOMEM;
         goto out;
@@ -479,14 +518,17 @@ static int cache_map(void *opaque, uint64_t gpa, size_t len, int prot, void **pt
     pin->gpa = gpa;
     pin->prot = prot;
     pin->entry = e;
-    pin->next = c->pins;
-    c->pins = pin;
+    unsigned h = pin_hash(pin->ptr);
+    pin->next = c->pins[h];
+    c->pins[h] = pin;
+    c->nr_pins++;
     *ptr = pin->ptr;
     pin = NULL;
     rc = 0;
 out:
+    if (pin)
+        pin_release(c, pin);
     pthread_mutex_unlock(&c->lock);
-    free(pin);
     return rc;
 }
 
@@ -496,7 +538,7 @@ static void cache_unmap(void *opaque, void *ptr, size_t len)
     struct cache_pin **pp;
 
     pthread_mutex_lock(&c->lock);
-    for (pp = &c->pins; *pp; pp = &(*pp)->next)
+    for (pp = &c->pins[pin_hash(ptr)]; *pp; pp = &(*pp)->next)
         if ((*pp)->ptr == ptr && (*pp)->len == len)
             break;
     struct cache_pin *pin = *pp;
@@ -505,6 +547,7 @@ static void cache_unmap(void *opaque, void *ptr, size_t len)
         goto out;
     }
     *pp = pin->next;
+    c->nr_pins--;
 
     struct cache_entry *e = pin->entry;
     if (pin->prot & GMEM_PROT_WRITE)
@@ -513,7 +556,7 @@ static void cache_unmap(void *opaque, void *ptr, size_t len)
         list_del(&c->held, e);
         entry_destroy(c, e);
     }
-    free(pin);
+    pin_release(c, pin);
 out:
     pthread_mutex_unlock(&c->lock);
 }
@@ -565,11 +608,18 @@ static void cache_free(void *opaque)
     dirty_flush_locked(c);
     while (c->lru.head)
         entry_uncache(c, c->lru.head);
-    if (c->pins)
+    if (c->nr_pins)
         log_error("gmem: freed with guest memory still mapped");
-    while (c->pins) {
-        struct cache_pin *pin = c->pins;
-        c->pins = pin->next;
+    for (unsigned h = 0; h < PIN_HASH_HEADS; h++) {
+        while (c->pins[h]) {
+            struct cache_pin *pin = c->pins[h];
+            c->pins[h] = pin->next;
+            free(pin);
+        }
+    }
+    while (c->pin_pool) {
+        struct cache_pin *pin = c->pin_pool;
+        c->pin_pool = pin->next;
         free(pin);
     }
     while (c->held.head) {

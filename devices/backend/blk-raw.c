@@ -52,6 +52,11 @@ enum raw_op {
     RAW_WRITE_ZEROES,
 };
 
+/* Most requests have a segment or two: their iovec copy lives in the job. */
+#define RAW_JOB_INLINE_IOVS 4
+/* Finished jobs kept for reuse (loop thread): one per request in flight. */
+#define RAW_SPARE_JOBS 128
+
 struct raw_job {
     struct raw_job *next;
     struct blk_raw *raw;
@@ -62,7 +67,8 @@ struct raw_job {
     uint64_t len; /* discard / write zeroes */
     bool may_unmap;
     unsigned iovcnt;
-    struct iovec *iov; /* a copy, advanced by short transfers */
+    struct iovec *iov; /* a copy, advanced by short transfers: iov_inline or allocated */
+    struct iovec iov_inline[RAW_JOB_INLINE_IOVS];
     blk_done_fn done;
     void *opaque;
     int ret;
@@ -78,6 +84,8 @@ struct blk_raw {
     bool ring_off[3];           /* by raw_op: the kernel cancelled one, threads from now on */
     bool direct_writes_threads; /* aio=auto: O_DIRECT writes stay on the worker threads */
     struct blk_raw_stats stats; /* loop thread only */
+    struct raw_job *spare;      /* loop thread only: finished jobs for reuse */
+    unsigned nr_spare;
     bool is_blkdev;
     uint64_t size;
     int efd; /* completions -> loop */
@@ -276,6 +284,32 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* Loop thread: a finished job back to the spares (or freed). */
+static void job_put(struct blk_raw *r, struct raw_job *j)
+{
+    if (j->iov != j->iov_inline)
+        free(j->iov);
+    if (r->nr_spare >= RAW_SPARE_JOBS) {
+        free(j);
+        return;
+    }
+    j->next = r->spare;
+    r->spare = j;
+    r->nr_spare++;
+}
+
+static struct raw_job *job_get(struct blk_raw *r)
+{
+    struct raw_job *j = r->spare;
+
+    if (!j)
+        return calloc(1, sizeof(*j));
+    r->spare = j->next;
+    r->nr_spare--;
+    memset(j, 0, sizeof(*j));
+    return j;
+}
+
 /* Runs the callbacks of every finished job; loop thread. */
 static void deliver(struct blk_raw *r)
 {
@@ -292,8 +326,7 @@ static void deliver(struct blk_raw *r)
         list = j->next;
         r->inflight--;
         j->done(j->opaque, j->ret);
-        free(j->iov);
-        free(j);
+        job_put(r, j);
     }
 }
 
@@ -397,8 +430,7 @@ static void ring_finish(struct raw_job *j, int ret)
 
     r->inflight--;
     j->done(j->opaque, ret);
-    free(j->iov);
-    free(j);
+    job_put(r, j);
 }
 
 static int ring_queue(struct raw_job *j);
@@ -484,18 +516,20 @@ static int submit(struct blk_raw *r, enum raw_op op, uint64_t offset, uint64_t l
                   const struct iovec *iov, unsigned iovcnt, bool may_unmap, blk_done_fn done,
                   void *opaque)
 {
-    struct raw_job *j = calloc(1, sizeof(*j));
+    struct raw_job *j = job_get(r);
 
     if (!j)
         return -ENOMEM;
-    if (iovcnt) {
+    j->iov = j->iov_inline;
+    if (iovcnt > RAW_JOB_INLINE_IOVS) {
         j->iov = malloc(iovcnt * sizeof(*iov));
         if (!j->iov) {
             free(j);
             return -ENOMEM;
         }
-        memcpy(j->iov, iov, iovcnt * sizeof(*iov));
     }
+    if (iovcnt)
+        memcpy(j->iov, iov, iovcnt * sizeof(*iov));
     j->raw = r;
     j->op = op;
     j->offset = offset;
@@ -597,6 +631,12 @@ static void raw_free(struct blk_backend *be)
     for (unsigned i = 0; i < r->nr_workers; i++)
         pthread_join(r->workers[i], NULL);
     blk_uring_free(r->uring);
+    while (r->spare) {
+        struct raw_job *j = r->spare;
+
+        r->spare = j->next;
+        free(j);
+    }
     if (r->ev)
         event_free(r->ev);
     if (r->efd >= 0)

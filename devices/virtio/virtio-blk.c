@@ -51,10 +51,18 @@ struct vblk {
     bool broken; /* reported NEEDS_RESET: no more requests until reset */
     struct vblk_queue queues[VBLK_MAX_QUEUES];
     struct vblk_stats stats;
+    /* Finished requests kept for the next ones: each is ~10 KiB (a segment
+     * table and an iovec per possible descriptor), too big for malloc's
+     * fast paths, and a queue depth of them is in use again at once. */
+    struct vblk_req *spare;
+    unsigned nr_spare;
 };
+
+#define VBLK_SPARE_REQS 64
 
 struct vblk_req {
     struct vblk *blk;
+    struct vblk_req *next_spare;
     struct virtq *vq;
     uint8_t *status;      /* last writable byte of the chain */
     uint32_t written;     /* bytes reported in the used ring, status included */
@@ -86,6 +94,28 @@ static struct vblk *to_blk(struct virtio_dev *vdev)
 
 static void process_queue(struct vblk *blk, unsigned index);
 
+static struct vblk_req *req_get(struct vblk *blk)
+{
+    struct vblk_req *req = blk->spare;
+
+    if (!req)
+        return malloc(sizeof(*req));
+    blk->spare = req->next_spare;
+    blk->nr_spare--;
+    return req;
+}
+
+static void req_put(struct vblk *blk, struct vblk_req *req)
+{
+    if (blk->nr_spare >= VBLK_SPARE_REQS) {
+        free(req);
+        return;
+    }
+    req->next_spare = blk->spare;
+    blk->spare = req;
+    blk->nr_spare++;
+}
+
 /* Returns the chain with its status and tells the driver if it wants to know. */
 static void finish(struct vblk_req *req, uint8_t status)
 {
@@ -103,7 +133,7 @@ static void finish(struct vblk_req *req, uint8_t status)
         if (virtq_push(vq, req->vr.head, req->written) == 0)
             virtio_notify_queue(&blk->vdev, vq);
     }
-    free(req);
+    req_put(blk, req);
 }
 
 static void on_done(void *opaque, int ret)
@@ -282,7 +312,7 @@ static void handle(struct vblk *blk, struct vblk_req *req)
         virtq_req_release(req->vq, vr);
         if (virtq_push(req->vq, vr->head, 0) == 0)
             virtio_notify_queue(&blk->vdev, req->vq);
-        free(req);
+        req_put(blk, req);
         blk->broken = true;
         virtio_needs_reset(&blk->vdev);
         return;
@@ -355,7 +385,7 @@ static void process_queue(struct vblk *blk, unsigned index)
                     event_active(q->kick, 0, 0);
                 return;
             }
-            req = malloc(sizeof(*req));
+            req = req_get(blk);
             if (!req) {
                 q->blocked = blk->inflight > 0;
                 break;
@@ -367,7 +397,7 @@ static void process_queue(struct vblk *blk, unsigned index)
             req->sync_after = false;
             rc = virtq_pop(vq, &req->vr);
             if (rc) {
-                free(req);
+                req_put(blk, req);
                 if (rc == -ENOMEM)
                     q->blocked = true;
                 if (rc == -EINVAL) {
@@ -569,6 +599,12 @@ void vblk_free(struct vblk *blk)
             event_free(blk->queues[i].kick);
     }
     blk_free(blk->be);
+    while (blk->spare) {
+        struct vblk_req *req = blk->spare;
+
+        blk->spare = req->next_spare;
+        free(req);
+    }
     free(blk);
 }
 

@@ -507,9 +507,12 @@ static void test_deferred_dirty_overflow(void **state)
     uint8_t b = 1;
 
     /* Every other frame: no two runs touch, so each takes a slot. */
-    for (unsigned i = 0; i < GMEM_DIRTY_EXTENTS; i++)
-        assert_int_equal(gmem_write(gm, (uint64_t)(i % 32) * 2 * PG, &b, 1), 0);
-    /* 32 distinct frames only: the second round merged into the first. */
+    for (unsigned i = 0; i < 32; i++)
+        assert_int_equal(gmem_write(gm, (uint64_t)i * 2 * PG, &b, 1), 0);
+    /* Frames of recent runs again, and one next to a recent run: merged, no new run. */
+    assert_int_equal(gmem_write(gm, 62 * PG, &b, 1), 0);
+    assert_int_equal(gmem_write(gm, 56 * PG, &b, 1), 0);
+    assert_int_equal(gmem_write(gm, 63 * PG, &b, 1), 0);
     assert_int_equal(f->bulk_calls, 0);
     gmem_flush_dirty(gm);
     assert_int_equal(f->bulk_calls, 1);
