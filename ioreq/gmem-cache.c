@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "spare-list.h"
 
 #define CACHE_HASH_HEADS 64
 /* Live gmem_map()s are found by their pointer at unmap: a virtio queue holds
@@ -81,8 +82,7 @@ struct gmem_cache {
     struct cache_list held;
     struct cache_pin *pins[PIN_HASH_HEADS];
     unsigned nr_pins;
-    struct cache_pin *pin_pool;
-    unsigned nr_pin_pool;
+    struct spare_list spare_pins;
     struct gmem_stats stats;
 
     void (*dirty_wake)(void *arg); /* NULL: report each write at once */
@@ -438,25 +438,12 @@ static unsigned pin_hash(const void *ptr)
 
 static struct cache_pin *pin_alloc(struct gmem_cache *c)
 {
-    struct cache_pin *pin = c->pin_pool;
+    struct cache_pin *pin = spare_get(&c->spare_pins);
 
     if (!pin)
         return calloc(1, sizeof(*pin));
-    c->pin_pool = pin->next;
-    c->nr_pin_pool--;
     memset(pin, 0, sizeof(*pin));
     return pin;
-}
-
-static void pin_release(struct gmem_cache *c, struct cache_pin *pin)
-{
-    if (c->nr_pin_pool >= PIN_POOL_MAX) {
-        free(pin);
-        return;
-    }
-    pin->next = c->pin_pool;
-    c->pin_pool = pin;
-    c->nr_pin_pool++;
 }
 
 static int cache_map(void *opaque, uint64_t gpa, size_t len, int prot, void **ptr)
@@ -527,7 +514,7 @@ static int cache_map(void *opaque, uint64_t gpa, size_t len, int prot, void **pt
     rc = 0;
 out:
     if (pin)
-        pin_release(c, pin);
+        spare_put(&c->spare_pins, pin);
     pthread_mutex_unlock(&c->lock);
     return rc;
 }
@@ -556,7 +543,7 @@ static void cache_unmap(void *opaque, void *ptr, size_t len)
         list_del(&c->held, e);
         entry_destroy(c, e);
     }
-    pin_release(c, pin);
+    spare_put(&c->spare_pins, pin);
 out:
     pthread_mutex_unlock(&c->lock);
 }
@@ -617,11 +604,7 @@ static void cache_free(void *opaque)
             free(pin);
         }
     }
-    while (c->pin_pool) {
-        struct cache_pin *pin = c->pin_pool;
-        c->pin_pool = pin->next;
-        free(pin);
-    }
+    spare_free_all(&c->spare_pins);
     while (c->held.head) {
         struct cache_entry *e = c->held.head;
         list_del(&c->held, e);
@@ -663,6 +646,7 @@ struct gmem *gmem_cache_new(const struct gmem_mapper *mapper, size_t cap_bytes,
         return NULL;
     }
     c->mapper = *mapper;
+    c->spare_pins.max = PIN_POOL_MAX;
     c->shift = bucket_shift;
     c->bucket_bytes = GMEM_PAGE_SIZE << bucket_shift;
     c->cap = cap_bytes ? cap_bytes : GMEM_CACHE_DEFAULT_BYTES;

@@ -43,6 +43,7 @@
 #include "blk-backend.h"
 #include "blk-uring.h"
 #include "log.h"
+#include "spare-list.h"
 
 enum raw_op {
     RAW_READ,
@@ -77,15 +78,14 @@ struct raw_job {
 struct blk_raw {
     struct blk_backend be; /* first: the ops get this back */
     int fd;
-    int dfd;                    /* cache=none: the image opened with O_DIRECT; else -1 */
-    uint32_t dio_mem;           /* direct I/O alignment of buffers and lengths */
-    uint32_t dio_offset;        /* and of file offsets */
-    struct blk_uring *uring;    /* NULL: threads only */
-    bool ring_off[3];           /* by raw_op: the kernel cancelled one, threads from now on */
-    bool direct_writes_threads; /* aio=auto: O_DIRECT writes stay on the worker threads */
-    struct blk_raw_stats stats; /* loop thread only */
-    struct raw_job *spare;      /* loop thread only: finished jobs for reuse */
-    unsigned nr_spare;
+    int dfd;                      /* cache=none: the image opened with O_DIRECT; else -1 */
+    uint32_t dio_mem;             /* direct I/O alignment of buffers and lengths */
+    uint32_t dio_offset;          /* and of file offsets */
+    struct blk_uring *uring;      /* NULL: threads only */
+    bool ring_off[3];             /* by raw_op: the kernel cancelled one, threads from now on */
+    bool direct_writes_threads;   /* aio=auto: O_DIRECT writes stay on the worker threads */
+    struct blk_raw_stats stats;   /* loop thread only */
+    struct spare_list spare_jobs; /* loop thread only: finished jobs for reuse */
     bool is_blkdev;
     uint64_t size;
     int efd; /* completions -> loop */
@@ -289,23 +289,15 @@ static void job_put(struct blk_raw *r, struct raw_job *j)
 {
     if (j->iov != j->iov_inline)
         free(j->iov);
-    if (r->nr_spare >= RAW_SPARE_JOBS) {
-        free(j);
-        return;
-    }
-    j->next = r->spare;
-    r->spare = j;
-    r->nr_spare++;
+    spare_put(&r->spare_jobs, j);
 }
 
 static struct raw_job *job_get(struct blk_raw *r)
 {
-    struct raw_job *j = r->spare;
+    struct raw_job *j = spare_get(&r->spare_jobs);
 
     if (!j)
         return calloc(1, sizeof(*j));
-    r->spare = j->next;
-    r->nr_spare--;
     memset(j, 0, sizeof(*j));
     return j;
 }
@@ -631,12 +623,7 @@ static void raw_free(struct blk_backend *be)
     for (unsigned i = 0; i < r->nr_workers; i++)
         pthread_join(r->workers[i], NULL);
     blk_uring_free(r->uring);
-    while (r->spare) {
-        struct raw_job *j = r->spare;
-
-        r->spare = j->next;
-        free(j);
-    }
+    spare_free_all(&r->spare_jobs);
     if (r->ev)
         event_free(r->ev);
     if (r->efd >= 0)
@@ -744,6 +731,7 @@ int blk_raw_open(struct blk_backend **out, const char *path, const struct blk_ra
     r->be.readonly = readonly;
     r->efd = -1;
     r->dfd = -1;
+    r->spare_jobs.max = RAW_SPARE_JOBS;
     pthread_mutex_init(&r->lock, NULL);
     pthread_cond_init(&r->work_cond, NULL);
     pthread_cond_init(&r->done_cond, NULL);

@@ -24,6 +24,7 @@
 
 #include "gmem-cache.h"
 #include "log.h"
+#include "spare-list.h"
 #include "virtio-blk.h"
 
 /* Each data segment may pin a map-cache bucket of its own while in flight. */
@@ -54,15 +55,13 @@ struct vblk {
     /* Finished requests kept for the next ones: each is ~10 KiB (a segment
      * table and an iovec per possible descriptor), too big for malloc's
      * fast paths, and a queue depth of them is in use again at once. */
-    struct vblk_req *spare;
-    unsigned nr_spare;
+    struct spare_list spare_reqs;
 };
 
 #define VBLK_SPARE_REQS 64
 
 struct vblk_req {
-    struct vblk *blk;
-    struct vblk_req *next_spare;
+    struct vblk *blk; /* first: the spare list's link while kept */
     struct virtq *vq;
     uint8_t *status;      /* last writable byte of the chain */
     uint32_t written;     /* bytes reported in the used ring, status included */
@@ -96,24 +95,14 @@ static void process_queue(struct vblk *blk, unsigned index);
 
 static struct vblk_req *req_get(struct vblk *blk)
 {
-    struct vblk_req *req = blk->spare;
+    struct vblk_req *req = spare_get(&blk->spare_reqs);
 
-    if (!req)
-        return malloc(sizeof(*req));
-    blk->spare = req->next_spare;
-    blk->nr_spare--;
-    return req;
+    return req ? req : malloc(sizeof(*req));
 }
 
 static void req_put(struct vblk *blk, struct vblk_req *req)
 {
-    if (blk->nr_spare >= VBLK_SPARE_REQS) {
-        free(req);
-        return;
-    }
-    req->next_spare = blk->spare;
-    blk->spare = req;
-    blk->nr_spare++;
+    spare_put(&blk->spare_reqs, req);
 }
 
 /* Returns the chain with its status and tells the driver if it wants to know. */
@@ -554,6 +543,7 @@ int vblk_new(struct vblk **out, struct blk_backend *be, const struct vblk_params
         rc = -ENOMEM;
         goto out_be;
     }
+    blk->spare_reqs.max = VBLK_SPARE_REQS;
     blk->vdev.ops = &vblk_ops;
     blk->be = be;
     blk->capacity = blk_size(be) / BLK_SECTOR_SIZE;
@@ -599,12 +589,7 @@ void vblk_free(struct vblk *blk)
             event_free(blk->queues[i].kick);
     }
     blk_free(blk->be);
-    while (blk->spare) {
-        struct vblk_req *req = blk->spare;
-
-        blk->spare = req->next_spare;
-        free(req);
-    }
+    spare_free_all(&blk->spare_reqs);
     free(blk);
 }
 
