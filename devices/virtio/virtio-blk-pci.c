@@ -171,14 +171,20 @@ static int vblk_pci_flush(void *opaque)
     return vblk_flush_sync(d->blk);
 }
 
+/* "<pci> file=... queues=N [readonly] cache=... aio=...": the PCI part is the caller's. */
+static void vblk_pci_format(const struct vblk_pci *d, const char *pci, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s file=%s queues=%u%s cache=%s aio=%s", pci, d->file, d->queues,
+             d->readonly ? " readonly" : "", d->cache, blk_raw_engine(vblk_backend(d->blk)));
+}
+
 static void vblk_pci_describe(void *opaque, char *buf, size_t len)
 {
     struct vblk_pci *d = opaque;
     char pci[160];
 
     pci_dev_describe(vpci_pci_dev(d->vp), pci, sizeof(pci));
-    snprintf(buf, len, "%s file=%s queues=%u%s cache=%s aio=%s", pci, d->file, d->queues,
-             d->readonly ? " readonly" : "", d->cache, blk_raw_engine(vblk_backend(d->blk)));
+    vblk_pci_format(d, pci, buf, len);
 }
 
 static void vblk_pci_identity(void *opaque, char *buf, size_t len)
@@ -187,8 +193,7 @@ static void vblk_pci_identity(void *opaque, char *buf, size_t len)
     char pci[32];
 
     pci_dev_identity(vpci_pci_dev(d->vp), pci, sizeof(pci));
-    snprintf(buf, len, "%s file=%s queues=%u%s cache=%s aio=%s", pci, d->file, d->queues,
-             d->readonly ? " readonly" : "", d->cache, blk_raw_engine(vblk_backend(d->blk)));
+    vblk_pci_format(d, pci, buf, len);
 }
 
 static void vblk_pci_counters(void *opaque, const struct device_counter_sink *sink)
