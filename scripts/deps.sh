@@ -12,6 +12,11 @@ packages=(
     clang libclang-rt-14-dev # libFuzzer for the fuzz smoke run (fuzz/run.sh)
     util-linux     # setsid, used by the demo
     qemu-system-xen # Debian's QEMU device model, run unmodified on the mock as a fidelity test
+    libunicorn-dev  # the mock's emulated vCPU, which runs Xen's own HVM firmware
+    xen-utils-4.17  # hvmloader, Xen's HVM firmware (/usr/lib/xen-4.17/boot/hvmloader)
+    seabios         # the BIOS hvmloader hands over to, as libxl passes it
+    grub-pc-bin grub-common e2fsprogs # a real boot loader on an ext4 disk for the firmware tests
+    ipxe-qemu       # iPXE's virtio option ROMs
 )
 
 missing=()
