@@ -33,6 +33,9 @@
 #define HV_MAX_MEM_TYPE_RANGES 65536      /* set_mem_type records (a bound of the mock's) */
 #define HV_MAX_CACHEATTR       64         /* pinned cache attribute ranges, Xen's bound */
 #define HV_PADDR_BITS          52
+/* d->nr_pirqs of an HVM guest: the host's GSIs (48 on the mock's host) plus extra_domU_irqs (32).
+ */
+#define HV_NR_PIRQS 80
 
 struct event_base;
 struct event;
@@ -147,6 +150,8 @@ struct hv_irq_log {
     bool isa_level[16];
     /* INTx levels per bus 0 device, pin */
     bool intx_level[32][4];
+    /* pirqs the guest bound to an event channel (EVTCHNOP_bind_pirq) */
+    bool pirq_bound[HV_NR_PIRQS];
     pthread_cond_t cond;
 };
 

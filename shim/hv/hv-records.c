@@ -39,6 +39,36 @@ static void irq_record(struct mockhv *hv, const struct mockhv_irq_record *r)
     pthread_cond_broadcast(&hv->irqs.cond);
 }
 
+#define MSI_DATA_VECTOR_MASK 0xffu
+#define MSI_ADDR_DEST_ID(a)  (((uint32_t)(a) >> 12) & 0xffu)
+
+/*
+ * Xen's hvm_inject_msi (arch/x86/hvm/irq.c): a message with vector 0 is a
+ * pirq, the destination ID or'ed with the upper address's bits 8-31, taken
+ * as a signed int. Not positive: -ERANGE. At or past d->nr_pirqs:
+ * map_domain_emuirq_pirq's -EINVAL. A valid pirq the guest never bound to
+ * an event channel is lost without an error (send_guest_pirq). Other
+ * vectors go to the local APICs (vmsi_deliver), recorded as they come.
+ */
+static int inject_msi(struct mockhv *hv, uint64_t addr, uint32_t data)
+{
+    struct mockhv_irq_record r = {.kind = MOCKHV_IRQ_MSI, .msi_addr = addr, .msi_data = data};
+
+    if (!(data & MSI_DATA_VECTOR_MASK)) {
+        uint32_t raw = ((uint32_t)(addr >> 32) & 0xffffff00u) | MSI_ADDR_DEST_ID(addr);
+        int32_t pirq = (int32_t)raw;
+
+        r.pirq = raw;
+        if (pirq <= 0)
+            r.error = -ERANGE;
+        else if (pirq >= HV_NR_PIRQS)
+            r.error = -EINVAL;
+        r.dropped = r.error || !hv->irqs.pirq_bound[pirq];
+    }
+    irq_record(hv, &r);
+    return r.error;
+}
+
 static int modified(struct mockhv *hv, const struct wire_req *req, size_t len)
 {
     const struct wire_extent *ext = (const void *)(req + 1);
@@ -105,11 +135,7 @@ int hv_records_handle(struct hv_conn *c, const struct wire_req *req, size_t len,
         irq_record(hv, &r);
         return 0;
     case WIRE_OP_DM_INJECT_MSI:
-        r.kind = MOCKHV_IRQ_MSI;
-        r.msi_addr = a[0];
-        r.msi_data = (uint32_t)a[1];
-        irq_record(hv, &r);
-        return 0;
+        return inject_msi(hv, a[0], (uint32_t)a[1]);
     case WIRE_OP_DM_MODIFIED_MEMORY:
         return modified(hv, req, len);
     case WIRE_OP_DM_TRACK_DIRTY_VRAM:
@@ -251,6 +277,16 @@ int mockhv_pci_link_route(struct mockhv *hv, unsigned link)
     irq = (int)hv->pci_link_route[link];
     pthread_mutex_unlock(&hv->lock);
     return irq;
+}
+
+int mockhv_pirq_bind(struct mockhv *hv, unsigned pirq, bool bound)
+{
+    if (pirq == 0 || pirq >= HV_NR_PIRQS)
+        return -EINVAL;
+    pthread_mutex_lock(&hv->lock);
+    hv->irqs.pirq_bound[pirq] = bound;
+    pthread_mutex_unlock(&hv->lock);
+    return 0;
 }
 
 int mockhv_shutdown_reason(struct mockhv *hv)

@@ -140,7 +140,7 @@ uint64_t mockhv_ram_size(const struct mockhv *hv);
 enum mockhv_irq_kind {
     MOCKHV_IRQ_ISA,        /* set_isa_irq_level / set_irq_level (GSI): irq, level */
     MOCKHV_IRQ_INTX,       /* set_pci_intx_level: sbdf, intx (0=A), level */
-    MOCKHV_IRQ_MSI,        /* inject_msi: msi_addr, msi_data */
+    MOCKHV_IRQ_MSI,        /* inject_msi: msi_addr, msi_data; pirq, dropped, error */
     MOCKHV_IRQ_LINK_ROUTE, /* set_pci_link_route: link (in intx), irq */
 };
 
@@ -153,6 +153,13 @@ struct mockhv_irq_record {
     bool level;
     uint64_t msi_addr;
     uint32_t msi_data;
+    /* An MSI with vector 0 names a pirq, decoded as Xen's hvm_inject_msi
+     * does: destination ID (address bits 12-19) | address bits 40-63 << 8. */
+    uint32_t pirq;
+    /* Nothing reached the guest: a pirq not bound to an event channel, or
+     * one Xen refused (error). */
+    bool dropped;
+    int error; /* what the hypercall returned: 0, -ERANGE, -EINVAL */
 };
 
 /* Highest seq so far (0: none). */
@@ -169,6 +176,10 @@ int mockhv_intx_level(struct mockhv *hv, uint32_t sbdf, unsigned intx);
 /* ISA IRQ PCI link `link` (0-3, INTA-INTD) is routed to by
  * set_pci_link_route (0: none, as at boot); -EINVAL for link > 3. */
 int mockhv_pci_link_route(struct mockhv *hv, unsigned link);
+/* The guest binds pirq to an event channel (EVTCHNOP_bind_pirq) or closes
+ * it: only MSIs naming a bound pirq reach the guest. -EINVAL for pirq 0 or
+ * pirq >= 80 (the domain's nr_pirqs). */
+int mockhv_pirq_bind(struct mockhv *hv, unsigned pirq, bool bound);
 
 /* ---- other things the device models reported ---- */
 struct mockhv_modified {

@@ -113,6 +113,86 @@ static void assert_untouched(const unsigned long *bm, size_t from, size_t size)
         assert_int_equal(((const uint8_t *)bm)[i], 0x5a);
 }
 
+/* The next interrupt record, which must be an MSI. */
+static struct mockhv_irq_record next_msi(struct fixture *fx, uint64_t *seq)
+{
+    struct mockhv_irq_record r;
+
+    assert_int_equal(mockhv_irq_get(fx->hv, ++*seq, &r), 0);
+    assert_int_equal(r.kind, MOCKHV_IRQ_MSI);
+    return r;
+}
+
+/*
+ * MSIs with vector 0 name a pirq, as Xen's hvm_inject_msi decodes them:
+ * destination ID | upper address bits 8-31; not positive is -ERANGE, at or
+ * past nr_pirqs -EINVAL, and a pirq without an event channel is lost though
+ * the call succeeds.
+ */
+static void test_inject_msi_pirq(void **state)
+{
+    struct fixture *fx = *state;
+    uint64_t seq = mockhv_irq_last_seq(fx->hv);
+    struct mockhv_irq_record r;
+
+    assert_int_equal(mockhv_pirq_bind(fx->hv, 0, true), -EINVAL);
+    assert_int_equal(mockhv_pirq_bind(fx->hv, 80, true), -EINVAL);
+    assert_int_equal(mockhv_pirq_bind(fx->hv, 79, true), 0);
+    assert_int_equal(mockhv_pirq_bind(fx->hv, 0x30, true), 0);
+
+    /* An ordinary vector: delivered, no pirq. */
+    assert_int_equal(xendevicemodel_inject_msi(fx->dmod, DOMID, 0xfee01000, 0x4041), 0);
+    r = next_msi(fx, &seq);
+    assert_int_equal(r.pirq, 0);
+    assert_false(r.dropped);
+    assert_int_equal(r.error, 0);
+
+    /* pirq 0x30 in the destination ID, bound: delivered. */
+    assert_int_equal(xendevicemodel_inject_msi(fx->dmod, DOMID, 0xfee30000, 0x700), 0);
+    r = next_msi(fx, &seq);
+    assert_int_equal(r.pirq, 0x30);
+    assert_false(r.dropped);
+    /* pirq 79 is 0x4f: the low byte of the upper address is not part of it. */
+    assert_int_equal(xendevicemodel_inject_msi(fx->dmod, DOMID, 0x000000fffee4f000ull, 0), 0);
+    r = next_msi(fx, &seq);
+    assert_int_equal(r.pirq, 79);
+    assert_false(r.dropped);
+    /* pirq 5: valid, never bound: lost, yet the call succeeds. */
+    assert_int_equal(xendevicemodel_inject_msi(fx->dmod, DOMID, 0xfee05000, 0x700), 0);
+    r = next_msi(fx, &seq);
+    assert_int_equal(r.pirq, 5);
+    assert_true(r.dropped);
+    assert_int_equal(r.error, 0);
+    /* Unbinding stops delivery. */
+    assert_int_equal(mockhv_pirq_bind(fx->hv, 0x30, false), 0);
+    assert_int_equal(xendevicemodel_inject_msi(fx->dmod, DOMID, 0xfee30000, 0x700), 0);
+    assert_true(next_msi(fx, &seq).dropped);
+
+    /* Vector 0 and pirq 0: -ERANGE. */
+    assert_int_equal(xendevicemodel_inject_msi(fx->dmod, DOMID, 0xfee00000, 0x700), -1);
+    assert_int_equal(errno, ERANGE);
+    r = next_msi(fx, &seq);
+    assert_true(r.dropped);
+    assert_int_equal(r.error, -ERANGE);
+    /* Negative as an int: -ERANGE. */
+    assert_int_equal(xendevicemodel_inject_msi(fx->dmod, DOMID, 0x80000000fee01000ull, 0), -1);
+    assert_int_equal(errno, ERANGE);
+    r = next_msi(fx, &seq);
+    assert_int_equal(r.pirq, 0x80000001u);
+    assert_int_equal(r.error, -ERANGE);
+    /* pirq 0x150 (large: 0x100 in the upper address) is past nr_pirqs: -EINVAL. */
+    assert_int_equal(xendevicemodel_inject_msi(fx->dmod, DOMID, 0x00000100fee50000ull, 0x700), -1);
+    assert_int_equal(errno, EINVAL);
+    r = next_msi(fx, &seq);
+    assert_int_equal(r.pirq, 0x150);
+    assert_true(r.dropped);
+    assert_int_equal(r.error, -EINVAL);
+    /* pirq 80, the first past nr_pirqs. */
+    assert_int_equal(xendevicemodel_inject_msi(fx->dmod, DOMID, 0xfee50000, 0x700), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(next_msi(fx, &seq).error, -EINVAL);
+}
+
 /*
  * The first call on a range reports every frame dirty (the pad bits of the
  * last byte too); later calls report the frames the guest wrote since the
@@ -516,6 +596,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pci_link_route, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inject_msi_pirq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dirty_vram_guest_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dirty_vram_what_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dirty_vram_range_change_and_stop, setup, teardown),
