@@ -5,6 +5,15 @@
  * function mask, per-vector mask, pending bits). Messages and INTx levels go
  * to the bus's dm_platform; a masked message is remembered as pending and
  * sent when unmasked.
+ *
+ * On Xen a message with vector 0 is no interrupt vector but a pirq: Xen's
+ * hvm_inject_msi takes the pirq from the destination ID and the upper
+ * address and raises the event channel the guest bound to it. Guests that
+ * take MSIs that way (Linux's xen_hvm_setup_msi_irqs, used unless Xen
+ * offers APIC-register virtualisation) mask the event channel instead and
+ * never clear a Mask bit, so such a message is never held here, whatever
+ * the Mask bits and the function mask say, as QEMU does (msi_is_masked,
+ * msix_vector_masked with xen_is_pirq_msi).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -34,6 +43,14 @@
 #define MSIX_CTRL_ENABLE  0x8000
 #define MSIX_ENTRY_SIZE   16
 #define MSIX_ENTRY_MASKED 0x1
+
+#define MSI_DATA_VECTOR_MASK 0xff
+
+/* A message Xen delivers by pirq (vector 0): its masking is the event channel's. */
+static bool msi_data_is_pirq(uint32_t data)
+{
+    return (data & MSI_DATA_VECTOR_MASK) == 0;
+}
 
 static int platform_msi(struct pci_dev *dev, uint64_t addr, uint32_t data)
 {
@@ -145,6 +162,14 @@ static void msi_set_pending(struct pci_dev *dev, uint32_t pending)
     pci_cfg_set32(dev, dev->msi.cap + MSI_PENDING, pending);
 }
 
+/* The per-vector Mask bits that hold messages: none while the data names a pirq. */
+static uint32_t msi_effective_mask(const struct pci_dev *dev)
+{
+    if (msi_data_is_pirq(pci_cfg_get16(dev, dev->msi.cap + MSI_DATA)))
+        return 0;
+    return pci_cfg_get32(dev, dev->msi.cap + MSI_MASK);
+}
+
 int pci_msi_notify(struct pci_dev *dev, unsigned vector)
 {
     uint32_t bit;
@@ -152,27 +177,27 @@ int pci_msi_notify(struct pci_dev *dev, unsigned vector)
     if (!pci_msi_enabled(dev) || vector >= msi_enabled_vectors(dev))
         return -EINVAL;
     bit = 1u << vector;
-    if (pci_cfg_get32(dev, dev->msi.cap + MSI_MASK) & bit) {
+    if (msi_effective_mask(dev) & bit) {
         msi_set_pending(dev, dev->msi.pending | bit);
         return 1;
     }
     return msi_send(dev, vector);
 }
 
-void pci_msi_cfg_written(struct pci_dev *dev, unsigned reg, unsigned size, uint16_t old_ctrl,
-                         uint32_t old_mask)
+void pci_msi_cfg_written(struct pci_dev *dev, unsigned reg, unsigned size, uint16_t old_ctrl)
 {
     unsigned cap = dev->msi.cap;
     uint16_t ctrl;
-    uint32_t mask, unmasked;
+    uint32_t unmasked;
 
     if (!pci_ranges_overlap(reg, size, cap, MSI_CAP_LEN))
         return;
     ctrl = pci_cfg_get16(dev, cap + MSI_CTRL);
     if ((old_ctrl ^ ctrl) & MSI_CTRL_ENABLE)
         pci_intx_update(dev);
-    mask = pci_cfg_get32(dev, cap + MSI_MASK);
-    unmasked = old_mask & ~mask & dev->msi.pending;
+    /* Pending vectors go out once nothing holds them: a Mask bit cleared, or the data turned
+     * into a pirq message. */
+    unmasked = ~msi_effective_mask(dev) & dev->msi.pending;
     if (!unmasked || !(ctrl & MSI_CTRL_ENABLE))
         return;
     for (unsigned v = 0; v < msi_enabled_vectors(dev); v++) {
@@ -263,9 +288,14 @@ static bool msix_function_masked(const struct pci_dev *dev)
 
 bool pci_msix_masked(const struct pci_dev *dev, unsigned vector)
 {
+    const struct pci_msix_entry *e;
+
     if (!dev->msix.cap || vector >= dev->msix.nr_vectors)
         return true;
-    return msix_function_masked(dev) || (dev->msix.table[vector].ctrl & MSIX_ENTRY_MASKED);
+    e = &dev->msix.table[vector];
+    if (msi_data_is_pirq(e->data))
+        return false;
+    return msix_function_masked(dev) || (e->ctrl & MSIX_ENTRY_MASKED);
 }
 
 static bool msix_pending(const struct pci_dev *dev, unsigned v)
@@ -299,10 +329,10 @@ int pci_msix_notify(struct pci_dev *dev, unsigned vector)
 /* Sends what became deliverable (6.8.2.9: pending messages go out once unmasked). */
 static void msix_flush(struct pci_dev *dev, unsigned first, unsigned count)
 {
-    if (!pci_msix_enabled(dev) || msix_function_masked(dev))
+    if (!pci_msix_enabled(dev))
         return;
     for (unsigned v = first; v < first + count && v < dev->msix.nr_vectors; v++) {
-        if (msix_pending(dev, v) && !(dev->msix.table[v].ctrl & MSIX_ENTRY_MASKED)) {
+        if (msix_pending(dev, v) && !pci_msix_masked(dev, v)) {
             msix_set_pending(dev, v, false);
             msix_send(dev, v);
         }
@@ -420,7 +450,8 @@ bool pci_msix_bar_write(struct pci_dev *dev, unsigned bar, uint64_t offset, unsi
         uint32_t *word = entry_word(e, w);
         *word = (*word & ~m) | ((uint32_t)(value >> (8 * i) << sh) & m);
     }
-    /* An entry's mask bit may have been cleared: send what was pending. */
+    /* An entry's mask bit may have been cleared, or its data turned into a pirq message: send
+     * what was pending. */
     msix_flush(dev, (unsigned)(rel / MSIX_ENTRY_SIZE),
                (unsigned)((rel + size - 1) / MSIX_ENTRY_SIZE - rel / MSIX_ENTRY_SIZE + 1));
     return true;

@@ -833,6 +833,7 @@ static void test_msix(void **state)
     struct fixture *f = *state;
     struct pci_dev *d = &f->t->pci;
     struct tdev *t = f->t;
+    struct pci_msix_vector_info info;
     uint64_t v;
     int cap;
 
@@ -872,6 +873,8 @@ static void test_msix(void **state)
     assert_true(io_dispatch_write(f->io, IO_SPACE_MMIO, 0xe001201c, 4, 0, 0xfffffffe));
     assert_true(io_dispatch_read(f->io, IO_SPACE_MMIO, 0xe001201c, 4, 0, &v));
     assert_int_equal(v, 0); /* reserved control bits stay zero */
+    /* Entry 0 gets a vector: data with vector 0 names a Xen pirq, which no mask holds. */
+    assert_true(io_dispatch_write(f->io, IO_SPACE_MMIO, 0xe0012008, 4, 0, 0x40));
     assert_true(pci_msix_masked(d, 0));
     assert_false(pci_msix_masked(d, 1));
     assert_true(pci_msix_masked(d, 3));
@@ -900,6 +903,7 @@ static void test_msix(void **state)
     assert_true(io_dispatch_write(f->io, IO_SPACE_MMIO, 0xe001200c, 4, 0, 0));
     assert_int_equal(f->fp.nr_msi, 2);
     assert_int_equal(f->fp.msi[1].addr, 0);
+    assert_int_equal(f->fp.msi[1].data, 0x40);
     assert_int_equal(pci_msix_notify(d, 1), 0);
     assert_int_equal(f->fp.nr_msi, 3);
 
@@ -927,11 +931,97 @@ static void test_msix(void **state)
     assert_int_equal(f->fp.nr_intx, 1);
     pci_set_irq(d, false);
 
-    /* Reset masks every vector again and clears pending bits. */
+    /* Reset masks every vector again (the Mask bit; the zeroed data would name no pirq) and clears
+     * pending bits. */
     pci_dev_reset(d);
-    assert_true(pci_msix_masked(d, 1));
+    assert_int_equal(pci_msix_vector_info(d, 1, &info), 0);
+    assert_true(info.masked);
+    assert_int_equal(info.data, 0);
     assert_int_equal(d->msix.pba[0], 0);
     assert_int_equal(io_range_count(f->io, IO_SPACE_MMIO), 0);
+}
+
+/*
+ * A Xen HVM guest that takes its MSIs as event channels (Linux's
+ * xen_hvm_setup_msi_irqs with XENFEAT_hvm_pirqs) writes vector 0 with the
+ * pirq in the destination ID bits and in the upper address, and leaves every
+ * Mask bit alone: masking is the event channel's. QEMU never holds such a
+ * message (msix_vector_masked, msi_is_masked: xen_is_pirq_msi), and Xen
+ * delivers it by pirq (hvm_inject_msi).
+ */
+static void test_msix_xen_pirq(void **state)
+{
+    struct fixture *f = *state;
+    struct pci_dev *d = &f->t->pci;
+    int cap = pci_msix_init(d, 3, 2, 0x2000, 2, 0x3000);
+    uint64_t v;
+
+    assert_int_equal(cap, 0x40);
+    wr(f, 0x18, 4, 0xe0010000);
+    wr(f, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+    /* As Linux's msix_capability_init: enabled with the function masked first. */
+    wr(f, cap + 2, 2, 0xc000);
+    /* Entry 0: pirq 0x1234, ExtINT delivery mode, vector 0. */
+    assert_true(io_dispatch_write(f->io, IO_SPACE_MMIO, 0xe0012000, 4, 0, 0xfee34000));
+    assert_true(io_dispatch_write(f->io, IO_SPACE_MMIO, 0xe0012004, 4, 0, 0x1200));
+    assert_true(io_dispatch_write(f->io, IO_SPACE_MMIO, 0xe0012008, 4, 0, 0x700));
+    /* Entry 1: an ordinary message, masked. */
+    assert_true(io_dispatch_write(f->io, IO_SPACE_MMIO, 0xe0012010, 4, 0, 0xfee00000));
+    assert_true(io_dispatch_write(f->io, IO_SPACE_MMIO, 0xe0012018, 4, 0, 0x41));
+
+    /* Neither the entry's Mask bit nor the function mask holds a pirq message. */
+    assert_false(pci_msix_masked(d, 0));
+    assert_true(pci_msix_masked(d, 1));
+    assert_int_equal(pci_msix_notify(d, 0), 0);
+    assert_int_equal(f->fp.nr_msi, 1);
+    assert_int_equal(f->fp.msi[0].addr, 0x1200fee34000ull);
+    assert_int_equal(f->fp.msi[0].data, 0x700);
+    assert_int_equal(pci_msix_notify(d, 1), 1);
+    wr(f, cap + 2, 2, 0x8000);
+    assert_int_equal(pci_msix_notify(d, 0), 0);
+    assert_int_equal(f->fp.nr_msi, 2);
+    assert_true(io_dispatch_read(f->io, IO_SPACE_MMIO, 0xe0013000, 8, 0, &v));
+    assert_int_equal(v, 0x2);
+
+    /* A pending vector whose data becomes a pirq message goes out (QEMU: msix_handle_mask_update).
+     */
+    assert_true(io_dispatch_write(f->io, IO_SPACE_MMIO, 0xe0012018, 4, 0, 0x700));
+    assert_int_equal(f->fp.nr_msi, 3);
+    assert_int_equal(f->fp.msi[2].addr, 0xfee00000ull);
+    assert_int_equal(f->fp.msi[2].data, 0x700);
+    assert_true(io_dispatch_read(f->io, IO_SPACE_MMIO, 0xe0013000, 8, 0, &v));
+    assert_int_equal(v, 0);
+
+    /* MSI-X off: nothing is sent, whatever the data. */
+    wr(f, cap + 2, 2, 0);
+    assert_int_equal(pci_msix_notify(d, 0), -EINVAL);
+    assert_int_equal(f->fp.nr_msi, 3);
+}
+
+/* The same for MSI: a vector-0 message ignores the per-vector Mask bits. */
+static void test_msi_xen_pirq(void **state)
+{
+    struct fixture *f = *state;
+    struct pci_dev *d = &f->t->pci;
+    int cap = pci_msi_init(d, 1);
+
+    assert_int_equal(cap, 0x40);
+    wr(f, cap + 4, 4, 0xfee05000);
+    wr(f, cap + 8, 4, 0x100);
+    wr(f, cap + 0xc, 4, 0x4541);
+    wr(f, cap + 0x10, 4, 0x1);
+    wr(f, cap + 2, 2, 0x0001);
+    assert_int_equal(pci_msi_notify(d, 0), 1);
+    assert_int_equal(f->fp.nr_msi, 0);
+    /* Pending; the data turning into a pirq message sends it. */
+    wr(f, cap + 0xc, 4, 0x0700);
+    assert_int_equal(f->fp.nr_msi, 1);
+    assert_int_equal(f->fp.msi[0].addr, 0x100fee05000ull);
+    assert_int_equal(f->fp.msi[0].data, 0x0700);
+    assert_int_equal(rd(f, cap + 0x14, 4), 0);
+    assert_int_equal(pci_msi_notify(d, 0), 0);
+    assert_int_equal(f->fp.nr_msi, 2);
+    assert_int_equal(f->fp.msi[1].data, 0x0700);
 }
 
 /* pci_dev_irq_info and pci_msix_vector_info read what the guest set, and change nothing. */
@@ -1125,6 +1215,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_msi, setup, teardown),
         cmocka_unit_test_setup_teardown(test_msix, setup, teardown),
         cmocka_unit_test_setup_teardown(test_msix_conformance, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_msix_xen_pirq, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_msi_xen_pirq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_irq_info, setup, teardown),
         cmocka_unit_test_setup_teardown(test_describe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_legacy_pio, setup, teardown),
