@@ -232,6 +232,50 @@ static int find_msix(struct gvirtio *d)
     return 0;
 }
 
+uint64_t gvirtio_pirq_msi_addr(unsigned pirq)
+{
+    /* Destination ID (bits 12-19) holds the pirq's low byte, address bits 40-63 the rest. */
+    return (uint64_t)(pirq & 0xffffff00u) << 32 | MSI_ADDR_BASE | (pirq & 0xffu) << 12;
+}
+
+bool gvirtio_irq_uses_msix(enum gvirtio_irq_mode mode)
+{
+    return mode == GVIRTIO_IRQ_MSIX || mode == GVIRTIO_IRQ_XEN_PIRQ;
+}
+
+/*
+ * As Linux on Xen HVM with event-channel MSIs: MSI-X enabled with the
+ * function masked (msix_capability_init), each entry's address and data
+ * written for its pirq (xen_msi_compose_msg) and the pirq bound
+ * (EVTCHNOP_bind_pirq), the function mask cleared. Mask bits are never
+ * written: with pci_msi_ignore_mask, masking is the event channel's.
+ */
+static int setup_msix_pirqs(struct gvirtio *d, uint32_t ctrl)
+{
+    const struct gpci_bus *bus = d->bus;
+    int rc;
+
+    ctrl |= MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL;
+    rc = gpci_cfg_write(bus, d->fn.bdf, d->msix_cap + MSIX_CTRL, 2, ctrl);
+    for (unsigned v = 0; !rc && v < d->msix_vectors; v++) {
+        uint64_t e = d->msix_table + (uint64_t)v * MSIX_ENTRY_SIZE;
+        unsigned pirq = d->opts.pirq_base + v;
+        uint64_t addr = gvirtio_pirq_msi_addr(pirq);
+
+        rc = gvirtio_mmio_write(d, d->opts.vcpu, e, 4, (uint32_t)addr);
+        if (!rc)
+            rc = gvirtio_mmio_write(d, d->opts.vcpu, e + 4, 4, addr >> 32);
+        if (!rc)
+            rc = gvirtio_mmio_write(d, d->opts.vcpu, e + 8, 4, GVIRTIO_PIRQ_MSI_DATA);
+        if (!rc)
+            rc = mockhv_pirq_bind(d->hv, pirq, true);
+    }
+    if (rc)
+        return rc;
+    ctrl &= ~MSIX_CTRL_MASKALL;
+    return gpci_cfg_write(bus, d->fn.bdf, d->msix_cap + MSIX_CTRL, 2, ctrl);
+}
+
 static int setup_msix(struct gvirtio *d)
 {
     const struct gpci_bus *bus = d->bus;
@@ -243,6 +287,8 @@ static int setup_msix(struct gvirtio *d)
         rc = gpci_cfg_read(bus, d->fn.bdf, d->msix_cap + MSIX_CTRL, 2, &ctrl);
     if (rc)
         return rc;
+    if (d->opts.irq == GVIRTIO_IRQ_XEN_PIRQ)
+        return setup_msix_pirqs(d, ctrl);
 
     for (unsigned v = 0; v < d->msix_vectors; v++) {
         uint64_t e = d->msix_table + (uint64_t)v * MSIX_ENTRY_SIZE;
@@ -338,7 +384,7 @@ int gvirtio_open(struct gvirtio *d, struct mockhv *hv, struct garena *arena,
     if (rc)
         return rc;
 
-    if (opts->irq == GVIRTIO_IRQ_MSIX) {
+    if (gvirtio_irq_uses_msix(opts->irq)) {
         rc = setup_msix(d);
         if (!rc)
             rc = set_vector(d, GVIRTIO_COMMON_MSIX, 0, &d->config_vector);
@@ -504,7 +550,7 @@ int gvirtio_queue_setup(struct gvirtio *d, unsigned q, uint16_t size)
         rc = common_write64(d, GVIRTIO_COMMON_Q_DEVICE, vq->used);
     if (rc)
         return rc;
-    if (d->opts.irq == GVIRTIO_IRQ_MSIX && d->msix_vectors > 1)
+    if (gvirtio_irq_uses_msix(d->opts.irq) && d->msix_vectors > 1)
         want_vec = (uint16_t)(1 + q % (d->msix_vectors - 1));
     rc = set_vector(d, GVIRTIO_COMMON_Q_MSIX, want_vec, &vq->vector);
     if (!rc)

@@ -386,11 +386,18 @@ static void test_interrupts_delivered(void **state)
         assert_int_equal(mockhv_irq_wait(f->hv, seq, &r, TIMEOUT_MS), 0);
         seq = r.seq;
         for (unsigned q = 0; q < f->blk.nr_queues; q++) {
-            bool mine =
-                f->cfg.irq == GVIRTIO_IRQ_MSIX
-                    ? r.kind == MOCKHV_IRQ_MSI &&
-                          r.msi_data == d->opts.msi_data_base + d->queues[q].vector
-                    : r.kind == MOCKHV_IRQ_INTX && r.level && (r.sbdf & 0xffff) == d->fn.bdf;
+            unsigned pirq = d->opts.pirq_base + d->queues[q].vector;
+            bool mine;
+
+            if (f->cfg.irq == GVIRTIO_IRQ_MSIX)
+                mine = r.kind == MOCKHV_IRQ_MSI &&
+                       r.msi_data == d->opts.msi_data_base + d->queues[q].vector;
+            else if (f->cfg.irq == GVIRTIO_IRQ_XEN_PIRQ)
+                mine = r.kind == MOCKHV_IRQ_MSI && r.pirq == pirq && !r.dropped &&
+                       r.msi_addr == gvirtio_pirq_msi_addr(pirq) &&
+                       r.msi_data == GVIRTIO_PIRQ_MSI_DATA;
+            else
+                mine = r.kind == MOCKHV_IRQ_INTX && r.level && (r.sbdf & 0xffff) == d->fn.bdf;
 
             if (mine && !seen[q]) {
                 seen[q] = true;
@@ -454,6 +461,27 @@ static void test_guest_ram_writes_reported(void **state)
 static void test_intx_interrupts_delivered(void **state)
 {
     test_interrupts_delivered(state);
+}
+
+/*
+ * A Xen HVM guest that takes MSIs as event channels (Linux's
+ * xen_hvm_setup_msi_irqs) names a pirq in every MSI-X entry and leaves each
+ * Mask bit set, as reset left it: every queue's completion still reaches
+ * the pirq's event channel.
+ */
+static void test_xen_pirq_interrupts_delivered(void **state)
+{
+    struct fx *f = *state;
+    struct gvirtio *d = &f->blk.dev;
+    uint64_t ctrl;
+
+    test_interrupts_delivered(state);
+    for (unsigned q = 0; q < f->blk.nr_queues; q++) {
+        uint64_t entry = d->msix_table + 16ull * d->queues[q].vector;
+
+        assert_int_equal(gvirtio_mmio_read(d, 0, entry + 12, 4, &ctrl), 0);
+        assert_int_equal(ctrl, 1);
+    }
 }
 
 static void test_poll_mode_works(void **state)
@@ -777,6 +805,7 @@ static struct fx_cfg ident2 = {
     .vcpus = 2, .queues = 2, .irq = GVIRTIO_IRQ_MSIX, .spec_extra = ",bdf=00:05.0"};
 static struct fx_cfg msix4 = {.vcpus = 4, .queues = 4, .irq = GVIRTIO_IRQ_MSIX};
 static struct fx_cfg intx2 = {.vcpus = 2, .queues = 2, .irq = GVIRTIO_IRQ_INTX};
+static struct fx_cfg pirq2 = {.vcpus = 2, .queues = 2, .irq = GVIRTIO_IRQ_XEN_PIRQ};
 static struct fx_cfg poll2 = {.vcpus = 1, .queues = 2, .irq = GVIRTIO_IRQ_POLL};
 static struct fx_cfg indirect2 = {
     .vcpus = 2, .queues = 2, .irq = GVIRTIO_IRQ_MSIX, .indirect = true};
@@ -840,6 +869,7 @@ int main(int argc, char **argv)
         T(test_interrupts_delivered, msix2),
         T(test_guest_ram_writes_reported, msix2),
         T(test_intx_interrupts_delivered, intx2),
+        T(test_xen_pirq_interrupts_delivered, pirq2),
         T(test_poll_mode_works, poll2),
         T(test_sigkill_after_flush_keeps_data, msix2),
         T(test_flush_syncs_after_writes, traced2),

@@ -106,7 +106,10 @@ int setup(void **state)
         .xenstore = true,
     };
     struct gvblk_opts opts = {
-        .virtio = {.irq = cfg->irq, .timeout_ms = TIMEOUT_MS, .msi_data_base = 0x50},
+        .virtio = {.irq = cfg->irq,
+                   .timeout_ms = TIMEOUT_MS,
+                   .msi_data_base = 0x50,
+                   .pirq_base = 48},
         .nr_queues = cfg->queues,
         .queue_size = 64,
         .indirect = cfg->indirect,
