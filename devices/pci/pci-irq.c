@@ -380,32 +380,92 @@ static int region_hit(uint64_t offset, unsigned size, uint64_t base, uint64_t le
     return offset >= base && offset + size <= base + len ? 1 : -1;
 }
 
+/*
+ * PCI 3.0 6.8.2: software reads and writes the table and the PBA only with
+ * aligned full DWORDs or aligned full QWORDs; the result of anything else is
+ * undefined. The table and PBA start 8-byte aligned in their BAR and are
+ * multiples of 8 bytes long, so BAR offsets tell the alignment, and no
+ * access aligned so straddles their edges or a 4 KiB boundary.
+ */
+static bool msix_access_ok(uint64_t offset, unsigned size)
+{
+    return (size == 4 || size == 8) && (offset & (size - 1)) == 0;
+}
+
+#define MSIX_PAGE_SIZE 4096u
+
+/*
+ * 6.8.2 also keeps every other register of the function out of the naturally
+ * aligned 4 KiB ranges the table and the PBA reside in: whatever is there
+ * besides them is nothing.
+ */
+static bool msix_pages_hit(uint64_t offset, unsigned size, uint64_t base, uint64_t len)
+{
+    uint64_t start = base & ~(uint64_t)(MSIX_PAGE_SIZE - 1);
+    uint64_t end = (base + len + MSIX_PAGE_SIZE - 1) & ~(uint64_t)(MSIX_PAGE_SIZE - 1);
+
+    return region_hit(offset, size, start, end - start) != 0;
+}
+
+enum msix_where {
+    MSIX_AT_NONE,  /* not ours: the device's */
+    MSIX_AT_TABLE, /* an aligned DWORD or QWORD of the table */
+    MSIX_AT_PBA,   /* an aligned DWORD or QWORD of the PBA */
+    MSIX_AT_EMPTY, /* aligned, in their 4 KiB ranges, outside both */
+    MSIX_AT_BAD,   /* in or across their 4 KiB ranges, not aligned as 6.8.2 asks */
+};
+
+static enum msix_where msix_locate(const struct pci_dev *dev, unsigned bar, uint64_t offset,
+                                   unsigned size)
+{
+    uint64_t tlen = (uint64_t)dev->msix.nr_vectors * MSIX_ENTRY_SIZE;
+    uint64_t plen = msix_pba_len(dev->msix.nr_vectors);
+    bool t = bar == dev->msix.table_bar, p = bar == dev->msix.pba_bar;
+
+    if (!dev->msix.cap)
+        return MSIX_AT_NONE;
+    if (!(t && msix_pages_hit(offset, size, dev->msix.table_offset, tlen)) &&
+        !(p && msix_pages_hit(offset, size, dev->msix.pba_offset, plen)))
+        return MSIX_AT_NONE;
+    if (!msix_access_ok(offset, size))
+        return MSIX_AT_BAD;
+    if (t && region_hit(offset, size, dev->msix.table_offset, tlen))
+        return MSIX_AT_TABLE;
+    if (p && region_hit(offset, size, dev->msix.pba_offset, plen))
+        return MSIX_AT_PBA;
+    return MSIX_AT_EMPTY;
+}
+
+/* Counts and logs an access 6.8.2 leaves undefined; it reads all-ones and writes nothing. */
+static void msix_bad_access(struct pci_dev *dev, const char *what, uint64_t offset, unsigned size)
+{
+    dev->msix.bad_accesses++;
+    log_guest("%s: MSI-X %s of %u bytes at %#llx is no aligned DWORD or QWORD, ignored",
+              dev->ops ? dev->ops->name : "pci", what, size, (unsigned long long)offset);
+}
+
 bool pci_msix_bar_read(struct pci_dev *dev, unsigned bar, uint64_t offset, unsigned size,
                        uint64_t *value)
 {
-    uint64_t tlen, plen;
-    int t = 0, p = 0;
+    enum msix_where at = msix_locate(dev, bar, offset, size);
 
-    if (!dev->msix.cap)
+    switch (at) {
+    case MSIX_AT_NONE:
         return false;
-    tlen = (uint64_t)dev->msix.nr_vectors * MSIX_ENTRY_SIZE;
-    plen = msix_pba_len(dev->msix.nr_vectors);
-    if (bar == dev->msix.table_bar)
-        t = region_hit(offset, size, dev->msix.table_offset, tlen);
-    if (bar == dev->msix.pba_bar)
-        p = region_hit(offset, size, dev->msix.pba_offset, plen);
-    if (!t && !p)
-        return false;
-    *value = 0;
-    if (t < 0 || p < 0) {
-        log_guest("%s: MSI-X read of %u bytes at %#llx crosses the table/PBA edge",
-                  dev->ops ? dev->ops->name : "pci", size, (unsigned long long)offset);
+    case MSIX_AT_BAD:
+        msix_bad_access(dev, "read", offset, size);
+        /* fall through */
+    case MSIX_AT_EMPTY:
         *value = io_all_ones(size);
         return true;
+    case MSIX_AT_TABLE:
+    case MSIX_AT_PBA:
+        break;
     }
+    *value = 0;
     for (unsigned i = 0; i < size; i++) {
         uint64_t byte;
-        if (t) {
+        if (at == MSIX_AT_TABLE) {
             uint64_t rel = offset + i - dev->msix.table_offset;
             struct pci_msix_entry *e = &dev->msix.table[rel / MSIX_ENTRY_SIZE];
             byte = *entry_word(e, (rel % MSIX_ENTRY_SIZE) / 4) >> (8 * (rel % 4)) & 0xff;
@@ -421,26 +481,20 @@ bool pci_msix_bar_read(struct pci_dev *dev, unsigned bar, uint64_t offset, unsig
 bool pci_msix_bar_write(struct pci_dev *dev, unsigned bar, uint64_t offset, unsigned size,
                         uint64_t value)
 {
-    uint64_t tlen, plen, rel;
-    int t = 0, p = 0;
+    uint64_t rel;
 
-    if (!dev->msix.cap)
+    switch (msix_locate(dev, bar, offset, size)) {
+    case MSIX_AT_NONE:
         return false;
-    tlen = (uint64_t)dev->msix.nr_vectors * MSIX_ENTRY_SIZE;
-    plen = msix_pba_len(dev->msix.nr_vectors);
-    if (bar == dev->msix.table_bar)
-        t = region_hit(offset, size, dev->msix.table_offset, tlen);
-    if (bar == dev->msix.pba_bar)
-        p = region_hit(offset, size, dev->msix.pba_offset, plen);
-    if (!t && !p)
-        return false;
-    if (t < 0 || p < 0) {
-        log_guest("%s: MSI-X write of %u bytes at %#llx crosses the table/PBA edge, dropped",
-                  dev->ops ? dev->ops->name : "pci", size, (unsigned long long)offset);
+    case MSIX_AT_BAD:
+        msix_bad_access(dev, "write", offset, size);
         return true;
+    case MSIX_AT_EMPTY:
+    case MSIX_AT_PBA: /* read-only */
+        return true;
+    case MSIX_AT_TABLE:
+        break;
     }
-    if (p)
-        return true; /* the PBA is read-only */
     rel = offset - dev->msix.table_offset;
     for (unsigned i = 0; i < size; i++) {
         uint64_t r = rel + i;
@@ -491,6 +545,7 @@ void pci_dev_irq_info(const struct pci_dev *dev, struct pci_irq_info *out)
         out->msix_table_offset = dev->msix.table_offset;
         out->msix_pba_bar = dev->msix.pba_bar;
         out->msix_pba_offset = dev->msix.pba_offset;
+        out->msix_bad_accesses = dev->msix.bad_accesses;
     }
 }
 

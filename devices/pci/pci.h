@@ -173,6 +173,7 @@ struct pci_msix {
     uint32_t pba_offset;
     struct pci_msix_entry *table; /* nr_vectors entries */
     uint64_t *pba;                /* pending bits, one per vector */
+    uint64_t bad_accesses;        /* not an aligned DWORD or QWORD: dropped, read all-ones */
 };
 
 struct pci_dev {
@@ -358,6 +359,7 @@ struct pci_irq_info {
     uint32_t msix_table_offset;
     unsigned msix_pba_bar;
     uint32_t msix_pba_offset;
+    uint64_t msix_bad_accesses; /* table/PBA accesses not an aligned DWORD or QWORD */
 };
 
 /* One MSI-X table entry as the guest wrote it. */

@@ -907,11 +907,17 @@ static void test_msix(void **state)
     assert_int_equal(pci_msix_notify(d, 1), 0);
     assert_int_equal(f->fp.nr_msi, 3);
 
-    /* Writes past the table's end go to the device; straddling ones are dropped. */
+    /* Past the table's end, its 4 KiB hold nothing (6.8.2): writes vanish, reads are all-ones.
+     * Past them, accesses go to the device; straddling ones are dropped. */
     t->writes = 0;
+    t->reads = 0;
     assert_true(io_dispatch_write(f->io, IO_SPACE_MMIO, 0xe0012030, 4, 0, 0xdead));
+    assert_true(io_dispatch_read(f->io, IO_SPACE_MMIO, 0xe0012030, 4, 0, &v));
+    assert_int_equal(v, 0xffffffff);
+    assert_int_equal(t->writes + t->reads, 0);
+    assert_true(io_dispatch_write(f->io, IO_SPACE_MMIO, 0xe0014000, 4, 0, 0xdead));
     assert_int_equal(t->writes, 1);
-    assert_int_equal(t->last_offset, 0x2030);
+    assert_int_equal(t->last_offset, 0x4000);
     assert_true(io_dispatch_write(f->io, IO_SPACE_MMIO, 0xe001202c, 8, 0, 0));
     assert_int_equal(t->writes, 1);
     assert_true(io_dispatch_read(f->io, IO_SPACE_MMIO, 0xe001202c, 4, 0, &v));
@@ -920,9 +926,9 @@ static void test_msix(void **state)
     assert_int_equal(v, 0xffffffffffffffffull);
     assert_true(io_dispatch_read(f->io, IO_SPACE_MMIO, 0xe0012ffe, 4, 0, &v));
     assert_int_equal(v, 0xffffffff); /* straddles the PBA's start */
-    /* Byte access into an entry. */
+    /* A byte of an entry is no DWORD or QWORD (6.8.2): all-ones. */
     assert_true(io_dispatch_read(f->io, IO_SPACE_MMIO, 0xe0012011, 1, 0, &v));
-    assert_int_equal(v, 0x10);
+    assert_int_equal(v, 0xff);
 
     /* INTx is silenced while MSI-X is on. */
     pci_set_irq(d, true);
@@ -939,6 +945,116 @@ static void test_msix(void **state)
     assert_int_equal(info.data, 0);
     assert_int_equal(d->msix.pba[0], 0);
     assert_int_equal(io_range_count(f->io, IO_SPACE_MMIO), 0);
+}
+
+/* One MSI-X table or PBA access through the bus, read or write. */
+static uint64_t mrd(struct fixture *f, uint64_t addr, unsigned size)
+{
+    uint64_t v;
+
+    assert_true(io_dispatch_read(f->io, IO_SPACE_MMIO, addr, size, 0, &v));
+    return v;
+}
+
+static void mwr(struct fixture *f, uint64_t addr, unsigned size, uint64_t v)
+{
+    assert_true(io_dispatch_write(f->io, IO_SPACE_MMIO, addr, size, 0, v));
+}
+
+static uint64_t msix_bad_accesses(struct pci_dev *d)
+{
+    struct pci_irq_info in;
+
+    pci_dev_irq_info(d, &in);
+    return in.msix_bad_accesses;
+}
+
+/*
+ * PCI 3.0 6.8.2: software reads and writes the MSI-X table and the PBA with
+ * aligned full DWORDs or aligned full QWORDs; anything else is undefined.
+ * Such writes change nothing, such reads give all-ones; each is counted.
+ */
+static void test_msix_misaligned(void **state)
+{
+    struct fixture *f = *state;
+    struct pci_dev *d = &f->t->pci;
+    struct pci_msix_vector_info e;
+    int cap = pci_msix_init(d, 3, 2, 0x2000, 2, 0x3000);
+    const uint64_t table = 0xe0012000, pba = 0xe0013000;
+
+    assert_int_equal(cap, 0x40);
+    wr(f, 0x18, 4, 0xe0010000);
+    wr(f, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+    wr(f, cap + 2, 2, 0x8000);
+    mwr(f, table, 4, 0xfee01000);
+    mwr(f, table + 8, 4, 0x41);
+    mwr(f, table + 0x10, 8, 0x00000002fee02000ull);
+    assert_int_equal(pci_msix_notify(d, 0), 1); /* masked: pending */
+    assert_int_equal(msix_bad_accesses(d), 0);
+
+    /* A QWORD at +12 would cover vector 0's control and vector 1's address: dropped. */
+    mwr(f, table + 0xc, 8, 0);
+    assert_int_equal(pci_msix_vector_info(d, 0, &e), 0);
+    assert_true(e.masked);
+    assert_true(e.pending);
+    assert_int_equal(pci_msix_vector_info(d, 1, &e), 0);
+    assert_int_equal(e.addr, 0x2fee02000ull);
+    assert_int_equal(f->fp.nr_msi, 0);
+    /* Odd offsets and short writes change no address, data or mask. */
+    mwr(f, table + 1, 2, 0xffff);
+    mwr(f, table + 2, 4, 0xffffffff);
+    mwr(f, table + 4, 8, 0xffffffffffffffffull); /* DWORD- but not QWORD-aligned */
+    mwr(f, table + 8, 1, 0x77);
+    mwr(f, table + 8, 2, 0x7777);
+    mwr(f, table + 0xc, 1, 0);
+    mwr(f, table + 0xc, 2, 0);
+    assert_int_equal(pci_msix_vector_info(d, 0, &e), 0);
+    assert_int_equal(e.addr, 0xfee01000ull);
+    assert_int_equal(e.data, 0x41);
+    assert_true(e.masked);
+    assert_int_equal(f->fp.nr_msi, 0);
+    assert_int_equal(msix_bad_accesses(d), 8);
+
+    /* Reads: aligned DWORDs and QWORDs answer, the rest is all-ones. */
+    assert_int_equal(mrd(f, table, 4), 0xfee01000);
+    assert_int_equal(mrd(f, table + 8, 8), 0x0000000100000041ull);
+    assert_int_equal(mrd(f, table + 0x10, 8), 0x00000002fee02000ull);
+    assert_int_equal(mrd(f, table + 1, 1), 0xff);
+    assert_int_equal(mrd(f, table, 2), 0xffff);
+    assert_int_equal(mrd(f, table + 2, 4), 0xffffffff);
+    assert_int_equal(mrd(f, table + 4, 8), 0xffffffffffffffffull);
+    assert_int_equal(mrd(f, table + 0x2c, 8), 0xffffffffffffffffull); /* across the end */
+    assert_int_equal(msix_bad_accesses(d), 13);
+    /* Past the end, in the table's 4 KiB: nothing is there, not even the device. */
+    f->t->reads = 0;
+    f->t->writes = 0;
+    assert_int_equal(mrd(f, table + 0x30, 8), 0xffffffffffffffffull);
+    assert_int_equal(mrd(f, table + 0xffc, 4), 0xffffffff);
+    mwr(f, table + 0x30, 4, 0);
+    assert_int_equal(mrd(f, pba + 8, 8), 0xffffffffffffffffull);
+    assert_int_equal(mrd(f, pba + 0xff8, 8), 0xffffffffffffffffull);
+    assert_int_equal(f->t->reads + f->t->writes, 0);
+    assert_int_equal(msix_bad_accesses(d), 13);
+    /* Past the PBA's 4 KiB, the device's registers. */
+    assert_int_equal(mrd(f, pba + 0x1000, 4), 0x2000 + 0x4000);
+    assert_int_equal(f->t->reads, 1);
+    /* The PBA alike. */
+    assert_int_equal(mrd(f, pba, 8), 1);
+    assert_int_equal(mrd(f, pba, 4), 1);
+    assert_int_equal(mrd(f, pba + 4, 4), 0);
+    assert_int_equal(mrd(f, pba, 1), 0xff);
+    assert_int_equal(mrd(f, pba + 2, 4), 0xffffffff);
+    mwr(f, pba, 1, 0);
+    assert_int_equal(mrd(f, pba, 8), 1);
+    assert_int_equal(msix_bad_accesses(d), 16);
+
+    /* An aligned QWORD of data and control unmasks vector 0 and sends what was pending. */
+    mwr(f, table + 8, 8, 0x42);
+    assert_int_equal(f->fp.nr_msi, 1);
+    assert_int_equal(f->fp.msi[0].addr, 0xfee01000ull);
+    assert_int_equal(f->fp.msi[0].data, 0x42);
+    assert_int_equal(mrd(f, pba, 8), 0);
+    assert_int_equal(msix_bad_accesses(d), 16);
 }
 
 /*
@@ -1216,6 +1332,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_msix, setup, teardown),
         cmocka_unit_test_setup_teardown(test_msix_conformance, setup, teardown),
         cmocka_unit_test_setup_teardown(test_msix_xen_pirq, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_msix_misaligned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_msi_xen_pirq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_irq_info, setup, teardown),
         cmocka_unit_test_setup_teardown(test_describe, setup, teardown),
