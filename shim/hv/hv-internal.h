@@ -201,6 +201,9 @@ struct mockhv {
     struct hv_vcpu vcpus[MOCKHV_MAX_VCPUS];
     struct hv_irq_log irqs;
     struct {
+        /* log-dirty mode (XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY); off, modified_memory does nothing
+         */
+        bool log_dirty;
         uint64_t last_seq;
         struct mockhv_modified rec[HV_MOD_HISTORY];
     } modified;

@@ -69,24 +69,35 @@ static int inject_msi(struct mockhv *hv, uint64_t addr, uint32_t data)
     return r.error;
 }
 
+/*
+ * Xen's XEN_DMOP_modified_memory (arch/x86/hvm/dm.c, modified_memory).
+ * Outside log-dirty mode (paging_mode_log_dirty) it does nothing and
+ * succeeds, checking nothing. Otherwise it takes the extents last to first
+ * and stops at the first bad one with EINVAL: pad set, nr 0, a range that
+ * wraps, or one whose end (first_pfn + nr, exclusive) is past
+ * domain_get_maximum_gpfn, the p2m's max_mapped_pfn, so a range holding
+ * that highest frame is refused too. The extents after the bad one in the
+ * array are marked by then; those before it are not. A count of 0 succeeds.
+ */
 static int modified(struct mockhv *hv, const struct wire_req *req, size_t len)
 {
     const struct wire_extent *ext = (const void *)(req + 1);
     uint64_t nr = req->a[0];
-    uint64_t max_pfn = (HV_HIGH_RAM_START + hv->ram_bytes) >> 12;
 
-    if (nr == 0 || nr > WIRE_MAX_EXTENTS || len < sizeof(*req) + nr * sizeof(*ext))
+    if (!hv->modified.log_dirty)
+        return 0;
+    /* Xen: an extents buffer smaller than nr_extents says */
+    if (nr > WIRE_MAX_EXTENTS || len < sizeof(*req) + nr * sizeof(*ext))
         return -EINVAL;
-    for (uint64_t i = 0; i < nr; i++) {
-        /* Xen: -EINVAL for ranges that wrap or pass the domain's max gfn */
-        if (ext[i].first_pfn + ext[i].nr < ext[i].first_pfn ||
-            ext[i].first_pfn + ext[i].nr > max_pfn)
-            return -EINVAL;
-    }
-    for (uint64_t i = 0; i < nr; i++) {
-        uint64_t seq = ++hv->modified.last_seq;
-        struct mockhv_modified *m = &hv->modified.rec[seq % HV_MOD_HISTORY];
+    for (uint64_t i = nr; i-- > 0;) {
+        uint64_t end = ext[i].first_pfn + ext[i].nr;
+        uint64_t seq;
+        struct mockhv_modified *m;
 
+        if (ext[i].pad || end <= ext[i].first_pfn || end > hv->max_gfn)
+            return -EINVAL;
+        seq = ++hv->modified.last_seq;
+        m = &hv->modified.rec[seq % HV_MOD_HISTORY];
         m->seq = seq;
         m->first_pfn = ext[i].first_pfn;
         m->nr = ext[i].nr;
@@ -265,6 +276,13 @@ int mockhv_modified_get(struct mockhv *hv, uint64_t seq, struct mockhv_modified 
     }
     pthread_mutex_unlock(&hv->lock);
     return rc;
+}
+
+void mockhv_set_log_dirty(struct mockhv *hv, bool on)
+{
+    pthread_mutex_lock(&hv->lock);
+    hv->modified.log_dirty = on;
+    pthread_mutex_unlock(&hv->lock);
 }
 
 int mockhv_pci_link_route(struct mockhv *hv, unsigned link)

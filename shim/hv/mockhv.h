@@ -187,8 +187,14 @@ struct mockhv_modified {
     uint64_t first_pfn;
     uint64_t nr;
 };
+/* Records of modified_memory, one per extent in the order Xen takes them
+ * (last to first), only while log-dirty mode is on. */
 uint64_t mockhv_modified_last_seq(struct mockhv *hv);
 int mockhv_modified_get(struct mockhv *hv, uint64_t seq, struct mockhv_modified *out);
+/* Log-dirty mode on or off, as the toolstack's xc_shadow_control
+ * (XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY / _OFF) switches it for live
+ * migration; off at creation. */
+void mockhv_set_log_dirty(struct mockhv *hv, bool on);
 /* -1 while running; the SHUTDOWN_* reason once a device model asked. */
 int mockhv_shutdown_reason(struct mockhv *hv);
 /* The domain was crashed because a slot's state went backwards or became

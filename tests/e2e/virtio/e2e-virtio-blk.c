@@ -431,13 +431,15 @@ static void test_guest_ram_writes_reported(void **state)
     struct fx *f = *state;
     struct gvblk_queue *bq = &f->blk.queues[0];
     struct gvq *vq = bq->vq;
-    uint64_t irq_seq = mockhv_irq_last_seq(f->hv);
-    uint64_t mod_seq = mockhv_modified_last_seq(f->hv);
+    uint64_t irq_seq, mod_seq;
     static uint8_t buf[3 * 4096];
     struct gvblk_req req = {.type = GVBLK_T_IN, .sector = 16, .buf = buf, .len = sizeof(buf)};
     struct gvblk_req *done;
     struct mockhv_irq_record r;
 
+    mockhv_set_log_dirty(f->hv, true); /* as during live migration: writes are recorded */
+    irq_seq = mockhv_irq_last_seq(f->hv);
+    mod_seq = mockhv_modified_last_seq(f->hv);
     assert_int_equal(gvblk_submit(&f->blk, 0, &req), 0);
     assert_int_equal(gvblk_kick(&f->blk, 0), 0);
     assert_int_equal(gvblk_complete(&f->blk, 0, &done, TIMEOUT_MS), 0);

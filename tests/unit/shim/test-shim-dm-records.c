@@ -193,6 +193,84 @@ static void test_inject_msi_pirq(void **state)
     assert_int_equal(next_msi(fx, &seq).error, -EINVAL);
 }
 
+/* The modified-memory records after `seq`, as (first_pfn, nr) pairs; their count. */
+static unsigned modified_since(struct fixture *fx, uint64_t seq, uint64_t *pairs, unsigned max)
+{
+    uint64_t last = mockhv_modified_last_seq(fx->hv);
+    unsigned n = 0;
+
+    for (uint64_t s = seq + 1; s <= last && n < max; s++, n++) {
+        struct mockhv_modified m;
+
+        assert_int_equal(mockhv_modified_get(fx->hv, s, &m), 0);
+        pairs[2 * n] = m.first_pfn;
+        pairs[2 * n + 1] = m.nr;
+    }
+    return n;
+}
+
+#define EXT(first, count)                                                                          \
+    {                                                                                              \
+        .nr = (count), .first_pfn = (first)                                                        \
+    }
+
+/*
+ * XEN_DMOP_modified_memory as Xen's dm.c: nothing at all outside log-dirty
+ * mode; in it, extents last to first, EINVAL at the first bad one (those
+ * after it in the array are marked by then), and a range holding the
+ * highest frame (max_mapped_pfn) refused as one past it.
+ */
+static void test_modified_memory_as_xen(void **state)
+{
+    struct fixture *fx = *state;
+    const uint64_t max_gfn = (RAM >> 12) - 1;
+    struct xen_dm_op_modified_memory_extent bad_middle[] = {EXT(0x10, 1), EXT(max_gfn, 1),
+                                                            EXT(0x20, 2)};
+    struct xen_dm_op_modified_memory_extent good[] = {EXT(0x30, 3), EXT(max_gfn - 4, 4)};
+    struct xen_dm_op_modified_memory_extent bad;
+    uint64_t seq = mockhv_modified_last_seq(fx->hv);
+    uint64_t p[8];
+
+    /* Off: success, nothing recorded, nothing checked. */
+    assert_int_equal(xendevicemodel_modified_memory_bulk(fx->dmod, DOMID, bad_middle, 3), 0);
+    assert_int_equal(xendevicemodel_modified_memory(fx->dmod, DOMID, ~0ull - 1, 4), 0);
+    assert_int_equal(mockhv_modified_last_seq(fx->hv), seq);
+
+    mockhv_set_log_dirty(fx->hv, true);
+    /* Last to first. */
+    assert_int_equal(xendevicemodel_modified_memory_bulk(fx->dmod, DOMID, good, 2), 0);
+    assert_int_equal(modified_since(fx, seq, p, 4), 2);
+    assert_true(p[0] == max_gfn - 4 && p[1] == 4 && p[2] == 0x30 && p[3] == 3);
+    seq = mockhv_modified_last_seq(fx->hv);
+    /* The bad extent stops the call: the one after it is marked, the one before is not. */
+    assert_int_equal(xendevicemodel_modified_memory_bulk(fx->dmod, DOMID, bad_middle, 3), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(modified_since(fx, seq, p, 4), 1);
+    assert_true(p[0] == 0x20 && p[1] == 2);
+    seq = mockhv_modified_last_seq(fx->hv);
+    /* The highest frame itself is refused; the one below it is not. */
+    assert_int_equal(xendevicemodel_modified_memory(fx->dmod, DOMID, max_gfn, 1), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(xendevicemodel_modified_memory(fx->dmod, DOMID, max_gfn - 1, 1), 0);
+    /* Empty, wrapping, or with pad set. */
+    assert_int_equal(xendevicemodel_modified_memory(fx->dmod, DOMID, 0x10, 0), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(xendevicemodel_modified_memory(fx->dmod, DOMID, ~0ull - 1, 4), -1);
+    assert_int_equal(errno, EINVAL);
+    bad = (struct xen_dm_op_modified_memory_extent){.nr = 1, .pad = 1, .first_pfn = 0x10};
+    assert_int_equal(xendevicemodel_modified_memory_bulk(fx->dmod, DOMID, &bad, 1), -1);
+    assert_int_equal(errno, EINVAL);
+    /* No extents at all: nothing to do. */
+    assert_int_equal(xendevicemodel_modified_memory_bulk(fx->dmod, DOMID, good, 0), 0);
+    assert_int_equal(modified_since(fx, seq, p, 4), 1);
+    assert_true(p[0] == max_gfn - 1 && p[1] == 1);
+    /* Off again: nothing recorded. */
+    mockhv_set_log_dirty(fx->hv, false);
+    seq = mockhv_modified_last_seq(fx->hv);
+    assert_int_equal(xendevicemodel_modified_memory_bulk(fx->dmod, DOMID, good, 2), 0);
+    assert_int_equal(mockhv_modified_last_seq(fx->hv), seq);
+}
+
 /*
  * The first call on a range reports every frame dirty (the pad bits of the
  * last byte too); later calls report the frames the guest wrote since the
@@ -256,6 +334,7 @@ static void test_dirty_vram_what_counts(void **state)
     assert_non_null(fmem);
     assert_int_equal(track(fx, VRAM_PFN, 8, bm, sizeof(bm)), 0);
     assert_int_equal(b[0], 0xff);
+    mockhv_set_log_dirty(fx->hv, true); /* else modified_memory records nothing */
     assert_int_equal(xendevicemodel_modified_memory(fx->dmod, DOMID, VRAM_PFN + 1, 2), 0);
     assert_int_equal(mockhv_modified_last_seq(fx->hv), seq + 1);
     p = xenforeignmemory_map(fmem, DOMID, PROT_READ | PROT_WRITE, 1, &pfn, NULL);
@@ -597,6 +676,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pci_link_route, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inject_msi_pirq, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_modified_memory_as_xen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dirty_vram_guest_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dirty_vram_what_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dirty_vram_range_change_and_stop, setup, teardown),

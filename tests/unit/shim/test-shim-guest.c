@@ -363,6 +363,10 @@ static void test_records(void **state)
     assert_int_equal(xendevicemodel_set_pci_intx_level(d, DOMID, 0, 1, 3, 1, 1), -1);
     assert_int_equal(errno, EINVAL);
 
+    /* Outside log-dirty mode Xen ignores modified_memory, checks included. */
+    assert_int_equal(xendevicemodel_modified_memory(d, DOMID, ~0ull - 1, 4), 0);
+    assert_int_equal(mockhv_modified_last_seq(fx->hv), 0);
+    mockhv_set_log_dirty(fx->hv, true);
     assert_int_equal(xendevicemodel_modified_memory(d, DOMID, 0x10, 3), 0);
     assert_int_equal(mockhv_modified_last_seq(fx->hv), 1);
     assert_int_equal(mockhv_modified_get(fx->hv, 1, &m), 0);
