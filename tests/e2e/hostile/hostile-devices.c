@@ -574,7 +574,7 @@ static void test_uart_loopback_flood_fifo(void **state)
     hfx_finish(fx);
 }
 
-/* Loopback without FIFO: one byte held, the first. */
+/* Loopback without FIFO: one byte held, the last (each overrun overwrites the RBR). */
 static void test_uart_loopback_flood_nofifo(void **state)
 {
     struct hfx *fx = *state;
@@ -592,7 +592,7 @@ static void test_uart_loopback_flood_nofifo(void **state)
         hfx_out(fx, COM1, 1, 'A' + (i % 26));
     assert_int_equal(hfx_in(fx, COM1 + 5, 1), 0x63);
     assert_int_equal(hfx_in(fx, COM1 + 5, 1), 0x61);
-    assert_int_equal(hfx_in(fx, COM1, 1), 'A');
+    assert_int_equal(hfx_in(fx, COM1, 1), 'A' + 99 % 26);
     assert_int_equal(hfx_in(fx, COM1 + 5, 1), 0x60);
     hfx_out(fx, COM1 + 4, 1, 0x00);
     assert_int_equal(mockhv_isa_irq_level(fx->hv, ISA_IRQ), 0);
