@@ -341,6 +341,7 @@ static int ctl_stats(void *opaque, struct control_buf *out)
     ioreq_server_get_stats(d->srv, &st, per_vcpu, nr);
     control_json_ioreq_stats(out, &st, per_vcpu, nr < st.nr_vcpus ? nr : st.nr_vcpus);
     free(per_vcpu);
+    control_json_faults(out, d->pci ? pci_bus_faults(d->pci) : NULL);
     /* Every device: what was dispatched to it, and its own counters if it keeps any. */
     for (unsigned i = 0; i < d->nr_devs; i++) {
         struct ioreqd_device *dev = &d->devs[i];

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "compiler.h"
+#include "dm-faults.h"
 #include "io-range.h"
 #include "platform.h"
 
@@ -228,6 +229,14 @@ int pci_bus_add(struct pci_bus *bus, struct pci_dev *dev, int devfn, char *errbu
  */
 void pci_bus_remove(struct pci_bus *bus, struct pci_dev *dev);
 struct pci_dev *pci_bus_find(struct pci_bus *bus, uint32_t sbdf);
+/*
+ * The bus's device-level fault counters (dm-faults.h): what the bus
+ * refused (config accesses, BAR placements, MSI-X accesses) and what its
+ * devices count through pci_dev_fault(). Lives as long as the bus.
+ */
+struct dm_faults *pci_bus_faults(struct pci_bus *bus);
+/* Counts a fault of dev's on its bus; nothing while dev is on no bus. */
+void pci_dev_fault(struct pci_dev *dev, enum dm_fault cause);
 
 /* The ioreq_pci_handler entry points (ioreq/server.h): opaque is the bus. */
 uint32_t pci_bus_cfg_read(void *bus, uint32_t sbdf, unsigned reg, unsigned size);

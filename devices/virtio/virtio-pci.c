@@ -535,11 +535,15 @@ static void notify(struct vpci *vp, unsigned off)
     unsigned index = off / VPCI_NOTIFY_MULT;
 
     if (index >= vp->num_queues || !vp->queues[index].enabled) {
+        pci_dev_fault(&vp->pci, DM_FAULT_VIRTIO_NOTIFY_IGNORED);
         log_guest("%s: notification for queue %u that is not enabled", vp->vdev->ops->name, index);
         return;
     }
-    if (!(vp->status & VIRTIO_STATUS_DRIVER_OK) || (vp->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET))
+    if (!(vp->status & VIRTIO_STATUS_DRIVER_OK) ||
+        (vp->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET)) {
+        pci_dev_fault(&vp->pci, DM_FAULT_VIRTIO_NOTIFY_IGNORED);
         return;
+    }
     vp->vdev->ops->queue_notify(vp->vdev, index);
 }
 
@@ -728,8 +732,10 @@ int vpci_new(struct vpci **out, struct pci_bus *bus, struct gmem *gm, struct vir
         rc = -ENOMEM;
         goto out;
     }
-    for (unsigned i = 0; i < vp->num_queues; i++)
+    for (unsigned i = 0; i < vp->num_queues; i++) {
         virtq_init(&vp->vqs[i], i, gm);
+        vp->vqs[i].faults = pci_bus_faults(bus);
+    }
     vp->transport = (struct virtio_transport){
         .queue = t_queue,
         .notify_queue = t_notify_queue,
