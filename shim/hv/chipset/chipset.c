@@ -204,7 +204,8 @@ static bool cs_pio_locked(struct hv_chipset *cs, uint16_t port, unsigned size, b
 {
     uint16_t pm = cs->pmt.base;
 
-    if (fits(port, size, 0x20, 2) || fits(port, size, 0xa0, 2) || fits(port, size, 0x4d0, 2))
+    if (fits(port, size, 0x20, 2) || fits(port, size, 0xa0, 2) || fits(port, size, 0x4d0, 1) ||
+        fits(port, size, 0x4d1, 1))
         return pic_pio(cs, port, size, write, val);
     if (fits(port, size, 0x40, 4) || fits(port, size, 0x61, 1))
         return pit_pio(cs, port, size, write, val, now);

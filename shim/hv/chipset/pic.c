@@ -250,8 +250,8 @@ static bool elcr_pio(struct hv_chipset *cs, uint16_t port, unsigned size, bool w
     struct cs_pic *p = &cs->pic[port & 1];
 
     if (size != 1) {
-        /* Xen's handler covers one byte per port: a wider access spans both
-         * and is not taken as the ELCR's. */
+        /* chipset.c passes only accesses inside one of the two 1-byte
+         * handlers Xen registers; kept for a direct caller. */
         cs_bad_access(cs, "elcr", port, size);
         if (!write)
             *val = ~0u;

@@ -386,7 +386,8 @@ static void test_hostile_accesses(void **state)
     assert_true(hv_chipset_pio(cs, 0, 0x40, 4, false, &v));
     assert_int_equal(v, 0xffffffff);
     assert_true(hv_chipset_pio(cs, 0, 0x70, 2, true, &v));
-    assert_true(hv_chipset_pio(cs, 0, 0x4d0, 2, false, &v));
+    /* Xen's ELCR is two 1-byte handlers: a 2-byte access is the DM's. */
+    assert_false(hv_chipset_pio(cs, 0, 0x4d0, 2, false, &v));
     /* Straddling the end of a range: not Xen's. */
     assert_false(hv_chipset_pio(cs, 0, 0x21, 2, false, &v));
     assert_false(hv_chipset_pio(cs, 0, 0xb00a, 4, false, &v));
