@@ -126,7 +126,7 @@ struct hv_chipset {
     pthread_cond_t irq_cv;   /* hv_chipset_wait sleeps here */
     pthread_t thread;
     bool thread_started, stopping;
-    unsigned wait_generation; /* bumped by hv_chipset_interrupt_waits */
+    bool wake[CS_MAX_VCPUS]; /* hv_chipset_interrupt_waits not yet seen */
 
     struct cs_pic pic[2];
     struct cs_pit pit;

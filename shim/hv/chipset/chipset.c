@@ -355,14 +355,17 @@ bool hv_chipset_wait(struct hv_chipset *cs, unsigned vcpu, const struct timespec
     if (vcpu >= cs->cfg.nr_vcpus)
         return false;
     cs_lock(cs);
-    unsigned generation = cs->wait_generation;
     for (;;) {
         if (cs_has_work(cs, vcpu)) {
             ready = true;
             break;
         }
-        if (cs->stopping || generation != cs->wait_generation)
+        if (cs->stopping)
             break;
+        if (cs->wake[vcpu]) {
+            cs->wake[vcpu] = false;
+            break;
+        }
         if (!deadline)
             pthread_cond_wait(&cs->irq_cv, &cs->lock);
         else if (pthread_cond_timedwait(&cs->irq_cv, &cs->lock, deadline) == ETIMEDOUT) {
@@ -377,7 +380,8 @@ bool hv_chipset_wait(struct hv_chipset *cs, unsigned vcpu, const struct timespec
 void hv_chipset_interrupt_waits(struct hv_chipset *cs)
 {
     cs_lock(cs);
-    cs->wait_generation++;
+    for (unsigned v = 0; v < cs->cfg.nr_vcpus; v++)
+        cs->wake[v] = true;
     pthread_cond_broadcast(&cs->irq_cv);
     cs_unlock(cs);
 }

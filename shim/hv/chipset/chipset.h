@@ -77,7 +77,9 @@ int hv_chipset_ack(struct hv_chipset *cs, unsigned vcpu);
  * the deadline, or hv_chipset_interrupt_waits (false). Timers keep firing
  * meanwhile. The deadline is CLOCK_MONOTONIC; NULL waits without limit. */
 bool hv_chipset_wait(struct hv_chipset *cs, unsigned vcpu, const struct timespec *deadline);
-/* Wakes every hv_chipset_wait (the domain is stopping). */
+/* Wakes every hv_chipset_wait (the domain is stopping). A vCPU that was not
+ * waiting gets the wake-up at its next hv_chipset_wait, which returns false at
+ * once, so that a wake-up is not lost between a check and the wait. */
 void hv_chipset_interrupt_waits(struct hv_chipset *cs);
 
 /* INIT and Startup IPIs other vCPUs sent to vcpu through their ICR

@@ -3,8 +3,10 @@
  * ISA, GSI and PCI INTx lines as Xen's hvm/irq.c does it.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <sched.h>
 #include <stddef.h>
 #include <cmocka.h>
 
@@ -359,11 +361,56 @@ static void test_wait_interrupted(void **state)
     struct timespec past = deadline_in(0);
 
     assert_false(hv_chipset_wait(cs, 0, &past));
+    /* A wake-up for a vCPU that was not waiting is kept for its next wait,
+     * once: without it this wait would never return. */
     hv_chipset_interrupt_waits(cs);
+    assert_false(hv_chipset_wait(cs, 0, NULL));
     past = deadline_in(0);
     assert_false(hv_chipset_wait(cs, 0, &past));
     assert_false(hv_chipset_wait(cs, 5, NULL)); /* no such vCPU */
     hv_chipset_destroy(cs);
+}
+
+struct waiter {
+    struct hv_chipset *cs;
+    bool started, result;
+};
+
+static void *wait_forever(void *arg)
+{
+    struct waiter *w = arg;
+
+    __atomic_store_n(&w->started, true, __ATOMIC_RELEASE);
+    w->result = hv_chipset_wait(w->cs, 1, NULL);
+    return NULL;
+}
+
+static void test_wait_woken_from_another_thread(void **state)
+{
+    struct recorder rec = {0};
+    struct waiter w = {.cs = make_chipset(2, &rec), .result = true};
+    pthread_t t;
+
+    assert_int_equal(pthread_create(&t, NULL, wait_forever, &w), 0);
+    while (!__atomic_load_n(&w.started, __ATOMIC_ACQUIRE))
+        sched_yield();
+    /* Whether the waiter sleeps already or not, it returns false. */
+    hv_chipset_interrupt_waits(w.cs);
+    pthread_join(t, NULL);
+    assert_false(w.result);
+
+    /* An interrupt for vCPU 1 ends its wait with true. */
+    w.result = false;
+    w.started = false;
+    mmio_write32(w.cs, 1, LAPIC + 0xf0, 0x1ff);
+    assert_int_equal(pthread_create(&t, NULL, wait_forever, &w), 0);
+    while (!__atomic_load_n(&w.started, __ATOMIC_ACQUIRE))
+        sched_yield();
+    assert_int_equal(hv_chipset_msi(w.cs, 0xfee02000, 0x0051), 0);
+    pthread_join(t, NULL);
+    assert_true(w.result);
+    assert_int_equal(hv_chipset_ack(w.cs, 1), 0x51);
+    hv_chipset_destroy(w.cs);
 }
 
 /* ---- hostile accesses ---- */
@@ -468,6 +515,7 @@ int main(void)
         cmocka_unit_test(test_msi_decode),
         cmocka_unit_test(test_init_sipi),
         cmocka_unit_test(test_wait_interrupted),
+        cmocka_unit_test(test_wait_woken_from_another_thread),
         cmocka_unit_test(test_hostile_accesses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
