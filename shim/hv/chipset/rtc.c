@@ -91,7 +91,7 @@ static int64_t rtc_guest_sec(const struct cs_rtc *r, uint64_t *nsec)
 static void rtc_copy_date(struct cs_rtc *r, int64_t sec)
 {
     time_t t = (time_t)sec;
-    struct tm tm;
+    struct tm tm = {.tm_mday = 1, .tm_year = 100}; /* if gmtime_r fails */
 
     gmtime_r(&t, &tm);
     r->regs[RTC_SECONDS] = to_bcd(r, tm.tm_sec);

@@ -435,6 +435,13 @@ static void test_rtc_reg_c_and_periodic(void **state)
     assert_int_equal(v, 0x40);
     rtc_pio(cs, 0x71, 1, false, &v, 1000 + 2000000); /* cleared on read */
     assert_int_equal(v, 0x00);
+    /* Enabling PIE later: the next tick keeps the phase of the first. */
+    v = 0x0b;
+    rtc_pio(cs, 0x70, 1, true, &v, 1000);
+    v = 0xc2;
+    rtc_pio(cs, 0x71, 1, true, &v, 1000 + 5000000);
+    assert_int_equal(cs->rtc.pf_next, 1000 + 6 * 976563);
+    assert_int_equal(rtc_run_timer(cs, 1000 + 5000000), 1000 + 6 * 976563);
     free_bare_chipset(cs);
 }
 
