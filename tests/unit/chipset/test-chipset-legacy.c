@@ -461,6 +461,36 @@ static void test_rtc_periodic_irq8(void **state)
     hv_chipset_destroy(cs);
 }
 
+static void test_rtc_update_and_alarm_irq8(void **state)
+{
+    struct recorder rec = {0};
+    struct hv_chipset *cs = make_chipset(1, &rec);
+
+    virtual_wire(cs);
+    pic_init(cs);
+    pic_unmask(cs, 8);
+    cmos_read(cs, 0x0c);
+    cmos_write(cs, 0x0b, 0x12); /* UIE: an interrupt after each update */
+    struct timespec dl = deadline_in(10);
+    assert_true(hv_chipset_wait(cs, 0, &dl));
+    assert_int_equal(hv_chipset_ack(cs, 0), 0x70);
+    assert_int_equal(cmos_read(cs, 0x0c) & 0x90, 0x90); /* IRQF | UF */
+    outb(cs, 0xa0, 0x20);
+    outb(cs, 0x20, 0x20);
+
+    /* An alarm of "any" hour, minute and second rings every second. */
+    cmos_write(cs, 0x01, 0xff);
+    cmos_write(cs, 0x03, 0xc0);
+    cmos_write(cs, 0x05, 0xff);
+    cmos_write(cs, 0x0b, 0x22); /* AIE only */
+    cmos_read(cs, 0x0c);
+    dl = deadline_in(10);
+    assert_true(hv_chipset_wait(cs, 0, &dl));
+    assert_int_equal(hv_chipset_ack(cs, 0), 0x70);
+    assert_int_equal(cmos_read(cs, 0x0c) & 0xa0, 0xa0); /* IRQF | AF */
+    hv_chipset_destroy(cs);
+}
+
 static void test_rtc_cmos_ram_is_the_dm(void **state)
 {
     struct recorder rec = {0};
@@ -587,6 +617,7 @@ int main(void)
         cmocka_unit_test(test_rtc_uip_ends),
         cmocka_unit_test(test_rtc_reg_c_and_periodic),
         cmocka_unit_test(test_rtc_periodic_irq8),
+        cmocka_unit_test(test_rtc_update_and_alarm_irq8),
         cmocka_unit_test(test_rtc_cmos_ram_is_the_dm),
         cmocka_unit_test(test_pmt_ticks_and_wrap),
         cmocka_unit_test(test_pmt_status_and_sci),
