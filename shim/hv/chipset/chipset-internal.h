@@ -57,6 +57,10 @@ struct cs_pit {
     /* channel 0's IRQ0 timer */
     uint64_t irq0_next;   /* ns, CS_NO_DEADLINE when stopped */
     uint64_t irq0_period; /* ns, 0 for one-shot */
+    /* Ticks not yet delivered because the last one was not yet taken by a
+     * vCPU (Xen's pending_intr_nr in its default delay_for_missed_ticks
+     * mode), at most one second's worth. */
+    uint32_t irq0_backlog;
 };
 
 /* ---- MC146818 RTC (rtc.c) ---- */
@@ -164,6 +168,7 @@ void pit_reset(struct hv_chipset *cs, uint64_t now);
 bool pit_pio(struct hv_chipset *cs, uint16_t port, unsigned size, bool write, uint32_t *val,
              uint64_t now);
 uint64_t pit_run_timer(struct hv_chipset *cs, uint64_t now); /* next deadline */
+void pit_irq0_taken(struct hv_chipset *cs);                  /* a vCPU took IRQ 0's vector */
 uint32_t pit_get_count(const struct cs_pit_channel *c, uint64_t now);
 bool pit_get_out(const struct cs_pit_channel *c, uint64_t now);
 
@@ -206,7 +211,11 @@ int lapic_ack(struct hv_chipset *cs, unsigned vcpu);
 bool lapic_accept_pic_intr(const struct hv_chipset *cs, unsigned vcpu);
 void lapic_adjust_i8259_target(struct hv_chipset *cs);
 uint64_t lapic_run_timers(struct hv_chipset *cs, uint64_t now);
+bool lapic_irr_has(const struct hv_chipset *cs, unsigned vcpu, uint8_t vector);
 enum hv_chipset_ipi lapic_take_ipi(struct hv_chipset *cs, unsigned vcpu, uint8_t *vector);
+
+/* chipset.c: hv_chipset_ack with the lock held */
+int cs_ack_locked(struct hv_chipset *cs, unsigned vcpu);
 
 /* irq-route.c */
 unsigned irq_isa_to_gsi(unsigned isa_irq);

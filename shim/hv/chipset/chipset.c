@@ -332,18 +332,31 @@ bool hv_chipset_pending(struct hv_chipset *cs, unsigned vcpu)
     return pending;
 }
 
-int hv_chipset_ack(struct hv_chipset *cs, unsigned vcpu)
+int cs_ack_locked(struct hv_chipset *cs, unsigned vcpu)
 {
     int vector = -1;
+    uint64_t pin2 = cs->ioapic.redir[2];
+
+    /* The PIC first, as hvm_vcpu_has_pending_irq orders them. */
+    if (lapic_accept_pic_intr(cs, vcpu) && cs->pic[0].int_output) {
+        vector = pic_intack(cs);
+        if (vector >= 0)
+            return vector;
+    }
+    vector = lapic_ack(cs, vcpu);
+    if (vector >= 0 && !(pin2 & (1ull << 16)) && vector == (uint8_t)pin2)
+        pit_irq0_taken(cs); /* IRQ 0 through IOAPIC pin 2 */
+    return vector;
+}
+
+int hv_chipset_ack(struct hv_chipset *cs, unsigned vcpu)
+{
+    int vector;
 
     if (vcpu >= cs->cfg.nr_vcpus)
         return -1;
     cs_lock(cs);
-    /* The PIC first, as hvm_vcpu_has_pending_irq orders them. */
-    if (lapic_accept_pic_intr(cs, vcpu) && cs->pic[0].int_output)
-        vector = pic_intack(cs);
-    if (vector < 0)
-        vector = lapic_ack(cs, vcpu);
+    vector = cs_ack_locked(cs, vcpu);
     cs_unlock(cs);
     return vector;
 }

@@ -101,7 +101,7 @@ struct hv_chipset_counters {
     uint64_t ioapic_unsupported;     /* NMI, SMI, INIT delivery modes */
     uint64_t ipis_dropped;           /* INIT/SIPI queue full */
     uint64_t pic_spurious;           /* INTA with no request left: IRQ 7 or 15 */
-    uint64_t pit_missed_ticks;       /* IRQ0 ticks skipped when the host fell behind */
+    uint64_t pit_missed_ticks;       /* IRQ0 ticks dropped: over a second behind */
     uint64_t lapic_missed_ticks;
     uint64_t debug_dropped; /* unprintable bytes to port 0xe9 */
 };

@@ -189,6 +189,11 @@ void lapic_set_irq(struct hv_chipset *cs, unsigned vcpu, uint8_t vector, bool le
     }
 }
 
+bool lapic_irr_has(const struct hv_chipset *cs, unsigned vcpu, uint8_t vector)
+{
+    return test_vec(&cs->lapic[vcpu], APIC_IRR, vector);
+}
+
 static uint32_t lapic_ppr(const struct cs_lapic *l)
 {
     uint32_t tpr = reg(l, APIC_TASKPRI);

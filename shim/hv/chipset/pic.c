@@ -139,6 +139,8 @@ static int pic_intack_irq(struct hv_chipset *cs, struct cs_pic *p)
         }
         pic_intack_one(cs, slave, irq);
         irq += 8;
+    } else if (irq == 0 && p->is_master) {
+        pit_irq0_taken(cs); /* the timer's tick was taken */
     }
     return irq;
 }

@@ -5,7 +5,11 @@
  * bit 4: refresh toggle, bit 5: channel 2's OUT). Counts are computed from
  * the monotonic clock at 1.193182 MHz since the count was loaded. Channel 0
  * drives ISA IRQ 0 as Xen's periodic timer does: periodic in modes 2 and 3,
- * one-shot in modes 1 and 4, nothing in the other modes.
+ * one-shot in modes 1 and 4, nothing in the other modes. As in Xen's default
+ * timer mode (delay_for_missed_ticks), a tick that falls while the previous
+ * one is still waiting for a vCPU is kept and raised when that one is taken,
+ * so the guest's tick count catches up; at most one second of ticks is kept,
+ * the rest is dropped and counted.
  */
 #include "chipset-internal.h"
 
@@ -105,6 +109,7 @@ static void pit_load_count(struct hv_chipset *cs, unsigned channel, uint32_t val
         cs->pit.irq0_period = 0;
         break;
     }
+    cs->pit.irq0_backlog = 0;
     cs->timers_changed = true;
 }
 
@@ -265,24 +270,86 @@ bool pit_pio(struct hv_chipset *cs, uint16_t port, unsigned size, bool write, ui
     return true;
 }
 
-uint64_t pit_run_timer(struct hv_chipset *cs, uint64_t now)
+#define RTE_MASKED (1ull << 16)
+
+/* Whether IRQ 0 can reach a vCPU: unmasked at the PIC or at IOAPIC pin 2.
+ * While it cannot, ticks are not kept: the PIC's IRR holds one edge. */
+static bool pit_irq0_unmasked(const struct hv_chipset *cs)
+{
+    return !(cs->pic[0].imr & 1) || !(cs->ioapic.redir[2] & RTE_MASKED);
+}
+
+/* Whether the last tick still waits to be taken: in the PIC's IRR, or in a
+ * local APIC's IRR under IOAPIC pin 2's vector. Asked afresh each tick, so
+ * a tick lost to a PIC re-initialisation does not stop the timer. */
+static bool pit_irq0_waiting(const struct hv_chipset *cs)
+{
+    uint64_t pin2 = cs->ioapic.redir[2];
+
+    if ((cs->pic[0].irr & 1) && !(cs->pic[0].imr & 1))
+        return true;
+    if (pin2 & RTE_MASKED)
+        return false;
+    for (unsigned v = 0; v < cs->cfg.nr_vcpus; v++)
+        if (lapic_irr_has(cs, v, (uint8_t)pin2))
+            return true;
+    return false;
+}
+
+static uint32_t pit_backlog_cap(const struct cs_pit *pit)
+{
+    uint64_t cap = pit->irq0_period ? NS_PER_SEC / pit->irq0_period : 1;
+    return cap < 1 ? 1 : cap > 10000 ? 10000 : (uint32_t)cap;
+}
+
+static void pit_tick(struct hv_chipset *cs, uint64_t ticks)
+{
+    struct cs_pit *pit = &cs->pit;
+    uint64_t room;
+
+    if (!pit_irq0_unmasked(cs)) {
+        irq_isa_pulse(cs, 0); /* latched for when it is unmasked */
+        return;
+    }
+    if (!pit_irq0_waiting(cs)) {
+        irq_isa_pulse(cs, 0);
+        ticks--;
+    }
+    room = pit_backlog_cap(pit) - pit->irq0_backlog;
+    if (ticks > room) {
+        cs->counters.pit_missed_ticks += ticks - room;
+        ticks = room;
+    }
+    pit->irq0_backlog += (uint32_t)ticks;
+}
+
+/* A vCPU took IRQ 0's vector (Xen's pt_intr_post): a kept tick follows. */
+void pit_irq0_taken(struct hv_chipset *cs)
 {
     struct cs_pit *pit = &cs->pit;
 
+    if (pit->irq0_backlog) {
+        pit->irq0_backlog--;
+        irq_isa_pulse(cs, 0);
+    }
+}
+
+uint64_t pit_run_timer(struct hv_chipset *cs, uint64_t now)
+{
+    struct cs_pit *pit = &cs->pit;
+    uint64_t ticks = 1;
+
     if (pit->irq0_next > now)
         return pit->irq0_next;
-    irq_isa_pulse(cs, 0);
     pit->ch[0].count_load_time = now; /* Xen re-phases on each tick */
     if (!pit->irq0_period) {
         pit->irq0_next = CS_NO_DEADLINE;
+        pit_tick(cs, 1);
         return CS_NO_DEADLINE;
     }
-    pit->irq0_next += pit->irq0_period;
-    if (pit->irq0_next <= now) {
-        /* Behind by whole periods (the host was busy): those ticks are
-         * dropped and counted, not delivered in a burst. */
-        cs->counters.pit_missed_ticks += (now - pit->irq0_next) / pit->irq0_period + 1;
-        pit->irq0_next = now + pit->irq0_period;
-    }
+    /* Late by whole periods (the host was busy): those ticks are owed too. */
+    ticks += (now - pit->irq0_next) / pit->irq0_period;
+    pit->irq0_next += ticks * pit->irq0_period;
+    pit_tick(cs, ticks);
     return pit->irq0_next;
 }

@@ -287,6 +287,72 @@ static void test_pit_port61_live(void **state)
     hv_chipset_destroy(cs);
 }
 
+static void bare_out(struct hv_chipset *cs, uint16_t port, uint32_t v, uint64_t now)
+{
+    if (port >= 0x40 && port <= 0x43)
+        assert_true(pit_pio(cs, port, 1, true, &v, now));
+    else
+        assert_true(pic_pio(cs, port, 1, true, &v));
+}
+
+static void bare_virtual_wire(struct hv_chipset *cs)
+{
+    uint64_t v = 0x1ff;
+    assert_true(lapic_mmio(cs, 0, 0xfee000f0, 4, true, &v, 0));
+    v = 0x10;
+    assert_true(ioapic_mmio(cs, 0xfec00000, 4, true, &v));
+    v = 0x700;
+    assert_true(ioapic_mmio(cs, 0xfec00010, 4, true, &v));
+}
+
+static void test_pit_ticks_kept_until_taken(void **state)
+{
+    struct hv_chipset *cs = make_bare_chipset(1);
+    const uint64_t t0 = 1000000, period = 999847; /* 1193 input clocks */
+
+    bare_virtual_wire(cs);
+    bare_out(cs, 0x20, 0x11, 0);
+    bare_out(cs, 0x21, 0x08, 0);
+    bare_out(cs, 0x21, 0x04, 0);
+    bare_out(cs, 0x21, 0x01, 0);
+    bare_out(cs, 0x21, 0xfe, 0);
+    bare_out(cs, 0x43, 0x34, t0);
+    bare_out(cs, 0x40, 0xa9, t0);
+    bare_out(cs, 0x40, 0x04, t0);
+    assert_int_equal(cs->pit.irq0_period, period);
+
+    assert_int_equal(pit_run_timer(cs, t0 + period), t0 + 2 * period);
+    assert_int_equal(cs->pic[0].irr & 1, 1);
+    /* Woken a period late, the tick not yet taken: two ticks kept. */
+    assert_int_equal(pit_run_timer(cs, t0 + 3 * period), t0 + 4 * period);
+    assert_int_equal(cs->pit.irq0_backlog, 2);
+    /* Each one taken lets the next follow, after the EOI. */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(cs_ack_locked(cs, 0), 0x08);
+        assert_int_equal(cs_ack_locked(cs, 0), -1);
+        bare_out(cs, 0x20, 0x20, 0);
+    }
+    assert_int_equal(cs->pit.irq0_backlog, 0);
+    assert_int_equal(cs_ack_locked(cs, 0), -1);
+
+    /* Ten seconds behind: one second of ticks kept, the rest dropped. */
+    assert_int_equal(pit_run_timer(cs, t0 + 4 * period), t0 + 5 * period);
+    uint64_t late = t0 + 5 * period + 10 * NS_PER_SEC;
+    uint64_t ticks = 1 + 10 * NS_PER_SEC / period;
+    pit_run_timer(cs, late);
+    assert_int_equal(cs->pit.irq0_backlog, 1000);
+    assert_int_equal(cs->counters.pit_missed_ticks, ticks - 1000);
+
+    /* Masked everywhere: nothing kept; reprogramming forgets the backlog. */
+    bare_out(cs, 0x21, 0xff, 0);
+    bare_out(cs, 0x40, 0xa9, late);
+    bare_out(cs, 0x40, 0x04, late);
+    assert_int_equal(cs->pit.irq0_backlog, 0);
+    pit_run_timer(cs, late + 3 * period);
+    assert_int_equal(cs->pit.irq0_backlog, 0);
+    free_bare_chipset(cs);
+}
+
 static void test_pit_mode2_irq0(void **state)
 {
     struct recorder rec = {0};
@@ -611,6 +677,7 @@ int main(void)
         cmocka_unit_test(test_pit_latch_and_readback),
         cmocka_unit_test(test_pit_port61),
         cmocka_unit_test(test_pit_port61_live),
+        cmocka_unit_test(test_pit_ticks_kept_until_taken),
         cmocka_unit_test(test_pit_mode2_irq0),
         cmocka_unit_test(test_rtc_time_formats),
         cmocka_unit_test(test_rtc_set_time),
