@@ -627,6 +627,12 @@ static void test_pmt_live(void **state)
     nanosleep(&pause, NULL);
     assert_true(hv_chipset_pio(cs, 0, 0xb008, 4, false, &b));
     assert_true(b - a >= 3579); /* at least 1 ms of ticks, modulo 2^32 */
+    /* Never backwards, read after read (differences modulo 2^32). */
+    for (int i = 0; i < 10000; i++) {
+        assert_true(hv_chipset_pio(cs, 0, 0xb008, 4, false, &c));
+        assert_true(c - b < 0x80000000u);
+        b = c;
+    }
     /* PM1a_CNT is the device model's; the block moves. */
     assert_false(hv_chipset_pio(cs, 0, 0xb004, 2, false, &c));
     hv_chipset_set_pm1a_base(cs, 0x1f40);
