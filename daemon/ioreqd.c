@@ -787,10 +787,28 @@ int ioreqd_run(struct ioreqd *d)
     return d->exit_code < 0 ? IOREQD_EXIT_OK : d->exit_code;
 }
 
+/*
+ * A stop signal arriving during teardown asks for what is already under
+ * way. Freeing the signal events gives the signals back their default
+ * action, which would kill us half-way (or just before exit 0): block them
+ * for the rest of the process's life instead.
+ */
+static void block_stop_signals(void)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    for (size_t i = 0; i < ARRAY_SIZE(stop_signals); i++)
+        sigaddset(&set, stop_signals[i]);
+    if (sigprocmask(SIG_BLOCK, &set, NULL))
+        log_warn("cannot block the stop signals during teardown: %s", strerror(errno));
+}
+
 void ioreqd_stop(struct ioreqd *d)
 {
     if (!d)
         return;
+    block_stop_signals();
     control_server_free(d->ctl);
     /* Backends first: whatever the guest saw completed must be durable. */
     for (unsigned i = d->nr_devs; i-- > 0;) {

@@ -416,6 +416,59 @@ static void test_sigint_teardown(void **state)
     stop_and_check_clean(*state, SIGINT);
 }
 
+/*
+ * A second stop signal while the first is being served (systemd and an
+ * impatient user both asking) is a stop already in progress: ioreqd exits
+ * 0 every time, never by the signal's default action. A first round
+ * measures how long a stop takes; the second signal then follows the first
+ * after a delay that sweeps that time, so that it lands at every point of
+ * teardown, up to the very end.
+ */
+static long elapsed_ns(const struct timespec *from)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - from->tv_sec) * 1000000000L + (now.tv_nsec - from->tv_nsec);
+}
+
+static void test_double_sigterm(void **state)
+{
+    struct dfx *fx = *state;
+    const char *devs[] = {UART_SPEC, NULL};
+    const unsigned rounds = 120;
+    long stop_ns = 0;
+    uint16_t ids[4];
+
+    start_hv(fx, 2);
+    for (unsigned round = 0; round <= rounds; round++) {
+        struct timespec t0, gap;
+        long gap_ns = round ? stop_ns * (long)round / (long)rounds : 0;
+        int status;
+
+        start_ioreqd(fx, devs);
+        gap = (struct timespec){.tv_sec = gap_ns / 1000000000L, .tv_nsec = gap_ns % 1000000000L};
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        assert_int_equal(kill(fx->dm.pid, SIGTERM), 0);
+        if (round) {
+            nanosleep(&gap, NULL);
+            kill(fx->dm.pid, SIGTERM); /* a zombie by now is fine: we have not reaped it */
+        }
+        status = dfx_wait_exit(&fx->dm);
+        if (!round)
+            stop_ns = elapsed_ns(&t0);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            char how[64];
+
+            dmproc_dump_log(&fx->dm);
+            dmproc_describe_status(status, how, sizeof(how));
+            fail_msg("round %u (second signal after %ld us): ioreqd %s", round, gap_ns / 1000, how);
+        }
+        dmproc_fini(&fx->dm);
+    }
+    assert_int_equal(mockhv_servers(fx->hv, ids, 4), 0);
+}
+
 static void test_no_keys_left_when_dir_was_new(void **state)
 {
     struct dfx *fx = *state;
@@ -673,6 +726,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_sigterm_teardown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sighup_teardown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigint_teardown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_double_sigterm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_keys_left_when_dir_was_new, setup, teardown),
         cmocka_unit_test_setup_teardown(test_uart_pty_published, setup, teardown),
         cmocka_unit_test_setup_teardown(test_release_of_live_domain_keeps_serving, setup, teardown),
