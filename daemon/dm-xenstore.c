@@ -222,6 +222,28 @@ bool dmxs_domain_introduced(struct dmxs *x)
     return errno != 0 && errno != ENOENT;
 }
 
+void dmxs_disconnect(struct dmxs *x)
+{
+    if (x->watch_ev)
+        event_free(x->watch_ev);
+    x->watch_ev = NULL;
+    if (x->xsh) {
+        if (x->watching)
+            xs_unwatch(x->xsh, "@releaseDomain", DMXS_RELEASE_TK);
+        xs_close(x->xsh);
+    }
+    x->watching = false;
+    x->xsh = NULL;
+}
+
+int dmxs_reconnect(struct dmxs *x)
+{
+    if (x->xsh)
+        return 0;
+    x->xsh = xs_open(0);
+    return x->xsh ? 0 : errno ? -errno : -EIO;
+}
+
 void dmxs_close_keep(struct dmxs *x)
 {
     if (!x)

@@ -42,6 +42,14 @@ void dmxs_close(struct dmxs *x);
  * never get its reply. The toolstack removes the nodes with the domain.
  */
 void dmxs_close_keep(struct dmxs *x);
+/*
+ * The same in two steps, for a restriction that may fail: the connection
+ * closes but the nodes written are remembered, so that dmxs_reconnect()
+ * lets dmxs_close() remove them after all, or dmxs_close_keep() forgets
+ * them. Nothing but those three may be called in between.
+ */
+void dmxs_disconnect(struct dmxs *x);
+int dmxs_reconnect(struct dmxs *x) must_check;
 
 /* "/local/domain/0/device-model/<domid>" */
 const char *dmxs_dm_dir(const struct dmxs *x);

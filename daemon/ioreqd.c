@@ -761,12 +761,23 @@ int ioreqd_deprivilege(struct ioreqd *d, const struct depriv_plan *plan)
     int rc;
 
     if (plan->change_user) {
+        dmxs_disconnect(d->xs);
+        if (ioreq_server_restrict(d->srv)) {
+            /*
+             * Nothing was restricted that a new connection would inherit:
+             * reconnect, so that stopping removes state = running and the
+             * inventory instead of leaving them to claim we serve.
+             */
+            rc = dmxs_reconnect(d->xs);
+            if (rc)
+                log_error("cannot reconnect to xenstore to remove %s/state: %s", dmxs_dm_dir(d->xs),
+                          strerror(-rc));
+            return IOREQD_EXIT_FAILURE;
+        }
         dmxs_close_keep(d->xs);
         d->xs = NULL;
         log_info("deprivileging: xenstore closed; state and inventory stay for the toolstack "
                  "to remove");
-        if (ioreq_server_restrict(d->srv))
-            return IOREQD_EXIT_FAILURE;
         log_info("deprivileging: Xen handles restricted to domain %u", d->domid);
         d->liveness_ev = event_new(d->base, -1, EV_PERSIST, on_liveness_tick, d);
         if (!d->liveness_ev || event_add(d->liveness_ev, &tick) < 0) {

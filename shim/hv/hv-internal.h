@@ -211,6 +211,7 @@ struct mockhv {
     struct event *stop_ev;
     struct hv_conn *conns;
     int nr_conns;
+    int restrict_error; /* mockhv_fail_restrict(): RESTRICT fails with it, 0 normally */
     bool stopping;
     struct mockxs *xs;
     bool xs_released; /* hv_xenstore_release() ran (not under lock: one caller at a time) */

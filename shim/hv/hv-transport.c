@@ -88,6 +88,8 @@ static int hello(struct hv_conn *c, const struct wire_req *req, struct wire_rep 
 
 static int restrict_conn(struct hv_conn *c, uint64_t domid)
 {
+    if (c->hv->restrict_error)
+        return -c->hv->restrict_error;
     if (c->kind == WIRE_KIND_EVTCHN) {
         /* Linux evtchn: once only, never dom0 or a reserved domid */
         if (c->restrict_domid >= 0)
@@ -384,4 +386,11 @@ int mockhv_connections(struct mockhv *hv)
     n = hv->nr_conns;
     pthread_mutex_unlock(&hv->lock);
     return n;
+}
+
+void mockhv_fail_restrict(struct mockhv *hv, int err)
+{
+    pthread_mutex_lock(&hv->lock);
+    hv->restrict_error = err < 0 ? -err : err;
+    pthread_mutex_unlock(&hv->lock);
 }

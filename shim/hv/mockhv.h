@@ -261,6 +261,10 @@ int mockhv_server_vcpu_port(struct mockhv *hv, uint16_t id, unsigned vcpu, uint3
 int mockhv_bound_ports(struct mockhv *hv);
 /* Client connections currently open (library handles of any kind). */
 int mockhv_connections(struct mockhv *hv);
+/* From now on every RESTRICT fails with -err (0: restores the normal
+ * checks), as on a dom0 kernel whose privcmd and evtchn drivers lack the
+ * restrict ioctls (ENOTTY): xentoolcore_restrict_all() then fails. */
+void mockhv_fail_restrict(struct mockhv *hv, int err);
 
 /* Id of the enabled server that would get an access of `size` at addr
  * (a sbdf for MOCKHV_RANGE_PCI), or -ENOENT. */
