@@ -137,8 +137,16 @@ struct hv_vcpu {
     uint32_t word;
     uint32_t *wait_word;
     struct hv_evpage *wait_evp; /* reference held while waiting, or NULL */
-    bool aborted;               /* the server went away while we waited */
+    bool aborted;               /* the mock is stopping or the domain went while we waited */
     int stuck;                  /* server id we timed out on, -1 */
+    /* Server id destroyed while we waited on it (in the call or stuck), -1:
+     * Xen wakes such a vCPU only by a notification on a channel that no
+     * longer exists, so it never runs again (hv-guest.c, "Stranding"). */
+    int stranded;
+    /* The server was destroyed after answering us: the answer, kept for
+     * the waiting call (the slot's page goes with the server). */
+    bool answered_at_destroy;
+    uint64_t answer;
 };
 
 struct hv_irq_log {
@@ -313,8 +321,9 @@ int hv_bufring_queue(struct hv_server *s, const ioreq_t *p);
 int hv_guest_send(struct mockhv *hv, unsigned vcpu, ioreq_t *p, int timeout_ms);
 /* A device model notified guest port `port` of server s. */
 void hv_guest_notified(struct mockhv *hv, struct hv_server *s, int vcpu);
-/* Server s is going away: wake its waiters. */
-void hv_guest_abort_server(struct mockhv *hv, struct hv_server *s);
+/* A device model destroys server s: vCPUs waiting on it are stranded. */
+void hv_guest_strand_server(struct mockhv *hv, struct hv_server *s);
+/* The mock stops or the domain is destroyed: every waiting vCPU wakes (-ESHUTDOWN). */
 void hv_guest_abort_all(struct mockhv *hv);
 /* -EIO crashed, -ESHUTDOWN stopping or destroyed, 0 the guest runs. */
 int hv_guest_down(const struct mockhv *hv);

@@ -15,7 +15,11 @@
  *
  * Return convention: 0 (or a count) on success, -errno on failure.
  * -ETIMEDOUT: the device model did not answer in time (the vCPU then stays
- * busy, -EBUSY, until the answer arrives or the server is destroyed).
+ * busy, -EBUSY, until the answer arrives and is notified).
+ * -EDEADLK: the vCPU is stranded: a device model destroyed the server it
+ * was waiting on (in the call or busy after a timeout) without answering
+ * and notifying first. As on Xen, nothing wakes it again: every later
+ * access from it fails with -EDEADLK (see mockhv_vcpu_stranded).
  * A timeout_ms <= 0 means MOCKHV_DEFAULT_TIMEOUT_MS; there is no infinite wait.
  *
  * Xen's behaviour is kept where device models depend on it: vp_eport is
@@ -259,6 +263,10 @@ int mockhv_server_ranges(struct mockhv *hv, uint16_t id, struct mockhv_range *ou
 int mockhv_server_vcpu_port(struct mockhv *hv, uint16_t id, unsigned vcpu, uint32_t *port);
 /* Device-model ports currently bound to this domain, over every handle. */
 int mockhv_bound_ports(struct mockhv *hv);
+/* Id of the server vCPU `vcpu` is stranded on (its request unanswered when
+ * a device model destroyed the server), -1 if none, -EINVAL for no such
+ * vCPU. Destroying the domain strands nobody: its vCPUs are gone. */
+int mockhv_vcpu_stranded(struct mockhv *hv, unsigned vcpu);
 /* Client connections currently open (library handles of any kind). */
 int mockhv_connections(struct mockhv *hv);
 /* From now on every RESTRICT fails with -err (0: restores the normal
