@@ -28,7 +28,8 @@
  * loop with status 0; the ioreq
  * server reporting that the hypervisor went away ends it with status 1.
  * Teardown is the same in every case and tolerates a domain that no longer
- * exists.
+ * exists. It starts by disabling the server and answering what reached it
+ * (ioreq_server_quiesce): Xen wakes a waiting vCPU only by our notification.
  */
 #include "ioreqd.h"
 
@@ -821,7 +822,14 @@ void ioreqd_stop(struct ioreqd *d)
         return;
     block_stop_signals();
     control_server_free(d->ctl);
-    /* Backends first: whatever the guest saw completed must be durable. */
+    /*
+     * No vCPU may be left waiting: Xen wakes it only by our notification
+     * (not by disabling or destroying the server), and it sends INVALIDATE
+     * to every enabled server. So the server is disabled and what reached
+     * it answered before anything slow.
+     */
+    ioreq_server_quiesce(d->srv);
+    /* Backends next: whatever the guest saw completed must be durable. */
     for (unsigned i = d->nr_devs; i-- > 0;) {
         struct ioreqd_device *dev = &d->devs[i];
         if (dev->dev && dev->type->flush) {

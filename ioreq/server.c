@@ -54,8 +54,9 @@ struct ioreq_server {
     xenforeignmemory_handle *fmem;
     xendevicemodel_handle *dmod;
 
-    bool created; /* exists in Xen: destroy on teardown */
-    bool enabled; /* set_state(1) done: disable on teardown */
+    bool created;  /* exists in Xen: destroy on teardown */
+    bool enabled;  /* set_state(1) done: disable on teardown */
+    bool quiesced; /* slots answered after disabling: nothing more arrives */
     xenforeignmemory_resource_handle *res;
     buffered_iopage_t *buf_page; /* frame 0 */
     ioreq_t *slots;              /* frame 1: one slot per vCPU */
@@ -418,10 +419,44 @@ int ioreq_server_create(struct ioreq_server **out, const struct ioreq_server_par
     return 0;
 }
 
+void ioreq_server_quiesce(struct ioreq_server *srv)
+{
+    struct bufring_sink sink;
+    unsigned answered = 0;
+
+    if (!srv || srv->quiesced)
+        return;
+    srv->quiesced = true;
+    if (srv->enabled && xendevicemodel_set_ioreq_server_state(srv->dmod, srv->domid, srv->id, 0))
+        server_teardown_failed(srv, "disable ioreq server");
+    srv->enabled = false;
+    if (!srv->slots || srv->dead)
+        return;
+    /* Writes the guest buffered believe done: the devices still take them. */
+    if (srv->buf_page && srv->gmem && srv->rctx.registry)
+        bufring_drain(srv->buf_page, server_sink(srv, &sink), &srv->stats);
+    for (unsigned v = 0; v < srv->nr_vcpus; v++) {
+        if (!slot_refuse(&srv->slots[v]))
+            continue;
+        answered++;
+        /* Ports are bound in vCPU order: a start that failed half-way has the first ones. */
+        if (v >= srv->nr_ports) {
+            log_warn("ioreq: vCPU %u of domain %u has a request and no bound port to wake it", v,
+                     srv->domid);
+            continue;
+        }
+        if (xenevtchn_notify(srv->xce, srv->ports[v].local))
+            server_teardown_failed(srv, "notify vCPU");
+    }
+    if (answered)
+        log_info("ioreq: answered %u request(s) left in the slots as from no device", answered);
+}
+
 void ioreq_server_destroy(struct ioreq_server *srv)
 {
     if (!srv)
         return;
+    ioreq_server_quiesce(srv);
     if (srv->listening)
         io_registry_set_listener(srv->registry, NULL);
     if (srv->ev)
@@ -434,8 +469,6 @@ void ioreq_server_destroy(struct ioreq_server *srv)
     for (unsigned i = 0; i < srv->nr_ports; i++)
         if (xenevtchn_unbind(srv->xce, srv->ports[i].local))
             server_teardown_failed(srv, "unbind vCPU port");
-    if (srv->enabled && xendevicemodel_set_ioreq_server_state(srv->dmod, srv->domid, srv->id, 0))
-        server_teardown_failed(srv, "disable ioreq server");
     if (srv->res && xenforeignmemory_unmap_resource(srv->fmem, srv->res))
         server_teardown_failed(srv, "unmap ioreq pages");
     if (srv->created && xendevicemodel_destroy_ioreq_server(srv->dmod, srv->domid, srv->id))

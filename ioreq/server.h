@@ -70,7 +70,18 @@ struct ioreq_stats {
 
 int ioreq_server_create(struct ioreq_server **out, const struct ioreq_server_params *params,
                         struct event_base *base) must_check;
-/* Disable and destroy the server, unbind, unmap, close; ESRCH (domain gone) is not an error. */
+/*
+ * Stops serving without leaving a vCPU waiting: disables the server (Xen
+ * pauses the domain around it, so no request is half-sent afterwards and
+ * new ones go elsewhere), serves what the buffered ring holds, answers
+ * every request still in a slot as from no device (reads all-ones) and
+ * notifies its vCPU. Xen wakes a vCPU waiting on a server only by that
+ * notification: disabling or destroying the server does not. The server
+ * and its ports stay, so that devices can still finish their work.
+ * Idempotent; ioreq_server_destroy() does it first if not done yet.
+ */
+void ioreq_server_quiesce(struct ioreq_server *srv);
+/* Quiesce, then unbind, unmap, destroy the server, close; ESRCH (domain gone) is not an error. */
 void ioreq_server_destroy(struct ioreq_server *srv);
 
 void ioreq_server_set_pci_handler(struct ioreq_server *srv, const struct ioreq_pci_handler *pci);
