@@ -69,6 +69,13 @@ int dmxs_writef(struct dmxs *x, const char *path, const char *fmt, ...) must_che
 /* Removes every node ioreqd created, newest first; ENOENT is not an error. */
 void dmxs_cleanup(struct dmxs *x);
 
+/*
+ * Delivers watch events still queued and tells whether the connection
+ * works: 0, or -errno once xenstored is gone (libxenstore itself does not
+ * signal that on the watch descriptor). Never blocks.
+ */
+int dmxs_check(struct dmxs *x);
+
 /* xs_is_domain_introduced(domid); true also when xenstore cannot tell. */
 bool dmxs_domain_introduced(struct dmxs *x);
 

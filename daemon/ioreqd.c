@@ -95,14 +95,14 @@ struct ioreqd {
     struct ioreqd_device *devs;
     unsigned nr_devs;
     struct control_server *ctl;
-    struct event *liveness_ev;           /* restricted only: polls the guest's existence */
+    struct event *liveness_ev;           /* checks xenstore, polls the guest once without it */
     struct ioreqd_device *by_devfn[256]; /* the device owning each PCI function */
     bool publish_bars;                   /* BAR placement is kept current in xenstore */
     struct event *bars_ev;               /* writes moved BARs to xenstore, off the request path */
     int exit_code;
 };
 
-/* How often a restricted daemon asks whether its guest still exists. */
+/* How often a daemon without xenstore asks whether its guest still exists. */
 #define IOREQD_LIVENESS_SEC 2
 /* Moved BARs reach xenstore after this long, so a guest toggling decode costs little. */
 #define IOREQD_BARS_DELAY_MS 100
@@ -160,7 +160,19 @@ static void on_domain_released(void *opaque)
 static void on_liveness_tick(evutil_socket_t fd, short what, void *opaque)
 {
     struct ioreqd *d = opaque;
+    int rc;
 
+    if (d->xs) {
+        /* Connected, @releaseDomain tells us; a lost connection only shows here. */
+        rc = dmxs_check(d->xs);
+        if (!rc || d->exit_code >= 0)
+            return;
+        log_warn("xenstore connection lost (%s): asking the hypervisor every %d s whether "
+                 "domain %u still exists; the keys written stay for the toolstack to remove",
+                 strerror(-rc), IOREQD_LIVENESS_SEC, d->domid);
+        dmxs_close_keep(d->xs);
+        d->xs = NULL;
+    }
     /* Unknown is not gone: a hypervisor that went away is reported by the server itself. */
     if (guest_domain_state(d->guest) == GUEST_GONE) {
         log_info("domain %u is gone, shutting down", d->domid);
@@ -626,6 +638,7 @@ int ioreqd_start(struct ioreqd **out, const struct ioreqd_params *p)
     struct ioreqd_device_config *devs = p->devs;
     struct dmxs_callbacks xs_cb = {.domain_released = on_domain_released};
     struct ioreq_server_params params = {.domid = (uint16_t)domid, .on_fatal = on_fatal};
+    const struct timeval liveness_tick = {.tv_sec = IOREQD_LIVENESS_SEC};
     struct ioreq_pci_handler pci_handler;
     struct ioreqd *d = calloc(1, sizeof(*d));
     int code = IOREQD_EXIT_FAILURE;
@@ -690,6 +703,11 @@ int ioreqd_start(struct ioreqd **out, const struct ioreqd_params *p)
     }
     if (guest_domain_state(d->guest) == GUEST_GONE) {
         log_error("domain %u does not exist", domid);
+        goto fail;
+    }
+    d->liveness_ev = event_new(d->base, -1, EV_PERSIST, on_liveness_tick, d);
+    if (!d->liveness_ev || event_add(d->liveness_ev, &liveness_tick) < 0) {
+        log_error("cannot start watching domain %u", domid);
         goto fail;
     }
 
@@ -758,7 +776,6 @@ fail:
 
 int ioreqd_deprivilege(struct ioreqd *d, const struct depriv_plan *plan)
 {
-    const struct timeval tick = {.tv_sec = IOREQD_LIVENESS_SEC};
     int rc;
 
     if (plan->change_user) {
@@ -779,12 +796,8 @@ int ioreqd_deprivilege(struct ioreqd *d, const struct depriv_plan *plan)
         d->xs = NULL;
         log_info("deprivileging: xenstore closed; state and inventory stay for the toolstack "
                  "to remove");
+        /* From here on_liveness_tick asks the hypervisor about the guest. */
         log_info("deprivileging: Xen handles restricted to domain %u", d->domid);
-        d->liveness_ev = event_new(d->base, -1, EV_PERSIST, on_liveness_tick, d);
-        if (!d->liveness_ev || event_add(d->liveness_ev, &tick) < 0) {
-            log_error("cannot start watching domain %u", d->domid);
-            return IOREQD_EXIT_FAILURE;
-        }
     }
     rc = depriv_apply(plan);
     return rc ? IOREQD_EXIT_FAILURE : 0;

@@ -282,6 +282,10 @@ int mockhv_owner(struct mockhv *hv, enum mockhv_range_type type, uint64_t addr, 
  * malloc()ed and NUL-terminated. */
 int mockhv_xenstore_read(struct mockhv *hv, const char *path, char **value);
 int mockhv_xenstore_write(struct mockhv *hv, const char *path, const char *value);
+/* Closes every client connection of the embedded xenstored (the store
+ * stays, new clients are accepted), as when xenstored drops its clients:
+ * libxenstore's reader sees EOF. Returns how many were open. */
+int mockhv_xenstore_drop_clients(struct mockhv *hv);
 
 struct mockhv_stats {
     uint64_t unclaimed_reads;
