@@ -724,6 +724,8 @@ int ioreqd_start(struct ioreqd **out, const struct ioreqd_params *p)
         goto fail;
     }
 
+    guest_domain_watch_server(d->guest, ioreq_server_id(d->srv));
+
     d->pci = pci_bus_new(d->io, ioreq_server_platform(d->srv));
     if (!d->pci) {
         log_error("cannot create the PCI bus");

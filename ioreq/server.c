@@ -85,13 +85,15 @@ struct ioreq_server {
 };
 
 /*
- * Teardown calls fail with ESRCH once the toolstack destroyed the domain:
+ * Teardown calls fail with ESRCH once the toolstack destroyed the domain,
+ * and those about the server with ENOENT while it is dying (domain_kill
+ * destroyed its servers, xen/common/ioreq.c ioreq_server_destroy_all):
  * that is normal. After a fatal error the hypervisor is known to be gone
  * and that was reported once already.
  */
 static void server_teardown_failed(const struct ioreq_server *srv, const char *what)
 {
-    if (errno == ESRCH || srv->dead)
+    if (errno == ESRCH || errno == ENOENT || srv->dead)
         log_debug("ioreq: %s: %s", what, strerror(errno));
     else
         log_warn("ioreq: %s failed: %s", what, strerror(errno));

@@ -122,6 +122,7 @@ struct hv_conn {
     int fd;
     enum wire_kind kind;   /* 0 before HELLO */
     int restrict_domid;    /* -1: unrestricted */
+    bool maps_domain;      /* fmem: mapped the domain's RAM or ioreq pages */
     int event_wr;          /* evtchn: write end of the event pipe, -1 */
     struct hv_evpage *evp; /* evtchn: event page once asked for, else NULL */
     struct event *ev;
@@ -194,6 +195,9 @@ struct mockhv {
      * ESRCH, guest accesses with -ESHUTDOWN (written under lock, read
      * atomically by mockhv_domain_destroyed) */
     bool gone;
+    /* Gone and no longer held by a device model's mappings: Xen freed it,
+     * nothing finds it (hv-domain-destroy.c; written under lock). */
+    bool released;
     uint32_t pci_cf8;
     uint64_t mem_type_calls;
     uint64_t pci_link_route[4];
@@ -348,6 +352,13 @@ int hv_check_domid(const struct hv_conn *c, uint16_t domid);
 /* hv-xenstore.c */
 int hv_xenstore_start(struct mockhv *hv);
 void hv_xenstore_stop(struct mockhv *hv);
+/* hv-domain-destroy.c (callers hold mockhv.lock) */
+/* A connection that mapped the domain's memory closes: the last one lets a
+ * dying domain go. */
+void hv_domain_mapper_closed(struct mockhv *hv, struct hv_conn *c);
+/* ESRCH, or 0 where Xen still finds a dying domain for this op. */
+int hv_domain_dying_op(const struct mockhv *hv, uint32_t op);
+
 /* The toolstack's part of destroying the domain: release it (@releaseDomain)
  * and remove its keys. Called without mockhv.lock. */
 void hv_xenstore_release(struct mockhv *hv);

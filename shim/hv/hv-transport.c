@@ -55,6 +55,8 @@ static void conn_close(struct hv_conn *c)
     }
     hv->nr_conns--;
     hv_evtchn_conn_closed(hv, c);
+    if (c->maps_domain)
+        hv_domain_mapper_closed(hv, c);
     if (c->ev)
         event_free(c->ev);
     close(c->fd);
@@ -139,8 +141,12 @@ static int dispatch(struct hv_conn *c, const struct wire_req *req, size_t len, s
             return rc;
         if (req->op == WIRE_OP_FMEM_TRANSLATE)
             return hv_fmem_translate(hv, req, len, tx_buf() + sizeof(*rep), plen);
-        if (req->op != WIRE_OP_FMEM_RAM)
-            return hv_fmem_resource(hv, req, rep, fd_out);
+        if (req->op != WIRE_OP_FMEM_RAM) {
+            rc = hv_fmem_resource(hv, req, rep, fd_out);
+            c->maps_domain |= rc == 0 && req->op == WIRE_OP_FMEM_RESOURCE;
+            return rc;
+        }
+        c->maps_domain = true;
         rep->r[0] = hv->ram_bytes;
         rep->r[1] = hv->low_end;
         rep->r[2] = HV_HIGH_RAM_START;
@@ -150,6 +156,8 @@ static int dispatch(struct hv_conn *c, const struct wire_req *req, size_t len, s
         if (!is_dm_op(req->op))
             break;
         rc = hv_check_domid(c, req->domid);
+        if (rc == -ESRCH && req->domid == hv->domid)
+            rc = hv_domain_dying_op(hv, req->op);
         if (rc)
             return rc;
         rc = hv_server_handle(c, req, rep);

@@ -193,7 +193,8 @@ bool mockhv_domain_crashed(struct mockhv *hv);
  * destroyed and its event channels closed (a dom0 port bound to one stays
  * allocated but unbound: notify does nothing, unbind succeeds); every
  * device-model, foreign-memory, evtchn-bind and HVM-param call naming it
- * then fails with ESRCH and xc_domain_getinfo no longer lists it; guest
+ * then fails with ESRCH and xc_domain_getinfo no longer lists it, except
+ * while it is dying (mockhv_domain_dying); guest
  * accesses (and mockhv_ram_*) return -ESHUTDOWN, waiting ones included.
  * With xenstore, the domain is released (@releaseDomain fires) and
  * /local/domain/<domid> and /vm/<uuid> are removed; the device model's own
@@ -202,6 +203,17 @@ bool mockhv_domain_crashed(struct mockhv *hv);
  */
 int mockhv_domain_destroy(struct mockhv *hv);
 bool mockhv_domain_destroyed(const struct mockhv *hv);
+/*
+ * Destroyed but still held: as on Xen, a killed domain stays "dying" while
+ * a device model maps its pages (here: while a foreign-memory connection
+ * that mapped its RAM or ioreq pages stays open). Meanwhile
+ * xc_domain_getinfo lists it with the dying flag, xendevicemodel_nr_vcpus
+ * still answers and every call about an ioreq server fails with ENOENT
+ * (the servers are gone); all else fails with ESRCH as above. Once the
+ * last such connection closes, the domain is released: ESRCH everywhere,
+ * and xc_domain_getinfo no longer lists it.
+ */
+bool mockhv_domain_dying(struct mockhv *hv);
 int mockhv_hvm_param_get(struct mockhv *hv, unsigned index, uint64_t *val);
 int mockhv_hvm_param_set(struct mockhv *hv, unsigned index, uint64_t val);
 /* Number of successful set_mem_type calls so far. */
