@@ -223,6 +223,22 @@ int dmxs_writef(struct dmxs *x, const char *path, const char *fmt, ...)
     return dmxs_write(x, path, value);
 }
 
+char *dmxs_read(struct dmxs *x, const char *path)
+{
+    unsigned len;
+
+    return xs_read(x->xsh, XBT_NULL, path, &len);
+}
+
+int dmxs_remove(struct dmxs *x, const char *path)
+{
+    if (!below(path, x->dm_dir))
+        return -EPERM;
+    if (!xs_rm(x->xsh, XBT_NULL, path) && errno != ENOENT)
+        return errno ? -errno : -EIO;
+    return 0;
+}
+
 void dmxs_cleanup(struct dmxs *x)
 {
     while (x->nr_created) {

@@ -66,6 +66,14 @@ int dmxs_write(struct dmxs *x, const char *path, const char *value) must_check;
 int dmxs_writef(struct dmxs *x, const char *path, const char *fmt, ...) must_check
     printf_like(3, 4);
 
+/* The value at path (malloc()ed, NUL-terminated), or NULL with errno set. */
+char *dmxs_read(struct dmxs *x, const char *path);
+/*
+ * Removes path, which must lie below dmxs_dm_dir() (-EPERM otherwise):
+ * what a previous ioreqd left there. ENOENT is not an error. 0 or -errno.
+ */
+int dmxs_remove(struct dmxs *x, const char *path) must_check;
+
 /* Removes every node ioreqd created, newest first; ENOENT is not an error. */
 void dmxs_cleanup(struct dmxs *x);
 

@@ -588,7 +588,87 @@ static void device_identity(const struct ioreqd_device *dev, char *buf, size_t l
     }
 }
 
-static int publish_inventory(struct ioreqd *d)
+/*
+ * Servers belong to the domain, not to the process: one whose ioreqd
+ * crashed stays, enabled, with its ranges, and the vCPU that waited on it
+ * waits for good. Its id and pid are recorded in xenstore as soon as the
+ * server exists (record_server), so a successor (systemd restarts ioreqd
+ * after a crash) destroys it first, answering what it left in the slots:
+ * the guest's accesses then reach the new server, and the domain's eight
+ * server ids do not run out. A predecessor whose process still runs is
+ * left alone.
+ */
+/* Process pid runs and is an ioreqd (not another program that got its pid). */
+static bool ioreqd_runs(long pid)
+{
+    char path[64], comm[32] = "";
+    FILE *f;
+
+    if (pid <= 0 || pid == (long)getpid() || (kill((pid_t)pid, 0) < 0 && errno != EPERM))
+        return false;
+    snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+    f = fopen(path, "re");
+    if (!f)
+        return true; /* it runs; what it is we cannot tell: assume the worst */
+    if (!fgets(comm, sizeof(comm), f))
+        comm[0] = '\0';
+    fclose(f);
+    return strncmp(comm, "ioreqd", 6) == 0;
+}
+
+static void retire_predecessor(struct ioreqd *d)
+{
+    const char *dm = dmxs_dm_dir(d->xs);
+    char path[512], *id_text, *pid_text, *end;
+    unsigned long id;
+    long pid = 0;
+    int rc;
+
+    snprintf(path, sizeof(path), "%s/ioreqd/server-id", dm);
+    id_text = dmxs_read(d->xs, path);
+    if (!id_text)
+        return;
+    snprintf(path, sizeof(path), "%s/ioreqd/pid", dm);
+    pid_text = dmxs_read(d->xs, path);
+    if (pid_text)
+        pid = strtol(pid_text, NULL, 10);
+    free(pid_text);
+    errno = 0;
+    id = strtoul(id_text, &end, 10);
+    if (errno || end == id_text || *end || id > UINT16_MAX) {
+        log_warn("%s/ioreqd/server-id is '%.16s', not a server id: ignored", dm, id_text);
+    } else if (ioreqd_runs(pid)) {
+        log_warn("ioreqd %ld, which created ioreq server %lu for domain %u, still runs: "
+                 "leaving that server alone",
+                 pid, id, d->domid);
+        free(id_text);
+        return;
+    } else {
+        rc = ioreq_server_retire((uint16_t)d->domid, (uint16_t)id);
+        if (!rc)
+            log_info("destroyed ioreq server %lu left by a previous ioreqd (pid %ld) for domain "
+                     "%u: the guest's accesses reach the new server",
+                     id, pid, d->domid);
+        else if (rc == -ENOENT)
+            log_debug("ioreq server %lu of a previous ioreqd no longer exists", id);
+        else
+            log_warn("cannot destroy ioreq server %lu left by a previous ioreqd: %s", id,
+                     strerror(-rc));
+    }
+    free(id_text);
+    /* What it published is stale: ours replaces it, and goes with us. */
+    snprintf(path, sizeof(path), "%s/ioreqd", dm);
+    rc = dmxs_remove(d->xs, path);
+    if (!rc) {
+        snprintf(path, sizeof(path), "%s/state", dm);
+        rc = dmxs_remove(d->xs, path);
+    }
+    if (rc)
+        log_warn("cannot remove what a previous ioreqd left in %s: %s", dm, strerror(-rc));
+}
+
+/* Written as soon as the server exists: a successor finds it even if we crash now. */
+static int record_server(struct ioreqd *d)
 {
     const char *dm = dmxs_dm_dir(d->xs);
     char path[512];
@@ -598,12 +678,18 @@ static int publish_inventory(struct ioreqd *d)
     rc = dmxs_writef(d->xs, path, "%ld", (long)getpid());
     if (rc)
         return rc;
+    snprintf(path, sizeof(path), "%s/ioreqd/server-id", dm);
+    return dmxs_writef(d->xs, path, "%u", (unsigned)ioreq_server_id(d->srv));
+}
+
+static int publish_inventory(struct ioreqd *d)
+{
+    const char *dm = dmxs_dm_dir(d->xs);
+    char path[512];
+    int rc;
+
     snprintf(path, sizeof(path), "%s/ioreqd/version", dm);
     rc = dmxs_write(d->xs, path, IOREQD_VERSION);
-    if (rc)
-        return rc;
-    snprintf(path, sizeof(path), "%s/ioreqd/server-id", dm);
-    rc = dmxs_writef(d->xs, path, "%u", (unsigned)ioreq_server_id(d->srv));
     if (rc)
         return rc;
     snprintf(path, sizeof(path), "%s/ioreqd/vcpus", dm);
@@ -718,9 +804,15 @@ int ioreqd_start(struct ioreqd **out, const struct ioreqd_params *p)
     }
     params.registry = d->io;
     params.fatal_opaque = d;
+    retire_predecessor(d);
     rc = ioreq_server_create(&d->srv, &params, d->base);
     if (rc) {
         log_error("cannot set up the ioreq server for domain %u: %s", domid, strerror(-rc));
+        goto fail;
+    }
+    rc = record_server(d);
+    if (rc) {
+        log_error("cannot write to xenstore: %s", strerror(-rc));
         goto fail;
     }
 

@@ -520,6 +520,80 @@ void ioreq_server_get_stats(const struct ioreq_server *srv, struct ioreq_stats *
         per_vcpu[v] = srv->vstats[v];
 }
 
+/* Wakes vCPU v of a server we do not serve: its port is unbound since its owner died. */
+static int retire_notify(xenevtchn_handle *xce, uint16_t domid, ioreq_t *slot, unsigned v)
+{
+    xenevtchn_port_or_error_t local = xenevtchn_bind_interdomain(xce, domid, slot_eport(slot));
+    int rc = 0;
+
+    if (local < 0)
+        return errno ? -errno : -EIO;
+    if (xenevtchn_notify(xce, (evtchn_port_t)local))
+        rc = errno ? -errno : -EIO;
+    if (xenevtchn_unbind(xce, (evtchn_port_t)local) && !rc)
+        rc = errno ? -errno : -EIO;
+    if (rc)
+        log_warn("ioreq: waking vCPU %u of the old server: %s", v, strerror(-rc));
+    return rc;
+}
+
+int ioreq_server_retire(uint16_t domid, uint16_t id)
+{
+    xendevicemodel_handle *dmod = xendevicemodel_open(NULL, 0);
+    xenforeignmemory_handle *fmem = xenforeignmemory_open(NULL, 0);
+    xenevtchn_handle *xce = xenevtchn_open(NULL, 0);
+    xenforeignmemory_resource_handle *res = NULL;
+    unsigned nr_vcpus = 0, answered = 0;
+    evtchn_port_t buf_port;
+    void *addr = NULL;
+    int rc = 0;
+
+    if (!dmod || !fmem || !xce) {
+        rc = errno ? -errno : -EIO;
+        goto out;
+    }
+    /* No gfns asked for: Xen maps no legacy pages into the guest for this. */
+    if (xendevicemodel_get_ioreq_server_info(dmod, domid, id, NULL, NULL, &buf_port) ||
+        xendevicemodel_nr_vcpus(dmod, domid, &nr_vcpus)) {
+        rc = errno ? -errno : -EIO;
+        goto out;
+    }
+    /* Disabled first: Xen pauses the domain meanwhile, no request is half-sent after it. */
+    if (xendevicemodel_set_ioreq_server_state(dmod, domid, id, 0)) {
+        rc = errno ? -errno : -EIO;
+        goto out;
+    }
+    res = xenforeignmemory_map_resource(fmem, domid, XENMEM_resource_ioreq_server, id,
+                                        XENMEM_resource_ioreq_server_frame_ioreq(0), 1, &addr,
+                                        PROT_READ | PROT_WRITE, 0);
+    if (!res) {
+        log_warn("ioreq: mapping the slots of old server %u: %s", id, strerror(errno));
+    } else {
+        for (unsigned v = 0; v < nr_vcpus && v < SERVER_MAX_VCPUS; v++) {
+            ioreq_t *slot = (ioreq_t *)addr + v;
+
+            if (!slot_refuse(slot))
+                continue;
+            answered++;
+            (void)retire_notify(xce, domid, slot, v);
+        }
+        xenforeignmemory_unmap_resource(fmem, res);
+    }
+    if (answered)
+        log_info("ioreq: answered %u request(s) left in old server %u as from no device", answered,
+                 id);
+    if (xendevicemodel_destroy_ioreq_server(dmod, domid, id))
+        rc = errno ? -errno : -EIO;
+out:
+    if (xce)
+        xenevtchn_close(xce);
+    if (fmem)
+        xenforeignmemory_close(fmem);
+    if (dmod)
+        xendevicemodel_close(dmod);
+    return rc;
+}
+
 int ioreq_server_restrict(struct ioreq_server *srv)
 {
     if (xentoolcore_restrict_all(srv->domid)) {

@@ -93,6 +93,16 @@ uint16_t ioreq_server_id(const struct ioreq_server *srv);
 void ioreq_server_get_stats(const struct ioreq_server *srv, struct ioreq_stats *out,
                             struct ioreq_vcpu_stats *per_vcpu, unsigned nr);
 
+/*
+ * Destroys server `id` of domain `domid` that a previous device-model
+ * process left behind (it crashed: servers belong to the domain, not to
+ * the process), without stranding a vCPU: disables it, answers every
+ * request in its slots as from no device, binds each such vCPU's port just
+ * long enough to notify it, then destroys the server, its ranges with it.
+ * 0, -ENOENT if there is no such server, or -errno.
+ */
+int ioreq_server_retire(uint16_t domid, uint16_t id) must_check;
+
 /* xentoolcore_restrict_all(domid): afterwards only this domain can be touched. */
 int ioreq_server_restrict(struct ioreq_server *srv) must_check;
 
