@@ -190,12 +190,10 @@ static int send_to_locked(struct mockhv *hv, unsigned vcpu, struct hv_server *s,
     seen = __atomic_load_n(vc->wait_word, __ATOMIC_ACQUIRE);
     slot_set_state(slot, STATE_IOREQ_READY);
     vc->inflight = s->id;
-    vc->aborted = false;
     s->requests_sent++;
     hv_guest_fire(hv, s->vcpu_port[vcpu]);
     rc = wait_locked(hv, vcpu, s, p, seen, timeout_ms);
     vc->inflight = -1;
-    vc->aborted = false;
     vc->answered_at_destroy = false;
     vc->wait_word = &vc->word;
     hv_evpage_put(vc->wait_evp);
@@ -357,8 +355,7 @@ int mockhv_vcpu_stranded(struct mockhv *hv, unsigned vcpu)
 void hv_guest_abort_all(struct mockhv *hv)
 {
     for (unsigned v = 0; v < hv->nr_vcpus; v++) {
-        hv->vcpus[v].aborted = hv->vcpus[v].inflight >= 0;
-        if (hv->vcpus[v].aborted)
+        if (hv->vcpus[v].inflight >= 0)
             hv_futex_bump(hv->vcpus[v].wait_word);
     }
 }

@@ -138,7 +138,6 @@ struct hv_vcpu {
     uint32_t word;
     uint32_t *wait_word;
     struct hv_evpage *wait_evp; /* reference held while waiting, or NULL */
-    bool aborted;               /* the mock is stopping or the domain went while we waited */
     int stuck;                  /* server id we timed out on, -1 */
     /* Server id destroyed while we waited on it (in the call or stuck), -1:
      * Xen wakes such a vCPU only by a notification on a channel that no
