@@ -588,16 +588,6 @@ static void device_identity(const struct ioreqd_device *dev, char *buf, size_t l
     }
 }
 
-/*
- * Servers belong to the domain, not to the process: one whose ioreqd
- * crashed stays, enabled, with its ranges, and the vCPU that waited on it
- * waits for good. Its id and pid are recorded in xenstore as soon as the
- * server exists (record_server), so a successor (systemd restarts ioreqd
- * after a crash) destroys it first, answering what it left in the slots:
- * the guest's accesses then reach the new server, and the domain's eight
- * server ids do not run out. A predecessor whose process still runs is
- * left alone.
- */
 /* Process pid runs and is an ioreqd (not another program that got its pid). */
 static bool ioreqd_runs(long pid)
 {
@@ -616,6 +606,16 @@ static bool ioreqd_runs(long pid)
     return strncmp(comm, "ioreqd", 6) == 0;
 }
 
+/*
+ * Servers belong to the domain, not to the process: one whose ioreqd
+ * crashed stays, enabled, with its ranges, and the vCPU that waited on it
+ * waits for good. Its id and pid are recorded in xenstore as soon as the
+ * server exists (record_server), so a successor (systemd restarts ioreqd
+ * after a crash) destroys it first, answering what it left in the slots:
+ * the guest's accesses then reach the new server, and the domain's eight
+ * server ids do not run out. A predecessor whose process still runs is
+ * left alone.
+ */
 static void retire_predecessor(struct ioreqd *d)
 {
     const char *dm = dmxs_dm_dir(d->xs);
