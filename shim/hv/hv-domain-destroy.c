@@ -36,6 +36,7 @@
  * finds it any more.
  */
 #include <errno.h>
+#include <time.h>
 
 #include "hv-internal.h"
 
@@ -97,6 +98,23 @@ int mockhv_domain_destroy(struct mockhv *hv)
 bool mockhv_domain_destroyed(const struct mockhv *hv)
 {
     return __atomic_load_n(&hv->gone, __ATOMIC_ACQUIRE);
+}
+
+int mockhv_domain_wait_released(struct mockhv *hv, int timeout_ms)
+{
+    const struct timespec step = {.tv_nsec = 1000000};
+    long waited = 0;
+
+    if (timeout_ms <= 0)
+        timeout_ms = MOCKHV_DEFAULT_TIMEOUT_MS;
+    if (!mockhv_domain_destroyed(hv))
+        return -EINVAL;
+    while (mockhv_domain_dying(hv)) {
+        if (waited++ >= timeout_ms)
+            return -ETIMEDOUT;
+        nanosleep(&step, NULL);
+    }
+    return 0;
 }
 
 bool mockhv_domain_dying(struct mockhv *hv)

@@ -214,6 +214,11 @@ bool mockhv_domain_destroyed(const struct mockhv *hv);
  * and xc_domain_getinfo no longer lists it.
  */
 bool mockhv_domain_dying(struct mockhv *hv);
+/* Waits (up to timeout_ms; <= 0: MOCKHV_DEFAULT_TIMEOUT_MS) until a
+ * destroyed domain is released: the mock learns of a connection closing
+ * on its own thread, after the client closed it. 0, -ETIMEDOUT, or
+ * -EINVAL if the domain was not destroyed. */
+int mockhv_domain_wait_released(struct mockhv *hv, int timeout_ms);
 int mockhv_hvm_param_get(struct mockhv *hv, unsigned index, uint64_t *val);
 int mockhv_hvm_param_set(struct mockhv *hv, unsigned index, uint64_t val);
 /* Number of successful set_mem_type calls so far. */

@@ -213,7 +213,7 @@ static void expect_clean_exit(struct fixture *fx)
     assert_true(log_has(&fx->dm, "debug: ioreq: destroy ioreq server: No such file or directory"));
     assert_int_equal(mockhv_bound_ports(fx->hv), 0);
     /* and, its mappings gone, let the domain go: no zombie */
-    assert_false(mockhv_domain_dying(fx->hv));
+    assert_int_equal(mockhv_domain_wait_released(fx->hv, EXIT_MS), 0);
     /* every handle closed: the mock saw each connection go */
     assert_int_equal(mockhv_connections(fx->hv), 0);
 }

@@ -86,11 +86,13 @@ static void sleep_ms(long ms)
 /* -errno of a libxen* call that returned non-zero, 0 if it succeeded */
 #define XERR(call) ((call) ? -errno : 0)
 
-/* Stops the in-process device model: its mappings go, and with them the dying domain. */
+/* Stops the in-process device model: its mappings go, and with them a dying domain. */
 static void release_mappings(struct fixture *fx)
 {
     test_dm_stop(&fx->dm, true);
     fx->dm_running = false;
+    if (mockhv_domain_destroyed(fx->hv))
+        assert_int_equal(mockhv_domain_wait_released(fx->hv, WAIT_MS), 0);
 }
 
 static void test_domain_info(void **state)
@@ -111,6 +113,7 @@ static void test_domain_info(void **state)
     assert_true(mockhv_domain_destroyed(fx->hv));
     /* dying while the device model maps its pages: listed, with the flag */
     assert_true(mockhv_domain_dying(fx->hv));
+    assert_int_equal(mockhv_domain_wait_released(fx->hv, 1), -ETIMEDOUT);
     assert_int_equal(xc_domain_getinfo(xch, DOMID, 1, info), 1);
     assert_int_equal(info[0].domid, DOMID);
     assert_true(info[0].dying);
@@ -141,6 +144,10 @@ static void test_unmapped_domain_goes_at_once(void **state)
     struct fixture *fx = *state;
 
     release_mappings(fx);
+    /* the mock sees the connections close on its own thread */
+    for (int waited = 0; mockhv_connections(fx->hv) && waited < WAIT_MS; waited++)
+        sleep_ms(1);
+    assert_int_equal(mockhv_connections(fx->hv), 0);
     assert_int_equal(mockhv_domain_destroy(fx->hv), 0);
     assert_false(mockhv_domain_dying(fx->hv));
 }
