@@ -43,22 +43,42 @@ const char *dmxs_guest_dir(const struct dmxs *x)
     return x->guest_dir;
 }
 
-static void dmxs_watch_cb(evutil_socket_t fd, short what, void *opaque)
+/* Hands the queued watch events on; -errno once the connection is unusable. */
+static int dmxs_drain(struct dmxs *x)
 {
-    struct dmxs *x = opaque;
     bool released = false;
     char **vec;
+    int rc;
 
     while ((vec = xs_check_watch(x->xsh))) {
         if (strcmp(vec[XS_WATCH_TOKEN], DMXS_RELEASE_TK) == 0)
             released = true;
         free(vec);
     }
-    if (errno != EAGAIN)
-        log_warn("xenstore: reading watch events: %s", strerror(errno));
+    rc = errno == EAGAIN ? 0 : errno ? -errno : -EIO;
     /* One check per batch: the domain list is the same for every event in it. */
     if (released && x->cb.domain_released)
         x->cb.domain_released(x->cb.opaque);
+    return rc;
+}
+
+static void dmxs_watch_cb(evutil_socket_t fd, short what, void *opaque)
+{
+    struct dmxs *x = opaque;
+    int rc = dmxs_drain(x);
+
+    if (rc)
+        log_warn("xenstore: reading watch events: %s", strerror(-rc));
+}
+
+/*
+ * libxenstore's reader thread closes the socket when xenstored goes and
+ * wakes only callers waiting for a reply: the watch descriptor stays
+ * silent. xs_check_watch() then fails with something other than EAGAIN.
+ */
+int dmxs_check(struct dmxs *x)
+{
+    return x->xsh ? dmxs_drain(x) : -ENOTCONN;
 }
 
 int dmxs_open(struct dmxs **out, unsigned domid, struct event_base *base,
@@ -203,6 +223,22 @@ int dmxs_writef(struct dmxs *x, const char *path, const char *fmt, ...)
     return dmxs_write(x, path, value);
 }
 
+char *dmxs_read(struct dmxs *x, const char *path)
+{
+    unsigned len;
+
+    return xs_read(x->xsh, XBT_NULL, path, &len);
+}
+
+int dmxs_remove(struct dmxs *x, const char *path)
+{
+    if (!below(path, x->dm_dir))
+        return -EPERM;
+    if (!xs_rm(x->xsh, XBT_NULL, path) && errno != ENOENT)
+        return errno ? -errno : -EIO;
+    return 0;
+}
+
 void dmxs_cleanup(struct dmxs *x)
 {
     while (x->nr_created) {
@@ -220,6 +256,28 @@ bool dmxs_domain_introduced(struct dmxs *x)
         return true;
     /* libxenstore reports "not introduced" and "could not ask" alike; errno tells them apart. */
     return errno != 0 && errno != ENOENT;
+}
+
+void dmxs_disconnect(struct dmxs *x)
+{
+    if (x->watch_ev)
+        event_free(x->watch_ev);
+    x->watch_ev = NULL;
+    if (x->xsh) {
+        if (x->watching)
+            xs_unwatch(x->xsh, "@releaseDomain", DMXS_RELEASE_TK);
+        xs_close(x->xsh);
+    }
+    x->watching = false;
+    x->xsh = NULL;
+}
+
+int dmxs_reconnect(struct dmxs *x)
+{
+    if (x->xsh)
+        return 0;
+    x->xsh = xs_open(0);
+    return x->xsh ? 0 : errno ? -errno : -EIO;
 }
 
 void dmxs_close_keep(struct dmxs *x)

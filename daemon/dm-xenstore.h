@@ -42,6 +42,14 @@ void dmxs_close(struct dmxs *x);
  * never get its reply. The toolstack removes the nodes with the domain.
  */
 void dmxs_close_keep(struct dmxs *x);
+/*
+ * The same in two steps, for a restriction that may fail: the connection
+ * closes but the nodes written are remembered, so that dmxs_reconnect()
+ * lets dmxs_close() remove them after all, or dmxs_close_keep() forgets
+ * them. Nothing but those three may be called in between.
+ */
+void dmxs_disconnect(struct dmxs *x);
+int dmxs_reconnect(struct dmxs *x) must_check;
 
 /* "/local/domain/0/device-model/<domid>" */
 const char *dmxs_dm_dir(const struct dmxs *x);
@@ -58,8 +66,23 @@ int dmxs_write(struct dmxs *x, const char *path, const char *value) must_check;
 int dmxs_writef(struct dmxs *x, const char *path, const char *fmt, ...) must_check
     printf_like(3, 4);
 
+/* The value at path (malloc()ed, NUL-terminated), or NULL with errno set. */
+char *dmxs_read(struct dmxs *x, const char *path);
+/*
+ * Removes path, which must lie below dmxs_dm_dir() (-EPERM otherwise):
+ * what a previous ioreqd left there. ENOENT is not an error. 0 or -errno.
+ */
+int dmxs_remove(struct dmxs *x, const char *path) must_check;
+
 /* Removes every node ioreqd created, newest first; ENOENT is not an error. */
 void dmxs_cleanup(struct dmxs *x);
+
+/*
+ * Delivers watch events still queued and tells whether the connection
+ * works: 0, or -errno once xenstored is gone (libxenstore itself does not
+ * signal that on the watch descriptor). Never blocks.
+ */
+int dmxs_check(struct dmxs *x);
 
 /* xs_is_domain_introduced(domid); true also when xenstore cannot tell. */
 bool dmxs_domain_introduced(struct dmxs *x);

@@ -125,6 +125,7 @@ struct hv_conn {
     int fd;
     enum wire_kind kind;   /* 0 before HELLO */
     int restrict_domid;    /* -1: unrestricted */
+    bool maps_domain;      /* fmem: mapped the domain's RAM or ioreq pages */
     int event_wr;          /* evtchn: write end of the event pipe, -1 */
     struct hv_evpage *evp; /* evtchn: event page once asked for, else NULL */
     struct event *ev;
@@ -140,8 +141,15 @@ struct hv_vcpu {
     uint32_t word;
     uint32_t *wait_word;
     struct hv_evpage *wait_evp; /* reference held while waiting, or NULL */
-    bool aborted;               /* the server went away while we waited */
     int stuck;                  /* server id we timed out on, -1 */
+    /* Server id destroyed while we waited on it (in the call or stuck), -1:
+     * Xen wakes such a vCPU only by a notification on a channel that no
+     * longer exists, so it never runs again (hv-guest.c, "Stranding"). */
+    int stranded;
+    /* The server was destroyed after answering us: the answer, kept for
+     * the waiting call (the slot's page goes with the server). */
+    bool answered_at_destroy;
+    uint64_t answer;
 };
 
 struct hv_irq_log {
@@ -191,6 +199,9 @@ struct mockhv {
      * ESRCH, guest accesses with -ESHUTDOWN (written under lock, read
      * atomically by mockhv_domain_destroyed) */
     bool gone;
+    /* Gone and no longer held by a device model's mappings: Xen freed it,
+     * nothing finds it (hv-domain-destroy.c; written under lock). */
+    bool released;
     uint32_t pci_cf8;
     uint64_t mem_type_calls;
     uint64_t pci_link_route[4];
@@ -219,6 +230,7 @@ struct mockhv {
     struct event *stop_ev;
     struct hv_conn *conns;
     int nr_conns;
+    int restrict_error; /* mockhv_fail_restrict(): RESTRICT fails with it, 0 normally */
     bool stopping;
     struct mockxs *xs;
     bool xs_released; /* hv_xenstore_release() ran (not under lock: one caller at a time) */
@@ -320,8 +332,9 @@ int hv_bufring_queue(struct hv_server *s, const ioreq_t *p);
 int hv_guest_send(struct mockhv *hv, unsigned vcpu, ioreq_t *p, int timeout_ms);
 /* A device model notified guest port `port` of server s. */
 void hv_guest_notified(struct mockhv *hv, struct hv_server *s, int vcpu);
-/* Server s is going away: wake its waiters. */
-void hv_guest_abort_server(struct mockhv *hv, struct hv_server *s);
+/* A device model destroys server s: vCPUs waiting on it are stranded. */
+void hv_guest_strand_server(struct mockhv *hv, struct hv_server *s);
+/* The mock stops or the domain is destroyed: every waiting vCPU wakes (-ESHUTDOWN). */
 void hv_guest_abort_all(struct mockhv *hv);
 /* -EIO crashed, -ESHUTDOWN stopping or destroyed, 0 the guest runs. */
 int hv_guest_down(const struct mockhv *hv);
@@ -346,6 +359,13 @@ int hv_check_domid(const struct hv_conn *c, uint16_t domid);
 /* hv-xenstore.c */
 int hv_xenstore_start(struct mockhv *hv);
 void hv_xenstore_stop(struct mockhv *hv);
+/* hv-domain-destroy.c (callers hold mockhv.lock) */
+/* A connection that mapped the domain's memory closes: the last one lets a
+ * dying domain go. */
+void hv_domain_mapper_closed(struct mockhv *hv, struct hv_conn *c);
+/* ESRCH, or 0 where Xen still finds a dying domain for this op. */
+int hv_domain_dying_op(const struct mockhv *hv, uint32_t op);
+
 /* The toolstack's part of destroying the domain: release it (@releaseDomain)
  * and remove its keys. Called without mockhv.lock. */
 void hv_xenstore_release(struct mockhv *hv);

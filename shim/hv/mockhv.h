@@ -15,7 +15,11 @@
  *
  * Return convention: 0 (or a count) on success, -errno on failure.
  * -ETIMEDOUT: the device model did not answer in time (the vCPU then stays
- * busy, -EBUSY, until the answer arrives or the server is destroyed).
+ * busy, -EBUSY, until the answer arrives and is notified).
+ * -EDEADLK: the vCPU is stranded: a device model destroyed the server it
+ * was waiting on (in the call or busy after a timeout) without answering
+ * and notifying first. As on Xen, nothing wakes it again: every later
+ * access from it fails with -EDEADLK (see mockhv_vcpu_stranded).
  * A timeout_ms <= 0 means MOCKHV_DEFAULT_TIMEOUT_MS; there is no infinite wait.
  *
  * Xen's behaviour is kept where device models depend on it: vp_eport is
@@ -206,7 +210,8 @@ bool mockhv_domain_crashed(struct mockhv *hv);
  * destroyed and its event channels closed (a dom0 port bound to one stays
  * allocated but unbound: notify does nothing, unbind succeeds); every
  * device-model, foreign-memory, evtchn-bind and HVM-param call naming it
- * then fails with ESRCH and xc_domain_getinfo no longer lists it; guest
+ * then fails with ESRCH and xc_domain_getinfo no longer lists it, except
+ * while it is dying (mockhv_domain_dying); guest
  * accesses (and mockhv_ram_*) return -ESHUTDOWN, waiting ones included.
  * With xenstore, the domain is released (@releaseDomain fires) and
  * /local/domain/<domid> and /vm/<uuid> are removed; the device model's own
@@ -215,6 +220,22 @@ bool mockhv_domain_crashed(struct mockhv *hv);
  */
 int mockhv_domain_destroy(struct mockhv *hv);
 bool mockhv_domain_destroyed(const struct mockhv *hv);
+/*
+ * Destroyed but still held: as on Xen, a killed domain stays "dying" while
+ * a device model maps its pages (here: while a foreign-memory connection
+ * that mapped its RAM or ioreq pages stays open). Meanwhile
+ * xc_domain_getinfo lists it with the dying flag, xendevicemodel_nr_vcpus
+ * still answers and every call about an ioreq server fails with ENOENT
+ * (the servers are gone); all else fails with ESRCH as above. Once the
+ * last such connection closes, the domain is released: ESRCH everywhere,
+ * and xc_domain_getinfo no longer lists it.
+ */
+bool mockhv_domain_dying(struct mockhv *hv);
+/* Waits (up to timeout_ms; <= 0: MOCKHV_DEFAULT_TIMEOUT_MS) until a
+ * destroyed domain is released: the mock learns of a connection closing
+ * on its own thread, after the client closed it. 0, -ETIMEDOUT, or
+ * -EINVAL if the domain was not destroyed. */
+int mockhv_domain_wait_released(struct mockhv *hv, int timeout_ms);
 int mockhv_hvm_param_get(struct mockhv *hv, unsigned index, uint64_t *val);
 int mockhv_hvm_param_set(struct mockhv *hv, unsigned index, uint64_t val);
 /* Number of successful set_mem_type calls so far. */
@@ -276,8 +297,16 @@ int mockhv_server_ranges(struct mockhv *hv, uint16_t id, struct mockhv_range *ou
 int mockhv_server_vcpu_port(struct mockhv *hv, uint16_t id, unsigned vcpu, uint32_t *port);
 /* Device-model ports currently bound to this domain, over every handle. */
 int mockhv_bound_ports(struct mockhv *hv);
+/* Id of the server vCPU `vcpu` is stranded on (its request unanswered when
+ * a device model destroyed the server), -1 if none, -EINVAL for no such
+ * vCPU. Destroying the domain strands nobody: its vCPUs are gone. */
+int mockhv_vcpu_stranded(struct mockhv *hv, unsigned vcpu);
 /* Client connections currently open (library handles of any kind). */
 int mockhv_connections(struct mockhv *hv);
+/* From now on every RESTRICT fails with -err (0: restores the normal
+ * checks), as on a dom0 kernel whose privcmd and evtchn drivers lack the
+ * restrict ioctls (ENOTTY): xentoolcore_restrict_all() then fails. */
+void mockhv_fail_restrict(struct mockhv *hv, int err);
 
 /* Id of the enabled server that would get an access of `size` at addr
  * (a sbdf for MOCKHV_RANGE_PCI), or -ENOENT. */
@@ -287,6 +316,10 @@ int mockhv_owner(struct mockhv *hv, enum mockhv_range_type type, uint64_t addr, 
  * malloc()ed and NUL-terminated. */
 int mockhv_xenstore_read(struct mockhv *hv, const char *path, char **value);
 int mockhv_xenstore_write(struct mockhv *hv, const char *path, const char *value);
+/* Closes every client connection of the embedded xenstored (the store
+ * stays, new clients are accepted), as when xenstored drops its clients:
+ * libxenstore's reader sees EOF. Returns how many were open. */
+int mockhv_xenstore_drop_clients(struct mockhv *hv);
 
 struct mockhv_stats {
     uint64_t unclaimed_reads;

@@ -110,6 +110,7 @@ struct wire_extent {
 #define WIRE_DOMINFO_SHUTDOWN (1u << 1)
 #define WIRE_DOMINFO_CRASHED  (1u << 2)
 #define WIRE_DOMINFO_RUNNING  (1u << 3)
+#define WIRE_DOMINFO_DYING    (1u << 4)
 
 struct wire_dominfo {
     uint32_t domid;

@@ -99,6 +99,7 @@ int xc_domain_getinfo(xc_interface *xch, uint32_t first_domid, unsigned int max_
         info[i].running = !!(d[i].flags & WIRE_DOMINFO_RUNNING);
         info[i].shutdown = !!(d[i].flags & WIRE_DOMINFO_SHUTDOWN);
         info[i].crashed = !!(d[i].flags & WIRE_DOMINFO_CRASHED);
+        info[i].dying = !!(d[i].flags & WIRE_DOMINFO_DYING);
         info[i].shutdown_reason = d[i].shutdown_reason;
         info[i].nr_pages = d[i].nr_pages;
         info[i].max_memkb = d[i].max_pages << 2;
@@ -122,6 +123,7 @@ int xc_domain_getinfolist(xc_interface *xch, uint32_t first_domain, unsigned int
             (d[i].flags & WIRE_DOMINFO_HVM ? XEN_DOMINF_hvm_guest | XEN_DOMINF_hap : 0) |
             (d[i].flags & WIRE_DOMINFO_RUNNING ? XEN_DOMINF_running : 0) |
             (d[i].flags & WIRE_DOMINFO_SHUTDOWN ? XEN_DOMINF_shutdown : 0) |
+            (d[i].flags & WIRE_DOMINFO_DYING ? XEN_DOMINF_dying : 0) |
             (d[i].shutdown_reason & XEN_DOMINF_shutdownmask) << XEN_DOMINF_shutdownshift;
         info[i].tot_pages = d[i].nr_pages;
         info[i].max_pages = d[i].max_pages;
