@@ -18,10 +18,11 @@
  * --runas), so nothing there goes stale. Live state, counters included,
  * comes from the control socket.
  *
- * Counting: every device's ranges count their accesses into the device's
- * io_counter (the registry's owner is set to it around creating the device
- * and around config writes to its PCI functions, which is when BARs are
- * mapped), and config cycles are counted per function's device here.
+ * Counting: each device is created with its own io_counters; every range it
+ * maps names them, and its PCI functions carry them, so the bus counts their
+ * config cycles and the BARs it maps count as theirs. PCI config cycles go
+ * from the ioreq server straight to the bus; the bus's listener tells us
+ * which functions a device added and when a BAR moved.
  *
  * Stopping: SIGTERM, SIGINT, SIGHUP (libxl's way of stopping a device model),
  * "stop" on the control socket and the guest's domain disappearing end the
@@ -60,23 +61,16 @@
 /* At most this many PCI functions per device (a multi-function slot has 8). */
 #define IOREQD_DEV_FNS 8
 
-/* A PCI function a device put on the bus, and where its BARs were last seen. */
-struct ioreqd_fn {
-    struct pci_dev *pci;
-    uint64_t placed[PCI_NUM_SLOTS];
-};
-
 struct ioreqd_device {
     struct ioreqd *d;
     unsigned index;
     const struct device_type *type;
     struct device_spec spec;
     char *origin;
-    void *dev;             /* NULL until created */
-    char dir[128];         /* this device's inventory directory in xenstore */
-    struct io_counter io;  /* port and MMIO accesses dispatched to its ranges */
-    struct io_counter cfg; /* config cycles to its PCI functions */
-    struct ioreqd_fn fns[IOREQD_DEV_FNS];
+    void *dev;                           /* NULL until created */
+    char dir[128];                       /* this device's inventory directory in xenstore */
+    struct io_counters counters;         /* its accesses and config cycles */
+    struct pci_dev *fns[IOREQD_DEV_FNS]; /* its PCI functions, as the bus added them */
     unsigned nr_fns;
     bool bars_dirty; /* placement changed since xenstore was last told */
 };
@@ -95,10 +89,9 @@ struct ioreqd {
     struct ioreqd_device *devs;
     unsigned nr_devs;
     struct control_server *ctl;
-    struct event *liveness_ev;           /* checks xenstore, polls the guest once without it */
-    struct ioreqd_device *by_devfn[256]; /* the device owning each PCI function */
-    bool publish_bars;                   /* BAR placement is kept current in xenstore */
-    struct event *bars_ev;               /* writes moved BARs to xenstore, off the request path */
+    struct event *liveness_ev; /* checks xenstore, polls the guest once without it */
+    bool publish_bars;         /* BAR placement is kept current in xenstore */
+    struct event *bars_ev;     /* writes moved BARs to xenstore, off the request path */
     int exit_code;
 };
 
@@ -326,7 +319,7 @@ static int ctl_status(void *opaque, struct control_buf *out)
         if (dev->nr_fns) {
             control_json_begin_array(out, "pci");
             for (unsigned f = 0; f < dev->nr_fns; f++)
-                ctl_status_fn(out, dev->fns[f].pci);
+                ctl_status_fn(out, dev->fns[f]);
             control_json_end_array(out);
         }
         control_json_end_object(out);
@@ -368,10 +361,10 @@ static int ctl_stats(void *opaque, struct control_buf *out)
         control_json_uint(out, "index", i);
         control_json_string(out, "type", dev->type->name);
         control_json_begin_object(out, "requests");
-        control_json_uint(out, "reads", dev->io.reads);
-        control_json_uint(out, "writes", dev->io.writes);
-        control_json_uint(out, "config_reads", dev->cfg.reads);
-        control_json_uint(out, "config_writes", dev->cfg.writes);
+        control_json_uint(out, "reads", dev->counters.io.reads);
+        control_json_uint(out, "writes", dev->counters.io.writes);
+        control_json_uint(out, "config_reads", dev->counters.cfg.reads);
+        control_json_uint(out, "config_writes", dev->counters.cfg.writes);
         control_json_end_object(out);
         if (dev->type->counters) {
             control_json_begin_object(out, "counters");
@@ -419,6 +412,7 @@ static int create_device(struct ioreqd *d, struct ioreqd_device *dev)
         .pci = d->pci,
         .platform = ioreq_server_platform(d->srv),
         .base = d->base,
+        .counters = &dev->counters,
         .publish = device_publish,
         .publish_opaque = dev,
     };
@@ -426,10 +420,7 @@ static int create_device(struct ioreqd *d, struct ioreqd_device *dev)
     const char *unused;
     int rc;
 
-    /* What it maps now (its ports, say) counts as its own. */
-    io_registry_set_owner(d->io, &dev->io);
     rc = dev->type->create(&env, &dev->spec, &dev->dev, errbuf, sizeof(errbuf));
-    io_registry_set_owner(d->io, NULL);
     if (rc) {
         dev->dev = NULL;
         log_error("%s: cannot create %s device: %s", dev->origin, dev->type->name,
@@ -443,23 +434,38 @@ static int create_device(struct ioreqd *d, struct ioreqd_device *dev)
         log_error("%s: %s device has no option '%s'", dev->origin, dev->type->name, unused);
         return IOREQD_EXIT_USAGE;
     }
-    /* The PCI functions that appeared are this device's. */
-    for (unsigned devfn = 0; devfn < ARRAY_SIZE(d->by_devfn); devfn++) {
-        struct pci_dev *pci = pci_bus_find(d->pci, devfn);
-        struct ioreqd_fn *fn;
-
-        if (!pci || d->by_devfn[devfn] || dev->nr_fns == IOREQD_DEV_FNS)
-            continue;
-        d->by_devfn[devfn] = dev;
-        fn = &dev->fns[dev->nr_fns++];
-        fn->pci = pci;
-        for (unsigned b = 0; b < PCI_NUM_SLOTS; b++)
-            fn->placed[b] = pci->bars[b].mapped;
-    }
     return 0;
 }
 
-/* ---- PCI config cycles: counted per device, BAR moves noticed ---- */
+/* ---- what the PCI bus tells us: functions and BAR moves ---- */
+
+/* The device a function belongs to: the one whose counters it carries. */
+static struct ioreqd_device *fn_device(struct pci_dev *pci)
+{
+    return pci->counters ? container_of(pci->counters, struct ioreqd_device, counters) : NULL;
+}
+
+static void on_fn_added(void *opaque, struct pci_dev *pci)
+{
+    struct ioreqd_device *dev = fn_device(pci);
+
+    if (!dev || dev->nr_fns == IOREQD_DEV_FNS)
+        return;
+    dev->fns[dev->nr_fns++] = pci;
+}
+
+static void on_fn_removed(void *opaque, struct pci_dev *pci)
+{
+    struct ioreqd_device *dev = fn_device(pci);
+
+    for (unsigned f = 0; dev && f < dev->nr_fns; f++) {
+        if (dev->fns[f] != pci)
+            continue;
+        memmove(&dev->fns[f], &dev->fns[f + 1], (dev->nr_fns - f - 1) * sizeof(dev->fns[0]));
+        dev->nr_fns--;
+        return;
+    }
+}
 
 /* The BARs of dev as "bar0=io:0xc000+0x100 ..." ("00:03.0 bar0=..." per function if several). */
 static void device_bars(const struct ioreqd_device *dev, char *buf, size_t len)
@@ -471,10 +477,10 @@ static void device_bars(const struct ioreqd_device *dev, char *buf, size_t len)
         char id[32], bars[320];
         int n;
 
-        pci_dev_bars_describe(dev->fns[f].pci, bars, sizeof(bars));
+        pci_dev_bars_describe(dev->fns[f], bars, sizeof(bars));
         if (!bars[0])
             continue;
-        fn_bdf(dev->fns[f].pci, id, sizeof(id));
+        fn_bdf(dev->fns[f], id, sizeof(id));
         n = snprintf(buf + off, len - off, "%s%s%s%s", off ? " " : "", dev->nr_fns > 1 ? id : "",
                      dev->nr_fns > 1 ? " " : "", bars);
         off = n < 0 ? len : off + (size_t)n;
@@ -513,60 +519,19 @@ static void on_bars_moved(evutil_socket_t fd, short what, void *opaque)
     }
 }
 
-/* After a config write: remember BARs that moved, and tell xenstore soon. */
-static void note_bar_moves(struct ioreqd *d)
+/* A BAR moved: remember whose, and tell xenstore soon (a guest toggling decode costs little). */
+static void on_bar_moved(void *opaque, struct pci_dev *pci, unsigned bar, uint64_t old_addr,
+                         uint64_t new_addr)
 {
     static const struct timeval delay = {.tv_usec = IOREQD_BARS_DELAY_MS * 1000};
-    bool moved = false;
-
-    /* Every function: freeing space may let another device's overlapping BAR map. */
-    for (unsigned i = 0; i < d->nr_devs; i++) {
-        struct ioreqd_device *dev = &d->devs[i];
-
-        for (unsigned f = 0; f < dev->nr_fns; f++) {
-            struct ioreqd_fn *fn = &dev->fns[f];
-
-            for (unsigned b = 0; b < PCI_NUM_SLOTS; b++) {
-                if (fn->placed[b] == fn->pci->bars[b].mapped)
-                    continue;
-                fn->placed[b] = fn->pci->bars[b].mapped;
-                dev->bars_dirty = true;
-                moved = true;
-            }
-        }
-    }
-    if (moved && d->publish_bars && d->xs && !evtimer_pending(d->bars_ev, NULL))
-        evtimer_add(d->bars_ev, &delay);
-}
-
-static uint32_t on_cfg_read(void *opaque, uint32_t sbdf, unsigned reg, unsigned size)
-{
     struct ioreqd *d = opaque;
+    struct ioreqd_device *dev = fn_device(pci);
 
-    if (sbdf < ARRAY_SIZE(d->by_devfn) && d->by_devfn[sbdf])
-        d->by_devfn[sbdf]->cfg.reads++;
-    return pci_bus_cfg_read(d->pci, sbdf, reg, size);
-}
-
-static void on_cfg_write(void *opaque, uint32_t sbdf, unsigned reg, unsigned size, uint32_t value)
-{
-    struct ioreqd *d = opaque;
-    struct ioreqd_device *dev = sbdf < ARRAY_SIZE(d->by_devfn) ? d->by_devfn[sbdf] : NULL;
-
-    if (!dev) {
-        pci_bus_cfg_write(d->pci, sbdf, reg, size, value);
+    if (!dev)
         return;
-    }
-    dev->cfg.writes++;
-    /*
-     * BARs this write maps count as the device's. (A BAR of another device
-     * that only now stops overlapping would count here too: firmware does
-     * not place BARs that overlap.)
-     */
-    io_registry_set_owner(d->io, &dev->io);
-    pci_bus_cfg_write(d->pci, sbdf, reg, size, value);
-    io_registry_set_owner(d->io, NULL);
-    note_bar_moves(d);
+    dev->bars_dirty = true;
+    if (d->publish_bars && d->xs && !evtimer_pending(d->bars_ev, NULL))
+        evtimer_add(d->bars_ev, &delay);
 }
 
 /* What stays true of dev: its own identity line, or its PCI functions'. */
@@ -583,7 +548,7 @@ static void device_identity(const struct ioreqd_device *dev, char *buf, size_t l
         char id[32];
         int n;
 
-        pci_dev_identity(dev->fns[f].pci, id, sizeof(id));
+        pci_dev_identity(dev->fns[f], id, sizeof(id));
         n = snprintf(buf + off, len - off, "%s%s", off ? " " : "", id);
         off = n < 0 ? len : off + (size_t)n;
     }
@@ -726,7 +691,6 @@ int ioreqd_start(struct ioreqd **out, const struct ioreqd_params *p)
     struct dmxs_callbacks xs_cb = {.domain_released = on_domain_released};
     struct ioreq_server_params params = {.domid = (uint16_t)domid, .on_fatal = on_fatal};
     const struct timeval liveness_tick = {.tv_sec = IOREQD_LIVENESS_SEC};
-    struct ioreq_pci_handler pci_handler;
     struct ioreqd *d = calloc(1, sizeof(*d));
     int code = IOREQD_EXIT_FAILURE;
     char path[512];
@@ -824,6 +788,12 @@ int ioreqd_start(struct ioreqd **out, const struct ioreqd_params *p)
         log_error("cannot create the PCI bus");
         goto fail;
     }
+    pci_bus_set_listener(d->pci, &(struct pci_bus_listener){
+                                     .fn_added = on_fn_added,
+                                     .fn_removed = on_fn_removed,
+                                     .bar_moved = on_bar_moved,
+                                     .opaque = d,
+                                 });
     for (unsigned i = 0; i < d->nr_devs; i++) {
         struct ioreqd_device *dev = &d->devs[i];
         snprintf(dev->dir, sizeof(dev->dir), "%s/ioreqd/devices/%u", dmxs_dm_dir(d->xs), i);
@@ -833,12 +803,11 @@ int ioreqd_start(struct ioreqd **out, const struct ioreqd_params *p)
         log_info("device %u: %s", i, dev->type->name);
     }
     code = IOREQD_EXIT_FAILURE;
-    pci_handler = (struct ioreq_pci_handler){
-        .cfg_read = on_cfg_read,
-        .cfg_write = on_cfg_write,
-        .opaque = d,
-    };
-    ioreq_server_set_pci_handler(d->srv, &pci_handler);
+    ioreq_server_set_pci_handler(d->srv, &(struct ioreq_pci_handler){
+                                             .cfg_read = pci_bus_cfg_read,
+                                             .cfg_write = pci_bus_cfg_write,
+                                             .opaque = d->pci,
+                                         });
 
     if (p->control_socket) {
         rc = control_server_new(&d->ctl, d->base, p->control_socket, &ctl_ops, d);
@@ -953,6 +922,9 @@ void ioreqd_stop(struct ioreqd *d)
         device_spec_free(&dev->spec);
         free(dev->origin);
     }
+    /* What the bus still holds is removed without us: d->devs goes now. */
+    if (d->pci)
+        pci_bus_set_listener(d->pci, NULL);
     free(d->devs);
     if (d->pci)
         pci_bus_free(d->pci);

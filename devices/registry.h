@@ -41,6 +41,12 @@ struct device_env {
     struct pci_bus *pci;
     struct dm_platform platform;
     struct event_base *base;
+    /*
+     * Where the device's accesses are counted (may be NULL): every range it
+     * maps names counters->io, every PCI function it adds has them
+     * (pci_dev_set_counters). Kept by the creator, outliving the device.
+     */
+    struct io_counters *counters;
     /* Publish key (relative to the device's own xenstore dir) = value; may be NULL. */
     int (*publish)(void *opaque, const char *key, const char *value);
     void *publish_opaque;

@@ -13,8 +13,8 @@
  * registry only changes once the listener agreed, so a refused mapping
  * leaves both sides as they were.
  *
- * Each entry points at the io_counter its accesses are counted in (the
- * owner's, or the registry's unowned one), resolved once at io_map(), so
+ * Each entry points at the io_counter its accesses are counted in (its
+ * device's, or the registry's unowned one), resolved once at io_map(), so
  * dispatch increments it without a test or a lookup.
  */
 #include "io-range.h"
@@ -36,7 +36,6 @@ struct io_registry {
     struct io_table tables[IO_SPACE_COUNT];
     struct io_listener listener;
     bool has_listener;
-    struct io_counter *owner;  /* for ranges mapped without a counter; NULL: unowned */
     struct io_counter unowned; /* accesses to ranges nobody counts */
 };
 
@@ -63,14 +62,6 @@ void io_registry_set_listener(struct io_registry *reg, const struct io_listener 
         memset(&reg->listener, 0, sizeof(reg->listener));
         reg->has_listener = false;
     }
-}
-
-struct io_counter *io_registry_set_owner(struct io_registry *reg, struct io_counter *owner)
-{
-    struct io_counter *prev = reg->owner;
-
-    reg->owner = owner;
-    return prev;
 }
 
 const struct io_counter *io_registry_unowned(const struct io_registry *reg)
@@ -150,7 +141,7 @@ int io_map(struct io_registry *reg, const struct io_range *range)
     memmove(&t->ranges[pos + 1], &t->ranges[pos], (size_t)(t->nr - pos) * sizeof(*t->ranges));
     t->ranges[pos] = *range;
     if (!range->counter)
-        t->ranges[pos].counter = reg->owner ? reg->owner : &reg->unowned;
+        t->ranges[pos].counter = &reg->unowned;
     t->nr++;
     return 0;
 }

@@ -46,6 +46,16 @@ struct io_counter {
     uint64_t writes;
 };
 
+/*
+ * One device's counters, kept by whoever created the device and handed to
+ * it: accesses dispatched to its ranges (each range it maps names `io`),
+ * and config cycles to its PCI functions (counted by the PCI bus).
+ */
+struct io_counters {
+    struct io_counter io;
+    struct io_counter cfg;
+};
+
 struct io_range {
     enum io_space space;
     uint64_t base;
@@ -54,9 +64,8 @@ struct io_range {
     void *opaque;
     const char *name; /* for logs and inspection; must outlive the mapping */
     /*
-     * Where this range's accesses are counted; must outlive the mapping.
-     * NULL: the registry's owner at the time of io_map() (io_registry_set_owner),
-     * or, without one, the registry's own unowned counter.
+     * Where this range's accesses are counted (its device's); must outlive
+     * the mapping. NULL: the registry's own unowned counter.
      */
     struct io_counter *counter;
 };
@@ -79,14 +88,7 @@ void io_registry_free(struct io_registry *reg);
 /* The listener is copied; NULL removes it. */
 void io_registry_set_listener(struct io_registry *reg, const struct io_listener *listener);
 
-/*
- * The counter ranges mapped from now on without one of their own count
- * into (NULL: the unowned counter); returns the previous one. The daemon
- * sets it around whatever may map ranges for one device (creating it, a
- * config write to its PCI function), so a device need not know about it.
- */
-struct io_counter *io_registry_set_owner(struct io_registry *reg, struct io_counter *owner);
-/* Accesses to ranges mapped with no counter and no owner. */
+/* Accesses to ranges mapped with no counter. */
 const struct io_counter *io_registry_unowned(const struct io_registry *reg);
 
 /*

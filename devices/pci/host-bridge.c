@@ -76,6 +76,7 @@ static int host_bridge_create(const struct device_env *env, struct device_spec *
         return -ENOMEM;
     hb->bus = env->pci;
     pci_dev_init(&hb->pci, &host_bridge_pci_ops);
+    pci_dev_set_counters(&hb->pci, env->counters);
     pci_dev_set_ids(&hb->pci, 0x8086, 0x1237, 0x02, 0x060000);
     /* PAM0 has only the BIOS-area nibble; every nibble has RE (bit 0) and WE (bit 1). */
     pci_cfg_set_wmask(&hb->pci, I440FX_PAM0, 1, 0x30);

@@ -73,6 +73,7 @@ static bool apply_changes(struct pci_dev *dev, const struct pci_range_change *ch
             .ops = &bar_io_ops,
             .opaque = bar,
             .name = bar->name,
+            .counter = dev->counters ? &dev->counters->io : NULL,
         };
         int rc = io_map(dev->bus->io, &r);
         if (rc) {
@@ -84,8 +85,9 @@ static bool apply_changes(struct pci_dev *dev, const struct pci_range_change *ch
         bar->mapped = ch[i].base;
     }
     for (unsigned i = 0; i < PCI_NUM_SLOTS; i++)
-        if (old[i] != dev->bars[i].mapped && dev->ops && dev->ops->bar_moved)
-            dev->ops->bar_moved(dev, i, old[i], dev->bars[i].mapped);
+        if (old[i] != dev->bars[i].mapped && dev->bus->listener.bar_moved)
+            dev->bus->listener.bar_moved(dev->bus->listener.opaque, dev, i, old[i],
+                                         dev->bars[i].mapped);
     return unmapped;
 }
 
@@ -121,6 +123,14 @@ struct pci_bus *pci_bus_new(struct io_registry *io, struct dm_platform platform)
     bus->io = io;
     bus->platform = platform;
     return bus;
+}
+
+void pci_bus_set_listener(struct pci_bus *bus, const struct pci_bus_listener *listener)
+{
+    if (listener)
+        bus->listener = *listener;
+    else
+        memset(&bus->listener, 0, sizeof(bus->listener));
 }
 
 void pci_bus_free(struct pci_bus *bus)
@@ -195,6 +205,8 @@ int pci_bus_add(struct pci_bus *bus, struct pci_dev *dev, int devfn, char *errbu
         }
     }
     bus->devs[devfn] = dev;
+    if (bus->listener.fn_added)
+        bus->listener.fn_added(bus->listener.opaque, dev);
     return 0;
 out:
     dev->bus = NULL;
@@ -213,6 +225,8 @@ void pci_bus_remove(struct pci_bus *bus, struct pci_dev *dev)
     sync_one(dev);
     dev->intx_level = false;
     pci_intx_update(dev);
+    if (bus->listener.fn_removed)
+        bus->listener.fn_removed(bus->listener.opaque, dev);
     if (bus->platform.ops && bus->platform.ops->unmap_pcidev)
         bus->platform.ops->unmap_pcidev(bus->platform.opaque, dev->sbdf);
     bus->devs[devfn] = NULL;
@@ -274,6 +288,8 @@ uint32_t pci_bus_cfg_read(void *opaque, uint32_t sbdf, unsigned reg, unsigned si
         cfg_no_function(opaque);
         return (uint32_t)io_all_ones(size > 4 ? 4 : size);
     }
+    if (dev->counters)
+        dev->counters->cfg.reads++;
     if (!cfg_access_ok(dev, reg, size)) {
         cfg_refused(dev, reg, size);
         if (reg < PCI_CFG_SPACE_EXP_SIZE && (size == 1 || size == 2 || size == 4) &&
@@ -300,6 +316,8 @@ void pci_bus_cfg_write(void *opaque, uint32_t sbdf, unsigned reg, unsigned size,
         cfg_no_function(opaque);
         return;
     }
+    if (dev->counters)
+        dev->counters->cfg.writes++;
     if (!cfg_access_ok(dev, reg, size)) {
         cfg_refused(dev, reg, size);
         if (reg >= dev->cfg_size && reg < PCI_CFG_SPACE_EXP_SIZE)

@@ -128,8 +128,6 @@ struct pci_dev_ops {
     uint64_t (*bar_read)(struct pci_dev *dev, unsigned bar, uint64_t offset, unsigned size);
     void (*bar_write)(struct pci_dev *dev, unsigned bar, uint64_t offset, unsigned size,
                       uint64_t value);
-    /* A BAR was mapped, unmapped or moved; either address may be PCI_BAR_UNMAPPED. */
-    void (*bar_moved)(struct pci_dev *dev, unsigned bar, uint64_t old_addr, uint64_t new_addr);
     /* After the generic reset restored power-on config space. */
     void (*reset)(struct pci_dev *dev);
 };
@@ -180,6 +178,13 @@ struct pci_msix {
 struct pci_dev {
     const struct pci_dev_ops *ops;
     struct pci_bus *bus; /* set while on a bus */
+    /*
+     * Where the function's BAR accesses (io) and config cycles (cfg) are
+     * counted: its device's, set before pci_bus_add (pci_dev_set_counters).
+     * NULL: BAR accesses count as the registry's unowned, config cycles
+     * nowhere. The bus's listener tells functions apart by it.
+     */
+    struct io_counters *counters;
     uint32_t sbdf;
     unsigned cfg_size; /* 256, or 4096 for express functions */
 
@@ -213,9 +218,26 @@ struct pci_range_change {
 
 /* --- the bus --- */
 
+/*
+ * What the bus tells its owner (the daemon), on the thread that changed it.
+ * Any member may be NULL. A callback must not add or remove functions.
+ */
+struct pci_bus_listener {
+    /* dev is on the bus now (pci_bus_add succeeded). */
+    void (*fn_added)(void *opaque, struct pci_dev *dev);
+    /* dev is leaving the bus (pci_bus_remove), its BARs already unmapped. */
+    void (*fn_removed)(void *opaque, struct pci_dev *dev);
+    /* A BAR was mapped, unmapped or moved; either address may be PCI_BAR_UNMAPPED. */
+    void (*bar_moved)(void *opaque, struct pci_dev *dev, unsigned bar, uint64_t old_addr,
+                      uint64_t new_addr);
+    void *opaque;
+};
+
 struct pci_bus *pci_bus_new(struct io_registry *io, struct dm_platform platform);
 /* Removes every function still on the bus (destroy devices first; this is a backstop). */
 void pci_bus_free(struct pci_bus *bus);
+/* The listener is copied; NULL removes it. */
+void pci_bus_set_listener(struct pci_bus *bus, const struct pci_bus_listener *listener);
 
 /*
  * Places dev at devfn (0..255), or in the lowest free slot 1..31 if devfn < 0
@@ -238,7 +260,10 @@ struct dm_faults *pci_bus_faults(struct pci_bus *bus);
 /* Counts a fault of dev's on its bus; nothing while dev is on no bus. */
 void pci_dev_fault(struct pci_dev *dev, enum dm_fault cause);
 
-/* The ioreq_pci_handler entry points (ioreq/server.h): opaque is the bus. */
+/*
+ * The ioreq_pci_handler entry points (ioreq/server.h): opaque is the bus.
+ * Each cycle to a function is counted in its counters' cfg.
+ */
 uint32_t pci_bus_cfg_read(void *bus, uint32_t sbdf, unsigned reg, unsigned size);
 void pci_bus_cfg_write(void *bus, uint32_t sbdf, unsigned reg, unsigned size, uint32_t value);
 
@@ -267,6 +292,11 @@ const char *pci_bar_type_name(enum pci_bar_type type);
 
 /* Zeroes dev; a conventional (256-byte) type-0 function with the standard masks. */
 void pci_dev_init(struct pci_dev *dev, const struct pci_dev_ops *ops);
+/* The device's counters (may be NULL), which must outlive the function; before pci_bus_add. */
+static inline void pci_dev_set_counters(struct pci_dev *dev, struct io_counters *counters)
+{
+    dev->counters = counters;
+}
 /* Frees MSI-X storage; for a device that fails before (or instead of) pci_bus_remove. */
 void pci_dev_release(struct pci_dev *dev);
 

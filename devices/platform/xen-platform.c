@@ -274,6 +274,7 @@ static int xen_platform_create(const struct device_env *env, struct device_spec 
     xp->bus = env->pci;
     xp->io = env->io;
     pci_dev_init(&xp->pci, &xen_platform_pci_ops);
+    pci_dev_set_counters(&xp->pci, env->counters);
     pci_dev_set_ids(&xp->pci, XP_VENDOR, XP_DEVICE, XP_REVISION, XP_CLASS);
     pci_dev_set_subsystem(&xp->pci, XP_VENDOR, XP_DEVICE);
     pci_dev_set_intx_pin(&xp->pci, 1);
@@ -289,6 +290,7 @@ static int xen_platform_create(const struct device_env *env, struct device_spec 
     }
     if (want_fixed) {
         fixed.opaque = xp;
+        fixed.counter = env->counters ? &env->counters->io : NULL;
         rc = io_map(env->io, &fixed);
         if (rc) {
             snprintf(errbuf, errlen, "xen-platform: ports 0x10-0x13 are taken: %s", strerror(-rc));

@@ -232,6 +232,7 @@ static int uart_isa_create(const struct device_env *env, struct device_spec *spe
         .ops = &uart_isa_io_ops,
         .opaque = ui,
         .name = ui->name,
+        .counter = env->counters ? &env->counters->io : NULL,
     };
     rc = io_map(env->io, &r);
     if (rc) {

@@ -154,7 +154,8 @@ static int vblk_pci_create(const struct device_env *env, struct device_spec *spe
         snprintf(errbuf, errlen, "virtio-blk: %s", err);
         goto out;
     }
-    rc = vpci_new(&d->vp, env->pci, env->gmem, vblk_vdev(d->blk), cfg.devfn, errbuf, errlen);
+    rc = vpci_new(&d->vp, env->pci, env->gmem, vblk_vdev(d->blk), cfg.devfn, env->counters, errbuf,
+                  errlen);
     if (rc)
         goto out;
     *out = d;

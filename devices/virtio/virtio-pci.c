@@ -698,7 +698,7 @@ fail:
 }
 
 int vpci_new(struct vpci **out, struct pci_bus *bus, struct gmem *gm, struct virtio_dev *vdev,
-             int devfn, char *errbuf, size_t errlen)
+             int devfn, struct io_counters *counters, char *errbuf, size_t errlen)
 {
     const struct virtio_dev_ops *ops = vdev->ops;
     struct vpci *vp;
@@ -748,6 +748,7 @@ int vpci_new(struct vpci **out, struct pci_bus *bus, struct gmem *gm, struct vir
     rc = build_function(vp, errbuf, errlen);
     if (rc)
         goto out;
+    pci_dev_set_counters(&vp->pci, counters);
     vdev->transport = &vp->transport;
     reset_state(vp);
     rc = pci_bus_add(bus, &vp->pci, devfn, errbuf, errlen);

@@ -94,10 +94,11 @@ struct vpci;
 
 /*
  * Put vdev on `bus` at devfn (or the next free slot if devfn < 0), with guest
- * memory gm for its queues. 0 or -errno with errbuf filled.
+ * memory gm for its queues, its accesses counted in counters (may be NULL).
+ * 0 or -errno with errbuf filled.
  */
 int vpci_new(struct vpci **out, struct pci_bus *bus, struct gmem *gm, struct virtio_dev *vdev,
-             int devfn, char *errbuf, size_t errlen) must_check;
+             int devfn, struct io_counters *counters, char *errbuf, size_t errlen) must_check;
 /* Resets the device core, waiting for its requests in flight, takes the function off the bus,
  * frees. */
 void vpci_free(struct vpci *vp);

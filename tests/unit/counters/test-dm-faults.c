@@ -62,8 +62,8 @@ static int setup(void **state)
     assert_non_null(f->bus);
     fake_blk_init(&f->fb, 1u << 20, false);
     assert_int_equal(vblk_new(&f->blk, &f->fb.be, &p, err, sizeof(err)), 0);
-    assert_int_equal(vpci_new(&f->vp, f->bus, f->gm, vblk_vdev(f->blk), 5 << 3, err, sizeof(err)),
-                     0);
+    assert_int_equal(
+        vpci_new(&f->vp, f->bus, f->gm, vblk_vdev(f->blk), 5 << 3, NULL, err, sizeof(err)), 0);
     *state = f;
     return 0;
 }

@@ -338,17 +338,16 @@ static void test_counters(void **state)
     uint64_t v;
     struct io_range r;
 
-    /* Explicit counter, the owner at io_map() time, and nobody's. */
+    /* Each range names its counter, or counts as nobody's. */
     r = rng(IO_SPACE_PIO, 0x3f8, 8, &d);
     r.counter = &own;
-    assert_null(io_registry_set_owner(reg, &a));
     assert_int_equal(io_map(reg, &r), 0);
     r = rng(IO_SPACE_MMIO, 0xf0000000, 0x1000, &d);
+    r.counter = &a;
     assert_int_equal(io_map(reg, &r), 0);
-    assert_ptr_equal(io_registry_set_owner(reg, &b), &a);
     r = rng(IO_SPACE_MMIO, 0xf0001000, 0x1000, &d);
+    r.counter = &b;
     assert_int_equal(io_map(reg, &r), 0);
-    assert_ptr_equal(io_registry_set_owner(reg, NULL), &b);
     r = rng(IO_SPACE_PIO, 0x60, 1, &d);
     assert_int_equal(io_map(reg, &r), 0);
     /* The entry says where it counts. */
@@ -377,12 +376,11 @@ static void test_counters(void **state)
     assert_int_equal(io_registry_unowned(reg)->reads, 1);
     assert_int_equal(io_registry_unowned(reg)->writes, 0);
 
-    /* A range that moves keeps counting where it did: the owner keeps the count. */
+    /* A range that moves keeps counting where it did: the device keeps the count. */
     assert_int_equal(io_unmap(reg, IO_SPACE_MMIO, 0xf0001000), 0);
-    io_registry_set_owner(reg, &b);
     r = rng(IO_SPACE_MMIO, 0xe0000000, 0x1000, &d);
+    r.counter = &b;
     assert_int_equal(io_map(reg, &r), 0);
-    io_registry_set_owner(reg, NULL);
     assert_true(io_dispatch_read(reg, IO_SPACE_MMIO, 0xe0000000, 2, 0, &v));
     assert_int_equal(b.reads, 1);
     assert_int_equal(b.writes, 3);

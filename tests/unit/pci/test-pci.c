@@ -66,9 +66,16 @@ static void t_bar_write(struct pci_dev *d, unsigned bar, uint64_t off, unsigned 
     t->last_value = v;
 }
 
-static void t_bar_moved(struct pci_dev *d, unsigned bar, uint64_t old, uint64_t new_addr)
+static const struct pci_dev_ops tdev_ops;
+
+/* The bus's listener: BAR moves of the test's devices. */
+static void t_bar_moved(void *opaque, struct pci_dev *d, unsigned bar, uint64_t old,
+                        uint64_t new_addr)
 {
     struct tdev *t = to_tdev(d);
+
+    if (d->ops != &tdev_ops)
+        return;
     t->moves++;
     t->moved_bar = bar;
     t->moved_old = old;
@@ -86,7 +93,6 @@ static const struct pci_dev_ops tdev_ops = {
     .fini = t_fini,
     .bar_read = t_bar_read,
     .bar_write = t_bar_write,
-    .bar_moved = t_bar_moved,
     .reset = t_reset,
 };
 
@@ -119,6 +125,7 @@ static int setup(void **state)
 
     f->io = io_registry_new();
     f->bus = pci_bus_new(f->io, fake_platform_init(&f->fp));
+    pci_bus_set_listener(f->bus, &(struct pci_bus_listener){.bar_moved = t_bar_moved});
     f->t = calloc(1, sizeof(*f->t));
     tdev_build(f->t);
     assert_int_equal(pci_bus_add(f->bus, &f->t->pci, -1, err, sizeof(err)), 0);
@@ -147,6 +154,83 @@ static uint32_t rd(struct fixture *f, unsigned reg, unsigned size)
 static void wr(struct fixture *f, unsigned reg, unsigned size, uint32_t v)
 {
     pci_bus_cfg_write(f->bus, f->sbdf, reg, size, v);
+}
+
+struct fn_log {
+    struct pci_dev *added[4], *removed[4];
+    unsigned nr_added, nr_removed, moves;
+};
+
+static void log_added(void *opaque, struct pci_dev *dev)
+{
+    struct fn_log *l = opaque;
+
+    if (l->nr_added < ARRAY_SIZE(l->added))
+        l->added[l->nr_added] = dev;
+    l->nr_added++;
+}
+
+static void log_removed(void *opaque, struct pci_dev *dev)
+{
+    struct fn_log *l = opaque;
+
+    /* Leaving: its BARs are already unmapped. */
+    for (unsigned i = 0; i < PCI_NUM_SLOTS; i++)
+        assert_int_equal(dev->bars[i].mapped, PCI_BAR_UNMAPPED);
+    if (l->nr_removed < ARRAY_SIZE(l->removed))
+        l->removed[l->nr_removed] = dev;
+    l->nr_removed++;
+}
+
+static void log_moved(void *opaque, struct pci_dev *dev, unsigned bar, uint64_t old_addr,
+                      uint64_t new_addr)
+{
+    ((struct fn_log *)opaque)->moves++;
+}
+
+/* The listener hears functions come and go; each function's counters count its own cycles. */
+static void test_listener_and_counters(void **state)
+{
+    struct fixture *f = *state;
+    struct io_counters mine = {0}, other_counters = {0};
+    struct fn_log l = {0};
+    struct tdev *other = calloc(1, sizeof(*other));
+    char err[128];
+    uint64_t v;
+
+    pci_bus_set_listener(f->bus, &(struct pci_bus_listener){.fn_added = log_added,
+                                                            .fn_removed = log_removed,
+                                                            .bar_moved = log_moved,
+                                                            .opaque = &l});
+    tdev_build(other);
+    pci_dev_set_counters(&other->pci, &other_counters);
+    assert_int_equal(pci_bus_add(f->bus, &other->pci, 9 << 3, err, sizeof(err)), 0);
+    assert_int_equal(l.nr_added, 1);
+    assert_ptr_equal(l.added[0], &other->pci);
+
+    /* Config cycles, refused ones included, count where the function says; none elsewhere. */
+    pci_bus_cfg_read(f->bus, other->pci.sbdf, PCI_VENDOR_ID, 2);
+    pci_bus_cfg_read(f->bus, other->pci.sbdf, 0x1000, 4);
+    pci_bus_cfg_write(f->bus, other->pci.sbdf, PCI_BASE_ADDRESS_0, 4, 0xc100);
+    pci_bus_cfg_write(f->bus, other->pci.sbdf, PCI_COMMAND, 2, PCI_COMMAND_IO);
+    rd(f, PCI_VENDOR_ID, 2);
+    assert_int_equal(other_counters.cfg.reads, 2);
+    assert_int_equal(other_counters.cfg.writes, 2);
+    assert_int_equal(mine.cfg.reads, 0);
+    /* Its BAR, mapped by the bus, counts as its own. */
+    assert_int_equal(l.moves, 1);
+    assert_true(io_dispatch_read(f->io, IO_SPACE_PIO, 0xc100, 1, 0, &v));
+    assert_true(io_dispatch_write(f->io, IO_SPACE_PIO, 0xc101, 1, 0, 1));
+    assert_int_equal(other_counters.io.reads, 1);
+    assert_int_equal(other_counters.io.writes, 1);
+    assert_int_equal(io_registry_unowned(f->io)->reads, 0);
+
+    pci_bus_remove(f->bus, &other->pci);
+    assert_int_equal(l.nr_removed, 1);
+    assert_ptr_equal(l.removed[0], &other->pci);
+    assert_int_equal(l.moves, 2);
+    pci_bus_set_listener(f->bus, NULL);
+    free(other);
 }
 
 static void test_conformance(void **state)
@@ -1311,6 +1395,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_conformance, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_listener_and_counters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_placement, setup, teardown),
         cmocka_unit_test_setup_teardown(test_placement_full_and_routing_error, setup, teardown),
         cmocka_unit_test(test_parse_bdf),
