@@ -1,5 +1,5 @@
 /*
- * The control socket server and its JSON writer (protocol in control.h).
+ * The control socket server (protocol in control-proto.h).
  *
  * Every connection owns a fixed input buffer of CONTROL_LINE_MAX bytes and
  * an output queue. Lines are answered only while the queue holds less than
@@ -28,307 +28,6 @@
 
 #define CONTROL_OUT_HIGH (64u * 1024)
 
-/* ---- JSON buffer ---- */
-
-void control_buf_init(struct control_buf *b, size_t max)
-{
-    memset(b, 0, sizeof(*b));
-    b->max = max;
-}
-
-void control_buf_reset(struct control_buf *b)
-{
-    b->len = 0;
-    if (b->data)
-        b->data[0] = '\0';
-    b->err = 0;
-    b->depth = 0;
-    b->is_array = 0;
-    b->has_item = 0;
-}
-
-void control_buf_free(struct control_buf *b)
-{
-    free(b->data);
-    control_buf_init(b, b->max);
-}
-
-int control_buf_error(const struct control_buf *b)
-{
-    if (b->err)
-        return b->err;
-    return b->depth ? -EINVAL : 0;
-}
-
-static void buf_fail(struct control_buf *b, int err)
-{
-    if (!b->err)
-        b->err = err;
-}
-
-static void buf_put(struct control_buf *b, const char *s, size_t n)
-{
-    if (b->err)
-        return;
-    if (n > b->max || b->len > b->max - n) {
-        buf_fail(b, -ENOSPC);
-        return;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        char *p;
-
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        p = realloc(b->data, cap);
-        if (!p) {
-            buf_fail(b, -ENOMEM);
-            return;
-        }
-        b->data = p;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-static void buf_puts(struct control_buf *b, const char *s)
-{
-    buf_put(b, s, strlen(s));
-}
-
-/* RFC 3629: the length of the valid UTF-8 sequence at s, or 0. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t cp;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    /* Overlong forms, UTF-16 surrogates and code points past U+10FFFF. */
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
-static void buf_put_string(struct control_buf *b, const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-
-    buf_put(b, "\"", 1);
-    while (i < n && !b->err) {
-        unsigned char c = p[i];
-        size_t run = i, seq;
-        char esc[8];
-
-        /* Copy the longest run that needs no escaping in one go. */
-        while (run < n && p[run] >= 0x20 && p[run] < 0x7f && p[run] != '"' && p[run] != '\\')
-            run++;
-        if (run > i) {
-            buf_put(b, s + i, run - i);
-            i = run;
-            continue;
-        }
-        switch (c) {
-        case '"':
-            buf_puts(b, "\\\"");
-            break;
-        case '\\':
-            buf_puts(b, "\\\\");
-            break;
-        case '\n':
-            buf_puts(b, "\\n");
-            break;
-        case '\r':
-            buf_puts(b, "\\r");
-            break;
-        case '\t':
-            buf_puts(b, "\\t");
-            break;
-        case '\b':
-            buf_puts(b, "\\b");
-            break;
-        case '\f':
-            buf_puts(b, "\\f");
-            break;
-        default:
-            if (c < 0x20 || c == 0x7f) {
-                snprintf(esc, sizeof(esc), "\\u%04x", c);
-                buf_puts(b, esc);
-                break;
-            }
-            seq = utf8_seq_len(p + i, n - i);
-            if (!seq) {
-                buf_puts(b, "\\ufffd");
-                break;
-            }
-            buf_put(b, s + i, seq);
-            i += seq;
-            continue;
-        }
-        i++;
-    }
-    buf_put(b, "\"", 1);
-}
-
-/* The separator and key before a value; false if the value must not be written. */
-static bool json_member(struct control_buf *b, const char *key)
-{
-    uint32_t bit = 1u << b->depth;
-    bool in_array = b->is_array & bit;
-
-    if (b->err)
-        return false;
-    if (b->depth == 0 ? key != NULL || (b->has_item & 1) : in_array ? key != NULL : key == NULL) {
-        buf_fail(b, -EINVAL);
-        return false;
-    }
-    if (b->depth > 0 && (b->has_item & bit))
-        buf_put(b, ",", 1);
-    b->has_item |= bit;
-    if (key) {
-        buf_put_string(b, key, strlen(key));
-        buf_put(b, ":", 1);
-    }
-    return !b->err;
-}
-
-static void json_open(struct control_buf *b, const char *key, bool array)
-{
-    uint32_t bit;
-
-    if (!json_member(b, key))
-        return;
-    if (b->depth + 1 >= CONTROL_JSON_DEPTH) {
-        buf_fail(b, -EINVAL);
-        return;
-    }
-    b->depth++;
-    bit = 1u << b->depth;
-    b->has_item &= ~bit;
-    if (array)
-        b->is_array |= bit;
-    else
-        b->is_array &= ~bit;
-    buf_put(b, array ? "[" : "{", 1);
-}
-
-static void json_close(struct control_buf *b, bool array)
-{
-    if (b->err)
-        return;
-    if (b->depth == 0 || !(b->is_array & (1u << b->depth)) != !array) {
-        buf_fail(b, -EINVAL);
-        return;
-    }
-    b->depth--;
-    buf_put(b, array ? "]" : "}", 1);
-}
-
-void control_json_begin_object(struct control_buf *b, const char *key)
-{
-    json_open(b, key, false);
-}
-
-void control_json_end_object(struct control_buf *b)
-{
-    json_close(b, false);
-}
-
-void control_json_begin_array(struct control_buf *b, const char *key)
-{
-    json_open(b, key, true);
-}
-
-void control_json_end_array(struct control_buf *b)
-{
-    json_close(b, true);
-}
-
-void control_json_stringn(struct control_buf *b, const char *key, const char *value, size_t len)
-{
-    if (!json_member(b, key))
-        return;
-    if (value)
-        buf_put_string(b, value, len);
-    else
-        buf_puts(b, "null");
-}
-
-void control_json_string(struct control_buf *b, const char *key, const char *value)
-{
-    control_json_stringn(b, key, value, value ? strlen(value) : 0);
-}
-
-void control_json_uint(struct control_buf *b, const char *key, uint64_t value)
-{
-    char num[24];
-
-    if (!json_member(b, key))
-        return;
-    snprintf(num, sizeof(num), "%llu", (unsigned long long)value);
-    buf_puts(b, num);
-}
-
-void control_json_int(struct control_buf *b, const char *key, int64_t value)
-{
-    char num[24];
-
-    if (!json_member(b, key))
-        return;
-    snprintf(num, sizeof(num), "%lld", (long long)value);
-    buf_puts(b, num);
-}
-
-void control_json_double(struct control_buf *b, const char *key, double value)
-{
-    char num[32];
-
-    if (!json_member(b, key))
-        return;
-    if (!isfinite(value)) {
-        buf_puts(b, "null");
-        return;
-    }
-    snprintf(num, sizeof(num), "%.17g", value);
-    buf_puts(b, num);
-}
-
-void control_json_bool(struct control_buf *b, const char *key, bool value)
-{
-    if (json_member(b, key))
-        buf_puts(b, value ? "true" : "false");
-}
-
-void control_json_null(struct control_buf *b, const char *key)
-{
-    if (json_member(b, key))
-        buf_puts(b, "null");
-}
-
 /* Names of enum ioreq_stat_type in the JSON, in enum order. */
 static const char *const stat_type_names[IOREQ_STAT_TYPES] = {
     [IOREQ_STAT_PIO] = "pio",
@@ -339,57 +38,57 @@ static const char *const stat_type_names[IOREQ_STAT_TYPES] = {
     [IOREQ_STAT_UNKNOWN] = "unknown",
 };
 
-void control_json_ioreq_stats(struct control_buf *b, const struct ioreq_stats *st,
+void control_json_ioreq_stats(struct json_buf *b, const struct ioreq_stats *st,
                               const struct ioreq_vcpu_stats *per_vcpu, unsigned nr)
 {
     uint64_t total[IOREQ_STAT_TYPES] = {0};
 
-    control_json_uint(b, "vcpus", st->nr_vcpus);
-    control_json_begin_object(b, "requests");
-    control_json_uint(b, "sync", st->sync_requests);
-    control_json_uint(b, "buffered", st->buffered_requests);
-    control_json_uint(b, "malformed", st->malformed);
-    control_json_uint(b, "unclaimed", st->unclaimed);
-    control_json_uint(b, "spurious_notifications", st->spurious_notifications);
-    control_json_end_object(b);
+    json_uint(b, "vcpus", st->nr_vcpus);
+    json_begin_object(b, "requests");
+    json_uint(b, "sync", st->sync_requests);
+    json_uint(b, "buffered", st->buffered_requests);
+    json_uint(b, "malformed", st->malformed);
+    json_uint(b, "unclaimed", st->unclaimed);
+    json_uint(b, "spurious_notifications", st->spurious_notifications);
+    json_end_object(b);
 
     for (unsigned v = 0; v < nr; v++)
         for (unsigned t = 0; t < IOREQ_STAT_TYPES; t++)
             total[t] += per_vcpu[v].by_type[t];
-    control_json_begin_object(b, "by_type");
+    json_begin_object(b, "by_type");
     for (unsigned t = 0; t < IOREQ_STAT_TYPES; t++)
-        control_json_uint(b, stat_type_names[t], total[t]);
-    control_json_end_object(b);
+        json_uint(b, stat_type_names[t], total[t]);
+    json_end_object(b);
 
-    control_json_begin_array(b, "per_vcpu");
+    json_begin_array(b, "per_vcpu");
     for (unsigned v = 0; v < nr; v++) {
-        control_json_begin_object(b, NULL);
-        control_json_uint(b, "vcpu", v);
-        control_json_uint(b, "requests", per_vcpu[v].requests);
+        json_begin_object(b, NULL);
+        json_uint(b, "vcpu", v);
+        json_uint(b, "requests", per_vcpu[v].requests);
         for (unsigned t = 0; t < IOREQ_STAT_TYPES; t++)
-            control_json_uint(b, stat_type_names[t], per_vcpu[v].by_type[t]);
-        control_json_end_object(b);
+            json_uint(b, stat_type_names[t], per_vcpu[v].by_type[t]);
+        json_end_object(b);
     }
-    control_json_end_array(b);
+    json_end_array(b);
 
-    control_json_begin_object(b, "mapcache");
-    control_json_uint(b, "hits", st->gmem.hits);
-    control_json_uint(b, "misses", st->gmem.misses);
-    control_json_uint(b, "evictions", st->gmem.evictions);
-    control_json_uint(b, "invalidations", st->gmem.invalidations);
-    control_json_uint(b, "faults", st->gmem.faults);
-    control_json_uint(b, "mapped_bytes", st->gmem.mapped_bytes);
-    control_json_uint(b, "dirty_reports", st->gmem.dirty_reports);
-    control_json_end_object(b);
-    control_json_int(b, "timeoffset", st->timeoffset);
+    json_begin_object(b, "mapcache");
+    json_uint(b, "hits", st->gmem.hits);
+    json_uint(b, "misses", st->gmem.misses);
+    json_uint(b, "evictions", st->gmem.evictions);
+    json_uint(b, "invalidations", st->gmem.invalidations);
+    json_uint(b, "faults", st->gmem.faults);
+    json_uint(b, "mapped_bytes", st->gmem.mapped_bytes);
+    json_uint(b, "dirty_reports", st->gmem.dirty_reports);
+    json_end_object(b);
+    json_int(b, "timeoffset", st->timeoffset);
 }
 
-void control_json_faults(struct control_buf *b, const struct dm_faults *faults)
+void control_json_faults(struct json_buf *b, const struct dm_faults *faults)
 {
-    control_json_begin_object(b, "faults");
+    json_begin_object(b, "faults");
     for (unsigned c = 0; c < DM_FAULT_COUNT; c++)
-        control_json_uint(b, dm_fault_name((enum dm_fault)c), faults ? faults->count[c] : 0);
-    control_json_end_object(b);
+        json_uint(b, dm_fault_name((enum dm_fault)c), faults ? faults->count[c] : 0);
+    json_end_object(b);
 }
 
 /* ---- server ---- */
@@ -422,7 +121,7 @@ struct control_server {
     struct event *retry_ev; /* re-arms accept_ev after running out of descriptors */
     struct control_conn *conns;
     unsigned nr_conns;
-    struct control_buf reply; /* scratch for one reply */
+    struct json_buf reply; /* scratch for one reply */
 };
 
 static void conn_free(struct control_conn *c)
@@ -493,19 +192,19 @@ static int conn_send(struct control_conn *c)
     return 0;
 }
 
-static void reply_error(struct control_buf *b, const char *msg)
+static void reply_error(struct json_buf *b, const char *msg)
 {
-    control_buf_reset(b);
-    control_json_begin_object(b, NULL);
-    control_json_bool(b, "ok", false);
-    control_json_string(b, "error", msg);
-    control_json_end_object(b);
+    json_buf_reset(b);
+    json_begin_object(b, NULL);
+    json_bool(b, "ok", false);
+    json_string(b, "error", msg);
+    json_end_object(b);
 }
 
 static void build_reply(struct control_server *srv, const char *cmd)
 {
-    struct control_buf *b = &srv->reply;
-    int (*op)(void *, struct control_buf *) = NULL;
+    struct json_buf *b = &srv->reply;
+    int (*op)(void *, struct json_buf *) = NULL;
     int rc;
 
     if (!strcmp(cmd, "status")) {
@@ -522,10 +221,10 @@ static void build_reply(struct control_server *srv, const char *cmd)
             reply_error(b, strerror(rc < 0 ? -rc : rc));
             return;
         }
-        control_buf_reset(b);
-        control_json_begin_object(b, NULL);
-        control_json_bool(b, "ok", true);
-        control_json_end_object(b);
+        json_buf_reset(b);
+        json_begin_object(b, NULL);
+        json_bool(b, "ok", true);
+        json_end_object(b);
         return;
     } else {
         reply_error(b, *cmd ? "unknown command" : "empty request");
@@ -535,23 +234,23 @@ static void build_reply(struct control_server *srv, const char *cmd)
         reply_error(b, "not supported");
         return;
     }
-    control_buf_reset(b);
-    control_json_begin_object(b, NULL);
-    control_json_bool(b, "ok", true);
+    json_buf_reset(b);
+    json_begin_object(b, NULL);
+    json_bool(b, "ok", true);
     rc = op(srv->opaque, b);
-    control_json_end_object(b);
+    json_end_object(b);
     if (rc)
         reply_error(b, strerror(rc < 0 ? -rc : rc));
-    else if (control_buf_error(b) == -ENOSPC)
+    else if (json_buf_error(b) == -ENOSPC)
         reply_error(b, "reply too large");
-    else if (control_buf_error(b))
+    else if (json_buf_error(b))
         reply_error(b, "internal error");
 }
 
 static void answer_line(struct control_conn *c, char *line, size_t len)
 {
     struct control_server *srv = c->srv;
-    struct control_buf *b = &srv->reply;
+    struct json_buf *b = &srv->reply;
     char *start = line, *end = line + len;
 
     if (memchr(line, '\0', len)) {
@@ -564,7 +263,7 @@ static void answer_line(struct control_conn *c, char *line, size_t len)
         *end = '\0';
         build_reply(srv, start);
     }
-    if (control_buf_error(b) || conn_queue(c, b->data, b->len) || conn_queue(c, "\n", 1)) {
+    if (json_buf_error(b) || conn_queue(c, b->data, b->len) || conn_queue(c, "\n", 1)) {
         /* Not even an error reply fits: nothing sensible is left to say. */
         c->closing = true;
         c->in_len = 0;
@@ -706,7 +405,7 @@ unsigned control_server_nr_clients(const struct control_server *srv)
 static void refuse_client(struct control_server *srv, int fd)
 {
     reply_error(&srv->reply, "too many clients");
-    buf_put(&srv->reply, "\n", 1);
+    json_buf_end_line(&srv->reply);
     if (!srv->reply.err)
         (void)!send(fd, srv->reply.data, srv->reply.len, MSG_NOSIGNAL | MSG_DONTWAIT);
     close(fd);
@@ -748,13 +447,6 @@ static void accept_retry_cb(evutil_socket_t fd, short what, void *opaque)
     struct control_server *srv = opaque;
 
     event_add(srv->accept_ev, NULL);
-}
-
-int control_default_path(char *buf, size_t len, unsigned domid)
-{
-    int n = snprintf(buf, len, "%s/%u.sock", CONTROL_SOCKET_DIR, domid);
-
-    return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
 /* Removes a socket at `path` nobody listens on; -EADDRINUSE if someone does. */
@@ -855,7 +547,7 @@ int control_server_new(struct control_server **out, struct event_base *base, con
     srv->ops = ops;
     srv->opaque = opaque;
     srv->lfd = -1;
-    control_buf_init(&srv->reply, CONTROL_REPLY_MAX);
+    json_buf_init(&srv->reply, CONTROL_REPLY_MAX);
     if (path) {
         rc = server_listen(srv, path);
         if (rc)
@@ -891,6 +583,6 @@ void control_server_free(struct control_server *srv)
     else if (srv->path && !srv->sock_ino)
         unlink(srv->path); /* bound, but set-up failed before we knew its identity */
     free(srv->path);
-    control_buf_free(&srv->reply);
+    json_buf_free(&srv->reply);
     free(srv);
 }

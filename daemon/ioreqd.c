@@ -204,136 +204,136 @@ static void fn_bdf(const struct pci_dev *pci, char *buf, size_t len)
 
 /* ---- control socket (ioreqctl) ---- */
 
-static void ctl_status_bars(struct control_buf *out, const struct pci_dev *pci)
+static void ctl_status_bars(struct json_buf *out, const struct pci_dev *pci)
 {
-    control_json_begin_array(out, "bars");
+    json_begin_array(out, "bars");
     for (unsigned i = 0; i < PCI_NUM_SLOTS; i++) {
         const struct pci_bar *b = &pci->bars[i];
 
         if (b->type == PCI_BAR_NONE)
             continue;
-        control_json_begin_object(out, NULL);
-        control_json_uint(out, "bar", i);
-        control_json_string(out, "type", pci_bar_type_name(b->type));
-        control_json_bool(out, "prefetchable", b->prefetchable);
+        json_begin_object(out, NULL);
+        json_uint(out, "bar", i);
+        json_string(out, "type", pci_bar_type_name(b->type));
+        json_bool(out, "prefetchable", b->prefetchable);
         if (b->mapped == PCI_BAR_UNMAPPED)
-            control_json_null(out, "address");
+            json_null(out, "address");
         else
-            control_json_uint(out, "address", b->mapped);
-        control_json_uint(out, "size", b->size);
-        control_json_end_object(out);
+            json_uint(out, "address", b->mapped);
+        json_uint(out, "size", b->size);
+        json_end_object(out);
     }
-    control_json_end_array(out);
+    json_end_array(out);
 }
 
 /* One PCI function's BARs and interrupt routes (ioreqctl(1), "status"). */
-static void ctl_status_fn(struct control_buf *out, const struct pci_dev *pci)
+static void ctl_status_fn(struct json_buf *out, const struct pci_dev *pci)
 {
     static const char *const pins[] = {"INTA#", "INTB#", "INTC#", "INTD#"};
     struct pci_irq_info in;
     char text[32];
 
     pci_dev_irq_info(pci, &in);
-    control_json_begin_object(out, NULL);
+    json_begin_object(out, NULL);
     fn_bdf(pci, text, sizeof(text));
-    control_json_string(out, "bdf", text);
+    json_string(out, "bdf", text);
     snprintf(text, sizeof(text), "%04x:%04x", pci_cfg_get16(pci, PCI_VENDOR_ID),
              pci_cfg_get16(pci, PCI_DEVICE_ID));
-    control_json_string(out, "id", text);
+    json_string(out, "id", text);
     ctl_status_bars(out, pci);
 
-    control_json_begin_object(out, "intx");
-    control_json_string(out, "pin", in.intx_pin ? pins[in.intx_pin - 1] : NULL);
-    control_json_uint(out, "line", in.intx_line);
-    control_json_bool(out, "level", in.intx_level);
-    control_json_bool(out, "asserted", in.intx_asserted);
-    control_json_bool(out, "disabled", in.intx_disabled);
-    control_json_end_object(out);
+    json_begin_object(out, "intx");
+    json_string(out, "pin", in.intx_pin ? pins[in.intx_pin - 1] : NULL);
+    json_uint(out, "line", in.intx_line);
+    json_bool(out, "level", in.intx_level);
+    json_bool(out, "asserted", in.intx_asserted);
+    json_bool(out, "disabled", in.intx_disabled);
+    json_end_object(out);
 
     if (in.has_msi) {
-        control_json_begin_object(out, "msi");
-        control_json_bool(out, "enabled", in.msi_enabled);
-        control_json_uint(out, "address", in.msi_addr);
-        control_json_uint(out, "data", in.msi_data);
-        control_json_uint(out, "vectors", in.msi_vectors);
-        control_json_uint(out, "max_vectors", in.msi_max_vectors);
-        control_json_uint(out, "mask", in.msi_mask);
-        control_json_uint(out, "pending", in.msi_pending);
-        control_json_end_object(out);
+        json_begin_object(out, "msi");
+        json_bool(out, "enabled", in.msi_enabled);
+        json_uint(out, "address", in.msi_addr);
+        json_uint(out, "data", in.msi_data);
+        json_uint(out, "vectors", in.msi_vectors);
+        json_uint(out, "max_vectors", in.msi_max_vectors);
+        json_uint(out, "mask", in.msi_mask);
+        json_uint(out, "pending", in.msi_pending);
+        json_end_object(out);
     } else {
-        control_json_null(out, "msi");
+        json_null(out, "msi");
     }
 
     if (in.has_msix) {
-        control_json_begin_object(out, "msix");
-        control_json_bool(out, "enabled", in.msix_enabled);
-        control_json_bool(out, "function_mask", in.msix_function_mask);
-        control_json_uint(out, "table_size", in.msix_table_size);
-        control_json_uint(out, "table_bar", in.msix_table_bar);
-        control_json_uint(out, "table_offset", in.msix_table_offset);
-        control_json_uint(out, "pba_bar", in.msix_pba_bar);
-        control_json_uint(out, "pba_offset", in.msix_pba_offset);
+        json_begin_object(out, "msix");
+        json_bool(out, "enabled", in.msix_enabled);
+        json_bool(out, "function_mask", in.msix_function_mask);
+        json_uint(out, "table_size", in.msix_table_size);
+        json_uint(out, "table_bar", in.msix_table_bar);
+        json_uint(out, "table_offset", in.msix_table_offset);
+        json_uint(out, "pba_bar", in.msix_pba_bar);
+        json_uint(out, "pba_offset", in.msix_pba_offset);
         /* The vectors in use: programmed or unmasked; a fresh table has none. */
-        control_json_begin_array(out, "vectors");
+        json_begin_array(out, "vectors");
         for (unsigned v = 0; v < in.msix_table_size; v++) {
             struct pci_msix_vector_info e;
 
             if (pci_msix_vector_info(pci, v, &e) || (e.masked && !e.addr && !e.data))
                 continue;
-            control_json_begin_object(out, NULL);
-            control_json_uint(out, "vector", v);
-            control_json_uint(out, "address", e.addr);
-            control_json_uint(out, "data", e.data);
-            control_json_bool(out, "masked", e.masked);
-            control_json_bool(out, "pending", e.pending);
-            control_json_end_object(out);
+            json_begin_object(out, NULL);
+            json_uint(out, "vector", v);
+            json_uint(out, "address", e.addr);
+            json_uint(out, "data", e.data);
+            json_bool(out, "masked", e.masked);
+            json_bool(out, "pending", e.pending);
+            json_end_object(out);
         }
-        control_json_end_array(out);
-        control_json_end_object(out);
+        json_end_array(out);
+        json_end_object(out);
     } else {
-        control_json_null(out, "msix");
+        json_null(out, "msix");
     }
-    control_json_end_object(out);
+    json_end_object(out);
 }
 
-static int ctl_status(void *opaque, struct control_buf *out)
+static int ctl_status(void *opaque, struct json_buf *out)
 {
     struct ioreqd *d = opaque;
 
-    control_json_uint(out, "domid", d->domid);
-    control_json_uint(out, "pid", (uint64_t)getpid());
-    control_json_string(out, "version", IOREQD_VERSION);
-    control_json_uint(out, "vcpus", ioreq_server_nr_vcpus(d->srv));
-    control_json_uint(out, "server_id", ioreq_server_id(d->srv));
-    control_json_begin_array(out, "devices");
+    json_uint(out, "domid", d->domid);
+    json_uint(out, "pid", (uint64_t)getpid());
+    json_string(out, "version", IOREQD_VERSION);
+    json_uint(out, "vcpus", ioreq_server_nr_vcpus(d->srv));
+    json_uint(out, "server_id", ioreq_server_id(d->srv));
+    json_begin_array(out, "devices");
     for (unsigned i = 0; i < d->nr_devs; i++) {
         struct ioreqd_device *dev = &d->devs[i];
         char desc[512] = "";
 
         if (dev->type->describe)
             dev->type->describe(dev->dev, desc, sizeof(desc));
-        control_json_begin_object(out, NULL);
-        control_json_uint(out, "index", i);
-        control_json_string(out, "type", dev->type->name);
-        control_json_string(out, "description", desc);
+        json_begin_object(out, NULL);
+        json_uint(out, "index", i);
+        json_string(out, "type", dev->type->name);
+        json_string(out, "description", desc);
         if (dev->nr_fns) {
-            control_json_begin_array(out, "pci");
+            json_begin_array(out, "pci");
             for (unsigned f = 0; f < dev->nr_fns; f++)
                 ctl_status_fn(out, dev->fns[f]);
-            control_json_end_array(out);
+            json_end_array(out);
         }
-        control_json_end_object(out);
+        json_end_object(out);
     }
-    control_json_end_array(out);
+    json_end_array(out);
     return 0;
 }
 
 static void ctl_stats_counter(void *opaque, const char *name, uint64_t value)
 {
-    control_json_uint(opaque, name, value);
+    json_uint(opaque, name, value);
 }
 
-static int ctl_stats(void *opaque, struct control_buf *out)
+static int ctl_stats(void *opaque, struct json_buf *out)
 {
     struct ioreqd *d = opaque;
     unsigned nr = ioreq_server_nr_vcpus(d->srv);
@@ -355,26 +355,26 @@ static int ctl_stats(void *opaque, struct control_buf *out)
         if (!dev->dev)
             continue;
         if (!any)
-            control_json_begin_array(out, "devices");
+            json_begin_array(out, "devices");
         any = true;
-        control_json_begin_object(out, NULL);
-        control_json_uint(out, "index", i);
-        control_json_string(out, "type", dev->type->name);
-        control_json_begin_object(out, "requests");
-        control_json_uint(out, "reads", dev->counters.io.reads);
-        control_json_uint(out, "writes", dev->counters.io.writes);
-        control_json_uint(out, "config_reads", dev->counters.cfg.reads);
-        control_json_uint(out, "config_writes", dev->counters.cfg.writes);
-        control_json_end_object(out);
+        json_begin_object(out, NULL);
+        json_uint(out, "index", i);
+        json_string(out, "type", dev->type->name);
+        json_begin_object(out, "requests");
+        json_uint(out, "reads", dev->counters.io.reads);
+        json_uint(out, "writes", dev->counters.io.writes);
+        json_uint(out, "config_reads", dev->counters.cfg.reads);
+        json_uint(out, "config_writes", dev->counters.cfg.writes);
+        json_end_object(out);
         if (dev->type->counters) {
-            control_json_begin_object(out, "counters");
+            json_begin_object(out, "counters");
             dev->type->counters(dev->dev, &sink);
-            control_json_end_object(out);
+            json_end_object(out);
         }
-        control_json_end_object(out);
+        json_end_object(out);
     }
     if (any)
-        control_json_end_array(out);
+        json_end_array(out);
     return 0;
 }
 

@@ -12,9 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "control.h"
+#include "control-proto.h"
+#include "json.h"
 #include "ctl-client.h"
-#include "ctl-json.h"
+#include "json.h"
 
 static long long now_ms(void)
 {
@@ -127,7 +128,7 @@ static int fill(struct ctl_client *c, long long deadline)
     }
 }
 
-int ctl_client_request(struct ctl_client *c, const char *cmd, struct ctl_json **reply)
+int ctl_client_request(struct ctl_client *c, const char *cmd, struct json_value **reply)
 {
     long long deadline = now_ms() + c->timeout_ms;
     size_t scanned = 0;
@@ -148,11 +149,11 @@ int ctl_client_request(struct ctl_client *c, const char *cmd, struct ctl_json **
     }
     if ((size_t)(nl - c->buf) > CONTROL_REPLY_MAX)
         return -EPROTO;
-    rc = ctl_json_parse(c->buf, (size_t)(nl - c->buf), reply);
+    rc = json_parse(c->buf, (size_t)(nl - c->buf), reply);
     c->len -= (size_t)(nl - c->buf) + 1;
     memmove(c->buf, nl + 1, c->len);
-    if (rc == -EINVAL || (!rc && (*reply)->type != CTL_JSON_OBJECT)) {
-        ctl_json_free(*reply);
+    if (rc == -EINVAL || (!rc && (*reply)->type != JSON_OBJECT)) {
+        json_free(*reply);
         *reply = NULL;
         return -EPROTO;
     }

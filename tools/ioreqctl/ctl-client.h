@@ -11,7 +11,7 @@
 
 #include "compiler.h"
 
-struct ctl_json;
+struct json_value;
 
 struct ctl_client {
     int fd;
@@ -28,7 +28,7 @@ int ctl_client_connect(struct ctl_client *c, const char *path, int timeout_ms) m
  * -ETIMEDOUT, -ECONNRESET (closed before a full reply), -EPROTO (not a
  * JSON object, or too long), -errno.
  */
-int ctl_client_request(struct ctl_client *c, const char *cmd, struct ctl_json **reply) must_check;
+int ctl_client_request(struct ctl_client *c, const char *cmd, struct json_value **reply) must_check;
 /* Waits until the daemon closes the connection: 0 or -ETIMEDOUT / -errno. */
 int ctl_client_wait_closed(struct ctl_client *c) must_check;
 void ctl_client_close(struct ctl_client *c);

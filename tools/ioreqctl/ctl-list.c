@@ -9,7 +9,8 @@
 
 #include <xenstore.h>
 
-#include "control.h"
+#include "control-proto.h"
+#include "json.h"
 #include "ctl-inventory.h"
 #include "ctl-output.h"
 #include "ctl.h"
@@ -17,13 +18,13 @@
 int ctl_cmd_list(struct ctl_opts *opts)
 {
     struct xs_handle *xs = NULL;
-    struct control_buf b;
+    struct json_buf b;
     struct ctl_rows rows;
     unsigned *domids = NULL, nr = 0;
     int code = CTL_EXIT_FAILURE;
     int rc;
 
-    control_buf_init(&b, CONTROL_REPLY_MAX);
+    json_buf_init(&b, CONTROL_REPLY_MAX);
     ctl_rows_init(&rows, 4);
     rc = ctl_xs_open(&xs);
     if (rc) {
@@ -35,8 +36,8 @@ int ctl_cmd_list(struct ctl_opts *opts)
         ctl_err("cannot read %s: %s", CTL_DM_DIR, strerror(-rc));
         goto out;
     }
-    control_json_begin_object(&b, NULL);
-    control_json_begin_array(&b, "device_models");
+    json_begin_object(&b, NULL);
+    json_begin_array(&b, "device_models");
     ctl_rows_add(&rows, "DOMID", "STATE", "PID", "VERSION");
     for (unsigned i = 0; i < nr; i++) {
         struct ctl_inventory inv;
@@ -51,22 +52,22 @@ int ctl_cmd_list(struct ctl_opts *opts)
         }
         snprintf(domid, sizeof(domid), "%u", domids[i]);
         ctl_rows_add(&rows, domid, inv.state, inv.pid, inv.version);
-        control_json_begin_object(&b, NULL);
-        control_json_uint(&b, "domid", domids[i]);
-        control_json_string(&b, "state", inv.state);
+        json_begin_object(&b, NULL);
+        json_uint(&b, "domid", domids[i]);
+        json_string(&b, "state", inv.state);
         if (inv.has_ioreqd) {
-            control_json_begin_object(&b, "ioreqd");
+            json_begin_object(&b, "ioreqd");
             ctl_json_xs_value(&b, "pid", inv.pid);
-            control_json_string(&b, "version", inv.version);
-            control_json_end_object(&b);
+            json_string(&b, "version", inv.version);
+            json_end_object(&b);
         } else {
-            control_json_null(&b, "ioreqd");
+            json_null(&b, "ioreqd");
         }
-        control_json_end_object(&b);
+        json_end_object(&b);
         ctl_inventory_free(&inv);
     }
-    control_json_end_array(&b);
-    control_json_end_object(&b);
+    json_end_array(&b);
+    json_end_object(&b);
     if (opts->json) {
         code = ctl_print_json(&b);
     } else if (ctl_rows_print(&rows, stdout, "")) {
@@ -76,7 +77,7 @@ int ctl_cmd_list(struct ctl_opts *opts)
     }
 out:
     ctl_rows_free(&rows);
-    control_buf_free(&b);
+    json_buf_free(&b);
     free(domids);
     if (xs)
         xs_close(xs);

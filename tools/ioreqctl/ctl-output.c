@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl-json.h"
+#include "json.h"
 #include "ctl-output.h"
 
 void ctl_rows_init(struct ctl_rows *t, unsigned cols)
@@ -87,7 +87,7 @@ static bool skipped(const char *key, const char *const *skip)
     return false;
 }
 
-void ctl_rows_flatten(struct ctl_rows *t, const char *prefix, const struct ctl_json *v,
+void ctl_rows_flatten(struct ctl_rows *t, const char *prefix, const struct json_value *v,
                       const char *const *skip)
 {
     char key[256], text[1024];
@@ -95,12 +95,12 @@ void ctl_rows_flatten(struct ctl_rows *t, const char *prefix, const struct ctl_j
 
     if (!v)
         return;
-    if (v->type != CTL_JSON_OBJECT && v->type != CTL_JSON_ARRAY) {
-        ctl_json_text(v, text, sizeof(text));
+    if (v->type != JSON_OBJECT && v->type != JSON_ARRAY) {
+        json_text(v, text, sizeof(text));
         ctl_rows_add(t, prefix ? prefix : "", text);
         return;
     }
-    for (const struct ctl_json *m = v->child; m; m = m->next, idx++) {
+    for (const struct json_value *m = v->child; m; m = m->next, idx++) {
         if (m->key && skipped(m->key, skip))
             continue;
         if (m->key)

@@ -8,7 +8,7 @@
 
 #include <stdio.h>
 
-struct ctl_json;
+struct json_value;
 
 struct ctl_rows {
     char **cells; /* nr rows of cols cells */
@@ -27,7 +27,7 @@ void ctl_rows_add(struct ctl_rows *t, ...);
  * NULL. Members whose name is in `skip` (NULL-terminated, top level only)
  * are left out.
  */
-void ctl_rows_flatten(struct ctl_rows *t, const char *prefix, const struct ctl_json *v,
+void ctl_rows_flatten(struct ctl_rows *t, const char *prefix, const struct json_value *v,
                       const char *const *skip);
 /*
  * Prints every row after `indent`, cells separated by two spaces and

@@ -1,6 +1,6 @@
 /*
  * ioreqctl stats: the daemon's counters from its control socket ("stats",
- * members listed in daemon/control.h), as tables or passed through as
+ * members listed in common/control-proto.h), as tables or passed through as
  * JSON. Members this version does not know are shown under "other".
  */
 #include <errno.h>
@@ -8,21 +8,22 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "control.h"
-#include "ctl-json.h"
+#include "control-proto.h"
+#include "json.h"
+#include "json.h"
 #include "ctl-output.h"
 #include "ctl.h"
 
 static const char *const type_keys[] = {"pio",        "copy",       "pci_config",
                                         "timeoffset", "invalidate", "unknown"};
 
-static void text_of(const struct ctl_json *obj, const char *key, char *buf, size_t len)
+static void text_of(const struct json_value *obj, const char *key, char *buf, size_t len)
 {
-    ctl_json_text(ctl_json_get(obj, key), buf, len);
+    json_text(json_get(obj, key), buf, len);
 }
 
 /* key/value rows for the listed members of obj, under their display names. */
-static void add_members(struct ctl_rows *t, const struct ctl_json *obj, const char *const *keys,
+static void add_members(struct ctl_rows *t, const struct json_value *obj, const char *const *keys,
                         const char *const *names, unsigned n)
 {
     char val[64];
@@ -33,7 +34,7 @@ static void add_members(struct ctl_rows *t, const struct ctl_json *obj, const ch
     }
 }
 
-static void add_vcpu_row(struct ctl_rows *t, const char *label, const struct ctl_json *o,
+static void add_vcpu_row(struct ctl_rows *t, const char *label, const struct json_value *o,
                          const char *requests)
 {
     char c[ARRAY_SIZE(type_keys)][32], req[32];
@@ -49,7 +50,7 @@ static void add_vcpu_row(struct ctl_rows *t, const char *label, const struct ctl
     ctl_rows_add(t, label, req, c[0], c[1], c[2], c[3], c[4], c[5]);
 }
 
-static int print_human(const struct ctl_json *st)
+static int print_human(const struct json_value *st)
 {
     static const char *const req_keys[] = {"sync", "buffered", "malformed", "unclaimed",
                                            "spurious_notifications"};
@@ -62,9 +63,9 @@ static int print_human(const struct ctl_json *st)
         "faults", "mapped bytes", "dirty-log reports"};
     static const char *const known[] = {"ok",       "vcpus",      "requests", "by_type", "per_vcpu",
                                         "mapcache", "timeoffset", "faults",   "devices", NULL};
-    const struct ctl_json *per_vcpu = ctl_json_get(st, "per_vcpu");
-    const struct ctl_json *devices = ctl_json_get(st, "devices");
-    const struct ctl_json *faults = ctl_json_get(st, "faults");
+    const struct json_value *per_vcpu = json_get(st, "per_vcpu");
+    const struct json_value *devices = json_get(st, "devices");
+    const struct json_value *faults = json_get(st, "faults");
     struct ctl_rows head, req, vc, mc, flt, dreq, dev, other;
     uint64_t total = 0, n;
     bool total_ok = true;
@@ -84,37 +85,36 @@ static int print_human(const struct ctl_json *st)
     ctl_rows_add(&head, "vcpus", buf);
     text_of(st, "timeoffset", buf, sizeof(buf));
     ctl_rows_add(&head, "timeoffset", buf);
-    add_members(&req, ctl_json_get(st, "requests"), req_keys, req_names, ARRAY_SIZE(req_keys));
+    add_members(&req, json_get(st, "requests"), req_keys, req_names, ARRAY_SIZE(req_keys));
     ctl_rows_add(&vc, "VCPU", "REQUESTS", "PIO", "COPY", "PCI_CONFIG", "TIMEOFFSET", "INVALIDATE",
                  "UNKNOWN");
-    for (const struct ctl_json *v = per_vcpu && per_vcpu->type == CTL_JSON_ARRAY ? per_vcpu->child
-                                                                                 : NULL;
+    for (const struct json_value *v = per_vcpu && per_vcpu->type == JSON_ARRAY ? per_vcpu->child
+                                                                               : NULL;
          v; v = v->next) {
         text_of(v, "vcpu", buf, sizeof(buf));
         add_vcpu_row(&vc, buf, v, NULL);
-        if (ctl_json_uint(ctl_json_get(v, "requests"), &n))
+        if (json_get_uint(json_get(v, "requests"), &n))
             total += n;
         else
             total_ok = false;
     }
     snprintf(buf, sizeof(buf), "%" PRIu64, total);
-    add_vcpu_row(&vc, "all", ctl_json_get(st, "by_type"), total_ok ? buf : "-");
-    add_members(&mc, ctl_json_get(st, "mapcache"), mc_keys, mc_names, ARRAY_SIZE(mc_keys));
+    add_vcpu_row(&vc, "all", json_get(st, "by_type"), total_ok ? buf : "-");
+    add_members(&mc, json_get(st, "mapcache"), mc_keys, mc_names, ARRAY_SIZE(mc_keys));
     /* Every cause the daemon counts, under its own name: a newer daemon's too. */
-    for (const struct ctl_json *c = faults && faults->type == CTL_JSON_OBJECT ? faults->child
-                                                                              : NULL;
+    for (const struct json_value *c = faults && faults->type == JSON_OBJECT ? faults->child : NULL;
          c; c = c->next) {
-        ctl_json_text(c, buf, sizeof(buf));
+        json_text(c, buf, sizeof(buf));
         ctl_rows_add(&flt, c->key, buf);
     }
 
     ctl_rows_add(&dreq, "DEVICE", "TYPE", "READS", "WRITES", "CONFIG_READS", "CONFIG_WRITES");
     ctl_rows_add(&dev, "DEVICE", "TYPE", "COUNTER", "VALUE");
-    for (const struct ctl_json *d = devices && devices->type == CTL_JSON_ARRAY ? devices->child
-                                                                               : NULL;
+    for (const struct json_value *d = devices && devices->type == JSON_ARRAY ? devices->child
+                                                                             : NULL;
          d; d = d->next) {
-        const struct ctl_json *counters = ctl_json_get(d, "counters");
-        const struct ctl_json *dr = ctl_json_get(d, "requests");
+        const struct json_value *counters = json_get(d, "counters");
+        const struct json_value *dr = json_get(d, "requests");
         char idx[32], type[64], val[64], r[4][32];
 
         text_of(d, "index", idx, sizeof(idx));
@@ -128,12 +128,12 @@ static int print_human(const struct ctl_json *st)
         }
         if (!counters)
             continue;
-        if (counters->type != CTL_JSON_OBJECT || !counters->child) {
+        if (counters->type != JSON_OBJECT || !counters->child) {
             ctl_rows_add(&dev, idx, type, "-", "-");
             continue;
         }
-        for (const struct ctl_json *c = counters->child; c; c = c->next) {
-            ctl_json_text(c, val, sizeof(val));
+        for (const struct json_value *c = counters->child; c; c = c->next) {
+            json_text(c, val, sizeof(val));
             ctl_rows_add(&dev, idx, type, c->key, val);
         }
     }
@@ -183,8 +183,8 @@ static int print_human(const struct ctl_json *st)
 
 int ctl_cmd_stats(struct ctl_opts *opts)
 {
-    struct ctl_json *st = NULL;
-    struct control_buf b;
+    struct json_value *st = NULL;
+    struct json_buf b;
     char err[256];
     int code;
     int rc;
@@ -194,24 +194,24 @@ int ctl_cmd_stats(struct ctl_opts *opts)
         ctl_ask_error(rc, st, err, sizeof(err));
         ctl_err("cannot get stats of domain %d from %s: %s", opts->domid, ctl_socket_path(opts),
                 err);
-        ctl_json_free(st);
+        json_free(st);
         return CTL_EXIT_FAILURE;
     }
     if (!opts->json) {
         code = print_human(st);
-        ctl_json_free(st);
+        json_free(st);
         return code;
     }
-    control_buf_init(&b, CONTROL_REPLY_MAX + 4096);
-    control_json_begin_object(&b, NULL);
-    if (!ctl_json_get(st, "domid"))
-        control_json_uint(&b, "domid", (unsigned)opts->domid);
-    for (const struct ctl_json *m = st->child; m; m = m->next)
+    json_buf_init(&b, CONTROL_REPLY_MAX + 4096);
+    json_begin_object(&b, NULL);
+    if (!json_get(st, "domid"))
+        json_uint(&b, "domid", (unsigned)opts->domid);
+    for (const struct json_value *m = st->child; m; m = m->next)
         if (strcmp(m->key, "ok"))
-            ctl_json_emit(&b, m->key, m);
-    control_json_end_object(&b);
+            json_emit(&b, m->key, m);
+    json_end_object(&b);
     code = ctl_print_json(&b);
-    control_buf_free(&b);
-    ctl_json_free(st);
+    json_buf_free(&b);
+    json_free(st);
     return code;
 }

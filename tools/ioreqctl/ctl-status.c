@@ -13,50 +13,51 @@
 
 #include <xenstore.h>
 
-#include "control.h"
+#include "control-proto.h"
+#include "json.h"
 #include "ctl-inventory.h"
-#include "ctl-json.h"
+#include "json.h"
 #include "ctl-output.h"
 #include "ctl.h"
 
-static void emit_inventory(struct control_buf *b, const struct ctl_inventory *inv)
+static void emit_inventory(struct json_buf *b, const struct ctl_inventory *inv)
 {
-    control_json_begin_object(b, "ioreqd");
+    json_begin_object(b, "ioreqd");
     ctl_json_xs_value(b, "pid", inv->pid);
-    control_json_string(b, "version", inv->version);
+    json_string(b, "version", inv->version);
     ctl_json_xs_value(b, "server_id", inv->server_id);
     ctl_json_xs_value(b, "vcpus", inv->vcpus);
-    control_json_begin_array(b, "devices");
+    json_begin_array(b, "devices");
     for (unsigned i = 0; i < inv->nr_devs; i++) {
         const struct ctl_inv_device *dev = &inv->devs[i];
 
-        control_json_begin_object(b, NULL);
-        control_json_uint(b, "index", dev->index);
-        control_json_string(b, "type", dev->type);
-        control_json_string(b, "description", dev->value);
-        control_json_begin_object(b, "keys");
+        json_begin_object(b, NULL);
+        json_uint(b, "index", dev->index);
+        json_string(b, "type", dev->type);
+        json_string(b, "description", dev->value);
+        json_begin_object(b, "keys");
         for (unsigned k = 0; k < dev->nr_keys; k++)
-            control_json_string(b, dev->keys[k].name, dev->keys[k].value);
-        control_json_end_object(b);
-        control_json_end_object(b);
+            json_string(b, dev->keys[k].name, dev->keys[k].value);
+        json_end_object(b);
+        json_end_object(b);
     }
-    control_json_end_array(b);
-    control_json_end_object(b);
+    json_end_array(b);
+    json_end_object(b);
 }
 
 /* The bool at key of obj (false when absent or not a bool). */
-static bool flag(const struct ctl_json *obj, const char *key)
+static bool flag(const struct json_value *obj, const char *key)
 {
-    const struct ctl_json *v = ctl_json_get(obj, key);
+    const struct json_value *v = json_get(obj, key);
 
-    return v && v->type == CTL_JSON_BOOL && v->boolean;
+    return v && v->type == JSON_BOOL && v->boolean;
 }
 
-static uint64_t number(const struct ctl_json *obj, const char *key)
+static uint64_t number(const struct json_value *obj, const char *key)
 {
     uint64_t n = 0;
 
-    return ctl_json_uint(ctl_json_get(obj, key), &n) ? n : 0;
+    return json_get_uint(json_get(obj, key), &n) ? n : 0;
 }
 
 /*
@@ -64,17 +65,17 @@ static uint64_t number(const struct ctl_json *obj, const char *key)
  * brief, "00:02.0  INTA# line 11 low; MSI-X on: table 3, 3 in use, 0 masked".
  * --json has every detail.
  */
-static void pci_summary(const struct ctl_json *fn, char *buf, size_t len)
+static void pci_summary(const struct json_value *fn, char *buf, size_t len)
 {
-    const struct ctl_json *intx = ctl_json_get(fn, "intx");
-    const struct ctl_json *msi = ctl_json_get(fn, "msi");
-    const struct ctl_json *msix = ctl_json_get(fn, "msix");
-    const char *pin = ctl_json_string(ctl_json_get(intx, "pin"));
+    const struct json_value *intx = json_get(fn, "intx");
+    const struct json_value *msi = json_get(fn, "msi");
+    const struct json_value *msix = json_get(fn, "msix");
+    const char *pin = json_get_string(json_get(intx, "pin"));
     char bdf[32], part[160];
     size_t off;
     int n;
 
-    ctl_json_text(ctl_json_get(fn, "bdf"), bdf, sizeof(bdf));
+    json_text(json_get(fn, "bdf"), bdf, sizeof(bdf));
     if (pin)
         n = snprintf(buf, len, "%s  %s line %" PRIu64 " %s%s", bdf, pin, number(intx, "line"),
                      flag(intx, "asserted") ? "high" : "low",
@@ -82,7 +83,7 @@ static void pci_summary(const struct ctl_json *fn, char *buf, size_t len)
     else
         n = snprintf(buf, len, "%s  no INTx", bdf);
     off = n < 0 ? len : (size_t)n;
-    if (msi && msi->type == CTL_JSON_OBJECT && off < len) {
+    if (msi && msi->type == JSON_OBJECT && off < len) {
         if (flag(msi, "enabled"))
             snprintf(part, sizeof(part),
                      "MSI on: %#" PRIx64 "/%#" PRIx64 ", %" PRIu64 " of %" PRIu64
@@ -94,12 +95,12 @@ static void pci_summary(const struct ctl_json *fn, char *buf, size_t len)
         n = snprintf(buf + off, len - off, "; %s", part);
         off = n < 0 ? len : off + (size_t)n;
     }
-    if (msix && msix->type == CTL_JSON_OBJECT && off < len) {
-        const struct ctl_json *vecs = ctl_json_get(msix, "vectors");
+    if (msix && msix->type == JSON_OBJECT && off < len) {
+        const struct json_value *vecs = json_get(msix, "vectors");
         unsigned used = 0, masked = 0;
 
-        for (const struct ctl_json *v = vecs && vecs->type == CTL_JSON_ARRAY ? vecs->child : NULL;
-             v; v = v->next) {
+        for (const struct json_value *v = vecs && vecs->type == JSON_ARRAY ? vecs->child : NULL; v;
+             v = v->next) {
             used++;
             masked += flag(v, "masked");
         }
@@ -112,20 +113,20 @@ static void pci_summary(const struct ctl_json *fn, char *buf, size_t len)
 }
 
 /* The live devices: "[i]  type: description", and a line per PCI function. */
-static void add_live_devices(struct ctl_rows *t, const struct ctl_json *devs)
+static void add_live_devices(struct ctl_rows *t, const struct json_value *devs)
 {
-    for (const struct ctl_json *d = devs && devs->type == CTL_JSON_ARRAY ? devs->child : NULL; d;
+    for (const struct json_value *d = devs && devs->type == JSON_ARRAY ? devs->child : NULL; d;
          d = d->next) {
-        const struct ctl_json *fns = ctl_json_get(d, "pci");
+        const struct json_value *fns = json_get(d, "pci");
         char num[24], idx[32], type[64], desc[1024], line[1200];
 
-        ctl_json_text(ctl_json_get(d, "index"), num, sizeof(num));
+        json_text(json_get(d, "index"), num, sizeof(num));
         snprintf(idx, sizeof(idx), "[%s]", num);
-        ctl_json_text(ctl_json_get(d, "type"), type, sizeof(type));
-        ctl_json_text(ctl_json_get(d, "description"), desc, sizeof(desc));
+        json_text(json_get(d, "type"), type, sizeof(type));
+        json_text(json_get(d, "description"), desc, sizeof(desc));
         snprintf(line, sizeof(line), "%s%s%s", type, desc[0] ? ": " : "", desc);
         ctl_rows_add(t, idx, line);
-        for (const struct ctl_json *f = fns && fns->type == CTL_JSON_ARRAY ? fns->child : NULL; f;
+        for (const struct json_value *f = fns && fns->type == JSON_ARRAY ? fns->child : NULL; f;
              f = f->next) {
             char sum[512];
 
@@ -137,8 +138,8 @@ static void add_live_devices(struct ctl_rows *t, const struct ctl_json *devs)
 }
 
 static int print_human(const struct ctl_opts *opts, const char *sock,
-                       const struct ctl_inventory *inv, bool have_inv, const struct ctl_json *live,
-                       const char *live_err)
+                       const struct ctl_inventory *inv, bool have_inv,
+                       const struct json_value *live, const char *live_err)
 {
     static const char *const skip_live[] = {"ok", "devices", NULL};
     struct ctl_rows kv, devs, lv, ldevs;
@@ -177,7 +178,7 @@ static int print_human(const struct ctl_opts *opts, const char *sock,
     }
     if (live) {
         ctl_rows_flatten(&lv, NULL, live, skip_live);
-        add_live_devices(&ldevs, ctl_json_get(live, "devices"));
+        add_live_devices(&ldevs, json_get(live, "devices"));
     }
 
     rc = ctl_rows_print(&kv, stdout, "");
@@ -207,15 +208,15 @@ int ctl_cmd_status(struct ctl_opts *opts)
     static const char *const skip_ok[] = {"ok", NULL};
     struct xs_handle *xs = NULL;
     struct ctl_inventory inv = {0};
-    struct ctl_json *live = NULL;
-    struct control_buf b;
+    struct json_value *live = NULL;
+    struct json_buf b;
     bool have_inv = false;
     const char *sock = ctl_socket_path(opts);
     char live_err[256];
     int code = CTL_EXIT_FAILURE;
     int rc;
 
-    control_buf_init(&b, CONTROL_REPLY_MAX);
+    json_buf_init(&b, CONTROL_REPLY_MAX);
     rc = ctl_xs_open(&xs);
     if (rc) {
         ctl_err("cannot connect to xenstore: %s", strerror(-rc));
@@ -228,7 +229,7 @@ int ctl_cmd_status(struct ctl_opts *opts)
     rc = ctl_ask(opts, "status", &live);
     if (rc) {
         ctl_ask_error(rc, live, live_err, sizeof(live_err));
-        ctl_json_free(live);
+        json_free(live);
         live = NULL;
     }
     if (!have_inv && !live) {
@@ -240,32 +241,32 @@ int ctl_cmd_status(struct ctl_opts *opts)
         code = print_human(opts, sock, &inv, have_inv, live, live_err);
         goto out;
     }
-    control_json_begin_object(&b, NULL);
-    control_json_uint(&b, "domid", (unsigned)opts->domid);
-    control_json_string(&b, "state", have_inv ? inv.state : NULL);
+    json_begin_object(&b, NULL);
+    json_uint(&b, "domid", (unsigned)opts->domid);
+    json_string(&b, "state", have_inv ? inv.state : NULL);
     if (have_inv && inv.has_ioreqd)
         emit_inventory(&b, &inv);
     else
-        control_json_null(&b, "ioreqd");
-    control_json_begin_object(&b, "control");
-    control_json_string(&b, "socket", sock);
-    control_json_bool(&b, "reachable", live != NULL);
+        json_null(&b, "ioreqd");
+    json_begin_object(&b, "control");
+    json_string(&b, "socket", sock);
+    json_bool(&b, "reachable", live != NULL);
     if (live) {
-        control_json_begin_object(&b, "status");
-        for (const struct ctl_json *m = live->child; m; m = m->next)
+        json_begin_object(&b, "status");
+        for (const struct json_value *m = live->child; m; m = m->next)
             if (strcmp(m->key, skip_ok[0]))
-                ctl_json_emit(&b, m->key, m);
-        control_json_end_object(&b);
+                json_emit(&b, m->key, m);
+        json_end_object(&b);
     } else {
-        control_json_string(&b, "error", live_err);
+        json_string(&b, "error", live_err);
     }
-    control_json_end_object(&b);
-    control_json_end_object(&b);
+    json_end_object(&b);
+    json_end_object(&b);
     code = ctl_print_json(&b);
 out:
-    ctl_json_free(live);
+    json_free(live);
     ctl_inventory_free(&inv);
-    control_buf_free(&b);
+    json_buf_free(&b);
     if (xs)
         xs_close(xs);
     return code;

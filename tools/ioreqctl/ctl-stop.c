@@ -15,17 +15,18 @@
 
 #include <xenstore.h>
 
-#include "control.h"
+#include "control-proto.h"
+#include "json.h"
 #include "ctl-client.h"
 #include "ctl-inventory.h"
-#include "ctl-json.h"
+#include "json.h"
 #include "ctl.h"
 
 enum stop_how { STOP_CONTROL, STOP_SIGTERM };
 
 static int report(const struct ctl_opts *opts, enum stop_how how, long pid)
 {
-    struct control_buf b;
+    struct json_buf b;
     int code;
 
     if (!opts->json) {
@@ -35,16 +36,16 @@ static int report(const struct ctl_opts *opts, enum stop_how how, long pid)
             printf("ioreqd for domain %d (pid %ld) stopped by SIGTERM\n", opts->domid, pid);
         return CTL_EXIT_OK;
     }
-    control_buf_init(&b, 4096);
-    control_json_begin_object(&b, NULL);
-    control_json_uint(&b, "domid", (unsigned)opts->domid);
-    control_json_bool(&b, "stopped", true);
-    control_json_string(&b, "via", how == STOP_CONTROL ? "control" : "sigterm");
+    json_buf_init(&b, 4096);
+    json_begin_object(&b, NULL);
+    json_uint(&b, "domid", (unsigned)opts->domid);
+    json_bool(&b, "stopped", true);
+    json_string(&b, "via", how == STOP_CONTROL ? "control" : "sigterm");
     if (how == STOP_SIGTERM)
-        control_json_int(&b, "pid", pid);
-    control_json_end_object(&b);
+        json_int(&b, "pid", pid);
+    json_end_object(&b);
     code = ctl_print_json(&b);
-    control_buf_free(&b);
+    json_buf_free(&b);
     return code;
 }
 
@@ -145,8 +146,8 @@ out:
 int ctl_cmd_stop(struct ctl_opts *opts)
 {
     const char *sock = ctl_socket_path(opts);
-    struct ctl_json *reply = NULL;
-    const struct ctl_json *ok;
+    struct json_value *reply = NULL;
+    const struct json_value *ok;
     struct ctl_client c;
     char err[256];
     int rc;
@@ -159,8 +160,8 @@ int ctl_cmd_stop(struct ctl_opts *opts)
     if (!rc)
         rc = ctl_client_request(&c, "stop", &reply);
     if (!rc) {
-        ok = ctl_json_get(reply, "ok");
-        if (!ok || ok->type != CTL_JSON_BOOL)
+        ok = json_get(reply, "ok");
+        if (!ok || ok->type != JSON_BOOL)
             rc = -EPROTO;
         else if (!ok->boolean)
             rc = -EREMOTEIO;
@@ -176,11 +177,11 @@ int ctl_cmd_stop(struct ctl_opts *opts)
                 rc == -ETIMEDOUT ? "is still running" : strerror(-rc));
         goto fail;
     }
-    ctl_json_free(reply);
+    json_free(reply);
     ctl_client_close(&c);
     return report(opts, STOP_CONTROL, 0);
 fail:
-    ctl_json_free(reply);
+    json_free(reply);
     ctl_client_close(&c);
     return CTL_EXIT_FAILURE;
 }

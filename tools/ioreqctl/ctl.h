@@ -1,7 +1,7 @@
 /*
  * ioreqctl: inspects and stops ioreqd instances. State and inventory come
  * from xenstore (/local/domain/0/device-model/<domid>/...), live data from
- * the daemon's control socket (protocol in daemon/control.h and ioreqctl(1)).
+ * the daemon's control socket (protocol in common/control-proto.h and ioreqctl(1)).
  * This header ties the command files together; each command is one file.
  */
 #ifndef IOREQCTL_CTL_H
@@ -13,8 +13,8 @@
 
 #include "compiler.h"
 
-struct control_buf;
-struct ctl_json;
+struct json_buf;
+struct json_value;
 
 /* Exit codes, documented in ioreqctl(1). */
 enum ctl_exit {
@@ -44,14 +44,14 @@ int ctl_cmd_stop(struct ctl_opts *opts);
  * (an object with "ok": true); -EREMOTEIO with *reply holding the daemon's
  * error object; other -errno with *reply NULL.
  */
-int ctl_ask(struct ctl_opts *opts, const char *cmd, struct ctl_json **reply) must_check;
+int ctl_ask(struct ctl_opts *opts, const char *cmd, struct json_value **reply) must_check;
 /* Why the daemon refused: ctl_ask's -EREMOTEIO or another -errno, as safe text. */
-void ctl_ask_error(int rc, const struct ctl_json *reply, char *buf, size_t len);
+void ctl_ask_error(int rc, const struct json_value *reply, char *buf, size_t len);
 
 /* Prints b's JSON text and a newline on stdout; CTL_EXIT_OK or CTL_EXIT_FAILURE. */
-int ctl_print_json(struct control_buf *b);
+int ctl_print_json(struct json_buf *b);
 void ctl_err(const char *fmt, ...) printf_like(1, 2);
 /* A xenstore value as JSON: a plain decimal number as a number, else a string; NULL as null. */
-void ctl_json_xs_value(struct control_buf *b, const char *key, const char *value);
+void ctl_json_xs_value(struct json_buf *b, const char *key, const char *value);
 
 #endif

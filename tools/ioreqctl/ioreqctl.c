@@ -9,9 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control.h"
+#include "control-proto.h"
+#include "json.h"
 #include "ctl-client.h"
-#include "ctl-json.h"
+#include "json.h"
 #include "ctl-inventory.h"
 #include "ctl.h"
 
@@ -63,9 +64,9 @@ const char *ctl_socket_path(struct ctl_opts *opts)
     return opts->socket_buf;
 }
 
-int ctl_print_json(struct control_buf *b)
+int ctl_print_json(struct json_buf *b)
 {
-    int rc = control_buf_error(b);
+    int rc = json_buf_error(b);
 
     if (rc) {
         ctl_err("cannot build the JSON output: %s", strerror(-rc));
@@ -76,10 +77,10 @@ int ctl_print_json(struct control_buf *b)
     return CTL_EXIT_OK;
 }
 
-int ctl_ask(struct ctl_opts *opts, const char *cmd, struct ctl_json **reply)
+int ctl_ask(struct ctl_opts *opts, const char *cmd, struct json_value **reply)
 {
     struct ctl_client c;
-    const struct ctl_json *ok;
+    const struct json_value *ok;
     int rc;
 
     *reply = NULL;
@@ -89,31 +90,31 @@ int ctl_ask(struct ctl_opts *opts, const char *cmd, struct ctl_json **reply)
     ctl_client_close(&c);
     if (rc)
         return rc;
-    ok = ctl_json_get(*reply, "ok");
-    if (!ok || ok->type != CTL_JSON_BOOL)
+    ok = json_get(*reply, "ok");
+    if (!ok || ok->type != JSON_BOOL)
         rc = -EPROTO;
     else if (!ok->boolean)
         return -EREMOTEIO;
     if (rc) {
-        ctl_json_free(*reply);
+        json_free(*reply);
         *reply = NULL;
     }
     return rc;
 }
 
-void ctl_ask_error(int rc, const struct ctl_json *reply, char *buf, size_t len)
+void ctl_ask_error(int rc, const struct json_value *reply, char *buf, size_t len)
 {
-    const struct ctl_json *e = ctl_json_get(reply, "error");
+    const struct json_value *e = json_get(reply, "error");
 
-    if (rc == -EREMOTEIO && e && e->type == CTL_JSON_STRING)
-        ctl_json_text(e, buf, len);
+    if (rc == -EREMOTEIO && e && e->type == JSON_STRING)
+        json_text(e, buf, len);
     else if (rc == -EPROTO)
         snprintf(buf, len, "malformed reply");
     else
         snprintf(buf, len, "%s", strerror(rc < 0 ? -rc : rc));
 }
 
-void ctl_json_xs_value(struct control_buf *b, const char *key, const char *value)
+void ctl_json_xs_value(struct json_buf *b, const char *key, const char *value)
 {
     size_t n = value ? strlen(value) : 0;
     bool number = n > 0 && n <= 19 && (value[0] != '0' || n == 1);
@@ -121,9 +122,9 @@ void ctl_json_xs_value(struct control_buf *b, const char *key, const char *value
     for (size_t i = 0; number && i < n; i++)
         number = value[i] >= '0' && value[i] <= '9';
     if (number)
-        control_json_uint(b, key, strtoull(value, NULL, 10));
+        json_uint(b, key, strtoull(value, NULL, 10));
     else
-        control_json_string(b, key, value);
+        json_string(b, key, value);
 }
 
 static int usage_error(const char *fmt, const char *arg)

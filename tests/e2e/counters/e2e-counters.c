@@ -30,7 +30,7 @@
 #include <xenctrl.h>
 #include <xen/hvm/ioreq.h>
 
-#include "ctl-json.h"
+#include "json.h"
 #include "dm-process.h"
 #include "mockhv.h"
 #include "scratch-dir.h"
@@ -183,39 +183,39 @@ static void stop_expected(struct fixture *fx)
     assert_int_equal(access(fx->sock, F_OK), -1);
 }
 
-static struct ctl_json *parse(const char *text)
+static struct json_value *parse(const char *text)
 {
-    struct ctl_json *v = NULL;
+    struct json_value *v = NULL;
     size_t len = strlen(text);
 
     assert_true(len > 0 && text[len - 1] == '\n');
-    assert_int_equal(ctl_json_parse(text, len - 1, &v), 0);
+    assert_int_equal(json_parse(text, len - 1, &v), 0);
     return v;
 }
 
 /* The counter at a path of keys and indices: counter(v, "per_vcpu", "1", "pio", NULL). */
-static uint64_t counter_value(const struct ctl_json *v)
+static uint64_t counter_value(const struct json_value *v)
 {
     uint64_t n;
 
-    if (!ctl_json_uint(v, &n))
+    if (!json_get_uint(v, &n))
         fail_msg("no counter there");
     return n;
 }
-#define counter(...) counter_value(ctl_json_at(__VA_ARGS__))
+#define counter(...) counter_value(json_at(__VA_ARGS__))
 
 /* The uart's counter `name` in a stats reply. */
-static uint64_t uart_counter(const struct ctl_json *st, const char *name)
+static uint64_t uart_counter(const struct json_value *st, const char *name)
 {
-    const struct ctl_json *devs = ctl_json_get(st, "devices");
+    const struct json_value *devs = json_get(st, "devices");
 
     assert_non_null(devs);
-    assert_int_equal(devs->type, CTL_JSON_ARRAY);
-    for (const struct ctl_json *d = devs->child; d; d = d->next) {
-        const struct ctl_json *type = ctl_json_get(d, "type");
+    assert_int_equal(devs->type, JSON_ARRAY);
+    for (const struct json_value *d = devs->child; d; d = d->next) {
+        const struct json_value *type = json_get(d, "type");
         char text[32];
 
-        ctl_json_text(type, text, sizeof(text));
+        json_text(type, text, sizeof(text));
         if (!strcmp(text, "uart"))
             return counter(d, "counters", name, NULL);
     }
@@ -223,7 +223,7 @@ static uint64_t uart_counter(const struct ctl_json *st, const char *name)
     return 0;
 }
 
-static struct ctl_json *stats(struct fixture *fx)
+static struct json_value *stats(struct fixture *fx)
 {
     char *out, *err;
 
@@ -237,7 +237,7 @@ static void test_uart_bytes_out(void **state)
 {
     static const char msg[] = "counted bytes from the guest\r\n";
     struct fixture *fx = *state;
-    struct ctl_json *before, *mid, *after;
+    struct json_value *before, *mid, *after;
     char *out, *err;
     uint32_t lsr;
 
@@ -261,9 +261,9 @@ static void test_uart_bytes_out(void **state)
     after = stats(fx);
     assert_int_equal(uart_counter(after, "bytes_out"), uart_counter(mid, "bytes_out"));
     assert_int_equal(uart_counter(after, "bytes_in"), 0);
-    ctl_json_free(before);
-    ctl_json_free(mid);
-    ctl_json_free(after);
+    json_free(before);
+    json_free(mid);
+    json_free(after);
 
     /* The table form lists the same counter. */
     assert_int_equal(ctl(fx, &out, &err, "stats", "--domid", "7", "--socket", fx->sock, NULL), 0);
@@ -275,15 +275,15 @@ static void test_uart_bytes_out(void **state)
 }
 
 /* Every fault cause in a stats reply is `want` of its name, or 0. */
-static void expect_faults(const struct ctl_json *st, const char *const *names, const uint64_t *want,
-                          size_t n)
+static void expect_faults(const struct json_value *st, const char *const *names,
+                          const uint64_t *want, size_t n)
 {
-    const struct ctl_json *faults = ctl_json_get(st, "faults");
+    const struct json_value *faults = json_get(st, "faults");
     unsigned seen = 0;
 
     assert_non_null(faults);
-    assert_int_equal(faults->type, CTL_JSON_OBJECT);
-    for (const struct ctl_json *c = faults->child; c; c = c->next, seen++) {
+    assert_int_equal(faults->type, JSON_OBJECT);
+    for (const struct json_value *c = faults->child; c; c = c->next, seen++) {
         uint64_t expect = 0;
 
         for (size_t i = 0; i < n; i++)
@@ -345,7 +345,7 @@ static void test_device_faults(void **state)
     struct fixture *fx = *state;
     char disk[160], vblk[200], *out, *err;
     const char *devs[] = {"host-bridge,cf8=on", "xen-platform,bdf=00:03.0", vblk, NULL};
-    struct ctl_json *st;
+    struct json_value *st;
     uint64_t v64 = 0;
     uint32_t v = 0;
     int fd;
@@ -359,7 +359,7 @@ static void test_device_faults(void **state)
     start_ioreqd_with(fx, fx->sock, devs);
     st = stats(fx);
     expect_faults(st, names, none, 5);
-    ctl_json_free(st);
+    json_free(st);
 
     /* Config cycles for 00:09.0, where nothing is (all-ones, a write dropped), and past 256. */
     assert_int_equal(raw_cfg(fx, 0x48, 0x00, 4, IOREQ_READ), 0xffffffff);
@@ -385,7 +385,7 @@ static void test_device_faults(void **state)
 
     st = stats(fx);
     expect_faults(st, names, want, 5);
-    ctl_json_free(st);
+    json_free(st);
     /* The table form lists them too. */
     assert_int_equal(ctl(fx, &out, &err, "stats", "--domid", "7", "--socket", fx->sock, NULL), 0);
     assert_non_null(strstr(out, "\ndevice faults:\n  pci_no_function        2\n"));

@@ -30,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctl-json.h"
+#include "json.h"
 #include "dm-process.h"
 #include "guest-arena.h"
 #include "guest-pci.h"
@@ -268,62 +268,62 @@ static void stop_expected_after(struct fixture *fx, const char *cmd)
     stop_expected(fx);
 }
 
-static struct ctl_json *parse(const char *text)
+static struct json_value *parse(const char *text)
 {
-    struct ctl_json *v = NULL;
+    struct json_value *v = NULL;
     size_t len = strlen(text);
 
     assert_true(len > 0 && text[len - 1] == '\n');
-    assert_int_equal(ctl_json_parse(text, len - 1, &v), 0);
+    assert_int_equal(json_parse(text, len - 1, &v), 0);
     return v;
 }
 
 /* The counter at a path of keys and indices: counter(v, "per_vcpu", "1", "pio", NULL). */
-static uint64_t counter_value(const struct ctl_json *v)
+static uint64_t counter_value(const struct json_value *v)
 {
     uint64_t n;
 
-    if (!ctl_json_uint(v, &n))
+    if (!json_get_uint(v, &n))
         fail_msg("no counter there");
     return n;
 }
-#define counter(...) counter_value(ctl_json_at(__VA_ARGS__))
+#define counter(...) counter_value(json_at(__VA_ARGS__))
 /* How much the counter at a path grew from `before` to `after`. */
 #define delta(after, before, ...) (counter(after, __VA_ARGS__) - counter(before, __VA_ARGS__))
 
-static bool flag_value(const struct ctl_json *v)
+static bool flag_value(const struct json_value *v)
 {
-    if (!v || v->type != CTL_JSON_BOOL)
+    if (!v || v->type != JSON_BOOL)
         fail_msg("no boolean there");
     return v->boolean;
 }
-#define flag(...) flag_value(ctl_json_at(__VA_ARGS__))
+#define flag(...) flag_value(json_at(__VA_ARGS__))
 
-static const char *text_value(const struct ctl_json *v)
+static const char *text_value(const struct json_value *v)
 {
-    if (!ctl_json_string(v))
+    if (!json_get_string(v))
         fail_msg("no string there");
-    return ctl_json_string(v);
+    return json_get_string(v);
 }
-#define text(...) text_value(ctl_json_at(__VA_ARGS__))
+#define text(...) text_value(json_at(__VA_ARGS__))
 
-static bool is_null(const struct ctl_json *v)
+static bool is_null(const struct json_value *v)
 {
-    return v && v->type == CTL_JSON_NULL;
+    return v && v->type == JSON_NULL;
 }
 
-static unsigned nr_elements(const struct ctl_json *v)
+static unsigned nr_elements(const struct json_value *v)
 {
     unsigned n = 0;
 
     assert_non_null(v);
-    assert_int_equal(v->type, CTL_JSON_ARRAY);
-    for (const struct ctl_json *e = v->child; e; e = e->next)
+    assert_int_equal(v->type, JSON_ARRAY);
+    for (const struct json_value *e = v->child; e; e = e->next)
         n++;
     return n;
 }
 
-static struct ctl_json *stats_json(struct fixture *fx)
+static struct json_value *stats_json(struct fixture *fx)
 {
     char *out, *err;
 
@@ -334,7 +334,7 @@ static struct ctl_json *stats_json(struct fixture *fx)
 }
 
 /* The daemon's status as ioreqctl --json status passes it through: control.status. */
-static struct ctl_json *status_json(struct fixture *fx)
+static struct json_value *status_json(struct fixture *fx)
 {
     char *out, *err;
 
@@ -411,7 +411,7 @@ static void test_list_status(void **state)
 static void test_stats_count_guest_accesses(void **state)
 {
     struct fixture *fx = *state;
-    struct ctl_json *before, *after;
+    struct json_value *before, *after;
     uint32_t v;
     char *out, *err;
 
@@ -447,8 +447,8 @@ static void test_stats_count_guest_accesses(void **state)
         counter(after, "requests", "sync", NULL) - counter(before, "requests", "sync", NULL), 5);
     assert_int_equal(counter(after, "requests", "malformed", NULL), 0);
     assert_int_equal(counter(after, "requests", "unclaimed", NULL), 0);
-    ctl_json_free(before);
-    ctl_json_free(after);
+    json_free(before);
+    json_free(after);
 
     /* The table form of the same. */
     assert_int_equal(ctl(fx, &out, &err, "stats", "--domid", "7", "--socket", fx->sock, NULL), 0);
@@ -466,12 +466,12 @@ static void test_stats_count_guest_accesses(void **state)
 }
 
 /* The BAR `bar` of a function in a status reply; fails if it is not listed. */
-static const struct ctl_json *status_bar(const struct ctl_json *fn, unsigned bar)
+static const struct json_value *status_bar(const struct json_value *fn, unsigned bar)
 {
-    const struct ctl_json *bars = ctl_json_get(fn, "bars");
+    const struct json_value *bars = json_get(fn, "bars");
 
     nr_elements(bars);
-    for (const struct ctl_json *b = bars->child; b; b = b->next)
+    for (const struct json_value *b = bars->child; b; b = b->next)
         if (counter(b, "bar", NULL) == bar)
             return b;
     fail_msg("BAR %u not listed", bar);
@@ -508,10 +508,10 @@ static void test_status_pci_routes(void **state)
         .queue_size = 64,
     };
     const struct mockhv_pci_func *vfn, *xfn;
-    const struct ctl_json *fn, *vecs;
+    const struct json_value *fn, *vecs;
     struct garena arena;
     struct gvblk vb;
-    struct ctl_json *st;
+    struct json_value *st;
     uint32_t ctrl;
     uint8_t cap;
     unsigned v;
@@ -523,24 +523,24 @@ static void test_status_pci_routes(void **state)
 
     /* Before the firmware: nothing decoded, no line, MSI-X off with no vector in use. */
     st = status_json(fx);
-    fn = ctl_json_at(st, "control", "status", "devices", "0", "pci", "0", NULL);
+    fn = json_at(st, "control", "status", "devices", "0", "pci", "0", NULL);
     assert_string_equal(text(fn, "bdf", NULL), "00:00.0");
     assert_string_equal(text(fn, "id", NULL), "8086:1237");
-    assert_int_equal(nr_elements(ctl_json_get(fn, "bars")), 0);
-    assert_true(is_null(ctl_json_at(fn, "intx", "pin", NULL)));
-    assert_true(is_null(ctl_json_get(fn, "msi")));
-    assert_true(is_null(ctl_json_get(fn, "msix")));
-    fn = ctl_json_at(st, "control", "status", "devices", "1", "pci", "0", NULL);
+    assert_int_equal(nr_elements(json_get(fn, "bars")), 0);
+    assert_true(is_null(json_at(fn, "intx", "pin", NULL)));
+    assert_true(is_null(json_get(fn, "msi")));
+    assert_true(is_null(json_get(fn, "msix")));
+    fn = json_at(st, "control", "status", "devices", "1", "pci", "0", NULL);
     assert_string_equal(text(fn, "bdf", NULL), "00:01.0");
     assert_string_equal(text(fn, "id", NULL), "5853:0001");
     assert_string_equal(text(fn, "intx", "pin", NULL), "INTA#");
-    assert_true(is_null(ctl_json_get(status_bar(fn, 0), "address")));
+    assert_true(is_null(json_get(status_bar(fn, 0), "address")));
     assert_int_equal(counter(status_bar(fn, 0), "size", NULL), 0x100);
     assert_string_equal(text(status_bar(fn, 0), "type", NULL), "io");
-    assert_true(is_null(ctl_json_get(status_bar(fn, 1), "address")));
+    assert_true(is_null(json_get(status_bar(fn, 1), "address")));
     assert_int_equal(counter(status_bar(fn, 1), "size", NULL), 0x1000000);
-    assert_null(ctl_json_at(st, "control", "status", "devices", "2", "pci", NULL));
-    fn = ctl_json_at(st, "control", "status", "devices", "3", "pci", "0", NULL);
+    assert_null(json_at(st, "control", "status", "devices", "2", "pci", NULL));
+    fn = json_at(st, "control", "status", "devices", "3", "pci", "0", NULL);
     assert_string_equal(text(fn, "bdf", NULL), "00:02.0");
     assert_string_equal(text(fn, "id", NULL), "1af4:1042");
     assert_string_equal(text(fn, "intx", "pin", NULL), "INTA#");
@@ -548,12 +548,12 @@ static void test_status_pci_routes(void **state)
     assert_false(flag(fn, "intx", "level", NULL));
     assert_false(flag(fn, "intx", "asserted", NULL));
     assert_false(flag(fn, "intx", "disabled", NULL));
-    assert_true(is_null(ctl_json_get(fn, "msi")));
+    assert_true(is_null(json_get(fn, "msi")));
     assert_false(flag(fn, "msix", "enabled", NULL));
     assert_false(flag(fn, "msix", "function_mask", NULL));
     assert_int_equal(counter(fn, "msix", "table_size", NULL), 3); /* a vector per queue + config */
-    assert_int_equal(nr_elements(ctl_json_at(fn, "msix", "vectors", NULL)), 0);
-    ctl_json_free(st);
+    assert_int_equal(nr_elements(json_at(fn, "msix", "vectors", NULL)), 0);
+    json_free(st);
 
     /* The firmware assigns BARs and notes interrupt lines; the driver brings the disk up. */
     guest_step(fx, gpci_scan(bus, fx->hv, 0, WAIT_MS), "PCI scan");
@@ -568,12 +568,12 @@ static void test_status_pci_routes(void **state)
     guest_step(fx, gvblk_init(&vb, fx->hv, &arena, bus, vfn, &bo), "virtio-blk bring-up");
 
     st = status_json(fx);
-    fn = ctl_json_at(st, "control", "status", "devices", "1", "pci", "0", NULL);
+    fn = json_at(st, "control", "status", "devices", "1", "pci", "0", NULL);
     assert_int_equal(counter(fn, "intx", "line", NULL), 10);
     for (unsigned i = 0; i < xfn->nr_bars; i++)
         assert_int_equal(counter(status_bar(fn, xfn->bars[i].index), "address", NULL),
                          xfn->bars[i].base);
-    fn = ctl_json_at(st, "control", "status", "devices", "3", "pci", "0", NULL);
+    fn = json_at(st, "control", "status", "devices", "3", "pci", "0", NULL);
     for (unsigned i = 0; i < vfn->nr_bars; i++) {
         assert_int_equal(counter(status_bar(fn, vfn->bars[i].index), "address", NULL),
                          vfn->bars[i].base);
@@ -586,10 +586,10 @@ static void test_status_pci_routes(void **state)
     assert_true(flag(fn, "intx", "disabled", NULL));
     assert_true(flag(fn, "msix", "enabled", NULL));
     assert_false(flag(fn, "msix", "function_mask", NULL));
-    vecs = ctl_json_at(fn, "msix", "vectors", NULL);
+    vecs = json_at(fn, "msix", "vectors", NULL);
     assert_int_equal(nr_elements(vecs), 3);
     v = 0;
-    for (const struct ctl_json *e = vecs->child; e; e = e->next, v++) {
+    for (const struct json_value *e = vecs->child; e; e = e->next, v++) {
         assert_int_equal(counter(e, "vector", NULL), v);
         assert_int_equal(counter(e, "address", NULL), 0xfee00000);
         assert_int_equal(counter(e, "data", NULL), 0x40 + v);
@@ -600,7 +600,7 @@ static void test_status_pci_routes(void **state)
              text(st, "control", "status", "devices", "1", "description", NULL));
     snprintf(vb_desc, sizeof(vb_desc), "%s",
              text(st, "control", "status", "devices", "3", "description", NULL));
-    ctl_json_free(st);
+    json_free(st);
 
     /* The table: a line of routes under each PCI function. */
     snprintf(
@@ -630,11 +630,11 @@ static void test_status_pci_routes(void **state)
                "\n         00:02.0  INTA# line 11 low (disabled); MSI-X on: table 3, 3 in use, "
                "1 masked\n"));
     st = status_json(fx);
-    fn = ctl_json_at(st, "control", "status", "devices", "3", "pci", "0", NULL);
+    fn = json_at(st, "control", "status", "devices", "3", "pci", "0", NULL);
     assert_false(flag(fn, "msix", "vectors", "0", "masked", NULL));
     assert_true(flag(fn, "msix", "vectors", "1", "masked", NULL));
     assert_false(flag(fn, "msix", "vectors", "2", "masked", NULL));
-    ctl_json_free(st);
+    json_free(st);
     guest_step(fx, gvirtio_mmio_write(&vb.dev, 0, vb.dev.msix_table + 16 + 12, 4, 0), "unmask");
 
     gvblk_fini(&vb);
@@ -661,7 +661,7 @@ static void test_stats_after_guest_actions(void **state)
         .queue_size = 64,
     };
     const struct mockhv_pci_func *vfn;
-    struct ctl_json *s0, *s1;
+    struct json_value *s0, *s1;
     struct garena arena;
     struct gvblk vb;
     uint64_t gpa, notifies;
@@ -698,7 +698,7 @@ static void test_stats_after_guest_actions(void **state)
     assert_int_equal(delta(s1, s0, "devices", "1", "requests", "writes", NULL), 0);
     assert_int_equal(delta(s1, s0, "devices", "1", "requests", "config_reads", NULL), 0);
     assert_int_equal(delta(s1, s0, "devices", "1", "requests", "config_writes", NULL), 0);
-    ctl_json_free(s0);
+    json_free(s0);
 
     /*
      * Buffered: 4 writes to the scratch register and a TIMEOFFSET, which
@@ -717,12 +717,12 @@ static void test_stats_after_guest_actions(void **state)
     assert_int_equal(delta(s1, s0, "requests", "sync", NULL), 1);
     assert_int_equal(delta(s1, s0, "per_vcpu", "0", "requests", NULL), 1);
     assert_int_equal(delta(s1, s0, "by_type", "timeoffset", NULL), 0);
-    assert_int_equal(ctl_json_at(s1, "timeoffset", NULL)->i, -3600);
-    assert_true(ctl_json_at(s1, "timeoffset", NULL)->negative);
+    assert_int_equal(json_at(s1, "timeoffset", NULL)->i, -3600);
+    assert_true(json_at(s1, "timeoffset", NULL)->negative);
     assert_int_equal(delta(s1, s0, "devices", "0", "requests", "writes", NULL), 4);
     assert_int_equal(delta(s1, s0, "devices", "0", "requests", "reads", NULL), 1);
     assert_int_equal(delta(s1, s0, "devices", "0", "counters", "bytes_out", NULL), 0);
-    ctl_json_free(s0);
+    json_free(s0);
 
     /*
      * The map cache: INVALIDATE empties it; a rep outsb of 10 bytes from one
@@ -764,7 +764,7 @@ static void test_stats_after_guest_actions(void **state)
     assert_int_equal(delta(s1, s0, "devices", "0", "requests", "reads", NULL), 8);
     assert_int_equal(delta(s1, s0, "devices", "0", "counters", "bytes_out", NULL), 10);
     assert_int_equal(delta(s1, s0, "requests", "malformed", NULL), 0);
-    ctl_json_free(s0);
+    json_free(s0);
 
     /* The disk: a 64 KiB write, a 16 KiB read of its start, a flush; MMIO writes are the kicks. */
     s0 = s1;
@@ -792,7 +792,7 @@ static void test_stats_after_guest_actions(void **state)
     assert_int_equal(delta(s1, s0, "devices", "1", "requests", "reads", NULL), 0);
     assert_int_equal(delta(s1, s0, "devices", "0", "requests", "writes", NULL), 0);
     assert_int_equal(delta(s1, s0, "devices", "0", "requests", "reads", NULL), 0);
-    ctl_json_free(s0);
+    json_free(s0);
 
     /* Config cycles to the disk's function: 3 reads of its vendor ID, a write of its line. */
     s0 = s1;
@@ -810,8 +810,8 @@ static void test_stats_after_guest_actions(void **state)
     assert_int_equal(delta(s1, s0, "requests", "sync", NULL), 4);
     assert_int_equal(counter(s1, "requests", "unclaimed", NULL), 0);
     assert_int_equal(counter(s1, "requests", "malformed", NULL), 0);
-    ctl_json_free(s0);
-    ctl_json_free(s1);
+    json_free(s0);
+    json_free(s1);
 
     /* The table form has the same per-device counts. */
     assert_int_equal(ctl(fx, &out, &err, "stats", "--domid", "7", "--socket", fx->sock, NULL), 0);

@@ -27,92 +27,92 @@ struct fake {
     bool fail_stats;
 };
 
-static int fake_status(void *opaque, struct control_buf *out)
+static int fake_status(void *opaque, struct json_buf *out)
 {
-    control_json_uint(out, "domid", 7);
-    control_json_int(out, "pid", (int64_t)getpid());
-    control_json_string(out, "version", "0.1.0-test");
-    control_json_uint(out, "vcpus", 2);
-    control_json_uint(out, "server_id", 1);
-    control_json_begin_array(out, "devices");
-    control_json_begin_object(out, NULL);
-    control_json_uint(out, "index", 0);
-    control_json_string(out, "type", "uart");
-    control_json_string(out, "description", "port=0x3f8 irq=4 backend=null");
-    control_json_end_object(out);
+    json_uint(out, "domid", 7);
+    json_int(out, "pid", (int64_t)getpid());
+    json_string(out, "version", "0.1.0-test");
+    json_uint(out, "vcpus", 2);
+    json_uint(out, "server_id", 1);
+    json_begin_array(out, "devices");
+    json_begin_object(out, NULL);
+    json_uint(out, "index", 0);
+    json_string(out, "type", "uart");
+    json_string(out, "description", "port=0x3f8 irq=4 backend=null");
+    json_end_object(out);
 
     /* A PCI function with INTx, MSI (on) and MSI-X (on, two vectors in use). */
-    control_json_begin_object(out, NULL);
-    control_json_uint(out, "index", 1);
-    control_json_string(out, "type", "virtio-blk");
-    control_json_string(out, "description",
-                        "00:02.0 1af4:1042 bar1=mem32:0xf0000000+0x1000 file=/d.img queues=2");
-    control_json_begin_array(out, "pci");
-    control_json_begin_object(out, NULL);
-    control_json_string(out, "bdf", "00:02.0");
-    control_json_string(out, "id", "1af4:1042");
-    control_json_begin_array(out, "bars");
-    control_json_begin_object(out, NULL);
-    control_json_uint(out, "bar", 1);
-    control_json_string(out, "type", "mem32");
-    control_json_bool(out, "prefetchable", false);
-    control_json_uint(out, "address", 0xf0000000);
-    control_json_uint(out, "size", 0x1000);
-    control_json_end_object(out);
-    control_json_end_array(out);
-    control_json_begin_object(out, "intx");
-    control_json_string(out, "pin", "INTA#");
-    control_json_uint(out, "line", 11);
-    control_json_bool(out, "level", true);
-    control_json_bool(out, "asserted", false);
-    control_json_bool(out, "disabled", true);
-    control_json_end_object(out);
-    control_json_begin_object(out, "msi");
-    control_json_bool(out, "enabled", true);
-    control_json_uint(out, "address", 0xfee01000);
-    control_json_uint(out, "data", 0x4562);
-    control_json_uint(out, "vectors", 2);
-    control_json_uint(out, "max_vectors", 4);
-    control_json_uint(out, "mask", 2);
-    control_json_uint(out, "pending", 0);
-    control_json_end_object(out);
-    control_json_begin_object(out, "msix");
-    control_json_bool(out, "enabled", true);
-    control_json_bool(out, "function_mask", false);
-    control_json_uint(out, "table_size", 3);
-    control_json_begin_array(out, "vectors");
+    json_begin_object(out, NULL);
+    json_uint(out, "index", 1);
+    json_string(out, "type", "virtio-blk");
+    json_string(out, "description",
+                "00:02.0 1af4:1042 bar1=mem32:0xf0000000+0x1000 file=/d.img queues=2");
+    json_begin_array(out, "pci");
+    json_begin_object(out, NULL);
+    json_string(out, "bdf", "00:02.0");
+    json_string(out, "id", "1af4:1042");
+    json_begin_array(out, "bars");
+    json_begin_object(out, NULL);
+    json_uint(out, "bar", 1);
+    json_string(out, "type", "mem32");
+    json_bool(out, "prefetchable", false);
+    json_uint(out, "address", 0xf0000000);
+    json_uint(out, "size", 0x1000);
+    json_end_object(out);
+    json_end_array(out);
+    json_begin_object(out, "intx");
+    json_string(out, "pin", "INTA#");
+    json_uint(out, "line", 11);
+    json_bool(out, "level", true);
+    json_bool(out, "asserted", false);
+    json_bool(out, "disabled", true);
+    json_end_object(out);
+    json_begin_object(out, "msi");
+    json_bool(out, "enabled", true);
+    json_uint(out, "address", 0xfee01000);
+    json_uint(out, "data", 0x4562);
+    json_uint(out, "vectors", 2);
+    json_uint(out, "max_vectors", 4);
+    json_uint(out, "mask", 2);
+    json_uint(out, "pending", 0);
+    json_end_object(out);
+    json_begin_object(out, "msix");
+    json_bool(out, "enabled", true);
+    json_bool(out, "function_mask", false);
+    json_uint(out, "table_size", 3);
+    json_begin_array(out, "vectors");
     for (unsigned v = 0; v < 2; v++) {
-        control_json_begin_object(out, NULL);
-        control_json_uint(out, "vector", v);
-        control_json_uint(out, "address", 0xfee00000);
-        control_json_uint(out, "data", 0x41 + v);
-        control_json_bool(out, "masked", v == 1);
-        control_json_bool(out, "pending", false);
-        control_json_end_object(out);
+        json_begin_object(out, NULL);
+        json_uint(out, "vector", v);
+        json_uint(out, "address", 0xfee00000);
+        json_uint(out, "data", 0x41 + v);
+        json_bool(out, "masked", v == 1);
+        json_bool(out, "pending", false);
+        json_end_object(out);
     }
-    control_json_end_array(out);
-    control_json_end_object(out);
-    control_json_end_object(out);
+    json_end_array(out);
+    json_end_object(out);
+    json_end_object(out);
 
     /* A function with no INTx pin, MSI off, no MSI-X. */
-    control_json_begin_object(out, NULL);
-    control_json_string(out, "bdf", "00:02.1");
-    control_json_begin_object(out, "intx");
-    control_json_null(out, "pin");
-    control_json_uint(out, "line", 0);
-    control_json_end_object(out);
-    control_json_begin_object(out, "msi");
-    control_json_bool(out, "enabled", false);
-    control_json_end_object(out);
-    control_json_null(out, "msix");
-    control_json_end_object(out);
-    control_json_end_array(out);
-    control_json_end_object(out);
-    control_json_end_array(out);
+    json_begin_object(out, NULL);
+    json_string(out, "bdf", "00:02.1");
+    json_begin_object(out, "intx");
+    json_null(out, "pin");
+    json_uint(out, "line", 0);
+    json_end_object(out);
+    json_begin_object(out, "msi");
+    json_bool(out, "enabled", false);
+    json_end_object(out);
+    json_null(out, "msix");
+    json_end_object(out);
+    json_end_array(out);
+    json_end_object(out);
+    json_end_array(out);
     return 0;
 }
 
-static int fake_stats(void *opaque, struct control_buf *out)
+static int fake_stats(void *opaque, struct json_buf *out)
 {
     struct fake *f = opaque;
     struct ioreq_stats st = {
@@ -147,34 +147,34 @@ static int fake_stats(void *opaque, struct control_buf *out)
         return -EIO;
     control_json_ioreq_stats(out, &st, v, 2);
     control_json_faults(out, &faults);
-    control_json_begin_array(out, "devices");
-    control_json_begin_object(out, NULL);
-    control_json_uint(out, "index", 0);
-    control_json_string(out, "type", "uart");
-    control_json_begin_object(out, "requests");
-    control_json_uint(out, "reads", 9);
-    control_json_uint(out, "writes", 14);
-    control_json_uint(out, "config_reads", 0);
-    control_json_uint(out, "config_writes", 0);
-    control_json_end_object(out);
-    control_json_begin_object(out, "counters");
-    control_json_uint(out, "tx_bytes", 6);
-    control_json_uint(out, "rx_bytes", 0);
-    control_json_uint(out, "dropped", 0);
-    control_json_end_object(out);
-    control_json_end_object(out);
+    json_begin_array(out, "devices");
+    json_begin_object(out, NULL);
+    json_uint(out, "index", 0);
+    json_string(out, "type", "uart");
+    json_begin_object(out, "requests");
+    json_uint(out, "reads", 9);
+    json_uint(out, "writes", 14);
+    json_uint(out, "config_reads", 0);
+    json_uint(out, "config_writes", 0);
+    json_end_object(out);
+    json_begin_object(out, "counters");
+    json_uint(out, "tx_bytes", 6);
+    json_uint(out, "rx_bytes", 0);
+    json_uint(out, "dropped", 0);
+    json_end_object(out);
+    json_end_object(out);
     /* A device that counts nothing of its own. */
-    control_json_begin_object(out, NULL);
-    control_json_uint(out, "index", 1);
-    control_json_string(out, "type", "host-bridge");
-    control_json_begin_object(out, "requests");
-    control_json_uint(out, "reads", 0);
-    control_json_uint(out, "writes", 0);
-    control_json_uint(out, "config_reads", 120);
-    control_json_uint(out, "config_writes", 7);
-    control_json_end_object(out);
-    control_json_end_object(out);
-    control_json_end_array(out);
+    json_begin_object(out, NULL);
+    json_uint(out, "index", 1);
+    json_string(out, "type", "host-bridge");
+    json_begin_object(out, "requests");
+    json_uint(out, "reads", 0);
+    json_uint(out, "writes", 0);
+    json_uint(out, "config_reads", 120);
+    json_uint(out, "config_writes", 7);
+    json_end_object(out);
+    json_end_object(out);
+    json_end_array(out);
     return 0;
 }
 

@@ -19,62 +19,62 @@
 
 static void test_structure(void **state)
 {
-    struct control_buf b;
+    struct json_buf b;
 
-    control_buf_init(&b, 4096);
-    control_json_begin_object(&b, NULL);
-    control_json_uint(&b, "a", 1);
-    control_json_begin_array(&b, "b");
-    control_json_uint(&b, NULL, 1);
-    control_json_int(&b, NULL, -2);
-    control_json_begin_object(&b, NULL);
-    control_json_bool(&b, "c", true);
-    control_json_bool(&b, "d", false);
-    control_json_end_object(&b);
-    control_json_begin_array(&b, NULL);
-    control_json_end_array(&b);
-    control_json_begin_object(&b, NULL);
-    control_json_end_object(&b);
-    control_json_end_array(&b);
-    control_json_null(&b, "e");
-    control_json_string(&b, "f", NULL);
-    control_json_string(&b, "g", "");
-    control_json_end_object(&b);
-    assert_int_equal(control_buf_error(&b), 0);
+    json_buf_init(&b, 4096);
+    json_begin_object(&b, NULL);
+    json_uint(&b, "a", 1);
+    json_begin_array(&b, "b");
+    json_uint(&b, NULL, 1);
+    json_int(&b, NULL, -2);
+    json_begin_object(&b, NULL);
+    json_bool(&b, "c", true);
+    json_bool(&b, "d", false);
+    json_end_object(&b);
+    json_begin_array(&b, NULL);
+    json_end_array(&b);
+    json_begin_object(&b, NULL);
+    json_end_object(&b);
+    json_end_array(&b);
+    json_null(&b, "e");
+    json_string(&b, "f", NULL);
+    json_string(&b, "g", "");
+    json_end_object(&b);
+    assert_int_equal(json_buf_error(&b), 0);
     assert_string_equal(b.data, "{\"a\":1,\"b\":[1,-2,{\"c\":true,\"d\":false},[],{}],\"e\":null,"
                                 "\"f\":null,\"g\":\"\"}");
     assert_int_equal(b.len, strlen(b.data));
-    control_buf_free(&b);
+    json_buf_free(&b);
 }
 
 static void test_top_level_scalar(void **state)
 {
-    struct control_buf b;
+    struct json_buf b;
 
-    control_buf_init(&b, 64);
-    control_json_string(&b, NULL, "x");
-    assert_int_equal(control_buf_error(&b), 0);
+    json_buf_init(&b, 64);
+    json_string(&b, NULL, "x");
+    assert_int_equal(json_buf_error(&b), 0);
     assert_string_equal(b.data, "\"x\"");
     /* Only one top value. */
-    control_json_uint(&b, NULL, 1);
-    assert_int_equal(control_buf_error(&b), -EINVAL);
+    json_uint(&b, NULL, 1);
+    assert_int_equal(json_buf_error(&b), -EINVAL);
     assert_string_equal(b.data, "\"x\"");
-    control_buf_free(&b);
+    json_buf_free(&b);
 }
 
-static const char *escaped(struct control_buf *b, const char *s, size_t n)
+static const char *escaped(struct json_buf *b, const char *s, size_t n)
 {
-    control_buf_reset(b);
-    control_json_stringn(b, NULL, s, n);
-    assert_int_equal(control_buf_error(b), 0);
+    json_buf_reset(b);
+    json_stringn(b, NULL, s, n);
+    assert_int_equal(json_buf_error(b), 0);
     return b->data;
 }
 
 static void test_escaping(void **state)
 {
-    struct control_buf b;
+    struct json_buf b;
 
-    control_buf_init(&b, 4096);
+    json_buf_init(&b, 4096);
     assert_string_equal(escaped(&b, "a\"b\\c/d", 7), "\"a\\\"b\\\\c/d\"");
     assert_string_equal(escaped(&b, "\n\r\t\b\f", 5), "\"\\n\\r\\t\\b\\f\"");
     assert_string_equal(escaped(&b, "\x01\x1f\x7f", 3), "\"\\u0001\\u001f\\u007f\"");
@@ -93,123 +93,123 @@ static void test_escaping(void **state)
     assert_string_equal(escaped(&b, "\xf4\x90\x80\x80", 4), "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");
     assert_string_equal(escaped(&b, "a\xe2\x82", 3), "\"a\\ufffd\\ufffd\"");
     /* Keys are escaped too. */
-    control_buf_reset(&b);
-    control_json_begin_object(&b, NULL);
-    control_json_uint(&b, "k\"\n", 1);
-    control_json_end_object(&b);
+    json_buf_reset(&b);
+    json_begin_object(&b, NULL);
+    json_uint(&b, "k\"\n", 1);
+    json_end_object(&b);
     assert_string_equal(b.data, "{\"k\\\"\\n\":1}");
-    control_buf_free(&b);
+    json_buf_free(&b);
 }
 
 static void test_numbers(void **state)
 {
-    struct control_buf b;
+    struct json_buf b;
 
-    control_buf_init(&b, 4096);
-    control_json_begin_array(&b, NULL);
-    control_json_uint(&b, NULL, 0);
-    control_json_uint(&b, NULL, UINT64_MAX);
-    control_json_int(&b, NULL, INT64_MIN);
-    control_json_int(&b, NULL, INT64_MAX);
-    control_json_double(&b, NULL, 1.5);
-    control_json_double(&b, NULL, NAN);
-    control_json_double(&b, NULL, -INFINITY);
-    control_json_end_array(&b);
-    assert_int_equal(control_buf_error(&b), 0);
+    json_buf_init(&b, 4096);
+    json_begin_array(&b, NULL);
+    json_uint(&b, NULL, 0);
+    json_uint(&b, NULL, UINT64_MAX);
+    json_int(&b, NULL, INT64_MIN);
+    json_int(&b, NULL, INT64_MAX);
+    json_double(&b, NULL, 1.5);
+    json_double(&b, NULL, NAN);
+    json_double(&b, NULL, -INFINITY);
+    json_end_array(&b);
+    assert_int_equal(json_buf_error(&b), 0);
     assert_string_equal(b.data, "[0,18446744073709551615,-9223372036854775808,"
                                 "9223372036854775807,1.5,null,null]");
-    control_buf_free(&b);
+    json_buf_free(&b);
 }
 
 static void test_misuse(void **state)
 {
-    struct control_buf b;
+    struct json_buf b;
 
-    control_buf_init(&b, 4096);
+    json_buf_init(&b, 4096);
     /* A key inside an array. */
-    control_json_begin_array(&b, NULL);
-    control_json_uint(&b, "k", 1);
-    assert_int_equal(control_buf_error(&b), -EINVAL);
+    json_begin_array(&b, NULL);
+    json_uint(&b, "k", 1);
+    assert_int_equal(json_buf_error(&b), -EINVAL);
     /* Sticky: later writes change nothing. */
-    control_json_end_array(&b);
+    json_end_array(&b);
     assert_string_equal(b.data, "[");
 
     /* No key inside an object. */
-    control_buf_reset(&b);
-    control_json_begin_object(&b, NULL);
-    control_json_uint(&b, NULL, 1);
-    assert_int_equal(control_buf_error(&b), -EINVAL);
+    json_buf_reset(&b);
+    json_begin_object(&b, NULL);
+    json_uint(&b, NULL, 1);
+    assert_int_equal(json_buf_error(&b), -EINVAL);
 
     /* A key for the top value. */
-    control_buf_reset(&b);
-    control_json_uint(&b, "k", 1);
-    assert_int_equal(control_buf_error(&b), -EINVAL);
+    json_buf_reset(&b);
+    json_uint(&b, "k", 1);
+    assert_int_equal(json_buf_error(&b), -EINVAL);
 
     /* Mismatched and unmatched ends. */
-    control_buf_reset(&b);
-    control_json_begin_object(&b, NULL);
-    control_json_end_array(&b);
-    assert_int_equal(control_buf_error(&b), -EINVAL);
-    control_buf_reset(&b);
-    control_json_end_object(&b);
-    assert_int_equal(control_buf_error(&b), -EINVAL);
+    json_buf_reset(&b);
+    json_begin_object(&b, NULL);
+    json_end_array(&b);
+    assert_int_equal(json_buf_error(&b), -EINVAL);
+    json_buf_reset(&b);
+    json_end_object(&b);
+    assert_int_equal(json_buf_error(&b), -EINVAL);
 
     /* Left open. */
-    control_buf_reset(&b);
-    control_json_begin_object(&b, NULL);
-    assert_int_equal(control_buf_error(&b), -EINVAL);
-    control_json_end_object(&b);
-    assert_int_equal(control_buf_error(&b), 0);
+    json_buf_reset(&b);
+    json_begin_object(&b, NULL);
+    assert_int_equal(json_buf_error(&b), -EINVAL);
+    json_end_object(&b);
+    assert_int_equal(json_buf_error(&b), 0);
 
-    /* Nesting beyond CONTROL_JSON_DEPTH. */
-    control_buf_reset(&b);
-    for (int i = 0; i < CONTROL_JSON_DEPTH - 1; i++)
-        control_json_begin_array(&b, NULL);
+    /* Nesting beyond JSON_MAX_DEPTH. */
+    json_buf_reset(&b);
+    for (int i = 0; i < JSON_MAX_DEPTH - 1; i++)
+        json_begin_array(&b, NULL);
     assert_int_equal(b.err, 0);
-    control_json_begin_array(&b, NULL);
-    assert_int_equal(control_buf_error(&b), -EINVAL);
-    control_buf_free(&b);
+    json_begin_array(&b, NULL);
+    assert_int_equal(json_buf_error(&b), -EINVAL);
+    json_buf_free(&b);
 }
 
 static void test_bound(void **state)
 {
-    struct control_buf b;
+    struct json_buf b;
     char big[100];
 
     memset(big, 'x', sizeof(big));
-    control_buf_init(&b, 64);
-    control_json_begin_object(&b, NULL);
-    control_json_uint(&b, "n", 1);
-    control_json_stringn(&b, "s", big, sizeof(big));
-    assert_int_equal(control_buf_error(&b), -ENOSPC);
+    json_buf_init(&b, 64);
+    json_begin_object(&b, NULL);
+    json_uint(&b, "n", 1);
+    json_stringn(&b, "s", big, sizeof(big));
+    assert_int_equal(json_buf_error(&b), -ENOSPC);
     assert_true(b.len <= 64);
-    control_json_uint(&b, "m", 2);
-    assert_int_equal(control_buf_error(&b), -ENOSPC);
+    json_uint(&b, "m", 2);
+    assert_int_equal(json_buf_error(&b), -ENOSPC);
     assert_true(b.len <= 64);
 
     /* Exactly at the bound is fine. */
-    control_buf_reset(&b);
-    control_json_stringn(&b, NULL, big, 62);
-    assert_int_equal(control_buf_error(&b), 0);
+    json_buf_reset(&b);
+    json_stringn(&b, NULL, big, 62);
+    assert_int_equal(json_buf_error(&b), 0);
     assert_int_equal(b.len, 64);
-    control_buf_free(&b);
+    json_buf_free(&b);
 }
 
 static void test_reset_reuses(void **state)
 {
-    struct control_buf b;
+    struct json_buf b;
 
-    control_buf_init(&b, 4096);
-    control_json_uint(&b, NULL, 5);
-    control_json_uint(&b, NULL, 6);
-    assert_int_equal(control_buf_error(&b), -EINVAL);
-    control_buf_reset(&b);
-    assert_int_equal(control_buf_error(&b), 0);
+    json_buf_init(&b, 4096);
+    json_uint(&b, NULL, 5);
+    json_uint(&b, NULL, 6);
+    assert_int_equal(json_buf_error(&b), -EINVAL);
+    json_buf_reset(&b);
+    assert_int_equal(json_buf_error(&b), 0);
     assert_int_equal(b.len, 0);
     assert_string_equal(b.data, "");
-    control_json_uint(&b, NULL, 7);
+    json_uint(&b, NULL, 7);
     assert_string_equal(b.data, "7");
-    control_buf_free(&b);
+    json_buf_free(&b);
     assert_null(b.data);
     assert_int_equal(b.max, 4096);
 }
@@ -236,13 +236,13 @@ static void test_ioreq_stats(void **state)
         {.requests = 5, .by_type = {1, 2, 0, 0, 1, 1}},
         {.requests = 4, .by_type = {3, 0, 1, 0, 0, 0}},
     };
-    struct control_buf b;
+    struct json_buf b;
 
-    control_buf_init(&b, 4096);
-    control_json_begin_object(&b, NULL);
+    json_buf_init(&b, 4096);
+    json_begin_object(&b, NULL);
     control_json_ioreq_stats(&b, &st, v, 2);
-    control_json_end_object(&b);
-    assert_int_equal(control_buf_error(&b), 0);
+    json_end_object(&b);
+    assert_int_equal(json_buf_error(&b), 0);
     assert_string_equal(
         b.data,
         "{\"vcpus\":2,\"requests\":{\"sync\":9,\"buffered\":4,\"malformed\":1,\"unclaimed\":2,"
@@ -256,29 +256,29 @@ static void test_ioreq_stats(void **state)
         "\"timeoffset\":-5}");
 
     /* No vCPUs: empty list, zero totals. */
-    control_buf_reset(&b);
-    control_json_begin_object(&b, NULL);
+    json_buf_reset(&b);
+    json_begin_object(&b, NULL);
     control_json_ioreq_stats(&b, &st, NULL, 0);
-    control_json_end_object(&b);
-    assert_int_equal(control_buf_error(&b), 0);
+    json_end_object(&b);
+    assert_int_equal(json_buf_error(&b), 0);
     assert_non_null(strstr(b.data, "\"per_vcpu\":[]"));
     assert_non_null(strstr(b.data, "\"by_type\":{\"pio\":0,\"copy\":0,"));
-    control_buf_free(&b);
+    json_buf_free(&b);
 }
 
 static void test_faults(void **state)
 {
     struct dm_faults f = {0};
-    struct control_buf b;
+    struct json_buf b;
 
     f.count[DM_FAULT_PCI_NO_FUNCTION] = 3;
     f.count[DM_FAULT_MSIX_ACCESS_DROPPED] = 1;
     f.count[DM_FAULT_VIRTIO_NOTIFY_IGNORED] = 7;
-    control_buf_init(&b, 4096);
-    control_json_begin_object(&b, NULL);
+    json_buf_init(&b, 4096);
+    json_begin_object(&b, NULL);
     control_json_faults(&b, &f);
-    control_json_end_object(&b);
-    assert_int_equal(control_buf_error(&b), 0);
+    json_end_object(&b);
+    assert_int_equal(json_buf_error(&b), 0);
     assert_string_equal(b.data, "{\"faults\":{\"pci_no_function\":3,\"pci_config_past_end\":0,"
                                 "\"pci_config_bad_size\":0,\"pci_bar_refused\":0,"
                                 "\"msix_access_dropped\":1,\"virtq_loop\":0,"
@@ -286,12 +286,12 @@ static void test_faults(void **state)
                                 "\"virtq_outside_ram\":0,\"virtq_bad_layout\":0,"
                                 "\"virtio_notify_ignored\":7}}");
     /* No counters: every cause, at 0. */
-    control_buf_reset(&b);
-    control_json_begin_object(&b, NULL);
+    json_buf_reset(&b);
+    json_begin_object(&b, NULL);
     control_json_faults(&b, NULL);
-    control_json_end_object(&b);
+    json_end_object(&b);
     assert_non_null(strstr(b.data, "\"virtio_notify_ignored\":0}}"));
-    control_buf_free(&b);
+    json_buf_free(&b);
 }
 
 static void test_default_path(void **state)

@@ -37,17 +37,17 @@ struct fake {
     bool stats_huge;  /* more than CONTROL_REPLY_MAX */
 };
 
-static int fake_status(void *opaque, struct control_buf *out)
+static int fake_status(void *opaque, struct json_buf *out)
 {
     struct fake *f = opaque;
 
     f->status_calls++;
-    control_json_uint(out, "domid", 7);
-    control_json_string(out, "name", "a\"b");
+    json_uint(out, "domid", 7);
+    json_string(out, "name", "a\"b");
     return 0;
 }
 
-static int fake_stats(void *opaque, struct control_buf *out)
+static int fake_stats(void *opaque, struct json_buf *out)
 {
     struct fake *f = opaque;
     static char chunk[4096];
@@ -55,22 +55,22 @@ static int fake_stats(void *opaque, struct control_buf *out)
     f->stats_calls++;
     if (f->stats_rc)
         return f->stats_rc;
-    control_json_uint(out, "n", (uint64_t)f->stats_calls);
+    json_uint(out, "n", (uint64_t)f->stats_calls);
     if (f->stats_pad) {
         char *pad = malloc(f->stats_pad);
         assert_non_null(pad);
         memset(pad, 'p', f->stats_pad);
-        control_json_stringn(out, "pad", pad, f->stats_pad);
+        json_stringn(out, "pad", pad, f->stats_pad);
         free(pad);
     }
     if (f->stats_open)
-        control_json_begin_object(out, "open");
+        json_begin_object(out, "open");
     if (f->stats_huge) {
         memset(chunk, 'h', sizeof(chunk));
-        control_json_begin_array(out, "huge");
+        json_begin_array(out, "huge");
         for (unsigned i = 0; i < CONTROL_REPLY_MAX / sizeof(chunk) + 2; i++)
-            control_json_stringn(out, NULL, chunk, sizeof(chunk));
-        control_json_end_array(out);
+            json_stringn(out, NULL, chunk, sizeof(chunk));
+        json_end_array(out);
     }
     return 0;
 }

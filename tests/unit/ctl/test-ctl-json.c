@@ -15,78 +15,78 @@
 
 #include <cmocka.h>
 
-#include "control.h"
-#include "ctl-json.h"
+#include "json.h"
+#include "json.h"
 #include "ctl-output.h"
 
-static struct ctl_json *parse_ok(const char *text)
+static struct json_value *parse_ok(const char *text)
 {
-    struct ctl_json *v = NULL;
+    struct json_value *v = NULL;
 
-    assert_int_equal(ctl_json_parse(text, strlen(text), &v), 0);
+    assert_int_equal(json_parse(text, strlen(text), &v), 0);
     assert_non_null(v);
     return v;
 }
 
 static void parse_bad(const char *text)
 {
-    struct ctl_json *v = (struct ctl_json *)1;
+    struct json_value *v = (struct json_value *)1;
 
-    if (ctl_json_parse(text, strlen(text), &v) != -EINVAL)
+    if (json_parse(text, strlen(text), &v) != -EINVAL)
         fail_msg("accepted: %s", text);
     assert_null(v);
 }
 
 static void test_values(void **state)
 {
-    struct ctl_json *v = parse_ok(" {\"ok\":true,\"n\":42,\"s\":\"x\",\"a\":[1,null,false],"
-                                  "\"o\":{}} \n");
-    const struct ctl_json *m;
+    struct json_value *v = parse_ok(" {\"ok\":true,\"n\":42,\"s\":\"x\",\"a\":[1,null,false],"
+                                    "\"o\":{}} \n");
+    const struct json_value *m;
     uint64_t n;
 
-    assert_int_equal(v->type, CTL_JSON_OBJECT);
-    m = ctl_json_get(v, "ok");
-    assert_int_equal(m->type, CTL_JSON_BOOL);
+    assert_int_equal(v->type, JSON_OBJECT);
+    m = json_get(v, "ok");
+    assert_int_equal(m->type, JSON_BOOL);
     assert_true(m->boolean);
-    assert_true(ctl_json_uint(ctl_json_get(v, "n"), &n));
+    assert_true(json_get_uint(json_get(v, "n"), &n));
     assert_int_equal(n, 42);
-    assert_string_equal(ctl_json_string(ctl_json_get(v, "s")), "x");
-    assert_null(ctl_json_string(ctl_json_get(v, "n")));
-    assert_false(ctl_json_uint(ctl_json_get(v, "s"), &n));
-    m = ctl_json_get(v, "a");
-    assert_int_equal(m->type, CTL_JSON_ARRAY);
-    assert_int_equal(m->child->type, CTL_JSON_NUMBER);
-    assert_int_equal(m->child->next->type, CTL_JSON_NULL);
-    assert_int_equal(m->child->next->next->type, CTL_JSON_BOOL);
+    assert_string_equal(json_get_string(json_get(v, "s")), "x");
+    assert_null(json_get_string(json_get(v, "n")));
+    assert_false(json_get_uint(json_get(v, "s"), &n));
+    m = json_get(v, "a");
+    assert_int_equal(m->type, JSON_ARRAY);
+    assert_int_equal(m->child->type, JSON_NUMBER);
+    assert_int_equal(m->child->next->type, JSON_NULL);
+    assert_int_equal(m->child->next->next->type, JSON_BOOL);
     assert_false(m->child->next->next->boolean);
     assert_null(m->child->next->next->next);
-    assert_int_equal(ctl_json_get(v, "o")->type, CTL_JSON_OBJECT);
-    assert_null(ctl_json_get(v, "o")->child);
-    assert_null(ctl_json_get(v, "missing"));
-    assert_null(ctl_json_get(ctl_json_get(v, "a"), "x"));
-    ctl_json_free(v);
+    assert_int_equal(json_get(v, "o")->type, JSON_OBJECT);
+    assert_null(json_get(v, "o")->child);
+    assert_null(json_get(v, "missing"));
+    assert_null(json_get(json_get(v, "a"), "x"));
+    json_free(v);
 }
 
 static void test_strings(void **state)
 {
-    struct ctl_json *v;
+    struct json_value *v;
 
     v = parse_ok("\"a\\\"b\\\\c\\/d\\n\\t\\u00e9\\u20ac\\ud83d\\ude00\"");
     assert_string_equal(v->str, "a\"b\\c/d\n\t\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
     assert_int_equal(v->str_len, strlen(v->str));
-    ctl_json_free(v);
+    json_free(v);
     /* Lone surrogates become U+FFFD; an escaped NUL is kept with its length. */
     v = parse_ok("\"\\ud800x\\udc00\\u0000y\"");
     assert_int_equal(v->str_len, 3 + 1 + 3 + 1 + 1);
     assert_memory_equal(v->str, "\xef\xbf\xbdx\xef\xbf\xbd\0y", 9);
-    ctl_json_free(v);
+    json_free(v);
 }
 
 static void test_numbers(void **state)
 {
-    struct ctl_json *v = parse_ok("[0,-0,18446744073709551615,18446744073709551616,"
-                                  "-9223372036854775808,-9223372036854775809,1.5e3,-2]");
-    const struct ctl_json *e = v->child;
+    struct json_value *v = parse_ok("[0,-0,18446744073709551615,18446744073709551616,"
+                                    "-9223372036854775808,-9223372036854775809,1.5e3,-2]");
+    const struct json_value *e = v->child;
 
     assert_true(e->is_int && !e->negative && e->u == 0);
     e = e->next;
@@ -104,7 +104,7 @@ static void test_numbers(void **state)
     assert_true(e->d == 1500.0);
     e = e->next;
     assert_true(e->is_int && e->negative && e->i == -2);
-    ctl_json_free(v);
+    json_free(v);
 }
 
 static void test_malformed(void **state)
@@ -149,22 +149,22 @@ static void test_malformed(void **state)
 
 static void test_depth(void **state)
 {
-    char text[2 * CTL_JSON_MAX_DEPTH + 3];
-    struct ctl_json *v;
+    char text[2 * JSON_READ_MAX_DEPTH + 3];
+    struct json_value *v;
     size_t n = 0;
 
-    for (int i = 0; i < CTL_JSON_MAX_DEPTH; i++)
+    for (int i = 0; i < JSON_READ_MAX_DEPTH; i++)
         text[n++] = '[';
-    for (int i = 0; i < CTL_JSON_MAX_DEPTH; i++)
+    for (int i = 0; i < JSON_READ_MAX_DEPTH; i++)
         text[n++] = ']';
-    assert_int_equal(ctl_json_parse(text, n, &v), 0);
-    ctl_json_free(v);
+    assert_int_equal(json_parse(text, n, &v), 0);
+    json_free(v);
     n = 0;
-    for (int i = 0; i <= CTL_JSON_MAX_DEPTH; i++)
+    for (int i = 0; i <= JSON_READ_MAX_DEPTH; i++)
         text[n++] = '[';
-    for (int i = 0; i <= CTL_JSON_MAX_DEPTH; i++)
+    for (int i = 0; i <= JSON_READ_MAX_DEPTH; i++)
         text[n++] = ']';
-    assert_int_equal(ctl_json_parse(text, n, &v), -EINVAL);
+    assert_int_equal(json_parse(text, n, &v), -EINVAL);
     assert_null(v);
 }
 
@@ -172,58 +172,58 @@ static void test_emit_round_trip(void **state)
 {
     static const char text[] = "{\"ok\":true,\"a\":[1,-2,1.5,null,false,\"x\\\"\\u0001\"],"
                                "\"o\":{\"k\":18446744073709551615}}";
-    struct ctl_json *v = parse_ok(text);
-    struct control_buf b;
+    struct json_value *v = parse_ok(text);
+    struct json_buf b;
 
-    control_buf_init(&b, 4096);
-    ctl_json_emit(&b, NULL, v);
-    assert_int_equal(control_buf_error(&b), 0);
+    json_buf_init(&b, 4096);
+    json_emit(&b, NULL, v);
+    assert_int_equal(json_buf_error(&b), 0);
     assert_string_equal(b.data, text);
     /* Inside a wrapper, under a key; NULL is null. */
-    control_buf_reset(&b);
-    control_json_begin_object(&b, NULL);
-    ctl_json_emit(&b, "in", ctl_json_get(v, "o"));
-    ctl_json_emit(&b, "none", NULL);
-    control_json_end_object(&b);
+    json_buf_reset(&b);
+    json_begin_object(&b, NULL);
+    json_emit(&b, "in", json_get(v, "o"));
+    json_emit(&b, "none", NULL);
+    json_end_object(&b);
     assert_string_equal(b.data, "{\"in\":{\"k\":18446744073709551615},\"none\":null}");
-    control_buf_free(&b);
-    ctl_json_free(v);
+    json_buf_free(&b);
+    json_free(v);
 }
 
 static void test_text(void **state)
 {
-    struct ctl_json *v = parse_ok("[\"a\\u001b[2Jb\\u007f\",-3,7,true,null,[1],{},0.25]");
-    const struct ctl_json *e = v->child;
+    struct json_value *v = parse_ok("[\"a\\u001b[2Jb\\u007f\",-3,7,true,null,[1],{},0.25]");
+    const struct json_value *e = v->child;
     char buf[64], small[4];
 
-    ctl_json_text(e, buf, sizeof(buf));
+    json_text(e, buf, sizeof(buf));
     assert_string_equal(buf, "a?[2Jb?");
-    ctl_json_text(e, small, sizeof(small));
+    json_text(e, small, sizeof(small));
     assert_string_equal(small, "a?[");
     e = e->next;
-    ctl_json_text(e, buf, sizeof(buf));
+    json_text(e, buf, sizeof(buf));
     assert_string_equal(buf, "-3");
     e = e->next;
-    ctl_json_text(e, buf, sizeof(buf));
+    json_text(e, buf, sizeof(buf));
     assert_string_equal(buf, "7");
     e = e->next;
-    ctl_json_text(e, buf, sizeof(buf));
+    json_text(e, buf, sizeof(buf));
     assert_string_equal(buf, "true");
     e = e->next;
-    ctl_json_text(e, buf, sizeof(buf));
+    json_text(e, buf, sizeof(buf));
     assert_string_equal(buf, "null");
     e = e->next;
-    ctl_json_text(e, buf, sizeof(buf));
+    json_text(e, buf, sizeof(buf));
     assert_string_equal(buf, "[...]");
     e = e->next;
-    ctl_json_text(e, buf, sizeof(buf));
+    json_text(e, buf, sizeof(buf));
     assert_string_equal(buf, "{...}");
     e = e->next;
-    ctl_json_text(e, buf, sizeof(buf));
+    json_text(e, buf, sizeof(buf));
     assert_string_equal(buf, "0.25");
-    ctl_json_text(NULL, buf, sizeof(buf));
+    json_text(NULL, buf, sizeof(buf));
     assert_string_equal(buf, "-");
-    ctl_json_free(v);
+    json_free(v);
 }
 
 static char *print_rows(struct ctl_rows *t, const char *indent)
@@ -241,8 +241,8 @@ static char *print_rows(struct ctl_rows *t, const char *indent)
 static void test_rows(void **state)
 {
     static const char *const skip[] = {"ok", NULL};
-    struct ctl_json *v = parse_ok("{\"ok\":true,\"pid\":12,\"devices\":[{\"type\":\"uart\"},"
-                                  "{\"type\":\"x\\u001by\"}],\"e\":[]}");
+    struct json_value *v = parse_ok("{\"ok\":true,\"pid\":12,\"devices\":[{\"type\":\"uart\"},"
+                                    "{\"type\":\"x\\u001by\"}],\"e\":[]}");
     struct ctl_rows t;
     char *out;
 
@@ -265,7 +265,7 @@ static void test_rows(void **state)
                              "devices.1.type  x?y\n");
     free(out);
     ctl_rows_free(&t);
-    ctl_json_free(v);
+    json_free(v);
 }
 
 int main(void)

@@ -1,6 +1,6 @@
 /*
  * Recursive-descent JSON parser (RFC 8259) with a depth bound; see
- * ctl-json.h. Strings are decoded to UTF-8 (surrogate pairs joined, lone
+ * json.h. Strings are decoded to UTF-8 (surrogate pairs joined, lone
  * surrogates turned into U+FFFD).
  */
 #include <errno.h>
@@ -10,8 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control.h"
-#include "ctl-json.h"
+#include "json.h"
 
 struct parser {
     const char *p;
@@ -25,11 +24,11 @@ static void skip_ws(struct parser *ps)
         ps->p++;
 }
 
-static struct ctl_json *parse_value(struct parser *ps, unsigned depth);
+static struct json_value *parse_value(struct parser *ps, unsigned depth);
 
-static struct ctl_json *new_value(struct parser *ps, enum ctl_json_type type)
+static struct json_value *new_value(struct parser *ps, enum json_type type)
 {
-    struct ctl_json *v = calloc(1, sizeof(*v));
+    struct json_value *v = calloc(1, sizeof(*v));
 
     if (!v)
         ps->err = -ENOMEM;
@@ -170,11 +169,11 @@ bad:
     return NULL;
 }
 
-static struct ctl_json *parse_number(struct parser *ps)
+static struct json_value *parse_number(struct parser *ps)
 {
     const char *s = ps->p, *start = ps->p;
     bool integral = true;
-    struct ctl_json *v;
+    struct json_value *v;
     char text[64];
     size_t n;
 
@@ -210,7 +209,7 @@ static struct ctl_json *parse_number(struct parser *ps)
         goto bad; /* no integer or double we care for is that long */
     memcpy(text, start, n);
     text[n] = '\0';
-    v = new_value(ps, CTL_JSON_NUMBER);
+    v = new_value(ps, JSON_NUMBER);
     if (!v)
         return NULL;
     v->d = strtod(text, NULL);
@@ -236,10 +235,10 @@ bad:
     return NULL;
 }
 
-static struct ctl_json *parse_container(struct parser *ps, unsigned depth, bool object)
+static struct json_value *parse_container(struct parser *ps, unsigned depth, bool object)
 {
-    struct ctl_json *v = new_value(ps, object ? CTL_JSON_OBJECT : CTL_JSON_ARRAY);
-    struct ctl_json **tail;
+    struct json_value *v = new_value(ps, object ? JSON_OBJECT : JSON_ARRAY);
+    struct json_value **tail;
     char close = object ? '}' : ']';
 
     if (!v)
@@ -254,7 +253,7 @@ static struct ctl_json *parse_container(struct parser *ps, unsigned depth, bool 
     for (;;) {
         char *key = NULL;
         size_t klen;
-        struct ctl_json *item;
+        struct json_value *item;
 
         skip_ws(ps);
         if (object) {
@@ -295,15 +294,15 @@ static struct ctl_json *parse_container(struct parser *ps, unsigned depth, bool 
     }
     if (!ps->err)
         ps->err = -EINVAL;
-    ctl_json_free(v);
+    json_free(v);
     return NULL;
 }
 
-static struct ctl_json *parse_value(struct parser *ps, unsigned depth)
+static struct json_value *parse_value(struct parser *ps, unsigned depth)
 {
-    struct ctl_json *v;
+    struct json_value *v;
 
-    if (depth > CTL_JSON_MAX_DEPTH) {
+    if (depth > JSON_READ_MAX_DEPTH) {
         ps->err = -EINVAL;
         return NULL;
     }
@@ -318,7 +317,7 @@ static struct ctl_json *parse_value(struct parser *ps, unsigned depth)
     case '[':
         return parse_container(ps, depth, false);
     case '"':
-        v = new_value(ps, CTL_JSON_STRING);
+        v = new_value(ps, JSON_STRING);
         if (v) {
             v->str = parse_string(ps, &v->str_len);
             if (!v->str) {
@@ -330,7 +329,7 @@ static struct ctl_json *parse_value(struct parser *ps, unsigned depth)
     case 't':
     case 'f':
         if (take_word(ps, "true") || take_word(ps, "false")) {
-            v = new_value(ps, CTL_JSON_BOOL);
+            v = new_value(ps, JSON_BOOL);
             if (v)
                 v->boolean = ps->p[-4] == 't';
             return v;
@@ -338,7 +337,7 @@ static struct ctl_json *parse_value(struct parser *ps, unsigned depth)
         break;
     case 'n':
         if (take_word(ps, "null"))
-            return new_value(ps, CTL_JSON_NULL);
+            return new_value(ps, JSON_NULL);
         break;
     default:
         return parse_number(ps);
@@ -347,10 +346,10 @@ static struct ctl_json *parse_value(struct parser *ps, unsigned depth)
     return NULL;
 }
 
-int ctl_json_parse(const char *text, size_t len, struct ctl_json **out)
+int json_parse(const char *text, size_t len, struct json_value **out)
 {
     struct parser ps = {.p = text, .end = text + len};
-    struct ctl_json *v;
+    struct json_value *v;
 
     *out = NULL;
     v = parse_value(&ps, 1);
@@ -358,19 +357,19 @@ int ctl_json_parse(const char *text, size_t len, struct ctl_json **out)
         return ps.err ? ps.err : -EINVAL;
     skip_ws(&ps);
     if (ps.p != ps.end) {
-        ctl_json_free(v);
+        json_free(v);
         return -EINVAL;
     }
     *out = v;
     return 0;
 }
 
-void ctl_json_free(struct ctl_json *v)
+void json_free(struct json_value *v)
 {
     while (v) {
-        struct ctl_json *next = v->next;
+        struct json_value *next = v->next;
 
-        ctl_json_free(v->child);
+        json_free(v->child);
         free(v->key);
         free(v->str);
         free(v);
@@ -378,30 +377,30 @@ void ctl_json_free(struct ctl_json *v)
     }
 }
 
-const struct ctl_json *ctl_json_get(const struct ctl_json *obj, const char *key)
+const struct json_value *json_get(const struct json_value *obj, const char *key)
 {
-    if (!obj || obj->type != CTL_JSON_OBJECT)
+    if (!obj || obj->type != JSON_OBJECT)
         return NULL;
-    for (const struct ctl_json *m = obj->child; m; m = m->next)
+    for (const struct json_value *m = obj->child; m; m = m->next)
         if (!strcmp(m->key, key))
             return m;
     return NULL;
 }
 
-const char *ctl_json_string(const struct ctl_json *v)
+const char *json_get_string(const struct json_value *v)
 {
-    return v && v->type == CTL_JSON_STRING ? v->str : NULL;
+    return v && v->type == JSON_STRING ? v->str : NULL;
 }
 
-bool ctl_json_uint(const struct ctl_json *v, uint64_t *out)
+bool json_get_uint(const struct json_value *v, uint64_t *out)
 {
-    if (!v || v->type != CTL_JSON_NUMBER || !v->is_int || v->negative)
+    if (!v || v->type != JSON_NUMBER || !v->is_int || v->negative)
         return false;
     *out = v->u;
     return true;
 }
 
-void ctl_json_text(const struct ctl_json *v, char *buf, size_t len)
+void json_text(const struct json_value *v, char *buf, size_t len)
 {
     size_t n;
 
@@ -412,13 +411,13 @@ void ctl_json_text(const struct ctl_json *v, char *buf, size_t len)
         return;
     }
     switch (v->type) {
-    case CTL_JSON_NULL:
+    case JSON_NULL:
         snprintf(buf, len, "null");
         break;
-    case CTL_JSON_BOOL:
+    case JSON_BOOL:
         snprintf(buf, len, "%s", v->boolean ? "true" : "false");
         break;
-    case CTL_JSON_NUMBER:
+    case JSON_NUMBER:
         if (v->is_int && v->negative)
             snprintf(buf, len, "%" PRId64, v->i);
         else if (v->is_int)
@@ -426,7 +425,7 @@ void ctl_json_text(const struct ctl_json *v, char *buf, size_t len)
         else
             snprintf(buf, len, "%g", v->d);
         break;
-    case CTL_JSON_STRING:
+    case JSON_STRING:
         n = v->str_len < len - 1 ? v->str_len : len - 1;
         for (size_t i = 0; i < n; i++) {
             unsigned char c = (unsigned char)v->str[i];
@@ -434,68 +433,68 @@ void ctl_json_text(const struct ctl_json *v, char *buf, size_t len)
         }
         buf[n] = '\0';
         break;
-    case CTL_JSON_ARRAY:
+    case JSON_ARRAY:
         snprintf(buf, len, "[...]");
         break;
-    case CTL_JSON_OBJECT:
+    case JSON_OBJECT:
         snprintf(buf, len, "{...}");
         break;
     }
 }
 
-void ctl_json_emit(struct control_buf *b, const char *key, const struct ctl_json *v)
+void json_emit(struct json_buf *b, const char *key, const struct json_value *v)
 {
     if (!v) {
-        control_json_null(b, key);
+        json_null(b, key);
         return;
     }
     switch (v->type) {
-    case CTL_JSON_NULL:
-        control_json_null(b, key);
+    case JSON_NULL:
+        json_null(b, key);
         break;
-    case CTL_JSON_BOOL:
-        control_json_bool(b, key, v->boolean);
+    case JSON_BOOL:
+        json_bool(b, key, v->boolean);
         break;
-    case CTL_JSON_NUMBER:
+    case JSON_NUMBER:
         if (v->is_int && v->negative)
-            control_json_int(b, key, v->i);
+            json_int(b, key, v->i);
         else if (v->is_int)
-            control_json_uint(b, key, v->u);
+            json_uint(b, key, v->u);
         else
-            control_json_double(b, key, v->d);
+            json_double(b, key, v->d);
         break;
-    case CTL_JSON_STRING:
-        control_json_stringn(b, key, v->str, v->str_len);
+    case JSON_STRING:
+        json_stringn(b, key, v->str, v->str_len);
         break;
-    case CTL_JSON_ARRAY:
-        control_json_begin_array(b, key);
-        for (const struct ctl_json *e = v->child; e; e = e->next)
-            ctl_json_emit(b, NULL, e);
-        control_json_end_array(b);
+    case JSON_ARRAY:
+        json_begin_array(b, key);
+        for (const struct json_value *e = v->child; e; e = e->next)
+            json_emit(b, NULL, e);
+        json_end_array(b);
         break;
-    case CTL_JSON_OBJECT:
-        control_json_begin_object(b, key);
-        for (const struct ctl_json *m = v->child; m; m = m->next)
-            ctl_json_emit(b, m->key, m);
-        control_json_end_object(b);
+    case JSON_OBJECT:
+        json_begin_object(b, key);
+        for (const struct json_value *m = v->child; m; m = m->next)
+            json_emit(b, m->key, m);
+        json_end_object(b);
         break;
     }
 }
 
-const struct ctl_json *ctl_json_at(const struct ctl_json *v, ...)
+const struct json_value *json_at(const struct json_value *v, ...)
 {
     const char *key;
     va_list ap;
 
     va_start(ap, v);
     while (v && (key = va_arg(ap, const char *))) {
-        if (v->type == CTL_JSON_ARRAY) {
-            const struct ctl_json *e = v->child;
+        if (v->type == JSON_ARRAY) {
+            const struct json_value *e = v->child;
             for (long i = strtol(key, NULL, 10); e && i > 0; i--)
                 e = e->next;
             v = e;
         } else {
-            v = ctl_json_get(v, key);
+            v = json_get(v, key);
         }
     }
     va_end(ap);

@@ -1,0 +1,72 @@
+/*
+ * The control socket's protocol, spoken by ioreqd (daemon/control.c) and
+ * ioreqctl: a unix stream socket, mode 0600, by default
+ * /run/ioreqd/<domid>.sock, through which ioreqctl(1) asks a running
+ * daemon for live data and tells it to stop.
+ *
+ * Protocol (also in ioreqctl(1)):
+ *   request  one line, terminated by "\n" (a "\r" before it is ignored,
+ *            as are blanks around the word): "status", "stats" or "stop";
+ *   reply    exactly one line per request: a JSON object (RFC 8259, UTF-8)
+ *            followed by "\n". Success: {"ok":true, ...members...}.
+ *            Failure: {"ok":false,"error":"<text>"}.
+ *   The connection stays open for more requests; replies come in request
+ *   order. A request line longer than CONTROL_LINE_MAX bytes gets the error
+ *   reply "request too long" and the connection is closed. Unknown words,
+ *   empty lines and lines holding NUL bytes get an error reply and the
+ *   connection stays usable. At most CONTROL_MAX_CLIENTS connections are
+ *   served at once; one more gets "too many clients" and is closed.
+ *   A client that does not read its replies is not read from either, so
+ *   the memory one connection holds is bounded.
+ *
+ * Members of the replies (the daemon's ops produce them):
+ *   status  domid, pid, version, vcpus, server_id, and "devices": an array
+ *           of {"index", "type", "description"} with, for a PCI device,
+ *           "pci": an array of functions, each
+ *             {"bdf", "id",
+ *              "bars": [{"bar","type","prefetchable","address"|null,"size"}],
+ *              "intx": {"pin"|null,"line","level","asserted","disabled"},
+ *              "msi": null | {"enabled","address","data","vectors",
+ *                             "max_vectors","mask","pending"},
+ *              "msix": null | {"enabled","function_mask","table_size",
+ *                              "table_bar","table_offset","pba_bar",
+ *                              "pba_offset","vectors": [{"vector","address",
+ *                              "data","masked","pending"}, ...]}}
+ *           (MSI-X vectors in use only: programmed or unmasked);
+ *           other members may follow.
+ *   stats   what control_json_ioreq_stats() writes:
+ *             "vcpus": n,
+ *             "requests": {"sync","buffered","malformed","unclaimed",
+ *                          "spurious_notifications"},
+ *             "by_type": {"pio","copy","pci_config","timeoffset",
+ *                         "invalidate","unknown"},
+ *             "per_vcpu": [{"vcpu","requests","pio",...,"unknown"}, ...],
+ *             "mapcache": {"hits","misses","evictions","invalidations",
+ *                          "faults","mapped_bytes","dirty_reports"},
+ *             "timeoffset": seconds;
+ *           what control_json_faults() writes:
+ *             "faults": {"pci_no_function", "pci_config_past_end", ...}
+ *           (every cause of dm-faults.h, in its order, 0 included);
+ *           and "devices": an array of {"index", "type",
+ *           "requests": {"reads","writes","config_reads","config_writes"},
+ *           and, when the device counts things,
+ *           "counters": {name: unsigned integer, ...}}.
+ *   stop    nothing more: the daemon has been asked to stop; it closes the
+ *           connection when it leaves its loop.
+ */
+#ifndef COMMON_CONTROL_PROTO_H
+#define COMMON_CONTROL_PROTO_H
+
+#include <stddef.h>
+
+#include "compiler.h"
+
+#define CONTROL_SOCKET_DIR  "/run/ioreqd"
+#define CONTROL_LINE_MAX    256        /* bytes of one request line, "\n" included */
+#define CONTROL_REPLY_MAX   (1u << 20) /* bytes of one reply line */
+#define CONTROL_MAX_CLIENTS 16
+
+/* "/run/ioreqd/<domid>.sock" into buf; 0 or -ENAMETOOLONG. */
+int control_default_path(char *buf, size_t len, unsigned domid) must_check;
+
+#endif
