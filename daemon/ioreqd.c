@@ -308,10 +308,9 @@ static int ctl_status(void *opaque, struct json_buf *out)
     json_begin_array(out, "devices");
     for (unsigned i = 0; i < d->nr_devs; i++) {
         struct ioreqd_device *dev = &d->devs[i];
-        char desc[512] = "";
+        char desc[512];
 
-        if (dev->type->describe)
-            dev->type->describe(dev->dev, desc, sizeof(desc));
+        device_describe(dev->type, dev->dev, desc, sizeof(desc));
         json_begin_object(out, NULL);
         json_uint(out, "index", i);
         json_string(out, "type", dev->type->name);
@@ -328,9 +327,20 @@ static int ctl_status(void *opaque, struct json_buf *out)
     return 0;
 }
 
+/* A device's counters as the "counters" object, opened at the first. */
+struct ctl_counters {
+    struct json_buf *out;
+    bool any;
+};
+
 static void ctl_stats_counter(void *opaque, const char *name, uint64_t value)
 {
-    json_uint(opaque, name, value);
+    struct ctl_counters *c = opaque;
+
+    if (!c->any)
+        json_begin_object(c->out, "counters");
+    c->any = true;
+    json_uint(c->out, name, value);
 }
 
 static int ctl_stats(void *opaque, struct json_buf *out)
@@ -338,7 +348,6 @@ static int ctl_stats(void *opaque, struct json_buf *out)
     struct ioreqd *d = opaque;
     unsigned nr = ioreq_server_nr_vcpus(d->srv);
     struct ioreq_vcpu_stats *per_vcpu = calloc(nr ? nr : 1, sizeof(*per_vcpu));
-    const struct device_counter_sink sink = {.counter = ctl_stats_counter, .opaque = out};
     struct ioreq_stats st;
     bool any = false;
 
@@ -366,10 +375,13 @@ static int ctl_stats(void *opaque, struct json_buf *out)
         json_uint(out, "config_reads", dev->counters.cfg.reads);
         json_uint(out, "config_writes", dev->counters.cfg.writes);
         json_end_object(out);
-        if (dev->type->counters) {
-            json_begin_object(out, "counters");
-            dev->type->counters(dev->dev, &sink);
-            json_end_object(out);
+        if (dev->type->report) {
+            struct ctl_counters c = {.out = out};
+            const struct report_sink sink = {.counter = ctl_stats_counter, .opaque = &c};
+
+            dev->type->report(dev->dev, &sink);
+            if (c.any)
+                json_end_object(out);
         }
         json_end_object(out);
     }
@@ -475,9 +487,10 @@ static void device_bars(const struct ioreqd_device *dev, char *buf, size_t len)
     buf[0] = '\0';
     for (unsigned f = 0; f < dev->nr_fns && off < len; f++) {
         char id[32], bars[320];
+        struct report_line line;
         int n;
 
-        pci_dev_bars_describe(dev->fns[f], bars, sizeof(bars));
+        pci_dev_report(dev->fns[f], report_line_init(&line, bars, sizeof(bars), REPORT_PLACEMENT));
         if (!bars[0])
             continue;
         fn_bdf(dev->fns[f], id, sizeof(id));
@@ -532,26 +545,6 @@ static void on_bar_moved(void *opaque, struct pci_dev *pci, unsigned bar, uint64
     dev->bars_dirty = true;
     if (d->publish_bars && d->xs && !evtimer_pending(d->bars_ev, NULL))
         evtimer_add(d->bars_ev, &delay);
-}
-
-/* What stays true of dev: its own identity line, or its PCI functions'. */
-static void device_identity(const struct ioreqd_device *dev, char *buf, size_t len)
-{
-    size_t off = 0;
-
-    buf[0] = '\0';
-    if (dev->type->identity) {
-        dev->type->identity(dev->dev, buf, len);
-        return;
-    }
-    for (unsigned f = 0; f < dev->nr_fns && off < len; f++) {
-        char id[32];
-        int n;
-
-        pci_dev_identity(dev->fns[f], id, sizeof(id));
-        n = snprintf(buf + off, len - off, "%s%s", off ? " " : "", id);
-        off = n < 0 ? len : off + (size_t)n;
-    }
 }
 
 /* Process pid runs and is an ioreqd (not another program that got its pid). */
@@ -668,9 +661,9 @@ static int publish_inventory(struct ioreqd *d)
         return rc;
     for (unsigned i = 0; i < d->nr_devs; i++) {
         struct ioreqd_device *dev = &d->devs[i];
-        char id[512] = "";
+        char id[512];
 
-        device_identity(dev, id, sizeof(id));
+        device_identity(dev->type, dev->dev, id, sizeof(id));
         rc = dmxs_writef(d->xs, dev->dir, "%s%s%s", dev->type->name, id[0] ? ": " : "", id);
         if (!rc) {
             snprintf(path, sizeof(path), "%s/type", dev->dir);
@@ -796,11 +789,14 @@ int ioreqd_start(struct ioreqd **out, const struct ioreqd_params *p)
                                  });
     for (unsigned i = 0; i < d->nr_devs; i++) {
         struct ioreqd_device *dev = &d->devs[i];
+        char id[512];
+
         snprintf(dev->dir, sizeof(dev->dir), "%s/ioreqd/devices/%u", dmxs_dm_dir(d->xs), i);
         code = create_device(d, dev);
         if (code)
             goto fail;
-        log_info("device %u: %s", i, dev->type->name);
+        device_identity(dev->type, dev->dev, id, sizeof(id));
+        log_info("device %u: %s%s%s", i, dev->type->name, id[0] ? " " : "", id);
     }
     code = IOREQD_EXIT_FAILURE;
     ioreq_server_set_pci_handler(d->srv, &(struct ioreq_pci_handler){

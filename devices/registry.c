@@ -31,6 +31,26 @@ const struct device_type *device_type_find(const char *name)
     return NULL;
 }
 
+static void report_line(const struct device_type *type, void *dev, char *buf, size_t len,
+                        unsigned classes)
+{
+    struct report_line line;
+    const struct report_sink *sink = report_line_init(&line, buf, len, classes);
+
+    if (type->report)
+        type->report(dev, sink);
+}
+
+void device_describe(const struct device_type *type, void *dev, char *buf, size_t len)
+{
+    report_line(type, dev, buf, len, REPORT_ALL);
+}
+
+void device_identity(const struct device_type *type, void *dev, char *buf, size_t len)
+{
+    report_line(type, dev, buf, len, REPORT_IDENTITY);
+}
+
 /*
  * A type without check(): create it where nothing leaves the process, a
  * registry and a PCI bus of its own with no hypervisor behind them.

@@ -15,6 +15,7 @@
 #include "gmem.h"
 #include "io-range.h"
 #include "platform.h"
+#include "report.h"
 
 struct event_base;
 struct pci_bus;
@@ -52,15 +53,6 @@ struct device_env {
     void *publish_opaque;
 };
 
-/*
- * Where a device reports its counters: one call per counter. Names are
- * fixed lower_snake_case strings; values only grow while the device lives.
- */
-struct device_counter_sink {
-    void (*counter)(void *opaque, const char *name, uint64_t value);
-    void *opaque;
-};
-
 struct device_type {
     const char *name;
     const char *summary; /* one line for --help and ioreqd(8) */
@@ -83,23 +75,23 @@ struct device_type {
     /* Make every completed write durable (backends): called on teardown. */
     int (*flush)(void *dev);
     void (*destroy)(void *dev);
-    /* One line describing the instance now (BDF, BARs, backend, state), for ioreqctl status. */
-    void (*describe)(void *dev, char *buf, size_t len);
     /*
-     * Optional: one line of what the instance is and where, which stays
-     * true while it lives (BDF and IDs, ports, IRQ, backend, image): no
-     * counter, nothing the guest sets. It is what the xenstore inventory
-     * holds. Without it the inventory holds the identity of the device's
-     * PCI functions (pci_dev_identity), or nothing.
+     * Optional: the instance reports itself (report.h), on the loop thread:
+     * its PCI functions first (pci_dev_report), then its own items (ports,
+     * IRQ, backend, image as identity; what the guest and traffic change as
+     * state) and its counters. The xenstore inventory holds its identity,
+     * ioreqctl status all its items, ioreqctl stats its counters.
      */
-    void (*identity)(void *dev, char *buf, size_t len);
-    /* Optional: report the instance's counters (ioreqctl stats), on the loop thread. */
-    void (*counters)(void *dev, const struct device_counter_sink *sink);
+    void (*report)(void *dev, const struct report_sink *sink);
 };
 
 /* The table, NULL-terminated. */
 extern const struct device_type *const device_types[];
 const struct device_type *device_type_find(const char *name);
+
+/* The instance's report as one line: every item (ioreqctl status), or its identity (xenstore). */
+void device_describe(const struct device_type *type, void *dev, char *buf, size_t len);
+void device_identity(const struct device_type *type, void *dev, char *buf, size_t len);
 
 /*
  * Checks a parsed spec against its type before anything is started: every

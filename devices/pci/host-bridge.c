@@ -105,22 +105,13 @@ out:
     return rc;
 }
 
-static void host_bridge_describe(void *opaque, char *buf, size_t len)
+static void host_bridge_report(void *opaque, const struct report_sink *sink)
 {
     struct host_bridge *hb = opaque;
-    char pci[128];
 
-    pci_dev_describe(&hb->pci, pci, sizeof(pci));
-    snprintf(buf, len, "%s%s", pci, hb->cf8 ? " cf8" : "");
-}
-
-static void host_bridge_identity(void *opaque, char *buf, size_t len)
-{
-    struct host_bridge *hb = opaque;
-    char pci[32];
-
-    pci_dev_identity(&hb->pci, pci, sizeof(pci));
-    snprintf(buf, len, "%s%s", pci, hb->cf8 ? " cf8" : "");
+    pci_dev_report(&hb->pci, sink);
+    if (hb->cf8)
+        report_item(sink, REPORT_IDENTITY, "cf8", NULL);
 }
 
 const struct device_type host_bridge_device_type = {
@@ -129,6 +120,5 @@ const struct device_type host_bridge_device_type = {
     .create = host_bridge_create,
     .check = host_bridge_check,
     .destroy = host_bridge_destroy,
-    .describe = host_bridge_describe,
-    .identity = host_bridge_identity,
+    .report = host_bridge_report,
 };

@@ -1,7 +1,7 @@
 /*
- * What PCI devices share between their spec parsers and inventories:
- * placement from bdf=, and one-line descriptions of a placed function (its
- * identity, which never changes, and its BARs, which the guest places).
+ * What PCI devices share between their spec parsers and reports:
+ * placement from bdf=, and a placed function's report (its address and IDs,
+ * which never change, and its BARs, which the guest places).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -35,41 +35,24 @@ const char *pci_bar_type_name(enum pci_bar_type type)
     return (unsigned)type < ARRAY_SIZE(names) ? names[type] : "none";
 }
 
-void pci_dev_identity(const struct pci_dev *dev, char *buf, size_t len)
+void pci_dev_report(const struct pci_dev *dev, const struct report_sink *sink)
 {
-    snprintf(buf, len, "%02x:%02x.%x %04x:%04x", PCI_SBDF_BUS(dev->sbdf), PCI_SBDF_DEV(dev->sbdf),
-             PCI_SBDF_FN(dev->sbdf), pci_cfg_get16(dev, PCI_VENDOR_ID),
-             pci_cfg_get16(dev, PCI_DEVICE_ID));
-}
-
-void pci_dev_bars_describe(const struct pci_dev *dev, char *buf, size_t len)
-{
-    size_t off = 0;
-    int n;
-
-    if (len)
-        buf[0] = '\0';
-    for (unsigned i = 0; i < PCI_NUM_SLOTS && off < len; i++) {
+    report_itemf(sink, REPORT_IDENTITY, NULL, "%02x:%02x.%x", PCI_SBDF_BUS(dev->sbdf),
+                 PCI_SBDF_DEV(dev->sbdf), PCI_SBDF_FN(dev->sbdf));
+    report_itemf(sink, REPORT_IDENTITY, NULL, "%04x:%04x", pci_cfg_get16(dev, PCI_VENDOR_ID),
+                 pci_cfg_get16(dev, PCI_DEVICE_ID));
+    for (unsigned i = 0; i < PCI_NUM_SLOTS; i++) {
         const struct pci_bar *b = &dev->bars[i];
-        const char *sep = off ? " " : "";
+        char key[8];
 
         if (b->type == PCI_BAR_NONE)
             continue;
+        snprintf(key, sizeof(key), "bar%u", i);
         if (b->mapped == PCI_BAR_UNMAPPED)
-            n = snprintf(buf + off, len - off, "%sbar%u=%s:unmapped+%#" PRIx64, sep, i,
+            report_itemf(sink, REPORT_PLACEMENT, key, "%s:unmapped+%#" PRIx64,
                          pci_bar_type_name(b->type), b->size);
         else
-            n = snprintf(buf + off, len - off, "%sbar%u=%s:%#" PRIx64 "+%#" PRIx64, sep, i,
+            report_itemf(sink, REPORT_PLACEMENT, key, "%s:%#" PRIx64 "+%#" PRIx64,
                          pci_bar_type_name(b->type), b->mapped, b->size);
-        off = n < 0 ? len : off + (size_t)n;
     }
-}
-
-void pci_dev_describe(const struct pci_dev *dev, char *buf, size_t len)
-{
-    char id[32], bars[320];
-
-    pci_dev_identity(dev, id, sizeof(id));
-    pci_dev_bars_describe(dev, bars, sizeof(bars));
-    snprintf(buf, len, "%s%s%s", id, bars[0] ? " " : "", bars);
 }

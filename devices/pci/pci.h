@@ -26,6 +26,7 @@
 #include "dm-faults.h"
 #include "io-range.h"
 #include "platform.h"
+#include "report.h"
 
 /* Standard header registers (PCI Local Bus 3.0, 6.1). */
 #define PCI_VENDOR_ID           0x00
@@ -276,15 +277,13 @@ int pci_parse_bdf(const char *text, int *devfn) must_check;
 struct device_spec;
 int pci_spec_placement(struct device_spec *spec, int *devfn, char *errbuf,
                        size_t errlen) must_check;
-/* "00:03.0 5853:0001 bar0=io:0xc000+0x100 ..." for inventories: identity, then BARs. */
-void pci_dev_describe(const struct pci_dev *dev, char *buf, size_t len);
-/* "00:03.0 5853:0001": the function's address and IDs, which never change. */
-void pci_dev_identity(const struct pci_dev *dev, char *buf, size_t len);
 /*
- * "bar0=io:0xc000+0x100 bar1=mem32:unmapped+0x1000000": every BAR, where it
- * is decoded now (or "unmapped") and its size; "" for a function without BARs.
+ * A function's part of its device's report (report.h): its address and IDs
+ * as identity ("00:03.0", "5853:0001"), and each BAR as placement, where it
+ * is decoded now (or "unmapped") and its size ("bar0=io:0xc000+0x100",
+ * "bar1=mem32:unmapped+0x1000000").
  */
-void pci_dev_bars_describe(const struct pci_dev *dev, char *buf, size_t len);
+void pci_dev_report(const struct pci_dev *dev, const struct report_sink *sink);
 /* "io", "mem32", "mem64", "rom" or "none". */
 const char *pci_bar_type_name(enum pci_bar_type type);
 

@@ -312,14 +312,16 @@ out:
     return rc;
 }
 
-static void xen_platform_describe(void *opaque, char *buf, size_t len)
+static void xen_platform_report(void *opaque, const struct report_sink *sink)
 {
     struct xen_platform *xp = opaque;
-    char pci[128];
 
-    pci_dev_describe(&xp->pci, pci, sizeof(pci));
-    snprintf(buf, len, "%s unplug=%#x product=%u build=%u log-lines=%llu", pci, xp->unplug,
-             xp->product, xp->build, (unsigned long long)xp->log_lines);
+    pci_dev_report(&xp->pci, sink);
+    /* What the guest's drivers told us: which emulated devices they unplugged, who they are. */
+    report_itemf(sink, REPORT_STATE, "unplug", "%#x", xp->unplug);
+    report_itemf(sink, REPORT_STATE, "product", "%u", xp->product);
+    report_itemf(sink, REPORT_STATE, "build", "%u", xp->build);
+    report_itemf(sink, REPORT_STATE, "log-lines", "%llu", (unsigned long long)xp->log_lines);
 }
 
 const struct device_type xen_platform_device_type = {
@@ -327,5 +329,5 @@ const struct device_type xen_platform_device_type = {
     .summary = "Xen platform PCI device 5853:0001 with the unplug and log ports 0x10-0x13",
     .create = xen_platform_create,
     .destroy = xen_platform_destroy,
-    .describe = xen_platform_describe,
+    .report = xen_platform_report,
 };

@@ -262,41 +262,29 @@ out:
     return rc;
 }
 
-static void uart_isa_describe(void *opaque, char *buf, size_t len)
+static void uart_isa_report(void *opaque, const struct report_sink *sink)
 {
     struct uart_isa *ui = opaque;
     struct chardev_stats cs;
 
     chardev_get_stats(ui->cd, &cs);
-    snprintf(buf, len,
-             "port=%#x irq=%u backend=%s tx=%" PRIu64 " rx=%" PRIu64 " tx-dropped=%" PRIu64
-             " out-dropped=%" PRIu64,
-             ui->port, ui->irq, ui->backend, ui->core.stats.tx_bytes, ui->core.stats.rx_bytes,
-             ui->core.stats.tx_dropped, cs.out_dropped);
-}
+    report_itemf(sink, REPORT_IDENTITY, "port", "%#x", ui->port);
+    report_itemf(sink, REPORT_IDENTITY, "irq", "%u", ui->irq);
+    report_item(sink, REPORT_IDENTITY, "backend", ui->backend);
+    report_itemf(sink, REPORT_STATE, "tx", "%" PRIu64, ui->core.stats.tx_bytes);
+    report_itemf(sink, REPORT_STATE, "rx", "%" PRIu64, ui->core.stats.rx_bytes);
+    report_itemf(sink, REPORT_STATE, "tx-dropped", "%" PRIu64, ui->core.stats.tx_dropped);
+    report_itemf(sink, REPORT_STATE, "out-dropped", "%" PRIu64, cs.out_dropped);
 
-static void uart_isa_identity(void *opaque, char *buf, size_t len)
-{
-    struct uart_isa *ui = opaque;
-
-    snprintf(buf, len, "port=%#x irq=%u backend=%s", ui->port, ui->irq, ui->backend);
-}
-
-static void uart_isa_counters(void *opaque, const struct device_counter_sink *sink)
-{
-    struct uart_isa *ui = opaque;
-    struct chardev_stats cs;
-
-    chardev_get_stats(ui->cd, &cs);
-    sink->counter(sink->opaque, "bytes_out", ui->core.stats.tx_bytes);
-    sink->counter(sink->opaque, "bytes_in", ui->core.stats.rx_bytes);
+    report_counter(sink, "bytes_out", ui->core.stats.tx_bytes);
+    report_counter(sink, "bytes_in", ui->core.stats.rx_bytes);
     /* The guest wrote into a full transmit FIFO. */
-    sink->counter(sink->opaque, "tx_dropped", ui->core.stats.tx_dropped);
+    report_counter(sink, "tx_dropped", ui->core.stats.tx_dropped);
     /* Loopback into a full receive FIFO. */
-    sink->counter(sink->opaque, "rx_overruns", ui->core.stats.rx_overruns);
+    report_counter(sink, "rx_overruns", ui->core.stats.rx_overruns);
     /* Output the backend discarded because nobody was reading it. */
-    sink->counter(sink->opaque, "backend_dropped", cs.out_dropped);
-    sink->counter(sink->opaque, "interrupts", ui->irqs_raised);
+    report_counter(sink, "backend_dropped", cs.out_dropped);
+    report_counter(sink, "interrupts", ui->irqs_raised);
 }
 
 const struct device_type uart_device_type = {
@@ -307,7 +295,5 @@ const struct device_type uart_device_type = {
     .check = uart_isa_check,
     .flush = uart_isa_flush,
     .destroy = uart_isa_destroy,
-    .describe = uart_isa_describe,
-    .identity = uart_isa_identity,
-    .counters = uart_isa_counters,
+    .report = uart_isa_report,
 };

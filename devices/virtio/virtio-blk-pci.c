@@ -24,7 +24,7 @@ struct vblk_pci {
     char file[256];
     unsigned queues;
     bool readonly;
-    const char *cache; /* as given, for describe */
+    const char *cache; /* as given, for its report */
 };
 
 static void vblk_pci_destroy(void *opaque)
@@ -172,48 +172,31 @@ static int vblk_pci_flush(void *opaque)
     return vblk_flush_sync(d->blk);
 }
 
-/* "<pci> file=... queues=N [readonly] cache=... aio=...": the PCI part is the caller's. */
-static void vblk_pci_format(const struct vblk_pci *d, const char *pci, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s file=%s queues=%u%s cache=%s aio=%s", pci, d->file, d->queues,
-             d->readonly ? " readonly" : "", d->cache, blk_raw_engine(vblk_backend(d->blk)));
-}
-
-static void vblk_pci_describe(void *opaque, char *buf, size_t len)
-{
-    struct vblk_pci *d = opaque;
-    char pci[160];
-
-    pci_dev_describe(vpci_pci_dev(d->vp), pci, sizeof(pci));
-    vblk_pci_format(d, pci, buf, len);
-}
-
-static void vblk_pci_identity(void *opaque, char *buf, size_t len)
-{
-    struct vblk_pci *d = opaque;
-    char pci[32];
-
-    pci_dev_identity(vpci_pci_dev(d->vp), pci, sizeof(pci));
-    vblk_pci_format(d, pci, buf, len);
-}
-
-static void vblk_pci_counters(void *opaque, const struct device_counter_sink *sink)
+static void vblk_pci_report(void *opaque, const struct report_sink *sink)
 {
     struct vblk_pci *d = opaque;
     struct vblk_stats st;
 
+    pci_dev_report(vpci_pci_dev(d->vp), sink);
+    report_item(sink, REPORT_IDENTITY, "file", d->file);
+    report_itemf(sink, REPORT_IDENTITY, "queues", "%u", d->queues);
+    if (d->readonly)
+        report_item(sink, REPORT_IDENTITY, "readonly", NULL);
+    report_item(sink, REPORT_IDENTITY, "cache", d->cache);
+    report_item(sink, REPORT_IDENTITY, "aio", blk_raw_engine(vblk_backend(d->blk)));
+
     vblk_get_stats(d->blk, &st);
-    sink->counter(sink->opaque, "requests", st.requests);
-    sink->counter(sink->opaque, "reads", st.reads);
-    sink->counter(sink->opaque, "writes", st.writes);
-    sink->counter(sink->opaque, "flushes", st.flushes);
-    sink->counter(sink->opaque, "discards", st.discards);
-    sink->counter(sink->opaque, "write_zeroes", st.write_zeroes);
-    sink->counter(sink->opaque, "get_ids", st.get_ids);
-    sink->counter(sink->opaque, "read_bytes", st.read_bytes);
-    sink->counter(sink->opaque, "write_bytes", st.write_bytes);
-    sink->counter(sink->opaque, "io_errors", st.ioerr);
-    sink->counter(sink->opaque, "unsupported", st.unsupp);
+    report_counter(sink, "requests", st.requests);
+    report_counter(sink, "reads", st.reads);
+    report_counter(sink, "writes", st.writes);
+    report_counter(sink, "flushes", st.flushes);
+    report_counter(sink, "discards", st.discards);
+    report_counter(sink, "write_zeroes", st.write_zeroes);
+    report_counter(sink, "get_ids", st.get_ids);
+    report_counter(sink, "read_bytes", st.read_bytes);
+    report_counter(sink, "write_bytes", st.write_bytes);
+    report_counter(sink, "io_errors", st.ioerr);
+    report_counter(sink, "unsupported", st.unsupp);
 }
 
 const struct device_type virtio_blk_device_type = {
@@ -224,7 +207,5 @@ const struct device_type virtio_blk_device_type = {
     .check = vblk_pci_check,
     .flush = vblk_pci_flush,
     .destroy = vblk_pci_destroy,
-    .describe = vblk_pci_describe,
-    .identity = vblk_pci_identity,
-    .counters = vblk_pci_counters,
+    .report = vblk_pci_report,
 };

@@ -1,5 +1,5 @@
 /*
- * A device_counter_sink that records what a device reports, in order, so a
+ * A report sink that records the counters a device reports, in order, so a
  * test can check every name and value.
  */
 #ifndef TESTS_COUNTER_SINK_H
@@ -40,10 +40,10 @@ static inline void counter_log_add(void *opaque, const char *name, uint64_t valu
 static inline void counter_log_take(struct counter_log *l, const struct device_type *type,
                                     void *dev)
 {
-    const struct device_counter_sink sink = {.counter = counter_log_add, .opaque = l};
+    const struct report_sink sink = {.counter = counter_log_add, .opaque = l};
 
     memset(l, 0, sizeof(*l));
-    type->counters(dev, &sink);
+    type->report(dev, &sink);
 }
 
 #endif

@@ -54,7 +54,7 @@ static int setup(void **state)
     f->env.base = f->base;
     f->type = device_type_find("uart");
     assert_non_null(f->type);
-    assert_non_null(f->type->counters);
+    assert_non_null(f->type->report);
     snprintf(f->dir, sizeof(f->dir), "/tmp/test-uart-counters.XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     *state = f;

@@ -280,7 +280,7 @@ static int pci_setup(void **state)
     assert_non_null(f->env.pci);
     f->type = device_type_find("virtio-blk");
     assert_non_null(f->type);
-    assert_non_null(f->type->counters);
+    assert_non_null(f->type->report);
     snprintf(text, sizeof(text), "virtio-blk,file=%s,bdf=00:05.0,aio=threads", f->path);
     assert_int_equal(device_spec_parse(text, &spec, err, sizeof(err)), 0);
     assert_int_equal(f->type->create(&f->env, &spec, &f->dev, err, sizeof(err)), 0);
@@ -318,7 +318,7 @@ static void test_device_type_counters(void **state)
     /* What the inventory holds: where and what, and it does not change with use. */
     snprintf(want, sizeof(want), "00:05.0 1af4:1042 file=%s queues=1 cache=writeback aio=threads",
              f->path);
-    f->type->identity(f->dev, id, sizeof(id));
+    device_identity(f->type, f->dev, id, sizeof(id));
     assert_string_equal(id, want);
 
     /* Fresh: every counter, in order, at zero. */
@@ -352,7 +352,7 @@ static void test_device_type_counters(void **state)
             fail_msg("%s = %llu, expected %llu", names[i], (unsigned long long)l.rec[i].value,
                      (unsigned long long)expect[i]);
     }
-    f->type->identity(f->dev, id, sizeof(id));
+    device_identity(f->type, f->dev, id, sizeof(id));
     assert_string_equal(id, want);
 }
 

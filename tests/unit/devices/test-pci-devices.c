@@ -114,9 +114,9 @@ static void test_host_bridge(void **state)
     assert_int_equal(rd(f, sbdf, 0x60, 4), 0);
     /* No legacy ports unless asked. */
     assert_int_equal(io_range_count(f->io, IO_SPACE_PIO), 0);
-    t->describe(hb, desc, sizeof(desc));
+    device_describe(t, hb, desc, sizeof(desc));
     assert_string_equal(desc, "00:00.0 8086:1237");
-    t->identity(hb, desc, sizeof(desc));
+    device_identity(t, hb, desc, sizeof(desc));
     assert_string_equal(desc, "00:00.0 8086:1237");
 
     pci_conformance_run(f->bus, f->io, sbdf, &ids);
@@ -147,9 +147,9 @@ static void test_host_bridge_cf8(void **state)
     assert_true(io_dispatch_write(f->io, IO_SPACE_PIO, 0xcf8, 4, 0, 0x80000070));
     assert_true(io_dispatch_read(f->io, IO_SPACE_PIO, 0xcfe, 1, 0, &v));
     assert_int_equal(v, 0x02);
-    t->describe(hb, desc, sizeof(desc));
+    device_describe(t, hb, desc, sizeof(desc));
     assert_string_equal(desc, "00:00.0 8086:1237 cf8");
-    t->identity(hb, desc, sizeof(desc));
+    device_identity(t, hb, desc, sizeof(desc));
     assert_string_equal(desc, "00:00.0 8086:1237 cf8");
     /* Another owner of 0xCF8 elsewhere on the bus is refused. */
     assert_int_equal(create(f, "host-bridge,bdf=00:1f.0,cf8=on", &hb2, &t, err, sizeof(err)),
@@ -199,12 +199,13 @@ static void test_xen_platform_config(void **state)
     assert_int_equal(rd(f, sbdf, 0x10, 4), 0xffffff01);
     wr(f, sbdf, 0x14, 4, 0xffffffff);
     assert_int_equal(rd(f, sbdf, 0x14, 4), 0xff000008);
-    t->describe(xp, desc, sizeof(desc));
+    device_describe(t, xp, desc, sizeof(desc));
     assert_string_equal(desc,
                         "00:03.0 5853:0001 bar0=io:unmapped+0x100 bar1=mem32:unmapped+0x1000000"
                         " unplug=0 product=0 build=0 log-lines=0");
-    /* No identity of its own: the inventory gives its function's (pci_dev_identity). */
-    assert_null(t->identity);
+    /* No identity of its own: the inventory gives its function's. */
+    device_identity(t, xp, desc, sizeof(desc));
+    assert_string_equal(desc, "00:03.0 5853:0001");
     pci_conformance_run(f->bus, f->io, sbdf, &ids);
     /* Reset cleared the command register again. */
     assert_int_equal(rd(f, sbdf, 0x04, 2), 0x0000);
@@ -254,7 +255,7 @@ static void test_xen_platform_ports(void **state)
     assert_true(io_dispatch_write(f->io, IO_SPACE_PIO, 0x11, 2, 0, 0xffff));
     for (int i = 0; i < 600; i++)
         assert_true(io_dispatch_write(f->io, IO_SPACE_PIO, 0x12, 1, 0, 'a'));
-    t->describe(xp, desc, sizeof(desc));
+    device_describe(t, xp, desc, sizeof(desc));
     assert_string_equal(strstr(desc, " unplug="), " unplug=0xb product=1 build=1234 log-lines=3");
 
     /* BAR0: flags at offset 0, log at offset 8; BAR1 reads 0. */
@@ -273,7 +274,7 @@ static void test_xen_platform_ports(void **state)
     assert_true(io_dispatch_read(f->io, IO_SPACE_MMIO, 0xf0fffff8, 8, 0, &v));
     assert_int_equal(v, 0);
     assert_true(io_dispatch_write(f->io, IO_SPACE_MMIO, 0xf0000004, 4, 0, 1));
-    t->describe(xp, desc, sizeof(desc));
+    device_describe(t, xp, desc, sizeof(desc));
     assert_string_equal(desc,
                         "00:01.0 5853:0001 bar0=io:0xc100+0x100 bar1=mem32:0xf0000000+0x1000000"
                         " unplug=0xb product=1 build=1234 log-lines=4");

@@ -1310,27 +1310,36 @@ static void test_irq_info(void **state)
     assert_int_equal(f->fp.nr_msi, 0);
 }
 
+/* d's report as one line of the given classes. */
+static const char *report_text(const struct pci_dev *d, unsigned classes, char *buf, size_t len)
+{
+    struct report_line line;
+
+    pci_dev_report(d, report_line_init(&line, buf, len, classes));
+    return buf;
+}
+
 static void test_describe(void **state)
 {
     struct fixture *f = *state;
     struct pci_dev *d = &f->t->pci;
     char buf[512];
 
-    pci_dev_identity(d, buf, sizeof(buf));
+    report_text(d, REPORT_IDENTITY, buf, sizeof(buf));
     assert_string_equal(buf, "00:01.0 1234:5678");
-    pci_dev_bars_describe(d, buf, sizeof(buf));
+    report_text(d, REPORT_PLACEMENT, buf, sizeof(buf));
     assert_string_equal(buf, "bar0=io:unmapped+0x20 bar1=mem32:unmapped+0x1000 "
                              "bar2=mem32:unmapped+0x10000 bar3=mem64:unmapped+0x100000 "
                              "bar6=rom:unmapped+0x10000");
     wr(f, 0x10, 4, 0xc000);
     wr(f, 0x14, 4, 0xe0000000);
     wr(f, PCI_COMMAND, 2, PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
-    pci_dev_describe(d, buf, sizeof(buf));
+    report_text(d, REPORT_ALL, buf, sizeof(buf));
     assert_string_equal(buf, "00:01.0 1234:5678 bar0=io:0xc000+0x20 bar1=mem32:0xe0000000+0x1000 "
                              "bar2=mem32:unmapped+0x10000 bar3=mem64:unmapped+0x100000 "
                              "bar6=rom:unmapped+0x10000");
     /* Truncation keeps the string terminated. */
-    pci_dev_bars_describe(d, buf, 10);
+    report_text(d, REPORT_PLACEMENT, buf, 10);
     assert_string_equal(buf, "bar0=io:0");
     assert_string_equal(pci_bar_type_name(PCI_BAR_MEM64), "mem64");
     assert_string_equal(pci_bar_type_name((enum pci_bar_type)99), "none");

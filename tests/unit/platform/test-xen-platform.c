@@ -119,7 +119,7 @@ static void bar0_out(struct fixture *f, unsigned offset, unsigned size, uint32_t
 
 static const char *describe(struct fixture *f)
 {
-    f->type->describe(f->xp, f->desc, sizeof(f->desc));
+    device_describe(f->type, f->xp, f->desc, sizeof(f->desc));
     return strstr(f->desc, " unplug=");
 }
 

@@ -172,12 +172,12 @@ static void test_com_defaults(void **state)
         assert_int_equal(f->fp.nr_isa, before + 1);
         assert_int_equal(f->fp.isa[before].line, coms[i].irq);
         assert_true(f->fp.isa_level[coms[i].irq]);
-        device_type_find("uart")->describe(d, desc, sizeof(desc));
+        device_describe(device_type_find("uart"), d, desc, sizeof(desc));
         snprintf(want, sizeof(want),
                  "port=%#x irq=%u backend=null tx=0 rx=0 tx-dropped=0 out-dropped=0", coms[i].port,
                  coms[i].irq);
         assert_string_equal(desc, want);
-        device_type_find("uart")->identity(d, desc, sizeof(desc));
+        device_identity(device_type_find("uart"), d, desc, sizeof(desc));
         snprintf(want, sizeof(want), "port=%#x irq=%u backend=null", coms[i].port, coms[i].irq);
         assert_string_equal(desc, want);
         destroy(d);
@@ -253,13 +253,13 @@ static void test_pty(void **state)
     assert_int_equal(in(f, 0x2f8), 'k');
     assert_false(f->fp.isa_level[3]);
 
-    device_type_find("uart")->describe(d, desc, sizeof(desc));
+    device_describe(device_type_find("uart"), d, desc, sizeof(desc));
     snprintf(want, sizeof(want),
              "port=0x2f8 irq=3 backend=pty:%s tx=6 rx=2 tx-dropped=0 out-dropped=0",
              f->published_value);
     assert_string_equal(desc, want);
     /* What the inventory holds: what the port is, with none of the traffic. */
-    device_type_find("uart")->identity(d, desc, sizeof(desc));
+    device_identity(device_type_find("uart"), d, desc, sizeof(desc));
     snprintf(want, sizeof(want), "port=0x2f8 irq=3 backend=pty:%s", f->published_value);
     assert_string_equal(desc, want);
     assert_int_equal(device_type_find("uart")->flush(d), 0);
@@ -286,7 +286,7 @@ static void test_pty_reader_leaves(void **state)
     for (int i = 0; i < 1000; i++) {
         event_base_loop(f->base, EVLOOP_NONBLOCK);
         out(f, 0x3f8, 'b');
-        device_type_find("uart")->describe(d, desc, sizeof(desc));
+        device_describe(device_type_find("uart"), d, desc, sizeof(desc));
         if (!strstr(desc, "out-dropped=0"))
             break;
         poll(NULL, 0, 10);
@@ -345,7 +345,7 @@ static void test_unix_flow_control(void **state)
     /* Nobody connected: output is accepted, dropped and counted. */
     for (const char *p = "lost"; *p; p++)
         out(f, 0x3f8, (uint8_t)*p);
-    device_type_find("uart")->describe(d, desc, sizeof(desc));
+    device_describe(device_type_find("uart"), d, desc, sizeof(desc));
     assert_non_null(strstr(desc, "tx=4 rx=0 tx-dropped=0 out-dropped=4"));
 
     c = connect_unix(path);
@@ -368,7 +368,7 @@ static void test_unix_flow_control(void **state)
     }
     assert_int_equal(got, written);
     assert_int_equal(in(f, 0x3f8 + UART_LSR) & UART_LSR_THRE, UART_LSR_THRE);
-    device_type_find("uart")->describe(d, desc, sizeof(desc));
+    device_describe(device_type_find("uart"), d, desc, sizeof(desc));
     assert_non_null(strstr(desc, "tx-dropped=0 out-dropped=4"));
 
     /* A second client is turned away. */
@@ -390,7 +390,7 @@ static void test_unix_flow_control(void **state)
     close(c);
     event_base_loop(f->base, EVLOOP_NONBLOCK);
     out(f, 0x3f8, 'x');
-    device_type_find("uart")->describe(d, desc, sizeof(desc));
+    device_describe(device_type_find("uart"), d, desc, sizeof(desc));
     assert_non_null(strstr(desc, "tx-dropped=0 out-dropped=5"));
     destroy(d);
     assert_int_equal(access(path, F_OK), -1);
@@ -489,7 +489,7 @@ static void test_stdio_backend(void **state)
     assert_int_equal(read(host_out[0], buf, sizeof(buf)), 4);
     assert_memory_equal(buf, "ok\r\n", 4);
 
-    device_type_find("uart")->describe(d, desc, sizeof(desc));
+    device_describe(device_type_find("uart"), d, desc, sizeof(desc));
     assert_string_equal(desc,
                         "port=0x2f8 irq=3 backend=stdio tx=4 rx=2 tx-dropped=0 out-dropped=0");
     destroy(d);
@@ -532,7 +532,7 @@ static void test_stdio_dev_null(void **state)
         out(f, 0x3f8, (uint8_t)i);
         event_base_loop(f->base, EVLOOP_NONBLOCK);
     }
-    device_type_find("uart")->describe(d, desc, sizeof(desc));
+    device_describe(device_type_find("uart"), d, desc, sizeof(desc));
     assert_string_equal(desc,
                         "port=0x3f8 irq=4 backend=stdio tx=5000 rx=0 tx-dropped=0 out-dropped=0");
     destroy(d);
