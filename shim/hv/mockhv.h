@@ -305,7 +305,7 @@ int mockhv_raw_notify(struct mockhv *hv, uint16_t id, unsigned vcpu);
 
 /* ---- firmware: enumerate bus 0 and assign BARs as hvmloader does ---- */
 struct mockhv_pci_bar {
-    unsigned index; /* BAR register 0..5 */
+    unsigned index; /* BAR register 0..5, 6 for the expansion ROM */
     bool io;
     bool mem64;
     bool prefetch;
@@ -319,18 +319,21 @@ struct mockhv_pci_func {
     uint32_t class_rev; /* class << 8 | revision */
     uint8_t header_type;
     uint8_t irq_pin;
+    uint8_t irq_line; /* what the pass wrote to PCI_INTERRUPT_LINE (pin != 0) */
     unsigned nr_bars;
-    struct mockhv_pci_bar bars[6];
+    struct mockhv_pci_bar bars[7];
 };
 
 /*
- * Scans 00:00.0-00:1f.7 (functions 1-7 only on multi-function devices),
- * sizes every BAR of type-0 functions, assigns them largest first, each
- * aligned to its size (I/O from 0xc000, memory from 0xf0000000 up to
- * 0xfc000000; 64-bit BARs that do not fit there go above RAM past 4 GiB),
- * then enables I/O, memory and bus-master decode in the command register.
- * BARs whose size is not a power of two are left unassigned. Fills up to
- * max functions; returns how many were found.
+ * Does what hvmloader's pci_setup does (hv-firmware.c says what): routes
+ * PIRQ links 0-3 to IRQs 5, 10, 11, 5 at 00:01.0, probes all 256 devfns,
+ * sizes BARs 0-5 and the ROM, writes INTx lines, places BARs largest first
+ * (I/O from 0xc000, memory from 0xf0000000 below 0xfc000000, the hole
+ * growing down to 0x80000000 but not over low RAM, 64-bit BARs above RAM
+ * past 4 GiB when it is still too small), then enables bus master and the
+ * decode each function got. Fills up to max functions; returns how many
+ * were found, or -EPROTO when 00:01.0 answers and is not the PIIX3 ISA
+ * bridge 8086:7000 (hvmloader asserts it and the guest stops).
  */
 int mockhv_firmware_pci_init(struct mockhv *hv, unsigned vcpu, struct mockhv_pci_func *out,
                              size_t max, int timeout_ms);
