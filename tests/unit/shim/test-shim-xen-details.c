@@ -1,0 +1,125 @@
+/*
+ * Details where the mock follows Xen 4.17's xen/common/ioreq.c to the
+ * letter: MMIO server selection of a rep with df (ioreq_server_select with
+ * ioreq_mmio_first_byte/last_byte), the vp_eport check of ioreq_send, and
+ * INVALIDATE as send_invalidate_ioreq fills it.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mockhv.h"
+#include "test-dm.h"
+
+#define DOMID 6
+#define T     10000
+
+struct fx {
+    struct mockhv *hv;
+    struct test_dm dm;
+};
+
+static int setup(void **state)
+{
+    struct fx *fx = calloc(1, sizeof(*fx));
+    struct mockhv_config cfg = {.domid = DOMID, .nr_vcpus = 2, .mem_bytes = 16 << 20};
+
+    assert_non_null(fx);
+    assert_int_equal(mockhv_create(&fx->hv, &cfg), 0);
+    assert_int_equal(mockhv_setenv(fx->hv), 0);
+    assert_int_equal(test_dm_start(&fx->dm, DOMID, HVM_IOREQSRV_BUFIOREQ_ATOMIC), 0);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *fx = *state;
+
+    test_dm_stop(&fx->dm, true);
+    mockhv_destroy(fx->hv);
+    free(fx);
+    return 0;
+}
+
+/* A rep with df covers [addr - (count - 1) * size, addr + size - 1]. */
+static void test_df_rep_selects_by_the_bytes_it_touches(void **state)
+{
+    struct fx *fx = *state;
+    struct mockhv_rep down_from_top = {
+        .mmio = true, .df = true, .size = 4, .addr = 0xe0000ffc, .gpa = 0x2ffc, .count = 4};
+    struct mockhv_rep down_past_start = {
+        .mmio = true, .df = true, .size = 4, .addr = 0xe0000008, .gpa = 0x2ffc, .count = 4};
+    ioreq_t q;
+
+    assert_int_equal(xendevicemodel_map_io_range_to_ioreq_server(fx->dm.dmod, DOMID, fx->dm.id, 1,
+                                                                 0xe0000000, 0xe0000fff),
+                     0);
+    /* 0xe0000ff0-0xe0000fff: inside, though addr + count * size is not */
+    assert_int_equal(mockhv_rep(fx->hv, 0, &down_from_top, T), 0);
+    assert_int_equal(test_dm_count(&fx->dm), 1);
+    q = test_dm_get(&fx->dm, 0);
+    assert_int_equal(q.df, 1);
+    assert_int_equal(q.count, 4);
+    assert_true(q.addr == 0xe0000ffc);
+    /* 0xdffffffc-0xe000000b: starts below the range, so nobody's */
+    assert_int_equal(mockhv_rep(fx->hv, 0, &down_past_start, T), 0);
+    assert_int_equal(test_dm_count(&fx->dm), 1);
+}
+
+/* A device model that rewrites vp_eport in its slot: Xen refuses the request. */
+static void test_changed_vp_eport_is_refused(void **state)
+{
+    struct fx *fx = *state;
+    ioreq_t slot;
+
+    assert_int_equal(
+        xendevicemodel_map_io_range_to_ioreq_server(fx->dm.dmod, DOMID, fx->dm.id, 0, 0x60, 0x64),
+        0);
+    assert_int_equal(mockhv_pio_in(fx->hv, 1, 0x60, 1, &(uint32_t){0}, T), 0);
+    assert_int_equal(mockhv_raw_slot_read(fx->hv, fx->dm.id, 1, &slot, sizeof(slot)), 0);
+    assert_true(slot.vp_eport != 0);
+    slot.vp_eport += 1;
+    assert_int_equal(mockhv_raw_slot_write(fx->hv, fx->dm.id, 1, &slot, sizeof(slot), false), 0);
+    /* vCPU 0's slot is intact and served */
+    assert_int_equal(mockhv_pio_in(fx->hv, 0, 0x60, 1, &(uint32_t){0}, T), 0);
+    assert_false(mockhv_domain_crashed(fx->hv));
+    /* "device model set bad event channel": unhandleable, the domain crashes */
+    assert_int_equal(mockhv_pio_in(fx->hv, 1, 0x60, 1, &(uint32_t){0}, T), -EIO);
+    assert_true(mockhv_domain_crashed(fx->hv));
+    assert_int_equal(test_dm_count(&fx->dm), 2);
+}
+
+/* send_invalidate_ioreq: size 4, write, data ~0, count left 0. */
+static void test_invalidate_fields(void **state)
+{
+    struct fx *fx = *state;
+    ioreq_t q;
+
+    assert_int_equal(mockhv_invalidate(fx->hv, 1, T), 0);
+    assert_int_equal(test_dm_count(&fx->dm), 1);
+    q = test_dm_get(&fx->dm, 0);
+    assert_int_equal(q.type, IOREQ_TYPE_INVALIDATE);
+    assert_int_equal(q.size, 4);
+    assert_int_equal(q.count, 0);
+    assert_int_equal(q.dir, IOREQ_WRITE);
+    assert_int_equal(q.data_is_ptr, 0);
+    assert_true(q.data == ~0ull);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_df_rep_selects_by_the_bytes_it_touches, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_changed_vp_eport_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invalidate_fields, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
