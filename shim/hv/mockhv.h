@@ -103,9 +103,10 @@ struct mockhv_rep {
 int mockhv_rep(struct mockhv *hv, unsigned vcpu, const struct mockhv_rep *rep, int timeout_ms);
 
 /* Buffered write (what Xen buffers: stdvga VRAM writes, TIMEOFFSET).
- * mmio: IOREQ_TYPE_COPY to the server owning addr (addr < 1 MiB, 20-bit ring
- * field); size 1/2/4/8 (8 takes two slots). Falls back to a synchronous
- * request from `vcpu` when the ring is full, as Xen does. Unclaimed: dropped. */
+ * mmio: IOREQ_TYPE_COPY to the server owning addr; size 1/2/4/8 (8 takes two
+ * slots). Falls back to a synchronous request from `vcpu` when the ring is
+ * full, as Xen does. Unclaimed: dropped. Above 0xfffff (the ring's 20-bit
+ * address field): dropped as done, as Xen 4.17 does (stats.buffered_dropped). */
 int mockhv_buf_write(struct mockhv *hv, unsigned vcpu, bool mmio, uint64_t addr, unsigned size,
                      uint64_t val, int timeout_ms);
 /* n buffered writes of vals[] to one address, as n mockhv_buf_write calls
@@ -276,6 +277,8 @@ struct mockhv_stats {
     uint64_t unclaimed_writes;
     uint64_t requests; /* synchronous requests completed */
     uint64_t timeouts;
+    /* buffered writes Xen 4.17 drops as done: an address above 0xfffff */
+    uint64_t buffered_dropped;
 };
 void mockhv_get_stats(struct mockhv *hv, struct mockhv_stats *out);
 

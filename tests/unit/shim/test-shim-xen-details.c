@@ -1,8 +1,9 @@
 /*
  * Details where the mock follows Xen 4.17's xen/common/ioreq.c to the
  * letter: MMIO server selection of a rep with df (ioreq_server_select with
- * ioreq_mmio_first_byte/last_byte), the vp_eport check of ioreq_send, and
- * INVALIDATE as send_invalidate_ioreq fills it.
+ * ioreq_mmio_first_byte/last_byte), the vp_eport check of ioreq_send,
+ * INVALIDATE as send_invalidate_ioreq fills it, and what the buffered path
+ * (ioreq_send_buffered) does with a write its 20-bit address cannot hold.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -112,6 +113,35 @@ static void test_invalidate_fields(void **state)
     assert_true(q.data == ~0ull);
 }
 
+/*
+ * ioreq_send_buffered returns 0 (IOREQ_STATUS_HANDLED, X86EMUL_OKAY) for an
+ * address above 0xfffff: the write is neither masked into the ring nor sent
+ * synchronously, it is dropped as done.
+ */
+static void test_buffered_write_above_1mib_dropped(void **state)
+{
+    struct fx *fx = *state;
+    const uint64_t vals[3] = {1, 2, 3};
+    struct mockhv_stats st;
+    uint32_t rp, wp;
+
+    assert_int_equal(xendevicemodel_map_io_range_to_ioreq_server(fx->dm.dmod, DOMID, fx->dm.id, 1,
+                                                                 0xa0000, 0x10ffff),
+                     0);
+    assert_int_equal(mockhv_buf_write(fx->hv, 0, true, 0x100010, 4, 0x12345678, T), 0);
+    assert_int_equal(mockhv_buf_write_batch(fx->hv, 0, true, 0x100020, 2, vals, 3, T), 0);
+    assert_int_equal(mockhv_raw_buf_pointers_get(fx->hv, fx->dm.id, &rp, &wp), 0);
+    assert_int_equal(wp, rp);
+    /* below 1 MiB the ring carries it, at its own address (nothing masked) */
+    assert_int_equal(mockhv_buf_write(fx->hv, 0, true, 0xa0010, 4, 0x9abc, T), 0);
+    assert_int_equal(mockhv_mmio_read(fx->hv, 0, 0xa0000, 4, &(uint64_t){0}, T), 0);
+    assert_int_equal(test_dm_count(&fx->dm), 1); /* the read alone went synchronously */
+    assert_int_equal(mockhv_raw_buf_pointers_get(fx->hv, fx->dm.id, &rp, &wp), 0);
+    assert_int_equal(wp, 1);
+    mockhv_get_stats(fx->hv, &st);
+    assert_int_equal(st.buffered_dropped, 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -119,6 +149,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_changed_vp_eport_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalidate_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_buffered_write_above_1mib_dropped, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
