@@ -162,6 +162,41 @@ int hv_p2m_relocate(struct mockhv *hv, uint64_t src, uint64_t dst, uint64_t nr)
     return 0;
 }
 
+/*
+ * The guest's XENMEM_decrease_reservation (a balloon driver giving frames
+ * back): each frame in turn becomes a hole, stopping at the first that is
+ * not RAM, as guest_remove_page failing ends the hypercall early. Removing
+ * RAM from the caller's own p2m asks for a map-cache invalidation
+ * (ioreq_request_mapcache_invalidate), which Xen sends when the hypercall
+ * returns to that vCPU: IOREQ_TYPE_INVALIDATE to every enabled server, one
+ * after the other, the vCPU waiting for each.
+ */
+int mockhv_decrease_reservation(struct mockhv *hv, unsigned vcpu, uint64_t gfn, uint64_t nr,
+                                int timeout_ms)
+{
+    uint64_t done = 0;
+    int rc = 0;
+
+    if (vcpu >= hv->nr_vcpus || nr > HV_MAX_P2M_OVERRIDES / 2 || gfn + nr < gfn)
+        return -EINVAL;
+    pthread_mutex_lock(&hv->lock);
+    for (; done < nr && !rc; done++) {
+        if (hv_p2m_lookup(hv, gfn + done) < 0)
+            break;
+        rc = p2m_set(hv, gfn + done, -1);
+        if (!rc) {
+            hv_vram_forget(hv, gfn + done, 1);
+            hv_memtype_forget(hv, gfn + done, 1);
+        }
+    }
+    pthread_mutex_unlock(&hv->lock);
+    if (rc)
+        return rc;
+    if (done)
+        rc = mockhv_invalidate(hv, vcpu, timeout_ms);
+    return rc ? rc : (int)done;
+}
+
 int hv_ram_access(struct mockhv *hv, uint64_t gpa, void *buf, uint64_t len, enum hv_ram_op op)
 {
     uint8_t *b = buf;

@@ -129,6 +129,12 @@ int mockhv_timeoffset(struct mockhv *hv, int64_t delta);
 /* IOREQ_TYPE_INVALIDATE to every enabled server, one after the other, each
  * waited for from `vcpu`. */
 int mockhv_invalidate(struct mockhv *hv, unsigned vcpu, int timeout_ms);
+/* The guest's XENMEM_decrease_reservation from `vcpu`: frames gfn.. become
+ * holes, up to the first that is not RAM; if any went, INVALIDATE goes to
+ * every enabled server on the hypercall's return (mockhv_invalidate from
+ * that vCPU), as Xen does. Returns the frames removed or -errno. */
+int mockhv_decrease_reservation(struct mockhv *hv, unsigned vcpu, uint64_t gfn, uint64_t nr,
+                                int timeout_ms);
 
 /* ---- guest RAM (through the p2m, so relocate_memory is honoured; -EFAULT,
  * with nothing copied, unless every byte is RAM). mockhv_ram_write is the

@@ -142,6 +142,28 @@ static void test_buffered_write_above_1mib_dropped(void **state)
     assert_int_equal(st.buffered_dropped, 4);
 }
 
+/* The guest's decrease_reservation: holes, then INVALIDATE from that vCPU on return. */
+static void test_decrease_reservation_invalidates(void **state)
+{
+    struct fx *fx = *state;
+    uint8_t b;
+
+    assert_int_equal(mockhv_ram_read(fx->hv, 0x5000, &b, 1), 0);
+    /* frames 5 and 6 become holes */
+    assert_int_equal(mockhv_decrease_reservation(fx->hv, 1, 5, 2, T), 2);
+    assert_int_equal(mockhv_ram_read(fx->hv, 0x5000, &b, 1), -EFAULT);
+    assert_int_equal(mockhv_ram_read(fx->hv, 0x6fff, &b, 1), -EFAULT);
+    assert_int_equal(mockhv_ram_read(fx->hv, 0x7000, &b, 1), 0);
+    assert_int_equal(test_dm_count(&fx->dm), 1);
+    assert_int_equal(test_dm_get(&fx->dm, 0).type, IOREQ_TYPE_INVALIDATE);
+    assert_int_equal(test_dm_get(&fx->dm, 0).count, 0);
+    /* holes only: nothing removed, nothing sent */
+    assert_int_equal(mockhv_decrease_reservation(fx->hv, 0, 5, 1, T), 0);
+    assert_int_equal(mockhv_decrease_reservation(fx->hv, 0, (16 << 20) >> 12, 1, T), 0);
+    assert_int_equal(test_dm_count(&fx->dm), 1);
+    assert_int_equal(mockhv_decrease_reservation(fx->hv, 2, 5, 1, T), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -150,6 +172,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_changed_vp_eport_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalidate_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_buffered_write_above_1mib_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_decrease_reservation_invalidates, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
