@@ -24,6 +24,8 @@ int hv_memory_init(struct mockhv *hv, uint64_t bytes)
 {
     int rc;
 
+    void *reserve;
+
     hv->ram_fd = memfd_create("mockxen-ram", MFD_CLOEXEC);
     if (hv->ram_fd < 0)
         return -errno;
@@ -31,9 +33,17 @@ int hv_memory_init(struct mockhv *hv, uint64_t bytes)
         rc = -errno;
         goto out;
     }
-    hv->ram = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, hv->ram_fd, 0);
+    /* room behind RAM for what populate_physmap adds, so hv->ram never moves */
+    reserve = mmap(NULL, bytes + HV_MAX_POPULATED, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (reserve == MAP_FAILED) {
+        rc = -errno;
+        goto out;
+    }
+    hv->ram = mmap(reserve, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, hv->ram_fd, 0);
     if (hv->ram == MAP_FAILED) {
         rc = -errno;
+        munmap(reserve, bytes + HV_MAX_POPULATED);
         hv->ram = NULL;
         goto out;
     }
@@ -52,7 +62,7 @@ out:
 void hv_memory_fini(struct mockhv *hv)
 {
     if (hv->ram)
-        munmap(hv->ram, hv->ram_bytes);
+        munmap(hv->ram, hv->ram_bytes + HV_MAX_POPULATED);
     if (hv->ram_fd >= 0)
         close(hv->ram_fd);
     free(hv->p2m.e);
@@ -195,6 +205,53 @@ int mockhv_decrease_reservation(struct mockhv *hv, unsigned vcpu, uint64_t gfn, 
     if (done)
         rc = mockhv_invalidate(hv, vcpu, timeout_ms);
     return rc ? rc : (int)done;
+}
+
+/*
+ * xc_domain_populate_physmap_exact: each extent, 2^order frames from its
+ * first gfn (aligned to the extent), gets fresh zeroed pages, appended to
+ * the RAM memfd and mapped behind guest RAM here; a frame that held RAM
+ * loses its old page, as guest_physmap_add_page replaces the entry. QEMU
+ * allocates VRAM and option ROMs so (xen_ram_alloc). All or nothing:
+ * EINVAL for a bad order, an unaligned or too high gfn, ENOMEM past the
+ * mock's bound (HV_MAX_POPULATED).
+ */
+int hv_populate_physmap(struct mockhv *hv, const struct wire_req *req, size_t len)
+{
+    const uint64_t *gfns = (const void *)(req + 1);
+    uint64_t n = req->a[0], order = req->a[1], frames, bytes, off;
+    int rc = 0;
+
+    if (n == 0 || n > WIRE_MAX_POPULATE || order > HV_MAX_POPULATE_ORDER ||
+        len < sizeof(*req) + n * sizeof(uint64_t))
+        return -EINVAL;
+    frames = n << order;
+    for (uint64_t i = 0; i < n; i++)
+        if ((gfns[i] & ((1ull << order) - 1)) || gfns[i] > (1ull << 40) - (1ull << order))
+            return -EINVAL;
+    bytes = frames << PAGE_SHIFT;
+    if (bytes > HV_MAX_POPULATED - hv->populated || frames > HV_MAX_P2M_OVERRIDES / 2)
+        return -ENOMEM;
+    off = hv->ram_bytes + hv->populated;
+    if (ftruncate(hv->ram_fd, (off_t)(off + bytes)) < 0)
+        return -errno;
+    if (mmap(hv->ram + off, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, hv->ram_fd,
+             (off_t)off) == MAP_FAILED)
+        return -errno;
+    hv->populated += bytes;
+    for (uint64_t i = 0; i < n && !rc; i++) {
+        for (uint64_t j = 0; j < (1ull << order) && !rc; j++, off += HV_PAGE_SIZE) {
+            uint64_t gfn = gfns[i] + j;
+
+            rc = p2m_set(hv, gfn, (int64_t)off);
+            if (rc)
+                break;
+            if (gfn > hv->max_gfn)
+                hv->max_gfn = gfn;
+            hv_memtype_forget(hv, gfn, 1);
+        }
+    }
+    return rc;
 }
 
 int hv_ram_access(struct mockhv *hv, uint64_t gpa, void *buf, uint64_t len, enum hv_ram_op op)

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "mockhv.h"
 #include "test-dm.h"
@@ -164,6 +165,38 @@ static void test_decrease_reservation_invalidates(void **state)
     assert_int_equal(mockhv_decrease_reservation(fx->hv, 2, 5, 1, T), -EINVAL);
 }
 
+/* QEMU's VRAM: xc_domain_populate_physmap_exact adds RAM where there was none. */
+static void test_populate_physmap(void **state)
+{
+    struct fx *fx = *state;
+    xc_interface *xch = xc_interface_open(NULL, NULL, 0);
+    xen_pfn_t vram[4] = {0x8000, 0x8001, 0x8002, 0x8003}, big[1] = {0x9000}, odd[1] = {0x9001};
+    int err[4] = {1, 1, 1, 1};
+    uint8_t b = 0;
+    uint8_t *p;
+
+    assert_non_null(xch);
+    assert_int_equal(mockhv_ram_read(fx->hv, 0x8000000, &b, 1), -EFAULT);
+    assert_int_equal(xc_domain_populate_physmap_exact(xch, DOMID, 4, 0, 0, vram), 0);
+    /* the device model maps it, the guest sees what it wrote */
+    p = xenforeignmemory_map(fx->dm.fmem, DOMID, PROT_READ | PROT_WRITE, 4, vram, err);
+    assert_non_null(p);
+    assert_int_equal(err[0] | err[1] | err[2] | err[3], 0);
+    assert_int_equal(p[0x3fff], 0);
+    p[0x3fff] = 0xa5;
+    assert_int_equal(mockhv_ram_read(fx->hv, 0x8003fff, &b, 1), 0);
+    assert_int_equal(b, 0xa5);
+    xenforeignmemory_unmap(fx->dm.fmem, p, 4);
+    /* a 2 MiB extent must start on a 2 MiB frame; orders above 9 are refused */
+    assert_int_equal(xc_domain_populate_physmap_exact(xch, DOMID, 1, 9, 0, odd), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(xc_domain_populate_physmap_exact(xch, DOMID, 1, 10, 0, big), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(xc_domain_populate_physmap_exact(xch, DOMID + 1, 4, 0, 0, vram), -1);
+    assert_int_equal(errno, ESRCH);
+    xc_interface_close(xch);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -173,6 +206,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_invalidate_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_buffered_write_above_1mib_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decrease_reservation_invalidates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_populate_physmap, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
