@@ -29,6 +29,7 @@
 #define HV_NR_HVM_PARAMS       HVM_NR_PARAMS
 #define HV_RANGE_TYPES         3
 #define HV_MAX_P2M_OVERRIDES   65536         /* frames moved by relocate_memory or left as holes */
+#define HV_MAX_PAGED_OUT       16            /* frames a test may page out at once */
 #define HV_MAX_POPULATED       (64ull << 20) /* pages populate_physmap may add (VRAM, ROMs) */
 #define HV_MAX_POPULATE_ORDER  9             /* x86 Xen's default limit for a domU's extents */
 #define HV_VRAM_MAX_FRAMES     (1u << 18)    /* track_dirty_vram: GB(1) >> PAGE_SHIFT, as dm.c */
@@ -171,6 +172,10 @@ struct mockhv {
     uint64_t populated; /* bytes populate_physmap added after ram_bytes in the memfd */
     uint64_t low_end;   /* RAM [0, low_end) and [4G, 4G + ram_bytes - low_end) */
     struct hv_p2m p2m;
+    struct {
+        uint64_t gfn;
+        unsigned left; /* translations still to report it paged out; 0: slot free */
+    } paged[HV_MAX_PAGED_OUT];
     uint64_t max_gfn; /* highest frame ever mapped (Xen's max_mapped_pfn) */
     struct hv_vram vram;
     struct hv_mem_types mem_types;

@@ -316,6 +316,54 @@ uint64_t mockhv_ram_size(const struct mockhv *hv)
     return hv->ram_bytes;
 }
 
+/* WIRE_OFF_PAGED_OUT while the frame is paged out, counting the look-up; else its offset. */
+static int64_t translate_one(struct mockhv *hv, uint64_t gfn)
+{
+    if (gfn > (UINT64_MAX >> PAGE_SHIFT))
+        return -1;
+    for (unsigned i = 0; i < HV_MAX_PAGED_OUT; i++) {
+        if (hv->paged[i].left && hv->paged[i].gfn == gfn) {
+            hv->paged[i].left--;
+            return WIRE_OFF_PAGED_OUT;
+        }
+    }
+    return hv_p2m_lookup(hv, gfn);
+}
+
+int mockhv_page_out(struct mockhv *hv, uint64_t gfn, unsigned lookups)
+{
+    int rc = -ENOSPC;
+
+    pthread_mutex_lock(&hv->lock);
+    if (hv_p2m_lookup(hv, gfn) < 0) {
+        rc = -EINVAL;
+        goto out;
+    }
+    for (unsigned i = 0; i < HV_MAX_PAGED_OUT; i++) {
+        if (hv->paged[i].left && hv->paged[i].gfn != gfn)
+            continue;
+        hv->paged[i].gfn = gfn;
+        hv->paged[i].left = lookups;
+        rc = 0;
+        break;
+    }
+out:
+    pthread_mutex_unlock(&hv->lock);
+    return rc;
+}
+
+unsigned mockhv_paged_out(struct mockhv *hv, uint64_t gfn)
+{
+    unsigned left = 0;
+
+    pthread_mutex_lock(&hv->lock);
+    for (unsigned i = 0; i < HV_MAX_PAGED_OUT; i++)
+        if (hv->paged[i].left && hv->paged[i].gfn == gfn)
+            left = hv->paged[i].left;
+    pthread_mutex_unlock(&hv->lock);
+    return left;
+}
+
 int hv_fmem_translate(struct mockhv *hv, const struct wire_req *req, size_t len, void *out,
                       uint32_t *out_len)
 {
@@ -326,7 +374,7 @@ int hv_fmem_translate(struct mockhv *hv, const struct wire_req *req, size_t len,
     if (n == 0 || n > WIRE_MAX_TRANSLATE || len < sizeof(*req) + n * sizeof(uint64_t))
         return -EINVAL;
     for (uint64_t i = 0; i < n; i++)
-        offs[i] = gfns[i] > (UINT64_MAX >> PAGE_SHIFT) ? -1 : hv_p2m_lookup(hv, gfns[i]);
+        offs[i] = translate_one(hv, gfns[i]);
     *out_len = (uint32_t)(n * sizeof(int64_t));
     return 0;
 }

@@ -142,6 +142,13 @@ int mockhv_decrease_reservation(struct mockhv *hv, unsigned vcpu, uint64_t gfn, 
 int mockhv_ram_read(struct mockhv *hv, uint64_t gpa, void *buf, size_t len);
 int mockhv_ram_write(struct mockhv *hv, uint64_t gpa, const void *buf, size_t len);
 uint64_t mockhv_ram_size(const struct mockhv *hv);
+/* Xen's paging: the RAM frame gfn reads as paged out (privcmd's ENOENT, on
+ * which libxenforeignmemory sleeps and retries) for the next `lookups`
+ * translations a device model asks for, then is back. The guest's own
+ * accesses are unaffected. 0, -EINVAL (not RAM), -ENOSPC (16 at once). */
+int mockhv_page_out(struct mockhv *hv, uint64_t gfn, unsigned lookups);
+/* Lookups left before gfn is paged in again (0: it is in). */
+unsigned mockhv_paged_out(struct mockhv *hv, uint64_t gfn);
 
 /* ---- interrupts the device models raised ---- */
 enum mockhv_irq_kind {

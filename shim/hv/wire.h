@@ -147,6 +147,8 @@ struct wire_evport {
 };
 
 #define WIRE_MAX_EXTENTS ((WIRE_MAX_MSG - sizeof(struct wire_req)) / sizeof(struct wire_extent))
+/* FMEM_TRANSLATE's offset for a frame Xen has paged out (privcmd: ENOENT) */
+#define WIRE_OFF_PAGED_OUT (-2)
 /* extents per XC_POPULATE_PHYSMAP */
 #define WIRE_MAX_POPULATE 4096
 /* frames per FMEM_TRANSLATE; the reply must fit a client's 4 KiB buffer */
