@@ -191,10 +191,20 @@ static int remember(struct dmxs *x, const char *path, size_t root_len)
 
 bool dmxs_qemu_state_present(struct dmxs *x)
 {
-    char path[96];
+    char path[96], pid[96], own_state[96];
 
     snprintf(path, sizeof(path), "%s/state", x->dm_dir);
-    return !created_by_us(x, path) && node_exists(x, path);
+    snprintf(pid, sizeof(pid), "%s/pid", x->own_dir);
+    snprintf(own_state, sizeof(own_state), "%s/state", x->own_dir);
+    if (created_by_us(x, path) || !node_exists(x, path))
+        return false;
+    /*
+     * An earlier ioreqd that ran alone and could not clean up (--runas
+     * leaves its keys, SIGKILL leaves everything) wrote that state key
+     * beside its inventory; beside QEMU it would have written its own
+     * ioreqd/state instead.
+     */
+    return !node_exists(x, pid) || node_exists(x, own_state);
 }
 
 int dmxs_write(struct dmxs *x, const char *path, const char *value)

@@ -55,7 +55,9 @@ const char *dmxs_guest_dir(const struct dmxs *x);
 
 /*
  * Whether QEMU's "<dm dir>/state" exists and ioreqd did not write it: QEMU
- * (or another device model) serves the domain already.
+ * (or another device model) serves the domain already. A state key left by
+ * an earlier ioreqd that ran alone (its ioreqd/pid there, no ioreqd/state)
+ * does not count.
  */
 bool dmxs_qemu_state_present(struct dmxs *x);
 /*

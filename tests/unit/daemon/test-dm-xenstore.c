@@ -224,6 +224,24 @@ static void test_beside_qemu(void **state)
     assert_null(get(fx, "/local/domain/0/device-model/7/ioreqd"));
     assert_null(get(fx, "/local/domain/7/serial"));
     assert_string_equal(get(fx, "/local/domain/0/device-model/7/state"), "running");
+    /* an earlier ioreqd beside QEMU left its keys: the state key is still QEMU's */
+    assert_int_equal(mockxs_write_str(fx->mock, "/local/domain/0/device-model/7/ioreqd/pid", "9"),
+                     0);
+    assert_int_equal(
+        mockxs_write_str(fx->mock, "/local/domain/0/device-model/7/ioreqd/state", "running"), 0);
+    assert_true(dmxs_qemu_state_present(fx->x));
+}
+
+/* What an earlier ioreqd alone left behind (its state beside its inventory) is not QEMU. */
+static void test_stale_own_state_is_not_qemu(void **state)
+{
+    struct fixture *fx = *state;
+
+    assert_int_equal(mockxs_write_str(fx->mock, "/local/domain/0/device-model/7/state", "running"),
+                     0);
+    assert_int_equal(mockxs_write_str(fx->mock, "/local/domain/0/device-model/7/ioreqd/pid", "9"),
+                     0);
+    assert_false(dmxs_qemu_state_present(fx->x));
 }
 
 static void test_write_refused_outside(void **state)
@@ -280,6 +298,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cleanup_spares_what_others_wrote_later, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_beside_qemu, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_own_state_is_not_qemu, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_refused_outside, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_cleans_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_release_watch, setup, teardown),
