@@ -10,6 +10,12 @@
  *   answers unless vendor and device ID both read 0xffff;
  * - whatever answers at 00:01.0 must be the PIIX3 (8086:7000): hvmloader
  *   asserts it, which stops the guest, and here the pass fails -EPROTO;
+ * - by class: the last std (1234:1111) or Cirrus (1013:00b8) VGA, else the
+ *   first other VGA, is the primary VGA; an ACPI PM function (0x0680) must
+ *   be the PIIX4's (8086:7113, asserted too) and gets hvmloader's set-up (no
+ *   SMBus I/O, IRQ 9, PM I/O at ACPI_PM1A_EVT_BLK_ADDRESS_V1 0xb000 and
+ *   enabled); an Intel IDE function (0x0101) gets legacy mode on both
+ *   channels;
  * - decode is switched off, BARs 0-5 and the ROM are sized (the size is the
  *   lowest set bit of what reads back, so a mask that is not a power of two
  *   still gets a BAR), the INTx line is written from the route of the link
@@ -45,6 +51,14 @@
 #define ROM_ADDRESS_MASK   0xfffff800u
 #define ROM_ENABLE         0x1u
 
+#define CLASS_VGA         0x0300
+#define CLASS_IDE         0x0101
+#define CLASS_ACPI_PM     0x0680
+#define PIIX4_PM_ID       0x71138086u
+#define ACPI_PM1A_EVT_BLK 0xb000 /* ACPI_PM1A_EVT_BLK_ADDRESS_V1, public/hvm/ioreq.h */
+#define VGA_STD_ID        0x11111234u
+#define VGA_CIRRUS_ID     0x00b81013u
+
 #define ISA_BRIDGE_DEVFN 0x08 /* 00:01.0, hvmloader's PCI_ISA_DEVFN */
 #define ISA_BRIDGE_ID    0x70008086u
 #define ISA_PIRQ_ROUTE   0x60
@@ -67,6 +81,7 @@ struct fw {
     struct mockhv *hv;
     unsigned vcpu;
     int timeout_ms;
+    int vga; /* primary VGA's devfn, -1 for none */
 };
 
 static int rd(struct fw *fw, uint16_t bdf, unsigned reg, unsigned size, uint32_t *v)
@@ -144,6 +159,40 @@ static int size_bar(struct fw *fw, struct mockhv_pci_func *f, unsigned index, bo
     return 0;
 }
 
+/* hvmloader's set-up by class, before the BARs; -EPROTO where it asserts. */
+static int class_setup(struct fw *fw, uint16_t bdf, uint32_t cls, uint32_t id)
+{
+    int rc = 0;
+
+    switch (cls) {
+    case CLASS_VGA:
+        /* an emulated VGA wins over one passed through, whatever the order */
+        if (id == VGA_STD_ID || id == VGA_CIRRUS_ID || fw->vga < 0)
+            fw->vga = bdf;
+        break;
+    case CLASS_ACPI_PM:
+        if (id != PIIX4_PM_ID)
+            return -EPROTO;
+        rc = wr(fw, bdf, 0x20, 2, 0);
+        rc = rc ? rc : wr(fw, bdf, 0xd2, 2, 0);
+        rc = rc ? rc : wr(fw, bdf, 0x22, 2, 0);
+        rc = rc ? rc : wr(fw, bdf, PCI_INTERRUPT_LINE, 2, 0x0009);
+        /* hvmloader writes the word 0x0001 at 0x3d; the mock's accesses are aligned */
+        rc = rc ? rc : wr(fw, bdf, PCI_INTERRUPT_PIN, 1, 0x01);
+        rc = rc ? rc : wr(fw, bdf, PCI_INTERRUPT_PIN + 1, 1, 0x00);
+        rc = rc ? rc : wr(fw, bdf, 0x40, 4, ACPI_PM1A_EVT_BLK | 1);
+        rc = rc ? rc : wr(fw, bdf, 0x80, 1, 0x01);
+        break;
+    case CLASS_IDE:
+        if ((id & 0xffff) == 0x8086) {
+            rc = wr(fw, bdf, 0x40, 2, 0x8000);
+            rc = rc ? rc : wr(fw, bdf, 0x42, 2, 0x8000);
+        }
+        break;
+    }
+    return rc;
+}
+
 /* -ENODEV when nothing answers at bdf. */
 static int probe(struct fw *fw, uint16_t bdf, struct mockhv_pci_func *f)
 {
@@ -161,6 +210,9 @@ static int probe(struct fw *fw, uint16_t bdf, struct mockhv_pci_func *f)
     /* hvmloader's ASSERT: the guest stops there */
     if (bdf == ISA_BRIDGE_DEVFN && id != ISA_BRIDGE_ID)
         return -EPROTO;
+    rc = class_setup(fw, bdf, cls, id);
+    if (rc)
+        return rc;
     memset(f, 0, sizeof(*f));
     f->bdf = bdf;
     f->vendor = (uint16_t)id;
@@ -278,10 +330,10 @@ static int assign(struct fw *fw, struct mockhv_pci_func *fns, int nr, uint8_t *d
 int mockhv_firmware_pci_init(struct mockhv *hv, unsigned vcpu, struct mockhv_pci_func *out,
                              size_t max, int timeout_ms)
 {
-    struct fw fw = {.hv = hv, .vcpu = vcpu, .timeout_ms = timeout_ms};
+    struct fw fw = {.hv = hv, .vcpu = vcpu, .timeout_ms = timeout_ms, .vga = -1};
     struct mockhv_pci_func *fns = calloc(256, sizeof(*fns));
     uint8_t decode[256] = {0};
-    int vga = -1, nr = 0, rc;
+    int nr = 0, rc;
 
     if (!fns)
         return -ENOMEM;
@@ -294,15 +346,13 @@ int mockhv_firmware_pci_init(struct mockhv *hv, unsigned vcpu, struct mockhv_pci
         }
         if (rc)
             break;
-        if (vga < 0 && fns[nr].class_rev >> 16 == 0x0300)
-            vga = (int)devfn;
         decode[devfn] = CMD_MASTER;
         nr++;
     }
     if (!rc)
         rc = assign(&fw, fns, nr, decode);
-    if (!rc && vga >= 0)
-        decode[vga] |= CMD_IO;
+    if (!rc && fw.vga >= 0)
+        decode[fw.vga] |= CMD_IO;
     for (unsigned devfn = 0; devfn < 256 && !rc; devfn++) {
         uint32_t cmd;
 

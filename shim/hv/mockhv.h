@@ -343,13 +343,13 @@ struct mockhv_pci_func {
 /*
  * Does what hvmloader's pci_setup does (hv-firmware.c says what): routes
  * PIRQ links 0-3 to IRQs 5, 10, 11, 5 at 00:01.0, probes all 256 devfns,
- * sizes BARs 0-5 and the ROM, writes INTx lines, places BARs largest first
- * (I/O from 0xc000, memory from 0xf0000000 below 0xfc000000, the hole
- * growing down to 0x80000000 but not over low RAM, 64-bit BARs above RAM
- * past 4 GiB when it is still too small), then enables bus master and the
- * decode each function got. Fills up to max functions; returns how many
- * were found, or -EPROTO when 00:01.0 answers and is not the PIIX3 ISA
- * bridge 8086:7000 (hvmloader asserts it and the guest stops).
+ * sets up IDE, PIIX4 ACPI and the primary VGA by class, sizes BARs 0-5 and the ROM, writes INTx
+ * lines, places BARs largest first (I/O from 0xc000, memory from 0xf0000000 below 0xfc000000, the
+ * hole growing down to 0x80000000 but not over low RAM, 64-bit BARs above RAM past 4 GiB when it is
+ * still too small), then enables bus master and the decode each function got. Fills up to max
+ * functions; returns how many were found, or -EPROTO when 00:01.0 answers and is not the PIIX3 ISA
+ * bridge 8086:7000 or an ACPI PM function is not the PIIX4's 8086:7113
+ * (hvmloader asserts both and the guest stops).
  */
 int mockhv_firmware_pci_init(struct mockhv *hv, unsigned vcpu, struct mockhv_pci_func *out,
                              size_t max, int timeout_ms);

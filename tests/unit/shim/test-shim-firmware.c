@@ -30,7 +30,8 @@ struct fake_fn {
     uint32_t bar[6];
     uint32_t rom_size, rom;
     uint16_t command;
-    uint8_t pirq[4]; /* 0x60-0x63 of the ISA bridge */
+    uint8_t pirq[4];    /* 0x60-0x63 of the ISA bridge */
+    uint8_t other[256]; /* what was written to any other register */
 };
 
 struct fake_bus {
@@ -102,6 +103,9 @@ static uint64_t handler(void *opaque, unsigned vcpu, const ioreq_t *q)
         f->line = (uint8_t)q->data;
     else if (reg >= 0x60 && reg < 0x64 && q->size == 1)
         f->pirq[reg - 0x60] = (uint8_t)q->data;
+    else
+        for (unsigned i = 0; i < q->size && reg + i < 256; i++)
+            f->other[reg + i] = (uint8_t)(q->data >> (8 * i));
     return 0;
 }
 
@@ -238,12 +242,47 @@ static void test_firmware_hole_grows(void **state)
     assert_true(out[1].bars[0].base == 0x80000000);
 }
 
+/* hvmloader's set-up by class: PIIX3 IDE, PIIX4 ACPI (asserted), the primary VGA */
+static void test_firmware_class_setup(void **state)
+{
+    struct fake_fn fns[] = {
+        {.bdf = 0x08, .id = 0x70008086, .class_rev = 0x06010000, .header = 0x80},
+        {.bdf = 0x09, .id = 0x70108086, .class_rev = 0x01018000},
+        {.bdf = 0x0b, .id = 0x71138086, .class_rev = 0x06800003},
+        {.bdf = 0x10,
+         .id = 0x11111234,
+         .class_rev = 0x03000002,
+         .bar_size = {0x1000000},
+         .bar_flags = {0x8}},
+        {.bdf = 0x18, .id = 0x0000abcd, .class_rev = 0x03000000},
+    };
+    struct fake_bus bus = {fns, sizeof(fns) / sizeof(fns[0])};
+    struct mockhv_pci_func out[8];
+
+    assert_int_equal(run(&bus, out, 8), 5);
+    /* IDE legacy mode on both channels */
+    assert_int_equal(fns[1].other[0x41], 0x80);
+    assert_int_equal(fns[1].other[0x43], 0x80);
+    /* ACPI: SCI on IRQ 9, PM I/O at 0xb000 enabled, no SMBus I/O */
+    assert_int_equal(fns[2].other[0x3c], 9); /* a word write */
+    assert_int_equal(fns[2].other[0x40], 0x01);
+    assert_int_equal(fns[2].other[0x41], 0xb0);
+    assert_int_equal(fns[2].other[0x80], 0x01);
+    /* the std VGA is the primary one: I/O decode although it has no I/O BAR */
+    assert_int_equal(fns[3].command & 7, 7);
+    assert_int_equal(fns[4].command & 7, 4);
+    /* hvmloader asserts the ACPI function is the PIIX4's */
+    fns[2].id = 0x12348086;
+    assert_int_equal(run(&bus, out, 8), -EPROTO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_firmware_assigns_bars),
         cmocka_unit_test(test_firmware_isa_bridge_asserted),
         cmocka_unit_test(test_firmware_hole_grows),
+        cmocka_unit_test(test_firmware_class_setup),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
