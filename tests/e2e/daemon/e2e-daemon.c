@@ -562,6 +562,45 @@ static void test_beside_qemu_keys_and_conflicts(void **state)
     assert_string_equal(xs_getf(fx, "/local/domain/0/device-model/7/backends/console"), "qemu");
 }
 
+/* A restart beside QEMU retires its crashed predecessor's keys, never QEMU's state. */
+static void test_beside_qemu_restart_keeps_qemu_state(void **state)
+{
+    struct dfx *fx = *state;
+    const char *args[] = {
+        "--domid",          "7",         "--foreground", "--beside-qemu",           "yes",
+        "--control-socket", fx->ctlpath, "--device",     "uart,com=2,backend=null", NULL};
+    struct own_state o = {fx};
+    char pid[16];
+    int status;
+
+    start_hv(fx, 1);
+    assert_true(xs_write(fx->xs, XBT_NULL, state_path(), "running", 7));
+    spawn(fx, &fx->dm, args);
+    if (dmproc_wait_for(&fx->dm, own_state_running, &o, WAIT_MS)) {
+        dmproc_dump_log(&fx->dm);
+        fail_msg("ioreqd did not write ioreqd/state");
+    }
+    status = dfx_signal_and_wait(fx, SIGKILL);
+    assert_true(WIFSIGNALED(status));
+    assert_true(xs_exists(fx, "/local/domain/0/device-model/7/ioreqd/server-id"));
+
+    dmproc_fini(&fx->dm);
+    spawn(fx, &fx->dm, args);
+    /* the crashed one's ioreqd/state still says running: wait for the new pid */
+    snprintf(pid, sizeof(pid), "%ld", (long)fx->dm.pid);
+    xs_wait_for(fx, "/local/domain/0/device-model/7/ioreqd/pid", pid);
+    if (dmproc_wait_for(&fx->dm, own_state_running, &o, WAIT_MS)) {
+        dmproc_dump_log(&fx->dm);
+        fail_msg("the restarted ioreqd did not write ioreqd/state");
+    }
+    assert_true(dfx_log_has(fx, "left by a previous ioreqd"));
+    assert_string_equal(xs_getf(fx, "%s", state_path()), "running");
+    status = dfx_signal_and_wait(fx, SIGTERM);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_string_equal(xs_getf(fx, "%s", state_path()), "running");
+}
+
 static void test_uart_pty_published(void **state)
 {
     struct dfx *fx = *state;
@@ -879,6 +918,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_no_keys_left_when_dir_was_new, setup, teardown),
         cmocka_unit_test_setup_teardown(test_uart_pty_published, setup, teardown),
         cmocka_unit_test_setup_teardown(test_beside_qemu_keys_and_conflicts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_beside_qemu_restart_keeps_qemu_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_release_of_live_domain_keeps_serving, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_after_crash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_control_socket, setup, teardown),
