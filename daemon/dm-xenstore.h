@@ -2,14 +2,19 @@
  * ioreqd's xenstore connection: what a toolstack reads from a device model
  * and what ioreqd must clean up again.
  *
- *   /local/domain/0/device-model/<domid>/state      "running" once serving (libxl waits for it)
- *   /local/domain/0/device-model/<domid>/ioreqd/... pid, version, device inventory
+ *   /local/domain/0/device-model/<domid>/state      "running" once serving (libxl waits for it),
+ *                                                    when ioreqd is the guest's device model
+ *   /local/domain/0/device-model/<domid>/ioreqd/... pid, version, device inventory, and
+ *                                                    state beside QEMU (the key above is then
+ *                                                    QEMU's: it writes it, libxl waits on it)
  *   /local/domain/<domid>/...                        keys devices publish for the guest's
  *                                                    tools (a UART's pty: serial/<n>/tty)
  *
- * Every node this module creates is remembered (the topmost node that did
- * not exist before), and dmxs_cleanup() removes exactly those, so nothing
- * ioreqd wrote is left behind and nothing others wrote is removed.
+ * Every node this module creates is remembered (each node that did not
+ * exist before the write), and dmxs_cleanup() removes those that nobody
+ * else wrote into meanwhile, so nothing ioreqd created is left behind and
+ * nothing others wrote is removed: a key that existed is never removed,
+ * even if ioreqd wrote it.
  *
  * It also watches @releaseDomain on the libevent loop and calls back so the
  * daemon can check whether its guest is gone.
@@ -55,6 +60,21 @@ int dmxs_reconnect(struct dmxs *x) must_check;
 const char *dmxs_dm_dir(const struct dmxs *x);
 /* "/local/domain/<domid>" */
 const char *dmxs_guest_dir(const struct dmxs *x);
+
+/*
+ * Whether QEMU's "<dm dir>/state" exists and ioreqd did not write it: QEMU
+ * (or another device model) serves the domain already. A state key left by
+ * an earlier ioreqd that ran alone (its ioreqd/pid there, no ioreqd/state)
+ * does not count.
+ */
+bool dmxs_qemu_state_present(struct dmxs *x);
+/*
+ * Beside QEMU, ioreqd writes nothing in the device-model directory outside
+ * its own "ioreqd/" (-EPERM), and its state key moves there.
+ */
+void dmxs_set_beside_qemu(struct dmxs *x, bool beside);
+/* "<dm dir>/state" alone, "<dm dir>/ioreqd/state" beside QEMU. */
+const char *dmxs_state_path(const struct dmxs *x);
 
 /*
  * Writes an absolute path, which must lie below dmxs_dm_dir() or

@@ -44,6 +44,7 @@
 
 #include <event2/event.h>
 
+#include "beside-qemu.h"
 #include "control.h"
 #include "depriv.h"
 #include "dm-xenstore.h"
@@ -90,8 +91,9 @@ struct ioreqd {
     unsigned nr_devs;
     struct control_server *ctl;
     struct event *liveness_ev; /* checks xenstore, polls the guest once without it */
-    bool publish_bars;         /* BAR placement is kept current in xenstore */
-    struct event *bars_ev;     /* writes moved BARs to xenstore, off the request path */
+    bool beside_qemu;      /* QEMU serves the guest too: its keys, lines and ports are off limits */
+    bool publish_bars;     /* BAR placement is kept current in xenstore */
+    struct event *bars_ev; /* writes moved BARs to xenstore, off the request path */
     int exit_code;
 };
 
@@ -615,10 +617,11 @@ static void retire_predecessor(struct ioreqd *d)
                      strerror(-rc));
     }
     free(id_text);
-    /* What it published is stale: ours replaces it, and goes with us. */
+    /* What it published is stale: ours replaces it, and goes with us. Beside
+     * QEMU its state key was under ioreqd/; the plain one is QEMU's. */
     snprintf(path, sizeof(path), "%s/ioreqd", dm);
     rc = dmxs_remove(d->xs, path);
-    if (!rc) {
+    if (!rc && !d->beside_qemu) {
         snprintf(path, sizeof(path), "%s/state", dm);
         rc = dmxs_remove(d->xs, path);
     }
@@ -677,6 +680,53 @@ static int publish_inventory(struct ioreqd *d)
     return 0;
 }
 
+/* The role beside-qemu.h and dm-xenstore.h describe, said or found in xenstore. */
+static bool decide_beside_qemu(struct dmxs *xs, int said)
+{
+    bool beside =
+        said == IOREQD_QEMU_BESIDE || (said == IOREQD_QEMU_DETECT && dmxs_qemu_state_present(xs));
+
+    if (said == IOREQD_QEMU_DETECT)
+        log_info("%s: serving %s", dmxs_state_path(xs),
+                 beside ? "beside the device model that wrote it (QEMU)" : "alone");
+    dmxs_set_beside_qemu(xs, beside);
+    return beside;
+}
+
+static void say_conflict(void *opaque, bool refused, const char *msg)
+{
+    if (refused)
+        log_error("beside QEMU: %s", msg);
+    else
+        log_warn("beside QEMU: %s", msg);
+}
+
+/* True (after logging why) when a device takes what QEMU beside it needs. */
+static bool leaves_qemu_alone(struct ioreqd *d)
+{
+    struct beside_qemu_irqs *irqs = calloc(d->nr_devs + 1, sizeof(*irqs));
+    const struct beside_qemu_report report = {.say = say_conflict};
+    unsigned nr = 0, refused;
+
+    if (!irqs) {
+        log_error("out of memory");
+        return true;
+    }
+    for (unsigned i = 0; i < d->nr_devs; i++) {
+        const struct ioreqd_device *dev = &d->devs[i];
+
+        if (dev->dev && dev->type->isa_irqs)
+            irqs[nr++] = (struct beside_qemu_irqs){dev->origin, dev->type->isa_irqs(dev->dev)};
+    }
+    refused = beside_qemu_check(d->io, d->pci, irqs, nr, &report);
+    free(irqs);
+    if (refused)
+        log_error("%u device setting%s would take from QEMU what it needs (ioreqd(8), BESIDE "
+                  "QEMU); --beside-qemu=no if QEMU does not serve this guest",
+                  refused, refused == 1 ? "" : "s");
+    return refused != 0;
+}
+
 int ioreqd_start(struct ioreqd **out, const struct ioreqd_params *p)
 {
     unsigned domid = p->domid, nr_devs = p->nr_devs;
@@ -686,7 +736,6 @@ int ioreqd_start(struct ioreqd **out, const struct ioreqd_params *p)
     const struct timeval liveness_tick = {.tv_sec = IOREQD_LIVENESS_SEC};
     struct ioreqd *d = calloc(1, sizeof(*d));
     int code = IOREQD_EXIT_FAILURE;
-    char path[512];
     int rc;
 
     if (!d) {
@@ -740,6 +789,7 @@ int ioreqd_start(struct ioreqd **out, const struct ioreqd_params *p)
     rc = dmxs_open(&d->xs, domid, d->base, &xs_cb);
     if (rc)
         goto fail;
+    d->beside_qemu = decide_beside_qemu(d->xs, p->beside_qemu);
     rc = guest_domain_open(&d->guest, domid);
     if (rc) {
         log_error("cannot open the hypervisor interface (libxenctrl): %s", strerror(-rc));
@@ -798,6 +848,10 @@ int ioreqd_start(struct ioreqd **out, const struct ioreqd_params *p)
         device_identity(dev->type, dev->dev, id, sizeof(id));
         log_info("device %u: %s%s%s", i, dev->type->name, id[0] ? " " : "", id);
     }
+    if (d->beside_qemu && leaves_qemu_alone(d)) {
+        code = IOREQD_EXIT_USAGE;
+        goto fail;
+    }
     code = IOREQD_EXIT_FAILURE;
     ioreq_server_set_pci_handler(d->srv, &(struct ioreq_pci_handler){
                                              .cfg_read = pci_bus_cfg_read,
@@ -819,8 +873,7 @@ int ioreqd_start(struct ioreqd **out, const struct ioreqd_params *p)
 
     rc = publish_inventory(d);
     if (!rc) {
-        snprintf(path, sizeof(path), "%s/state", dmxs_dm_dir(d->xs));
-        rc = dmxs_write(d->xs, path, "running");
+        rc = dmxs_write(d->xs, dmxs_state_path(d->xs), "running");
     }
     if (rc) {
         log_error("cannot write to xenstore: %s", strerror(-rc));

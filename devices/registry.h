@@ -83,6 +83,11 @@ struct device_type {
      * ioreqctl status all its items, ioreqctl stats its counters.
      */
     void (*report)(void *dev, const struct report_sink *sink);
+    /*
+     * Optional: the ISA IRQs the instance drives, bit n for IRQ n (PCI INTx
+     * and MSI are not ISA IRQs). Without it: none.
+     */
+    uint16_t (*isa_irqs)(void *dev);
 };
 
 /* The table, NULL-terminated. */

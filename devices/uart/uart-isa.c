@@ -287,6 +287,13 @@ static void uart_isa_report(void *opaque, const struct report_sink *sink)
     report_counter(sink, "interrupts", ui->irqs_raised);
 }
 
+static uint16_t uart_isa_irqs(void *dev)
+{
+    const struct uart_isa *ui = dev;
+
+    return (uint16_t)(1u << ui->irq);
+}
+
 const struct device_type uart_device_type = {
     .name = "uart",
     .summary =
@@ -296,4 +303,5 @@ const struct device_type uart_device_type = {
     .flush = uart_isa_flush,
     .destroy = uart_isa_destroy,
     .report = uart_isa_report,
+    .isa_irqs = uart_isa_irqs,
 };

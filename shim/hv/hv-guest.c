@@ -182,7 +182,12 @@ static int send_to_locked(struct mockhv *hv, unsigned vcpu, struct hv_server *s,
         crash(hv);
         return -EIO;
     }
-    q.vp_eport = slot->vp_eport;
+    if (slot->vp_eport != s->vcpu_port[vcpu]) {
+        /* Xen (ioreq_send): "device model set bad event channel", then as above */
+        crash(hv);
+        return -EIO;
+    }
+    q.vp_eport = s->vcpu_port[vcpu];
     q.state = STATE_IOREQ_NONE;
     memcpy(slot, &q, sizeof(q));
     pick_wait_word(hv, vc, s, vcpu);
@@ -272,10 +277,10 @@ int mockhv_invalidate(struct mockhv *hv, unsigned vcpu, int timeout_ms)
         return rc;
     for (int id = HV_MAX_SERVERS - 1; id >= 0 && !rc; id--) {
         struct hv_server *s = &hv->servers[id];
+        /* as send_invalidate_ioreq fills it: count is left 0 */
         ioreq_t p = {
             .type = IOREQ_TYPE_INVALIDATE,
             .size = 4,
-            .count = 1,
             .dir = IOREQ_WRITE,
             .data = ~0ull,
         };

@@ -28,10 +28,13 @@
 #define HV_HIGH_RAM_START      0x100000000ull
 #define HV_NR_HVM_PARAMS       HVM_NR_PARAMS
 #define HV_RANGE_TYPES         3
-#define HV_MAX_P2M_OVERRIDES   65536      /* frames moved by relocate_memory or left as holes */
-#define HV_VRAM_MAX_FRAMES     (1u << 18) /* track_dirty_vram: GB(1) >> PAGE_SHIFT, as dm.c */
-#define HV_MAX_MEM_TYPE_RANGES 65536      /* set_mem_type records (a bound of the mock's) */
-#define HV_MAX_CACHEATTR       64         /* pinned cache attribute ranges, Xen's bound */
+#define HV_MAX_P2M_OVERRIDES   65536         /* frames moved by relocate_memory or left as holes */
+#define HV_MAX_PAGED_OUT       16            /* frames a test may page out at once */
+#define HV_MAX_POPULATED       (64ull << 20) /* pages populate_physmap may add (VRAM, ROMs) */
+#define HV_MAX_POPULATE_ORDER  9             /* x86 Xen's default limit for a domU's extents */
+#define HV_VRAM_MAX_FRAMES     (1u << 18)    /* track_dirty_vram: GB(1) >> PAGE_SHIFT, as dm.c */
+#define HV_MAX_MEM_TYPE_RANGES 65536         /* set_mem_type records (a bound of the mock's) */
+#define HV_MAX_CACHEATTR       64            /* pinned cache attribute ranges, Xen's bound */
 #define HV_PADDR_BITS          52
 /* d->nr_pirqs of an HVM guest: the host's GSIs (48 on the mock's host) plus extra_domU_irqs (32).
  */
@@ -179,8 +182,13 @@ struct mockhv {
     int ram_fd;
     uint8_t *ram;
     uint64_t ram_bytes;
-    uint64_t low_end; /* RAM [0, low_end) and [4G, 4G + ram_bytes - low_end) */
+    uint64_t populated; /* bytes populate_physmap added after ram_bytes in the memfd */
+    uint64_t low_end;   /* RAM [0, low_end) and [4G, 4G + ram_bytes - low_end) */
     struct hv_p2m p2m;
+    struct {
+        uint64_t gfn;
+        unsigned left; /* translations still to report it paged out; 0: slot free */
+    } paged[HV_MAX_PAGED_OUT];
     uint64_t max_gfn; /* highest frame ever mapped (Xen's max_mapped_pfn) */
     struct hv_vram vram;
     struct hv_mem_types mem_types;
@@ -243,6 +251,7 @@ void hv_memory_fini(struct mockhv *hv);
 /* memfd offset of a frame, -1 if it is not RAM */
 int64_t hv_p2m_lookup(const struct mockhv *hv, uint64_t gfn);
 int hv_p2m_relocate(struct mockhv *hv, uint64_t src, uint64_t dst, uint64_t nr);
+int hv_populate_physmap(struct mockhv *hv, const struct wire_req *req, size_t len);
 /* Page by page through the p2m; -EFAULT (nothing done) unless every page is RAM. */
 int hv_ram_access(struct mockhv *hv, uint64_t gpa, void *buf, uint64_t len, enum hv_ram_op op);
 int hv_fmem_translate(struct mockhv *hv, const struct wire_req *req, size_t len, void *out,
@@ -347,8 +356,8 @@ void hv_records_init(struct mockhv *hv);
 void hv_records_fini(struct mockhv *hv);
 
 /* hv-xc.c */
-int hv_xc_handle(struct hv_conn *c, const struct wire_req *req, struct wire_rep *rep, void *payload,
-                 uint32_t *payload_len);
+int hv_xc_handle(struct hv_conn *c, const struct wire_req *req, size_t len, struct wire_rep *rep,
+                 void *payload, uint32_t *payload_len);
 
 /* hv-transport.c */
 int hv_transport_start(struct mockhv *hv);

@@ -165,8 +165,9 @@ static int dispatch(struct hv_conn *c, const struct wire_req *req, size_t len, s
             rc = hv_records_handle(c, req, len, rep, tx_buf() + sizeof(*rep), plen);
         return rc;
     case WIRE_KIND_XC:
-        if (req->op >= WIRE_OP_XC_DOMAIN_INFO && req->op <= WIRE_OP_XC_HVM_PARAM_SET)
-            return hv_xc_handle(c, req, rep, tx_buf() + sizeof(*rep), plen);
+        if ((req->op >= WIRE_OP_XC_DOMAIN_INFO && req->op <= WIRE_OP_XC_HVM_PARAM_SET) ||
+            req->op == WIRE_OP_XC_POPULATE_PHYSMAP)
+            return hv_xc_handle(c, req, len, rep, tx_buf() + sizeof(*rep), plen);
         break;
     }
     return -ENOSYS;

@@ -1,7 +1,7 @@
 /*
  * The xenctrl view of the mock: domain information (dom0 and the one HVM
- * guest) and HVM parameters, checked like Xen checks them (index range,
- * unknown domain).
+ * guest), HVM parameters, checked like Xen checks them (index range,
+ * unknown domain), and populate_physmap (hv-memory.c).
  */
 #include <errno.h>
 #include <string.h>
@@ -34,8 +34,8 @@ static void fill_info(struct mockhv *hv, uint16_t domid, struct wire_dominfo *d)
     d->handle[15] = 0x5a;
 }
 
-int hv_xc_handle(struct hv_conn *c, const struct wire_req *req, struct wire_rep *rep, void *payload,
-                 uint32_t *payload_len)
+int hv_xc_handle(struct hv_conn *c, const struct wire_req *req, size_t len, struct wire_rep *rep,
+                 void *payload, uint32_t *payload_len)
 {
     struct mockhv *hv = c->hv;
     struct wire_dominfo *out = payload;
@@ -68,6 +68,9 @@ int hv_xc_handle(struct hv_conn *c, const struct wire_req *req, struct wire_rep 
         else
             hv->params[idx] = req->a[1];
         return 0;
+    case WIRE_OP_XC_POPULATE_PHYSMAP:
+        rc = hv_check_domid(c, req->domid);
+        return rc ? rc : hv_populate_physmap(hv, req, len);
     }
     return -ENOSYS;
 }

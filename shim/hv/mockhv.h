@@ -107,9 +107,10 @@ struct mockhv_rep {
 int mockhv_rep(struct mockhv *hv, unsigned vcpu, const struct mockhv_rep *rep, int timeout_ms);
 
 /* Buffered write (what Xen buffers: stdvga VRAM writes, TIMEOFFSET).
- * mmio: IOREQ_TYPE_COPY to the server owning addr (addr < 1 MiB, 20-bit ring
- * field); size 1/2/4/8 (8 takes two slots). Falls back to a synchronous
- * request from `vcpu` when the ring is full, as Xen does. Unclaimed: dropped. */
+ * mmio: IOREQ_TYPE_COPY to the server owning addr; size 1/2/4/8 (8 takes two
+ * slots). Falls back to a synchronous request from `vcpu` when the ring is
+ * full, as Xen does. Unclaimed: dropped. Above 0xfffff (the ring's 20-bit
+ * address field): dropped as done, as Xen 4.17 does (stats.buffered_dropped). */
 int mockhv_buf_write(struct mockhv *hv, unsigned vcpu, bool mmio, uint64_t addr, unsigned size,
                      uint64_t val, int timeout_ms);
 /* n buffered writes of vals[] to one address, as n mockhv_buf_write calls
@@ -132,6 +133,12 @@ int mockhv_timeoffset(struct mockhv *hv, int64_t delta);
 /* IOREQ_TYPE_INVALIDATE to every enabled server, one after the other, each
  * waited for from `vcpu`. */
 int mockhv_invalidate(struct mockhv *hv, unsigned vcpu, int timeout_ms);
+/* The guest's XENMEM_decrease_reservation from `vcpu`: frames gfn.. become
+ * holes, up to the first that is not RAM; if any went, INVALIDATE goes to
+ * every enabled server on the hypercall's return (mockhv_invalidate from
+ * that vCPU), as Xen does. Returns the frames removed or -errno. */
+int mockhv_decrease_reservation(struct mockhv *hv, unsigned vcpu, uint64_t gfn, uint64_t nr,
+                                int timeout_ms);
 
 /* ---- guest RAM (through the p2m, so relocate_memory is honoured; -EFAULT,
  * with nothing copied, unless every byte is RAM). mockhv_ram_write is the
@@ -139,6 +146,13 @@ int mockhv_invalidate(struct mockhv *hv, unsigned vcpu, int timeout_ms);
 int mockhv_ram_read(struct mockhv *hv, uint64_t gpa, void *buf, size_t len);
 int mockhv_ram_write(struct mockhv *hv, uint64_t gpa, const void *buf, size_t len);
 uint64_t mockhv_ram_size(const struct mockhv *hv);
+/* Xen's paging: the RAM frame gfn reads as paged out (privcmd's ENOENT, on
+ * which libxenforeignmemory sleeps and retries) for the next `lookups`
+ * translations a device model asks for, then is back. The guest's own
+ * accesses are unaffected. 0, -EINVAL (not RAM), -ENOSPC (16 at once). */
+int mockhv_page_out(struct mockhv *hv, uint64_t gfn, unsigned lookups);
+/* Lookups left before gfn is paged in again (0: it is in). */
+unsigned mockhv_paged_out(struct mockhv *hv, uint64_t gfn);
 
 /* ---- interrupts the device models raised ---- */
 enum mockhv_irq_kind {
@@ -326,6 +340,8 @@ struct mockhv_stats {
     uint64_t unclaimed_writes;
     uint64_t requests; /* synchronous requests completed */
     uint64_t timeouts;
+    /* buffered writes Xen 4.17 drops as done: an address above 0xfffff */
+    uint64_t buffered_dropped;
 };
 void mockhv_get_stats(struct mockhv *hv, struct mockhv_stats *out);
 
@@ -355,7 +371,7 @@ int mockhv_raw_notify(struct mockhv *hv, uint16_t id, unsigned vcpu);
 
 /* ---- firmware: enumerate bus 0 and assign BARs as hvmloader does ---- */
 struct mockhv_pci_bar {
-    unsigned index; /* BAR register 0..5 */
+    unsigned index; /* BAR register 0..5, 6 for the expansion ROM */
     bool io;
     bool mem64;
     bool prefetch;
@@ -369,18 +385,21 @@ struct mockhv_pci_func {
     uint32_t class_rev; /* class << 8 | revision */
     uint8_t header_type;
     uint8_t irq_pin;
+    uint8_t irq_line; /* what the pass wrote to PCI_INTERRUPT_LINE (pin != 0) */
     unsigned nr_bars;
-    struct mockhv_pci_bar bars[6];
+    struct mockhv_pci_bar bars[7];
 };
 
 /*
- * Scans 00:00.0-00:1f.7 (functions 1-7 only on multi-function devices),
- * sizes every BAR of type-0 functions, assigns them largest first, each
- * aligned to its size (I/O from 0xc000, memory from 0xf0000000 up to
- * 0xfc000000; 64-bit BARs that do not fit there go above RAM past 4 GiB),
- * then enables I/O, memory and bus-master decode in the command register.
- * BARs whose size is not a power of two are left unassigned. Fills up to
- * max functions; returns how many were found.
+ * Does what hvmloader's pci_setup does (hv-firmware.c says what): routes
+ * PIRQ links 0-3 to IRQs 5, 10, 11, 5 at 00:01.0, probes all 256 devfns,
+ * sets up IDE, PIIX4 ACPI and the primary VGA by class, sizes BARs 0-5 and the ROM, writes INTx
+ * lines, places BARs largest first (I/O from 0xc000, memory from 0xf0000000 below 0xfc000000, the
+ * hole growing down to 0x80000000 but not over low RAM, 64-bit BARs above RAM past 4 GiB when it is
+ * still too small), then enables bus master and the decode each function got. Fills up to max
+ * functions; returns how many were found, or -EPROTO when 00:01.0 answers and is not the PIIX3 ISA
+ * bridge 8086:7000 or an ACPI PM function is not the PIIX4's 8086:7113
+ * (hvmloader asserts both and the guest stops).
  */
 int mockhv_firmware_pci_init(struct mockhv *hv, unsigned vcpu, struct mockhv_pci_func *out,
                              size_t max, int timeout_ms);

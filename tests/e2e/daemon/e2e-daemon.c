@@ -332,7 +332,7 @@ static void test_xenstore_bars_follow_the_guest(void **state)
     start_ioreqd(fx, devs);
     assert_string_equal(xs_getf(fx, "%s/0", dir), "host-bridge: 00:00.0 8086:1237");
     assert_false(xs_exists(fx, "/local/domain/0/device-model/7/ioreqd/devices/0/bars"));
-    assert_string_equal(xs_getf(fx, "%s/1", dir), "xen-platform: 00:01.0 5853:0001");
+    assert_string_equal(xs_getf(fx, "%s/1", dir), "xen-platform: 00:10.0 5853:0001");
     assert_string_equal(xs_getf(fx, "%s/1/bars", dir),
                         "bar0=io:unmapped+0x100 bar1=mem32:unmapped+0x1000000");
     assert_string_equal(xs_getf(fx, "%s/2", dir), "uart: port=0x3f8 irq=4 backend=null");
@@ -346,7 +346,7 @@ static void test_xenstore_bars_follow_the_guest(void **state)
     assert_int_equal(xfn->bars[1].base, 0xf0000000);
     snprintf(path, sizeof(path), "%s/1/bars", dir);
     xs_wait_for(fx, path, "bar0=io:0xc000+0x100 bar1=mem32:0xf0000000+0x1000000");
-    assert_string_equal(xs_getf(fx, "%s/1", dir), "xen-platform: 00:01.0 5853:0001");
+    assert_string_equal(xs_getf(fx, "%s/1", dir), "xen-platform: 00:10.0 5853:0001");
 
     /* Guest output: the UART's entry stays what it was, counters live elsewhere. */
     for (const char *p = "hello\r\n"; *p; p++)
@@ -485,6 +485,120 @@ static void test_no_keys_left_when_dir_was_new(void **state)
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     assert_false(xs_exists(fx, "/local/domain/0/device-model/7"));
+}
+
+struct own_state {
+    struct dfx *fx;
+};
+
+static bool own_state_running(void *arg)
+{
+    struct own_state *o = arg;
+    const char *v = xs_getf(o->fx, "/local/domain/0/device-model/7/ioreqd/state");
+
+    return v && strcmp(v, "running") == 0;
+}
+
+/*
+ * QEMU serves the guest already (its state key, which libxl waits on, and
+ * its backends): ioreqd finds out, keeps its state under ioreqd/, warns
+ * about COM2's IRQ 3 (QEMU's when given a second serial port), refuses the
+ * Xen platform ports and IRQ 12, and leaves QEMU's keys as they were.
+ */
+static void test_beside_qemu_keys_and_conflicts(void **state)
+{
+    struct dfx *fx = *state;
+    const char *ok[] = {"--domid",
+                        "7",
+                        "--foreground",
+                        "--control-socket",
+                        fx->ctlpath,
+                        "--device",
+                        "uart,com=2,backend=null",
+                        NULL};
+    const char *refused[] = {"--domid",
+                             "7",
+                             "--foreground",
+                             "--control-socket",
+                             fx->ctlpath,
+                             "--device",
+                             "xen-platform",
+                             "--device",
+                             "uart,irq=12,backend=null",
+                             NULL};
+    struct own_state o = {fx};
+    int status;
+
+    start_hv(fx, 1);
+    assert_true(xs_write(fx->xs, XBT_NULL, state_path(), "running", 7));
+    assert_true(
+        xs_write(fx->xs, XBT_NULL, "/local/domain/0/device-model/7/backends/console", "qemu", 4));
+    assert_true(xs_write(fx->xs, XBT_NULL, state_path(), "running", 7));
+    spawn(fx, &fx->dm, ok);
+    if (dmproc_wait_for(&fx->dm, own_state_running, &o, WAIT_MS)) {
+        dmproc_dump_log(&fx->dm);
+        fail_msg("ioreqd did not write ioreqd/state");
+    }
+    assert_true(dfx_log_has(fx, "beside the device model that wrote it"));
+    assert_true(dfx_log_has(fx, "ISA IRQ 3 is QEMU's when it has COM2's"));
+    status = dfx_signal_and_wait(fx, SIGTERM);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_false(xs_exists(fx, "/local/domain/0/device-model/7/ioreqd"));
+    assert_string_equal(xs_getf(fx, "%s", state_path()), "running");
+    assert_string_equal(xs_getf(fx, "/local/domain/0/device-model/7/backends/console"), "qemu");
+
+    dmproc_fini(&fx->dm);
+    spawn(fx, &fx->dm, refused);
+    status = dfx_wait_exit(&fx->dm);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) != 2)
+        dmproc_dump_log(&fx->dm);
+    assert_int_equal(WEXITSTATUS(status), 2);
+    assert_true(dfx_log_has(fx, "the Xen platform device's fixed ports"));
+    assert_true(dfx_log_has(fx, "ISA IRQ 12 is the i8042 mouse's"));
+    assert_false(xs_exists(fx, "/local/domain/0/device-model/7/ioreqd"));
+    assert_string_equal(xs_getf(fx, "%s", state_path()), "running");
+    assert_string_equal(xs_getf(fx, "/local/domain/0/device-model/7/backends/console"), "qemu");
+}
+
+/* A restart beside QEMU retires its crashed predecessor's keys, never QEMU's state. */
+static void test_beside_qemu_restart_keeps_qemu_state(void **state)
+{
+    struct dfx *fx = *state;
+    const char *args[] = {
+        "--domid",          "7",         "--foreground", "--beside-qemu",           "yes",
+        "--control-socket", fx->ctlpath, "--device",     "uart,com=2,backend=null", NULL};
+    struct own_state o = {fx};
+    char pid[16];
+    int status;
+
+    start_hv(fx, 1);
+    assert_true(xs_write(fx->xs, XBT_NULL, state_path(), "running", 7));
+    spawn(fx, &fx->dm, args);
+    if (dmproc_wait_for(&fx->dm, own_state_running, &o, WAIT_MS)) {
+        dmproc_dump_log(&fx->dm);
+        fail_msg("ioreqd did not write ioreqd/state");
+    }
+    status = dfx_signal_and_wait(fx, SIGKILL);
+    assert_true(WIFSIGNALED(status));
+    assert_true(xs_exists(fx, "/local/domain/0/device-model/7/ioreqd/server-id"));
+
+    dmproc_fini(&fx->dm);
+    spawn(fx, &fx->dm, args);
+    /* the crashed one's ioreqd/state still says running: wait for the new pid */
+    snprintf(pid, sizeof(pid), "%ld", (long)fx->dm.pid);
+    xs_wait_for(fx, "/local/domain/0/device-model/7/ioreqd/pid", pid);
+    if (dmproc_wait_for(&fx->dm, own_state_running, &o, WAIT_MS)) {
+        dmproc_dump_log(&fx->dm);
+        fail_msg("the restarted ioreqd did not write ioreqd/state");
+    }
+    assert_true(dfx_log_has(fx, "left by a previous ioreqd"));
+    assert_string_equal(xs_getf(fx, "%s", state_path()), "running");
+    status = dfx_signal_and_wait(fx, SIGTERM);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_string_equal(xs_getf(fx, "%s", state_path()), "running");
 }
 
 static void test_uart_pty_published(void **state)
@@ -803,6 +917,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_double_sigterm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_keys_left_when_dir_was_new, setup, teardown),
         cmocka_unit_test_setup_teardown(test_uart_pty_published, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_beside_qemu_keys_and_conflicts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_beside_qemu_restart_keeps_qemu_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_release_of_live_domain_keeps_serving, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_after_crash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_control_socket, setup, teardown),

@@ -466,6 +466,31 @@ static void test_forbidden_socket_kills(void **state)
     expect_sigsys(fx);
 }
 
+/*
+ * A guest frame Xen has paged out: libxenforeignmemory sleeps (usleep) and
+ * retries the map until it is paged in, under the filter. The guest's rep
+ * outsb reads its buffer from such a frame; the daemon serves it and lives.
+ */
+static void test_paged_out_frame_under_filter(void **state)
+{
+    struct fixture *fx = *state;
+    const struct run_opts o = {0}; /* the filter is on by default, even as root */
+    const struct mockhv_rep rep = {.size = 1, .addr = COM1 + UART_SCR, .gpa = 0x7000, .count = 2};
+    int status;
+
+    start_hv(fx, 1);
+    start_ioreqd(fx, &o);
+    assert_int_equal(mockhv_ram_write(fx->d.hv, 0x7000, "\x11\x22", 2), 0);
+    assert_int_equal(mockhv_page_out(fx->d.hv, 7, 3), 0);
+    assert_int_equal(mockhv_rep(fx->d.hv, 0, &rep, WAIT_MS), 0);
+    /* the map asked three times while paged out, then once more */
+    assert_int_equal(mockhv_paged_out(fx->d.hv, 7), 0);
+    /* the scratch register holds the last byte of the buffer */
+    assert_int_equal(dfx_pio_in(&fx->d, 0, COM1 + UART_SCR), 0x22);
+    uart_works(fx, 1);
+    assert_int_equal(waitpid(fx->d.dm.pid, &status, WNOHANG), 0);
+}
+
 /* --no-seccomp is the documented escape hatch: the same call then succeeds. */
 static void test_no_seccomp_allows(void **state)
 {
@@ -724,6 +749,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_forbidden_exec_kills, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forbidden_socket_kills, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_seccomp_allows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_paged_out_frame_under_filter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_chroot_virtio_blk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_under_load, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_under_load_restricted, setup, teardown),

@@ -402,6 +402,21 @@ static void test_timeoffset_invalidate(void **state)
     assert_int_equal(vs[2].by_type[IOREQ_STAT_INVALIDATE], 1);
 }
 
+/* The guest balloons out two frames: Xen invalidates the map cache on the hypercall's return. */
+static void test_balloon_invalidates(void **state)
+{
+    struct env *e = *state;
+    struct ioreq_vcpu_stats vs[NVCPUS];
+    struct ioreq_stats st;
+
+    assert_int_equal(mockhv_decrease_reservation(e->hv, 1, 0x100, 2, TMO), 2);
+    loop_stop(e);
+    ioreq_server_get_stats(e->srv, &st, vs, NVCPUS);
+    assert_int_equal(st.gmem.invalidations, 1);
+    assert_int_equal(vs[1].by_type[IOREQ_STAT_INVALIDATE], 1);
+    assert_int_equal(vs[0].by_type[IOREQ_STAT_INVALIDATE], 0);
+}
+
 static void test_interrupts(void **state)
 {
     struct env *e = *state;
@@ -587,6 +602,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pci_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_buffered_before_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeoffset_invalidate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_balloon_invalidates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ranges_follow_registry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_slot_and_ring, setup, teardown),

@@ -129,7 +129,9 @@ static void test_bad_arguments(void **state)
     assert_int_equal(mockhv_mmio_read(fx->hv, 0, 0x1000, 3, &q, T), -EINVAL);
     assert_int_equal(mockhv_cfg_read(fx->hv, 0, 0, 256, 4, &v, T), -EINVAL);
     assert_int_equal(mockhv_cfg_read(fx->hv, 0, 0, 2, 4, &v, T), -EINVAL);
-    assert_int_equal(mockhv_buf_write(fx->hv, 0, true, 1u << 20, 4, 0, T), -EINVAL);
+    /* not an argument error: Xen 4.17 drops it as done (test-shim-xen-details) */
+    assert_int_equal(mockhv_buf_write(fx->hv, 0, true, 1u << 20, 4, 0, T), 0);
+    assert_int_equal(mockhv_buf_write(fx->hv, 0, false, 0xffff, 2, 0, T), -EINVAL);
 }
 
 static void test_route_highest_enabled_server(void **state)
