@@ -15,7 +15,6 @@
 #include "control-proto.h"
 #include "json.h"
 #include "ctl-client.h"
-#include "json.h"
 
 static long long now_ms(void)
 {

@@ -10,7 +10,6 @@
 
 #include "control-proto.h"
 #include "json.h"
-#include "json.h"
 #include "ctl-output.h"
 #include "ctl.h"
 

@@ -16,7 +16,6 @@
 #include "control-proto.h"
 #include "json.h"
 #include "ctl-inventory.h"
-#include "json.h"
 #include "ctl-output.h"
 #include "ctl.h"
 

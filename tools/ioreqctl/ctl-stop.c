@@ -19,7 +19,6 @@
 #include "json.h"
 #include "ctl-client.h"
 #include "ctl-inventory.h"
-#include "json.h"
 #include "ctl.h"
 
 enum stop_how { STOP_CONTROL, STOP_SIGTERM };

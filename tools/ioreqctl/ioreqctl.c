@@ -12,7 +12,6 @@
 #include "control-proto.h"
 #include "json.h"
 #include "ctl-client.h"
-#include "json.h"
 #include "ctl-inventory.h"
 #include "ctl.h"
 
