@@ -19,7 +19,8 @@
  *   A client that does not read its replies is not read from either, so
  *   the memory one connection holds is bounded.
  *
- * Members of the replies (the daemon's ops produce them):
+ * Members of the replies (daemon/replies.c writes them; the lists of
+ * counters below name them for both sides):
  *   status  domid, pid, version, vcpus, server_id, and "devices": an array
  *           of {"index", "type", "description"} with, for a PCI device,
  *           "pci": an array of functions, each
@@ -34,21 +35,16 @@
  *                              "data","masked","pending"}, ...]}}
  *           (MSI-X vectors in use only: programmed or unmasked);
  *           other members may follow.
- *   stats   what control_json_ioreq_stats() writes:
- *             "vcpus": n,
- *             "requests": {"sync","buffered","malformed","unclaimed",
- *                          "spurious_notifications"},
- *             "by_type": {"pio","copy","pci_config","timeoffset",
- *                         "invalidate","unknown"},
- *             "per_vcpu": [{"vcpu","requests","pio",...,"unknown"}, ...],
- *             "mapcache": {"hits","misses","evictions","invalidations",
- *                          "faults","mapped_bytes","dirty_reports"},
- *             "timeoffset": seconds;
- *           what control_json_faults() writes:
- *             "faults": {"pci_no_function", "pci_config_past_end", ...}
+ *   stats   "vcpus": n,
+ *           "requests": {control_stats_request_keys},
+ *           "by_type": {control_stats_type_keys},
+ *           "per_vcpu": [{"vcpu","requests",control_stats_type_keys}, ...],
+ *           "mapcache": {control_stats_mapcache_keys},
+ *           "timeoffset": seconds;
+ *           "faults": {"pci_no_function", "pci_config_past_end", ...}
  *           (every cause of dm-faults.h, in its order, 0 included);
  *           and "devices": an array of {"index", "type",
- *           "requests": {"reads","writes","config_reads","config_writes"},
+ *           "requests": {control_device_request_keys},
  *           and, when the device counts things,
  *           "counters": {name: unsigned integer, ...}}.
  *   stop    nothing more: the daemon has been asked to stop; it closes the
@@ -65,6 +61,17 @@
 #define CONTROL_LINE_MAX    256        /* bytes of one request line, "\n" included */
 #define CONTROL_REPLY_MAX   (1u << 20) /* bytes of one reply line */
 #define CONTROL_MAX_CLIENTS 16
+
+/* Counters of the stats reply, each list in the order it is written. */
+#define CONTROL_STATS_REQUESTS 5  /* sync, buffered, malformed, unclaimed, spurious_notifications  \
+                                   */
+#define CONTROL_STATS_TYPES     6 /* pio, copy, pci_config, timeoffset, invalidate, unknown */
+#define CONTROL_STATS_MAPCACHE  7 /* hits ... dirty_reports */
+#define CONTROL_DEVICE_REQUESTS 4 /* reads, writes, config_reads, config_writes */
+extern const char *const control_stats_request_keys[CONTROL_STATS_REQUESTS];
+extern const char *const control_stats_type_keys[CONTROL_STATS_TYPES];
+extern const char *const control_stats_mapcache_keys[CONTROL_STATS_MAPCACHE];
+extern const char *const control_device_request_keys[CONTROL_DEVICE_REQUESTS];
 
 /* "/run/ioreqd/<domid>.sock" into buf; 0 or -ENAMETOOLONG. */
 int control_default_path(char *buf, size_t len, unsigned domid) must_check;

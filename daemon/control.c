@@ -28,69 +28,6 @@
 
 #define CONTROL_OUT_HIGH (64u * 1024)
 
-/* Names of enum ioreq_stat_type in the JSON, in enum order. */
-static const char *const stat_type_names[IOREQ_STAT_TYPES] = {
-    [IOREQ_STAT_PIO] = "pio",
-    [IOREQ_STAT_COPY] = "copy",
-    [IOREQ_STAT_PCI_CONFIG] = "pci_config",
-    [IOREQ_STAT_TIMEOFFSET] = "timeoffset",
-    [IOREQ_STAT_INVALIDATE] = "invalidate",
-    [IOREQ_STAT_UNKNOWN] = "unknown",
-};
-
-void control_json_ioreq_stats(struct json_buf *b, const struct ioreq_stats *st,
-                              const struct ioreq_vcpu_stats *per_vcpu, unsigned nr)
-{
-    uint64_t total[IOREQ_STAT_TYPES] = {0};
-
-    json_uint(b, "vcpus", st->nr_vcpus);
-    json_begin_object(b, "requests");
-    json_uint(b, "sync", st->sync_requests);
-    json_uint(b, "buffered", st->buffered_requests);
-    json_uint(b, "malformed", st->malformed);
-    json_uint(b, "unclaimed", st->unclaimed);
-    json_uint(b, "spurious_notifications", st->spurious_notifications);
-    json_end_object(b);
-
-    for (unsigned v = 0; v < nr; v++)
-        for (unsigned t = 0; t < IOREQ_STAT_TYPES; t++)
-            total[t] += per_vcpu[v].by_type[t];
-    json_begin_object(b, "by_type");
-    for (unsigned t = 0; t < IOREQ_STAT_TYPES; t++)
-        json_uint(b, stat_type_names[t], total[t]);
-    json_end_object(b);
-
-    json_begin_array(b, "per_vcpu");
-    for (unsigned v = 0; v < nr; v++) {
-        json_begin_object(b, NULL);
-        json_uint(b, "vcpu", v);
-        json_uint(b, "requests", per_vcpu[v].requests);
-        for (unsigned t = 0; t < IOREQ_STAT_TYPES; t++)
-            json_uint(b, stat_type_names[t], per_vcpu[v].by_type[t]);
-        json_end_object(b);
-    }
-    json_end_array(b);
-
-    json_begin_object(b, "mapcache");
-    json_uint(b, "hits", st->gmem.hits);
-    json_uint(b, "misses", st->gmem.misses);
-    json_uint(b, "evictions", st->gmem.evictions);
-    json_uint(b, "invalidations", st->gmem.invalidations);
-    json_uint(b, "faults", st->gmem.faults);
-    json_uint(b, "mapped_bytes", st->gmem.mapped_bytes);
-    json_uint(b, "dirty_reports", st->gmem.dirty_reports);
-    json_end_object(b);
-    json_int(b, "timeoffset", st->timeoffset);
-}
-
-void control_json_faults(struct json_buf *b, const struct dm_faults *faults)
-{
-    json_begin_object(b, "faults");
-    for (unsigned c = 0; c < DM_FAULT_COUNT; c++)
-        json_uint(b, dm_fault_name((enum dm_fault)c), faults ? faults->count[c] : 0);
-    json_end_object(b);
-}
-
 /* ---- server ---- */
 
 struct control_conn {

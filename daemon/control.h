@@ -15,16 +15,6 @@
 #include "json.h"
 
 struct event_base;
-struct dm_faults;
-struct ioreq_stats;
-struct ioreq_vcpu_stats;
-
-/* The stats members listed above, for `nr` vCPUs of `per_vcpu`. */
-void control_json_ioreq_stats(struct json_buf *b, const struct ioreq_stats *st,
-                              const struct ioreq_vcpu_stats *per_vcpu, unsigned nr);
-
-/* "faults": the device-level faults by cause (every cause; NULL counts as all 0). */
-void control_json_faults(struct json_buf *b, const struct dm_faults *faults);
 
 /*
  * The daemon's side. status and stats append the members of the reply

@@ -12,25 +12,18 @@
  * notices its guest's end by polling the hypervisor about that guest, the
  * one thing its restricted handles may still ask.
  *
- * The xenstore inventory holds what stays true (each device's identity);
- * where the guest placed the BARs is published too, and rewritten when a
- * config write moves one, but only while xenstore stays connected (not with
- * --runas), so nothing there goes stale. Live state, counters included,
- * comes from the control socket.
- *
- * Counting: each device is created with its own io_counters; every range it
- * maps names them, and its PCI functions carry them, so the bus counts their
- * config cycles and the BARs it maps count as theirs. PCI config cycles go
- * from the ioreq server straight to the bus; the bus's listener tells us
- * which functions a device added and when a BAR moved.
+ * This file composes the parts, each of which has one job: the devices
+ * (dm-devices.c), the xenstore inventory (inventory.c), a crashed
+ * predecessor's server (predecessor.c), the control socket (control.c)
+ * and its replies (replies.c). PCI config cycles go from the ioreq server
+ * straight to the PCI bus.
  *
  * Stopping: SIGTERM, SIGINT, SIGHUP (libxl's way of stopping a device model),
  * "stop" on the control socket and the guest's domain disappearing end the
- * loop with status 0; the ioreq
- * server reporting that the hypervisor went away ends it with status 1.
- * Teardown is the same in every case and tolerates a domain that no longer
- * exists. It starts by disabling the server and answering what reached it
- * (ioreq_server_quiesce): Xen wakes a waiting vCPU only by our notification.
+ * loop with status 0; the ioreq server reporting that the hypervisor went away ends it with
+ * status 1. Teardown is the same in every case and tolerates a domain that no longer exists. It
+ * starts by disabling the server and answering what reached it (ioreq_server_quiesce): Xen wakes a
+ * waiting vCPU only by our notification.
  */
 #include "ioreqd.h"
 
@@ -47,11 +40,14 @@
 #include "beside-qemu.h"
 #include "control.h"
 #include "depriv.h"
+#include "dm-devices.h"
 #include "dm-xenstore.h"
 #include "guest-domain.h"
+#include "inventory.h"
 #include "io-range.h"
 #include "log.h"
-#include "pci/pci.h"
+#include "predecessor.h"
+#include "replies.h"
 #include "server.h"
 #include "settings.h"
 
@@ -59,48 +55,27 @@
 #define IOREQD_VERSION "unknown"
 #endif
 
-/* At most this many PCI functions per device (a multi-function slot has 8). */
-#define IOREQD_DEV_FNS 8
-
-struct ioreqd_device {
-    struct ioreqd *d;
-    unsigned index;
-    const struct device_type *type;
-    struct device_spec spec;
-    char *origin;
-    void *dev;                           /* NULL until created */
-    char dir[128];                       /* this device's inventory directory in xenstore */
-    struct io_counters counters;         /* its accesses and config cycles */
-    struct pci_dev *fns[IOREQD_DEV_FNS]; /* its PCI functions, as the bus added them */
-    unsigned nr_fns;
-    bool bars_dirty; /* placement changed since xenstore was last told */
-};
-
 static const int stop_signals[] = {SIGTERM, SIGINT, SIGHUP};
 
 struct ioreqd {
     unsigned domid;
     struct event_base *base;
     struct event *sig_ev[ARRAY_SIZE(stop_signals)];
-    struct dmxs *xs;
+    struct dmxs *xs; /* NULL once closed (--runas, or the connection was lost) */
     struct guest_domain *guest;
     struct io_registry *io;
     struct ioreq_server *srv;
     struct pci_bus *pci;
-    struct ioreqd_device *devs;
-    unsigned nr_devs;
+    struct dm_devices devs;
+    struct inventory inv;
     struct control_server *ctl;
     struct event *liveness_ev; /* checks xenstore, polls the guest once without it */
-    bool beside_qemu;      /* QEMU serves the guest too: its keys, lines and ports are off limits */
-    bool publish_bars;     /* BAR placement is kept current in xenstore */
-    struct event *bars_ev; /* writes moved BARs to xenstore, off the request path */
+    bool beside_qemu; /* QEMU serves the guest too: its keys, lines and ports are off limits */
     int exit_code;
 };
 
 /* How often a daemon without xenstore asks whether its guest still exists. */
 #define IOREQD_LIVENESS_SEC 2
-/* Moved BARs reach xenstore after this long, so a guest toggling decode costs little. */
-#define IOREQD_BARS_DELAY_MS 100
 
 static void ioreqd_finish(struct ioreqd *d, int exit_code)
 {
@@ -165,6 +140,7 @@ static void on_liveness_tick(evutil_socket_t fd, short what, void *opaque)
         log_warn("xenstore connection lost (%s): asking the hypervisor every %d s whether "
                  "domain %u still exists; the keys written stay for the toolstack to remove",
                  strerror(-rc), IOREQD_LIVENESS_SEC, d->domid);
+        inventory_detach(&d->inv);
         dmxs_close_keep(d->xs);
         d->xs = NULL;
     }
@@ -175,221 +151,31 @@ static void on_liveness_tick(evutil_socket_t fd, short what, void *opaque)
     }
 }
 
-/*
- * env->publish: a relative key lands in the device's inventory directory;
- * an absolute one must lie in the guest's own tree or ours (dmxs enforces
- * it), which is where the guest's tools look, e.g. a UART's pty at
- * /local/domain/<domid>/serial/<n>/tty for `xl console -t serial`.
- */
-static int device_publish(void *opaque, const char *key, const char *value)
+/* ---- the control socket: replies are replies.c's ---- */
+
+static struct reply_sources reply_sources(struct ioreqd *d)
 {
-    struct ioreqd_device *dev = opaque;
-    char path[512];
-
-    if (!key || !*key || !value)
-        return -EINVAL;
-    if (!dev->d->xs)
-        return -ENOTCONN;
-    if (key[0] == '/')
-        return dmxs_write(dev->d->xs, key, value);
-    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dev->dir, key) >= sizeof(path))
-        return -E2BIG;
-    return dmxs_write(dev->d->xs, path, value);
-}
-
-/* "00:03.0" */
-static void fn_bdf(const struct pci_dev *pci, char *buf, size_t len)
-{
-    snprintf(buf, len, "%02x:%02x.%x", PCI_SBDF_BUS(pci->sbdf), PCI_SBDF_DEV(pci->sbdf),
-             PCI_SBDF_FN(pci->sbdf));
-}
-
-/* ---- control socket (ioreqctl) ---- */
-
-static void ctl_status_bars(struct json_buf *out, const struct pci_dev *pci)
-{
-    json_begin_array(out, "bars");
-    for (unsigned i = 0; i < PCI_NUM_SLOTS; i++) {
-        const struct pci_bar *b = &pci->bars[i];
-
-        if (b->type == PCI_BAR_NONE)
-            continue;
-        json_begin_object(out, NULL);
-        json_uint(out, "bar", i);
-        json_string(out, "type", pci_bar_type_name(b->type));
-        json_bool(out, "prefetchable", b->prefetchable);
-        if (b->mapped == PCI_BAR_UNMAPPED)
-            json_null(out, "address");
-        else
-            json_uint(out, "address", b->mapped);
-        json_uint(out, "size", b->size);
-        json_end_object(out);
-    }
-    json_end_array(out);
-}
-
-/* One PCI function's BARs and interrupt routes (ioreqctl(1), "status"). */
-static void ctl_status_fn(struct json_buf *out, const struct pci_dev *pci)
-{
-    static const char *const pins[] = {"INTA#", "INTB#", "INTC#", "INTD#"};
-    struct pci_irq_info in;
-    char text[32];
-
-    pci_dev_irq_info(pci, &in);
-    json_begin_object(out, NULL);
-    fn_bdf(pci, text, sizeof(text));
-    json_string(out, "bdf", text);
-    snprintf(text, sizeof(text), "%04x:%04x", pci_cfg_get16(pci, PCI_VENDOR_ID),
-             pci_cfg_get16(pci, PCI_DEVICE_ID));
-    json_string(out, "id", text);
-    ctl_status_bars(out, pci);
-
-    json_begin_object(out, "intx");
-    json_string(out, "pin", in.intx_pin ? pins[in.intx_pin - 1] : NULL);
-    json_uint(out, "line", in.intx_line);
-    json_bool(out, "level", in.intx_level);
-    json_bool(out, "asserted", in.intx_asserted);
-    json_bool(out, "disabled", in.intx_disabled);
-    json_end_object(out);
-
-    if (in.has_msi) {
-        json_begin_object(out, "msi");
-        json_bool(out, "enabled", in.msi_enabled);
-        json_uint(out, "address", in.msi_addr);
-        json_uint(out, "data", in.msi_data);
-        json_uint(out, "vectors", in.msi_vectors);
-        json_uint(out, "max_vectors", in.msi_max_vectors);
-        json_uint(out, "mask", in.msi_mask);
-        json_uint(out, "pending", in.msi_pending);
-        json_end_object(out);
-    } else {
-        json_null(out, "msi");
-    }
-
-    if (in.has_msix) {
-        json_begin_object(out, "msix");
-        json_bool(out, "enabled", in.msix_enabled);
-        json_bool(out, "function_mask", in.msix_function_mask);
-        json_uint(out, "table_size", in.msix_table_size);
-        json_uint(out, "table_bar", in.msix_table_bar);
-        json_uint(out, "table_offset", in.msix_table_offset);
-        json_uint(out, "pba_bar", in.msix_pba_bar);
-        json_uint(out, "pba_offset", in.msix_pba_offset);
-        /* The vectors in use: programmed or unmasked; a fresh table has none. */
-        json_begin_array(out, "vectors");
-        for (unsigned v = 0; v < in.msix_table_size; v++) {
-            struct pci_msix_vector_info e;
-
-            if (pci_msix_vector_info(pci, v, &e) || (e.masked && !e.addr && !e.data))
-                continue;
-            json_begin_object(out, NULL);
-            json_uint(out, "vector", v);
-            json_uint(out, "address", e.addr);
-            json_uint(out, "data", e.data);
-            json_bool(out, "masked", e.masked);
-            json_bool(out, "pending", e.pending);
-            json_end_object(out);
-        }
-        json_end_array(out);
-        json_end_object(out);
-    } else {
-        json_null(out, "msix");
-    }
-    json_end_object(out);
+    return (struct reply_sources){
+        .domid = d->domid,
+        .version = IOREQD_VERSION,
+        .srv = d->srv,
+        .pci = d->pci,
+        .devs = &d->devs,
+    };
 }
 
 static int ctl_status(void *opaque, struct json_buf *out)
 {
-    struct ioreqd *d = opaque;
+    struct reply_sources src = reply_sources(opaque);
 
-    json_uint(out, "domid", d->domid);
-    json_uint(out, "pid", (uint64_t)getpid());
-    json_string(out, "version", IOREQD_VERSION);
-    json_uint(out, "vcpus", ioreq_server_nr_vcpus(d->srv));
-    json_uint(out, "server_id", ioreq_server_id(d->srv));
-    json_begin_array(out, "devices");
-    for (unsigned i = 0; i < d->nr_devs; i++) {
-        struct ioreqd_device *dev = &d->devs[i];
-        char desc[512];
-
-        device_describe(dev->type, dev->dev, desc, sizeof(desc));
-        json_begin_object(out, NULL);
-        json_uint(out, "index", i);
-        json_string(out, "type", dev->type->name);
-        json_string(out, "description", desc);
-        if (dev->nr_fns) {
-            json_begin_array(out, "pci");
-            for (unsigned f = 0; f < dev->nr_fns; f++)
-                ctl_status_fn(out, dev->fns[f]);
-            json_end_array(out);
-        }
-        json_end_object(out);
-    }
-    json_end_array(out);
-    return 0;
-}
-
-/* A device's counters as the "counters" object, opened at the first. */
-struct ctl_counters {
-    struct json_buf *out;
-    bool any;
-};
-
-static void ctl_stats_counter(void *opaque, const char *name, uint64_t value)
-{
-    struct ctl_counters *c = opaque;
-
-    if (!c->any)
-        json_begin_object(c->out, "counters");
-    c->any = true;
-    json_uint(c->out, name, value);
+    return reply_status(&src, out);
 }
 
 static int ctl_stats(void *opaque, struct json_buf *out)
 {
-    struct ioreqd *d = opaque;
-    unsigned nr = ioreq_server_nr_vcpus(d->srv);
-    struct ioreq_vcpu_stats *per_vcpu = calloc(nr ? nr : 1, sizeof(*per_vcpu));
-    struct ioreq_stats st;
-    bool any = false;
+    struct reply_sources src = reply_sources(opaque);
 
-    if (!per_vcpu)
-        return -ENOMEM;
-    ioreq_server_get_stats(d->srv, &st, per_vcpu, nr);
-    control_json_ioreq_stats(out, &st, per_vcpu, nr < st.nr_vcpus ? nr : st.nr_vcpus);
-    free(per_vcpu);
-    control_json_faults(out, d->pci ? pci_bus_faults(d->pci) : NULL);
-    /* Every device: what was dispatched to it, and its own counters if it keeps any. */
-    for (unsigned i = 0; i < d->nr_devs; i++) {
-        struct ioreqd_device *dev = &d->devs[i];
-
-        if (!dev->dev)
-            continue;
-        if (!any)
-            json_begin_array(out, "devices");
-        any = true;
-        json_begin_object(out, NULL);
-        json_uint(out, "index", i);
-        json_string(out, "type", dev->type->name);
-        json_begin_object(out, "requests");
-        json_uint(out, "reads", dev->counters.io.reads);
-        json_uint(out, "writes", dev->counters.io.writes);
-        json_uint(out, "config_reads", dev->counters.cfg.reads);
-        json_uint(out, "config_writes", dev->counters.cfg.writes);
-        json_end_object(out);
-        if (dev->type->report) {
-            struct ctl_counters c = {.out = out};
-            const struct report_sink sink = {.counter = ctl_stats_counter, .opaque = &c};
-
-            dev->type->report(dev->dev, &sink);
-            if (c.any)
-                json_end_object(out);
-        }
-        json_end_object(out);
-    }
-    if (any)
-        json_end_array(out);
-    return 0;
+    return reply_stats(&src, out);
 }
 
 static int ctl_stop(void *opaque)
@@ -407,6 +193,25 @@ static const struct control_ops ctl_ops = {
     .stop = ctl_stop,
 };
 
+/* ---- what the devices ask of us: the inventory is inventory.c's ---- */
+
+static int on_device_publish(void *opaque, const struct dm_device *dev, const char *key,
+                             const char *value)
+{
+    struct ioreqd *d = opaque;
+
+    return inventory_device_key(&d->inv, dev, key, value);
+}
+
+static void on_device_bars_moved(void *opaque, struct dm_device *dev)
+{
+    struct ioreqd *d = opaque;
+
+    inventory_bars_moved(&d->inv, dev);
+}
+
+/* ---- start-up, in DESIGN.md's order ---- */
+
 static int start_signals(struct ioreqd *d)
 {
     for (size_t i = 0; i < ARRAY_SIZE(stop_signals); i++) {
@@ -417,265 +222,17 @@ static int start_signals(struct ioreqd *d)
     return 0;
 }
 
-static int create_device(struct ioreqd *d, struct ioreqd_device *dev)
+/* The loop, and the stop signals on it before anything slow. */
+static int start_loop(struct ioreqd *d)
 {
-    struct device_env env = {
-        .domid = (uint16_t)d->domid,
-        .io = d->io,
-        .gmem = ioreq_server_gmem(d->srv),
-        .pci = d->pci,
-        .platform = ioreq_server_platform(d->srv),
-        .base = d->base,
-        .counters = &dev->counters,
-        .publish = device_publish,
-        .publish_opaque = dev,
-    };
-    char errbuf[256] = "";
-    const char *unused;
-    int rc;
-
-    rc = dev->type->create(&env, &dev->spec, &dev->dev, errbuf, sizeof(errbuf));
-    if (rc) {
-        dev->dev = NULL;
-        log_error("%s: cannot create %s device: %s", dev->origin, dev->type->name,
-                  errbuf[0] ? errbuf : strerror(-rc));
-        /* Bad options and clashes (a taken slot or port) are the spec's fault. */
-        return rc == -EINVAL || rc == -EEXIST || rc == -ERANGE ? IOREQD_EXIT_USAGE
-                                                               : IOREQD_EXIT_FAILURE;
+    d->base = event_base_new();
+    if (!d->base) {
+        log_error("cannot create the event loop");
+        return IOREQD_EXIT_FAILURE;
     }
-    unused = device_spec_unused(&dev->spec);
-    if (unused) {
-        log_error("%s: %s device has no option '%s'", dev->origin, dev->type->name, unused);
-        return IOREQD_EXIT_USAGE;
-    }
-    return 0;
-}
-
-/* ---- what the PCI bus tells us: functions and BAR moves ---- */
-
-/* The device a function belongs to: the one whose counters it carries. */
-static struct ioreqd_device *fn_device(struct pci_dev *pci)
-{
-    return pci->counters ? container_of(pci->counters, struct ioreqd_device, counters) : NULL;
-}
-
-static void on_fn_added(void *opaque, struct pci_dev *pci)
-{
-    struct ioreqd_device *dev = fn_device(pci);
-
-    if (!dev || dev->nr_fns == IOREQD_DEV_FNS)
-        return;
-    dev->fns[dev->nr_fns++] = pci;
-}
-
-static void on_fn_removed(void *opaque, struct pci_dev *pci)
-{
-    struct ioreqd_device *dev = fn_device(pci);
-
-    for (unsigned f = 0; dev && f < dev->nr_fns; f++) {
-        if (dev->fns[f] != pci)
-            continue;
-        memmove(&dev->fns[f], &dev->fns[f + 1], (dev->nr_fns - f - 1) * sizeof(dev->fns[0]));
-        dev->nr_fns--;
-        return;
-    }
-}
-
-/* The BARs of dev as "bar0=io:0xc000+0x100 ..." ("00:03.0 bar0=..." per function if several). */
-static void device_bars(const struct ioreqd_device *dev, char *buf, size_t len)
-{
-    size_t off = 0;
-
-    buf[0] = '\0';
-    for (unsigned f = 0; f < dev->nr_fns && off < len; f++) {
-        char id[32], bars[320];
-        struct report_line line;
-        int n;
-
-        pci_dev_report(dev->fns[f], report_line_init(&line, bars, sizeof(bars), REPORT_PLACEMENT));
-        if (!bars[0])
-            continue;
-        fn_bdf(dev->fns[f], id, sizeof(id));
-        n = snprintf(buf + off, len - off, "%s%s%s%s", off ? " " : "", dev->nr_fns > 1 ? id : "",
-                     dev->nr_fns > 1 ? " " : "", bars);
-        off = n < 0 ? len : off + (size_t)n;
-    }
-}
-
-static int write_bars(struct ioreqd *d, struct ioreqd_device *dev)
-{
-    char path[192], bars[1024];
-
-    device_bars(dev, bars, sizeof(bars));
-    if (!bars[0])
-        return 0;
-    snprintf(path, sizeof(path), "%s/bars", dev->dir);
-    return dmxs_write(d->xs, path, bars);
-}
-
-static void on_bars_moved(evutil_socket_t fd, short what, void *opaque)
-{
-    struct ioreqd *d = opaque;
-
-    for (unsigned i = 0; i < d->nr_devs; i++) {
-        struct ioreqd_device *dev = &d->devs[i];
-        int rc;
-
-        if (!dev->bars_dirty)
-            continue;
-        dev->bars_dirty = false;
-        /* Deprivileged since: xenstore is closed, and the key was never written. */
-        if (!d->xs || !d->publish_bars)
-            continue;
-        rc = write_bars(d, dev);
-        if (rc)
-            log_limited(LOG_LVL_WARN, "device %u: cannot update its BARs in xenstore: %s", i,
-                        strerror(-rc));
-    }
-}
-
-/* A BAR moved: remember whose, and tell xenstore soon (a guest toggling decode costs little). */
-static void on_bar_moved(void *opaque, struct pci_dev *pci, unsigned bar, uint64_t old_addr,
-                         uint64_t new_addr)
-{
-    static const struct timeval delay = {.tv_usec = IOREQD_BARS_DELAY_MS * 1000};
-    struct ioreqd *d = opaque;
-    struct ioreqd_device *dev = fn_device(pci);
-
-    if (!dev)
-        return;
-    dev->bars_dirty = true;
-    if (d->publish_bars && d->xs && !evtimer_pending(d->bars_ev, NULL))
-        evtimer_add(d->bars_ev, &delay);
-}
-
-/* Process pid runs and is an ioreqd (not another program that got its pid). */
-static bool ioreqd_runs(long pid)
-{
-    char path[64], comm[32] = "";
-    FILE *f;
-
-    if (pid <= 0 || pid == (long)getpid() || (kill((pid_t)pid, 0) < 0 && errno != EPERM))
-        return false;
-    snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
-    f = fopen(path, "re");
-    if (!f)
-        return true; /* it runs; what it is we cannot tell: assume the worst */
-    if (!fgets(comm, sizeof(comm), f))
-        comm[0] = '\0';
-    fclose(f);
-    return strncmp(comm, "ioreqd", 6) == 0;
-}
-
-/*
- * Servers belong to the domain, not to the process: one whose ioreqd
- * crashed stays, enabled, with its ranges, and the vCPU that waited on it
- * waits for good. Its id and pid are recorded in xenstore as soon as the
- * server exists (record_server), so a successor (systemd restarts ioreqd
- * after a crash) destroys it first, answering what it left in the slots:
- * the guest's accesses then reach the new server, and the domain's eight
- * server ids do not run out. A predecessor whose process still runs is
- * left alone.
- */
-static void retire_predecessor(struct ioreqd *d)
-{
-    const char *dm = dmxs_dm_dir(d->xs);
-    char path[512], *id_text, *pid_text, *end;
-    unsigned long id;
-    long pid = 0;
-    int rc;
-
-    snprintf(path, sizeof(path), "%s/ioreqd/server-id", dm);
-    id_text = dmxs_read(d->xs, path);
-    if (!id_text)
-        return;
-    snprintf(path, sizeof(path), "%s/ioreqd/pid", dm);
-    pid_text = dmxs_read(d->xs, path);
-    if (pid_text)
-        pid = strtol(pid_text, NULL, 10);
-    free(pid_text);
-    errno = 0;
-    id = strtoul(id_text, &end, 10);
-    if (errno || end == id_text || *end || id > UINT16_MAX) {
-        log_warn("%s/ioreqd/server-id is '%.16s', not a server id: ignored", dm, id_text);
-    } else if (ioreqd_runs(pid)) {
-        log_warn("ioreqd %ld, which created ioreq server %lu for domain %u, still runs: "
-                 "leaving that server alone",
-                 pid, id, d->domid);
-        free(id_text);
-        return;
-    } else {
-        rc = ioreq_server_retire((uint16_t)d->domid, (uint16_t)id);
-        if (!rc)
-            log_info("destroyed ioreq server %lu left by a previous ioreqd (pid %ld) for domain "
-                     "%u: the guest's accesses reach the new server",
-                     id, pid, d->domid);
-        else if (rc == -ENOENT)
-            log_debug("ioreq server %lu of a previous ioreqd no longer exists", id);
-        else
-            log_warn("cannot destroy ioreq server %lu left by a previous ioreqd: %s", id,
-                     strerror(-rc));
-    }
-    free(id_text);
-    /* What it published is stale: ours replaces it, and goes with us. Beside
-     * QEMU its state key was under ioreqd/; the plain one is QEMU's. */
-    snprintf(path, sizeof(path), "%s/ioreqd", dm);
-    rc = dmxs_remove(d->xs, path);
-    if (!rc && !d->beside_qemu) {
-        snprintf(path, sizeof(path), "%s/state", dm);
-        rc = dmxs_remove(d->xs, path);
-    }
-    if (rc)
-        log_warn("cannot remove what a previous ioreqd left in %s: %s", dm, strerror(-rc));
-}
-
-/* Written as soon as the server exists: a successor finds it even if we crash now. */
-static int record_server(struct ioreqd *d)
-{
-    const char *dm = dmxs_dm_dir(d->xs);
-    char path[512];
-    int rc;
-
-    snprintf(path, sizeof(path), "%s/ioreqd/pid", dm);
-    rc = dmxs_writef(d->xs, path, "%ld", (long)getpid());
-    if (rc)
-        return rc;
-    snprintf(path, sizeof(path), "%s/ioreqd/server-id", dm);
-    return dmxs_writef(d->xs, path, "%u", (unsigned)ioreq_server_id(d->srv));
-}
-
-static int publish_inventory(struct ioreqd *d)
-{
-    const char *dm = dmxs_dm_dir(d->xs);
-    char path[512];
-    int rc;
-
-    snprintf(path, sizeof(path), "%s/ioreqd/version", dm);
-    rc = dmxs_write(d->xs, path, IOREQD_VERSION);
-    if (rc)
-        return rc;
-    snprintf(path, sizeof(path), "%s/ioreqd/vcpus", dm);
-    rc = dmxs_writef(d->xs, path, "%u", ioreq_server_nr_vcpus(d->srv));
-    if (rc)
-        return rc;
-    snprintf(path, sizeof(path), "%s/ioreqd/devices", dm);
-    rc = dmxs_writef(d->xs, path, "%u", d->nr_devs);
-    if (rc)
-        return rc;
-    for (unsigned i = 0; i < d->nr_devs; i++) {
-        struct ioreqd_device *dev = &d->devs[i];
-        char id[512];
-
-        device_identity(dev->type, dev->dev, id, sizeof(id));
-        rc = dmxs_writef(d->xs, dev->dir, "%s%s%s", dev->type->name, id[0] ? ": " : "", id);
-        if (!rc) {
-            snprintf(path, sizeof(path), "%s/type", dev->dir);
-            rc = dmxs_write(d->xs, path, dev->type->name);
-        }
-        if (!rc && d->publish_bars)
-            rc = write_bars(d, dev);
-        if (rc)
-            return rc;
+    if (start_signals(d) < 0) {
+        log_error("cannot install signal handlers");
+        return IOREQD_EXIT_FAILURE;
     }
     return 0;
 }
@@ -702,9 +259,9 @@ static void say_conflict(void *opaque, bool refused, const char *msg)
 }
 
 /* True (after logging why) when a device takes what QEMU beside it needs. */
-static bool leaves_qemu_alone(struct ioreqd *d)
+static bool takes_from_qemu(struct ioreqd *d)
 {
-    struct beside_qemu_irqs *irqs = calloc(d->nr_devs + 1, sizeof(*irqs));
+    struct beside_qemu_irqs *irqs = calloc(d->devs.nr + 1, sizeof(*irqs));
     const struct beside_qemu_report report = {.say = say_conflict};
     unsigned nr = 0, refused;
 
@@ -712,8 +269,8 @@ static bool leaves_qemu_alone(struct ioreqd *d)
         log_error("out of memory");
         return true;
     }
-    for (unsigned i = 0; i < d->nr_devs; i++) {
-        const struct ioreqd_device *dev = &d->devs[i];
+    for (unsigned i = 0; i < d->devs.nr; i++) {
+        const struct dm_device *dev = &d->devs.devs[i];
 
         if (dev->dev && dev->type->isa_irqs)
             irqs[nr++] = (struct beside_qemu_irqs){dev->origin, dev->type->isa_irqs(dev->dev)};
@@ -727,165 +284,160 @@ static bool leaves_qemu_alone(struct ioreqd *d)
     return refused != 0;
 }
 
-int ioreqd_start(struct ioreqd **out, const struct ioreqd_params *p)
+/* xenstore, the inventory on it, and the guest: it must exist, and we watch for its end. */
+static int start_watching(struct ioreqd *d, const struct ioreqd_params *p)
 {
-    unsigned domid = p->domid, nr_devs = p->nr_devs;
-    struct ioreqd_device_config *devs = p->devs;
-    struct dmxs_callbacks xs_cb = {.domain_released = on_domain_released};
-    struct ioreq_server_params params = {.domid = (uint16_t)domid, .on_fatal = on_fatal};
+    const struct dmxs_callbacks xs_cb = {.domain_released = on_domain_released, .opaque = d};
     const struct timeval liveness_tick = {.tv_sec = IOREQD_LIVENESS_SEC};
-    struct ioreqd *d = calloc(1, sizeof(*d));
-    int code = IOREQD_EXIT_FAILURE;
     int rc;
 
-    if (!d) {
+    if (dmxs_open(&d->xs, d->domid, d->base, &xs_cb))
+        return IOREQD_EXIT_FAILURE;
+    d->beside_qemu = decide_beside_qemu(d->xs, p->beside_qemu);
+    if (inventory_init(&d->inv, d->base, d->xs, &d->devs, p->xenstore_stays)) {
         log_error("out of memory");
         return IOREQD_EXIT_FAILURE;
     }
-    d->domid = domid;
-    d->exit_code = -1;
-    d->publish_bars = p->xenstore_stays;
-    d->devs = calloc(nr_devs ? nr_devs : 1, sizeof(*d->devs));
-    if (!d->devs)
-        goto fail;
-    /* Take the specs first, so a failure below frees them in one place. */
-    for (unsigned i = 0; i < nr_devs; i++) {
-        struct ioreqd_device *dev = &d->devs[i];
-        dev->d = d;
-        dev->index = i;
-        dev->spec = *devs[i].spec;
-        memset(devs[i].spec, 0, sizeof(*devs[i].spec));
-        dev->origin = strdup(devs[i].origin);
-        d->nr_devs++;
-        dev->type = device_type_find(dev->spec.type);
-        if (!dev->origin) {
-            log_error("out of memory");
-            goto fail;
-        }
-        if (!dev->type) {
-            log_error("%s: unknown device type '%s'", devs[i].origin, dev->spec.type);
-            code = IOREQD_EXIT_USAGE;
-            goto fail;
-        }
-    }
-
-    d->base = event_base_new();
-    if (!d->base) {
-        log_error("cannot create the event loop");
-        goto fail;
-    }
-    /* Before anything slow: a stop request during start-up is served by the loop. */
-    if (start_signals(d) < 0) {
-        log_error("cannot install signal handlers");
-        goto fail;
-    }
-    d->bars_ev = evtimer_new(d->base, on_bars_moved, d);
-    if (!d->bars_ev) {
-        log_error("out of memory");
-        goto fail;
-    }
-
-    xs_cb.opaque = d;
-    rc = dmxs_open(&d->xs, domid, d->base, &xs_cb);
-    if (rc)
-        goto fail;
-    d->beside_qemu = decide_beside_qemu(d->xs, p->beside_qemu);
-    rc = guest_domain_open(&d->guest, domid);
+    rc = guest_domain_open(&d->guest, d->domid);
     if (rc) {
         log_error("cannot open the hypervisor interface (libxenctrl): %s", strerror(-rc));
-        goto fail;
+        return IOREQD_EXIT_FAILURE;
     }
     if (guest_domain_state(d->guest) == GUEST_GONE) {
-        log_error("domain %u does not exist", domid);
-        goto fail;
+        log_error("domain %u does not exist", d->domid);
+        return IOREQD_EXIT_FAILURE;
     }
     d->liveness_ev = event_new(d->base, -1, EV_PERSIST, on_liveness_tick, d);
     if (!d->liveness_ev || event_add(d->liveness_ev, &liveness_tick) < 0) {
-        log_error("cannot start watching domain %u", domid);
-        goto fail;
+        log_error("cannot start watching domain %u", d->domid);
+        return IOREQD_EXIT_FAILURE;
     }
+    return 0;
+}
+
+/* The ioreq server, after retiring a crashed predecessor's, and recorded for a successor. */
+static int start_server(struct ioreqd *d)
+{
+    struct ioreq_server_params params = {
+        .domid = (uint16_t)d->domid,
+        .on_fatal = on_fatal,
+        .fatal_opaque = d,
+    };
+    int rc;
 
     d->io = io_registry_new();
     if (!d->io) {
         log_error("out of memory");
-        goto fail;
+        return IOREQD_EXIT_FAILURE;
     }
     params.registry = d->io;
-    params.fatal_opaque = d;
-    retire_predecessor(d);
+    predecessor_retire(d->xs, d->domid, d->beside_qemu);
     rc = ioreq_server_create(&d->srv, &params, d->base);
     if (rc) {
-        log_error("cannot set up the ioreq server for domain %u: %s", domid, strerror(-rc));
-        goto fail;
+        log_error("cannot set up the ioreq server for domain %u: %s", d->domid, strerror(-rc));
+        return IOREQD_EXIT_FAILURE;
     }
-    rc = record_server(d);
+    rc = predecessor_record(d->xs, ioreq_server_id(d->srv));
     if (rc) {
         log_error("cannot write to xenstore: %s", strerror(-rc));
-        goto fail;
+        return IOREQD_EXIT_FAILURE;
     }
-
     guest_domain_watch_server(d->guest, ioreq_server_id(d->srv));
+    return 0;
+}
+
+/* The PCI bus and the devices, which must leave QEMU beside us what it needs. */
+static int start_devices(struct ioreqd *d)
+{
+    struct device_env env = {
+        .domid = (uint16_t)d->domid,
+        .io = d->io,
+        .gmem = ioreq_server_gmem(d->srv),
+        .platform = ioreq_server_platform(d->srv),
+        .base = d->base,
+    };
+    int code;
 
     d->pci = pci_bus_new(d->io, ioreq_server_platform(d->srv));
     if (!d->pci) {
         log_error("cannot create the PCI bus");
-        goto fail;
+        return IOREQD_EXIT_FAILURE;
     }
-    pci_bus_set_listener(d->pci, &(struct pci_bus_listener){
-                                     .fn_added = on_fn_added,
-                                     .fn_removed = on_fn_removed,
-                                     .bar_moved = on_bar_moved,
-                                     .opaque = d,
-                                 });
-    for (unsigned i = 0; i < d->nr_devs; i++) {
-        struct ioreqd_device *dev = &d->devs[i];
-        char id[512];
+    env.pci = d->pci;
+    code = dm_devices_create(&d->devs, &env);
+    if (code)
+        return code;
+    return d->beside_qemu && takes_from_qemu(d) ? IOREQD_EXIT_USAGE : 0;
+}
 
-        snprintf(dev->dir, sizeof(dev->dir), "%s/ioreqd/devices/%u", dmxs_dm_dir(d->xs), i);
-        code = create_device(d, dev);
-        if (code)
-            goto fail;
-        device_identity(dev->type, dev->dev, id, sizeof(id));
-        log_info("device %u: %s%s%s", i, dev->type->name, id[0] ? " " : "", id);
-    }
-    if (d->beside_qemu && leaves_qemu_alone(d)) {
-        code = IOREQD_EXIT_USAGE;
-        goto fail;
-    }
-    code = IOREQD_EXIT_FAILURE;
+/* Config cycles to the bus, the control socket, the inventory, then state = running. */
+static int start_serving(struct ioreqd *d, const struct ioreqd_params *p)
+{
+    int rc;
+
     ioreq_server_set_pci_handler(d->srv, &(struct ioreq_pci_handler){
                                              .cfg_read = pci_bus_cfg_read,
                                              .cfg_write = pci_bus_cfg_write,
                                              .opaque = d->pci,
                                          });
-
     if (p->control_socket) {
         rc = control_server_new(&d->ctl, d->base, p->control_socket, &ctl_ops, d);
         if (rc == -EADDRINUSE) {
             log_error("control socket %s is in use: is another ioreqd serving domain %u?",
-                      p->control_socket, domid);
-            goto fail;
+                      p->control_socket, d->domid);
+            return IOREQD_EXIT_FAILURE;
         }
         /* ioreqctl is a convenience; serving the guest is not made to depend on it. */
         if (rc)
             log_warn("no control socket at %s: %s", p->control_socket, strerror(-rc));
     }
-
-    rc = publish_inventory(d);
-    if (!rc) {
+    rc = inventory_publish(&d->inv, IOREQD_VERSION, ioreq_server_nr_vcpus(d->srv));
+    if (!rc)
         rc = dmxs_write(d->xs, dmxs_state_path(d->xs), "running");
-    }
     if (rc) {
         log_error("cannot write to xenstore: %s", strerror(-rc));
-        goto fail;
+        return IOREQD_EXIT_FAILURE;
     }
-    log_info("serving domain %u", domid);
+    return 0;
+}
+
+int ioreqd_start(struct ioreqd **out, const struct ioreqd_params *p)
+{
+    struct ioreqd *d = calloc(1, sizeof(*d));
+    int code;
+
+    if (!d) {
+        log_error("out of memory");
+        return IOREQD_EXIT_FAILURE;
+    }
+    d->domid = p->domid;
+    d->exit_code = -1;
+    code = dm_devices_take(&d->devs, p->devs, p->nr_devs,
+                           &(struct dm_devices_owner){
+                               .publish = on_device_publish,
+                               .bars_moved = on_device_bars_moved,
+                               .opaque = d,
+                           });
+    if (!code)
+        code = start_loop(d);
+    if (!code)
+        code = start_watching(d, p);
+    if (!code)
+        code = start_server(d);
+    if (!code)
+        code = start_devices(d);
+    if (!code)
+        code = start_serving(d, p);
+    if (code) {
+        ioreqd_stop(d);
+        return code;
+    }
+    log_info("serving domain %u", d->domid);
     *out = d;
     return 0;
-fail:
-    ioreqd_stop(d);
-    return code;
 }
+
+/* ---- deprivileging, the loop, teardown ---- */
 
 int ioreqd_deprivilege(struct ioreqd *d, const struct depriv_plan *plan)
 {
@@ -905,6 +457,7 @@ int ioreqd_deprivilege(struct ioreqd *d, const struct depriv_plan *plan)
                           strerror(-rc));
             return IOREQD_EXIT_FAILURE;
         }
+        inventory_detach(&d->inv);
         dmxs_close_keep(d->xs);
         d->xs = NULL;
         log_info("deprivileging: xenstore closed; state and inventory stay for the toolstack "
@@ -956,25 +509,8 @@ void ioreqd_stop(struct ioreqd *d)
      */
     ioreq_server_quiesce(d->srv);
     /* Backends next: whatever the guest saw completed must be durable. */
-    for (unsigned i = d->nr_devs; i-- > 0;) {
-        struct ioreqd_device *dev = &d->devs[i];
-        if (dev->dev && dev->type->flush) {
-            int rc = dev->type->flush(dev->dev);
-            if (rc)
-                log_error("device %u (%s): flush failed: %s", i, dev->type->name, strerror(-rc));
-        }
-    }
-    for (unsigned i = d->nr_devs; i-- > 0;) {
-        struct ioreqd_device *dev = &d->devs[i];
-        if (dev->dev)
-            dev->type->destroy(dev->dev);
-        device_spec_free(&dev->spec);
-        free(dev->origin);
-    }
-    /* What the bus still holds is removed without us: d->devs goes now. */
-    if (d->pci)
-        pci_bus_set_listener(d->pci, NULL);
-    free(d->devs);
+    dm_devices_flush(&d->devs);
+    dm_devices_free(&d->devs);
     if (d->pci)
         pci_bus_free(d->pci);
     if (d->srv)
@@ -984,8 +520,7 @@ void ioreqd_stop(struct ioreqd *d)
     dmxs_close(d->xs);
     if (d->liveness_ev)
         event_free(d->liveness_ev);
-    if (d->bars_ev)
-        event_free(d->bars_ev);
+    inventory_fini(&d->inv);
     guest_domain_close(d->guest);
     for (size_t i = 0; i < ARRAY_SIZE(d->sig_ev); i++)
         if (d->sig_ev[i])

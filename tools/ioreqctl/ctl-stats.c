@@ -13,8 +13,7 @@
 #include "ctl-output.h"
 #include "ctl.h"
 
-static const char *const type_keys[] = {"pio",        "copy",       "pci_config",
-                                        "timeoffset", "invalidate", "unknown"};
+static const char *const *const type_keys = control_stats_type_keys;
 
 static void text_of(const struct json_value *obj, const char *key, char *buf, size_t len)
 {
@@ -36,7 +35,7 @@ static void add_members(struct ctl_rows *t, const struct json_value *obj, const 
 static void add_vcpu_row(struct ctl_rows *t, const char *label, const struct json_value *o,
                          const char *requests)
 {
-    char c[ARRAY_SIZE(type_keys)][32], req[32];
+    char c[CONTROL_STATS_TYPES][32], req[32];
 
     if (requests) {
         size_t len = strnlen(requests, sizeof(req) - 1);
@@ -44,20 +43,17 @@ static void add_vcpu_row(struct ctl_rows *t, const char *label, const struct jso
         req[len] = '\0';
     } else
         text_of(o, "requests", req, sizeof(req));
-    for (size_t i = 0; i < ARRAY_SIZE(type_keys); i++)
+    for (size_t i = 0; i < CONTROL_STATS_TYPES; i++)
         text_of(o, type_keys[i], c[i], sizeof(c[i]));
     ctl_rows_add(t, label, req, c[0], c[1], c[2], c[3], c[4], c[5]);
 }
 
 static int print_human(const struct json_value *st)
 {
-    static const char *const req_keys[] = {"sync", "buffered", "malformed", "unclaimed",
-                                           "spurious_notifications"};
-    static const char *const req_names[] = {"sync", "buffered", "malformed", "unclaimed",
-                                            "spurious notifications"};
-    static const char *const mc_keys[] = {"hits",   "misses",       "evictions",    "invalidations",
-                                          "faults", "mapped_bytes", "dirty_reports"};
-    static const char *const mc_names[] = {
+    /* How the counters control-proto.h names are shown, in its order. */
+    static const char *const req_names[CONTROL_STATS_REQUESTS] = {
+        "sync", "buffered", "malformed", "unclaimed", "spurious notifications"};
+    static const char *const mc_names[CONTROL_STATS_MAPCACHE] = {
         "hits",   "misses",       "evictions",        "invalidations",
         "faults", "mapped bytes", "dirty-log reports"};
     static const char *const known[] = {"ok",       "vcpus",      "requests", "by_type", "per_vcpu",
@@ -84,7 +80,8 @@ static int print_human(const struct json_value *st)
     ctl_rows_add(&head, "vcpus", buf);
     text_of(st, "timeoffset", buf, sizeof(buf));
     ctl_rows_add(&head, "timeoffset", buf);
-    add_members(&req, json_get(st, "requests"), req_keys, req_names, ARRAY_SIZE(req_keys));
+    add_members(&req, json_get(st, "requests"), control_stats_request_keys, req_names,
+                CONTROL_STATS_REQUESTS);
     ctl_rows_add(&vc, "VCPU", "REQUESTS", "PIO", "COPY", "PCI_CONFIG", "TIMEOFFSET", "INVALIDATE",
                  "UNKNOWN");
     for (const struct json_value *v = per_vcpu && per_vcpu->type == JSON_ARRAY ? per_vcpu->child
@@ -99,7 +96,8 @@ static int print_human(const struct json_value *st)
     }
     snprintf(buf, sizeof(buf), "%" PRIu64, total);
     add_vcpu_row(&vc, "all", json_get(st, "by_type"), total_ok ? buf : "-");
-    add_members(&mc, json_get(st, "mapcache"), mc_keys, mc_names, ARRAY_SIZE(mc_keys));
+    add_members(&mc, json_get(st, "mapcache"), control_stats_mapcache_keys, mc_names,
+                CONTROL_STATS_MAPCACHE);
     /* Every cause the daemon counts, under its own name: a newer daemon's too. */
     for (const struct json_value *c = faults && faults->type == JSON_OBJECT ? faults->child : NULL;
          c; c = c->next) {
@@ -114,15 +112,13 @@ static int print_human(const struct json_value *st)
          d; d = d->next) {
         const struct json_value *counters = json_get(d, "counters");
         const struct json_value *dr = json_get(d, "requests");
-        char idx[32], type[64], val[64], r[4][32];
+        char idx[32], type[64], val[64], r[CONTROL_DEVICE_REQUESTS][32];
 
         text_of(d, "index", idx, sizeof(idx));
         text_of(d, "type", type, sizeof(type));
         if (dr) {
-            text_of(dr, "reads", r[0], sizeof(r[0]));
-            text_of(dr, "writes", r[1], sizeof(r[1]));
-            text_of(dr, "config_reads", r[2], sizeof(r[2]));
-            text_of(dr, "config_writes", r[3], sizeof(r[3]));
+            for (unsigned i = 0; i < CONTROL_DEVICE_REQUESTS; i++)
+                text_of(dr, control_device_request_keys[i], r[i], sizeof(r[i]));
             ctl_rows_add(&dreq, idx, type, r[0], r[1], r[2], r[3]);
         }
         if (!counters)

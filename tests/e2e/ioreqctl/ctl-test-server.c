@@ -19,6 +19,7 @@
 #include <event2/event.h>
 
 #include "control.h"
+#include "replies.h"
 #include "dm-faults.h"
 #include "server.h"
 
@@ -145,8 +146,8 @@ static int fake_stats(void *opaque, struct json_buf *out)
 
     if (f->fail_stats)
         return -EIO;
-    control_json_ioreq_stats(out, &st, v, 2);
-    control_json_faults(out, &faults);
+    reply_ioreq_stats(out, &st, v, 2);
+    reply_faults(out, &faults);
     json_begin_array(out, "devices");
     json_begin_object(out, NULL);
     json_uint(out, "index", 0);

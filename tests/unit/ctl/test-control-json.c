@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "control.h"
+#include "replies.h"
 #include "dm-faults.h"
 #include "server.h"
 
@@ -240,7 +241,7 @@ static void test_ioreq_stats(void **state)
 
     json_buf_init(&b, 4096);
     json_begin_object(&b, NULL);
-    control_json_ioreq_stats(&b, &st, v, 2);
+    reply_ioreq_stats(&b, &st, v, 2);
     json_end_object(&b);
     assert_int_equal(json_buf_error(&b), 0);
     assert_string_equal(
@@ -258,7 +259,7 @@ static void test_ioreq_stats(void **state)
     /* No vCPUs: empty list, zero totals. */
     json_buf_reset(&b);
     json_begin_object(&b, NULL);
-    control_json_ioreq_stats(&b, &st, NULL, 0);
+    reply_ioreq_stats(&b, &st, NULL, 0);
     json_end_object(&b);
     assert_int_equal(json_buf_error(&b), 0);
     assert_non_null(strstr(b.data, "\"per_vcpu\":[]"));
@@ -276,7 +277,7 @@ static void test_faults(void **state)
     f.count[DM_FAULT_VIRTIO_NOTIFY_IGNORED] = 7;
     json_buf_init(&b, 4096);
     json_begin_object(&b, NULL);
-    control_json_faults(&b, &f);
+    reply_faults(&b, &f);
     json_end_object(&b);
     assert_int_equal(json_buf_error(&b), 0);
     assert_string_equal(b.data, "{\"faults\":{\"pci_no_function\":3,\"pci_config_past_end\":0,"
@@ -288,7 +289,7 @@ static void test_faults(void **state)
     /* No counters: every cause, at 0. */
     json_buf_reset(&b);
     json_begin_object(&b, NULL);
-    control_json_faults(&b, NULL);
+    reply_faults(&b, NULL);
     json_end_object(&b);
     assert_non_null(strstr(b.data, "\"virtio_notify_ignored\":0}}"));
     json_buf_free(&b);
