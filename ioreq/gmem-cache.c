@@ -34,6 +34,10 @@
 #include "log.h"
 #include "spare-list.h"
 
+_Static_assert((GMEM_CACHE_DEFAULT_BYTES >> (GMEM_PAGE_SHIFT + GMEM_CACHE_DEFAULT_SHIFT)) >=
+                   GMEM_MAPS_HELD_MIN,
+               "the default map cache holds the mappings gmem.h promises");
+
 #define CACHE_HASH_HEADS 64
 /* Live gmem_map()s are found by their pointer at unmap: a virtio queue holds
  * hundreds of them, so a list would be walked end to end for each. */

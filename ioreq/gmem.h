@@ -3,10 +3,11 @@
  * for zero-copy access. Every guest address is hostile: an access succeeds
  * only if every byte of it is valid guest RAM.
  *
- * Two backends share this interface: a bounded map cache over
- * xenforeignmemory_map (gmem-xen.c), reporting writes with
- * xendevicemodel_modified_memory, and a flat buffer for unit tests
- * (gmem-flat.c).
+ * Two backends share this interface: a bounded map cache (gmem-cache.c,
+ * its header in mapcache/ for the server and its tests alone) whose Xen
+ * mapper (gmem-xen.c) maps with xenforeignmemory_map and reports writes
+ * with xendevicemodel_modified_memory, and a flat buffer for unit tests
+ * (gmem-flat.c). Devices see this interface only.
  *
  * Writes into guest RAM go into the dirty log Xen keeps for live migration.
  * A backend may report them as they happen or collect them until
@@ -24,6 +25,14 @@
 
 #define GMEM_PROT_READ  1
 #define GMEM_PROT_WRITE 2
+
+/*
+ * Mappings of at most a page each that gmem_map() holds at once without
+ * -ENOMEM, on every backend as configured by default (the map cache pins
+ * one bucket per mapping). A device that keeps several mappings per request
+ * sizes its requests by it.
+ */
+#define GMEM_MAPS_HELD_MIN 1024u
 
 struct gmem_stats {
     uint64_t hits;          /* lookups answered by an existing mapping */

@@ -25,15 +25,14 @@
 
 #include <event2/event.h>
 
-#include "gmem-cache.h"
+#include "gmem.h"
 #include "log.h"
 #include "spare-list.h"
 #include "virtio-blk.h"
 
-/* Each data segment may pin a map-cache bucket of its own while in flight. */
-_Static_assert((size_t)VBLK_SEG_MAX << (GMEM_PAGE_SHIFT + GMEM_CACHE_DEFAULT_SHIFT) <=
-                   GMEM_CACHE_DEFAULT_BYTES / 2,
-               "one maximal request fits in half the default map cache");
+/* Each data segment may hold a mapping of its own while in flight. */
+_Static_assert(VBLK_SEG_MAX <= GMEM_MAPS_HELD_MIN / 2,
+               "one maximal request holds at most half the mappings guest memory allows");
 
 struct vblk_queue {
     struct vblk *blk;
