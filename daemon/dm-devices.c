@@ -107,6 +107,7 @@ static int create_one(struct dm_device *dev, const struct device_env *shared)
     const char *unused;
     int rc;
 
+    device_spec_bind(&dev->spec, dev->type);
     env.counters = &dev->counters;
     env.publish = device_publish;
     env.publish_opaque = dev;

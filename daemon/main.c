@@ -43,8 +43,12 @@ static void print_help(void)
 {
     cmdline_usage(stdout, prog);
     printf("\nDevice types:\n");
-    for (const struct device_type *const *t = device_types; *t; t++)
-        printf("  %-14s %s\n", (*t)->name, (*t)->summary ? (*t)->summary : "");
+    for (const struct device_type *const *t = device_types; *t; t++) {
+        char opts[512];
+
+        device_options_text(*t, opts, sizeof(opts));
+        printf("  %s%s\n      %s\n", (*t)->name, opts, (*t)->summary ? (*t)->summary : "");
+    }
 }
 
 /* Command line over configuration file. */

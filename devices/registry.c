@@ -1,7 +1,9 @@
 /*
  * The device table: every device type ioreqd can create, in the order
- * --help lists them. Adding a device is its file, one line here, one line in
- * its directory's CMakeLists.txt and its test.
+ * --help lists them. Adding a device is its file (which devices/CMakeLists.txt
+ * finds by its struct device_type), one line in DEVICE_TABLE, its test
+ * (tests/unit/devices/test-*.c) and its entry in ioreqd(8), which
+ * test-device-table checks along with the PCI conformance of its functions.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -10,18 +12,37 @@
 #include "pci.h"
 #include "registry.h"
 
-extern const struct device_type host_bridge_device_type;
-extern const struct device_type xen_platform_device_type;
-extern const struct device_type uart_device_type;
-extern const struct device_type virtio_blk_device_type;
+/* X(name): the device type defined as `const struct device_type name##_device_type`. */
+#define DEVICE_TABLE(X)                                                                            \
+    X(host_bridge)                                                                                 \
+    X(xen_platform)                                                                                \
+    X(uart)                                                                                        \
+    X(virtio_blk)
 
-const struct device_type *const device_types[] = {
-    &host_bridge_device_type,
-    &xen_platform_device_type,
-    &uart_device_type,
-    &virtio_blk_device_type,
-    NULL,
-};
+#define DEVICE_TYPE_DECLARE(name) extern const struct device_type name##_device_type;
+#define DEVICE_TYPE_ENTRY(name)   &name##_device_type,
+
+DEVICE_TABLE(DEVICE_TYPE_DECLARE)
+
+const struct device_type *const device_types[] = {DEVICE_TABLE(DEVICE_TYPE_ENTRY) NULL};
+
+void device_spec_bind(struct device_spec *spec, const struct device_type *type)
+{
+    spec->declared = type->options;
+}
+
+void device_options_text(const struct device_type *type, char *buf, size_t len)
+{
+    size_t off = 0;
+
+    if (len)
+        buf[0] = '\0';
+    for (const struct device_option *o = type->options; o && o->key && off < len; o++) {
+        int n = snprintf(buf + off, len - off, "%s,%s%s%s%s", o->required ? "" : "[", o->key,
+                         o->value ? "=" : "", o->value ? o->value : "", o->required ? "" : "]");
+        off = n < 0 ? len : off + (size_t)n;
+    }
+}
 
 const struct device_type *device_type_find(const char *name)
 {
@@ -84,6 +105,7 @@ int device_spec_check(const struct device_type *type, struct device_spec *spec, 
     int rc;
 
     errbuf[0] = '\0';
+    device_spec_bind(spec, type);
     if (type->check) {
         rc = type->check(spec, errbuf, errlen);
         if (rc && !errbuf[0])

@@ -28,10 +28,24 @@ struct device_opt {
     int used;    /* set by device_spec_get; unused options are errors */
 };
 
+/*
+ * One option a device type takes: the only place its syntax is written.
+ * --help shows it, ioreqd(8) is checked against it (test-device-table),
+ * and device_spec_get() refuses to read an option its type does not list.
+ */
+struct device_option {
+    const char *key;
+    const char *value; /* what it takes, as --help shows it ("PATH", "on", "1-4"); NULL: a flag */
+    bool required;
+    bool common; /* documented once for every device that takes it (bdf=), not per device */
+};
+
 struct device_spec {
     char *type;
     struct device_opt opts[DEVICE_SPEC_MAX_OPTS];
     unsigned nr_opts;
+    /* The options its type lists, once bound (device_spec_bind); NULL: not checked. */
+    const struct device_option *declared;
 };
 
 /* What a device is created in. All of it outlives the device. */
@@ -55,7 +69,9 @@ struct device_env {
 
 struct device_type {
     const char *name;
-    const char *summary; /* one line for --help and ioreqd(8) */
+    const char *summary; /* one line for --help: what it is */
+    /* Every option create() and check() read, ending with a {NULL} entry. */
+    const struct device_option *options;
     /*
      * 0 or -errno. On error the device writes a one-line explanation into
      * errbuf (errlen bytes, always NUL-terminated), or leaves it empty when
@@ -93,6 +109,10 @@ struct device_type {
 /* The table, NULL-terminated. */
 extern const struct device_type *const device_types[];
 const struct device_type *device_type_find(const char *name);
+/* From now on spec reads only the options type lists (device_spec_get). */
+void device_spec_bind(struct device_spec *spec, const struct device_type *type);
+/* ",file=PATH[,readonly=on]...": type's options as --help shows them after its name. */
+void device_options_text(const struct device_type *type, char *buf, size_t len);
 
 /* The instance's report as one line: every item (ioreqctl status), or its identity (xenstore). */
 void device_describe(const struct device_type *type, void *dev, char *buf, size_t len);
@@ -112,7 +132,10 @@ int device_spec_check(const struct device_type *type, struct device_spec *spec, 
 int device_spec_parse(const char *text, struct device_spec *spec, char *errbuf,
                       size_t errlen) must_check;
 void device_spec_free(struct device_spec *spec);
-/* The option's value (marking it used), or NULL. */
+/*
+ * The option's value (marking it used), or NULL. An option the bound type
+ * does not list reads as absent, and the device's bug is logged.
+ */
 const char *device_spec_get(struct device_spec *spec, const char *key);
 /* The first option no device_spec_get() asked for, or NULL. */
 const char *device_spec_unused(const struct device_spec *spec);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "registry.h"
 
 static bool name_char(char c)
@@ -138,8 +139,24 @@ void device_spec_free(struct device_spec *spec)
     memset(spec, 0, sizeof(*spec));
 }
 
+/* key is one of the options spec's type lists (or spec is not bound). */
+static bool declared(const struct device_spec *spec, const char *key)
+{
+    if (!spec->declared)
+        return true;
+    for (const struct device_option *o = spec->declared; o->key; o++)
+        if (!strcmp(o->key, key))
+            return true;
+    return false;
+}
+
 const char *device_spec_get(struct device_spec *spec, const char *key)
 {
+    if (!declared(spec, key)) {
+        /* The type's option list is what users are told: an option not on it does not exist. */
+        log_error("%s: reads option '%s', which its type does not list", spec->type, key);
+        return NULL;
+    }
     for (unsigned i = 0; i < spec->nr_opts; i++) {
         if (!strcmp(spec->opts[i].key, key)) {
             spec->opts[i].used = 1;

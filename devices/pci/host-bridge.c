@@ -116,7 +116,13 @@ static void host_bridge_report(void *opaque, const struct report_sink *sink)
 
 const struct device_type host_bridge_device_type = {
     .name = "host-bridge",
-    .summary = "i440FX-compatible PCI host bridge at 00:00.0 [cf8=on to own ports 0xcf8-0xcff]",
+    .summary = "i440FX-compatible PCI host bridge at 00:00.0, optionally owning ports 0xcf8-0xcff",
+    .options =
+        (const struct device_option[]){
+            PCI_BDF_OPTION,
+            {.key = "cf8", .value = "on"},
+            {0},
+        },
     .create = host_bridge_create,
     .check = host_bridge_check,
     .destroy = host_bridge_destroy,

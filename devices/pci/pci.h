@@ -286,6 +286,11 @@ int pci_bus_claim_legacy_pio(struct pci_bus *bus) must_check;
 
 /* "[[SSSS:]BB:]DD.F" or "DD.F": 0 and *devfn, or -EINVAL (only bus 0, segment 0). */
 int pci_parse_bdf(const char *text, int *devfn) must_check;
+/* bdf=DD.F, as every PCI device type lists it among its options. */
+#define PCI_BDF_OPTION                                                                             \
+    {                                                                                              \
+        .key = "bdf", .value = "DD.F", .common = true                                              \
+    }
 /* The spec's bdf= option: *devfn = -1 (next free slot) if absent; -EINVAL with errbuf if bad. */
 struct device_spec;
 int pci_spec_placement(struct device_spec *spec, int *devfn, char *errbuf,

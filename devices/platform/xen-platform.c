@@ -327,6 +327,12 @@ static void xen_platform_report(void *opaque, const struct report_sink *sink)
 const struct device_type xen_platform_device_type = {
     .name = "xen-platform",
     .summary = "Xen platform PCI device 5853:0001 with the unplug and log ports 0x10-0x13",
+    .options =
+        (const struct device_option[]){
+            PCI_BDF_OPTION,
+            {.key = "unplug-ports", .value = "off"},
+            {0},
+        },
     .create = xen_platform_create,
     .destroy = xen_platform_destroy,
     .report = xen_platform_report,

@@ -296,8 +296,16 @@ static uint16_t uart_isa_irqs(void *dev)
 
 const struct device_type uart_device_type = {
     .name = "uart",
-    .summary =
-        "16550A serial port: com=1-4, port=, irq=, backend=pty|unix:PATH|file:PATH|stdio|null",
+    .summary = "16550A serial port",
+    .options =
+        (const struct device_option[]){
+            {.key = "com", .value = "1-4"},
+            {.key = "port", .value = "P"},
+            {.key = "irq", .value = "I"},
+            {.key = "backend", .value = "pty|unix:PATH|file:PATH|stdio|null"},
+            {.key = "index", .value = "N"},
+            {0},
+        },
     .create = uart_isa_create,
     .check = uart_isa_check,
     .flush = uart_isa_flush,

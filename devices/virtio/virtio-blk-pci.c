@@ -201,8 +201,18 @@ static void vblk_pci_report(void *opaque, const struct report_sink *sink)
 
 const struct device_type virtio_blk_device_type = {
     .name = "virtio-blk",
-    .summary = "virtio block device on a raw image: file=PATH[,readonly=on][,queues=N]"
-               "[,bdf=DD.F][,serial=ID][,cache=writeback|none][,aio=auto|threads|io_uring]",
+    .summary = "virtio block device on a raw image",
+    .options =
+        (const struct device_option[]){
+            {.key = "file", .value = "PATH", .required = true},
+            {.key = "readonly", .value = "on"},
+            {.key = "queues", .value = "N"},
+            PCI_BDF_OPTION,
+            {.key = "serial", .value = "ID"},
+            {.key = "cache", .value = "writeback|none"},
+            {.key = "aio", .value = "auto|threads|io_uring"},
+            {0},
+        },
     .create = vblk_pci_create,
     .check = vblk_pci_check,
     .flush = vblk_pci_flush,
