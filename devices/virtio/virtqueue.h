@@ -128,9 +128,12 @@ void virtq_stop(struct virtq *vq);
 
 /*
  * Take the next available chain: 0 with *req filled (segments mapped; release
- * them with virtq_req_release), -EAGAIN when nothing is available, -EINVAL
- * when the queue is (or just became) broken. A malformed chain whose head is
- * a valid index is pushed back with 0 bytes written before -EINVAL returns.
+ * them with virtq_req_release), -EAGAIN when nothing is available, -ENOMEM
+ * when guest memory cannot map the chain while other requests of this queue
+ * hold mappings (the chain stays available: pop again once one completes),
+ * -EINVAL when the queue is (or just became) broken. A malformed chain whose
+ * head is a valid index is pushed back with 0 bytes written before -EINVAL
+ * returns.
  */
 int virtq_pop(struct virtq *vq, struct virtq_req *req) must_check;
 /* Unmap a popped request's segments (before or after pushing it). */
