@@ -12,7 +12,7 @@
 
 #include "ioreqd.h"
 #include "pci/pci.h"
-#include "registry.h"
+#include "device-table.h"
 
 /* At most this many PCI functions per device (a multi-function slot has 8). */
 #define DM_DEVICE_FNS 8

@@ -353,12 +353,12 @@ static int start_devices(struct ioreqd *d)
         .domid = (uint16_t)d->domid,
         .io = d->io,
         .gmem = ioreq_server_gmem(d->srv),
-        .platform = ioreq_server_platform(d->srv),
+        .hv = ioreq_server_hv(d->srv),
         .base = d->base,
     };
     int code;
 
-    d->pci = pci_bus_new(d->io, ioreq_server_platform(d->srv));
+    d->pci = pci_bus_new(d->io, ioreq_server_hv(d->srv));
     if (!d->pci) {
         log_error("cannot create the PCI bus");
         return IOREQD_EXIT_FAILURE;

@@ -24,7 +24,7 @@
 #include "ioreqd.h"
 #include "log.h"
 #include "pidfile.h"
-#include "registry.h"
+#include "device-table.h"
 #include "settings.h"
 
 #ifndef IOREQD_VERSION

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "registry.h"
+#include "device-table.h"
 
 static bool name_char(char c)
 {

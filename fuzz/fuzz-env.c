@@ -17,7 +17,7 @@
 
 #include "log.h"
 #include "pci.h"
-#include "registry.h"
+#include "device-table.h"
 
 void fz_check_failed(const char *what, const char *file, int line)
 {
@@ -127,7 +127,7 @@ static int rec_unmap(void *opaque, uint32_t sbdf)
     return 0;
 }
 
-static const struct dm_platform_ops rec_ops = {
+static const struct hv_services_ops rec_ops = {
     .set_isa_irq_level = rec_isa,
     .set_pci_intx_level = rec_intx,
     .inject_msi = rec_msi,
@@ -135,10 +135,10 @@ static const struct dm_platform_ops rec_ops = {
     .unmap_pcidev = rec_unmap,
 };
 
-struct dm_platform fz_platform_init(struct fz_platform *fp)
+struct hv_services fz_platform_init(struct fz_platform *fp)
 {
     memset(fp, 0, sizeof(*fp));
-    return (struct dm_platform){.ops = &rec_ops, .opaque = fp};
+    return (struct hv_services){.ops = &rec_ops, .opaque = fp};
 }
 
 /* --- disk image --- */
@@ -231,7 +231,7 @@ int fz_env_new(struct fz_env *env)
         .io = env->io,
         .gmem = env->gm,
         .pci = env->bus,
-        .platform = fz_platform_init(&env->rec),
+        .hv = fz_platform_init(&env->rec),
         .base = env->base,
     };
     for (unsigned i = 0; i < FZ_DEV_COUNT; i++) {

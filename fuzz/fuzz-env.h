@@ -1,6 +1,6 @@
 /*
  * What the fuzz targets share: a cursor over the fuzzer's input, a
- * recording dm_platform, and the device set the request-level targets run
+ * recording hv_services, and the device set the request-level targets run
  * against (host bridge owning 0xCF8, xen-platform, a UART with a null
  * backend, virtio-blk on a small unlinked image) on a fresh io registry, PCI
  * bus and flat guest memory.
@@ -20,7 +20,7 @@
 
 #include "gmem.h"
 #include "io-range.h"
-#include "platform.h"
+#include "hv-services.h"
 #include "server.h"
 
 /* An invariant the code under test promised: a violation is a finding, so crash loudly. */
@@ -65,7 +65,7 @@ struct fz_platform {
     bool isa_level[16];
 };
 
-struct dm_platform fz_platform_init(struct fz_platform *fp);
+struct hv_services fz_platform_init(struct fz_platform *fp);
 
 /* Device set slots, in creation order. */
 enum fz_dev {

@@ -604,7 +604,7 @@ int ioreq_server_restrict(struct ioreq_server *srv)
     return 0;
 }
 
-/* The dm_platform of this server: interrupts and config-cycle routing. */
+/* The hv_services of this server: interrupts and config-cycle routing. */
 
 static int server_errno(void)
 {
@@ -675,7 +675,7 @@ static int server_unmap_pcidev(void *opaque, uint32_t sbdf)
  * Interrupts tell the guest that a device wrote its memory: the writes are
  * in the dirty log first, as they are before a vCPU resumes from a request.
  */
-static const struct dm_platform_ops server_platform_ops = {
+static const struct hv_services_ops server_hv_ops = {
     .set_isa_irq_level = server_set_isa_irq_level,
     .set_pci_intx_level = server_set_pci_intx_level,
     .inject_msi = server_inject_msi,
@@ -683,9 +683,9 @@ static const struct dm_platform_ops server_platform_ops = {
     .unmap_pcidev = server_unmap_pcidev,
 };
 
-struct dm_platform ioreq_server_platform(struct ioreq_server *srv)
+struct hv_services ioreq_server_hv(struct ioreq_server *srv)
 {
-    struct dm_platform p = {.ops = &server_platform_ops, .opaque = srv};
+    struct hv_services p = {.ops = &server_hv_ops, .opaque = srv};
 
     return p;
 }

@@ -19,7 +19,7 @@
 #include "compiler.h"
 #include "gmem.h"
 #include "io-range.h"
-#include "platform.h"
+#include "hv-services.h"
 
 struct event_base;
 struct ioreq_server;
@@ -86,7 +86,7 @@ void ioreq_server_destroy(struct ioreq_server *srv);
 
 void ioreq_server_set_pci_handler(struct ioreq_server *srv, const struct ioreq_pci_handler *pci);
 struct gmem *ioreq_server_gmem(struct ioreq_server *srv);
-struct dm_platform ioreq_server_platform(struct ioreq_server *srv);
+struct hv_services ioreq_server_hv(struct ioreq_server *srv);
 unsigned ioreq_server_nr_vcpus(const struct ioreq_server *srv);
 uint16_t ioreq_server_id(const struct ioreq_server *srv);
 /* Per-vCPU stats are copied for min(nr, nr_vcpus) vCPUs. */

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 
 #include "pci.h"
-#include "registry.h"
+#include "device-table.h"
 
 #define I440FX_PAM0  0x59
 #define I440FX_NPAM  7

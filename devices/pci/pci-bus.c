@@ -114,14 +114,14 @@ void pci_bus_sync_bars(struct pci_dev *dev)
             sync_one(bus->devs[i]);
 }
 
-struct pci_bus *pci_bus_new(struct io_registry *io, struct dm_platform platform)
+struct pci_bus *pci_bus_new(struct io_registry *io, struct hv_services hv)
 {
     struct pci_bus *bus = calloc(1, sizeof(*bus));
 
     if (!bus)
         return NULL;
     bus->io = io;
-    bus->platform = platform;
+    bus->hv = hv;
     return bus;
 }
 
@@ -197,8 +197,8 @@ int pci_bus_add(struct pci_bus *bus, struct pci_dev *dev, int devfn, char *errbu
     }
     /* The power-on image includes whatever init set up. */
     memcpy(dev->reset_cfg, dev->cfg, sizeof(dev->cfg));
-    if (bus->platform.ops && bus->platform.ops->map_pcidev) {
-        rc = bus->platform.ops->map_pcidev(bus->platform.opaque, dev->sbdf);
+    if (bus->hv.ops && bus->hv.ops->map_pcidev) {
+        rc = bus->hv.ops->map_pcidev(bus->hv.opaque, dev->sbdf);
         if (rc) {
             snprintf(errbuf, errlen, "%s: routing config cycles of 00:%02x.%x failed: %s",
                      dev_name(dev), (unsigned)devfn >> 3, (unsigned)devfn & 7, strerror(-rc));
@@ -230,8 +230,8 @@ void pci_bus_remove(struct pci_bus *bus, struct pci_dev *dev)
     pci_intx_update(dev);
     if (bus->listener.fn_removed)
         bus->listener.fn_removed(bus->listener.opaque, dev);
-    if (bus->platform.ops && bus->platform.ops->unmap_pcidev)
-        bus->platform.ops->unmap_pcidev(bus->platform.opaque, dev->sbdf);
+    if (bus->hv.ops && bus->hv.ops->unmap_pcidev)
+        bus->hv.ops->unmap_pcidev(bus->hv.opaque, dev->sbdf);
     bus->devs[devfn] = NULL;
     if (dev->ops && dev->ops->fini)
         dev->ops->fini(dev);

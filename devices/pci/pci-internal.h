@@ -9,7 +9,7 @@
 
 struct pci_bus {
     struct io_registry *io;
-    struct dm_platform platform;
+    struct hv_services hv;
     struct pci_dev *devs[256]; /* by devfn, bus 0 of segment 0 */
     uint32_t cf8;              /* legacy address latch */
     bool legacy_pio;

@@ -3,7 +3,7 @@
  * Disable and 6.2.3 Interrupt Status), MSI (PCI 3.0, 6.8.1: 64-bit address,
  * per-vector masking) and MSI-X (6.8.2: table and PBA in memory BARs,
  * function mask, per-vector mask, pending bits). Messages and INTx levels go
- * to the bus's dm_platform; a masked message is remembered as pending and
+ * to the bus's hv_services; a masked message is remembered as pending and
  * sent when unmasked.
  *
  * On Xen a message with vector 0 is no interrupt vector but a pirq: Xen's
@@ -54,12 +54,12 @@ static bool msi_data_is_pirq(uint32_t data)
 
 static int platform_msi(struct pci_dev *dev, uint64_t addr, uint32_t data)
 {
-    const struct dm_platform *p;
+    const struct hv_services *p;
     int rc;
 
     if (!dev->bus)
         return -ENODEV;
-    p = &dev->bus->platform;
+    p = &dev->bus->hv;
     if (!p->ops || !p->ops->inject_msi)
         return -ENOSYS;
     rc = p->ops->inject_msi(p->opaque, addr, data);
@@ -87,7 +87,7 @@ void pci_intx_update(struct pci_dev *dev)
     if (assert == dev->intx_asserted || !dev->bus)
         return;
     dev->intx_asserted = assert;
-    const struct dm_platform *p = &dev->bus->platform;
+    const struct hv_services *p = &dev->bus->hv;
     if (p->ops && p->ops->set_pci_intx_level) {
         int rc = p->ops->set_pci_intx_level(p->opaque, dev->sbdf, pin - 1, assert);
         if (rc)

@@ -25,7 +25,7 @@
 #include "compiler.h"
 #include "dm-faults.h"
 #include "io-range.h"
-#include "platform.h"
+#include "hv-services.h"
 #include "report.h"
 
 /* Standard header registers (PCI Local Bus 3.0, 6.1). */
@@ -200,7 +200,7 @@ struct pci_dev {
     struct pci_msix msix;
 
     bool intx_level;    /* the device's INTx request, before masking */
-    bool intx_asserted; /* what the platform was last told */
+    bool intx_asserted; /* what the hypervisor was last told */
 };
 
 /* One BAR range change a config write causes (computed, then applied). */
@@ -234,7 +234,7 @@ struct pci_bus_listener {
     void *opaque;
 };
 
-struct pci_bus *pci_bus_new(struct io_registry *io, struct dm_platform platform);
+struct pci_bus *pci_bus_new(struct io_registry *io, struct hv_services hv);
 /* Removes every function still on the bus (destroy devices first; this is a backstop). */
 void pci_bus_free(struct pci_bus *bus);
 /* The listener is copied; NULL removes it. */
@@ -242,7 +242,7 @@ void pci_bus_set_listener(struct pci_bus *bus, const struct pci_bus_listener *li
 
 /*
  * The first slot a device without bdf= may take. Slots below it belong to
- * the platform: hvmloader asserts that 00:01.0, when it answers, is the
+ * the machine: hvmloader asserts that 00:01.0, when it answers, is the
  * PIIX3 ISA bridge (8086:7000) and writes its PIRQ routes there; beside
  * QEMU's xenfv machine, 00:00.0 is its i440FX, 00:01.x its PIIX3 (ISA, IDE,
  * USB, ACPI), 00:02.0 and 00:03.0 its VGA and Xen platform device, and the
@@ -256,8 +256,8 @@ void pci_bus_set_listener(struct pci_bus *bus, const struct pci_bus_listener *li
 /*
  * Places dev at devfn (0..255), or in the lowest free slot
  * PCI_DEFAULT_FIRST_SLOT..31 if devfn < 0 (function 0). A slot holds one device: a second one is
- * refused with -EEXIST. Calls ops->init, then the platform's map_pcidev for the SBDF. 0 or -errno,
- * errbuf explaining the failure.
+ * refused with -EEXIST. Calls ops->init, then the hypervisor services' map_pcidev for the SBDF. 0
+ * or -errno, errbuf explaining the failure.
  */
 int pci_bus_add(struct pci_bus *bus, struct pci_dev *dev, int devfn, char *errbuf,
                 size_t errlen) must_check;
@@ -395,7 +395,7 @@ struct pci_irq_info {
     unsigned intx_pin;  /* 1 = INTA# .. 4 = INTD#, 0: no INTx */
     uint8_t intx_line;  /* Interrupt Line register: the routing firmware noted there */
     bool intx_level;    /* the device's request */
-    bool intx_asserted; /* what the platform was last told */
+    bool intx_asserted; /* what the hypervisor was last told */
     bool intx_disabled; /* Command register's Interrupt Disable */
 
     bool has_msi;
@@ -440,8 +440,8 @@ void pci_set_irq(struct pci_dev *dev, bool level);
  */
 int pci_msi_init(struct pci_dev *dev, unsigned nr_vectors) must_check;
 bool pci_msi_enabled(const struct pci_dev *dev);
-/* 0 delivered, 1 left pending (masked), -EINVAL (disabled or vector not enabled), or the platform's
- * error. */
+/* 0 delivered, 1 left pending (masked), -EINVAL (disabled or vector not enabled), or the
+ * hypervisor's error. */
 int pci_msi_notify(struct pci_dev *dev, unsigned vector);
 
 /*
@@ -455,7 +455,7 @@ int pci_msix_init(struct pci_dev *dev, unsigned nr_vectors, unsigned table_bar,
 bool pci_msix_enabled(const struct pci_dev *dev);
 bool pci_msix_masked(const struct pci_dev *dev, unsigned vector);
 /* 0 delivered, 1 left pending (masked), -EINVAL (disabled or vector out of range), or the
- * platform's error. */
+ * hypervisor's error. */
 int pci_msix_notify(struct pci_dev *dev, unsigned vector);
 
 #endif

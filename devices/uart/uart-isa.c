@@ -1,6 +1,6 @@
 /*
  * uart: a 16550A on the ISA bus, COM1-COM4 (ports 0x3f8/0x2f8/0x3e8/0x2e8,
- * IRQs 4/3/4/3), its interrupt raised with the platform's ISA IRQ level, its
+ * IRQs 4/3/4/3), its interrupt raised with the hypervisor's ISA IRQ level, its
  * line connected to a character backend. The register core is uart-16550.c;
  * this file only wires it to ports, an IRQ, and a chardev.
  *
@@ -16,7 +16,7 @@
 
 #include "chardev.h"
 #include "log.h"
-#include "registry.h"
+#include "device-table.h"
 #include "uart-16550.h"
 
 #define UART_ISA_PORTS 8
@@ -30,7 +30,7 @@ struct uart_isa {
     struct uart_16550 core;
     struct irq_line line;
     struct chardev *cd;
-    struct dm_platform platform;
+    struct hv_services hv;
     struct io_registry *io;
     bool mapped;
     uint16_t port;
@@ -50,9 +50,9 @@ static void isa_set_level(void *opaque, bool level)
     /* The core calls only on a change, so every high level is one raised interrupt. */
     if (level)
         ui->irqs_raised++;
-    if (!ui->platform.ops || !ui->platform.ops->set_isa_irq_level)
+    if (!ui->hv.ops || !ui->hv.ops->set_isa_irq_level)
         return;
-    rc = ui->platform.ops->set_isa_irq_level(ui->platform.opaque, ui->irq, level);
+    rc = ui->hv.ops->set_isa_irq_level(ui->hv.opaque, ui->irq, level);
     if (rc)
         log_warn("%s: IRQ %u level change failed: %s", ui->name, ui->irq, strerror(-rc));
 }
@@ -206,7 +206,7 @@ static int uart_isa_create(const struct device_env *env, struct device_spec *spe
     ui = calloc(1, sizeof(*ui));
     if (!ui)
         return -ENOMEM;
-    ui->platform = env->platform;
+    ui->hv = env->hv;
     ui->io = env->io;
     ui->port = (uint16_t)cfg.port;
     ui->irq = (unsigned)cfg.irq;

@@ -328,7 +328,7 @@ static void test_mmio_rep(void **state)
 static void test_pci_config(void **state)
 {
     struct env *e = *state;
-    struct dm_platform plat = ioreq_server_platform(e->srv);
+    struct hv_services plat = ioreq_server_hv(e->srv);
     struct mockhv_range r[8];
     uint32_t v;
 
@@ -420,7 +420,7 @@ static void test_balloon_invalidates(void **state)
 static void test_interrupts(void **state)
 {
     struct env *e = *state;
-    struct dm_platform plat = ioreq_server_platform(e->srv);
+    struct hv_services plat = ioreq_server_hv(e->srv);
     struct mockhv_irq_record rec;
 
     loop_stop(e);

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "registry.h"
+#include "device-table.h"
 
 #define COUNTER_SINK_MAX 32
 

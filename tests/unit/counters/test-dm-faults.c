@@ -19,7 +19,7 @@
 
 #include "dm-faults.h"
 #include "fake-blk.h"
-#include "fake-platform.h"
+#include "fake-hv.h"
 #include "io-range.h"
 #include "pci/pci.h"
 #include "virtio-blk.h"
@@ -39,7 +39,7 @@ struct fx {
     uint8_t *mem;
     struct gmem *gm;
     struct io_registry *io;
-    struct fake_platform fp;
+    struct fake_hv fp;
     struct pci_bus *bus;
     struct fake_blk fb;
     struct vblk *blk;
@@ -58,7 +58,7 @@ static int setup(void **state)
     assert_non_null(f->mem);
     f->gm = gmem_flat_new(f->mem, MEM_SIZE);
     f->io = io_registry_new();
-    f->bus = pci_bus_new(f->io, fake_platform_init(&f->fp));
+    f->bus = pci_bus_new(f->io, fake_hv_init(&f->fp));
     assert_non_null(f->bus);
     fake_blk_init(&f->fb, 1u << 20, false);
     assert_int_equal(vblk_new(&f->blk, &f->fb.be, &p, err, sizeof(err)), 0);

@@ -21,8 +21,8 @@
 #include <event2/event.h>
 
 #include "counter-sink.h"
-#include "fake-platform.h"
-#include "registry.h"
+#include "fake-hv.h"
+#include "device-table.h"
 #include "uart-16550.h"
 
 #define COM1 0x3f8
@@ -32,7 +32,7 @@ static const char *const names[] = {"bytes_out",   "bytes_in",        "tx_droppe
 enum { BYTES_OUT, BYTES_IN, TX_DROPPED, RX_OVERRUNS, BACKEND_DROPPED, INTERRUPTS, NR_COUNTERS };
 
 struct fixture {
-    struct fake_platform fp;
+    struct fake_hv fp;
     struct io_registry *io;
     struct event_base *base;
     struct device_env env;
@@ -50,7 +50,7 @@ static int setup(void **state)
     f->base = event_base_new();
     f->env.domid = 3;
     f->env.io = f->io;
-    f->env.platform = fake_platform_init(&f->fp);
+    f->env.hv = fake_hv_init(&f->fp);
     f->env.base = f->base;
     f->type = device_type_find("uart");
     assert_non_null(f->type);
@@ -114,7 +114,7 @@ static void take(struct fixture *f, uint64_t values[NR_COUNTERS])
     }
 }
 
-static unsigned rising_edges(const struct fake_platform *fp, unsigned irq)
+static unsigned rising_edges(const struct fake_hv *fp, unsigned irq)
 {
     unsigned n = 0;
 

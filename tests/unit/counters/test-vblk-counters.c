@@ -20,7 +20,7 @@
 
 #include "counter-sink.h"
 #include "fake-blk.h"
-#include "fake-platform.h"
+#include "fake-hv.h"
 #include "pci/pci.h"
 #include "virtio-blk.h"
 #include "virtio-pci.h"
@@ -194,7 +194,7 @@ struct pfx {
     struct gmem *gm;
     struct io_registry *io;
     struct event_base *base;
-    struct fake_platform fp;
+    struct fake_hv fp;
     struct device_env env;
     const struct device_type *type;
     void *dev;
@@ -275,8 +275,8 @@ static int pci_setup(void **state)
     assert_int_equal(ftruncate(fd, 1 << 20), 0);
     close(fd);
     f->env = (struct device_env){.domid = 1, .io = f->io, .gmem = f->gm, .base = f->base};
-    f->env.platform = fake_platform_init(&f->fp);
-    f->env.pci = pci_bus_new(f->io, f->env.platform);
+    f->env.hv = fake_hv_init(&f->fp);
+    f->env.pci = pci_bus_new(f->io, f->env.hv);
     assert_non_null(f->env.pci);
     f->type = device_type_find("virtio-blk");
     assert_non_null(f->type);

@@ -17,7 +17,7 @@
 #include "beside-qemu.h"
 #include "io-range.h"
 #include "pci/pci.h"
-#include "registry.h"
+#include "device-table.h"
 
 struct said {
     unsigned refused, warned;
@@ -43,7 +43,7 @@ static unsigned check(const char *const *specs, const struct beside_qemu_irqs *i
                       struct said *s)
 {
     struct io_registry *io = io_registry_new();
-    struct pci_bus *pci = pci_bus_new(io, (struct dm_platform){0});
+    struct pci_bus *pci = pci_bus_new(io, (struct hv_services){0});
     struct device_env env = {.io = io, .pci = pci};
     const struct beside_qemu_report report = {.say = collect, .opaque = s};
     void *devs[4] = {0};

@@ -17,11 +17,11 @@
 
 #include <event2/event.h>
 
-#include "fake-platform.h"
+#include "fake-hv.h"
 #include "gmem.h"
 #include "pci-conformance.h"
 #include "pci.h"
-#include "registry.h"
+#include "device-table.h"
 
 static const char *man_path;
 
@@ -153,10 +153,10 @@ static void test_every_pci_function_conforms(void **state)
     assert_int_equal(ftruncate(fd, 1 << 20), 0);
     close(fd);
     for (const struct device_type *const *t = device_types; *t; t++) {
-        struct fake_platform fp;
+        struct fake_hv fp;
         void *ram = calloc(1, RAM_SIZE);
         struct io_registry *io = io_registry_new();
-        struct pci_bus *bus = pci_bus_new(io, fake_platform_init(&fp));
+        struct pci_bus *bus = pci_bus_new(io, fake_hv_init(&fp));
         struct event_base *base = event_base_new();
         struct io_counters counters = {0};
         struct fns fns = {0};
@@ -165,7 +165,7 @@ static void test_every_pci_function_conforms(void **state)
             .io = io,
             .gmem = gmem_flat_new(ram, RAM_SIZE),
             .pci = bus,
-            .platform = fake_platform_init(&fp),
+            .hv = fake_hv_init(&fp),
             .base = base,
             .counters = &counters,
         };

@@ -14,14 +14,14 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "fake-platform.h"
+#include "fake-hv.h"
 #include "log.h"
 #include "pci-conformance.h"
 #include "pci.h"
-#include "registry.h"
+#include "device-table.h"
 
 struct fixture {
-    struct fake_platform fp;
+    struct fake_hv fp;
     struct io_registry *io;
     struct pci_bus *bus;
     struct device_env env;
@@ -32,8 +32,8 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
 
     f->io = io_registry_new();
-    f->env.platform = fake_platform_init(&f->fp);
-    f->bus = pci_bus_new(f->io, f->env.platform);
+    f->env.hv = fake_hv_init(&f->fp);
+    f->bus = pci_bus_new(f->io, f->env.hv);
     f->env.domid = 7;
     f->env.io = f->io;
     f->env.pci = f->bus;
@@ -161,7 +161,7 @@ static void test_host_bridge_cf8(void **state)
     t->destroy(hb);
     /* The bus keeps decoding 0xCF8 until it goes. */
     pci_bus_free(f->bus);
-    f->bus = pci_bus_new(f->io, f->env.platform);
+    f->bus = pci_bus_new(f->io, f->env.hv);
 }
 
 static void test_xen_platform_config(void **state)

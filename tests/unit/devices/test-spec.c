@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "pci.h"
-#include "registry.h"
+#include "device-table.h"
 
 static void test_parse_ok(void **state)
 {

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "platform.h"
+#include "hv-services.h"
 #include "request.h"
 
 #define PORT 0x3f8

@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "compiler.h"
-#include "fake-platform.h"
+#include "fake-hv.h"
 #include "pci-conformance.h"
 #include "pci.h"
 
@@ -97,7 +97,7 @@ static const struct pci_dev_ops tdev_ops = {
 };
 
 struct fixture {
-    struct fake_platform fp;
+    struct fake_hv fp;
     struct io_registry *io;
     struct pci_bus *bus;
     struct tdev *t;
@@ -124,7 +124,7 @@ static int setup(void **state)
     char err[128];
 
     f->io = io_registry_new();
-    f->bus = pci_bus_new(f->io, fake_platform_init(&f->fp));
+    f->bus = pci_bus_new(f->io, fake_hv_init(&f->fp));
     pci_bus_set_listener(f->bus, &(struct pci_bus_listener){.bar_moved = t_bar_moved});
     f->t = calloc(1, sizeof(*f->t));
     tdev_build(f->t);

@@ -26,12 +26,12 @@
 
 #include <event2/event.h>
 
-#include "fake-platform.h"
-#include "registry.h"
+#include "fake-hv.h"
+#include "device-table.h"
 #include "uart-16550.h"
 
 struct fixture {
-    struct fake_platform fp;
+    struct fake_hv fp;
     struct io_registry *io;
     struct event_base *base;
     struct device_env env;
@@ -59,7 +59,7 @@ static int setup(void **state)
     f->base = event_base_new();
     f->env.domid = 5;
     f->env.io = f->io;
-    f->env.platform = fake_platform_init(&f->fp);
+    f->env.hv = fake_hv_init(&f->fp);
     f->env.base = f->base;
     f->env.publish = record_publish;
     f->env.publish_opaque = f;

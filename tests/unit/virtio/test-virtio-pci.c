@@ -2,7 +2,7 @@
  * virtio-pci with a virtio-blk core on a fake backend, driven the way a
  * guest drives it: config cycles through pci_bus_cfg_read/write and BAR
  * accesses through io_dispatch_* on a test registry. Interrupts are recorded
- * by a fake dm_platform.
+ * by a fake hv_services.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "fake-blk.h"
-#include "fake-platform.h"
+#include "fake-hv.h"
 #include "io-range.h"
 #include "pci-conformance.h"
 #include "virtio-blk.h"
@@ -35,7 +35,7 @@ struct fx {
     uint8_t *mem;
     struct gmem *gm;
     struct io_registry *io;
-    struct fake_platform fp;
+    struct fake_hv fp;
     struct pci_bus *bus;
     struct fake_blk fb;
     struct vblk *blk;
@@ -103,7 +103,7 @@ static struct fx *fx_new(unsigned queues)
     f->mem = calloc(1, MEM_SIZE);
     f->gm = gmem_flat_new(f->mem, MEM_SIZE);
     f->io = io_registry_new();
-    f->bus = pci_bus_new(f->io, fake_platform_init(&f->fp));
+    f->bus = pci_bus_new(f->io, fake_hv_init(&f->fp));
     assert_non_null(f->bus);
     fake_blk_init(&f->fb, 1u << 20, false);
     assert_int_equal(vblk_new(&f->blk, &f->fb.be, &p, err, sizeof(err)), 0);

@@ -17,14 +17,14 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "fake-platform.h"
+#include "fake-hv.h"
 #include "pci.h"
-#include "registry.h"
+#include "device-table.h"
 
 #define BAR0 0xc100u /* where the tests put the I/O BAR */
 
 struct fixture {
-    struct fake_platform fp;
+    struct fake_hv fp;
     struct io_registry *io;
     struct pci_bus *bus;
     struct device_env env;
@@ -43,8 +43,8 @@ static int setup(void **state)
 
     assert_non_null(f);
     f->io = io_registry_new();
-    f->env.platform = fake_platform_init(&f->fp);
-    f->bus = pci_bus_new(f->io, f->env.platform);
+    f->env.hv = fake_hv_init(&f->fp);
+    f->bus = pci_bus_new(f->io, f->env.hv);
     f->env.domid = 7;
     f->env.io = f->io;
     f->env.pci = f->bus;

@@ -1,11 +1,11 @@
 /*
  * The device table: every device type ioreqd can emulate, in one explicit,
- * ordered array (registry.c). A device spec on the command line or in the
+ * ordered array (device-table.c). A device spec on the command line or in the
  * config file looks like "uart,port=0x3f8,irq=4,backend=pty" — the type
  * name, then key=value options.
  */
-#ifndef DEVICES_REGISTRY_H
-#define DEVICES_REGISTRY_H
+#ifndef DEVICES_DEVICE_TABLE_H
+#define DEVICES_DEVICE_TABLE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -14,7 +14,7 @@
 #include "compiler.h"
 #include "gmem.h"
 #include "io-range.h"
-#include "platform.h"
+#include "hv-services.h"
 #include "report.h"
 
 struct event_base;
@@ -54,7 +54,7 @@ struct device_env {
     struct io_registry *io;
     struct gmem *gmem;
     struct pci_bus *pci;
-    struct dm_platform platform;
+    struct hv_services hv;
     struct event_base *base;
     /*
      * Where the device's accesses are counted (may be NULL): every range it

@@ -41,7 +41,7 @@
 
 #include "log.h"
 #include "pci.h"
-#include "registry.h"
+#include "device-table.h"
 
 #define XP_VENDOR   0x5853
 #define XP_DEVICE   0x0001

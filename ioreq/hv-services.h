@@ -5,8 +5,8 @@
  *
  * SBDF layout is Xen's (xen/hvm/ioreq.h): segment << 16 | bus << 8 | devfn.
  */
-#ifndef IOREQ_PLATFORM_H
-#define IOREQ_PLATFORM_H
+#ifndef IOREQ_HV_SERVICES_H
+#define IOREQ_HV_SERVICES_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -19,7 +19,7 @@
 #define PCI_SBDF_FN(sbdf)    ((sbdf)&0x7)
 #define PCI_SBDF_DEVFN(sbdf) ((sbdf)&0xff)
 
-struct dm_platform_ops {
+struct hv_services_ops {
     /* Each returns 0 or -errno. */
     int (*set_isa_irq_level)(void *opaque, unsigned isa_irq, bool level);
     /* pin: 0 = INTA# … 3 = INTD# */
@@ -29,8 +29,8 @@ struct dm_platform_ops {
     int (*unmap_pcidev)(void *opaque, uint32_t sbdf);
 };
 
-struct dm_platform {
-    const struct dm_platform_ops *ops;
+struct hv_services {
+    const struct hv_services_ops *ops;
     void *opaque;
 };
 

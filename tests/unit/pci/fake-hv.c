@@ -1,12 +1,12 @@
-/* Recording dm_platform for unit tests; see fake-platform.h. */
+/* Recording hv_services for unit tests; see fake-hv.h. */
 #include <errno.h>
 #include <string.h>
 
-#include "fake-platform.h"
+#include "fake-hv.h"
 
 static int fake_isa(void *opaque, unsigned irq, bool level)
 {
-    struct fake_platform *fp = opaque;
+    struct fake_hv *fp = opaque;
 
     if (irq < 16)
         fp->isa_level[irq] = level;
@@ -18,7 +18,7 @@ static int fake_isa(void *opaque, unsigned irq, bool level)
 
 static int fake_intx(void *opaque, uint32_t sbdf, unsigned pin, bool level)
 {
-    struct fake_platform *fp = opaque;
+    struct fake_hv *fp = opaque;
 
     if (fp->nr_intx < FAKE_PLATFORM_MAX)
         fp->intx[fp->nr_intx] = (struct fake_irq_event){.sbdf = sbdf, .line = pin, .level = level};
@@ -28,7 +28,7 @@ static int fake_intx(void *opaque, uint32_t sbdf, unsigned pin, bool level)
 
 static int fake_msi(void *opaque, uint64_t addr, uint32_t data)
 {
-    struct fake_platform *fp = opaque;
+    struct fake_hv *fp = opaque;
 
     if (fp->nr_msi < FAKE_PLATFORM_MAX)
         fp->msi[fp->nr_msi] = (struct fake_msi){.addr = addr, .data = data};
@@ -38,7 +38,7 @@ static int fake_msi(void *opaque, uint64_t addr, uint32_t data)
 
 static int fake_map(void *opaque, uint32_t sbdf)
 {
-    struct fake_platform *fp = opaque;
+    struct fake_hv *fp = opaque;
 
     if (fp->map_error)
         return fp->map_error;
@@ -50,13 +50,13 @@ static int fake_map(void *opaque, uint32_t sbdf)
 
 static int fake_unmap(void *opaque, uint32_t sbdf)
 {
-    struct fake_platform *fp = opaque;
+    struct fake_hv *fp = opaque;
 
     fp->nr_unmapped++;
     return 0;
 }
 
-static const struct dm_platform_ops fake_platform_ops = {
+static const struct hv_services_ops fake_hv_ops = {
     .set_isa_irq_level = fake_isa,
     .set_pci_intx_level = fake_intx,
     .inject_msi = fake_msi,
@@ -64,8 +64,8 @@ static const struct dm_platform_ops fake_platform_ops = {
     .unmap_pcidev = fake_unmap,
 };
 
-struct dm_platform fake_platform_init(struct fake_platform *fp)
+struct hv_services fake_hv_init(struct fake_hv *fp)
 {
     memset(fp, 0, sizeof(*fp));
-    return (struct dm_platform){.ops = &fake_platform_ops, .opaque = fp};
+    return (struct hv_services){.ops = &fake_hv_ops, .opaque = fp};
 }

@@ -1,14 +1,14 @@
 /*
- * A dm_platform that records what devices ask of the hypervisor: ISA IRQ
+ * A hv_services that records what devices ask of the hypervisor: ISA IRQ
  * and INTx level changes, MSIs, and routed PCI functions. For unit tests.
  */
-#ifndef TESTS_FAKE_PLATFORM_H
-#define TESTS_FAKE_PLATFORM_H
+#ifndef TESTS_FAKE_HV_H
+#define TESTS_FAKE_HV_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "platform.h"
+#include "hv-services.h"
 
 #define FAKE_PLATFORM_MAX 256
 
@@ -23,7 +23,7 @@ struct fake_msi {
     uint32_t data;
 };
 
-struct fake_platform {
+struct fake_hv {
     struct fake_irq_event isa[FAKE_PLATFORM_MAX];
     unsigned nr_isa;
     bool isa_level[16]; /* current level per ISA IRQ */
@@ -37,7 +37,7 @@ struct fake_platform {
     int map_error; /* returned by map_pcidev when nonzero */
 };
 
-/* Zeroes fp and returns a dm_platform recording into it. */
-struct dm_platform fake_platform_init(struct fake_platform *fp);
+/* Zeroes fp and returns a hv_services recording into it. */
+struct hv_services fake_hv_init(struct fake_hv *fp);
 
 #endif

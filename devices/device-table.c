@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "pci.h"
-#include "registry.h"
+#include "device-table.h"
 
 /* X(name): the device type defined as `const struct device_type name##_device_type`. */
 #define DEVICE_TABLE(X)                                                                            \
@@ -80,7 +80,7 @@ static int check_by_creating(const struct device_type *type, struct device_spec 
                              size_t errlen)
 {
     struct io_registry *io = io_registry_new();
-    struct pci_bus *pci = io ? pci_bus_new(io, (struct dm_platform){0}) : NULL;
+    struct pci_bus *pci = io ? pci_bus_new(io, (struct hv_services){0}) : NULL;
     struct device_env env = {.io = io, .pci = pci};
     void *dev = NULL;
     int rc = -ENOMEM;
