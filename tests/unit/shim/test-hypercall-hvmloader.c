@@ -1,11 +1,14 @@
 /*
  * Xen's real hvmloader runs in a minimal unicorn vCPU on the hypercall
- * layer, from its entry up to the line that reports the CPU speed: it finds
+ * layer, from its entry up to the line that reports the CPU speed, and (with
+ * the chipset's MMIO stubbed) on to "Invoking SeaBIOS": it finds
  * "XenVMMXenVMM", asks for its hypercall page (WRMSR), reads the extra
  * version, the e820 (XENMEM_memory_map), the xenstore ring and port
  * (HVMOP_get_param), reads hvmloader/bios through the ring (mapping the
  * shared info page and polling the port as it does), and computes the
- * CPU speed from vcpu_time_info. The harness is only what that path needs:
+ * CPU speed from vcpu_time_info; further on it writes its SMBIOS and ACPI
+ * tables, moves the PM block, populates a page for its VM86 TSS and resets
+ * the ring. The harness is only what that path needs:
  * CPUID leaves 0x40000000-2, WRMSR of the hypercall MSR, VMCALL, port 0xe9;
  * pages outside low RAM are mapped from the p2m when first touched. The
  * full vCPU lives elsewhere (shim/hv/cpu).
@@ -33,6 +36,8 @@ struct vm {
     unsigned nr_lines;
     char lines[MAX_LINES][256];
     bool done;
+    bool stub_mmio;
+    const char *stop_at;
 };
 
 static int setup(void **state)
@@ -61,7 +66,7 @@ static void on_out(uc_engine *uc, uint32_t port, int size, uint32_t value, void 
         strcpy(vm->lines[vm->nr_lines++], vm->line);
     print_message("hvmloader: %s\n", vm->line);
     vm->len = 0;
-    if (!strncmp(vm->line, "CPU speed is", 12) || strstr(vm->line, "BUG") ||
+    if (!strncmp(vm->line, vm->stop_at, strlen(vm->stop_at)) || strstr(vm->line, "BUG") ||
         strstr(vm->line, "crashed")) {
         vm->done = true;
         uc_emu_stop(uc);
@@ -127,8 +132,12 @@ static bool on_unmapped(uc_engine *uc, uc_mem_type type, uint64_t addr, int size
     pthread_mutex_lock(&hv->lock);
     off = hv_p2m_lookup(hv, addr >> 12);
     pthread_mutex_unlock(&hv->lock);
-    if (off < 0)
-        return false;
+    if (off < 0) {
+        if (!vm->stub_mmio || addr < HC_MEM)
+            return false;
+        /* the chipset's MMIO (IOAPIC, LAPIC) is not this test's: a scratch page */
+        return uc_mem_map(uc, addr & ~0xfffull, 4096, UC_PROT_ALL) == UC_ERR_OK;
+    }
     return uc_mem_map_ptr(uc, addr & ~0xfffull, 4096, UC_PROT_ALL, hv->ram + off) == UC_ERR_OK;
 }
 
@@ -150,46 +159,57 @@ static void hypercall(struct vm *vm)
     uc_reg_write(vm->uc, UC_X86_REG_EAX, &eax);
 }
 
-static void test_hvmloader_to_cpu_speed(void **state)
+/* Boots hvmloader and runs it until vm->stop_at is printed (or a BUG). */
+static void run_hvmloader(struct hc_fx *fx, struct vm *vm)
 {
-    struct hc_fx *fx = *state;
     struct hv_boot_config cfg = {
         .hvmloader = HVMLOADER, .bios_module = SEABIOS, .bios_name = "seabios"};
     struct hv_boot_state bs;
-    struct vm vm = {.fx = fx};
     uc_hook h1, h2, h3, h4, h5;
     uint32_t eip, ebx;
-    char want[64];
     int steps = 0;
 
+    vm->fx = fx;
     assert_int_equal(hv_hypercalls_boot(fx->h, &cfg, &bs), 0);
-    assert_int_equal(uc_open(UC_ARCH_X86, UC_MODE_32, &vm.uc), UC_ERR_OK);
-    assert_int_equal(uc_mem_map_ptr(vm.uc, 0, HC_MEM, UC_PROT_ALL, fx->hv->ram), UC_ERR_OK);
-    assert_int_equal(uc_hook_add(vm.uc, &h1, UC_HOOK_INSN, on_out, &vm, 1, 0, UC_X86_INS_OUT), 0);
-    assert_int_equal(uc_hook_add(vm.uc, &h2, UC_HOOK_INSN, on_in, &vm, 1, 0, UC_X86_INS_IN), 0);
-    assert_int_equal(uc_hook_add(vm.uc, &h3, UC_HOOK_INSN, on_cpuid, &vm, 1, 0, UC_X86_INS_CPUID),
+    assert_int_equal(uc_open(UC_ARCH_X86, UC_MODE_32, &vm->uc), UC_ERR_OK);
+    assert_int_equal(uc_mem_map_ptr(vm->uc, 0, mockhv_ram_size(fx->hv), UC_PROT_ALL, fx->hv->ram),
+                     UC_ERR_OK);
+    assert_int_equal(uc_hook_add(vm->uc, &h1, UC_HOOK_INSN, on_out, vm, 1, 0, UC_X86_INS_OUT), 0);
+    assert_int_equal(uc_hook_add(vm->uc, &h2, UC_HOOK_INSN, on_in, vm, 1, 0, UC_X86_INS_IN), 0);
+    assert_int_equal(uc_hook_add(vm->uc, &h3, UC_HOOK_INSN, on_cpuid, vm, 1, 0, UC_X86_INS_CPUID),
                      0);
-    assert_int_equal(uc_hook_add(vm.uc, &h4, UC_HOOK_CODE, on_code, &vm, 1, 0), 0);
-    assert_int_equal(uc_hook_add(vm.uc, &h5, UC_HOOK_MEM_UNMAPPED, on_unmapped, &vm, 1, 0), 0);
+    assert_int_equal(uc_hook_add(vm->uc, &h4, UC_HOOK_CODE, on_code, vm, 1, 0), 0);
+    assert_int_equal(uc_hook_add(vm->uc, &h5, UC_HOOK_MEM_UNMAPPED, on_unmapped, vm, 1, 0), 0);
     ebx = bs.ebx;
-    uc_reg_write(vm.uc, UC_X86_REG_EBX, &ebx);
+    uc_reg_write(vm->uc, UC_X86_REG_EBX, &ebx);
     eip = bs.entry;
-    while (!vm.done && steps++ < 100000) {
-        uc_err e = uc_emu_start(vm.uc, eip, 0xffffffffu, 0, 0);
+    while (!vm->done && steps++ < 100000) {
+        uc_err e = uc_emu_start(vm->uc, eip, 0xffffffffu, 0, 0);
         uint8_t op[3] = {0};
 
-        uc_reg_read(vm.uc, UC_X86_REG_EIP, &eip);
-        if (vm.done)
+        uc_reg_read(vm->uc, UC_X86_REG_EIP, &eip);
+        if (vm->done)
             break;
         /* VMCALL is an invalid instruction to TCG: the hypercall */
+        if (e != UC_ERR_INSN_INVALID)
+            print_message("stopped at %#x: %s\n", eip, uc_strerror(e));
         assert_int_equal(e, UC_ERR_INSN_INVALID);
-        uc_mem_read(vm.uc, eip, op, 3);
+        uc_mem_read(vm->uc, eip, op, 3);
         assert_true(op[0] == 0x0f && op[1] == 0x01 && op[2] == 0xc1);
-        hypercall(&vm);
+        hypercall(vm);
         eip += 3;
     }
-    assert_true(vm.done);
-    uc_close(vm.uc);
+    assert_true(vm->done);
+    uc_close(vm->uc);
+}
+
+static void test_hvmloader_to_cpu_speed(void **state)
+{
+    struct hc_fx *fx = *state;
+    struct vm vm = {.stop_at = "CPU speed is"};
+    char want[64];
+
+    run_hvmloader(fx, &vm);
     /* the lines of the path, in order */
     assert_true(vm.nr_lines >= 5);
     assert_string_equal(vm.lines[0], "HVM Loader");
@@ -201,10 +221,40 @@ static void test_hvmloader_to_cpu_speed(void **state)
     assert_string_equal(vm.lines[4], want);
 }
 
+static void test_hvmloader_to_seabios(void **state)
+{
+    struct hc_fx *fx;
+    struct vm vm = {.stop_at = "Invoking SeaBIOS", .stub_mmio = true};
+
+    /* one vCPU: starting APs is the vCPU's business */
+    assert_int_equal(hc_fx_setup_vcpus(&fx, true, HC_MEM, 1), 0);
+    run_hvmloader(fx, &vm);
+    for (unsigned i = 0; i < vm.nr_lines; i++)
+        assert_null(strstr(vm.lines[i], "BUG"));
+    assert_string_equal(vm.lines[vm.nr_lines - 1], "Invoking SeaBIOS ...");
+    /* what it left with Xen: the PM block moved, its VM86 TSS (in a page
+     * XENMEM_populate_physmap gave it), the xenstore ring reset */
+    {
+        uint64_t v;
+        uint16_t self = 0x7ff0;
+
+        assert_int_equal(hc_get_param(fx, 0x7ff0, 19 /* ACPI_IOPORTS_LOCATION */, &v), 0);
+        assert_int_equal(v, 1);
+        assert_int_equal(hc_get_param(fx, 0x7ff0, 37 /* VM86_TSS_SIZED */, &v), 0);
+        assert_int_equal(v, (384ull << 32) | 0xfc100280);
+        hc_put(fx, SCRATCH, &self, 2);
+        assert_true(hc_call(fx, 0, HC_MEMORY_OP, 3, SCRATCH, 0) > (long)(HC_MEM >> 12) + 8);
+        assert_int_equal(hc_get32(fx, 0xfeffc000 + 2048 + 4), 0);  /* req_prod */
+        assert_int_equal(hc_get32(fx, 0xfeffc000 + 2048 + 12), 0); /* rsp_prod */
+    }
+    hc_fx_teardown(fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_hvmloader_to_cpu_speed, setup, teardown),
+        cmocka_unit_test(test_hvmloader_to_seabios),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
