@@ -43,8 +43,11 @@ static int ram(struct hv_hypercalls *h, uint64_t gpa, void *buf, uint64_t len, e
     if (!rc && op == HV_RAM_WRITE && len)
         hv_vram_mark(hv, gpa >> 12, ((gpa + len - 1) >> 12) - (gpa >> 12) + 1);
     pthread_mutex_unlock(&hv->lock);
-    if (rc)
+    if (rc) {
         hc_count(h, &h->stats.efault);
+        log_guest("hypercall: guest memory %#llx+%#llx is not RAM", (unsigned long long)gpa,
+                  (unsigned long long)len);
+    }
     return rc ? -EFAULT : 0;
 }
 
