@@ -29,6 +29,7 @@
 #define HC_PORT_BUCKET  64   /* Xen allocates a domain's ports 64 at a time (EVTCHNS_PER_BUCKET) */
 #define HC_MAX_E820     8
 #define HC_PBUF_SIZE    200 /* DOMAIN_PBUF_SIZE */
+#define HC_SLACK_PAGES  256 /* libxl's headroom over the RAM: LIBXL_MAXMEM_CONSTANT, 1 MiB */
 /* What one call handles where Xen would go on through continuations. */
 #define HC_CONSOLE_MAX (64u * 1024)
 #define HC_MEMOP_MAX   65536u     /* extents of one reservation call */
@@ -86,7 +87,7 @@ struct hv_hypercalls {
     uint32_t tsc_mul;
     int8_t tsc_shift;
 
-    /* The shared info page: extra page 0 of the RAM memfd, wherever mapped. */
+    /* The shared info page: a page of the RAM memfd behind the RAM, wherever mapped. */
     uint8_t *shinfo;
     int64_t shinfo_off;
 
@@ -94,8 +95,9 @@ struct hv_hypercalls {
      * extra pages in use (populated) and pinned (the special pages, which
      * xenstored and xenconsoled keep mapped). */
     uint64_t tot_pages, max_pages;
-    bool slack_used[HV_SLACK_PAGES];
-    bool slack_pinned[HV_SLACK_PAGES];
+    int64_t slack_off; /* memfd offset of the headroom's first page */
+    bool slack_used[HC_SLACK_PAGES];
+    bool slack_pinned[HC_SLACK_PAGES];
     unsigned nr_e820;
     struct hc_e820 e820[HC_MAX_E820];
     uint32_t shutdown_code;
@@ -141,6 +143,8 @@ long hc_event_channel_op(struct hv_hypercalls *h, unsigned vcpu, const uint32_t 
 long hc_console_io(struct hv_hypercalls *h, unsigned vcpu, const uint32_t *a);
 
 /* hc-memory.c (callers hold lock) */
+/* The headroom's pages, appended to the RAM memfd at creation. */
+int hc_slack_init(struct hv_hypercalls *h);
 /* An extra page of the headroom for frame gfn (zeroed); -ENOMEM when none is left. */
 int hc_slack_populate(struct hv_hypercalls *h, uint64_t gfn, bool pinned, int64_t *off);
 

@@ -59,6 +59,26 @@ struct hc_memmap {
     uint32_t buffer;
 };
 
+int hc_slack_init(struct hv_hypercalls *h)
+{
+    uint64_t off;
+    int rc;
+
+    pthread_mutex_lock(&h->hv->lock);
+    rc = hv_memory_append(h->hv, HC_SLACK_PAGES, &off);
+    pthread_mutex_unlock(&h->hv->lock);
+    h->slack_off = rc ? -1 : (int64_t)off;
+    return rc;
+}
+
+/* Index of the headroom page at memfd offset off, or HC_SLACK_PAGES if it is not one. */
+static unsigned slack_index(const struct hv_hypercalls *h, int64_t off)
+{
+    if (off < h->slack_off || off >= h->slack_off + (int64_t)HC_SLACK_PAGES * HV_PAGE_SIZE)
+        return HC_SLACK_PAGES;
+    return (unsigned)((off - h->slack_off) / HV_PAGE_SIZE);
+}
+
 int hc_slack_populate(struct hv_hypercalls *h, uint64_t gfn, bool pinned, int64_t *off)
 {
     struct mockhv *hv = h->hv;
@@ -67,10 +87,10 @@ int hc_slack_populate(struct hv_hypercalls *h, uint64_t gfn, bool pinned, int64_
 
     if (h->tot_pages >= h->max_pages)
         return -ENOMEM;
-    for (unsigned i = 0; i < HV_SLACK_PAGES; i++) {
+    for (unsigned i = 0; i < HC_SLACK_PAGES; i++) {
         if (h->slack_used[i])
             continue;
-        *off = hv_extra_page_offset(hv, HV_XEN_PAGES + i);
+        *off = h->slack_off + (int64_t)i * HV_PAGE_SIZE;
         pthread_mutex_lock(&hv->lock);
         prev = hv_p2m_lookup(hv, gfn);
         rc = hv_p2m_map(hv, gfn, *off);
@@ -85,10 +105,10 @@ int hc_slack_populate(struct hv_hypercalls *h, uint64_t gfn, bool pinned, int64_
         /* what was at gfn is freed (guest_physmap_add_page replaces it) */
         if (prev >= 0 && prev < (int64_t)hv->ram_bytes)
             h->tot_pages--;
-        else if (prev >= 0 && prev != h->shinfo_off) {
-            unsigned j = (unsigned)((prev - (int64_t)hv->ram_bytes) / HV_PAGE_SIZE) - HV_XEN_PAGES;
+        else if (prev >= 0) {
+            unsigned j = slack_index(h, prev);
 
-            if (j < HV_SLACK_PAGES && !h->slack_pinned[j]) {
+            if (j < HC_SLACK_PAGES && !h->slack_pinned[j]) {
                 h->slack_used[j] = false;
                 h->tot_pages--;
             }
@@ -118,11 +138,11 @@ static int remove_page(struct hv_hypercalls *h, uint64_t gfn)
         return rc;
     if (off < (int64_t)hv->ram_bytes) {
         h->tot_pages--;
-    } else if (off != h->shinfo_off) {
-        unsigned j = (unsigned)((off - (int64_t)hv->ram_bytes) / HV_PAGE_SIZE) - HV_XEN_PAGES;
+    } else {
+        unsigned j = slack_index(h, off);
 
         /* a pinned page stays with whoever maps it (the ring, the console) */
-        if (j < HV_SLACK_PAGES && !h->slack_pinned[j]) {
+        if (j < HC_SLACK_PAGES && !h->slack_pinned[j]) {
             h->slack_used[j] = false;
             h->tot_pages--;
         }
@@ -292,7 +312,7 @@ long hc_memory_op(struct hv_hypercalls *h, unsigned vcpu, const uint32_t *a)
         /* the host's highest frame: here, the end of the mock's memory */
         if (start)
             return -EINVAL;
-        return (long)((h->hv->ram_bytes >> 12) + HV_EXTRA_PAGES);
+        return (long)((h->hv->ram_bytes + h->hv->populated) >> 12);
     case XENMEM_current_reservation:
     case XENMEM_maximum_reservation:
     case XENMEM_maximum_gpfn: {

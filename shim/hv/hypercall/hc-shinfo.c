@@ -1,6 +1,6 @@
 /*
- * The shared info page and Xen's system time. The page is Xen's own (extra
- * page 0 of the RAM memfd): it exists from domain creation, keeps its event
+ * The shared info page and Xen's system time. The page is Xen's own (a page
+ * of the RAM memfd behind the RAM): it exists from domain creation, keeps its event
  * bits wherever the guest maps it (XENMAPSPACE_shared_info), and is in the
  * 32-bit layout (compat shared_info: 32-bit event words, wallclock at 2304)
  * because the guest asked for its hypercall page in 32-bit mode.
@@ -185,10 +185,15 @@ static void wallclock_update(struct hv_hypercalls *h)
 int hc_shinfo_init(struct hv_hypercalls *h)
 {
     struct mockhv *hv = h->hv;
+    uint64_t off;
+    int rc;
 
-    h->shinfo_off = hv_extra_page_offset(hv, 0);
-    if (h->shinfo_off < 0)
-        return -EINVAL;
+    pthread_mutex_lock(&hv->lock);
+    rc = hv_memory_append(hv, 1, &off);
+    pthread_mutex_unlock(&hv->lock);
+    if (rc)
+        return rc;
+    h->shinfo_off = (int64_t)off;
     h->shinfo = hv->ram + h->shinfo_off;
     memset(h->shinfo, 0, HV_PAGE_SIZE);
     /* every vCPU starts with event delivery masked, as a new vcpu_info */

@@ -101,8 +101,10 @@ int hv_hypercalls_create(struct hv_hypercalls **out, struct mockhv *hv,
     h->xs.wake_fd = -1;
     /* libxl: RAM plus LIBXL_MAXMEM_CONSTANT */
     h->tot_pages = hv->ram_bytes >> 12;
-    h->max_pages = h->tot_pages + HV_SLACK_PAGES;
+    h->max_pages = h->tot_pages + HC_SLACK_PAGES;
     rc = hc_shinfo_init(h);
+    if (!rc)
+        rc = hc_slack_init(h);
     if (rc) {
         hv_hypercalls_destroy(h);
         return rc;
