@@ -95,6 +95,9 @@ struct hv_hypercalls {
      * extra pages in use (populated) and pinned (the special pages, which
      * xenstored and xenconsoled keep mapped). */
     uint64_t tot_pages, max_pages;
+    /* p2m entries removed by the guest's memory ops (p2m_remove_page): the
+     * vCPU then asks the device models to invalidate their map caches */
+    uint64_t p2m_removals;
     int64_t slack_off; /* memfd offset of the headroom's first page */
     bool slack_used[HC_SLACK_PAGES];
     bool slack_pinned[HC_SLACK_PAGES];

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "hc-internal.h"
+#include "log.h"
 
 #include <xen/memory.h>
 
@@ -136,6 +137,7 @@ static int remove_page(struct hv_hypercalls *h, uint64_t gfn)
         return -ENOENT;
     if (rc)
         return rc;
+    h->p2m_removals++;
     if (off < (int64_t)hv->ram_bytes) {
         h->tot_pages--;
     } else {
@@ -224,6 +226,8 @@ static int move_frame(struct hv_hypercalls *h, uint64_t idx, uint64_t gpfn)
     else
         rc = hv_p2m_relocate(hv, idx, gpfn, 1);
     pthread_mutex_unlock(&hv->lock);
+    if (!rc && idx != gpfn)
+        h->p2m_removals++; /* the source frame, at least */
     /* RAM that was at the destination is freed */
     if (!rc && idx != gpfn && prev >= 0 && prev < (int64_t)hv->ram_bytes)
         h->tot_pages--;
@@ -294,6 +298,37 @@ static long memory_map(struct hv_hypercalls *h, uint32_t arg)
     return rc ? rc : hc_write(h, arg, &m, sizeof(m));
 }
 
+/*
+ * A guest's memory op that took frames out of its p2m leaves the vCPU to
+ * send IOREQ_TYPE_INVALIDATE to every device model before the hypercall
+ * returns (p2m_remove_page -> ioreq_request_mapcache_invalidate, then
+ * hvm_hypercall -> ioreq_signal_mapcache_invalidate), so no map cache
+ * keeps a frame the guest gave away. A failed invalidation is only logged,
+ * as Xen does.
+ */
+static long with_invalidate(struct hv_hypercalls *h, unsigned vcpu, unsigned op, uint32_t start,
+                            uint32_t arg)
+{
+    uint64_t before, after;
+    long rc;
+    int irc;
+
+    pthread_mutex_lock(&h->lock);
+    before = h->p2m_removals;
+    pthread_mutex_unlock(&h->lock);
+    rc = op == XENMEM_add_to_physmap ? add_to_physmap(h, start, arg)
+                                     : reservation(h, op, start, arg);
+    pthread_mutex_lock(&h->lock);
+    after = h->p2m_removals;
+    pthread_mutex_unlock(&h->lock);
+    if (after != before) {
+        irc = mockhv_invalidate(h->hv, vcpu, MOCKHV_DEFAULT_TIMEOUT_MS);
+        if (irc < 0)
+            log_warn("hypercall: vcpu %u: map cache invalidation failed: %d", vcpu, irc);
+    }
+    return rc;
+}
+
 long hc_memory_op(struct hv_hypercalls *h, unsigned vcpu, const uint32_t *a)
 {
     unsigned op = a[0] & MEMOP_CMD_MASK;
@@ -302,10 +337,10 @@ long hc_memory_op(struct hv_hypercalls *h, unsigned vcpu, const uint32_t *a)
 
     switch (op) {
     case XENMEM_populate_physmap:
-    case XENMEM_decrease_reservation:
         return reservation(h, op, start, arg);
+    case XENMEM_decrease_reservation:
     case XENMEM_add_to_physmap:
-        return add_to_physmap(h, start, arg);
+        return with_invalidate(h, vcpu, op, start, arg);
     case XENMEM_memory_map:
         return memory_map(h, arg);
     case XENMEM_maximum_ram_page:

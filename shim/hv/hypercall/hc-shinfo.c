@@ -216,12 +216,17 @@ int hc_shinfo_map(struct hv_hypercalls *h, uint64_t gfn)
     pthread_mutex_lock(&hv->lock);
     /* Unmapped from where it was (xenmem_add_to_physmap_one); whatever
      * was at gfn goes: RAM is given back, a hole stays a hole. */
-    for (unsigned i = 0; i < hv->p2m.nr && !rc; i++)
-        if (hv->p2m.e[i].off == h->shinfo_off && hv->p2m.e[i].gfn != gfn)
+    for (unsigned i = 0; i < hv->p2m.nr && !rc; i++) {
+        if (hv->p2m.e[i].off == h->shinfo_off && hv->p2m.e[i].gfn != gfn) {
             rc = hv_p2m_map(hv, hv->p2m.e[i].gfn, -1);
+            h->p2m_removals++;
+        }
+    }
     if (!rc) {
         int64_t prev = hv_p2m_lookup(hv, gfn);
 
+        if (prev >= 0 && prev != h->shinfo_off)
+            h->p2m_removals++;
         if (prev >= 0 && prev < (int64_t)hv->ram_bytes)
             h->tot_pages--;
         rc = hv_p2m_map(hv, gfn, h->shinfo_off);
