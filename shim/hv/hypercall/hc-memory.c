@@ -80,6 +80,15 @@ static unsigned slack_index(const struct hv_hypercalls *h, int64_t off)
     return (unsigned)((off - h->slack_off) / HV_PAGE_SIZE);
 }
 
+static unsigned slack_free(const struct hv_hypercalls *h)
+{
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < HC_SLACK_PAGES; i++)
+        n += !h->slack_used[i];
+    return n;
+}
+
 int hc_slack_populate(struct hv_hypercalls *h, uint64_t gfn, bool pinned, int64_t *off)
 {
     struct mockhv *hv = h->hv;
@@ -188,8 +197,10 @@ static long reservation(struct hv_hypercalls *h, unsigned op, uint32_t start, ui
             int64_t off;
 
             /* a domU's extent is naturally aligned; headroom pages are not
-             * contiguous, so an order > 0 extent is whole pages one by one */
-            if ((gpfn & (n - 1)) || gpfn + n > PADDR_FRAMES || h->tot_pages + n > h->max_pages)
+             * contiguous, so an order > 0 extent is whole pages one by one,
+             * all there before the first is taken (alloc_domheap_pages) */
+            if ((gpfn & (n - 1)) || gpfn + n > PADDR_FRAMES || h->tot_pages + n > h->max_pages ||
+                slack_free(h) < n)
                 break;
             for (uint64_t j = 0; j < n && !failed; j++)
                 failed = hc_slack_populate(h, gpfn + j, false, &off) != 0;
