@@ -68,7 +68,7 @@ struct hc_xsbridge {
     bool stop;
     bool want_write; /* the socket took only part of the requests: poll for POLLOUT */
     bool want_read;  /* the response ring has room: poll for POLLIN */
-    uint8_t *ring;   /* the ring page (a pinned extra page), NULL before boot */
+    uint8_t *ring;   /* the ring page (a pinned headroom page), NULL before boot */
     uint32_t port;   /* the guest's end */
 };
 
@@ -92,7 +92,7 @@ struct hv_hypercalls {
     int64_t shinfo_off;
 
     /* Memory bookkeeping of XENMEM_*: the domain's pages and its maximum;
-     * extra pages in use (populated) and pinned (the special pages, which
+     * headroom pages in use (populated) and pinned (the special pages, which
      * xenstored and xenconsoled keep mapped). */
     uint64_t tot_pages, max_pages;
     /* p2m entries removed by the guest's memory ops (p2m_remove_page): the
@@ -148,7 +148,7 @@ long hc_console_io(struct hv_hypercalls *h, unsigned vcpu, const uint32_t *a);
 /* hc-memory.c (callers hold lock) */
 /* The headroom's pages, appended to the RAM memfd at creation. */
 int hc_slack_init(struct hv_hypercalls *h);
-/* An extra page of the headroom for frame gfn (zeroed); -ENOMEM when none is left. */
+/* A page of the headroom for frame gfn (zeroed); -ENOMEM when none is left. */
 int hc_slack_populate(struct hv_hypercalls *h, uint64_t gfn, bool pinned, int64_t *off);
 
 /* hc-xsbridge.c */
