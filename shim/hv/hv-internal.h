@@ -252,6 +252,12 @@ void hv_memory_fini(struct mockhv *hv);
 int64_t hv_p2m_lookup(const struct mockhv *hv, uint64_t gfn);
 int hv_p2m_relocate(struct mockhv *hv, uint64_t src, uint64_t dst, uint64_t nr);
 int hv_populate_physmap(struct mockhv *hv, const struct wire_req *req, size_t len);
+/* Appends `pages` zeroed pages to the RAM memfd (mapped behind the RAM in
+ * hv->ram, counted in hv->populated); *off their memfd offset. -ENOMEM past
+ * HV_MAX_POPULATED. */
+int hv_memory_append(struct mockhv *hv, uint64_t pages, uint64_t *off);
+/* Frame gfn now shows memfd offset off (-1: a hole), whatever it showed before. */
+int hv_p2m_map(struct mockhv *hv, uint64_t gfn, int64_t off);
 /* Page by page through the p2m; -EFAULT (nothing done) unless every page is RAM. */
 int hv_ram_access(struct mockhv *hv, uint64_t gpa, void *buf, uint64_t len, enum hv_ram_op op);
 int hv_fmem_translate(struct mockhv *hv, const struct wire_req *req, size_t len, void *out,

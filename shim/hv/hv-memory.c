@@ -9,6 +9,11 @@
  * held is dropped. Those changes are kept as per-frame overrides (sorted,
  * bounded), consulted before the default layout. All p2m users hold
  * mockhv.lock.
+ *
+ * Pages that are not the RAM the domain was created with (populated ones,
+ * Xen's own shared info page, the headroom the hypercall layer keeps for
+ * the guest's populate_physmap) are appended to the memfd behind the RAM
+ * (hv_memory_append) and appear only where the p2m puts them.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -207,6 +212,23 @@ int mockhv_decrease_reservation(struct mockhv *hv, unsigned vcpu, uint64_t gfn, 
     return rc ? rc : (int)done;
 }
 
+int hv_memory_append(struct mockhv *hv, uint64_t pages, uint64_t *off_out)
+{
+    uint64_t bytes = pages << PAGE_SHIFT, off;
+
+    if (pages > (HV_MAX_POPULATED >> PAGE_SHIFT) || bytes > HV_MAX_POPULATED - hv->populated)
+        return -ENOMEM;
+    off = hv->ram_bytes + hv->populated;
+    if (ftruncate(hv->ram_fd, (off_t)(off + bytes)) < 0)
+        return -errno;
+    if (mmap(hv->ram + off, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, hv->ram_fd,
+             (off_t)off) == MAP_FAILED)
+        return -errno;
+    hv->populated += bytes;
+    *off_out = off;
+    return 0;
+}
+
 /*
  * xc_domain_populate_physmap_exact: each extent, 2^order frames from its
  * first gfn (aligned to the extent), gets fresh zeroed pages, appended to
@@ -219,7 +241,7 @@ int mockhv_decrease_reservation(struct mockhv *hv, unsigned vcpu, uint64_t gfn, 
 int hv_populate_physmap(struct mockhv *hv, const struct wire_req *req, size_t len)
 {
     const uint64_t *gfns = (const void *)(req + 1);
-    uint64_t n = req->a[0], order = req->a[1], frames, bytes, off;
+    uint64_t n = req->a[0], order = req->a[1], frames, off;
     int rc = 0;
 
     if (n == 0 || n > WIRE_MAX_POPULATE || order > HV_MAX_POPULATE_ORDER ||
@@ -229,16 +251,11 @@ int hv_populate_physmap(struct mockhv *hv, const struct wire_req *req, size_t le
     for (uint64_t i = 0; i < n; i++)
         if ((gfns[i] & ((1ull << order) - 1)) || gfns[i] > (1ull << 40) - (1ull << order))
             return -EINVAL;
-    bytes = frames << PAGE_SHIFT;
-    if (bytes > HV_MAX_POPULATED - hv->populated || frames > HV_MAX_P2M_OVERRIDES / 2)
+    if (frames > HV_MAX_P2M_OVERRIDES / 2)
         return -ENOMEM;
-    off = hv->ram_bytes + hv->populated;
-    if (ftruncate(hv->ram_fd, (off_t)(off + bytes)) < 0)
-        return -errno;
-    if (mmap(hv->ram + off, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, hv->ram_fd,
-             (off_t)off) == MAP_FAILED)
-        return -errno;
-    hv->populated += bytes;
+    rc = hv_memory_append(hv, frames, &off);
+    if (rc)
+        return rc;
     for (uint64_t i = 0; i < n && !rc; i++) {
         for (uint64_t j = 0; j < (1ull << order) && !rc; j++, off += HV_PAGE_SIZE) {
             uint64_t gfn = gfns[i] + j;
@@ -252,6 +269,27 @@ int hv_populate_physmap(struct mockhv *hv, const struct wire_req *req, size_t le
         }
     }
     return rc;
+}
+
+int hv_p2m_map(struct mockhv *hv, uint64_t gfn, int64_t off)
+{
+    const uint64_t max_gfn = (1ull << (HV_PADDR_BITS - PAGE_SHIFT)) - 1;
+    int rc;
+
+    if (gfn > max_gfn || off >= (int64_t)(hv->ram_bytes + hv->populated) ||
+        (off > 0 && (off & 0xfff)))
+        return -EINVAL;
+    rc = p2m_set(hv, gfn, off < 0 ? -1 : off);
+    if (rc)
+        return rc;
+    if (off >= 0 && gfn > hv->max_gfn)
+        hv->max_gfn = gfn;
+    if (off >= 0)
+        hv_vram_mark(hv, gfn, 1);
+    else
+        hv_vram_forget(hv, gfn, 1);
+    hv_memtype_forget(hv, gfn, 1);
+    return 0;
 }
 
 int hv_ram_access(struct mockhv *hv, uint64_t gpa, void *buf, uint64_t len, enum hv_ram_op op)
