@@ -81,66 +81,6 @@ uint64_t fz_u64(struct fz_in *in)
     return fz_le(in, 8);
 }
 
-/* --- recording platform --- */
-
-static int rec_isa(void *opaque, unsigned isa_irq, bool level)
-{
-    struct fz_platform *fp = opaque;
-
-    FZ_CHECK(isa_irq < 16);
-    fp->isa_changes++;
-    fp->isa_level[isa_irq] = level;
-    return 0;
-}
-
-static int rec_intx(void *opaque, uint32_t sbdf, unsigned pin, bool level)
-{
-    struct fz_platform *fp = opaque;
-
-    FZ_CHECK(pin < 4);
-    FZ_CHECK(sbdf <= 0xff);
-    fp->intx_changes++;
-    return 0;
-}
-
-static int rec_msi(void *opaque, uint64_t addr, uint32_t data)
-{
-    struct fz_platform *fp = opaque;
-
-    fp->msis++;
-    return 0;
-}
-
-static int rec_map(void *opaque, uint32_t sbdf)
-{
-    struct fz_platform *fp = opaque;
-
-    fp->maps++;
-    return 0;
-}
-
-static int rec_unmap(void *opaque, uint32_t sbdf)
-{
-    struct fz_platform *fp = opaque;
-
-    fp->unmaps++;
-    return 0;
-}
-
-static const struct hv_services_ops rec_ops = {
-    .set_isa_irq_level = rec_isa,
-    .set_pci_intx_level = rec_intx,
-    .inject_msi = rec_msi,
-    .map_pcidev = rec_map,
-    .unmap_pcidev = rec_unmap,
-};
-
-struct hv_services fz_platform_init(struct fz_platform *fp)
-{
-    memset(fp, 0, sizeof(*fp));
-    return (struct hv_services){.ops = &rec_ops, .opaque = fp};
-}
-
 /* --- disk image --- */
 
 int fz_disk_path(char *buf, size_t len)
@@ -198,6 +138,7 @@ int fz_env_new(struct fz_env *env)
 {
     char disk[64], blk_spec[128];
     struct device_env denv;
+    struct hv_services hv;
     int rc;
 
     memset(env, 0, sizeof(*env));
@@ -221,7 +162,8 @@ int fz_env_new(struct fz_env *env)
         goto out;
     }
     env->gm = gmem_flat_new(env->ram, FZ_RAM_SIZE);
-    env->bus = pci_bus_new(env->io, fz_platform_init(&env->rec));
+    hv = fake_hv_init(&env->hv);
+    env->bus = pci_bus_new(env->io, hv);
     if (!env->gm || !env->bus) {
         rc = -ENOMEM;
         goto out;
@@ -231,7 +173,7 @@ int fz_env_new(struct fz_env *env)
         .io = env->io,
         .gmem = env->gm,
         .pci = env->bus,
-        .hv = fz_platform_init(&env->rec),
+        .hv = hv,
         .base = env->base,
     };
     for (unsigned i = 0; i < FZ_DEV_COUNT; i++) {
@@ -248,6 +190,8 @@ out:
 
 void fz_env_free(struct fz_env *env)
 {
+    /* No device asked the hypervisor for something Xen refuses. */
+    FZ_CHECK(env->hv.nr_bad == 0);
     for (int i = FZ_DEV_COUNT - 1; i >= 0; i--) {
         if (env->dev[i])
             device_type_find(dev_types[i])->destroy(env->dev[i]);

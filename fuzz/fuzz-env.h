@@ -20,6 +20,7 @@
 
 #include "gmem.h"
 #include "io-range.h"
+#include "fake-hv.h"
 #include "hv-services.h"
 #include "server.h"
 
@@ -59,14 +60,6 @@ uint16_t fz_u16(struct fz_in *in);
 uint32_t fz_u32(struct fz_in *in);
 uint64_t fz_u64(struct fz_in *in);
 
-/* What the devices asked of the "hypervisor", for invariants. */
-struct fz_platform {
-    uint64_t isa_changes, intx_changes, msis, maps, unmaps;
-    bool isa_level[16];
-};
-
-struct hv_services fz_platform_init(struct fz_platform *fp);
-
 /* Device set slots, in creation order. */
 enum fz_dev {
     FZ_DEV_HOST_BRIDGE,
@@ -89,7 +82,7 @@ struct fz_env {
     struct io_registry *io;
     struct pci_bus *bus;
     struct event_base *base;
-    struct fz_platform rec;
+    struct fake_hv hv; /* what the devices asked of the "hypervisor": nothing out of range */
     void *dev[FZ_DEV_COUNT];
     struct ioreq_stats stats;
 };

@@ -26,7 +26,7 @@
 #include <event2/event.h>
 
 #include "fuzz-env.h"
-#include "mem-blk.h"
+#include "fake-blk.h"
 #include "virtio-blk.h"
 #include "virtqueue.h"
 
@@ -298,7 +298,7 @@ static void blk_reset(struct vq_fuzz *f)
      */
     if (vdev->ops->reset(vdev) == VIRTIO_RESET_PENDING)
         vdev->ops->quiesce(vdev);
-    FZ_CHECK(mem_blk_pending(f->be) == 0);
+    FZ_CHECK(fake_blk_pending(fake_blk_of(f->be)) == 0);
     virtq_stop(&f->vq);
     FZ_CHECK(vdev->ops->set_features(vdev, f->blk_features) == 0);
     start_queue(f);
@@ -314,11 +314,13 @@ static void run_blk(struct vq_fuzz *f, const uint8_t *op)
             vdev->ops->queue_notify(vdev, 0);
         break;
     case 1:
-        mem_blk_complete(f->be, op[1], op[2] & 1 ? -EIO : 0);
+        fake_blk_complete_pending(fake_blk_of(f->be), op[1], op[2] & 1 ? -EIO : 0);
+        /* The device asked for nothing past the end of the disk. */
+        FZ_CHECK(fake_blk_of(f->be)->nr_bad == 0);
         break;
     case 2:
         blk_drain(f->be);
-        FZ_CHECK(mem_blk_pending(f->be) == 0);
+        FZ_CHECK(fake_blk_pending(fake_blk_of(f->be)) == 0);
         break;
     case 3:
         poke(f, op);
@@ -341,7 +343,7 @@ static int blk_setup(struct vq_fuzz *f, bool readonly, bool ack_all)
     char err[128];
 
     f->base = event_base_new();
-    if (!f->base || mem_blk_new(&f->be, DISK_SIZE, readonly))
+    if (!f->base || fake_blk_new(&f->be, DISK_SIZE, readonly))
         return -ENOMEM;
     if (vblk_new(&f->blk, f->be, &p, err, sizeof(err))) {
         f->be = NULL; /* freed by vblk_new */

@@ -1,4 +1,4 @@
-/* Recording hv_services for unit tests; see fake-hv.h. */
+/* Recording hv_services for unit tests and fuzzers; see fake-hv.h. */
 #include <errno.h>
 #include <string.h>
 
@@ -10,7 +10,9 @@ static int fake_isa(void *opaque, unsigned irq, bool level)
 
     if (irq < 16)
         fp->isa_level[irq] = level;
-    if (fp->nr_isa < FAKE_PLATFORM_MAX)
+    else
+        fp->nr_bad++;
+    if (fp->nr_isa < FAKE_HV_MAX)
         fp->isa[fp->nr_isa] = (struct fake_irq_event){.line = irq, .level = level};
     fp->nr_isa++;
     return irq < 16 ? 0 : -EINVAL;
@@ -20,7 +22,9 @@ static int fake_intx(void *opaque, uint32_t sbdf, unsigned pin, bool level)
 {
     struct fake_hv *fp = opaque;
 
-    if (fp->nr_intx < FAKE_PLATFORM_MAX)
+    if (pin > 3 || sbdf > 0xff)
+        fp->nr_bad++;
+    if (fp->nr_intx < FAKE_HV_MAX)
         fp->intx[fp->nr_intx] = (struct fake_irq_event){.sbdf = sbdf, .line = pin, .level = level};
     fp->nr_intx++;
     return 0;
@@ -30,7 +34,7 @@ static int fake_msi(void *opaque, uint64_t addr, uint32_t data)
 {
     struct fake_hv *fp = opaque;
 
-    if (fp->nr_msi < FAKE_PLATFORM_MAX)
+    if (fp->nr_msi < FAKE_HV_MAX)
         fp->msi[fp->nr_msi] = (struct fake_msi){.addr = addr, .data = data};
     fp->nr_msi++;
     return 0;
@@ -40,9 +44,11 @@ static int fake_map(void *opaque, uint32_t sbdf)
 {
     struct fake_hv *fp = opaque;
 
+    if (sbdf > 0xff)
+        fp->nr_bad++;
     if (fp->map_error)
         return fp->map_error;
-    if (fp->nr_mapped < FAKE_PLATFORM_MAX)
+    if (fp->nr_mapped < FAKE_HV_MAX)
         fp->mapped[fp->nr_mapped] = sbdf;
     fp->nr_mapped++;
     return 0;
