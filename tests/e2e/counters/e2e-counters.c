@@ -32,6 +32,7 @@
 
 #include "json.h"
 #include "dm-process.h"
+#include "ioreqd-fixture.h"
 #include "mockhv.h"
 #include "scratch-dir.h"
 
@@ -142,26 +143,22 @@ static int ctl(struct fixture *fx, char **out, char **err, ...)
 /* ioreqd serving domain 7 with one UART and `more` devices; control socket at `sock`. */
 static void start_ioreqd_with(struct fixture *fx, const char *sock, const char *const *more)
 {
-    const char *args[24] = {"--domid", "7",        "--foreground", "--control-socket",
-                            sock,      "--device", UART_SPEC};
-    size_t n = 7;
+    const char *devices[12] = {UART_SPEC};
+    size_t n = 1;
 
-    for (; more && *more && n < ARRAY_SIZE(args) - 3; more++) {
-        args[n++] = "--device";
-        args[n++] = *more;
-    }
-    args[n] = NULL;
-
-    if (dmproc_run(&fx->dm, fx->hv,
-                   &(struct dmproc_config){
-                       .program = ioreqd_path,
-                       .shim_libdir = getenv("IOREQD_SHIM_LIBDIR"),
-                       .args = args,
-                       .log_path = fx->path_log,
-                       .stdin_null = true,
-                   },
-                   WAIT_MS))
-        fail_msg("ioreqd never reached running");
+    for (; more && *more && n < ARRAY_SIZE(devices) - 1; more++)
+        devices[n++] = *more;
+    devices[n] = NULL;
+    e2e_ioreqd_start(&fx->dm, fx->hv,
+                     &(struct e2e_ioreqd){
+                         .program = ioreqd_path,
+                         .domid = 7,
+                         .devices = devices,
+                         .control_socket = sock,
+                         .log_path = fx->path_log,
+                         .stdin_null = true,
+                     },
+                     WAIT_MS);
 }
 
 /* ioreqd serving domain 7 with one UART; control socket at `sock`. */

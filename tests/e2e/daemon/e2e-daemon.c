@@ -36,6 +36,7 @@
 #include <xenstore.h>
 
 #include "daemon-fixture.h"
+#include "ioreqd-fixture.h"
 #include "guest-pci.h"
 #include "scratch-dir.h"
 
@@ -119,22 +120,24 @@ static const char *state_path(void)
 }
 
 /* ioreqd in the foreground with these devices, serving once this returns. */
+static struct e2e_ioreqd ioreqd_with(struct dfx *fx, const char *const *devices)
+{
+    return (struct e2e_ioreqd){
+        .program = ioreqd_path,
+        .domid = 7,
+        .devices = devices,
+        .control_socket = fx->ctlpath,
+        .log_level = "debug",
+        .log_path = fx->errpath,
+        .stdin_null = true,
+    };
+}
+
 static void start_ioreqd(struct dfx *fx, const char *const *devices)
 {
-    const char *args[24] = {"--domid",          "7",        "--foreground", "--log-level", "debug",
-                            "--control-socket", fx->ctlpath};
-    size_t n = 7;
+    struct e2e_ioreqd o = ioreqd_with(fx, devices);
 
-    for (; devices && *devices && n < 22; devices++) {
-        args[n++] = "--device";
-        args[n++] = *devices;
-    }
-    args[n] = NULL;
-    spawn(fx, &fx->dm, args);
-    if (dmproc_wait_running(&fx->dm, WAIT_MS)) {
-        dmproc_dump_log(&fx->dm);
-        fail_msg("ioreqd did not reach state running");
-    }
+    e2e_ioreqd_start(&fx->dm, fx->hv, &o, WAIT_MS);
 }
 
 /* ---- tests ---- */
@@ -682,11 +685,11 @@ static void crash_ioreqd(struct dfx *fx)
 /* A restart on the keys the crashed one left: serving once its own pid and state are there. */
 static void restart_ioreqd(struct dfx *fx, const char *const *devices)
 {
-    const char *args[] = {"--domid",          "7",         "--foreground", "--log-level", "debug",
-                          "--control-socket", fx->ctlpath, "--device",     devices[0],    NULL};
+    const char *first[] = {devices[0], NULL};
+    struct e2e_ioreqd o = ioreqd_with(fx, first);
     char pid[16];
 
-    spawn(fx, &fx->dm, args);
+    e2e_ioreqd_spawn(&fx->dm, fx->hv, &o);
     snprintf(pid, sizeof(pid), "%ld", (long)fx->dm.pid);
     xs_wait_for(fx, "/local/domain/0/device-model/7/ioreqd/pid", pid);
     xs_wait_for(fx, state_path(), "running");

@@ -41,6 +41,7 @@
 #include <xenstore.h>
 
 #include "daemon-fixture.h"
+#include "ioreqd-fixture.h"
 #include "guest-pci.h"
 #include "guest-virtio-blk.h"
 #include "scratch-dir.h"
@@ -131,27 +132,47 @@ static void start_hv(struct fixture *fx, unsigned nr_vcpus)
 }
 
 /*
- * Starts ioreqd with args, the hook preloaded or not. A sanitizer runtime
+ * ioreqd's environment, the hook preloaded or not. A sanitizer runtime
  * must accept a preloaded library ahead of it; LeakSanitizer's exit check
  * needs /proc and ptrace, which a chroot without /proc and an unprivileged
  * user do not give it (`confined`).
  */
-static void spawn(struct fixture *fx, const char *const *args, bool hook, bool confined)
+static void spawn_env(struct fixture *fx, bool hook, bool confined, const char *env[5],
+                      char preload[512], char hookdir[160], char hookdom[64])
 {
-    char preload[512], hookdir[160], hookdom[64];
-    const char *env[] = {confined ? "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0"
-                                  : "ASAN_OPTIONS=verify_asan_link_order=0",
-                         "LD_PRELOAD", /* dropped, unless the hook replaces it below */
-                         NULL, NULL, NULL};
-
+    env[0] = confined ? "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0"
+                      : "ASAN_OPTIONS=verify_asan_link_order=0";
+    env[1] = "LD_PRELOAD"; /* dropped, unless the hook replaces it below */
+    env[2] = env[3] = env[4] = NULL;
     if (hook) {
-        snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", hook_path);
-        snprintf(hookdir, sizeof(hookdir), "IOREQD_DEPRIV_HOOK_DIR=%s", fx->hookdir);
-        snprintf(hookdom, sizeof(hookdom), "IOREQD_DEPRIV_HOOK_DOMID=%u", DOMID);
+        snprintf(preload, 512, "LD_PRELOAD=%s", hook_path);
+        snprintf(hookdir, 160, "IOREQD_DEPRIV_HOOK_DIR=%s", fx->hookdir);
+        snprintf(hookdom, 64, "IOREQD_DEPRIV_HOOK_DOMID=%u", DOMID);
         env[1] = preload;
         env[2] = hookdir;
         env[3] = hookdom;
     }
+}
+
+static void spawn_ioreqd(struct fixture *fx, struct e2e_ioreqd *o, bool hook, bool confined)
+{
+    char preload[512], hookdir[160], hookdom[64];
+    const char *env[5];
+
+    spawn_env(fx, hook, confined, env, preload, hookdir, hookdom);
+    o->env = env;
+    o->log_path = fx->d.errpath;
+    o->stdin_null = true;
+    e2e_ioreqd_spawn(&fx->d.dm, fx->d.hv, o);
+}
+
+/* ioreqd with exactly these arguments (a test of its command line). */
+static void spawn(struct fixture *fx, const char *const *args, bool hook, bool confined)
+{
+    char preload[512], hookdir[160], hookdom[64];
+    const char *env[5];
+
+    spawn_env(fx, hook, confined, env, preload, hookdir, hookdom);
     dfx_spawn(&fx->d, &fx->d.dm, ioreqd_path, args, env);
 }
 
@@ -187,14 +208,10 @@ struct run_opts {
 /* ioreqd in the foreground with a UART (and more), returning once it is deprivileged. */
 static void start_ioreqd(struct fixture *fx, const struct run_opts *o)
 {
-    const char *args[32] = {"--domid",  "7",       "--foreground",     "--log-level", "debug",
-                            "--device", UART_SPEC, "--control-socket", fx->d.ctlpath};
-    size_t n = 9;
+    const char *devices[] = {UART_SPEC, o->extra_device, NULL};
+    const char *args[16];
+    size_t n = 0;
 
-    if (o->extra_device) {
-        args[n++] = "--device";
-        args[n++] = o->extra_device;
-    }
     if (o->runas) {
         args[n++] = "--runas";
         args[n++] = RUNAS;
@@ -211,7 +228,16 @@ static void start_ioreqd(struct fixture *fx, const struct run_opts *o)
         skip();
     if (o->hook)
         make_fifo(fx);
-    spawn(fx, args, o->hook, o->runas || o->chroot);
+    spawn_ioreqd(fx,
+                 &(struct e2e_ioreqd){
+                     .program = ioreqd_path,
+                     .domid = 7,
+                     .devices = devices,
+                     .control_socket = fx->d.ctlpath,
+                     .log_level = "debug",
+                     .more = args,
+                 },
+                 o->hook, o->runas || o->chroot);
     wait_log(fx, o->no_seccomp ? "no system-call filter" : "seccomp filter 'serving");
 }
 

@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "dm-process.h"
+#include "ioreqd-fixture.h"
 #include "mockhv.h"
 #include "scratch-dir.h"
 
@@ -114,27 +115,20 @@ static struct mockhv *start_hv(uint16_t domid)
 static void start_ioreqd(struct dmproc *dm, struct mockhv *hv, const char *log, const char *ctl,
                          bool restricted)
 {
-    char domid[8];
-    const char *args[16] = {"--domid", domid,      "--foreground", "--log-level",
-                            "debug",   "--device", UART_SPEC,      "--control-socket",
-                            ctl};
-    size_t n = 9;
+    const char *devices[] = {UART_SPEC, NULL};
+    const char *runas[] = {"--runas", "nobody:nogroup", NULL};
 
-    snprintf(domid, sizeof(domid), "%u", mockhv_domid(hv));
-    if (restricted) {
-        args[n++] = "--runas";
-        args[n++] = "nobody:nogroup";
-    }
-    args[n] = NULL;
-    assert_int_equal(dmproc_run(dm, hv,
-                                &(struct dmproc_config){
-                                    .program = ioreqd_path,
-                                    .shim_libdir = getenv("IOREQD_SHIM_LIBDIR"),
-                                    .args = args,
-                                    .log_path = log,
-                                },
-                                WAIT_MS),
-                     0);
+    e2e_ioreqd_start(dm, hv,
+                     &(struct e2e_ioreqd){
+                         .program = ioreqd_path,
+                         .domid = mockhv_domid(hv),
+                         .devices = devices,
+                         .control_socket = ctl,
+                         .log_level = "debug",
+                         .more = restricted ? runas : NULL,
+                         .log_path = log,
+                     },
+                     WAIT_MS);
 }
 
 static bool log_has(const struct dmproc *dm, const char *text)

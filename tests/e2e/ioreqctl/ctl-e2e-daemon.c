@@ -32,6 +32,7 @@
 
 #include "json.h"
 #include "dm-process.h"
+#include "ioreqd-fixture.h"
 #include "guest-arena.h"
 #include "guest-pci.h"
 #include "guest-virtio-blk.h"
@@ -205,23 +206,15 @@ static char *xs_get(struct fixture *fx, const char *path)
 /* ioreqd serving domain 7 with these devices; control socket at `sock` ("none": without). */
 static void start_ioreqd_with(struct fixture *fx, const char *sock, const char *const *devices)
 {
-    const char *args[24] = {"--domid", "7", "--foreground", "--control-socket", sock};
-    size_t n = 5;
-
-    for (; *devices && n < 22; devices++) {
-        args[n++] = "--device";
-        args[n++] = *devices;
-    }
-    args[n] = NULL;
-    assert_int_equal(dmproc_run(&fx->dm, fx->hv,
-                                &(struct dmproc_config){
-                                    .program = ioreqd_path,
-                                    .shim_libdir = getenv("IOREQD_SHIM_LIBDIR"),
-                                    .args = args,
-                                    .log_path = fx->path_log,
-                                },
-                                WAIT_MS),
-                     0);
+    e2e_ioreqd_start(&fx->dm, fx->hv,
+                     &(struct e2e_ioreqd){
+                         .program = ioreqd_path,
+                         .domid = 7,
+                         .devices = devices,
+                         .control_socket = sock,
+                         .log_path = fx->path_log,
+                     },
+                     WAIT_MS);
 }
 
 /* ioreqd serving domain 7 with one UART. */

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "dm-process.h"
+#include "ioreqd-fixture.h"
 #include "mockhv.h"
 #include "scratch-dir.h"
 
@@ -81,34 +82,24 @@ static int teardown(void **state)
 }
 
 /* ioreqd for domain 7 with these devices, its output in errpath. */
-static int spawn(struct fixture *fx, const char *const *devices)
+static struct e2e_ioreqd ioreqd_with(struct fixture *fx, const char *const *devices)
 {
-    const char *args[40] = {"--domid",          "7",        "--foreground", "--log-level", "debug",
-                            "--control-socket", fx->control};
-    size_t a = 7;
-
-    for (; *devices && a < 38; devices++) {
-        args[a++] = "--device";
-        args[a++] = *devices;
-    }
-    args[a] = NULL;
-    return dmproc_start(&fx->dm, fx->hv,
-                        &(struct dmproc_config){
-                            .program = ioreqd_path,
-                            .shim_libdir = getenv("IOREQD_SHIM_LIBDIR"),
-                            .args = args,
-                            .log_path = fx->errpath,
-                        });
+    return (struct e2e_ioreqd){
+        .program = ioreqd_path,
+        .domid = 7,
+        .devices = devices,
+        .control_socket = fx->control,
+        .log_level = "debug",
+        .log_path = fx->errpath,
+    };
 }
 
 /* Starts ioreqd and waits (bounded) for state = running. */
 static void start_ioreqd(struct fixture *fx, const char *const *devices)
 {
-    assert_int_equal(spawn(fx, devices), 0);
-    if (dmproc_wait_running(&fx->dm, WAIT_MS)) {
-        dmproc_dump_log(&fx->dm);
-        fail_msg("ioreqd did not reach state running");
-    }
+    struct e2e_ioreqd o = ioreqd_with(fx, devices);
+
+    e2e_ioreqd_start(&fx->dm, fx->hv, &o, WAIT_MS);
 }
 
 /* SIGTERM: an orderly exit 0, with nothing from the sanitizers in the log. */
@@ -410,8 +401,9 @@ static void test_slot_clash(void **state)
 {
     struct fixture *fx = *state;
     const char *devs[] = {"xen-platform,bdf=00:03.0", "host-bridge,bdf=00:03.1", NULL};
+    struct e2e_ioreqd o = ioreqd_with(fx, devs);
 
-    assert_int_equal(spawn(fx, devs), 0);
+    e2e_ioreqd_spawn(&fx->dm, fx->hv, &o);
     if (dmproc_wait_exit(&fx->dm, WAIT_MS))
         fail_msg("ioreqd kept running with two devices in one slot");
     assert_true(WIFEXITED(fx->dm.wstatus));

@@ -18,6 +18,8 @@
 
 #include "vblk-fixture.h"
 
+#include "ioreqd-fixture.h"
+
 const char *ioreqd_path;
 
 /* The disk's initial content: sector s holds bytes of a stream seeded by s. */
@@ -93,22 +95,10 @@ void fx_hold_end(struct fx *f)
 
 static void start_ioreqd(struct fx *f)
 {
-    char domid[16], blk[400];
-    const char *args[] = {"--domid",
-                          domid,
-                          "--foreground",
-                          "--log",
-                          "stderr",
-                          "--control-socket",
-                          f->ctl,
-                          "--device",
-                          "host-bridge",
-                          "--device",
-                          blk,
-                          f->cfg.uart ? "--device" : NULL,
-                          "uart,com=1,backend=null",
-                          NULL};
-    const char *shim = getenv("IOREQD_SHIM_LIBDIR"), *asan = getenv("ASAN_OPTIONS");
+    char blk[400];
+    const char *devices[] = {"host-bridge", blk, f->cfg.uart ? "uart,com=1,backend=null" : NULL,
+                             NULL};
+    const char *asan = getenv("ASAN_OPTIONS");
     char preload[512], file[340], log[340], delay[64], asan_opts[512], hold[340];
     /* A sanitizer runtime must accept a preloaded library ahead of it. */
     const char *trace_env[] = {preload, file, log, asan_opts, delay, NULL};
@@ -127,20 +117,20 @@ static void start_ioreqd(struct fx *f)
         }
     }
 
-    snprintf(domid, sizeof(domid), "%u", DOMID);
     snprintf(blk, sizeof(blk), "virtio-blk,file=%s,queues=%u,serial=%s%s%s", f->disk, f->cfg.queues,
              SERIAL, f->cfg.readonly ? ",readonly=on" : "",
              f->cfg.spec_extra ? f->cfg.spec_extra : "");
-    assert_int_equal(dmproc_run(&f->dm, f->hv,
-                                &(struct dmproc_config){
-                                    .program = ioreqd_path,
-                                    .shim_libdir = shim,
-                                    .args = args,
-                                    .log_path = f->log,
-                                    .env = f->cfg.sync_trace ? trace_env : NULL,
-                                },
-                                TIMEOUT_MS),
-                     0);
+    e2e_ioreqd_start(&f->dm, f->hv,
+                     &(struct e2e_ioreqd){
+                         .program = ioreqd_path,
+                         .domid = DOMID,
+                         .devices = devices,
+                         .control_socket = f->ctl,
+                         .log = "stderr",
+                         .log_path = f->log,
+                         .env = f->cfg.sync_trace ? trace_env : NULL,
+                     },
+                     TIMEOUT_MS);
 }
 
 /* A guest-side step that failed: ioreqd's log says why, or whether it is gone. */
