@@ -26,50 +26,12 @@ DEVICE_TABLE(DEVICE_TYPE_DECLARE)
 
 const struct device_type *const device_types[] = {DEVICE_TABLE(DEVICE_TYPE_ENTRY) NULL};
 
-void device_spec_bind(struct device_spec *spec, const struct device_type *type)
-{
-    spec->declared = type->options;
-}
-
-void device_options_text(const struct device_type *type, char *buf, size_t len)
-{
-    size_t off = 0;
-
-    if (len)
-        buf[0] = '\0';
-    for (const struct device_option *o = type->options; o && o->key && off < len; o++) {
-        int n = snprintf(buf + off, len - off, "%s,%s%s%s%s", o->required ? "" : "[", o->key,
-                         o->value ? "=" : "", o->value ? o->value : "", o->required ? "" : "]");
-        off = n < 0 ? len : off + (size_t)n;
-    }
-}
-
 const struct device_type *device_type_find(const char *name)
 {
     for (const struct device_type *const *t = device_types; *t; t++)
         if (name && !strcmp((*t)->name, name))
             return *t;
     return NULL;
-}
-
-static void report_line(const struct device_type *type, void *dev, char *buf, size_t len,
-                        unsigned classes)
-{
-    struct report_line line;
-    const struct report_sink *sink = report_line_init(&line, buf, len, classes);
-
-    if (type->report)
-        type->report(dev, sink);
-}
-
-void device_describe(const struct device_type *type, void *dev, char *buf, size_t len)
-{
-    report_line(type, dev, buf, len, REPORT_ALL);
-}
-
-void device_identity(const struct device_type *type, void *dev, char *buf, size_t len)
-{
-    report_line(type, dev, buf, len, REPORT_IDENTITY);
 }
 
 /*

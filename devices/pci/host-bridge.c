@@ -14,7 +14,7 @@
 #include <stdlib.h>
 
 #include "pci.h"
-#include "device-table.h"
+#include "device.h"
 
 #define I440FX_PAM0  0x59
 #define I440FX_NPAM  7

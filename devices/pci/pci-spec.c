@@ -8,7 +8,7 @@
 #include <stdio.h>
 
 #include "pci.h"
-#include "device-table.h"
+#include "device.h"
 
 int pci_spec_placement(struct device_spec *spec, int *devfn, char *errbuf, size_t errlen)
 {

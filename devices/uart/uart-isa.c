@@ -16,7 +16,7 @@
 
 #include "chardev.h"
 #include "log.h"
-#include "device-table.h"
+#include "device.h"
 #include "uart-16550.h"
 
 #define UART_ISA_PORTS 8

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "device-table.h"
+#include "device.h"
 #include "virtio-blk.h"
 #include "virtio-pci.h"
 

@@ -41,7 +41,7 @@
 
 #include "log.h"
 #include "pci.h"
-#include "device-table.h"
+#include "device.h"
 
 #define XP_VENDOR   0x5853
 #define XP_DEVICE   0x0001

@@ -1,4 +1,6 @@
 /*
+ * What a device is (device.h): its spec, its options, its report as a line.
+ *
  * Device specs: "type,key=value,key2=value2,flag". The type and keys are
  * lower-case names; a value runs to the next single comma, and ",," stands
  * for a literal comma inside a value (paths may contain one). A bare key is a
@@ -12,7 +14,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "device-table.h"
+#include "device.h"
 
 static bool name_char(char c)
 {
@@ -229,4 +231,41 @@ int device_spec_get_bool(struct device_spec *spec, const char *key, bool dflt, b
     }
     snprintf(errbuf, errlen, "%s: bad value '%s' for %s (expected on or off)", spec->type, v, key);
     return -EINVAL;
+}
+void device_spec_bind(struct device_spec *spec, const struct device_type *type)
+{
+    spec->declared = type->options;
+}
+
+void device_options_text(const struct device_type *type, char *buf, size_t len)
+{
+    size_t off = 0;
+
+    if (len)
+        buf[0] = '\0';
+    for (const struct device_option *o = type->options; o && o->key && off < len; o++) {
+        int n = snprintf(buf + off, len - off, "%s,%s%s%s%s", o->required ? "" : "[", o->key,
+                         o->value ? "=" : "", o->value ? o->value : "", o->required ? "" : "]");
+        off = n < 0 ? len : off + (size_t)n;
+    }
+}
+
+static void report_line(const struct device_type *type, void *dev, char *buf, size_t len,
+                        unsigned classes)
+{
+    struct report_line line;
+    const struct report_sink *sink = report_line_init(&line, buf, len, classes);
+
+    if (type->report)
+        type->report(dev, sink);
+}
+
+void device_describe(const struct device_type *type, void *dev, char *buf, size_t len)
+{
+    report_line(type, dev, buf, len, REPORT_ALL);
+}
+
+void device_identity(const struct device_type *type, void *dev, char *buf, size_t len)
+{
+    report_line(type, dev, buf, len, REPORT_IDENTITY);
 }
