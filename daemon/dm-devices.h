@@ -10,14 +10,19 @@
 
 #include <stdbool.h>
 
-#include "ioreqd.h"
-#include "pci/pci.h"
 #include "device-table.h"
+#include "pci/pci.h"
 
 /* At most this many PCI functions per device (a multi-function slot has 8). */
 #define DM_DEVICE_FNS 8
 
 struct dm_devices;
+
+/* One device as configured. */
+struct ioreqd_device_config {
+    struct device_spec *spec; /* parsed; ioreqd takes ownership of its contents */
+    const char *origin;       /* "FILE:LINE" or "--device", for error messages */
+};
 
 struct dm_device {
     struct dm_devices *set;

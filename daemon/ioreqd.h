@@ -11,14 +11,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "device-table.h"
+#include "dm-devices.h"
 
 struct ioreqd;
-
-struct ioreqd_device_config {
-    struct device_spec *spec; /* parsed; ioreqd takes ownership of its contents */
-    const char *origin;       /* "FILE:LINE" or "--device", for error messages */
-};
 
 struct ioreqd_params {
     unsigned domid;
