@@ -62,12 +62,16 @@
 #define CONTROL_REPLY_MAX   (1u << 20) /* bytes of one reply line */
 #define CONTROL_MAX_CLIENTS 16
 
-/* Counters of the stats reply, each list in the order it is written. */
-#define CONTROL_STATS_REQUESTS 5  /* sync, buffered, malformed, unclaimed, spurious_notifications  \
-                                   */
-#define CONTROL_STATS_TYPES     6 /* pio, copy, pci_config, timeoffset, invalidate, unknown */
-#define CONTROL_STATS_MAPCACHE  7 /* hits ... dirty_reports */
-#define CONTROL_DEVICE_REQUESTS 4 /* reads, writes, config_reads, config_writes */
+/*
+ * Counters of the stats reply, each list in the order it is written:
+ * requests (sync ... spurious_notifications), request types (pio ...
+ * unknown), map cache (hits ... dirty_reports), a device's requests
+ * (reads ... config_writes).
+ */
+#define CONTROL_STATS_REQUESTS  5
+#define CONTROL_STATS_TYPES     6
+#define CONTROL_STATS_MAPCACHE  7
+#define CONTROL_DEVICE_REQUESTS 4
 extern const char *const control_stats_request_keys[CONTROL_STATS_REQUESTS];
 extern const char *const control_stats_type_keys[CONTROL_STATS_TYPES];
 extern const char *const control_stats_mapcache_keys[CONTROL_STATS_MAPCACHE];
