@@ -14,12 +14,14 @@ extern const struct device_type host_bridge_device_type;
 extern const struct device_type xen_platform_device_type;
 extern const struct device_type uart_device_type;
 extern const struct device_type virtio_blk_device_type;
+extern const struct device_type virtio_net_device_type;
 
 const struct device_type *const device_types[] = {
     &host_bridge_device_type,
     &xen_platform_device_type,
     &uart_device_type,
     &virtio_blk_device_type,
+    &virtio_net_device_type,
     NULL,
 };
 

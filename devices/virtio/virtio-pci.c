@@ -53,6 +53,8 @@ struct vpci {
     uint8_t isr;
     struct vpci_queue *queues;
     struct virtq *vqs;
+    const uint8_t *rom; /* expansion ROM image, borrowed; NULL: none */
+    size_t rom_len;
 };
 
 static struct vpci *to_vpci(struct pci_dev *dev)
@@ -458,12 +460,25 @@ static uint64_t isr_read(struct vpci *vp)
     return v;
 }
 
+/* The ROM image, little-endian, zero past its end. */
+static uint64_t rom_read(const struct vpci *vp, uint64_t offset, unsigned size)
+{
+    uint64_t v = 0;
+
+    for (unsigned i = 0; i < size && i < 8; i++)
+        if (offset + i < vp->rom_len)
+            v |= (uint64_t)vp->rom[offset + i] << (8 * i);
+    return v;
+}
+
 static uint64_t vpci_bar_read(struct pci_dev *dev, unsigned bar, uint64_t offset, unsigned size)
 {
     struct vpci *vp = to_vpci(dev);
     uint64_t region = offset & ~(uint64_t)(VPCI_REGION_SIZE - 1);
     unsigned off = (unsigned)(offset - region);
 
+    if (bar == PCI_ROM_SLOT && vp->rom)
+        return rom_read(vp, offset, size);
     if (bar != VPCI_BAR)
         return io_all_ones(size);
     switch (region) {
@@ -635,6 +650,14 @@ static int build_function(struct vpci *vp, char *errbuf, size_t errlen)
     pci_cfg_set_wmask(dev, (unsigned)cap + VIRTIO_PCI_CAP_BAR, 1, 0xff);
     pci_cfg_set_wmask(dev, (unsigned)cap + VIRTIO_PCI_CAP_OFFSET, 4, 0xffffffff);
     pci_cfg_set_wmask(dev, (unsigned)cap + VIRTIO_PCI_CAP_LENGTH, 4, 0xffffffff);
+    if (vp->rom) {
+        uint32_t rom_size = 2048; /* the smallest ROM BAR */
+
+        while (rom_size < vp->rom_len)
+            rom_size <<= 1;
+        if (pci_dev_add_rom_bar(dev, rom_size))
+            goto fail;
+    }
     if (pci_msix_init(dev, vp->num_queues + 1, VPCI_BAR, VPCI_MSIX_TABLE_OFF, VPCI_BAR,
                       VPCI_MSIX_PBA_OFF) < 0)
         goto fail;
@@ -646,6 +669,13 @@ fail:
 
 int vpci_new(struct vpci **out, struct pci_bus *bus, struct gmem *gm, struct virtio_dev *vdev,
              int devfn, char *errbuf, size_t errlen)
+{
+    return vpci_new_with_rom(out, bus, gm, vdev, devfn, NULL, 0, errbuf, errlen);
+}
+
+int vpci_new_with_rom(struct vpci **out, struct pci_bus *bus, struct gmem *gm,
+                      struct virtio_dev *vdev, int devfn, const void *rom, size_t rom_len,
+                      char *errbuf, size_t errlen)
 {
     const struct virtio_dev_ops *ops = vdev->ops;
     struct vpci *vp;
@@ -663,11 +693,13 @@ int vpci_new(struct vpci **out, struct pci_bus *bus, struct gmem *gm, struct vir
     vp->num_queues = ops->num_queues(vdev);
     vp->queue_max = ops->queue_max(vdev);
     vp->cfg_size = ops->cfg_size(vdev);
+    vp->rom = rom;
+    vp->rom_len = rom_len;
     vp->offered = ops->features(vdev) | VPCI_TRANSPORT_FEATURES;
     if (vp->num_queues == 0 || vp->num_queues > VPCI_MAX_QUEUES ||
         vp->num_queues + 1 > PCI_MSIX_MAX_VECTORS || !virtq_size_valid(vp->queue_max) ||
-        vp->cfg_size > VPCI_REGION_SIZE) {
-        snprintf(errbuf, errlen, "%s: unsupported queue count, queue size or config size",
+        vp->cfg_size > VPCI_REGION_SIZE || rom_len > (16u << 20)) {
+        snprintf(errbuf, errlen, "%s: unsupported queue count, queue size, config or ROM size",
                  ops->name);
         rc = -EINVAL;
         goto out;
