@@ -3,10 +3,12 @@
  * per datagram and no virtio_net_hdr, for tests and for running without
  * the privileges a tap needs (like QEMU's -netdev dgram).
  *
- * Our socket is connected to the peer's path at open time, before ioreqd
- * deprivileges; afterwards only send, recv and the loop touch it. A peer
- * that goes away (ECONNREFUSED, ENOENT) takes the link down; the next frame
- * it accepts brings it up again.
+ * Our socket is made and bound at open time, before ioreqd deprivileges,
+ * and the peer's path is checked there (a connect, undone at once); each
+ * frame is then sent to the path, not to a connected peer, so a peer that
+ * restarts and binds the path again is found again. A peer that goes away
+ * (ECONNREFUSED, ENOENT) takes the link down; the next frame it accepts
+ * brings it up again. Datagrams from any sender are frames for the guest.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +29,7 @@ struct net_socket {
     int fd;
     struct event *ev;
     bool polling;
+    struct sockaddr_un peer;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
@@ -43,7 +46,12 @@ static bool peer_gone(int err)
 static ssize_t sock_send(struct net_backend *be, unsigned chan, const struct iovec *iov, unsigned n)
 {
     struct net_socket *s = to_sock(be);
-    struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = n};
+    struct msghdr msg = {
+        .msg_name = &s->peer,
+        .msg_namelen = sizeof(s->peer),
+        .msg_iov = (struct iovec *)iov,
+        .msg_iovlen = n,
+    };
     ssize_t rc;
 
     (void)chan;
@@ -189,6 +197,13 @@ int net_socket_open(struct net_backend **out, const char *path, const char *loca
         snprintf(errbuf, errlen, "connect %s: %s", path, strerror(errno));
         goto fail;
     }
+    /* Checked; stay unconnected so that datagrams from a restarted peer are taken. */
+    if (connect(s->fd, &(struct sockaddr){.sa_family = AF_UNSPEC}, sizeof(struct sockaddr)) < 0) {
+        rc = -errno;
+        snprintf(errbuf, errlen, "disconnect %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    s->peer = sa;
     if (base) {
         s->ev = event_new(base, s->fd, EV_READ | EV_PERSIST, on_readable, s);
         if (!s->ev) {
