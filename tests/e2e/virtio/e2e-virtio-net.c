@@ -685,6 +685,181 @@ static void test_tap_queue_pairs(void **state)
     assert_int_equal(ack, 1);
 }
 
+/* ---- hostile drivers ---- */
+
+/* Waits (bounded) for DEVICE_NEEDS_RESET. */
+static void wait_needs_reset(struct fx *f)
+{
+    uint8_t st = 0;
+
+    for (int i = 0; i < TIMEOUT_MS / 10; i++) {
+        assert_int_equal(gvirtio_status(&f->net.dev, &st), 0);
+        if (st & GVIRTIO_S_NEEDS_RESET)
+            return;
+        usleep(10000);
+    }
+    fail_msg("no NEEDS_RESET (status %#x)", st);
+}
+
+/* After a reset, the driver starts again and a frame goes out and one comes in. */
+static void reset_and_move_frames(struct fx *f)
+{
+    static const uint8_t host_mac[6] = {0x02, 0, 0, 0, 0, 0x01};
+    const struct mockhv_pci_func *fn =
+        gpci_find(f->bus, GVIRTIO_VENDOR, GVIRTIO_DEVICE_BASE + GVNET_DEVICE_ID);
+    struct gvnet_opts opts = {
+        .virtio = {.irq = GVIRTIO_IRQ_MSIX, .timeout_ms = TIMEOUT_MS, .msi_data_base = MSI_BASE},
+        .queue_size = 128,
+    };
+    uint8_t frame[200], got[300];
+    struct gvnet_hdr h;
+
+    gvnet_fini(&f->net);
+    f->net_up = false;
+    expect_step(f, gvnet_init(&f->net, f->hv, &f->arena, f->bus, fn, &opts), "re-init");
+    f->net_up = true;
+    udp_frame(frame, sizeof(frame), host_mac, f->net.mac, 77);
+    assert_int_equal(gvnet_send(&f->net, 0, NULL, frame, sizeof(frame), TIMEOUT_MS), 0);
+    assert_int_equal(peer_recv(f, got, sizeof(got)), (ssize_t)sizeof(frame));
+    udp_frame(frame, sizeof(frame), f->net.mac, host_mac, 78);
+    peer_send(f, frame, sizeof(frame));
+    assert_int_equal(gvnet_recv(&f->net, 0, &h, got, sizeof(got), TIMEOUT_MS), (int)sizeof(frame));
+    assert_memory_equal(got, frame, sizeof(frame));
+}
+
+static uint64_t scratch(struct fx *f, uint64_t len)
+{
+    uint64_t gpa;
+
+    assert_int_equal(garena_alloc(&f->arena, len, 4096, &gpa), 0);
+    return gpa;
+}
+
+/* A receive buffer the device may only read: the device cannot use it and needs a reset. */
+static void test_hostile_rx_readable_buffer(void **state)
+{
+    struct fx *f = *state;
+    struct gvq *rx = f->net.rx[0].vq;
+    struct gvq_raw_desc d = {.addr = scratch(f, 4096), .len = 2048, .flags = 0};
+    uint8_t frame[60];
+
+    peer_learn(f);
+    assert_int_equal(gvq_add_raw(rx, &d, 1, (void *)0x1), 0);
+    assert_int_equal(gvq_kick(rx), 0);
+    /* The driver's good buffers fill first; one more frame reaches the bad one. */
+    udp_frame(frame, sizeof(frame), f->net.mac, f->net.mac, 1);
+    for (unsigned i = 0; i <= f->net.rx[0].nr_slots; i++)
+        peer_send(f, frame, sizeof(frame));
+    wait_needs_reset(f);
+    assert_int_equal(dm_stat(f, "bad_chains"), 1);
+    reset_and_move_frames(f);
+}
+
+/* A transmit chain shorter than the virtio-net header. */
+static void test_hostile_tx_without_header(void **state)
+{
+    struct fx *f = *state;
+    struct gvq *tx = f->net.tx[0].vq;
+    struct gvq_raw_desc d = {.addr = scratch(f, 4096), .len = 4, .flags = 0};
+
+    peer_learn(f);
+    assert_int_equal(gvq_add_raw(tx, &d, 1, (void *)0x1), 0);
+    assert_int_equal(gvq_kick(tx), 0);
+    wait_needs_reset(f);
+    assert_int_equal(dm_stat(f, "bad_chains"), 1);
+    reset_and_move_frames(f);
+}
+
+/* A transmit descriptor that names itself as next: the chain never ends. */
+static void test_hostile_tx_loop(void **state)
+{
+    struct fx *f = *state;
+    struct gvq *tx = f->net.tx[0].vq;
+    uint64_t buf = scratch(f, 4096);
+    uint16_t self;
+    struct gvq_raw_desc d;
+
+    peer_learn(f);
+    assert_int_equal(gvq_peek_index(tx, 0, &self), 0);
+    d = (struct gvq_raw_desc){
+        .addr = buf, .len = 64, .flags = 1, .next = self, .literal_next = true};
+    assert_int_equal(gvq_add_raw(tx, &d, 1, (void *)0x1), 0);
+    assert_int_equal(gvq_kick(tx), 0);
+    wait_needs_reset(f);
+    assert_int_equal(dm_stat(f, "bad_chains"), 1);
+    reset_and_move_frames(f);
+}
+
+/* A control command without the byte for its answer. */
+static void test_hostile_ctrl_without_ack(void **state)
+{
+    struct fx *f = *state;
+    uint64_t buf = scratch(f, 4096);
+    struct gvq_raw_desc d = {.addr = buf, .len = 4, .flags = 0};
+    uint8_t cmd[4] = {4, 0, 2, 0}; /* VQ_PAIRS_SET 2 */
+
+    peer_learn(f);
+    assert_int_equal(mockhv_ram_write(f->hv, buf, cmd, sizeof(cmd)), 0);
+    assert_int_equal(gvq_add_raw(f->net.ctrl, &d, 1, (void *)0x1), 0);
+    assert_int_equal(gvq_kick(f->net.ctrl), 0);
+    wait_needs_reset(f);
+    reset_and_move_frames(f);
+}
+
+/* A frame over 64 KiB + headers: dropped and counted, the device carries on. */
+static void test_hostile_tx_oversize(void **state)
+{
+    struct fx *f = *state;
+    struct gvq *tx = f->net.tx[0].vq;
+    uint64_t buf = scratch(f, 128 * 1024);
+    struct gvq_raw_desc d[2] = {
+        {.addr = buf, .len = 12, .flags = 1, .next = 1},
+        {.addr = buf + 4096, .len = 70000, .flags = 0},
+    };
+    uint16_t used;
+
+    peer_learn(f);
+    assert_int_equal(gvq_add_raw(tx, d, 2, (void *)0x1), 0);
+    assert_int_equal(gvq_kick(tx), 0);
+    assert_int_equal(gvq_wait(tx, TIMEOUT_MS), 0);
+    assert_int_equal(gvq_used_idx(tx, &used), 0);
+    assert_int_equal(used, 2); /* peer_learn's frame, then this one */
+    assert_int_equal(dm_stat(f, "tx_drop_oversize"), 1);
+    assert_int_equal(dm_stat(f, "bad_chains"), 0);
+    reset_and_move_frames(f);
+}
+
+/* A peer that never reads: sends fail with EAGAIN, are counted, and the loop serves on. */
+static void test_hostile_tx_storm_peer_full(void **state)
+{
+    struct fx *f = *state;
+    static const uint8_t host_mac[6] = {0x02, 0, 0, 0, 0, 0x01};
+    static uint8_t frame[1514], got[2000];
+    uint64_t busy, sent;
+    int n = 0;
+
+    peer_learn(f);
+    udp_frame(frame, sizeof(frame), host_mac, f->net.mac, 3);
+    for (int i = 0; i < 2000; i++)
+        assert_int_equal(gvnet_send(&f->net, 0, NULL, frame, sizeof(frame), TIMEOUT_MS), 0);
+    /* Every frame is accounted for: sent, or dropped because the peer was full. */
+    for (int i = 0; i < TIMEOUT_MS / 10; i++) {
+        busy = dm_stat(f, "tx_drop_backend_busy");
+        sent = dm_stat(f, "q0_tx_frames");
+        if (busy + sent == 2001)
+            break;
+        usleep(10000);
+    }
+    assert_int_equal(busy + sent, 2001);
+    assert_true(busy > 0);
+    /* Drain the peer; the next frame goes through. */
+    while (recv(f->peer, got, sizeof(got), MSG_DONTWAIT) > 0)
+        n++;
+    assert_int_equal(n + 1, (int)sent);
+    assert_int_equal(gvnet_send(&f->net, 0, NULL, frame, sizeof(frame), TIMEOUT_MS), 0);
+    assert_int_equal(peer_recv(f, got, sizeof(got)), (ssize_t)sizeof(frame));
+}
+
 static const struct fx_cfg sock1 = {.tap = false, .queues = 1};
 static const struct fx_cfg tap1 = {.tap = true, .queues = 1};
 static const struct fx_cfg tap2 = {.tap = true, .queues = 2};
@@ -694,10 +869,21 @@ static const struct fx_cfg tap2 = {.tap = true, .queues = 2};
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        T(test_socket_identity, sock1),          T(test_socket_frames_both_ways, sock1),
-        T(test_socket_rx_filter, sock1),         T(test_socket_oversize_dropped, sock1),
-        T(test_socket_link_follows_peer, sock1), T(test_tap_arp_and_ping, tap1),
+        /* clang-format off */
+        T(test_socket_identity, sock1),
+        T(test_socket_frames_both_ways, sock1),
+        T(test_socket_rx_filter, sock1),
+        T(test_socket_oversize_dropped, sock1),
+        T(test_socket_link_follows_peer, sock1),
+        T(test_hostile_rx_readable_buffer, sock1),
+        T(test_hostile_tx_without_header, sock1),
+        T(test_hostile_tx_loop, sock1),
+        T(test_hostile_ctrl_without_ack, sock1),
+        T(test_hostile_tx_oversize, sock1),
+        T(test_hostile_tx_storm_peer_full, sock1),
+        T(test_tap_arp_and_ping, tap1),
         T(test_tap_queue_pairs, tap2),
+        /* clang-format on */
     };
 
     if (argc < 2) {
