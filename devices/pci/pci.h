@@ -131,6 +131,14 @@ struct pci_dev_ops {
     void (*bar_moved)(struct pci_dev *dev, unsigned bar, uint64_t old_addr, uint64_t new_addr);
     /* After the generic reset restored power-on config space. */
     void (*reset)(struct pci_dev *dev);
+    /*
+     * Optional: the guest's PV drivers asked the Xen platform device to
+     * unplug emulated devices of this function's kind (NICs). The device
+     * stops serving and takes the function off the bus (pci_bus_remove);
+     * its owner still destroys it as usual. Without the hook a function is
+     * never unplugged.
+     */
+    void (*unplug)(struct pci_dev *dev);
 };
 
 struct pci_bar {

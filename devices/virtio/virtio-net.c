@@ -765,6 +765,11 @@ static void vnet_reset(struct virtio_dev *vdev)
     net->be->ops->set_offloads(net->be, 0);
 }
 
+static void vnet_unplug(struct virtio_dev *vdev)
+{
+    vnet_set_enabled(to_net(vdev), false);
+}
+
 static const struct virtio_dev_ops vnet_ops = {
     .name = "virtio-net",
     .device_id = VIRTIO_ID_NET,
@@ -777,6 +782,7 @@ static const struct virtio_dev_ops vnet_ops = {
     .cfg_write = vnet_cfg_write,
     .queue_notify = vnet_queue_notify,
     .reset = vnet_reset,
+    .unplug = vnet_unplug,
 };
 
 static void on_link_changed(void *opaque)

@@ -53,6 +53,7 @@ struct vpci {
     uint8_t isr;
     struct vpci_queue *queues;
     struct virtq *vqs;
+    bool unplugged;     /* off the bus: no interrupt may be raised */
     const uint8_t *rom; /* expansion ROM image, borrowed; NULL: none */
     size_t rom_len;
 };
@@ -83,6 +84,8 @@ uint32_t vpci_class_code(uint16_t device_id)
  */
 static void raise_irq(struct vpci *vp, uint16_t vector, uint8_t isr_bit)
 {
+    if (vp->unplugged)
+        return;
     if (isr_bit == VIRTIO_PCI_ISR_CONFIG)
         vp->isr |= isr_bit;
     if (pci_msix_enabled(&vp->pci)) {
@@ -592,6 +595,19 @@ static void vpci_pci_reset(struct pci_dev *dev)
     reset_state(to_vpci(dev));
 }
 
+/* Only for cores that can stop for good (virtio-net: the platform's NIC unplug). */
+static void vpci_pci_unplug(struct pci_dev *dev)
+{
+    struct vpci *vp = to_vpci(dev);
+
+    if (vp->unplugged || !vp->vdev->ops->unplug)
+        return;
+    vp->unplugged = true;
+    reset_state(vp);
+    vp->vdev->ops->unplug(vp->vdev);
+    pci_bus_remove(vp->bus, &vp->pci);
+}
+
 static const struct pci_dev_ops vpci_pci_ops = {
     .name = "virtio-pci",
     .cfg_read = vpci_cfg_read,
@@ -599,6 +615,7 @@ static const struct pci_dev_ops vpci_pci_ops = {
     .bar_read = vpci_bar_read,
     .bar_write = vpci_bar_write,
     .reset = vpci_pci_reset,
+    .unplug = vpci_pci_unplug,
 };
 
 /* --- construction --- */

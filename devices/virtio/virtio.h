@@ -71,6 +71,12 @@ struct virtio_dev_ops {
      * held; the transport then stops the queues.
      */
     void (*reset)(struct virtio_dev *vdev);
+    /*
+     * Optional: the function was unplugged (Xen platform unplug) after a
+     * reset; the core moves nothing any more. Without it the transport's
+     * function is never unplugged.
+     */
+    void (*unplug)(struct virtio_dev *vdev);
 };
 
 /* Embedded in a device core's state; the transport sets `transport` when it plugs the device. */

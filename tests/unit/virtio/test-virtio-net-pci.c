@@ -33,6 +33,7 @@
 #define ROM_LEN  5000u /* an 8 KiB ROM BAR */
 
 extern const struct device_type virtio_net_device_type;
+extern const struct device_type xen_platform_device_type;
 
 struct fx {
     uint8_t *mem;
@@ -276,6 +277,44 @@ static void test_socket_peer_missing(void **state)
     assert_string_equal(err, want);
 }
 
+/*
+ * The guest's PV drivers ask the platform device to unplug emulated NICs
+ * (port 0x10, bit 1): the card leaves the bus and moves nothing, as Xen's
+ * QEMU removes its ethernet functions.
+ */
+static void test_platform_unplugs_nic(void **state)
+{
+    struct fx *f = *state;
+    struct device_env env = {
+        .domid = 7, .io = f->io, .gmem = f->gm, .pci = f->bus, .base = f->base};
+    char text[256], err[256] = "", line[512];
+    struct device_spec spec;
+    void *xp = NULL;
+
+    assert_int_equal(device_spec_parse("xen-platform,bdf=03.0", &spec, err, sizeof(err)), 0);
+    assert_int_equal(xen_platform_device_type.create(&env, &spec, &xp, err, sizeof(err)), 0);
+    device_spec_free(&spec);
+    snprintf(text, sizeof(text), "virtio-net,socket=%s,bdf=00:06.0", f->peer_path);
+    assert_int_equal(create(f, text, err, sizeof(err)), 0);
+    assert_int_equal(cfg_rd(f, PCI_VENDOR_ID), 0x10411af4);
+
+    /* Disks only: the card stays. */
+    assert_true(io_dispatch_write(f->io, IO_SPACE_PIO, 0x10, 2, 0, 0x1));
+    assert_int_equal(cfg_rd(f, PCI_VENDOR_ID), 0x10411af4);
+    /* NICs: it is gone from the bus, and says so. */
+    assert_true(io_dispatch_write(f->io, IO_SPACE_PIO, 0x10, 2, 0, 0x2));
+    assert_int_equal(cfg_rd(f, PCI_VENDOR_ID), 0xffffffffu);
+    assert_null(pci_bus_find(f->bus, PCI_SBDF_DEVFN(SBDF)));
+    virtio_net_device_type.describe(f->dev, line, sizeof(line));
+    assert_non_null(strstr(line, " link=down active-queues=1 unplugged"));
+    /* The platform device itself stays. */
+    assert_non_null(pci_bus_find(f->bus, 3 << 3));
+    /* Destroying the card afterwards is safe. */
+    virtio_net_device_type.destroy(f->dev);
+    f->dev = NULL;
+    xen_platform_device_type.destroy(xp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +324,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rom_bar, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rom_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_socket_peer_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_platform_unplugs_nic, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
