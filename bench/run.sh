@@ -102,6 +102,12 @@ done
 # virtio-net on its socket backend, the peer a thread of ioreqd-bench.
 step "$bench" vnet --file "$work" --run-ms $VBLK_MS --rtt $((RTT / 5)) --log "$work/vnet.log" \
     -- "${IOREQD_ARGS[@]}"
+# ... and Debian's QEMU with the same driver on the same mock, as the baseline.
+qemu=${IOREQD_QEMU_XEN:-/usr/libexec/xen-qemu-system-i386}
+if [ -x "$qemu" ]; then
+    step "$bench" vnet --dm "$qemu" --file "$work" --run-ms $VBLK_MS --rtt $((RTT / 5)) \
+        --log "$work/vnet-qemu.log"
+fi
 
 # fio: the same patterns on the same file in the same cache state as
 # ioreqd's: through a page cache that holds the file (--invalidate=0; fio's
@@ -210,10 +216,12 @@ table=$work/table
             echo "| 5 | virtio-blk $e 1 MiB $p (MiB/s) | $(fmt "$(get vblk.$e.$p.mib_s)") | fio $base $(fmt "$(get fio.$base.$p.mib_s)") | $(ratio vblk.$e.$p.mib_s fio.$base.$p.mib_s) | |"
         done
     done
-    echo "| 7 | virtio-net round trip 64 B, guest to socket peer and back, median / p99 (us) | $(us vnet.rtt.median_ns) / $(us vnet.rtt.p99_ns) | | | |"
-    for z in 64 1500; do
-        echo "| 7 | virtio-net tx $z B (frames/s, Gbit/s; dropped on a full peer) | $(fmt "$(get vnet.tx.$z.frames_s)"), $(fmt "$(get vnet.tx.$z.gbit_s)" 1 3); $(get vnet.tx.$z.dropped) | | | |"
-        echo "| 7 | virtio-net rx $z B (frames/s, Gbit/s) | $(fmt "$(get vnet.rx.$z.frames_s)"), $(fmt "$(get vnet.rx.$z.gbit_s)" 1 3) | | | |"
+    echo "| 7 | virtio-net round trip 64 B, guest to socket peer and back, median (us) | $(us vnet.ioreqd.rtt.median_ns) | qemu $(us vnet.qemu.rtt.median_ns) | $(ratio vnet.ioreqd.rtt.median_ns vnet.qemu.rtt.median_ns) | |"
+    for d in tx rx; do
+        for z in 64 1500; do
+            echo "| 7 | virtio-net $d $z B (frames/s) | $(fmt "$(get vnet.ioreqd.$d.$z.frames_s)") | qemu $(fmt "$(get vnet.qemu.$d.$z.frames_s)") | $(ratio vnet.ioreqd.$d.$z.frames_s vnet.qemu.$d.$z.frames_s) | |"
+            echo "| 7 | virtio-net $d $z B (Gbit/s) | $(fmt "$(get vnet.ioreqd.$d.$z.gbit_s)" 1 3) | qemu $(fmt "$(get vnet.qemu.$d.$z.gbit_s)" 1 3) | | |"
+        done
     done
     echo "| 6 | RSS idle (KiB) | $(get rss.ioreqd.idle_kib) | null $(get rss.null.idle_kib) | | |"
     echo "| 6 | RSS under load, 128 vCPUs / virtio-blk QD32 (KiB) | $(get rss.ioreqd.load_v128_kib) / $(get rss.ioreqd.wb.after_vblk_qd32_kib) | | | |"

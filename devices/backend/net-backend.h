@@ -12,8 +12,9 @@
  * bare Ethernet frames and the device adds or strips the header itself.
  *
  * Errors are per frame: a refused frame is counted by the caller and the
- * backend stays usable. `link` reports what the backend last saw of its
- * peer (a tap that is down, a socket whose peer went away).
+ * backend stays usable. A full channel (-EAGAIN) is not an error: the
+ * device keeps the frame and asks for a writable event. `link` reports what the backend last saw of
+ * its peer (a tap that is down, a socket whose peer went away).
  */
 #ifndef DEVICES_NET_BACKEND_H
 #define DEVICES_NET_BACKEND_H
@@ -50,6 +51,8 @@ struct net_backend_ops {
     ssize_t (*recv)(struct net_backend *be, unsigned chan, void *buf, size_t len);
     /* Start or stop calling be->readable for a channel. */
     void (*poll_rx)(struct net_backend *be, unsigned chan, bool on);
+    /* Start or stop calling be->writable for a channel (after send said -EAGAIN). */
+    void (*poll_tx)(struct net_backend *be, unsigned chan, bool on);
     /* Tell the backend which NET_OFF_* receive offloads the guest takes: 0 or -errno. */
     int (*set_offloads)(struct net_backend *be, unsigned offloads);
     /* "tap=NAME queues=N" and the like, for status lines. */
@@ -65,8 +68,9 @@ struct net_backend {
     bool tx_offloads;  /* takes frames with partial checksums and GSO from the guest */
     bool tx_ufo;       /* ... and UDP fragmentation offload */
     bool link_up;      /* what the backend last saw of its peer */
-    /* Set by the device: a channel has frames, or the link state changed. */
+    /* Set by the device: a channel has frames or room again, or the link state changed. */
     void (*readable)(void *opaque, unsigned chan);
+    void (*writable)(void *opaque, unsigned chan);
     void (*link_changed)(void *opaque);
     void *opaque;
 };

@@ -3,12 +3,14 @@
  * per datagram and no virtio_net_hdr, for tests and for running without
  * the privileges a tap needs (like QEMU's -netdev dgram).
  *
- * Our socket is made and bound at open time, before ioreqd deprivileges,
- * and the peer's path is checked there (a connect, undone at once); each
- * frame is then sent to the path, not to a connected peer, so a peer that
- * restarts and binds the path again is found again. A peer that goes away
- * (ECONNREFUSED, ENOENT) takes the link down; the next frame it accepts
- * brings it up again. Datagrams from any sender are frames for the guest.
+ * Our socket is made, bound and connected to the peer's path at open time,
+ * before ioreqd deprivileges: a connected socket keeps its peer through a
+ * chroot, only the peer's datagrams reach it, and it polls writable only
+ * when the peer's queue has room (so a full peer is waited for, not spun
+ * on). A peer that goes away (ECONNREFUSED: the kernel disconnects us)
+ * takes the link down; each later frame tries to connect to the path again
+ * (which works unless ioreqd is chrooted away from it), and the first one
+ * that goes through brings the link up.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,8 +29,8 @@
 struct net_socket {
     struct net_backend be; /* first */
     int fd;
-    struct event *ev;
-    bool polling;
+    struct event *ev, *ev_out;
+    bool polling, polling_out;
     struct sockaddr_un peer;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
@@ -40,24 +42,27 @@ static struct net_socket *to_sock(struct net_backend *be)
 
 static bool peer_gone(int err)
 {
-    return err == ECONNREFUSED || err == ENOENT || err == ENOTCONN;
+    return err == ECONNREFUSED || err == ENOENT || err == ENOTCONN || err == ECONNRESET;
 }
 
 static ssize_t sock_send(struct net_backend *be, unsigned chan, const struct iovec *iov, unsigned n)
 {
     struct net_socket *s = to_sock(be);
-    struct msghdr msg = {
-        .msg_name = &s->peer,
-        .msg_namelen = sizeof(s->peer),
-        .msg_iov = (struct iovec *)iov,
-        .msg_iovlen = n,
-    };
+    struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = n};
     ssize_t rc;
 
     (void)chan;
     rc = sendmsg(s->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (rc < 0 && peer_gone(errno)) {
+        net_backend_set_link(be, false);
+        /* A new peer at the path? One connect per frame while the link is down. */
+        if (connect(s->fd, (struct sockaddr *)&s->peer, sizeof(s->peer)) == 0)
+            rc = sendmsg(s->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+        else
+            errno = ENOTCONN;
+    }
     if (rc < 0) {
-        int err = errno;
+        int err = errno == EWOULDBLOCK ? EAGAIN : errno;
 
         if (peer_gone(err))
             net_backend_set_link(be, false);
@@ -87,6 +92,30 @@ static void on_readable(evutil_socket_t fd, short what, void *opaque)
     (void)what;
     if (s->be.readable)
         s->be.readable(s->be.opaque, 0);
+}
+
+static void on_writable(evutil_socket_t fd, short what, void *opaque)
+{
+    struct net_socket *s = opaque;
+
+    (void)fd;
+    (void)what;
+    if (s->be.writable)
+        s->be.writable(s->be.opaque, 0);
+}
+
+static void sock_poll_tx(struct net_backend *be, unsigned chan, bool on)
+{
+    struct net_socket *s = to_sock(be);
+
+    (void)chan;
+    if (on == s->polling_out || !s->ev_out)
+        return;
+    if (on ? event_add(s->ev_out, NULL) : event_del(s->ev_out)) {
+        log_warn("net socket %s: cannot %s waiting for room", s->path, on ? "start" : "stop");
+        return;
+    }
+    s->polling_out = on;
 }
 
 static void sock_poll_rx(struct net_backend *be, unsigned chan, bool on)
@@ -122,6 +151,8 @@ static void sock_free(struct net_backend *be)
         return;
     if (s->ev)
         event_free(s->ev);
+    if (s->ev_out)
+        event_free(s->ev_out);
     if (s->fd >= 0)
         close(s->fd);
     free(s);
@@ -132,6 +163,7 @@ static const struct net_backend_ops net_socket_ops = {
     .send = sock_send,
     .recv = sock_recv,
     .poll_rx = sock_poll_rx,
+    .poll_tx = sock_poll_tx,
     .set_offloads = sock_set_offloads,
     .describe = sock_describe,
     .free = sock_free,
@@ -197,16 +229,11 @@ int net_socket_open(struct net_backend **out, const char *path, const char *loca
         snprintf(errbuf, errlen, "connect %s: %s", path, strerror(errno));
         goto fail;
     }
-    /* Checked; stay unconnected so that datagrams from a restarted peer are taken. */
-    if (connect(s->fd, &(struct sockaddr){.sa_family = AF_UNSPEC}, sizeof(struct sockaddr)) < 0) {
-        rc = -errno;
-        snprintf(errbuf, errlen, "disconnect %s: %s", path, strerror(errno));
-        goto fail;
-    }
     s->peer = sa;
     if (base) {
         s->ev = event_new(base, s->fd, EV_READ | EV_PERSIST, on_readable, s);
-        if (!s->ev) {
+        s->ev_out = event_new(base, s->fd, EV_WRITE | EV_PERSIST, on_writable, s);
+        if (!s->ev || !s->ev_out) {
             rc = -ENOMEM;
             goto fail;
         }

@@ -40,8 +40,8 @@ struct net_tap_chan {
     struct net_tap *tap;
     unsigned index;
     int fd;
-    struct event *ev;
-    bool polling;
+    struct event *ev, *ev_out;
+    bool polling, polling_out;
 };
 
 struct net_tap {
@@ -73,14 +73,18 @@ static void chan_poll(struct net_tap_chan *c, bool on)
     c->polling = on;
 }
 
+static void tap_poll_tx(struct net_backend *be, unsigned chan, bool on);
+
 static void tap_died(struct net_tap *t, int err)
 {
     if (t->dead)
         return;
     t->dead = true;
     log_warn("tap %s: %s: link down", t->ifname, strerror(err));
-    for (unsigned i = 0; i < t->be.nr_chans; i++)
+    for (unsigned i = 0; i < t->be.nr_chans; i++) {
         chan_poll(&t->chans[i], false);
+        tap_poll_tx(&t->be, i, false);
+    }
     net_backend_set_link(&t->be, false);
 }
 
@@ -130,6 +134,34 @@ static void on_readable(evutil_socket_t fd, short what, void *opaque)
         c->tap->be.readable(c->tap->be.opaque, c->index);
 }
 
+static void on_writable(evutil_socket_t fd, short what, void *opaque)
+{
+    struct net_tap_chan *c = opaque;
+
+    (void)fd;
+    (void)what;
+    if (c->tap->be.writable)
+        c->tap->be.writable(c->tap->be.opaque, c->index);
+}
+
+static void tap_poll_tx(struct net_backend *be, unsigned chan, bool on)
+{
+    struct net_tap *t = to_tap(be);
+    struct net_tap_chan *c;
+
+    if (chan >= be->nr_chans || (on && t->dead))
+        return;
+    c = &t->chans[chan];
+    if (on == c->polling_out || !c->ev_out)
+        return;
+    if (on ? event_add(c->ev_out, NULL) : event_del(c->ev_out)) {
+        log_warn("tap %s: cannot %s waiting for room on queue %u", t->ifname, on ? "start" : "stop",
+                 chan);
+        return;
+    }
+    c->polling_out = on;
+}
+
 static void tap_poll_rx(struct net_backend *be, unsigned chan, bool on)
 {
     struct net_tap *t = to_tap(be);
@@ -163,6 +195,8 @@ static void tap_free(struct net_backend *be)
     for (unsigned i = 0; i < TAP_MAX_CHANS; i++) {
         if (t->chans[i].ev)
             event_free(t->chans[i].ev);
+        if (t->chans[i].ev_out)
+            event_free(t->chans[i].ev_out);
         if (t->chans[i].fd >= 0)
             close(t->chans[i].fd);
     }
@@ -174,6 +208,7 @@ static const struct net_backend_ops net_tap_ops = {
     .send = tap_send,
     .recv = tap_recv,
     .poll_rx = tap_poll_rx,
+    .poll_tx = tap_poll_tx,
     .set_offloads = tap_set_offloads,
     .describe = tap_describe,
     .free = tap_free,
@@ -272,7 +307,9 @@ int net_tap_open(struct net_backend **out, const char *ifname, unsigned nr_chans
             continue;
         t->chans[i].ev =
             event_new(base, t->chans[i].fd, EV_READ | EV_PERSIST, on_readable, &t->chans[i]);
-        if (!t->chans[i].ev) {
+        t->chans[i].ev_out =
+            event_new(base, t->chans[i].fd, EV_WRITE | EV_PERSIST, on_writable, &t->chans[i]);
+        if (!t->chans[i].ev || !t->chans[i].ev_out) {
             rc = -ENOMEM;
             goto fail;
         }

@@ -304,7 +304,7 @@ static void vnet_pci_counters(void *opaque, const struct device_counter_sink *si
     sink->counter(sink->opaque, "tx_drop_oversize", st.tx_oversize);
     sink->counter(sink->opaque, "tx_drop_runt", st.tx_runt);
     sink->counter(sink->opaque, "tx_drop_bad_header", st.tx_bad_hdr);
-    sink->counter(sink->opaque, "tx_drop_backend_busy", st.tx_backend_busy);
+    sink->counter(sink->opaque, "tx_backend_full", st.tx_backend_full);
     sink->counter(sink->opaque, "tx_backend_errors", st.tx_backend_errors);
     sink->counter(sink->opaque, "bad_chains", st.bad_chains);
     sink->counter(sink->opaque, "ctrl_ok", st.ctrl_ok);

@@ -54,7 +54,8 @@ struct vnet_rxq {
 struct vnet_txq {
     struct vnet *net;
     unsigned pair;
-    struct event *kick; /* a pass that hit its budget continues from the loop */
+    struct event *kick;     /* a pass that hit its budget continues from the loop */
+    struct virtq_req *held; /* popped, waiting for room in the backend; NULL: none */
 };
 
 struct vnet_mac_table {
@@ -392,8 +393,14 @@ static unsigned tx_iov(const struct virtq_req *req, size_t skip, struct iovec *i
     return n;
 }
 
-/* One chain: sent, or dropped and counted. false if the queue broke. */
-static bool tx_one(struct vnet *net, unsigned pair, struct virtq *vq, struct virtq_req *req)
+enum tx_result {
+    TX_DONE,   /* sent, or dropped and counted: the chain went back */
+    TX_FULL,   /* the backend has no room: the chain is kept for later */
+    TX_BROKEN, /* against the rules: the chain went back, the device needs reset */
+};
+
+static enum tx_result tx_one(struct vnet *net, unsigned pair, struct virtq *vq,
+                             struct virtq_req *req)
 {
     struct iovec iov[VIRTQ_MAX_SEGS];
     uint8_t hdr[VNET_HDR_LEN];
@@ -403,7 +410,7 @@ static bool tx_one(struct vnet *net, unsigned pair, struct virtq *vq, struct vir
     if (req->readable_bytes < VNET_HDR_LEN) {
         give_back(net, vq, req);
         mark_broken(net, "transmit chain without a header");
-        return false;
+        return TX_BROKEN;
     }
     frame = req->readable_bytes - VNET_HDR_LEN;
     virtq_req_copy_from(req, 0, hdr, sizeof(hdr));
@@ -417,37 +424,57 @@ static bool tx_one(struct vnet *net, unsigned pair, struct virtq *vq, struct vir
         unsigned n = tx_iov(req, net->be->vnet_hdr ? 0 : VNET_HDR_LEN, iov);
 
         rc = net->be->ops->send(net->be, pair, iov, n);
+        if (rc == -EAGAIN) {
+            net->stats.tx_backend_full++;
+            return TX_FULL;
+        }
         if (rc >= 0) {
             net->qstats[pair].tx_frames++;
             net->qstats[pair].tx_bytes += frame;
-        } else if (rc == -EAGAIN || rc == -ENOBUFS) {
-            net->stats.tx_backend_busy++;
         } else {
             net->stats.tx_backend_errors++;
         }
     }
     give_back(net, vq, req);
-    return true;
+    return TX_DONE;
 }
 
+/*
+ * Moves up to a budget of chains from transmitq `pair` to the backend. A
+ * full backend stops the queue with the chain kept (like a NIC whose wire
+ * is busy, nothing is dropped) until the backend says it has room.
+ */
 static void tx_run(struct vnet *net, unsigned pair)
 {
     struct virtq *vq = virtio_queue(&net->vdev, 2 * pair + 1);
+    struct vnet_txq *q = &net->txq[pair];
     struct virtq_req *req;
+    enum tx_result r;
     bool pushed = false;
 
     if (!vq || !vq->started || net->broken)
         return;
+    if (q->held) {
+        r = tx_one(net, pair, vq, q->held);
+        if (r == TX_FULL)
+            return;
+        net->be->ops->poll_tx(net->be, pair, false);
+        free(q->held);
+        q->held = NULL;
+        pushed = true;
+        if (r == TX_BROKEN)
+            goto out;
+    }
     req = malloc(sizeof(*req));
     if (!req)
-        return;
+        goto out;
     virtq_set_notify(vq, false);
     for (unsigned budget = VNET_BUDGET;; budget--) {
         int rc;
 
         if (budget == 0) {
-            if (net->txq[pair].kick)
-                event_active(net->txq[pair].kick, 0, 0);
+            if (q->kick)
+                event_active(q->kick, 0, 0);
             break;
         }
         rc = virtq_pop(vq, req);
@@ -463,15 +490,47 @@ static void tx_run(struct vnet *net, unsigned pair)
             mark_broken(net, "transmit queue broken");
             break;
         }
+        r = tx_one(net, pair, vq, req);
+        if (r == TX_FULL) {
+            /* Notifications stay off: the backend's room restarts the queue. */
+            q->held = req;
+            req = NULL;
+            net->be->ops->poll_tx(net->be, pair, true);
+            break;
+        }
         pushed = true;
-        if (!tx_one(net, pair, vq, req))
+        if (r == TX_BROKEN)
             break;
     }
     if (net->broken)
         virtq_set_notify(vq, true);
     free(req);
+out:
     if (pushed)
         virtio_notify_queue(&net->vdev, vq);
+}
+
+static void on_backend_writable(void *opaque, unsigned chan)
+{
+    struct vnet *net = opaque;
+
+    if (chan < net->max_pairs)
+        tx_run(net, chan);
+}
+
+/* Drops a chain kept for a full backend (reset, teardown): nothing is returned. */
+static void tx_drop_held(struct vnet *net, unsigned pair)
+{
+    struct vnet_txq *q = &net->txq[pair];
+    struct virtq *vq = virtio_queue(&net->vdev, 2 * pair + 1);
+
+    net->be->ops->poll_tx(net->be, pair, false);
+    if (!q->held)
+        return;
+    if (vq)
+        virtq_req_release(vq, q->held);
+    free(q->held);
+    q->held = NULL;
 }
 
 static void on_tx_kick(evutil_socket_t fd, short what, void *opaque)
@@ -750,6 +809,7 @@ static void vnet_reset(struct virtio_dev *vdev)
         net->be->ops->poll_rx(net->be, i, false);
         rx_drop_held(net, &net->rxq[i], false);
         net->rxq[i].frame_len = 0;
+        tx_drop_held(net, i);
         if (net->txq[i].kick)
             event_del(net->txq[i].kick);
     }
@@ -875,6 +935,7 @@ int vnet_new(struct vnet **out, struct net_backend *be, const struct vnet_params
         }
     }
     be->readable = on_backend_readable;
+    be->writable = on_backend_writable;
     be->link_changed = on_link_changed;
     be->opaque = net;
     vnet_reset(&net->vdev);
@@ -893,6 +954,7 @@ void vnet_free(struct vnet *net)
     for (unsigned i = 0; i < net->max_pairs; i++) {
         net->be->ops->poll_rx(net->be, i, false);
         rx_drop_held(net, &net->rxq[i], false);
+        tx_drop_held(net, i);
         free(net->rxq[i].frame);
         if (net->txq[i].kick)
             event_free(net->txq[i].kick);

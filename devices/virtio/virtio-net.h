@@ -101,7 +101,7 @@ struct vnet_stats {
     uint64_t tx_oversize;       /* over 64 KiB + headers */
     uint64_t tx_runt;           /* shorter than an Ethernet header */
     uint64_t tx_bad_hdr;        /* offloads the guest did not negotiate */
-    uint64_t tx_backend_busy;   /* the backend was full (EAGAIN) */
+    uint64_t tx_backend_full;   /* times a frame waited for room in the backend (EAGAIN) */
     uint64_t tx_backend_errors; /* the backend refused it otherwise */
     uint64_t bad_chains;        /* chains against the rules: the device needs reset */
     uint64_t ctrl_ok, ctrl_err;

@@ -41,6 +41,7 @@ struct fake_net {
     unsigned nr_tx;
     int send_ret; /* != 0: refuse frames with this */
     bool polling[PAIRS];
+    bool polling_tx[PAIRS];
     unsigned offloads_set;
     bool freed;
 };
@@ -87,6 +88,14 @@ static void fake_poll_rx(struct net_backend *be, unsigned chan, bool on)
     f->polling[chan] = on;
 }
 
+static void fake_poll_tx(struct net_backend *be, unsigned chan, bool on)
+{
+    struct fake_net *f = (struct fake_net *)be;
+
+    assert_true(chan < PAIRS);
+    f->polling_tx[chan] = on;
+}
+
 static int fake_set_offloads(struct net_backend *be, unsigned offloads)
 {
     struct fake_net *f = (struct fake_net *)be;
@@ -117,6 +126,7 @@ static const struct net_backend_ops fake_net_ops = {
     .send = fake_send,
     .recv = fake_recv,
     .poll_rx = fake_poll_rx,
+    .poll_tx = fake_poll_tx,
     .set_offloads = fake_set_offloads,
     .describe = fake_describe,
     .free = fake_free,
@@ -528,15 +538,58 @@ static void test_tx_drops(void **state)
     assert_int_equal(st.tx_runt, 1);
     assert_int_equal(st.tx_oversize, 1);
     assert_int_equal(st.tx_backend_errors, 2);
-    assert_int_equal(st.tx_backend_busy, 0);
+    assert_int_equal(st.tx_backend_full, 0);
     assert_int_equal(st.bad_chains, 0);
     assert_int_equal(f->needs_reset, 0);
-    f->fake.send_ret = -EAGAIN;
-    post_tx(f, 0, plain, big, 100, false);
-    kick(f, 1);
-    vnet_get_stats(f->net, &st);
-    assert_int_equal(st.tx_backend_busy, 1);
     free(big);
+}
+
+/* A full backend stops the queue with the frame kept; room restarts it, nothing is lost. */
+static void test_tx_backend_full(void **state)
+{
+    struct fx *f = *state;
+    uint8_t plain[VNET_HDR_LEN] = {0}, frame[100];
+    struct vnet_stats st;
+    struct vnet_queue_stats qs;
+
+    make_frame(frame, sizeof(frame), our_mac, 1);
+    f->fake.send_ret = -EAGAIN;
+    post_tx(f, 0, plain, frame, sizeof(frame), false);
+    post_tx(f, 0, plain, frame, sizeof(frame), false);
+    kick(f, 1);
+    assert_int_equal(vqd_used_idx(&f->d[1]), 0);
+    assert_true(f->fake.polling_tx[0]);
+    /* A notification meanwhile changes nothing. */
+    kick(f, 1);
+    assert_int_equal(vqd_used_idx(&f->d[1]), 0);
+    vnet_get_stats(f->net, &st);
+    assert_int_equal(st.tx_backend_full, 2);
+    /* Room: both frames go, in order, and the wait ends. */
+    f->fake.send_ret = 0;
+    f->fake.be.writable(f->fake.be.opaque, 0);
+    assert_int_equal(vqd_used_idx(&f->d[1]), 2);
+    assert_int_equal(f->fake.nr_tx, 2);
+    assert_false(f->fake.polling_tx[0]);
+    assert_int_equal(f->notified[1], 1);
+    assert_true(vnet_get_queue_stats(f->net, 0, &qs));
+    assert_int_equal(qs.tx_frames, 2);
+}
+
+/* A reset while a frame waits for room drops it without touching the rings. */
+static void test_tx_full_then_reset(void **state)
+{
+    struct fx *f = *state;
+    struct virtio_dev *vdev = vnet_vdev(f->net);
+    uint8_t plain[VNET_HDR_LEN] = {0}, frame[100];
+
+    make_frame(frame, sizeof(frame), our_mac, 1);
+    f->fake.send_ret = -EAGAIN;
+    post_tx(f, 0, plain, frame, sizeof(frame), false);
+    kick(f, 1);
+    assert_true(f->fake.polling_tx[0]);
+    vdev->ops->reset(vdev);
+    assert_false(f->fake.polling_tx[0]);
+    assert_int_equal(vqd_used_idx(&f->d[1]), 0);
 }
 
 static void test_rx_mergeable(void **state)
@@ -949,6 +1002,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tx_tap_keeps_header, setup_tap, teardown),
         cmocka_unit_test_setup_teardown(test_tx_socket_strips_header, setup_sock, teardown),
         cmocka_unit_test_setup_teardown(test_tx_drops, setup_sock, teardown),
+        cmocka_unit_test_setup_teardown(test_tx_backend_full, setup_sock, teardown),
+        cmocka_unit_test_setup_teardown(test_tx_full_then_reset, setup_sock, teardown),
         cmocka_unit_test_setup_teardown(test_rx_mergeable, setup_sock, teardown),
         cmocka_unit_test_setup_teardown(test_rx_single_buffer, setup_sock_no_mrg, teardown),
         cmocka_unit_test_setup_teardown(test_rx_too_big_for_merge_limit, setup_sock, teardown),
