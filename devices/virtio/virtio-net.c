@@ -44,9 +44,10 @@
 struct vnet_rxq {
     struct vnet *net;
     unsigned pair;
-    uint8_t *frame;   /* header + frame waiting for guest buffers */
-    size_t frame_len; /* 0: none waiting */
-    unsigned nr_held; /* popped chains not yet used, in pop order */
+    uint8_t *frame;          /* header + frame waiting for guest buffers */
+    size_t frame_len;        /* 0: none waiting */
+    struct virtq_req *spare; /* a finished record for the next pop (they are ~6 KiB) */
+    unsigned nr_held;        /* popped chains not yet used, in pop order */
     uint64_t held_bytes;
     struct virtq_req *held[VNET_RX_MAX_BUFFERS];
 };
@@ -146,6 +147,22 @@ static bool rx_wanted(const struct vnet *net, const uint8_t *dst)
     return !memcmp(dst, net->mac, 6) || mac_in(&net->uni, dst);
 }
 
+static struct virtq_req *rxq_req_get(struct vnet_rxq *q)
+{
+    struct virtq_req *req = q->spare;
+
+    q->spare = NULL;
+    return req ? req : malloc(sizeof(*req));
+}
+
+static void rxq_req_put(struct vnet_rxq *q, struct virtq_req *req)
+{
+    if (!q->spare)
+        q->spare = req;
+    else
+        free(req);
+}
+
 static void rx_drop_held(struct vnet *net, struct vnet_rxq *q, bool push)
 {
     struct virtq *vq = virtio_queue(&net->vdev, 2 * q->pair);
@@ -195,12 +212,12 @@ static int rx_place(struct vnet *net, struct vnet_rxq *q, struct virtq *vq)
             net->stats.rx_no_room++;
             return -E2BIG;
         }
-        req = malloc(sizeof(*req));
+        req = rxq_req_get(q);
         if (!req)
             return -EAGAIN;
         rc = virtq_pop(vq, req);
         if (rc) {
-            free(req);
+            rxq_req_put(q, req);
             if (rc == -EINVAL) {
                 mark_broken(net, "receive queue broken");
                 return -EIO;
@@ -211,7 +228,7 @@ static int rx_place(struct vnet *net, struct vnet_rxq *q, struct virtq *vq)
             bool readable = req->nr_readable != 0;
 
             give_back(net, vq, req);
-            free(req);
+            rxq_req_put(q, req);
             mark_broken(net, readable ? "receive buffer readable by the device"
                                       : "receive buffer smaller than the header");
             return -EIO;
@@ -242,7 +259,7 @@ static int rx_place(struct vnet *net, struct vnet_rxq *q, struct virtq *vq)
     virtq_req_copy_to(q->held[0], 0, q->frame, VNET_HDR_LEN);
     for (unsigned i = 0; i < n; i++) {
         virtq_req_release(vq, q->held[i]);
-        free(q->held[i]);
+        rxq_req_put(q, q->held[i]);
     }
     memmove(q->held, q->held + n, (q->nr_held - n) * sizeof(q->held[0]));
     q->nr_held -= n;
@@ -508,6 +525,27 @@ static void tx_run(struct vnet *net, unsigned pair)
 out:
     if (pushed)
         virtio_notify_queue(&net->vdev, vq);
+}
+
+/*
+ * The driver's transmit notification: the queue runs from the loop, after
+ * the vCPU that notified has its answer, with notifications off until then
+ * (QEMU's tx=bh does the same), so a driver adding frames meanwhile does
+ * not trap again for each. Without a loop, at once.
+ */
+static void tx_notify(struct vnet *net, unsigned pair)
+{
+    struct virtq *vq = virtio_queue(&net->vdev, 2 * pair + 1);
+    struct vnet_txq *q = &net->txq[pair];
+
+    if (!q->kick || !vq || !vq->started) {
+        tx_run(net, pair);
+        return;
+    }
+    if (q->held)
+        return; /* waiting for room: the backend restarts the queue */
+    virtq_set_notify(vq, false);
+    event_active(q->kick, 0, 0);
 }
 
 static void on_backend_writable(void *opaque, unsigned chan)
@@ -796,7 +834,7 @@ static void vnet_queue_notify(struct virtio_dev *vdev, unsigned index)
     if (index == ctrl_index(net))
         ctrl_run(net);
     else if (index % 2)
-        tx_run(net, index / 2);
+        tx_notify(net, index / 2);
     else
         rx_run(net, index / 2);
 }
@@ -956,6 +994,7 @@ void vnet_free(struct vnet *net)
         rx_drop_held(net, &net->rxq[i], false);
         tx_drop_held(net, i);
         free(net->rxq[i].frame);
+        free(net->rxq[i].spare);
         if (net->txq[i].kick)
             event_free(net->txq[i].kick);
     }

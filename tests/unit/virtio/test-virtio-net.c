@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <event2/event.h>
 
 #include "virtio-net.h"
 #include "vq-driver.h"
@@ -159,6 +160,7 @@ struct fx {
     struct fake_net fake;
     struct vnet *net;
     uint64_t next_buf;
+    struct event_base *base; /* NULL: the device works without a loop */
 };
 
 static struct virtq *t_queue(void *opaque, unsigned index)
@@ -194,13 +196,18 @@ static struct vnet_params params(void)
 }
 
 /* A device on a fake backend with (tap-like) or without (socket-like) vnet headers. */
-static struct fx *fx_new(bool vnet_hdr)
+static struct fx *fx_new_loop(bool vnet_hdr, bool loop)
 {
     struct fx *f = calloc(1, sizeof(*f));
     struct vnet_params p = params();
     char err[256];
 
     assert_non_null(f);
+    if (loop) {
+        f->base = event_base_new();
+        assert_non_null(f->base);
+        p.base = f->base;
+    }
     f->mem = calloc(1, MEM_SIZE);
     assert_non_null(f->mem);
     f->gm = gmem_flat_new(f->mem, MEM_SIZE);
@@ -225,6 +232,11 @@ static struct fx *fx_new(bool vnet_hdr)
     return f;
 }
 
+static struct fx *fx_new(bool vnet_hdr)
+{
+    return fx_new_loop(vnet_hdr, false);
+}
+
 static void fx_start(struct fx *f, uint64_t features)
 {
     struct virtio_dev *vdev = vnet_vdev(f->net);
@@ -246,6 +258,8 @@ static void fx_free(struct fx *f)
     for (unsigned q = 0; q < NQ; q++)
         virtq_stop(&f->vqs[q]);
     gmem_free(f->gm);
+    if (f->base)
+        event_base_free(f->base);
     free(f->mem);
     free(f);
 }
@@ -279,6 +293,15 @@ static int setup_sock_no_mrg(void **state)
     struct fx *f = fx_new(false);
 
     fx_start(f, all_features(f) & ~VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF));
+    *state = f;
+    return 0;
+}
+
+static int setup_sock_loop(void **state)
+{
+    struct fx *f = fx_new_loop(false, true);
+
+    fx_start(f, all_features(f));
     *state = f;
     return 0;
 }
@@ -573,6 +596,26 @@ static void test_tx_backend_full(void **state)
     assert_int_equal(f->notified[1], 1);
     assert_true(vnet_get_queue_stats(f->net, 0, &qs));
     assert_int_equal(qs.tx_frames, 2);
+}
+
+/* With a loop, a transmit notification is served from it, notifications off meanwhile. */
+static void test_tx_deferred_to_loop(void **state)
+{
+    struct fx *f = *state;
+    uint8_t plain[VNET_HDR_LEN] = {0}, frame[100];
+
+    make_frame(frame, sizeof(frame), our_mac, 1);
+    post_tx(f, 0, plain, frame, sizeof(frame), false);
+    kick(f, 1);
+    assert_int_equal(f->fake.nr_tx, 0);
+    assert_int_equal(vqd_used_flags(&f->d[1]), VIRTQ_USED_F_NO_NOTIFY);
+    /* Frames added before the loop runs go in the same pass. */
+    post_tx(f, 0, plain, frame, sizeof(frame), false);
+    event_base_loop(f->base, EVLOOP_NONBLOCK); /* 1: nothing is left registered */
+    assert_int_equal(f->fake.nr_tx, 2);
+    assert_int_equal(vqd_used_idx(&f->d[1]), 2);
+    assert_int_equal(vqd_used_flags(&f->d[1]), 0);
+    assert_int_equal(f->notified[1], 1);
 }
 
 /* A reset while a frame waits for room drops it without touching the rings. */
@@ -1004,6 +1047,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tx_drops, setup_sock, teardown),
         cmocka_unit_test_setup_teardown(test_tx_backend_full, setup_sock, teardown),
         cmocka_unit_test_setup_teardown(test_tx_full_then_reset, setup_sock, teardown),
+        cmocka_unit_test_setup_teardown(test_tx_deferred_to_loop, setup_sock_loop, teardown),
         cmocka_unit_test_setup_teardown(test_rx_mergeable, setup_sock, teardown),
         cmocka_unit_test_setup_teardown(test_rx_single_buffer, setup_sock_no_mrg, teardown),
         cmocka_unit_test_setup_teardown(test_rx_too_big_for_merge_limit, setup_sock, teardown),
