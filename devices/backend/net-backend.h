@@ -53,6 +53,12 @@ struct net_backend_ops {
     void (*poll_rx)(struct net_backend *be, unsigned chan, bool on);
     /* Start or stop calling be->writable for a channel (after send said -EAGAIN). */
     void (*poll_tx)(struct net_backend *be, unsigned chan, bool on);
+    /*
+     * Optional: only channels [0, n) carry traffic now (VQ_PAIRS_SET), so the
+     * backend should not queue frames on the others (a tap detaches their
+     * queues). 0 or -errno.
+     */
+    int (*set_active)(struct net_backend *be, unsigned n);
     /* Tell the backend which NET_OFF_* receive offloads the guest takes: 0 or -errno. */
     int (*set_offloads)(struct net_backend *be, unsigned offloads);
     /* "tap=NAME queues=N" and the like, for status lines. */

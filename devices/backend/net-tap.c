@@ -42,12 +42,14 @@ struct net_tap_chan {
     int fd;
     struct event *ev, *ev_out;
     bool polling, polling_out;
+    bool attached; /* the kernel may queue frames here */
 };
 
 struct net_tap {
     struct net_backend be; /* first */
     char ifname[IFNAMSIZ];
-    bool dead; /* the interface went away: nothing polls any more */
+    bool multi; /* IFF_MULTI_QUEUE: queues can be detached */
+    bool dead;  /* the interface went away: nothing polls any more */
     struct net_tap_chan chans[TAP_MAX_CHANS];
 };
 
@@ -171,6 +173,31 @@ static void tap_poll_rx(struct net_backend *be, unsigned chan, bool on)
     chan_poll(&t->chans[chan], on);
 }
 
+/* The kernel steers frames only to attached queues (TUNSETQUEUE), so inactive pairs strand none. */
+static int tap_set_active(struct net_backend *be, unsigned n)
+{
+    struct net_tap *t = to_tap(be);
+    int rc = 0;
+
+    if (!t->multi || t->dead)
+        return 0;
+    for (unsigned i = 0; i < be->nr_chans; i++) {
+        bool attach = i < n;
+        struct ifreq ifr = {.ifr_flags = attach ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE};
+
+        if (attach == t->chans[i].attached)
+            continue;
+        if (ioctl(t->chans[i].fd, TUNSETQUEUE, &ifr) < 0) {
+            rc = -errno;
+            log_warn("tap %s: cannot %s queue %u: %s", t->ifname, attach ? "attach" : "detach", i,
+                     strerror(errno));
+            continue;
+        }
+        t->chans[i].attached = attach;
+    }
+    return rc;
+}
+
 static int tap_set_offloads(struct net_backend *be, unsigned offloads)
 {
     struct net_tap *t = to_tap(be);
@@ -209,6 +236,7 @@ static const struct net_backend_ops net_tap_ops = {
     .recv = tap_recv,
     .poll_rx = tap_poll_rx,
     .poll_tx = tap_poll_tx,
+    .set_active = tap_set_active,
     .set_offloads = tap_set_offloads,
     .describe = tap_describe,
     .free = tap_free,
@@ -300,9 +328,11 @@ int net_tap_open(struct net_backend **out, const char *ifname, unsigned nr_chans
         goto fail;
     }
     t->be.offloads = probe_offloads(t->chans[0].fd);
+    t->multi = multi;
     for (unsigned i = 0; i < nr_chans; i++) {
         t->chans[i].tap = t;
         t->chans[i].index = i;
+        t->chans[i].attached = true;
         if (!base)
             continue;
         t->chans[i].ev =

@@ -644,6 +644,12 @@ static uint8_t ctrl_mac(struct vnet *net, uint8_t cmd, const uint8_t *data, size
     return VIRTIO_NET_ERR;
 }
 
+static void set_backend_active(struct vnet *net)
+{
+    if (net->be->ops->set_active)
+        net->be->ops->set_active(net->be, net->active_pairs);
+}
+
 static uint8_t ctrl_mq(struct vnet *net, uint8_t cmd, const uint8_t *data, size_t len)
 {
     unsigned pairs, old = net->active_pairs;
@@ -655,6 +661,7 @@ static uint8_t ctrl_mq(struct vnet *net, uint8_t cmd, const uint8_t *data, size_
     if (pairs < 1 || pairs > net->max_pairs)
         return VIRTIO_NET_ERR;
     net->active_pairs = pairs;
+    set_backend_active(net);
     for (unsigned i = pairs; i < old; i++)
         net->be->ops->poll_rx(net->be, i, false);
     for (unsigned i = old; i < pairs; i++)
@@ -855,6 +862,7 @@ static void vnet_reset(struct virtio_dev *vdev)
     net->broken = false;
     memcpy(net->mac, net->perm_mac, 6);
     net->active_pairs = 1;
+    set_backend_active(net);
     /* Until the driver says otherwise, every frame is wanted (as QEMU's default). */
     net->promisc = true;
     net->allmulti = false;

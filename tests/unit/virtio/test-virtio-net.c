@@ -43,6 +43,7 @@ struct fake_net {
     int send_ret; /* != 0: refuse frames with this */
     bool polling[PAIRS];
     bool polling_tx[PAIRS];
+    unsigned active; /* channels the device said carry traffic */
     unsigned offloads_set;
     bool freed;
 };
@@ -97,6 +98,14 @@ static void fake_poll_tx(struct net_backend *be, unsigned chan, bool on)
     f->polling_tx[chan] = on;
 }
 
+static int fake_set_active(struct net_backend *be, unsigned n)
+{
+    struct fake_net *f = (struct fake_net *)be;
+
+    f->active = n;
+    return 0;
+}
+
 static int fake_set_offloads(struct net_backend *be, unsigned offloads)
 {
     struct fake_net *f = (struct fake_net *)be;
@@ -128,6 +137,7 @@ static const struct net_backend_ops fake_net_ops = {
     .recv = fake_recv,
     .poll_rx = fake_poll_rx,
     .poll_tx = fake_poll_tx,
+    .set_active = fake_set_active,
     .set_offloads = fake_set_offloads,
     .describe = fake_describe,
     .free = fake_free,
@@ -832,6 +842,7 @@ static void test_ctrl_mac_and_mq(void **state)
 
     /* One pair until the driver asks for more; 0 and more than max are refused. */
     assert_int_equal(vnet_active_pairs(f->net), 1);
+    assert_int_equal(f->fake.active, 1);
     post_rx(f, 1, 1526);
     make_frame(frame, sizeof(frame), newmac, 0);
     inject_frame(f, frame, sizeof(frame));
@@ -845,6 +856,7 @@ static void test_ctrl_mac_and_mq(void **state)
     assert_int_equal(ctrl(f, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, pairs, 2),
                      VIRTIO_NET_OK);
     assert_int_equal(vnet_active_pairs(f->net), 2);
+    assert_int_equal(f->fake.active, 2);
     /* The second pair's frame is delivered as soon as it is enabled. */
     assert_int_equal(vqd_used_idx(&f->d[2]), 1);
     /* Unknown class: an error answer, nothing else. */
@@ -874,6 +886,7 @@ static void test_reset_restores_defaults(void **state)
     vnet_get_mac(f->net, mac);
     assert_memory_equal(mac, our_mac, 6);
     assert_int_equal(vnet_active_pairs(f->net), 1);
+    assert_int_equal(f->fake.active, 1);
     assert_false(f->fake.polling[0]);
     assert_int_equal(f->fake.offloads_set, 0);
 }
