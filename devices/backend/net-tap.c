@@ -9,8 +9,10 @@
  * receive offloads the kernel accepts are probed at open (TUNSETOFFLOAD),
  * and the guest's choice is applied when it sets FEATURES_OK.
  *
- * A tap that goes away (the interface deleted: EBADFD, or EIO) takes the
- * link down and its channels stop polling, so a dead fd cannot spin the loop.
+ * A tap whose interface is down refuses frames (EIO): the link goes down,
+ * and the first frame it takes again brings it up. A tap that goes away
+ * (the interface deleted: EBADFD) takes the link down for good and its
+ * channels stop polling, so a dead fd cannot spin the loop.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -58,9 +60,10 @@ static struct net_tap *to_tap(struct net_backend *be)
     return (struct net_tap *)be;
 }
 
+/* The interface was deleted (our queue detached from it): nothing will come back. */
 static bool tap_gone(int err)
 {
-    return err == EBADFD || err == EIO || err == ENXIO;
+    return err == EBADFD || err == ENXIO;
 }
 
 static void chan_poll(struct net_tap_chan *c, bool on)
@@ -103,8 +106,11 @@ static ssize_t tap_send(struct net_backend *be, unsigned chan, const struct iove
 
         if (tap_gone(err))
             tap_died(t, err);
+        else if (err == EIO) /* tun_get_user: the interface is down */
+            net_backend_set_link(be, false);
         return -err;
     }
+    net_backend_set_link(be, true);
     return rc;
 }
 

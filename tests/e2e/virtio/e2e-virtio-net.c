@@ -668,6 +668,31 @@ static void test_tap_arp_and_ping(void **state)
     assert_int_equal(dm_stat(f, "tx_drop_bad_header"), 0);
 }
 
+/* The tap's interface goes down and up: the guest's link follows, with a config interrupt. */
+static void test_tap_link_follows_interface(void **state)
+{
+    struct fx *f = *state;
+    uint8_t host_mac[6], frame[60];
+    uint64_t seq;
+
+    tap_arp(f, 0, host_mac);
+    sh("ip link set %s down", f->tap);
+    seq = mockhv_irq_last_seq(f->hv);
+    assert_int_equal(
+        gvnet_send(&f->net, 0, NULL, frame, arp_request(frame, f->net.mac), TIMEOUT_MS), 0);
+    wait_link(f, 0);
+    assert_true(config_msi_after(f, seq));
+    sh("ip link set %s up", f->tap);
+    seq = mockhv_irq_last_seq(f->hv);
+    assert_int_equal(
+        gvnet_send(&f->net, 0, NULL, frame, arp_request(frame, f->net.mac), TIMEOUT_MS), 0);
+    wait_link(f, GVNET_S_LINK_UP);
+    assert_true(config_msi_after(f, seq));
+    assert_int_equal(dm_stat(f, "link_changes"), 2);
+    /* And the kernel answers again. */
+    tap_ping(f, 0, host_mac, 9, 100, false);
+}
+
 static void test_tap_queue_pairs(void **state)
 {
     struct fx *f = *state;
@@ -895,6 +920,7 @@ int main(int argc, char **argv)
         T(test_hostile_tx_oversize, sock1),
         T(test_hostile_tx_storm_peer_full, sock1),
         T(test_tap_arp_and_ping, tap1),
+        T(test_tap_link_follows_interface, tap1),
         T(test_tap_queue_pairs, tap2),
         /* clang-format on */
     };
