@@ -73,6 +73,7 @@ struct net_backend {
     unsigned offloads; /* NET_OFF_* set_offloads() accepts */
     bool tx_offloads;  /* takes frames with partial checksums and GSO from the guest */
     bool tx_ufo;       /* ... and UDP fragmentation offload */
+    bool tx_uso;       /* ... and UDP segmentation offload (GSO_UDP_L4) */
     bool link_up;      /* what the backend last saw of its peer */
     /* Set by the device: a channel has frames or room again, or the link state changed. */
     void (*readable)(void *opaque, unsigned chan);

@@ -30,6 +30,16 @@
 #include "log.h"
 #include "net-backend.h"
 
+/* Linux 6.2 (UDP segmentation offload); the ABI values, for headers that predate them. */
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#endif
+#ifndef TUN_F_USO6
+#define TUN_F_USO6 0x40
+#endif
+
+_Static_assert(NET_OFF_USO4 == TUN_F_USO4 && NET_OFF_USO6 == TUN_F_USO6,
+               "NET_OFF_USO* are the TUN_F_USO* bits");
 _Static_assert(NET_OFF_CSUM == TUN_F_CSUM && NET_OFF_TSO4 == TUN_F_TSO4 &&
                    NET_OFF_TSO6 == TUN_F_TSO6 && NET_OFF_ECN == TUN_F_TSO_ECN &&
                    NET_OFF_UFO == TUN_F_UFO,
@@ -278,6 +288,7 @@ static unsigned probe_offloads(int fd)
         TUN_F_CSUM | TUN_F_TSO6,
         TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO_ECN,
         TUN_F_CSUM | TUN_F_UFO,
+        TUN_F_CSUM | TUN_F_USO4 | TUN_F_USO6,
     };
     unsigned ok = 0;
 
@@ -317,7 +328,6 @@ int net_tap_open(struct net_backend **out, const char *ifname, unsigned nr_chans
         .nr_chans = nr_chans,
         .vnet_hdr = true,
         .tx_offloads = true,
-        .tx_ufo = true,
         .link_up = true,
     };
     rc = attach(ifname, multi, &t->chans[0].fd);
@@ -334,6 +344,11 @@ int net_tap_open(struct net_backend **out, const char *ifname, unsigned nr_chans
         goto fail;
     }
     t->be.offloads = probe_offloads(t->chans[0].fd);
+    /* A kernel that takes UFO or USO frames from us also takes them written to it (QEMU's
+     * tap_probe_has_ufo / has_uso reason the same way). */
+    t->be.tx_ufo = t->be.offloads & NET_OFF_UFO;
+    t->be.tx_uso =
+        (t->be.offloads & (NET_OFF_USO4 | NET_OFF_USO6)) == (NET_OFF_USO4 | NET_OFF_USO6);
     t->multi = multi;
     for (unsigned i = 0; i < nr_chans; i++) {
         t->chans[i].tap = t;

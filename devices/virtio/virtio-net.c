@@ -386,6 +386,8 @@ static bool tx_header_ok(const struct vnet *net, const uint8_t *hdr)
         return acked(net, VIRTIO_NET_F_HOST_TSO6);
     case VIRTIO_NET_HDR_GSO_UDP:
         return acked(net, VIRTIO_NET_F_HOST_UFO);
+    case VIRTIO_NET_HDR_GSO_UDP_L4:
+        return acked(net, VIRTIO_NET_F_HOST_USO);
     }
     return false;
 }
@@ -767,6 +769,9 @@ static int vnet_set_features(struct virtio_dev *vdev, uint64_t features)
         {VIRTIO_NET_F_HOST_TSO6, {VIRTIO_NET_F_CSUM, VIRTIO_NET_F_CSUM}},
         {VIRTIO_NET_F_HOST_ECN, {VIRTIO_NET_F_HOST_TSO4, VIRTIO_NET_F_HOST_TSO6}},
         {VIRTIO_NET_F_HOST_UFO, {VIRTIO_NET_F_CSUM, VIRTIO_NET_F_CSUM}},
+        {VIRTIO_NET_F_HOST_USO, {VIRTIO_NET_F_CSUM, VIRTIO_NET_F_CSUM}},
+        {VIRTIO_NET_F_GUEST_USO4, {VIRTIO_NET_F_GUEST_CSUM, VIRTIO_NET_F_GUEST_CSUM}},
+        {VIRTIO_NET_F_GUEST_USO6, {VIRTIO_NET_F_GUEST_CSUM, VIRTIO_NET_F_GUEST_CSUM}},
         {VIRTIO_NET_F_CTRL_RX, {VIRTIO_NET_F_CTRL_VQ, VIRTIO_NET_F_CTRL_VQ}},
         {VIRTIO_NET_F_MQ, {VIRTIO_NET_F_CTRL_VQ, VIRTIO_NET_F_CTRL_VQ}},
         {VIRTIO_NET_F_CTRL_MAC_ADDR, {VIRTIO_NET_F_CTRL_VQ, VIRTIO_NET_F_CTRL_VQ}},
@@ -792,6 +797,10 @@ static int vnet_set_features(struct virtio_dev *vdev, uint64_t features)
         off |= NET_OFF_ECN;
     if (features & VIRTIO_BIT(VIRTIO_NET_F_GUEST_UFO))
         off |= NET_OFF_UFO;
+    if (features & VIRTIO_BIT(VIRTIO_NET_F_GUEST_USO4))
+        off |= NET_OFF_USO4;
+    if (features & VIRTIO_BIT(VIRTIO_NET_F_GUEST_USO6))
+        off |= NET_OFF_USO6;
     rc = net->be->ops->set_offloads(net->be, off);
     if (rc) {
         log_warn("virtio-net: backend refused offloads %#x: %s", off, strerror(-rc));
@@ -918,6 +927,8 @@ static uint64_t offer(const struct vnet *net)
              VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO6) | VIRTIO_BIT(VIRTIO_NET_F_HOST_ECN);
         if (be->tx_ufo)
             f |= VIRTIO_BIT(VIRTIO_NET_F_HOST_UFO);
+        if (be->tx_uso)
+            f |= VIRTIO_BIT(VIRTIO_NET_F_HOST_USO);
     }
     if (be->vnet_hdr && (be->offloads & NET_OFF_CSUM)) {
         f |= VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM);
@@ -929,6 +940,10 @@ static uint64_t offer(const struct vnet *net)
             f |= VIRTIO_BIT(VIRTIO_NET_F_GUEST_ECN);
         if (be->offloads & NET_OFF_UFO)
             f |= VIRTIO_BIT(VIRTIO_NET_F_GUEST_UFO);
+        if (be->offloads & NET_OFF_USO4)
+            f |= VIRTIO_BIT(VIRTIO_NET_F_GUEST_USO4);
+        if (be->offloads & NET_OFF_USO6)
+            f |= VIRTIO_BIT(VIRTIO_NET_F_GUEST_USO6);
     }
     return f;
 }

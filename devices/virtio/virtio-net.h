@@ -35,6 +35,9 @@
 #define VIRTIO_NET_F_CTRL_RX       18
 #define VIRTIO_NET_F_MQ            22
 #define VIRTIO_NET_F_CTRL_MAC_ADDR 23
+#define VIRTIO_NET_F_GUEST_USO4    54
+#define VIRTIO_NET_F_GUEST_USO6    55
+#define VIRTIO_NET_F_HOST_USO      56
 
 /* Configuration layout (5.1.4). */
 #define VNET_CFG_MAC         0
@@ -55,6 +58,7 @@
 #define VIRTIO_NET_HDR_GSO_TCPV4    1
 #define VIRTIO_NET_HDR_GSO_UDP      3
 #define VIRTIO_NET_HDR_GSO_TCPV6    4
+#define VIRTIO_NET_HDR_GSO_UDP_L4   5
 #define VIRTIO_NET_HDR_GSO_ECN      0x80
 
 /* Control queue (5.1.6.5): classes, commands, answers. */

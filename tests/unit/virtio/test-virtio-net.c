@@ -289,6 +289,27 @@ static int setup_tap(void **state)
     return 0;
 }
 
+/* A tap on a kernel with UDP segmentation offload (6.2 and later). */
+static int setup_tap_uso(void **state)
+{
+    struct fx *f = fx_new(true);
+
+    f->fake.be.offloads |= NET_OFF_USO4 | NET_OFF_USO6;
+    f->fake.be.tx_uso = true;
+    vnet_free(f->net);
+    f->fake.freed = false;
+    {
+        struct vnet_params p = params();
+        char err[256];
+
+        assert_int_equal(vnet_new(&f->net, &f->fake.be, &p, err, sizeof(err)), 0);
+        vnet_vdev(f->net)->transport = &f->t;
+    }
+    fx_start(f, all_features(f));
+    *state = f;
+    return 0;
+}
+
 static int setup_sock(void **state)
 {
     struct fx *f = fx_new(false);
@@ -485,6 +506,42 @@ static void test_feature_dependencies(void **state)
     assert_int_equal(f->fake.offloads_set, NET_OFF_CSUM);
     assert_int_equal(vdev->ops->set_features(vdev, 0), 0);
     assert_int_equal(f->fake.offloads_set, 0);
+}
+
+static void test_uso_offered_and_negotiated(void **state)
+{
+    struct fx *f = *state;
+    uint64_t uso = VIRTIO_BIT(VIRTIO_NET_F_HOST_USO) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_USO4) |
+                   VIRTIO_BIT(VIRTIO_NET_F_GUEST_USO6);
+    uint8_t hdr[VNET_HDR_LEN] = {VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_UDP_L4};
+    uint8_t frame[3000];
+
+    assert_int_equal(all_features(f) & uso, uso);
+    assert_int_equal(f->fake.offloads_set, NET_OFF_CSUM | NET_OFF_TSO4 | NET_OFF_TSO6 |
+                                               NET_OFF_ECN | NET_OFF_USO4 | NET_OFF_USO6);
+    /* A UDP segmentation frame goes to the tap as the guest wrote it. */
+    make_frame(frame, sizeof(frame), our_mac, 1);
+    post_tx(f, 0, hdr, frame, sizeof(frame), false);
+    kick(f, 1);
+    assert_int_equal(f->fake.nr_tx, 1);
+    assert_memory_equal(f->fake.tx, hdr, VNET_HDR_LEN);
+}
+
+static void test_uso_needs_negotiation(void **state)
+{
+    struct fx *f = *state;
+    uint8_t hdr[VNET_HDR_LEN] = {VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_UDP_L4};
+    uint8_t frame[3000];
+    struct vnet_stats st;
+
+    /* The tap fixture without USO: the device offers none, and refuses such frames. */
+    assert_int_equal(all_features(f) & VIRTIO_BIT(VIRTIO_NET_F_HOST_USO), 0);
+    make_frame(frame, sizeof(frame), our_mac, 1);
+    post_tx(f, 0, hdr, frame, sizeof(frame), false);
+    kick(f, 1);
+    assert_int_equal(f->fake.nr_tx, 0);
+    vnet_get_stats(f->net, &st);
+    assert_int_equal(st.tx_bad_hdr, 1);
 }
 
 static void test_socket_backend_offers_no_offloads(void **state)
@@ -1053,6 +1110,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_features_and_config, setup_tap, teardown),
         cmocka_unit_test_setup_teardown(test_feature_dependencies, setup_tap, teardown),
+        cmocka_unit_test_setup_teardown(test_uso_offered_and_negotiated, setup_tap_uso, teardown),
+        cmocka_unit_test_setup_teardown(test_uso_needs_negotiation, setup_tap, teardown),
         cmocka_unit_test_setup_teardown(test_socket_backend_offers_no_offloads, setup_sock,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_tx_tap_keeps_header, setup_tap, teardown),
