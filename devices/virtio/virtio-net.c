@@ -882,6 +882,7 @@ static void vnet_reset(struct virtio_dev *vdev)
 
 static void vnet_unplug(struct virtio_dev *vdev)
 {
+    log_info("virtio-net: unplugged by the guest's request");
     vnet_set_enabled(to_net(vdev), false);
 }
 
@@ -906,7 +907,7 @@ static void on_link_changed(void *opaque)
     const struct virtio_transport *t = net->vdev.transport;
 
     net->stats.link_changes++;
-    log_info("virtio-net: link %s", net->be->link_up ? "up" : "down");
+    log_info("virtio-net: link %s", vnet_link_up(net) ? "up" : "down");
     if (t && (net->offered & VIRTIO_BIT(VIRTIO_NET_F_STATUS)))
         t->notify_config(t->opaque);
 }

@@ -54,6 +54,7 @@ static const char *ioreqd_path;
 struct fx_cfg {
     bool tap;
     unsigned queues;
+    bool platform; /* a Xen platform device too */
 };
 
 struct fx {
@@ -292,7 +293,8 @@ static int setup(void **state)
     char domid[16], spec[400];
     const char *args[] = {
         "--domid", domid,      "--foreground", "--log",    "stderr", "--control-socket",
-        NULL,      "--device", "host-bridge",  "--device", spec,     NULL};
+        NULL,      "--device", "host-bridge",  "--device", spec,     NULL,
+        NULL,      NULL};
     const struct mockhv_pci_func *fn;
 
     assert_non_null(f);
@@ -311,6 +313,10 @@ static int setup(void **state)
     } else {
         peer_bind(f);
         snprintf(spec, sizeof(spec), "virtio-net,socket=%s,bdf=04.0,mtu=1500", f->peer_path);
+    }
+    if (cfg->platform) {
+        args[11] = "--device";
+        args[12] = "xen-platform,bdf=03.0";
     }
     snprintf(domid, sizeof(domid), "%u", DOMID);
     assert_int_equal(mockhv_create(&f->hv, &hc), 0);
@@ -714,6 +720,42 @@ static void test_tap_queue_pairs(void **state)
     assert_int_equal(ack, 1);
 }
 
+/*
+ * The guest's PV drivers ask the platform device to unplug emulated NICs
+ * (port 0x10, bit 1): the card disappears from the bus and moves no frame,
+ * as Xen's QEMU 7.2 removes its ethernet functions.
+ */
+static void test_socket_platform_unplug(void **state)
+{
+    struct fx *f = *state;
+    static const uint8_t host_mac[6] = {0x02, 0, 0, 0, 0, 0x01};
+    uint8_t frame[100], got[200];
+    uint32_t v = 0;
+    char reply[8192];
+
+    peer_learn(f);
+    /* Disks only: the card stays. */
+    assert_int_equal(mockhv_pio_out(f->hv, 0, 0x10, 2, 0x1, TIMEOUT_MS), 0);
+    assert_int_equal(mockhv_cfg_read(f->hv, 0, NET_BDF, 0, 4, &v, TIMEOUT_MS), 0);
+    assert_int_equal(v, 0x10411af4);
+    assert_int_equal(mockhv_pio_out(f->hv, 0, 0x10, 2, 0x2, TIMEOUT_MS), 0);
+    assert_int_equal(mockhv_cfg_read(f->hv, 0, NET_BDF, 0, 4, &v, TIMEOUT_MS), 0);
+    assert_int_equal(v, 0xffffffffu);
+    /* The platform device is still there. */
+    assert_int_equal(mockhv_cfg_read(f->hv, 0, 3 << 3, 0, 4, &v, TIMEOUT_MS), 0);
+    assert_int_equal(v, 0x00015853);
+    assert_int_equal(dmctl_ask(f->ctl, "status\n", reply, sizeof(reply), TIMEOUT_MS), 0);
+    assert_non_null(strstr(reply, "unplugged"));
+    /* A frame for the guest is not taken; ioreqd carries on and stops cleanly (teardown). */
+    udp_frame(frame, sizeof(frame), f->net.mac, host_mac, 4);
+    peer_send(f, frame, sizeof(frame));
+    assert_int_equal(dm_stat(f, "q0_rx_frames"), 0);
+    assert_int_equal(recv(f->peer, got, sizeof(got), MSG_DONTWAIT), -1);
+    /* The driver's device is gone: forget it rather than reset it. */
+    gvnet_forget(&f->net);
+    f->net_up = false;
+}
+
 /* ---- hostile drivers ---- */
 
 /* Waits (bounded) for DEVICE_NEEDS_RESET. */
@@ -899,6 +941,7 @@ static void test_hostile_tx_storm_peer_full(void **state)
 }
 
 static const struct fx_cfg sock1 = {.tap = false, .queues = 1};
+static const struct fx_cfg sock1_platform = {.tap = false, .queues = 1, .platform = true};
 static const struct fx_cfg tap1 = {.tap = true, .queues = 1};
 static const struct fx_cfg tap2 = {.tap = true, .queues = 2};
 
@@ -913,6 +956,7 @@ int main(int argc, char **argv)
         T(test_socket_rx_filter, sock1),
         T(test_socket_oversize_dropped, sock1),
         T(test_socket_link_follows_peer, sock1),
+        T(test_socket_platform_unplug, sock1_platform),
         T(test_hostile_rx_readable_buffer, sock1),
         T(test_hostile_tx_without_header, sock1),
         T(test_hostile_tx_loop, sock1),

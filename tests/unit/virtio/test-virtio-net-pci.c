@@ -289,6 +289,7 @@ static void test_platform_unplugs_nic(void **state)
         .domid = 7, .io = f->io, .gmem = f->gm, .pci = f->bus, .base = f->base};
     char text[256], err[256] = "", line[512];
     struct device_spec spec;
+    struct pci_dev *card;
     void *xp = NULL;
 
     assert_int_equal(device_spec_parse("xen-platform,bdf=03.0", &spec, err, sizeof(err)), 0);
@@ -297,6 +298,8 @@ static void test_platform_unplugs_nic(void **state)
     snprintf(text, sizeof(text), "virtio-net,socket=%s,bdf=00:06.0", f->peer_path);
     assert_int_equal(create(f, text, err, sizeof(err)), 0);
     assert_int_equal(cfg_rd(f, PCI_VENDOR_ID), 0x10411af4);
+    card = pci_bus_find(f->bus, PCI_SBDF_DEVFN(SBDF));
+    assert_non_null(card);
 
     /* Disks only: the card stays. */
     assert_true(io_dispatch_write(f->io, IO_SPACE_PIO, 0x10, 2, 0, 0x1));
@@ -309,6 +312,12 @@ static void test_platform_unplugs_nic(void **state)
     assert_non_null(strstr(line, " link=down active-queues=1 unplugged"));
     /* The platform device itself stays. */
     assert_non_null(pci_bus_find(f->bus, 3 << 3));
+    /* ioreqctl status still lists the card's function: its MSI-X table is gone, not read. */
+    {
+        struct pci_msix_vector_info vi;
+
+        assert_int_equal(pci_msix_vector_info(card, 0, &vi), -EINVAL);
+    }
     /* Destroying the card afterwards is safe. */
     virtio_net_device_type.destroy(f->dev);
     f->dev = NULL;
