@@ -22,7 +22,8 @@
      1ull << GVNET_F_MAC | 1ull << GVNET_F_GUEST_TSO4 | 1ull << GVNET_F_GUEST_TSO6 |               \
      1ull << GVNET_F_HOST_TSO4 | 1ull << GVNET_F_HOST_TSO6 | 1ull << GVNET_F_MRG_RXBUF |           \
      1ull << GVNET_F_STATUS | 1ull << GVNET_F_CTRL_VQ | 1ull << GVNET_F_CTRL_RX |                  \
-     1ull << GVNET_F_MQ | 1ull << GVNET_F_CTRL_MAC_ADDR | 1ull << GVIRTIO_F_EVENT_IDX)
+     1ull << GVNET_F_MQ | 1ull << GVNET_F_CTRL_MAC_ADDR | 1ull << GVNET_F_GUEST_USO4 |             \
+     1ull << GVNET_F_GUEST_USO6 | 1ull << GVNET_F_HOST_USO | 1ull << GVIRTIO_F_EVENT_IDX)
 
 static void *slot_token(unsigned s)
 {

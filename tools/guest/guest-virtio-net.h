@@ -34,10 +34,14 @@
 #define GVNET_F_CTRL_RX       18
 #define GVNET_F_MQ            22
 #define GVNET_F_CTRL_MAC_ADDR 23
+#define GVNET_F_GUEST_USO4    54
+#define GVNET_F_GUEST_USO6    55
+#define GVNET_F_HOST_USO      56
 
 #define GVNET_HDR_LEN          12
 #define GVNET_HDR_F_NEEDS_CSUM 1
 #define GVNET_HDR_F_DATA_VALID 2
+#define GVNET_GSO_UDP_L4       5
 #define GVNET_S_LINK_UP        1
 #define GVNET_FRAME_MAX        (65536 + 18)
 #define GVNET_MAX_PAIRS        7 /* 2 * pairs + 1 queues within GVIRTIO_MAX_QUEUES */

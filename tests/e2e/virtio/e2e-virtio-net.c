@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -699,6 +701,77 @@ static void test_tap_link_follows_interface(void **state)
     tap_ping(f, 0, host_mac, 9, 100, false);
 }
 
+/*
+ * The next UDP datagram for the guest (from the namespace's socket), with
+ * its header; other frames (IPv6 solicitations, ARP) are skipped.
+ */
+static int tap_recv_udp(struct fx *f, uint8_t *buf, size_t len, struct gvnet_hdr *h)
+{
+    return tap_recv(f, f->net.nr_pairs, 0x0800, 17, buf, len, h, NULL);
+}
+
+/* The UDP checksum of a frame whose header says NEEDS_CSUM, finished as the guest would. */
+static void assert_partial_udp_ok(uint8_t *frame, int len, const struct gvnet_hdr *h)
+{
+    assert_int_equal(h->flags & GVNET_HDR_F_NEEDS_CSUM, GVNET_HDR_F_NEEDS_CSUM);
+    assert_int_equal(h->csum_start, 34);
+    assert_int_equal(h->csum_offset, 6);
+    /* The field holds the pseudo-header sum; the sum from csum_start completes it. */
+    put_be16(frame + 34 + 6, fold(sum16(frame + 34, (size_t)len - 34, 0)));
+    assert_udp_ok(frame, (size_t)len);
+}
+
+/*
+ * Receive offloads: the kernel hands the guest UDP with the checksum left
+ * to it (GUEST_CSUM), and a 4000-byte UDP_SEGMENT send either as one
+ * GSO_UDP_L4 frame (GUEST_USO4, Linux 6.2 and later) or, without it, cut
+ * into four datagrams by the kernel; the payload arrives intact either way.
+ */
+static void test_tap_guest_offloads(void **state)
+{
+    struct fx *f = *state;
+    struct sockaddr_in to = {
+        .sin_family = AF_INET, .sin_port = htons(5000), .sin_addr.s_addr = htonl(GUEST_IP)};
+    static uint8_t payload[4000], got[9000];
+    uint8_t host_mac[6];
+    struct gvnet_hdr h;
+    int s, seg = 1000, n;
+
+    assert_true(gvirtio_has(&f->net.dev, GVNET_F_GUEST_CSUM));
+    tap_arp(f, 0, host_mac);
+    for (size_t i = 0; i < sizeof(payload); i++)
+        payload[i] = (uint8_t)(i * 7);
+    s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(s >= 0);
+
+    assert_int_equal(sendto(s, payload, 300, 0, (struct sockaddr *)&to, sizeof(to)), 300);
+    n = tap_recv_udp(f, got, sizeof(got), &h);
+    assert_int_equal(n, 42 + 300);
+    assert_int_equal(h.gso_type, 0);
+    assert_partial_udp_ok(got, n, &h);
+    assert_memory_equal(got + 42, payload, 300);
+
+    assert_int_equal(setsockopt(s, IPPROTO_UDP, UDP_SEGMENT, &seg, sizeof(seg)), 0);
+    assert_int_equal(sendto(s, payload, sizeof(payload), 0, (struct sockaddr *)&to, sizeof(to)),
+                     (ssize_t)sizeof(payload));
+    if (gvirtio_has(&f->net.dev, GVNET_F_GUEST_USO4)) {
+        n = tap_recv_udp(f, got, sizeof(got), &h);
+        assert_int_equal(n, 42 + (int)sizeof(payload));
+        assert_int_equal(h.gso_type, GVNET_GSO_UDP_L4);
+        assert_int_equal(h.gso_size, seg);
+        assert_memory_equal(got + 42, payload, sizeof(payload));
+    } else {
+        for (int i = 0; i < 4; i++) {
+            n = tap_recv_udp(f, got, sizeof(got), &h);
+            assert_int_equal(n, 42 + seg);
+            assert_int_equal(h.gso_type, 0);
+            assert_memory_equal(got + 42, payload + i * seg, (size_t)seg);
+        }
+    }
+    close(s);
+    assert_int_equal(f->net.bad_buffers, 0);
+}
+
 static void test_tap_queue_pairs(void **state)
 {
     struct fx *f = *state;
@@ -965,6 +1038,7 @@ int main(int argc, char **argv)
         T(test_hostile_tx_storm_peer_full, sock1),
         T(test_tap_arp_and_ping, tap1),
         T(test_tap_link_follows_interface, tap1),
+        T(test_tap_guest_offloads, tap1),
         T(test_tap_queue_pairs, tap2),
         /* clang-format on */
     };
