@@ -772,6 +772,55 @@ static void test_tap_guest_offloads(void **state)
     assert_int_equal(f->net.bad_buffers, 0);
 }
 
+/*
+ * Transmit segmentation: a 3000-byte TCP segment handed to the host in one
+ * frame (HOST_TSO4: gso_size 1000, checksum left to the host) reaches the
+ * kernel's TCP, which answers a segment for a closed port with a reset.
+ * A header the kernel refused would get no answer at all.
+ */
+static void test_tap_host_tso(void **state)
+{
+    struct fx *f = *state;
+    static uint8_t frame[4000], got[2000];
+    const size_t payload = 3000, len = 54 + payload;
+    uint8_t host_mac[6], *ip = frame + 14, *tcp = ip + 20;
+    struct gvnet_hdr h = {
+        .flags = GVNET_HDR_F_NEEDS_CSUM,
+        .gso_type = 1, /* TCPV4 */
+        .hdr_len = 54,
+        .gso_size = 1000,
+        .csum_start = 34,
+        .csum_offset = 16,
+    };
+    int n;
+
+    assert_true(gvirtio_has(&f->net.dev, GVNET_F_HOST_TSO4));
+    tap_arp(f, 0, host_mac);
+    eth(frame, host_mac, f->net.mac, 0x0800);
+    ipv4(ip, 6, GUEST_IP, HOST_IP, 20 + payload, 77);
+    memset(tcp, 0, 20);
+    put_be16(tcp, 40000);
+    put_be16(tcp + 2, 9); /* nothing listens there */
+    put_be32(tcp + 4, 1000);
+    put_be32(tcp + 8, 0x12345678);
+    tcp[12] = 5 << 4;
+    tcp[13] = 0x18; /* PSH ACK */
+    put_be16(tcp + 14, 8192);
+    for (size_t i = 0; i < payload; i++)
+        tcp[20 + i] = (uint8_t)i;
+    /* The pseudo-header sum, for the host to finish over each segment. */
+    put_be16(tcp + 16, (uint16_t)~fold(sum16(ip + 12, 8, 6 + 20 + (uint32_t)payload)));
+    assert_int_equal(gvnet_send(&f->net, 0, &h, frame, len, TIMEOUT_MS), 0);
+    n = tap_recv(f, 1, 0x0800, 6, got, sizeof(got), &h, NULL);
+    assert_true(n >= 54);
+    /* A reset, to our port, for the sequence our ACK named. */
+    assert_int_equal(got[47] & 0x04, 0x04);
+    assert_int_equal(be16(got + 36), 40000);
+    assert_int_equal(be16(got + 34), 9);
+    assert_int_equal(be16(got + 38) << 16 | be16(got + 40), 0x12345678);
+    assert_int_equal(dm_stat(f, "tx_drop_bad_header"), 0);
+}
+
 static void test_tap_queue_pairs(void **state)
 {
     struct fx *f = *state;
@@ -1039,6 +1088,7 @@ int main(int argc, char **argv)
         T(test_tap_arp_and_ping, tap1),
         T(test_tap_link_follows_interface, tap1),
         T(test_tap_guest_offloads, tap1),
+        T(test_tap_host_tso, tap1),
         T(test_tap_queue_pairs, tap2),
         /* clang-format on */
     };
