@@ -56,7 +56,8 @@ static const char *ioreqd_path;
 struct fx_cfg {
     bool tap;
     unsigned queues;
-    bool platform; /* a Xen platform device too */
+    bool platform;   /* a Xen platform device too */
+    bool create_tap; /* the tap does not exist: ioreqd creates it */
 };
 
 struct fx {
@@ -223,7 +224,7 @@ static void sh(const char *fmt, ...)
 }
 
 /* A namespace of our own with a multi-queue tap at 10.77.0.1/24; this process moves into it. */
-static void netns_enter(struct fx *f)
+static void netns_enter(struct fx *f, bool make_tap)
 {
     char path[128];
     int fd;
@@ -241,6 +242,8 @@ static void netns_enter(struct fx *f)
     assert_int_equal(setns(fd, CLONE_NEWNET), 0);
     close(fd);
     sh("ip link set lo up");
+    if (!make_tap)
+        return;
     sh("ip tuntap add dev %s mode tap vnet_hdr multi_queue", f->tap);
     sh("ip addr add 10.77.0.1/24 dev %s", f->tap);
     sh("ip link set %s up", f->tap);
@@ -309,7 +312,7 @@ static int setup(void **state)
     assert_int_equal(scratch_path(f->peer_path, sizeof(f->peer_path), f->dir, "peer.sock"), 0);
     args[6] = f->ctl;
     if (cfg->tap) {
-        netns_enter(f);
+        netns_enter(f, !cfg->create_tap);
         snprintf(spec, sizeof(spec), "virtio-net,tap=%s,queues=%u,bdf=04.0,mtu=1500", f->tap,
                  cfg->queues);
     } else {
@@ -821,6 +824,27 @@ static void test_tap_host_tso(void **state)
     assert_int_equal(dm_stat(f, "tx_drop_bad_header"), 0);
 }
 
+/* A tap name that does not exist: ioreqd creates the interface, and it goes with ioreqd. */
+static void test_tap_created_by_ioreqd(void **state)
+{
+    struct fx *f = *state;
+    uint8_t host_mac[6];
+    char cmd[128];
+
+    /* The interface exists while ioreqd runs; give it an address and it carries traffic. */
+    sh("ip link show %s > /dev/null", f->tap);
+    sh("ip addr add 10.77.0.1/24 dev %s", f->tap);
+    sh("ip link set %s up", f->tap);
+    tap_arp(f, 0, host_mac);
+    tap_ping(f, 0, host_mac, 1, 56, false);
+    /* ioreqd stops: the interface it made (not persistent) is gone. */
+    gvnet_fini(&f->net);
+    f->net_up = false;
+    assert_int_equal(dmproc_stop_clean(&f->dm, SIGTERM, TIMEOUT_MS), 0);
+    snprintf(cmd, sizeof(cmd), "ip link show %s > /dev/null 2>&1", f->tap);
+    assert_int_not_equal(system(cmd), 0);
+}
+
 static void test_tap_queue_pairs(void **state)
 {
     struct fx *f = *state;
@@ -1066,6 +1090,7 @@ static const struct fx_cfg sock1 = {.tap = false, .queues = 1};
 static const struct fx_cfg sock1_platform = {.tap = false, .queues = 1, .platform = true};
 static const struct fx_cfg tap1 = {.tap = true, .queues = 1};
 static const struct fx_cfg tap2 = {.tap = true, .queues = 2};
+static const struct fx_cfg tap1_new = {.tap = true, .queues = 1, .create_tap = true};
 
 #define T(fn, cfg) cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, (void *)&cfg)
 
@@ -1089,6 +1114,7 @@ int main(int argc, char **argv)
         T(test_tap_link_follows_interface, tap1),
         T(test_tap_guest_offloads, tap1),
         T(test_tap_host_tso, tap1),
+        T(test_tap_created_by_ioreqd, tap1_new),
         T(test_tap_queue_pairs, tap2),
         /* clang-format on */
     };

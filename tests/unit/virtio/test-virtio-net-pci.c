@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -201,6 +202,27 @@ static void test_given_mac(void **state)
     assert_non_null(strstr(line, " mac=52:54:00:12:34:56 "));
 }
 
+/* local=PATH: our end is bound there, so a peer can send first; the peer's frames arrive. */
+static void test_socket_local_path(void **state)
+{
+    struct fx *f = *state;
+    char text[300], err[256] = "", local[128];
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct stat st;
+
+    snprintf(local, sizeof(local), "%s/local", f->dir);
+    snprintf(text, sizeof(text), "virtio-net,socket=%s,local=%s", f->peer_path, local);
+    assert_int_equal(create(f, text, err, sizeof(err)), 0);
+    assert_int_equal(stat(local, &st), 0);
+    assert_true(S_ISSOCK(st.st_mode));
+    memcpy(sa.sun_path, local, strlen(local));
+    /* Connected to its peer, our end takes the peer's datagrams. */
+    assert_int_equal(sendto(f->peer, "x", 1, 0, (struct sockaddr *)&sa, sizeof(sa)), 1);
+    virtio_net_device_type.destroy(f->dev);
+    f->dev = NULL;
+    unlink(local);
+}
+
 static uint32_t cfg_rd(struct fx *f, unsigned reg)
 {
     return pci_bus_cfg_read(f->bus, SBDF, reg, 4);
@@ -333,6 +355,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rom_bar, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rom_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_socket_peer_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_socket_local_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_platform_unplugs_nic, setup, teardown),
     };
 
