@@ -300,6 +300,7 @@ static void vnet_pci_counters(void *opaque, const struct device_counter_sink *si
     sink->counter(sink->opaque, "rx_drop_filtered", st.rx_filtered);
     sink->counter(sink->opaque, "rx_drop_oversize", st.rx_oversize);
     sink->counter(sink->opaque, "rx_drop_no_room", st.rx_no_room);
+    sink->counter(sink->opaque, "rx_drop_over_mtu", st.rx_over_mtu);
     sink->counter(sink->opaque, "rx_backend_errors", st.rx_backend_errors);
     sink->counter(sink->opaque, "tx_drop_oversize", st.tx_oversize);
     sink->counter(sink->opaque, "tx_drop_runt", st.tx_runt);

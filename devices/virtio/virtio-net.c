@@ -40,6 +40,8 @@
 /* The largest control command we read: a full pair of MAC tables, with room to spare. */
 #define VNET_CTRL_MAX (2 + 2 * (4 + 6 * 256))
 #define VNET_RX_BUF   (VNET_HDR_LEN + NET_FRAME_MAX)
+/* Ethernet header with one VLAN tag: what "mtu plus the low level header" allows for. */
+#define VNET_L2_HDR_MAX 18
 
 struct vnet_rxq {
     struct vnet *net;
@@ -302,6 +304,13 @@ static int rx_read(struct vnet *net, struct vnet_rxq *q)
         frame = (size_t)len - VNET_HDR_LEN;
         if ((size_t)len < VNET_HDR_LEN || frame < 6) {
             net->stats.rx_backend_errors++;
+            continue;
+        }
+        /* 5.1.6.3.2: with MTU negotiated, no unsegmented frame over mtu plus its L2 header. */
+        if (acked(net, VIRTIO_NET_F_MTU) &&
+            (q->frame[VNET_HDR_GSO_TYPE] & ~VIRTIO_NET_HDR_GSO_ECN) == VIRTIO_NET_HDR_GSO_NONE &&
+            frame > (size_t)net->mtu + VNET_L2_HDR_MAX) {
+            net->stats.rx_over_mtu++;
             continue;
         }
         if (!rx_wanted(net, q->frame + VNET_HDR_LEN)) {

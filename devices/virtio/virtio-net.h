@@ -101,6 +101,7 @@ struct vnet_stats {
     uint64_t rx_filtered;       /* not for our MAC, multicast list or broadcast */
     uint64_t rx_oversize;       /* the backend had a frame over NET_FRAME_MAX */
     uint64_t rx_no_room;        /* did not fit the guest's buffers */
+    uint64_t rx_over_mtu;       /* unsegmented and over the MTU the driver accepted */
     uint64_t rx_backend_errors; /* the backend failed a read */
     uint64_t tx_oversize;       /* over 64 KiB + headers */
     uint64_t tx_runt;           /* shorter than an Ethernet header */

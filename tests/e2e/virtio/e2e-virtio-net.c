@@ -317,7 +317,7 @@ static int setup(void **state)
                  cfg->queues);
     } else {
         peer_bind(f);
-        snprintf(spec, sizeof(spec), "virtio-net,socket=%s,bdf=04.0,mtu=1500", f->peer_path);
+        snprintf(spec, sizeof(spec), "virtio-net,socket=%s,bdf=04.0,mtu=9000", f->peer_path);
     }
     if (cfg->platform) {
         args[11] = "--device";
@@ -428,7 +428,7 @@ static void test_socket_identity(void **state)
     assert_int_equal(f->net.dev.fn.bdf, NET_BDF);
     assert_int_equal(f->net.dev.fn.class_rev, 0x02000001);
     assert_memory_equal(f->net.mac, mac, 6);
-    assert_int_equal(f->net.mtu, 1500);
+    assert_int_equal(f->net.mtu, 9000);
     assert_int_equal(f->net.max_pairs, 1);
     assert_true(f->net.mrg);
     assert_int_equal(gvnet_link_status(&f->net, &status), 0);
@@ -440,7 +440,7 @@ static void test_socket_identity(void **state)
     inv = dmproc_xs_read(&f->dm, path);
     assert_non_null(inv);
     assert_non_null(strstr(inv, "virtio-net: 00:04.0 1af4:1041 socket="));
-    assert_non_null(strstr(inv, " mac=02:49:00:0b:00:20 queues=1 mtu=1500"));
+    assert_non_null(strstr(inv, " mac=02:49:00:0b:00:20 queues=1 mtu=9000"));
     free(inv);
 }
 
@@ -518,9 +518,12 @@ static void test_socket_oversize_dropped(void **state)
     memset(frame + 1000, 0x5a, sizeof(frame) - 1000);
     /* Over 64 KiB plus headers: dropped and counted; the next frame arrives. */
     peer_send(f, frame, 66000);
+    /* Over the MTU the driver accepted (9000 + 18): not passed on (5.1.6.3.2). */
+    peer_send(f, frame, 9019);
     peer_send(f, frame, 1000);
     assert_int_equal(gvnet_recv(&f->net, 0, &h, got, sizeof(got), TIMEOUT_MS), 1000);
     assert_int_equal(dm_stat(f, "rx_drop_oversize"), 1);
+    assert_int_equal(dm_stat(f, "rx_drop_over_mtu"), 1);
     assert_int_equal(dm_stat(f, "q0_rx_frames"), 1);
 }
 

@@ -199,7 +199,7 @@ static void t_needs_reset(void *opaque)
 
 static struct vnet_params params(void)
 {
-    struct vnet_params p = {.max_pairs = PAIRS, .mtu = 1500};
+    struct vnet_params p = {.max_pairs = PAIRS, .mtu = 9000};
 
     memcpy(p.mac, our_mac, 6);
     return p;
@@ -482,7 +482,7 @@ static void test_features_and_config(void **state)
     assert_int_equal(cfg(f, 0, 4), 0x07004902u);
     assert_int_equal(cfg(f, 6, 2), VIRTIO_NET_S_LINK_UP);
     assert_int_equal(cfg(f, 8, 2), PAIRS);
-    assert_int_equal(cfg(f, 10, 2), 1500);
+    assert_int_equal(cfg(f, 10, 2), 9000);
     assert_int_equal(cfg(f, 11, 4), 0); /* crosses the end: nothing */
     /* The driver cannot write the MAC through config space (VERSION_1). */
     vdev->ops->cfg_write(vdev, 0, 4, 0xffffffff);
@@ -779,14 +779,14 @@ static void test_rx_single_buffer(void **state)
 static void test_rx_too_big_for_merge_limit(void **state)
 {
     struct fx *f = *state;
-    uint8_t *frame = malloc(60000);
+    uint8_t *frame = malloc(9000);
     struct vnet_stats st;
 
-    make_frame(frame, 60000, our_mac, 6);
+    make_frame(frame, 9000, our_mac, 6);
     /* 100 buffers of 64 bytes hold 6400 bytes: more than VNET_RX_MAX_BUFFERS would be needed. */
     for (unsigned i = 0; i < 100; i++)
         post_rx(f, 0, 64);
-    inject_frame(f, frame, 60000);
+    inject_frame(f, frame, 9000);
     kick(f, 0);
     vnet_get_stats(f->net, &st);
     assert_int_equal(st.rx_no_room, 1);
@@ -797,6 +797,28 @@ static void test_rx_too_big_for_merge_limit(void **state)
     assert_int_equal(vqd_used_idx(&f->d[0]), 2);
     assert_int_equal(f->needs_reset, 0);
     free(frame);
+}
+
+/* 5.1.6.3.2: with MTU negotiated, an unsegmented frame over mtu + L2 header is not passed on. */
+static void test_rx_over_mtu(void **state)
+{
+    struct fx *f = *state;
+    static uint8_t buf[VNET_HDR_LEN + 20000];
+    struct vnet_stats st;
+
+    for (unsigned i = 0; i < 40; i++)
+        post_rx(f, 0, 1526);
+    make_frame(buf + VNET_HDR_LEN, 9019, our_mac, 1);
+    fake_inject(&f->fake, buf, VNET_HDR_LEN + 9019); /* 9000 + 18 + 1: dropped */
+    fake_inject(&f->fake, buf, VNET_HDR_LEN + 9018); /* with a VLAN tag: passed */
+    buf[1] = VIRTIO_NET_HDR_GSO_TCPV4;               /* segmented: any size */
+    buf[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    fake_inject(&f->fake, buf, VNET_HDR_LEN + 15000);
+    kick(f, 0);
+    vnet_get_stats(f->net, &st);
+    assert_int_equal(st.rx_over_mtu, 1);
+    assert_int_equal(vqd_used_idx(&f->d[0]),
+                     6 + 10); /* 9030 and 15012 bytes over 1526-byte buffers */
 }
 
 static void test_rx_tap_header_and_offloads(void **state)
@@ -1124,6 +1146,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rx_single_buffer, setup_sock_no_mrg, teardown),
         cmocka_unit_test_setup_teardown(test_rx_too_big_for_merge_limit, setup_sock, teardown),
         cmocka_unit_test_setup_teardown(test_rx_tap_header_and_offloads, setup_tap, teardown),
+        cmocka_unit_test_setup_teardown(test_rx_over_mtu, setup_tap, teardown),
         cmocka_unit_test_setup_teardown(test_rx_filter_and_ctrl_rx, setup_sock, teardown),
         cmocka_unit_test_setup_teardown(test_ctrl_mac_and_mq, setup_sock, teardown),
         cmocka_unit_test_setup_teardown(test_reset_restores_defaults, setup_tap, teardown),
