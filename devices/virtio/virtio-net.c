@@ -276,50 +276,52 @@ static int rx_place(struct vnet *net, struct vnet_rxq *q, struct virtq *vq)
     return 0;
 }
 
-/* Reads the next frame the guest wants into q->frame: 0, -EAGAIN (none), or -errno. */
+/*
+ * Reads one frame from the backend into q->frame: 0 when the guest wants
+ * it, -ENOENT when it was dropped (counted), -EAGAIN when there is none,
+ * or another -errno from the backend (counted). One frame per call, so a
+ * flood of frames nobody wants still counts against the pass's budget.
+ */
 static int rx_read(struct vnet *net, struct vnet_rxq *q)
 {
     bool hdr = net->be->vnet_hdr;
     uint8_t *buf = hdr ? q->frame : q->frame + VNET_HDR_LEN;
     size_t room = hdr ? VNET_RX_BUF : NET_FRAME_MAX;
+    ssize_t len = net->be->ops->recv(net->be, q->pair, buf, room);
+    size_t frame;
 
-    for (;;) {
-        ssize_t len = net->be->ops->recv(net->be, q->pair, buf, room);
-        size_t frame;
-
-        if (len == -EAGAIN)
-            return -EAGAIN;
-        if (len < 0) {
-            net->stats.rx_backend_errors++;
-            return (int)len;
-        }
-        if ((size_t)len > room) {
-            net->stats.rx_oversize++;
-            continue;
-        }
-        if (!hdr) {
-            memset(q->frame, 0, VNET_HDR_LEN);
-            len += VNET_HDR_LEN;
-        }
-        frame = (size_t)len - VNET_HDR_LEN;
-        if ((size_t)len < VNET_HDR_LEN || frame < 6) {
-            net->stats.rx_backend_errors++;
-            continue;
-        }
-        /* 5.1.6.3.2: with MTU negotiated, no unsegmented frame over mtu plus its L2 header. */
-        if (acked(net, VIRTIO_NET_F_MTU) &&
-            (q->frame[VNET_HDR_GSO_TYPE] & ~VIRTIO_NET_HDR_GSO_ECN) == VIRTIO_NET_HDR_GSO_NONE &&
-            frame > (size_t)net->mtu + VNET_L2_HDR_MAX) {
-            net->stats.rx_over_mtu++;
-            continue;
-        }
-        if (!rx_wanted(net, q->frame + VNET_HDR_LEN)) {
-            net->stats.rx_filtered++;
-            continue;
-        }
-        q->frame_len = (size_t)len;
-        return 0;
+    if (len == -EAGAIN)
+        return -EAGAIN;
+    if (len < 0) {
+        net->stats.rx_backend_errors++;
+        return (int)len;
     }
+    if ((size_t)len > room) {
+        net->stats.rx_oversize++;
+        return -ENOENT;
+    }
+    if (!hdr) {
+        memset(q->frame, 0, VNET_HDR_LEN);
+        len += VNET_HDR_LEN;
+    }
+    if ((size_t)len < VNET_HDR_LEN + 6) {
+        net->stats.rx_backend_errors++;
+        return -ENOENT;
+    }
+    frame = (size_t)len - VNET_HDR_LEN;
+    /* 5.1.6.3.2: with MTU negotiated, no unsegmented frame over mtu plus its L2 header. */
+    if (acked(net, VIRTIO_NET_F_MTU) &&
+        (q->frame[VNET_HDR_GSO_TYPE] & ~VIRTIO_NET_HDR_GSO_ECN) == VIRTIO_NET_HDR_GSO_NONE &&
+        frame > (size_t)net->mtu + VNET_L2_HDR_MAX) {
+        net->stats.rx_over_mtu++;
+        return -ENOENT;
+    }
+    if (!rx_wanted(net, q->frame + VNET_HDR_LEN)) {
+        net->stats.rx_filtered++;
+        return -ENOENT;
+    }
+    q->frame_len = (size_t)len;
+    return 0;
 }
 
 static bool rx_ready(struct vnet *net, unsigned pair)
@@ -343,8 +345,13 @@ static void rx_run(struct vnet *net, unsigned pair)
     for (unsigned budget = VNET_BUDGET; budget; budget--) {
         int rc;
 
-        if (!q->frame_len && rx_read(net, q))
-            break; /* drained; a backend error is counted and the channel stays polled */
+        if (!q->frame_len) {
+            rc = rx_read(net, q);
+            if (rc == -ENOENT)
+                continue; /* dropped: it still took a share of the budget */
+            if (rc)
+                break; /* drained; a backend error is counted and the channel stays polled */
+        }
         rc = rx_place(net, q, vq);
         if (rc == 0)
             delivered = true;

@@ -26,7 +26,7 @@
 #define CTRLQ     (2 * PAIRS)
 #define QSIZE     256
 #define BUFS      0x100000 /* guest buffers from here */
-#define FAKE_RX   16
+#define FAKE_RX   128
 #define FRAME_MAX 70000
 
 /* --- a network backend for tests --- */
@@ -904,6 +904,30 @@ static void test_rx_filter_and_ctrl_rx(void **state)
     assert_int_equal(f->needs_reset, 0);
 }
 
+/* A flood of frames nobody wants is read a budget at a time, so other queues get their turn. */
+static void test_rx_filtered_flood_is_bounded(void **state)
+{
+    struct fx *f = *state;
+    static const uint8_t other[6] = {0x02, 0, 0, 0, 0, 0x99};
+    uint8_t frame[60], off = 0;
+    struct vnet_stats st;
+
+    post_rx(f, 0, 1526);
+    assert_int_equal(ctrl(f, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &off, 1),
+                     VIRTIO_NET_OK);
+    make_frame(frame, sizeof(frame), other, 0);
+    for (unsigned i = 0; i < 100; i++)
+        inject_frame(f, frame, sizeof(frame));
+    readable(f, 0);
+    vnet_get_stats(f->net, &st);
+    assert_int_equal(st.rx_filtered, 64);
+    assert_true(f->fake.polling[0]); /* more to read: the loop comes back */
+    readable(f, 0);
+    vnet_get_stats(f->net, &st);
+    assert_int_equal(st.rx_filtered, 100);
+    assert_int_equal(vqd_used_idx(&f->d[0]), 0);
+}
+
 static void test_ctrl_mac_and_mq(void **state)
 {
     struct fx *f = *state;
@@ -1148,6 +1172,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rx_tap_header_and_offloads, setup_tap, teardown),
         cmocka_unit_test_setup_teardown(test_rx_over_mtu, setup_tap, teardown),
         cmocka_unit_test_setup_teardown(test_rx_filter_and_ctrl_rx, setup_sock, teardown),
+        cmocka_unit_test_setup_teardown(test_rx_filtered_flood_is_bounded, setup_sock, teardown),
         cmocka_unit_test_setup_teardown(test_ctrl_mac_and_mq, setup_sock, teardown),
         cmocka_unit_test_setup_teardown(test_reset_restores_defaults, setup_tap, teardown),
         cmocka_unit_test_setup_teardown(test_link_change, setup_sock, teardown),
