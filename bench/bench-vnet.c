@@ -216,17 +216,18 @@ int bench_vnet(const struct bench_vnet_opts *o)
         snprintf(spec, sizeof(spec),
                  "dgram,id=n0,local.type=unix,local.path=%s,remote.type=unix,remote.path=%s", local,
                  path);
-        const char *q[] = {"-xen-domid", domid,
-                           "-machine",   "xenfv",
-                           "-m",         "128",
-                           "-smp",       "2",
-                           "-nographic", "-display",
-                           "none",       "-nodefaults",
-                           "-serial",    "null",
-                           "-monitor",   "none",
-                           "-netdev",    spec,
-                           "-device",    "virtio-net-pci,netdev=n0,disable-legacy=on,addr=04.0,romfile=",
-                           NULL};
+        const char *q[] = {
+            "-xen-domid", domid,
+            "-machine",   "xenfv",
+            "-m",         "128",
+            "-smp",       "2",
+            "-nographic", "-display",
+            "none",       "-nodefaults",
+            "-serial",    "null",
+            "-monitor",   "none",
+            "-netdev",    spec,
+            "-device",    "virtio-net-pci,netdev=n0,disable-legacy=on,addr=04.0,romfile=",
+            NULL};
         for (unsigned i = 0; q[i]; i++)
             extra[n++] = q[i];
         /* bench_dm_start passes ioreqd's --domid N first: a shell drops it for QEMU. */

@@ -184,11 +184,12 @@ static void test_function_mac_and_lines(void **state)
     assert_non_null(
         strstr(line, "mac=02:49:00:07:00:30 queues=1 mtu=9000 link=up active-queues=1"));
     virtio_net_device_type.counters(f->dev, &sink);
-    assert_string_equal(counters, "q0_rx_frames=0 q0_rx_bytes=0 q0_tx_frames=0 q0_tx_bytes=0 "
-                                  "rx_drop_filtered=0 rx_drop_oversize=0 rx_drop_no_room=0 rx_drop_over_mtu=0 "
-                                  "rx_backend_errors=0 tx_drop_oversize=0 tx_drop_runt=0 "
-                                  "tx_drop_bad_header=0 tx_backend_full=0 tx_backend_errors=0 "
-                                  "bad_chains=0 ctrl_ok=0 ctrl_err=0 link_changes=0 ");
+    assert_string_equal(
+        counters, "q0_rx_frames=0 q0_rx_bytes=0 q0_tx_frames=0 q0_tx_bytes=0 "
+                  "rx_drop_filtered=0 rx_drop_oversize=0 rx_drop_no_room=0 rx_drop_over_mtu=0 "
+                  "rx_backend_errors=0 tx_drop_oversize=0 tx_drop_runt=0 "
+                  "tx_drop_bad_header=0 tx_backend_full=0 tx_backend_errors=0 "
+                  "bad_chains=0 ctrl_ok=0 ctrl_err=0 link_changes=0 ");
 }
 
 static void test_given_mac(void **state)
