@@ -13,6 +13,7 @@ struct pci_bus {
     struct pci_dev *devs[256]; /* by devfn, bus 0 of segment 0 */
     uint32_t cf8;              /* legacy address latch */
     bool legacy_pio;
+    struct dm_faults faults; /* what the bus and its devices refused, by cause */
 };
 
 static inline bool pci_ranges_overlap(unsigned a, unsigned alen, unsigned b, unsigned blen)

@@ -440,6 +440,7 @@ static enum msix_where msix_locate(const struct pci_dev *dev, unsigned bar, uint
 static void msix_bad_access(struct pci_dev *dev, const char *what, uint64_t offset, unsigned size)
 {
     dev->msix.bad_accesses++;
+    pci_dev_fault(dev, DM_FAULT_MSIX_ACCESS_DROPPED);
     log_guest("%s: MSI-X %s of %u bytes at %#llx is no aligned DWORD or QWORD, ignored",
               dev->ops ? dev->ops->name : "pci", what, size, (unsigned long long)offset);
 }

@@ -871,7 +871,8 @@ static void vnet_queue_notify(struct virtio_dev *vdev, unsigned index)
         rx_run(net, index / 2);
 }
 
-static void vnet_reset(struct virtio_dev *vdev)
+/* Nothing of ours is ever in flight (every frame moves on the loop thread at once): DONE. */
+static enum virtio_reset vnet_reset(struct virtio_dev *vdev)
 {
     struct vnet *net = to_net(vdev);
 
@@ -894,6 +895,7 @@ static void vnet_reset(struct virtio_dev *vdev)
     memset(&net->uni, 0, sizeof(net->uni));
     memset(&net->multi, 0, sizeof(net->multi));
     net->be->ops->set_offloads(net->be, 0);
+    return VIRTIO_RESET_DONE;
 }
 
 static void vnet_unplug(struct virtio_dev *vdev)

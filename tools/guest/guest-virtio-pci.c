@@ -37,8 +37,6 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "virtio structures are
 #define PCI_COMMAND          0x04
 #define PCI_COMMAND_INTX_OFF 0x400
 
-#define RESET_POLLS 1000
-
 int gvirtio_mmio_read(struct gvirtio *d, unsigned vcpu, uint64_t addr, unsigned size, uint64_t *val)
 {
     return mockhv_mmio_read(d->hv, vcpu, addr, size, val, d->opts.timeout_ms);
@@ -69,6 +67,26 @@ int gvirtio_wait_status(struct gvirtio *d, uint8_t bits, int timeout_ms)
     for (;;) {
         rc = gvirtio_status(d, &s);
         if (rc || (s & bits) == bits)
+            return rc;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >=
+            timeout_ms)
+            return -ETIMEDOUT;
+        nanosleep(&pause, NULL);
+    }
+}
+
+int gvirtio_wait_reset(struct gvirtio *d, int timeout_ms)
+{
+    struct timespec start, now, pause = {.tv_nsec = 100000};
+    uint8_t s;
+    int rc;
+
+    /* 4.1.4.3.2: the device may take its time (requests still in flight); Linux sleeps 1 ms. */
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        rc = gvirtio_status(d, &s);
+        if (rc || s == 0)
             return rc;
         clock_gettime(CLOCK_MONOTONIC, &now);
         if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >=
@@ -191,16 +209,10 @@ static int add_status(struct gvirtio *d, uint8_t bits)
 
 static int reset(struct gvirtio *d)
 {
-    uint8_t s = 0xff;
     int rc = gvirtio_set_status(d, 0);
 
     /* 4.1.4.3.2: the driver waits for the status to read back 0. */
-    for (unsigned i = 0; !rc && i < RESET_POLLS; i++) {
-        rc = gvirtio_status(d, &s);
-        if (!rc && !s)
-            return 0;
-    }
-    return rc ? rc : -ETIMEDOUT;
+    return rc ? rc : gvirtio_wait_reset(d, d->opts.timeout_ms);
 }
 
 /* Where the MSI-X table and PBA are (PCI Local Bus 3.0, 6.8.2); -ENODEV without a usable one. */

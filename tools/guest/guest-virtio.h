@@ -210,6 +210,12 @@ int gvirtio_driver_ok(struct gvirtio *d);
 
 int gvirtio_status(struct gvirtio *d, uint8_t *status);
 int gvirtio_set_status(struct gvirtio *d, uint8_t status);
+/*
+ * Polls until the device status reads 0, as a driver does after writing 0
+ * (a device with requests in flight finishes them first); 0, -ETIMEDOUT
+ * after timeout_ms, or an access error.
+ */
+int gvirtio_wait_reset(struct gvirtio *d, int timeout_ms);
 /* Polls (bounded) until every bit of `bits` is set in the device status; 0 or -ETIMEDOUT. */
 int gvirtio_wait_status(struct gvirtio *d, uint8_t bits, int timeout_ms);
 /*

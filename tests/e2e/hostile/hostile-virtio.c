@@ -653,6 +653,8 @@ static void test_vq_reset_in_flight(void **state)
     ok(v, gvq_set_avail_idx_raw(v->vq, 20));
     notify(v);
     cwr(v, C_STATUS, 1, 0);
+    /* 4.1.4.3.2: device_status reads 0 once the writes in flight were given back. */
+    ok(v, gvirtio_wait_reset(&v->dev, HFX_WAIT_MS));
     assert_int_equal(status(v), 0);
     /* Fresh rings: exactly one completion, ours. */
     driver_init(v);
