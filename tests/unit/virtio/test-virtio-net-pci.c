@@ -276,6 +276,34 @@ static void test_rom_bar(void **state)
     assert_int_equal(rom_rd(f, 0, 2), 0xffff);
 }
 
+/*
+ * iPXE's ROM for this card as Debian's ipxe-qemu ships it (scripts/deps.sh
+ * installs it): the ROM BAR holds it whole, and what the firmware checks
+ * before running it reads right: 55 aa, and a PCI data structure naming
+ * 1af4:1041 with an x86 (type 0) image.
+ */
+static void test_rom_ipxe(void **state)
+{
+    struct fx *f = *state;
+    static const char rom_path[] = "/usr/lib/ipxe/virtio-net.rom";
+    char text[256], err[256] = "";
+    uint32_t pcir;
+
+    snprintf(text, sizeof(text), "virtio-net,socket=%s,bdf=00:06.0,romfile=%s", f->peer_path,
+             rom_path);
+    assert_int_equal(create(f, text, err, sizeof(err)), 0);
+    cfg_wr(f, PCI_ROM_ADDRESS, 4, 0xfffff800u);
+    /* 75,776 bytes: a 128 KiB BAR. */
+    assert_int_equal(cfg_rd(f, PCI_ROM_ADDRESS), 0xfffe0000u);
+    cfg_wr(f, PCI_ROM_ADDRESS, 4, ROM_ADDR | PCI_ROM_ENABLE);
+    cfg_wr(f, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+    assert_int_equal(rom_rd(f, 0, 2), 0xaa55);
+    pcir = (uint32_t)rom_rd(f, 0x18, 2);
+    assert_int_equal(rom_rd(f, pcir, 4), 0x52494350); /* "PCIR" */
+    assert_int_equal(rom_rd(f, pcir + 4, 4), 0x10411af4);
+    assert_int_equal(rom_rd(f, pcir + 0x14, 1), 0); /* code type: x86 BIOS */
+}
+
 static void test_rom_missing(void **state)
 {
     struct fx *f = *state;
@@ -354,6 +382,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_function_mac_and_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_given_mac, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rom_bar, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rom_ipxe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rom_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_socket_peer_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_socket_local_path, setup, teardown),
