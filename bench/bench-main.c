@@ -16,10 +16,11 @@
  *                         [--disk-opts OPTS] [--label L] [-- DM-ARGS...]
  *     OPTS are appended to the virtio-blk spec (cache=none,aio=threads, ...);
  *     with --label, results are named vblk.L.<pattern>.*
- *   ioreqd-bench vnet     [--file DIR] [--run-ms MS] [--rtt N] [--dm PATH] [--log FILE]
- *                         [-- DM-ARGS...]
+ *   ioreqd-bench vnet     [--tap] [--file DIR] [--run-ms MS] [--rtt N] [--dm PATH]
+ *                         [--log FILE] [-- DM-ARGS...]
  *     virtio-net on its socket backend; the peer's socket is made in DIR (/tmp);
- *     with --dm naming a QEMU, QEMU's virtio-net-pci on -netdev dgram instead
+ *     with --dm naming a QEMU, QEMU's virtio-net-pci on -netdev dgram instead;
+ *     --tap: on a tap in a namespace of its own instead (root), the kernel as the peer
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -59,6 +60,7 @@ enum {
     OPT_NULL,
     OPT_NULL_LOG,
     OPT_DISK_OPTS,
+    OPT_TAP,
 };
 
 static const struct option long_opts[] = {
@@ -82,6 +84,7 @@ static const struct option long_opts[] = {
     {"null", required_argument, NULL, OPT_NULL},
     {"null-log", required_argument, NULL, OPT_NULL_LOG},
     {"disk-opts", required_argument, NULL, OPT_DISK_OPTS},
+    {"tap", no_argument, NULL, OPT_TAP},
     {0},
 };
 
@@ -142,6 +145,7 @@ int main(int argc, char **argv)
     struct bench_vnet_opts vn = {.dir = "/tmp", .run_ms = 2000, .rtt_count = 20000};
     struct bench_compare_opts cmp = {.null_program = BENCH_NULL_PATH};
     unsigned long count = 100000, lookups = 2000000, ranges = 1000;
+    bool vn_tap = false;
     int c;
 
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -161,6 +165,9 @@ int main(int argc, char **argv)
         case OPT_LABEL:
             io.label = optarg;
             vb.label = optarg;
+            break;
+        case OPT_TAP:
+            vn_tap = true;
             break;
         case OPT_DISK_OPTS:
             vb.disk_opts = optarg;
@@ -255,6 +262,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "vnet")) {
         vn.dm = dm;
         vn.qemu = strstr(dm.program, "qemu") != NULL;
+        if (vn_tap)
+            return bench_vnet_tap(&vn);
         return bench_vnet(&vn);
     }
     usage(stderr);

@@ -13,5 +13,7 @@ struct bench_vnet_opts {
 };
 
 int bench_vnet(const struct bench_vnet_opts *o);
+/* The same on a tap in a network namespace of the bench's own (root), the kernel as the peer. */
+int bench_vnet_tap(const struct bench_vnet_opts *o);
 
 #endif

@@ -108,6 +108,15 @@ if [ -x "$qemu" ]; then
     step "$bench" vnet --dm "$qemu" --file "$work" --run-ms $VBLK_MS --rtt $((RTT / 5)) \
         --log "$work/vnet-qemu.log"
 fi
+# ... and both on a tap in a namespace of the bench's own, the kernel as the peer (root only).
+if [ "$(id -u)" = 0 ] && command -v ip > /dev/null; then
+    step "$bench" vnet --tap --file "$work" --run-ms $VBLK_MS --rtt $((RTT / 20)) \
+        --log "$work/vnet-tap.log" -- "${IOREQD_ARGS[@]}"
+    if [ -x "$qemu" ]; then
+        step "$bench" vnet --tap --dm "$qemu" --file "$work" --run-ms $VBLK_MS \
+            --rtt $((RTT / 20)) --log "$work/vnet-tap-qemu.log"
+    fi
+fi
 
 # fio: the same patterns on the same file in the same cache state as
 # ioreqd's: through a page cache that holds the file (--invalidate=0; fio's
@@ -217,10 +226,13 @@ table=$work/table
         done
     done
     echo "| 7 | virtio-net round trip 64 B, guest to socket peer and back, median (us) | $(us vnet.ioreqd.rtt.median_ns) | qemu $(us vnet.qemu.rtt.median_ns) | $(ratio vnet.ioreqd.rtt.median_ns vnet.qemu.rtt.median_ns) | |"
-    for d in tx rx; do
-        for z in 64 1500; do
-            echo "| 7 | virtio-net $d $z B (frames/s) | $(fmt "$(get vnet.ioreqd.$d.$z.frames_s)") | qemu $(fmt "$(get vnet.qemu.$d.$z.frames_s)") | $(ratio vnet.ioreqd.$d.$z.frames_s vnet.qemu.$d.$z.frames_s) | |"
-            echo "| 7 | virtio-net $d $z B (Gbit/s) | $(fmt "$(get vnet.ioreqd.$d.$z.gbit_s)" 1 3) | qemu $(fmt "$(get vnet.qemu.$d.$z.gbit_s)" 1 3) | | |"
+    echo "| 7 | virtio-net on a tap, ICMP echo round trip 64 B, median (us) | $(us vnet_tap.ioreqd.rtt.median_ns) | qemu $(us vnet_tap.qemu.rtt.median_ns) | $(ratio vnet_tap.ioreqd.rtt.median_ns vnet_tap.qemu.rtt.median_ns) | |"
+    for b in vnet vnet_tap; do
+        for d in tx rx; do
+            for z in 64 1500; do
+                echo "| 7 | $b $d $z B (frames/s) | $(fmt "$(get $b.ioreqd.$d.$z.frames_s)") | qemu $(fmt "$(get $b.qemu.$d.$z.frames_s)") | $(ratio $b.ioreqd.$d.$z.frames_s $b.qemu.$d.$z.frames_s) | |"
+                echo "| 7 | $b $d $z B (Gbit/s) | $(fmt "$(get $b.ioreqd.$d.$z.gbit_s)" 1 3) | qemu $(fmt "$(get $b.qemu.$d.$z.gbit_s)" 1 3) | | |"
+            done
         done
     done
     echo "| 6 | RSS idle (KiB) | $(get rss.ioreqd.idle_kib) | null $(get rss.null.idle_kib) | | |"

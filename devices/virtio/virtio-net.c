@@ -362,12 +362,21 @@ static void rx_run(struct vnet *net, unsigned pair)
         if (rc == -EAGAIN) {
             /* Out of buffers: wait for the driver, unless it posted some meanwhile. */
             virtq_set_notify(vq, true);
-            if (virtq_has_avail(vq))
+            if (virtq_has_avail(vq)) {
+                virtq_set_notify(vq, false);
                 continue;
+            }
             poll = false;
             break;
         }
     }
+    /*
+     * Notifications only while we wait for buffers (as QEMU's
+     * virtio_net_has_buffers): a driver that reposts a buffer per frame
+     * would otherwise trap for each while we have plenty.
+     */
+    if (poll && !virtq_broken(vq))
+        virtq_set_notify(vq, false);
     net->be->ops->poll_rx(net->be, pair, poll);
     if (delivered)
         virtio_notify_queue(&net->vdev, vq);

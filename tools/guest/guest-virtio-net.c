@@ -240,6 +240,13 @@ static int rx_next(struct gvnet *n, struct gvnet_queue *q, unsigned *slot, uint3
             break;
         if (rc != -EAGAIN || timeout_ms == 0)
             return rc;
+        /* Nothing to read: the buffers given back so far must reach the device first. */
+        if (q->reposted) {
+            q->reposted = 0;
+            rc = gvq_kick(q->vq);
+            if (rc)
+                return rc;
+        }
         rc = gvq_wait(q->vq, timeout_ms);
         if (rc)
             return rc;
@@ -310,9 +317,14 @@ int gvnet_recv(struct gvnet *n, unsigned p, struct gvnet_hdr *h, void *buf, size
         if (rc)
             return rc;
     }
-    rc = gvq_kick(q->vq);
-    if (rc)
-        return rc;
+    /* Like Linux's refill: the device hears of reposted buffers in batches. */
+    q->reposted += nb;
+    if (q->reposted >= GVNET_RX_KICK_BATCH) {
+        q->reposted = 0;
+        rc = gvq_kick(q->vq);
+        if (rc)
+            return rc;
+    }
     q->frames++;
     q->bytes += got;
     return too_big ? -EMSGSIZE : (int)got;

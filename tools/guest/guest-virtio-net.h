@@ -6,7 +6,8 @@
  * many pairs carry traffic. Receive queues are kept full of buffers of
  * rx_buf_len bytes: 1526 with mergeable buffers (a frame spans several,
  * num_buffers says how many), or one buffer big enough for any frame
- * without. Transmit slots hold the 12-byte header and the frame, in two
+ * without; buffers given back are announced to the device 16 at a time, or
+ * before the driver waits for more. Transmit slots hold the 12-byte header and the frame, in two
  * descriptors. The device is not trusted: lengths and num_buffers are
  * checked before the driver believes them.
  */
@@ -46,6 +47,7 @@
 #define GVNET_FRAME_MAX        (65536 + 18)
 #define GVNET_MAX_PAIRS        7 /* 2 * pairs + 1 queues within GVIRTIO_MAX_QUEUES */
 #define GVNET_MAX_SLOTS        64
+#define GVNET_RX_KICK_BATCH    16 /* reposted receive buffers per kick, unless the ring runs dry */
 
 /* struct virtio_net_hdr, host byte order. */
 struct gvnet_hdr {
@@ -65,6 +67,7 @@ struct gvnet_queue {
     unsigned nr_slots;
     uint64_t slot[GVNET_MAX_SLOTS]; /* guest-physical buffer of each slot */
     uint32_t slot_len;
+    unsigned reposted; /* receive buffers given back since the last kick */
     uint64_t frames, bytes;
 };
 
