@@ -392,6 +392,9 @@ int bench_vnet_tap(const struct bench_vnet_opts *o)
         bench_die("vnet tap: driver: %s", strerror(-rc));
 
     arp(&t);
+    /* The guest answers no ARP: without a permanent entry the kernel gives up on it mid-run. */
+    sh("ip neigh replace 10.78.0.2 lladdr %02x:%02x:%02x:%02x:%02x:%02x dev %s nud permanent",
+       net.mac[0], net.mac[1], net.mac[2], net.mac[3], net.mac[4], net.mac[5], t.tap);
     run_rtt(&t, o->rtt_count);
     run_tx(&t, 64, o->run_ms);
     run_tx(&t, 1500, o->run_ms);
