@@ -17,7 +17,8 @@
     X(host_bridge)                                                                                 \
     X(xen_platform)                                                                                \
     X(uart)                                                                                        \
-    X(virtio_blk)
+    X(virtio_blk)                                                                                  \
+    X(virtio_net)
 
 #define DEVICE_TYPE_DECLARE(name) extern const struct device_type name##_device_type;
 #define DEVICE_TYPE_ENTRY(name)   &name##_device_type,

@@ -244,8 +244,11 @@ void device_options_text(const struct device_type *type, char *buf, size_t len)
     if (len)
         buf[0] = '\0';
     for (const struct device_option *o = type->options; o && o->key && off < len; o++) {
-        int n = snprintf(buf + off, len - off, "%s,%s%s%s%s", o->required ? "" : "[", o->key,
-                         o->value ? "=" : "", o->value ? o->value : "", o->required ? "" : "]");
+        bool alternative = o->one_of && o != type->options && o[-1].one_of == o->one_of;
+        bool optional = !o->required && !o->one_of;
+        int n = snprintf(buf + off, len - off, "%s%s%s%s%s%s", optional ? "[" : "",
+                         alternative ? "|" : ",", o->key, o->value ? "=" : "",
+                         o->value ? o->value : "", optional ? "]" : "");
         off = n < 0 ? len : off + (size_t)n;
     }
 }

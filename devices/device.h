@@ -39,6 +39,8 @@ struct device_option {
     const char *key;
     const char *value; /* what it takes, as --help shows it ("PATH", "on", "1-4"); NULL: a flag */
     bool required;
+    /* Nonzero: exactly one of the adjacent options with this number is required (tap=|socket=). */
+    unsigned char one_of;
     bool common; /* documented once for every device that takes it (bdf=), not per device */
 };
 

@@ -131,6 +131,14 @@ struct pci_dev_ops {
                       uint64_t value);
     /* After the generic reset restored power-on config space. */
     void (*reset)(struct pci_dev *dev);
+    /*
+     * Optional: the guest's PV drivers asked the Xen platform device to
+     * unplug emulated devices of this function's kind (NICs). The device
+     * stops serving and takes the function off the bus (pci_bus_remove);
+     * its owner still destroys it as usual. Without the hook a function is
+     * never unplugged.
+     */
+    void (*unplug)(struct pci_dev *dev);
 };
 
 struct pci_bar {

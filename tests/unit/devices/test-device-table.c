@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -114,19 +116,45 @@ static void fn_added(void *opaque, struct pci_dev *dev)
     f->nr++;
 }
 
-/* "type" plus each required option, with a value that works here (an image for a PATH). */
-static void minimal_spec(const struct device_type *t, const char *image, char *buf, size_t len)
+/*
+ * "type" plus each required option and one of each one_of group (the
+ * group's first PATH option), given `path`: an image, or a bound datagram
+ * socket for a device that wants a peer there.
+ */
+static void minimal_spec(const struct device_type *t, const char *path, char *buf, size_t len)
 {
     size_t off = (size_t)snprintf(buf, len, "%s", t->name);
+    unsigned done_groups = 0;
 
     for (const struct device_option *o = t->options; o && o->key; o++) {
-        if (!o->required)
+        bool pick = o->required;
+
+        if (o->one_of && !(done_groups & 1u << o->one_of) && o->value &&
+            !strcmp(o->value, "PATH")) {
+            done_groups |= 1u << o->one_of;
+            pick = true;
+        }
+        if (!pick)
             continue;
         if (!o->value || strcmp(o->value, "PATH"))
             fail_msg("%s: no value to give required option %s=%s; teach minimal_spec", t->name,
                      o->key, o->value ? o->value : "");
-        off += (size_t)snprintf(buf + off, len - off, ",%s=%s", o->key, image);
+        off += (size_t)snprintf(buf + off, len - off, ",%s=%s", o->key, path);
     }
+}
+
+/* A datagram socket bound at path, the peer a network backend sends to. */
+static int bound_socket(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    assert_true(fd >= 0);
+    assert_true(strlen(path) < sizeof(sa.sun_path));
+    memcpy(sa.sun_path, path, strlen(path));
+    unlink(path);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    return fd;
 }
 
 /* The IDs the function shows at power-on: the suite checks they hold through everything. */
@@ -145,13 +173,15 @@ static struct pci_conformance_ids ids_of(const struct pci_dev *d)
 
 static void test_every_pci_function_conforms(void **state)
 {
-    char image[] = "/tmp/test-device-table-XXXXXX";
-    int fd = mkstemp(image);
+    char image[] = "/tmp/test-device-table-XXXXXX", peer[64];
+    int fd = mkstemp(image), peer_fd;
     unsigned pci_types = 0;
 
     assert_true(fd >= 0);
     assert_int_equal(ftruncate(fd, 1 << 20), 0);
     close(fd);
+    snprintf(peer, sizeof(peer), "%s.peer", image);
+    peer_fd = bound_socket(peer);
     for (const struct device_type *const *t = device_types; *t; t++) {
         struct fake_hv fp;
         void *ram = calloc(1, RAM_SIZE);
@@ -175,10 +205,17 @@ static void test_every_pci_function_conforms(void **state)
 
         assert_non_null(env.gmem);
         pci_bus_set_listener(bus, &(struct pci_bus_listener){.fn_added = fn_added, .opaque = &fns});
-        minimal_spec(*t, image, text, sizeof(text));
-        assert_int_equal(device_spec_parse(text, &spec, err, sizeof(err)), 0);
-        device_spec_bind(&spec, *t);
-        if ((*t)->create(&env, &spec, &dev, err, sizeof(err)))
+        /* A PATH is an image first; a device that wants a peer there gets a socket. */
+        for (unsigned attempt = 0; !dev && attempt < 2; attempt++) {
+            minimal_spec(*t, attempt ? peer : image, text, sizeof(text));
+            assert_int_equal(device_spec_parse(text, &spec, err, sizeof(err)), 0);
+            device_spec_bind(&spec, *t);
+            if ((*t)->create(&env, &spec, &dev, err, sizeof(err))) {
+                dev = NULL;
+                device_spec_free(&spec);
+            }
+        }
+        if (!dev)
             fail_msg("%s: cannot create '%s': %s", (*t)->name, text, err);
         assert_true(fns.nr <= ARRAY_SIZE(fns.added));
         for (unsigned i = 0; i < fns.nr; i++) {
@@ -201,6 +238,8 @@ static void test_every_pci_function_conforms(void **state)
         free(ram);
     }
     unlink(image);
+    close(peer_fd);
+    unlink(peer);
     /* host-bridge, xen-platform and virtio-blk at least. */
     assert_true(pci_types >= 3);
 }
