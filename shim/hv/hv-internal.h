@@ -10,6 +10,7 @@
 #include <xen/hvm/ioreq.h>
 #include <xen/hvm/params.h>
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -308,8 +309,14 @@ int hv_bufring_put(struct mockhv *hv, struct hv_server *s, const ioreq_t *p);
 int hv_bufring_queue(struct hv_server *s, const ioreq_t *p);
 
 /* hv-guest.c */
+/* A timeout_ms for the emulated vCPU: no deadline, only the answer or the
+ * mock stopping ends the wait (never reachable through the public API). */
+#define HV_TIMEOUT_NONE INT_MIN
 /* Sends one request from vcpu and waits; lock not held by the caller. */
 int hv_guest_send(struct mockhv *hv, unsigned vcpu, ioreq_t *p, int timeout_ms);
+/* The same; *claimed (if not NULL) tells whether a server took it. */
+int hv_guest_send_claimed(struct mockhv *hv, unsigned vcpu, ioreq_t *p, int timeout_ms,
+                          bool *claimed);
 /* A device model notified guest port `port` of server s. */
 void hv_guest_notified(struct mockhv *hv, struct hv_server *s, int vcpu);
 /* Server s is going away: wake its waiters. */
@@ -317,6 +324,13 @@ void hv_guest_abort_server(struct mockhv *hv, struct hv_server *s);
 void hv_guest_abort_all(struct mockhv *hv);
 /* -EIO crashed, -ESHUTDOWN stopping or destroyed, 0 the guest runs. */
 int hv_guest_down(const struct mockhv *hv);
+
+/* hv-guest-api.c: one guest access of either guest kind (the C API and the
+ * emulated vCPU), checked, routed and waited for; *claimed as above. */
+int hv_guest_pio(struct mockhv *hv, unsigned vcpu, uint16_t port, unsigned size, bool read,
+                 uint32_t *val, int timeout_ms, bool *claimed);
+int hv_guest_mmio(struct mockhv *hv, unsigned vcpu, uint64_t addr, unsigned size, bool read,
+                  uint64_t *val, int timeout_ms, bool *claimed);
 
 /* hv-records.c */
 /* out/out_len: the reply payload (track_dirty_vram's bitmap). */
