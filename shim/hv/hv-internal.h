@@ -38,6 +38,7 @@
 struct event_base;
 struct event;
 struct mockxs;
+struct hv_hvm;
 
 /* A sorted, merged set of inclusive ranges, like Xen's rangeset. */
 struct hv_rangeset {
@@ -170,6 +171,7 @@ struct mockhv {
     uint64_t low_end; /* RAM [0, low_end) and [4G, 4G + ram_bytes - low_end) */
     struct hv_p2m p2m;
     uint64_t max_gfn; /* highest frame ever mapped (Xen's max_mapped_pfn) */
+    uint64_t p2m_gen; /* bumped (atomically) by every p2m change */
     struct hv_vram vram;
     struct hv_mem_types mem_types;
     struct {
@@ -214,7 +216,8 @@ struct mockhv {
     int nr_conns;
     bool stopping;
     struct mockxs *xs;
-    bool xs_released; /* hv_xenstore_release() ran (not under lock: one caller at a time) */
+    struct hv_hvm *hvm; /* the firmware guest (shim/hv/cpu/), or NULL */
+    bool xs_released;   /* hv_xenstore_release() ran (not under lock: one caller at a time) */
 };
 
 /* hv-memory.c (callers hold mockhv.lock) */
