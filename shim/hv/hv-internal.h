@@ -34,6 +34,11 @@
 #define HV_MAX_MEM_TYPE_RANGES 65536      /* set_mem_type records (a bound of the mock's) */
 #define HV_MAX_CACHEATTR       64         /* pinned cache attribute ranges, Xen's bound */
 #define HV_PADDR_BITS          52
+/* Pages of the RAM memfd after the RAM (hv-memory.c): Xen's shared info
+ * page, then libxl's headroom over the RAM (LIBXL_MAXMEM_CONSTANT, 1 MiB). */
+#define HV_XEN_PAGES   1
+#define HV_SLACK_PAGES 256
+#define HV_EXTRA_PAGES (HV_XEN_PAGES + HV_SLACK_PAGES)
 
 struct event_base;
 struct event;
@@ -227,6 +232,10 @@ void hv_memory_fini(struct mockhv *hv);
 /* memfd offset of a frame, -1 if it is not RAM */
 int64_t hv_p2m_lookup(const struct mockhv *hv, uint64_t gfn);
 int hv_p2m_relocate(struct mockhv *hv, uint64_t src, uint64_t dst, uint64_t nr);
+/* Frame gfn now shows memfd offset off (-1: a hole), whatever it showed before. */
+int hv_p2m_map(struct mockhv *hv, uint64_t gfn, int64_t off);
+/* memfd offset of extra page index (< HV_EXTRA_PAGES), else -1 */
+int64_t hv_extra_page_offset(const struct mockhv *hv, unsigned index);
 /* Page by page through the p2m; -EFAULT (nothing done) unless every page is RAM. */
 int hv_ram_access(struct mockhv *hv, uint64_t gpa, void *buf, uint64_t len, enum hv_ram_op op);
 int hv_fmem_translate(struct mockhv *hv, const struct wire_req *req, size_t len, void *out,
