@@ -344,6 +344,12 @@ int hv_guest_pio(struct mockhv *hv, unsigned vcpu, uint16_t port, unsigned size,
 int hv_guest_mmio(struct mockhv *hv, unsigned vcpu, uint64_t addr, unsigned size, bool read,
                   uint64_t *val, int timeout_ms, bool *claimed);
 
+/* cpu/cpu-hvm.c: the firmware guest */
+/* Stops and frees it (mockhv_destroy, after waking waiting vCPUs). */
+void hv_hvm_destroy(struct mockhv *hv);
+/* Its chipset, for interrupts from device models; NULL without one (lock held). */
+struct hv_chipset *hv_hvm_chipset(struct mockhv *hv);
+
 /* hv-records.c */
 /* out/out_len: the reply payload (track_dirty_vram's bitmap). */
 int hv_records_handle(struct hv_conn *c, const struct wire_req *req, size_t len,

@@ -368,7 +368,7 @@ struct mockhv_hvm_result {
     unsigned vcpu;
     int shutdown_reason; /* SHUTDOWN_* for MOCKHV_HVM_SHUTDOWN */
     int server;          /* MOCKHV_HVM_STRANDED */
-    uint32_t eip;        /* where the vCPU was */
+    uint32_t eip;        /* where the vCPU was (linear, for a running one) */
     char reason[200];    /* human-readable */
 };
 
@@ -383,5 +383,15 @@ struct mockhv_hvm_stats {
     uint64_t instructions;                            /* only with count_instructions */
 };
 
+/* Loads the firmware and powers on vCPU 0. -EBUSY if already started. */
+int mockhv_hvm_start(struct mockhv *hv, const struct mockhv_hvm_config *cfg);
+/* Waits up to timeout_ms (< 0: without limit) for the guest to end: 0 with
+ * *out filled (a vCPU found stranded ends the wait too), -ETIMEDOUT
+ * (out->state MOCKHV_HVM_RUNNING, eip the linear address of the block vCPU
+ * 0 last entered), -ENOENT without a firmware guest. */
+int mockhv_hvm_wait(struct mockhv *hv, int timeout_ms, struct mockhv_hvm_result *out);
+int mockhv_hvm_stats(struct mockhv *hv, struct mockhv_hvm_stats *out);
+/* Server id vCPU `vcpu` is waiting on (a request in its slot), or -1. */
+int mockhv_vcpu_waiting_on(struct mockhv *hv, unsigned vcpu);
 
 #endif

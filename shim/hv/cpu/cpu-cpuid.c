@@ -17,10 +17,12 @@
 #include "../hypercall/hypercall.h"
 #include "cpu-internal.h"
 
-#define XEN_MAJOR       4
-#define XEN_MINOR       17
-#define HYPERVISOR_BIT  (1u << 31)
-#define MSR_WATCH_INSNS 64 /* what the guest may execute between CPUID and WRMSR */
+#define XEN_MAJOR      4
+#define XEN_MINOR      17
+#define HYPERVISOR_BIT (1u << 31)
+/* What the guest may run between CPUID and WRMSR: SeaBIOS's
+ * xen_hypercall_setup() allocates the page and prints a line in between. */
+#define MSR_WATCH_INSNS 1000000
 
 /* Leaf 1 as unicorn's CPU model answers it, taken once from a scratch
  * engine: the hook runs before the instruction, so the model's own values

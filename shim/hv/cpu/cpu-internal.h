@@ -30,8 +30,17 @@ struct hv_cpu_hole {
     uint64_t base;
 };
 
-struct hv_cpu_mapping {
+/* One mapped region: RAM at memfd offset off, or MMIO (off -1) with its
+ * callbacks' data. */
+struct hv_cpu_region {
     uint64_t base, size;
+    int64_t off;
+    struct hv_cpu_hole *hole;
+};
+
+struct hv_cpu_map {
+    unsigned nr, cap;
+    struct hv_cpu_region *r; /* sorted by base */
 };
 
 struct hv_cpu {
@@ -48,18 +57,17 @@ struct hv_cpu {
     unsigned exc_vector;
     bool exc_soft; /* INT n / INT3 / INTO: eip is already past the instruction */
     bool halted;
-    /* instructions left to single-step while the hypercall MSR may be written */
+    /* instructions left to watch while the hypercall MSR may be written */
     unsigned msr_watch;
+    uc_hook watch_hook;   /* the UC_HOOK_CODE doing it, 0 when none */
     bool msr_watch_first; /* the block boundary right after the CPUID is still to come */
     uint64_t cpuid_pc;    /* where that CPUID was */
     uint64_t p2m_gen;     /* the p2m generation the mappings follow */
-    struct hv_cpu_mapping *maps;
-    unsigned nr_maps, cap_maps;
-    struct hv_cpu_hole *holes;
-    unsigned nr_holes, cap_holes;
+    struct hv_cpu_map map;
     uc_hook hooks[8];
     unsigned nr_hooks;
     uint64_t insns;
+    uint64_t last_block; /* atomic: start of the last block entered */
     struct mockhv_hvm_result end;
 };
 
@@ -83,6 +91,8 @@ struct hv_cpus {
  * rest MMIO callbacks); again whenever the p2m changed. */
 int hv_cpu_map_memory(struct hv_cpu *cpu);
 void hv_cpu_unmap_memory(struct hv_cpu *cpu);
+/* Before uc_close: frees what the map holds without unmapping. */
+void hv_cpu_free_memory(struct hv_cpu *cpu);
 
 /* cpu-io.c: IN/OUT and MMIO hooks. */
 int hv_cpu_io_hooks(struct hv_cpu *cpu);
@@ -95,9 +105,10 @@ int hv_cpu_cpuid_hook(struct hv_cpu *cpu);
 
 /* cpu-vmcall.c: VMCALL/VMMCALL and the hypercall MSR. */
 int hv_cpu_vmcall_hook(struct hv_cpu *cpu);
-/* A WRMSR to the hypercall MSR at eip, emulated and skipped (true), or
- * none (false: unicorn runs the instruction). */
-bool hv_cpu_wrmsr_next(struct hv_cpu *cpu);
+/* From a code hook: the instruction at linear addr is a WRMSR to the
+ * hypercall MSR; emulated and skipped (or #GP raised) (true), or not such
+ * an instruction (false: unicorn runs it). */
+bool hv_cpu_wrmsr_at(struct hv_cpu *cpu, uint64_t addr);
 /* The block that ran the CPUID at cpuid_pc also ran a WRMSR to the
  * hypercall MSR (as a no-op): take it now (true). */
 bool hv_cpu_wrmsr_passed(struct hv_cpu *cpu, uint64_t cpuid_pc);

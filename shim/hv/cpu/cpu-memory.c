@@ -3,10 +3,17 @@
  * RAM frames that are contiguous in the memfd is mapped straight into
  * unicorn (uc_mem_map_ptr on hv->ram), so the firmware sees exactly the
  * memory a device model maps through libxenforeignmemory; every stretch
- * that is not RAM, below 4 GiB and above RAM up to HOLE_TOP, is MMIO that
- * ends in hv_cpu_mmio_read/write. A p2m change (hvmloader moving RAM with
+ * below 4 GiB that is not RAM is MMIO that ends in hv_cpu_mmio_read/write.
+ * RAM above 4 GiB is mapped too; MMIO there is not, as firmware running
+ * 32-bit without PAE cannot reach it (an access would crash the domain
+ * with a reason).
+ *
+ * A p2m change (hvmloader moving RAM or mapping the shared info page with
  * XENMEM_add_to_physmap, a device model's relocate_memory) bumps
- * hv->p2m_gen and the vCPU rebuilds the whole map before it runs on.
+ * hv->p2m_gen and the vCPU rebuilds the map before it runs on. Unicorn
+ * flushes its TLB page by page over whatever is mapped or unmapped (a
+ * whole 4 GiB sweep costs about a second), so regions never cross a
+ * CHUNK boundary and only regions that changed are unmapped and mapped.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,120 +22,165 @@
 #include "cpu-internal.h"
 
 #define FOUR_GIB (1ull << 32)
-#define HOLE_TOP (1ull << 36) /* the high MMIO window ends here (64 GiB) */
+#define CHUNK    (16ull << 20)
 
-static int add_map(struct hv_cpu *cpu, uint64_t base, uint64_t size)
+static int add_region(struct hv_cpu_map *m, uint64_t base, uint64_t size, int64_t off)
 {
-    if (cpu->nr_maps == cpu->cap_maps) {
-        unsigned cap = cpu->cap_maps ? cpu->cap_maps * 2 : 64;
-        struct hv_cpu_mapping *m = realloc(cpu->maps, cap * sizeof(*m));
+    if (m->nr == m->cap) {
+        unsigned cap = m->cap ? m->cap * 2 : 512;
+        struct hv_cpu_region *r = realloc(m->r, cap * sizeof(*r));
 
-        if (!m)
+        if (!r)
             return -ENOMEM;
-        cpu->maps = m;
-        cpu->cap_maps = cap;
+        m->r = r;
+        m->cap = cap;
     }
-    cpu->maps[cpu->nr_maps].base = base;
-    cpu->maps[cpu->nr_maps].size = size;
-    cpu->nr_maps++;
+    m->r[m->nr++] = (struct hv_cpu_region){.base = base, .size = size, .off = off};
     return 0;
 }
 
-static int map_ram(struct hv_cpu *cpu, uint64_t gfn, uint64_t nr, int64_t off)
+/* Runs of frames [gfn, end): RAM contiguous in the memfd, or not RAM
+ * (off -1), none crossing a CHUNK boundary. */
+static int plan_range(struct mockhv *hv, struct hv_cpu_map *m, uint64_t gfn, uint64_t end,
+                      bool holes)
 {
-    struct mockhv *hv = cpu->set->hv;
-    uc_err e = uc_mem_map_ptr(cpu->uc, gfn << 12, nr << 12, UC_PROT_ALL, hv->ram + off);
-
-    if (e != UC_ERR_OK)
-        return -ENOMEM;
-    return add_map(cpu, gfn << 12, nr << 12);
-}
-
-static int map_hole(struct hv_cpu *cpu, uint64_t base, uint64_t size)
-{
-    struct hv_cpu_hole *h;
-    uc_err e;
-
-    if (cpu->nr_holes == cpu->cap_holes)
-        return -ENOSPC; /* sized for the worst case in hv_cpu_map_memory */
-    h = &cpu->holes[cpu->nr_holes];
-    h->cpu = cpu;
-    h->base = base;
-    e = uc_mmio_map(cpu->uc, base, size, hv_cpu_mmio_read, h, hv_cpu_mmio_write, h);
-    if (e != UC_ERR_OK)
-        return -ENOMEM;
-    cpu->nr_holes++;
-    return add_map(cpu, base, size);
-}
-
-void hv_cpu_unmap_memory(struct hv_cpu *cpu)
-{
-    for (unsigned i = 0; i < cpu->nr_maps; i++)
-        uc_mem_unmap(cpu->uc, cpu->maps[i].base, cpu->maps[i].size);
-    cpu->nr_maps = 0;
-    cpu->nr_holes = 0;
-}
-
-/* Runs of frames [gfn, end): RAM contiguous in the memfd, or not RAM. */
-static int map_range(struct hv_cpu *cpu, uint64_t gfn, uint64_t end)
-{
-    struct mockhv *hv = cpu->set->hv;
     int rc = 0;
 
     while (gfn < end && !rc) {
         int64_t off = hv_p2m_lookup(hv, gfn);
-        uint64_t n = 1;
+        uint64_t limit = ((gfn << 12) / CHUNK + 1) * CHUNK >> 12, n = 1;
 
+        if (limit > end)
+            limit = end;
         if (off >= 0) {
-            while (gfn + n < end && hv_p2m_lookup(hv, gfn + n) == off + (int64_t)(n << 12))
+            while (gfn + n < limit && hv_p2m_lookup(hv, gfn + n) == off + (int64_t)(n << 12))
                 n++;
-            rc = map_ram(cpu, gfn, n, off);
         } else {
-            while (gfn + n < end && hv_p2m_lookup(hv, gfn + n) < 0)
+            while (gfn + n < limit && hv_p2m_lookup(hv, gfn + n) < 0)
                 n++;
-            rc = map_hole(cpu, gfn << 12, n << 12);
         }
+        if (off >= 0 || holes)
+            rc = add_region(m, gfn << 12, n << 12, off < 0 ? -1 : off);
         gfn += n;
     }
     return rc;
 }
 
+static bool same(const struct hv_cpu_region *a, const struct hv_cpu_region *b)
+{
+    return a->base == b->base && a->size == b->size && a->off == b->off;
+}
+
+/* Whether r is in the sorted map m (exactly). */
+static bool contains(const struct hv_cpu_map *m, const struct hv_cpu_region *r)
+{
+    unsigned lo = 0, hi = m->nr;
+
+    while (lo < hi) {
+        unsigned mid = lo + (hi - lo) / 2;
+
+        if (m->r[mid].base < r->base)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < m->nr && same(&m->r[lo], r);
+}
+
+static int map_region(struct hv_cpu *cpu, struct hv_cpu_region *r)
+{
+    struct mockhv *hv = cpu->set->hv;
+
+    if (r->off >= 0)
+        return uc_mem_map_ptr(cpu->uc, r->base, r->size, UC_PROT_ALL, hv->ram + r->off) == UC_ERR_OK
+                   ? 0
+                   : -ENOMEM;
+    r->hole = malloc(sizeof(*r->hole));
+    if (!r->hole)
+        return -ENOMEM;
+    r->hole->cpu = cpu;
+    r->hole->base = r->base;
+    if (uc_mmio_map(cpu->uc, r->base, r->size, hv_cpu_mmio_read, r->hole, hv_cpu_mmio_write,
+                    r->hole) != UC_ERR_OK) {
+        free(r->hole);
+        r->hole = NULL;
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+static void unmap_region(struct hv_cpu *cpu, struct hv_cpu_region *r)
+{
+    uc_mem_unmap(cpu->uc, r->base, r->size);
+    free(r->hole);
+    r->hole = NULL;
+}
+
+void hv_cpu_unmap_memory(struct hv_cpu *cpu)
+{
+    for (unsigned i = 0; i < cpu->map.nr; i++)
+        unmap_region(cpu, &cpu->map.r[i]);
+    cpu->map.nr = 0;
+}
+
+void hv_cpu_free_memory(struct hv_cpu *cpu)
+{
+    /* uc_close releases the mappings themselves */
+    for (unsigned i = 0; i < cpu->map.nr; i++)
+        free(cpu->map.r[i].hole);
+    free(cpu->map.r);
+    cpu->map = (struct hv_cpu_map){0};
+}
+
 int hv_cpu_map_memory(struct hv_cpu *cpu)
 {
     struct mockhv *hv = cpu->set->hv;
+    struct hv_cpu_map next = {0};
     uint64_t top, gen;
-    unsigned worst;
     int rc;
 
-    hv_cpu_unmap_memory(cpu);
     pthread_mutex_lock(&hv->lock);
     gen = __atomic_load_n(&hv->p2m_gen, __ATOMIC_ACQUIRE);
     top = HV_HIGH_RAM_START + (hv->ram_bytes - hv->low_end);
     if ((hv->max_gfn + 1) << 12 > top)
         top = (hv->max_gfn + 1) << 12;
-    if (top > HOLE_TOP) {
-        pthread_mutex_unlock(&hv->lock);
-        return -E2BIG;
-    }
-    /* each override can split a run in two, plus the fixed stretches */
-    worst = 2 * hv->p2m.nr + 8;
-    if (worst > cpu->cap_holes) {
-        struct hv_cpu_hole *h = realloc(cpu->holes, worst * sizeof(*h));
-
-        if (!h) {
-            pthread_mutex_unlock(&hv->lock);
-            return -ENOMEM;
-        }
-        /* hooks still point at the old array only while nothing is mapped */
-        cpu->holes = h;
-        cpu->cap_holes = worst;
-    }
-    rc = map_range(cpu, 0, FOUR_GIB >> 12);
+    if (hv->p2m.nr && (hv->p2m.e[hv->p2m.nr - 1].gfn + 1) << 12 > top)
+        top = (hv->p2m.e[hv->p2m.nr - 1].gfn + 1) << 12;
+    rc = plan_range(hv, &next, 0, FOUR_GIB >> 12, true);
     if (!rc)
-        rc = map_range(cpu, FOUR_GIB >> 12, top >> 12);
-    if (!rc && top < HOLE_TOP)
-        rc = map_hole(cpu, top, HOLE_TOP - top);
+        rc = plan_range(hv, &next, FOUR_GIB >> 12, top >> 12, false);
     pthread_mutex_unlock(&hv->lock);
+    if (rc) {
+        free(next.r);
+        return rc;
+    }
+    /* what went or changed first, then what is new; the rest stays */
+    for (unsigned i = 0; i < cpu->map.nr; i++)
+        if (!contains(&next, &cpu->map.r[i]))
+            unmap_region(cpu, &cpu->map.r[i]);
+    for (unsigned i = 0; i < next.nr && !rc; i++) {
+        struct hv_cpu_region *old = NULL;
+        unsigned lo = 0, hi = cpu->map.nr;
+
+        while (lo < hi) {
+            unsigned mid = lo + (hi - lo) / 2;
+
+            if (cpu->map.r[mid].base < next.r[i].base)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < cpu->map.nr && same(&cpu->map.r[lo], &next.r[i]))
+            old = &cpu->map.r[lo];
+        if (old) {
+            next.r[i].hole = old->hole;
+            old->hole = NULL;
+        } else {
+            rc = map_region(cpu, &next.r[i]);
+        }
+    }
+    free(cpu->map.r);
+    cpu->map = next;
     if (rc) {
         hv_cpu_unmap_memory(cpu);
         return rc;

@@ -15,8 +15,7 @@
  * pending interrupts and uc_emu_start. While an interrupt is pending with
  * IF clear, the emulator runs in 1 ms slices (uc_emu_start's timeout) so
  * that the moment IF is set again is noticed. A run that ends without any
- * of these reasons (and not by its timeout or instruction count) ended in
- * HLT.
+ * of these reasons (and not by its timeout) ended in HLT.
  *
  * HLT with IF clear is the end, as on Xen (hvm_hlt: the vCPU goes down, and
  * with the last one the domain powers off): "vCPU N halted with interrupts
@@ -145,7 +144,9 @@ static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque)
 {
     struct hv_cpu *cpu = opaque;
 
-    (void)addr, (void)size;
+    (void)size;
+    /* where the vCPU is, for a report on a guest that never ends */
+    __atomic_store_n(&cpu->last_block, addr, __ATOMIC_RELAXED);
     if (!cpu->want_exit && !__atomic_load_n(&cpu->kicked, __ATOMIC_ACQUIRE) && !stopping(cpu))
         return;
     cpu->want_exit = false;
@@ -161,35 +162,54 @@ static bool timed_out(struct hv_cpu *cpu)
     return uc_query(cpu->uc, UC_QUERY_TIMEOUT, &t) == UC_ERR_OK && t;
 }
 
-static void set_stepping(struct hv_cpu *cpu, bool on, bool *stepping)
+/* Drops every translated block, so that a hook added or removed since
+ * applies to code run from now on. tb_flush (uc_ctl_flush_tlb) would take
+ * seconds the first time in unicorn 2.0.1 (it clears the whole code buffer;
+ * measured 13 s), invalidating the 4 GiB range takes some 16 ms. */
+static void retranslate(struct hv_cpu *cpu)
 {
-    if (on == *stepping)
+    uc_ctl_remove_cache(cpu->uc, 0, 0xffffffffull);
+}
+
+/* While the hypercall MSR write is awaited: before each instruction. */
+static void on_watch(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque)
+{
+    struct hv_cpu *cpu = opaque;
+
+    (void)uc, (void)size;
+    if (!cpu->msr_watch)
         return;
-    /* translated blocks carry the instruction-count check or not: drop them */
-    uc_ctl_flush_tlb(cpu->uc);
-    *stepping = on;
+    cpu->msr_watch--;
+    if (hv_cpu_wrmsr_at(cpu, addr) || !cpu->msr_watch)
+        cpu->want_exit = true; /* done: the hook goes at the next block */
+}
+
+/* Adds or removes the watch hook as msr_watch says. */
+static int follow_msr_watch(struct hv_cpu *cpu)
+{
+    if (cpu->msr_watch && !cpu->watch_hook) {
+        if (uc_hook_add(cpu->uc, &cpu->watch_hook, UC_HOOK_CODE, (void *)on_watch, cpu, 1, 0) !=
+            UC_ERR_OK)
+            return -EINVAL;
+        retranslate(cpu);
+    } else if (!cpu->msr_watch && cpu->watch_hook) {
+        uc_hook_del(cpu->uc, cpu->watch_hook);
+        cpu->watch_hook = 0;
+        retranslate(cpu);
+    }
+    return 0;
 }
 
 /* One uc_emu_start and what its end means; false: the vCPU is done. */
-static bool run_once(struct hv_cpu *cpu, bool *stepping)
+static bool run_once(struct hv_cpu *cpu)
 {
-    uint64_t count = 0, timeout = 0, pc = 0;
+    uint64_t timeout = 0;
     uint32_t eip;
-    uint8_t insn = 0;
     uc_err err;
 
-    if (cpu->msr_watch) {
-        cpu->msr_watch_first = false;
-        set_stepping(cpu, true, stepping);
-        if (hv_cpu_wrmsr_next(cpu))
-            return cpu->exit != HV_EXIT_CRASH;
-        count = 1;
-        cpu->msr_watch--;
-        /* the one instruction about to run: HLT or not */
-        if (hv_cpu_pc(cpu, &pc) || uc_mem_read(cpu->uc, pc, &insn, 1) != UC_ERR_OK)
-            insn = 0;
-    } else {
-        set_stepping(cpu, false, stepping);
+    if (!cpu->msr_watch_first && follow_msr_watch(cpu)) {
+        hv_cpu_crash(cpu, "cannot watch for the hypercall MSR write");
+        return false;
     }
     if (pending(cpu))
         timeout = PENDING_SLICE;
@@ -197,7 +217,7 @@ static bool run_once(struct hv_cpu *cpu, bool *stepping)
     /* from here on a kick stops the emulator at its next block */
     __atomic_store_n(&cpu->kicked, false, __ATOMIC_RELEASE);
     eip = hv_cpu_reg(cpu, UC_X86_REG_EIP);
-    err = uc_emu_start(cpu->uc, eip, UNTIL_NEVER, timeout, count);
+    err = uc_emu_start(cpu->uc, eip, UNTIL_NEVER, timeout, 0);
     cpu->want_exit = false;
     HV_CPU_STAT(cpu, exits);
     if (err == UC_ERR_INSN_INVALID && cpu->exit == HV_EXIT_NONE) {
@@ -213,13 +233,14 @@ static bool run_once(struct hv_cpu *cpu, bool *stepping)
     }
     /* the first stop after CPUID leaf 0x40000002: its block may have run
      * the WRMSR already */
-    if (cpu->msr_watch && cpu->msr_watch_first &&
-        (cpu->exit == HV_EXIT_KICK || cpu->exit == HV_EXIT_NONE)) {
-        enum hv_cpu_exit was = cpu->exit;
-
+    if (cpu->msr_watch_first) {
         cpu->msr_watch_first = false;
-        if (!hv_cpu_wrmsr_passed(cpu, cpu->cpuid_pc) || cpu->exit != HV_EXIT_EXCEPTION)
-            cpu->exit = was;
+        if (cpu->exit == HV_EXIT_KICK || cpu->exit == HV_EXIT_NONE) {
+            enum hv_cpu_exit was = cpu->exit;
+
+            if (!hv_cpu_wrmsr_passed(cpu, cpu->cpuid_pc) || cpu->exit != HV_EXIT_EXCEPTION)
+                cpu->exit = was;
+        }
     }
     switch (cpu->exit) {
     case HV_EXIT_CRASH:
@@ -228,9 +249,7 @@ static bool run_once(struct hv_cpu *cpu, bool *stepping)
         cpu->exit = HV_EXIT_NONE;
         return hv_cpu_deliver_exception(cpu) == 0;
     case HV_EXIT_NONE:
-        if (count)
-            cpu->halted = insn == 0xf4 && hv_cpu_reg(cpu, UC_X86_REG_EIP) == eip + 1;
-        else if (!(timeout && timed_out(cpu)))
+        if (!(timeout && timed_out(cpu)))
             cpu->halted = after_hlt(cpu);
         return true;
     default:
@@ -242,7 +261,6 @@ static void *vcpu_thread(void *arg)
 {
     struct hv_cpu *cpu = arg;
     struct mockhv *hv = cpu->set->hv;
-    bool stepping = false;
 
     for (;;) {
         if (stopping(cpu) || cpu->end.state != MOCKHV_HVM_RUNNING) {
@@ -267,7 +285,7 @@ static void *vcpu_thread(void *arg)
             halt_wait(cpu);
             continue;
         }
-        if (!run_once(cpu, &stepping))
+        if (!run_once(cpu))
             break;
     }
     if (cpu->set->cfg.ended)
@@ -369,12 +387,19 @@ void hv_cpus_kick(struct hv_cpus *c, unsigned vcpu)
     __atomic_store_n(&cpu->kicked, true, __ATOMIC_RELEASE);
 }
 
-void hv_cpus_stop(struct hv_cpus *c)
+void hv_cpus_request_stop(struct hv_cpus *c)
 {
+    if (!c)
+        return;
     for (unsigned i = 0; i < c->nr; i++) {
         __atomic_store_n(&c->cpu[i].stop, true, __ATOMIC_RELEASE);
         hv_cpus_kick(c, i);
     }
+}
+
+void hv_cpus_stop(struct hv_cpus *c)
+{
+    hv_cpus_request_stop(c);
     if (c->plat.interrupt_waits)
         c->plat.interrupt_waits(c->cfg.opaque);
     for (unsigned i = 0; i < c->nr; i++) {
@@ -392,12 +417,9 @@ void hv_cpus_destroy(struct hv_cpus *c)
     for (unsigned i = 0; i < c->nr; i++) {
         struct hv_cpu *cpu = &c->cpu[i];
 
-        if (cpu->uc) {
-            hv_cpu_unmap_memory(cpu);
+        if (cpu->uc)
             uc_close(cpu->uc);
-        }
-        free(cpu->maps);
-        free(cpu->holes);
+        hv_cpu_free_memory(cpu);
     }
     free(c);
 }
@@ -412,6 +434,11 @@ void hv_cpus_stats(struct hv_cpus *c, struct mockhv_hvm_stats *out)
     out->instructions = 0;
     for (unsigned i = 0; i < c->nr; i++)
         out->instructions += __atomic_load_n(&c->cpu[i].insns, __ATOMIC_RELAXED);
+}
+
+uint64_t hv_cpus_last_block(struct hv_cpus *c, unsigned vcpu)
+{
+    return vcpu < c->nr ? __atomic_load_n(&c->cpu[vcpu].last_block, __ATOMIC_RELAXED) : 0;
 }
 
 const struct mockhv_hvm_result *hv_cpus_result(struct hv_cpus *c, unsigned vcpu)

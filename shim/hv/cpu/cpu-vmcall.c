@@ -12,10 +12,12 @@
  * ignores a write to an MSR it does not know, so that write would vanish.
  * Instead, once the guest has read leaf 0x40000002, the vCPU leaves the
  * emulator at the next block boundary (a hook cannot stop mid-block with
- * a consistent eip) and then executes one instruction at a time
- * (uc_emu_start with a count of 1, after flushing the translated blocks so
- * that the count is honoured) for at most MSR_WATCH_INSNS instructions; a
- * WRMSR with ecx = the MSR is emulated here before unicorn sees it.
+ * a consistent eip) and then runs with a code hook (before every
+ * instruction, its blocks translated anew) for at most MSR_WATCH_INSNS
+ * instructions; a WRMSR with ecx = the MSR is emulated there before
+ * unicorn sees it, and the hook goes again. (uc_emu_start's instruction
+ * count would do the same but unicorn then drops its whole translation
+ * cache on the way back, which costs seconds.)
  * hvmloader's init_hypercalls() loops over the pages, so a branch ends the
  * block between its CPUID and its WRMSR and this is exact. A WRMSR in the
  * very block of the CPUID has already run (as a no-op) at the boundary:
@@ -103,11 +105,19 @@ static bool emulate_wrmsr(struct hv_cpu *cpu, uint32_t back)
     return true;
 }
 
-bool hv_cpu_wrmsr_next(struct hv_cpu *cpu)
+bool hv_cpu_wrmsr_at(struct hv_cpu *cpu, uint64_t addr)
 {
     uint8_t b[2];
 
-    return read_insn(cpu, b, sizeof(b)) && b[0] == 0x0f && b[1] == 0x30 && emulate_wrmsr(cpu, 0);
+    if (uc_mem_read(cpu->uc, addr, b, sizeof(b)) != UC_ERR_OK || b[0] != 0x0f || b[1] != 0x30 ||
+        !emulate_wrmsr(cpu, 0))
+        return false;
+    if (cpu->exit == HV_EXIT_EXCEPTION) {
+        /* not run: stop at the WRMSR itself (an eip write restarts there) */
+        hv_cpu_set_reg(cpu, UC_X86_REG_EIP, hv_cpu_reg(cpu, UC_X86_REG_EIP));
+        cpu->want_exit = true;
+    }
+    return true;
 }
 
 bool hv_cpu_wrmsr_passed(struct hv_cpu *cpu, uint64_t cpuid_pc)

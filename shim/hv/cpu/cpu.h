@@ -60,10 +60,14 @@ int hv_cpus_create(struct hv_cpus **out, struct mockhv *hv, const struct hv_cpu_
 int hv_cpus_start(struct hv_cpus *c);
 /* The platform has an interrupt for vcpu: it leaves emulation to take it. */
 void hv_cpus_kick(struct hv_cpus *c, unsigned vcpu);
+/* Asks every vCPU to stop at its next block (or wake-up); returns at once. */
+void hv_cpus_request_stop(struct hv_cpus *c);
 /* Stops every vCPU (interrupting its waits) and joins the threads. */
 void hv_cpus_stop(struct hv_cpus *c);
 void hv_cpus_destroy(struct hv_cpus *c);
 void hv_cpus_stats(struct hv_cpus *c, struct mockhv_hvm_stats *out);
+/* Linear address of the last block vcpu entered (0 before it ran). */
+uint64_t hv_cpus_last_block(struct hv_cpus *c, unsigned vcpu);
 /* How vCPU vcpu ended (state MOCKHV_HVM_RUNNING while it runs); only
  * stable once its `ended` callback ran. */
 const struct mockhv_hvm_result *hv_cpus_result(struct hv_cpus *c, unsigned vcpu);
