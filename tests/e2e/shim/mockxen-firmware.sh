@@ -3,7 +3,9 @@
 # hvmloader booted on the mock with ioreqd as the device model. A device
 # other than a PIIX3 at 00:01.0 trips hvmloader's assertion in pci.c; it
 # asks Xen for SHUTDOWN_crash, which mockxen reports with exit 1, after
-# the banner and the PCI scan: an end that does not depend on timing.
+# the banner and the PCI scan: an end that does not depend on timing. And
+# a whole boot: hvmloader, SeaBIOS, a boot sector read from ioreqd's
+# virtio-blk, which halts with interrupts disabled: exit 0.
 # Usage: mockxen-firmware.sh MOCKXEN IOREQD
 set -u
 MOCKXEN=$1
@@ -47,6 +49,28 @@ has "$tmp/fw.log" "PCI-ISA link 0 routed to IRQ5" "PCI set-up"
 has "$tmp/fw.log" "HVMLoader assertion '(devfn != PCI_ISA_DEVFN)" "the scan met ioreqd's device"
 has "$tmp/err" "mockxen: the domain shut down: crash" "verdict"
 grep -q "pci-config [1-9]" "$tmp/err" || { echo "FAIL: no config ioreqs counted" >&2; fails=$((fails + 1)); }
+
+# A disk whose boot sector prints a line to port 0xe9 and halts with
+# interrupts disabled: mov $msg,%si; mov $0xe9,%dx; 1: lodsb; test %al,%al;
+# jz 2f; out %al,(%dx); jmp 1b; 2: cli; hlt; msg: "boot sector reached\n".
+boot_disk() {
+    # shellcheck disable=SC2059 # the format is the data
+    printf '\276\020\174\272\351\000\254\204\300\164\003\356\353\370\372\364boot sector reached\n\000' >"$1"
+    dd if=/dev/zero bs=1 count=$((510 - 37)) 2>/dev/null >>"$1"
+    printf '\125\252' >>"$1"
+    dd if=/dev/zero bs=512 count=2047 2>/dev/null >>"$1"
+}
+boot_disk "$tmp/disk.img"
+check 0 "hvmloader, SeaBIOS and a boot sector from ioreqd's virtio-blk" "$MOCKXEN" --domid 7 \
+    --memory 128M --firmware --timeout 300 --firmware-log "$tmp/boot.log" \
+    --libdir "$IOREQD_SHIM_LIBDIR" -- "$IOREQD" --domid 7 --foreground --control-socket none \
+    --device host-bridge --device xen-platform,bdf=03.0 \
+    --device "virtio-blk,file=$tmp/disk.img,bdf=04.0"
+has "$tmp/boot.log" "Invoking SeaBIOS ..." "hvmloader's hand-over"
+has "$tmp/boot.log" "found virtio-blk at 00:04.0" "SeaBIOS's PCI scan"
+has "$tmp/boot.log" "Booting from 0000:7c00" "SeaBIOS read the boot sector"
+has "$tmp/boot.log" "boot sector reached" "the boot sector ran"
+has "$tmp/err" "mockxen: vCPU 0 halted with interrupts disabled" "verdict"
 
 check 1 "missing hvmloader" "$MOCKXEN" --domid 6 --firmware --hvmloader "$tmp/none" \
     --libdir "$IOREQD_SHIM_LIBDIR" -- "$IOREQD" --domid 6 --foreground --control-socket none \
