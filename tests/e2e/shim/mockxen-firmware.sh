@@ -4,8 +4,9 @@
 # other than a PIIX3 at 00:01.0 trips hvmloader's assertion in pci.c; it
 # asks Xen for SHUTDOWN_crash, which mockxen reports with exit 1, after
 # the banner and the PCI scan: an end that does not depend on timing. And
-# a whole boot: hvmloader, SeaBIOS, a boot sector read from ioreqd's
-# virtio-blk, which halts with interrupts disabled: exit 0.
+# a whole boot on two vCPUs: hvmloader (which starts the AP), SeaBIOS, a
+# boot sector read from ioreqd's virtio-blk, which halts with interrupts
+# disabled: exit 0.
 # Usage: mockxen-firmware.sh MOCKXEN IOREQD
 set -u
 MOCKXEN=$1
@@ -62,10 +63,11 @@ boot_disk() {
 }
 boot_disk "$tmp/disk.img"
 check 0 "hvmloader, SeaBIOS and a boot sector from ioreqd's virtio-blk" "$MOCKXEN" --domid 7 \
-    --memory 128M --firmware --timeout 300 --firmware-log "$tmp/boot.log" \
+    --vcpus 2 --memory 128M --firmware --timeout 300 --firmware-log "$tmp/boot.log" \
     --libdir "$IOREQD_SHIM_LIBDIR" -- "$IOREQD" --domid 7 --foreground --control-socket none \
     --device host-bridge --device xen-platform,bdf=03.0 \
     --device "virtio-blk,file=$tmp/disk.img,bdf=04.0"
+has "$tmp/boot.log" " - CPU1 ... done." "the AP started by INIT and SIPI"
 has "$tmp/boot.log" "Invoking SeaBIOS ..." "hvmloader's hand-over"
 has "$tmp/boot.log" "found virtio-blk at 00:04.0" "SeaBIOS's PCI scan"
 has "$tmp/boot.log" "Booting from 0000:7c00" "SeaBIOS read the boot sector"
