@@ -16,6 +16,7 @@ enum {
     OPT_RUNAS,
     OPT_CHROOT,
     OPT_NO_SECCOMP,
+    OPT_BESIDE_QEMU,
 };
 
 static const struct option long_options[] = {
@@ -30,6 +31,7 @@ static const struct option long_options[] = {
     {.name = "runas", .has_arg = required_argument, .val = OPT_RUNAS},
     {.name = "chroot", .has_arg = required_argument, .val = OPT_CHROOT},
     {.name = "no-seccomp", .has_arg = no_argument, .val = OPT_NO_SECCOMP},
+    {.name = "beside-qemu", .has_arg = required_argument, .val = OPT_BESIDE_QEMU},
     {.name = "help", .has_arg = no_argument, .val = 'h'},
     {.name = "version", .has_arg = no_argument, .val = 'V'},
     {0},
@@ -60,6 +62,9 @@ void cmdline_usage(FILE *out, const char *prog)
             "                         and run as USER (see SECURITY in ioreqd(8))\n"
             "      --chroot DIR       after set-up, chroot into DIR\n"
             "      --no-seccomp       do not install the system-call filter\n"
+            "      --beside-qemu yes|no|auto\n"
+            "                         whether QEMU serves the guest too (default auto:\n"
+            "                         when its device-model state key exists)\n"
             "  -h, --help             show this help and exit\n"
             "  -V, --version          show the version and exit\n"
             "\n"
@@ -166,6 +171,10 @@ int cmdline_parse(int argc, char *const argv[], struct ioreqd_settings *s, char 
             break;
         case OPT_NO_SECCOMP:
             s->seccomp = 0;
+            break;
+        case OPT_BESIDE_QEMU:
+            if (settings_parse_beside_qemu(optarg, &s->beside_qemu))
+                return bad_value(errbuf, errlen, "--beside-qemu", optarg, "yes, no or auto");
             break;
         case 'h':
             action = CMDLINE_HELP;

@@ -27,6 +27,7 @@ enum conf_key {
     CONF_RUNAS,
     CONF_CHROOT,
     CONF_SECCOMP,
+    CONF_BESIDE_QEMU,
     CONF_NR_KEYS,
 };
 
@@ -41,6 +42,7 @@ static const char *const conf_key_names[CONF_NR_KEYS] = {
     [CONF_RUNAS] = "runas",
     [CONF_CHROOT] = "chroot",
     [CONF_SECCOMP] = "seccomp",
+    [CONF_BESIDE_QEMU] = "beside-qemu",
 };
 
 struct conf_parser {
@@ -116,6 +118,10 @@ static int conf_apply(struct conf_parser *p, int key, const char *value)
     case CONF_SECCOMP:
         if (settings_parse_bool(value, &s->seccomp))
             return conf_error(p, "invalid seccomp '%s': expected yes or no", value);
+        return 0;
+    case CONF_BESIDE_QEMU:
+        if (settings_parse_beside_qemu(value, &s->beside_qemu))
+            return conf_error(p, "invalid beside-qemu '%s': expected yes, no or auto", value);
         return 0;
     case CONF_LOG_LEVEL:
         if (settings_parse_log_level(value, &s->log_level))

@@ -22,6 +22,7 @@
 #include <event2/event.h>
 
 #include "control.h"
+#include "dm-faults.h"
 #include "log.h"
 #include "server.h"
 
@@ -381,6 +382,14 @@ void control_json_ioreq_stats(struct control_buf *b, const struct ioreq_stats *s
     control_json_uint(b, "dirty_reports", st->gmem.dirty_reports);
     control_json_end_object(b);
     control_json_int(b, "timeoffset", st->timeoffset);
+}
+
+void control_json_faults(struct control_buf *b, const struct dm_faults *faults)
+{
+    control_json_begin_object(b, "faults");
+    for (unsigned c = 0; c < DM_FAULT_COUNT; c++)
+        control_json_uint(b, dm_fault_name((enum dm_fault)c), faults ? faults->count[c] : 0);
+    control_json_end_object(b);
 }
 
 /* ---- server ---- */

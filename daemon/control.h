@@ -45,6 +45,9 @@
  *             "mapcache": {"hits","misses","evictions","invalidations",
  *                          "faults","mapped_bytes","dirty_reports"},
  *             "timeoffset": seconds;
+ *           what control_json_faults() writes:
+ *             "faults": {"pci_no_function", "pci_config_past_end", ...}
+ *           (every cause of dm-faults.h, in its order, 0 included);
  *           and "devices": an array of {"index", "type",
  *           "requests": {"reads","writes","config_reads","config_writes"},
  *           and, when the device counts things,
@@ -62,6 +65,7 @@
 #include "compiler.h"
 
 struct event_base;
+struct dm_faults;
 struct ioreq_stats;
 struct ioreq_vcpu_stats;
 
@@ -117,6 +121,9 @@ void control_json_null(struct control_buf *b, const char *key);
 /* The stats members listed above, for `nr` vCPUs of `per_vcpu`. */
 void control_json_ioreq_stats(struct control_buf *b, const struct ioreq_stats *st,
                               const struct ioreq_vcpu_stats *per_vcpu, unsigned nr);
+
+/* "faults": the device-level faults by cause (every cause; NULL counts as all 0). */
+void control_json_faults(struct control_buf *b, const struct dm_faults *faults);
 
 /*
  * The daemon's side. status and stats append the members of the reply

@@ -31,6 +31,8 @@ struct ioreqd_params {
      * left out, as it could not be kept current.
      */
     bool xenstore_stays;
+    /* enum ioreqd_beside_qemu (settings.h); beside-qemu.h says what it changes */
+    int beside_qemu;
 };
 
 /*

@@ -20,6 +20,7 @@ void settings_init(struct ioreqd_settings *s)
     s->log_sink = -1;
     s->log_level = -1;
     s->seccomp = -1;
+    s->beside_qemu = -1;
 }
 
 static void free_devices(struct ioreqd_settings *s)
@@ -104,6 +105,8 @@ void settings_merge(struct ioreqd_settings *base, struct ioreqd_settings *over)
     move_string(&base->chroot_dir, &over->chroot_dir);
     if (over->seccomp >= 0)
         base->seccomp = over->seccomp;
+    if (over->beside_qemu >= 0)
+        base->beside_qemu = over->beside_qemu;
     if (over->nr_devices) {
         free_devices(base);
         base->devices = over->devices;
@@ -165,5 +168,19 @@ int settings_parse_log_level(const char *text, int *level)
     if (v < 0)
         return -EINVAL;
     *level = v;
+    return 0;
+}
+
+int settings_parse_beside_qemu(const char *text, int *value)
+{
+    int yes;
+
+    if (text && !strcasecmp(text, "auto")) {
+        *value = IOREQD_QEMU_DETECT;
+        return 0;
+    }
+    if (settings_parse_bool(text, &yes))
+        return -EINVAL;
+    *value = yes ? IOREQD_QEMU_BESIDE : IOREQD_QEMU_ALONE;
     return 0;
 }

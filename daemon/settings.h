@@ -19,6 +19,16 @@ enum ioreqd_exit {
     IOREQD_EXIT_USAGE = 2,   /* bad command line, configuration file or device spec */
 };
 
+/*
+ * Whether QEMU serves the same guest (its keys, lines and ports are then
+ * off limits): found out from xenstore at start-up, or said.
+ */
+enum ioreqd_beside_qemu {
+    IOREQD_QEMU_DETECT = 0, /* beside QEMU when its device-model state key exists */
+    IOREQD_QEMU_ALONE,
+    IOREQD_QEMU_BESIDE,
+};
+
 /* First domid Xen reserves for itself (DOMID_FIRST_RESERVED). */
 #define SETTINGS_DOMID_LIMIT 0x7ff0
 
@@ -40,6 +50,7 @@ struct ioreqd_settings {
     char *runas;          /* "user[:group]" to run as after set-up; NULL: stay root */
     char *chroot_dir;     /* directory to chroot into after set-up; NULL: none */
     int seccomp;          /* -1 unset (on), 0, 1 */
+    int beside_qemu;      /* -1 unset (detect), enum ioreqd_beside_qemu */
 };
 
 void settings_init(struct ioreqd_settings *s);
@@ -63,5 +74,7 @@ int settings_parse_domid(const char *text, int *domid) must_check;
 int settings_parse_bool(const char *text, int *value) must_check;
 int settings_parse_log_sink(const char *text, int *sink) must_check;
 int settings_parse_log_level(const char *text, int *level) must_check;
+/* "yes", "no" or "auto" → enum ioreqd_beside_qemu. */
+int settings_parse_beside_qemu(const char *text, int *value) must_check;
 
 #endif

@@ -291,8 +291,13 @@ static void blk_reset(struct vq_fuzz *f)
 {
     struct virtio_dev *vdev = vblk_vdev(f->blk);
 
-    /* What virtio-pci does on a status write of 0, then a driver bringing the queue back. */
-    vdev->ops->reset(vdev);
+    /*
+     * What virtio-pci does on a status write of 0, then a driver bringing the
+     * queue back once device_status reads 0: here when the backend gave back
+     * what was in flight.
+     */
+    if (vdev->ops->reset(vdev) == VIRTIO_RESET_PENDING)
+        vdev->ops->quiesce(vdev);
     FZ_CHECK(mem_blk_pending(f->be) == 0);
     virtq_stop(&f->vq);
     FZ_CHECK(vdev->ops->set_features(vdev, f->blk_features) == 0);

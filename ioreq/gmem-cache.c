@@ -336,11 +336,12 @@ static void dirty_flush_locked(struct gmem_cache *c)
     if (!c->nr_dirty)
         return;
     if (ops->modified_bulk) {
-        ops->modified_bulk(c->mapper.opaque, c->dirty, c->nr_dirty);
+        c->stats.dirty_refused += ops->modified_bulk(c->mapper.opaque, c->dirty, c->nr_dirty);
         c->stats.dirty_reports++;
     } else if (ops->modified) {
         for (unsigned i = 0; i < c->nr_dirty; i++)
-            ops->modified(c->mapper.opaque, c->dirty[i].gfn, c->dirty[i].nr);
+            c->stats.dirty_refused +=
+                ops->modified(c->mapper.opaque, c->dirty[i].gfn, c->dirty[i].nr);
         c->stats.dirty_reports += c->nr_dirty;
     }
     c->nr_dirty = 0;
@@ -386,7 +387,8 @@ static void report_modified(struct gmem_cache *c, uint64_t gpa, size_t len)
     if (c->dirty_wake) {
         dirty_collect(c, first, last - first + 1);
     } else if (c->mapper.ops->modified) {
-        c->mapper.ops->modified(c->mapper.opaque, first, last - first + 1);
+        c->stats.dirty_refused +=
+            c->mapper.ops->modified(c->mapper.opaque, first, last - first + 1);
         c->stats.dirty_reports++;
     }
 }

@@ -49,10 +49,13 @@ struct gmem_mapper_ops {
      */
     void *(*map)(void *opaque, uint64_t gfn, size_t nr, int *err);
     void (*unmap)(void *opaque, void *addr, size_t nr);
-    /* Guest frames [gfn, gfn + nr) were written (dirty log for migration). */
-    void (*modified)(void *opaque, uint64_t gfn, uint64_t nr);
+    /*
+     * Guest frames [gfn, gfn + nr) were written (dirty log for migration).
+     * Returns how many of them the hypervisor refused to log.
+     */
+    uint64_t (*modified)(void *opaque, uint64_t gfn, uint64_t nr);
     /* The same for several runs in one call; NULL: one modified() per run. */
-    void (*modified_bulk)(void *opaque, const struct gmem_extent *ext, unsigned nr);
+    uint64_t (*modified_bulk)(void *opaque, const struct gmem_extent *ext, unsigned nr);
     /* Releases the mapper itself; called by gmem_free(). May be NULL. */
     void (*free)(void *opaque);
     /* Milliseconds of a monotonic clock; NULL: CLOCK_MONOTONIC. Tests set it. */

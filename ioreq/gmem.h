@@ -33,6 +33,7 @@ struct gmem_stats {
     uint64_t faults;        /* accesses refused: unmapped or invalid frames */
     uint64_t mapped_bytes;  /* bytes currently mapped */
     uint64_t dirty_reports; /* modified-memory calls made to the hypervisor */
+    uint64_t dirty_refused; /* frames the hypervisor refused to log, after retrying the rest */
 };
 
 struct gmem_ops {

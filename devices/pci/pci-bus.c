@@ -76,6 +76,7 @@ static bool apply_changes(struct pci_dev *dev, const struct pci_range_change *ch
         };
         int rc = io_map(dev->bus->io, &r);
         if (rc) {
+            dm_fault_count(&dev->bus->faults, DM_FAULT_PCI_BAR_REFUSED);
             log_guest("%s: %s at %#" PRIx64 "+%#" PRIx64 " not mapped: %s", dev_name(dev),
                       bar->name, ch[i].base, ch[i].len, strerror(-rc));
             continue;
@@ -150,11 +151,14 @@ int pci_bus_add(struct pci_bus *bus, struct pci_dev *dev, int devfn, char *errbu
     int rc;
 
     if (devfn < 0) {
-        for (unsigned slot = 1; slot < 32 && devfn < 0; slot++)
+        for (unsigned slot = PCI_DEFAULT_FIRST_SLOT; slot < 32 && devfn < 0; slot++)
             if (!slot_owner(bus, slot))
                 devfn = (int)(slot << 3);
         if (devfn < 0) {
-            snprintf(errbuf, errlen, "%s: no free PCI slot on bus 00", dev_name(dev));
+            snprintf(errbuf, errlen,
+                     "%s: no free PCI slot on bus 00 among the default slots %02x-1f "
+                     "(place it with bdf=)",
+                     dev_name(dev), PCI_DEFAULT_FIRST_SLOT);
             return -ENOSPC;
         }
     }
@@ -221,6 +225,17 @@ void pci_bus_remove(struct pci_bus *bus, struct pci_dev *dev)
     pci_dev_release(dev);
 }
 
+struct dm_faults *pci_bus_faults(struct pci_bus *bus)
+{
+    return &bus->faults;
+}
+
+void pci_dev_fault(struct pci_dev *dev, enum dm_fault cause)
+{
+    if (dev->bus)
+        dm_fault_count(&dev->bus->faults, cause);
+}
+
 struct pci_dev *pci_bus_find(struct pci_bus *bus, uint32_t sbdf)
 {
     if (!bus || sbdf > 0xff)
@@ -238,14 +253,32 @@ static bool cfg_access_ok(const struct pci_dev *dev, unsigned reg, unsigned size
     return reg < dev->cfg_size && size <= dev->cfg_size - reg;
 }
 
+/* Counts a config access cfg_access_ok() refused, by why. */
+static void cfg_refused(struct pci_dev *dev, unsigned reg, unsigned size)
+{
+    bool size_ok = (size == 1 || size == 2 || size == 4) && (reg & 3) + size <= 4;
+
+    pci_dev_fault(dev, size_ok ? DM_FAULT_PCI_CONFIG_PAST_END : DM_FAULT_PCI_CONFIG_BAD_SIZE);
+}
+
+/* A config cycle for a function nothing is at (the legacy window, or a raw request). */
+static void cfg_no_function(void *opaque)
+{
+    if (opaque)
+        dm_fault_count(&((struct pci_bus *)opaque)->faults, DM_FAULT_PCI_NO_FUNCTION);
+}
+
 uint32_t pci_bus_cfg_read(void *opaque, uint32_t sbdf, unsigned reg, unsigned size)
 {
     struct pci_dev *dev = pci_bus_find(opaque, sbdf);
     uint32_t value = 0;
 
-    if (!dev)
+    if (!dev) {
+        cfg_no_function(opaque);
         return (uint32_t)io_all_ones(size > 4 ? 4 : size);
+    }
     if (!cfg_access_ok(dev, reg, size)) {
+        cfg_refused(dev, reg, size);
         if (reg < PCI_CFG_SPACE_EXP_SIZE && (size == 1 || size == 2 || size == 4) &&
             (reg & 3) + size <= 4)
             return (uint32_t)io_all_ones(size); /* beyond the decoded space: no log */
@@ -266,9 +299,12 @@ void pci_bus_cfg_write(void *opaque, uint32_t sbdf, unsigned reg, unsigned size,
 {
     struct pci_dev *dev = pci_bus_find(opaque, sbdf);
 
-    if (!dev)
+    if (!dev) {
+        cfg_no_function(opaque);
         return;
+    }
     if (!cfg_access_ok(dev, reg, size)) {
+        cfg_refused(dev, reg, size);
         if (reg >= dev->cfg_size && reg < PCI_CFG_SPACE_EXP_SIZE)
             return;
         log_guest("%s: config write of %u bytes at %#x dropped", dev_name(dev), size, reg);

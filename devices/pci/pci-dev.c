@@ -331,16 +331,10 @@ unsigned pci_cap_find(const struct pci_dev *dev, uint8_t cap_id)
     return 0;
 }
 
-static uint32_t msi_mask_reg(const struct pci_dev *dev)
-{
-    return dev->msi.cap && dev->msi.per_vector_mask ? pci_cfg_get32(dev, dev->msi.cap + 0x10) : 0;
-}
-
 void pci_dev_cfg_write_default(struct pci_dev *dev, unsigned reg, unsigned size, uint32_t value)
 {
     uint16_t old_cmd = pci_cfg_get16(dev, PCI_COMMAND);
     uint16_t old_msi_ctrl = dev->msi.cap ? pci_cfg_get16(dev, dev->msi.cap + 2) : 0;
-    uint32_t old_msi_mask = msi_mask_reg(dev);
     uint16_t old_msix_ctrl = dev->msix.cap ? pci_cfg_get16(dev, dev->msix.cap + 2) : 0;
 
     if (size > 4 || reg >= dev->cfg_size || size > dev->cfg_size - reg)
@@ -360,7 +354,7 @@ void pci_dev_cfg_write_default(struct pci_dev *dev, unsigned reg, unsigned size,
     if ((old_cmd ^ pci_cfg_get16(dev, PCI_COMMAND)) & PCI_COMMAND_INTX_DISABLE)
         pci_intx_update(dev);
     if (dev->msi.cap)
-        pci_msi_cfg_written(dev, reg, size, old_msi_ctrl, old_msi_mask);
+        pci_msi_cfg_written(dev, reg, size, old_msi_ctrl);
     if (dev->msix.cap)
         pci_msix_cfg_written(dev, reg, size, old_msix_ctrl);
 }

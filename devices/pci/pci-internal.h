@@ -13,6 +13,7 @@ struct pci_bus {
     struct pci_dev *devs[256]; /* by devfn, bus 0 of segment 0 */
     uint32_t cf8;              /* legacy address latch */
     bool legacy_pio;
+    struct dm_faults faults; /* what the bus and its devices refused, by cause */
 };
 
 static inline bool pci_ranges_overlap(unsigned a, unsigned alen, unsigned b, unsigned blen)
@@ -26,8 +27,7 @@ void pci_bus_sync_bars(struct pci_dev *dev);
 /* pci-irq.c */
 void pci_intx_update(struct pci_dev *dev);
 /* A config write of [reg, reg+size) happened; old_* are the values before it. */
-void pci_msi_cfg_written(struct pci_dev *dev, unsigned reg, unsigned size, uint16_t old_ctrl,
-                         uint32_t old_mask);
+void pci_msi_cfg_written(struct pci_dev *dev, unsigned reg, unsigned size, uint16_t old_ctrl);
 void pci_msix_cfg_written(struct pci_dev *dev, unsigned reg, unsigned size, uint16_t old_ctrl);
 void pci_msix_reset(struct pci_dev *dev);
 /* MSI-X table/PBA: true if [offset, offset+size) of BAR `bar` touches them (then it is served). */

@@ -5,6 +5,15 @@
  * function mask, per-vector mask, pending bits). Messages and INTx levels go
  * to the bus's dm_platform; a masked message is remembered as pending and
  * sent when unmasked.
+ *
+ * On Xen a message with vector 0 is no interrupt vector but a pirq: Xen's
+ * hvm_inject_msi takes the pirq from the destination ID and the upper
+ * address and raises the event channel the guest bound to it. Guests that
+ * take MSIs that way (Linux's xen_hvm_setup_msi_irqs, used unless Xen
+ * offers APIC-register virtualisation) mask the event channel instead and
+ * never clear a Mask bit, so such a message is never held here, whatever
+ * the Mask bits and the function mask say, as QEMU does (msi_is_masked,
+ * msix_vector_masked with xen_is_pirq_msi).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -34,6 +43,14 @@
 #define MSIX_CTRL_ENABLE  0x8000
 #define MSIX_ENTRY_SIZE   16
 #define MSIX_ENTRY_MASKED 0x1
+
+#define MSI_DATA_VECTOR_MASK 0xff
+
+/* A message Xen delivers by pirq (vector 0): its masking is the event channel's. */
+static bool msi_data_is_pirq(uint32_t data)
+{
+    return (data & MSI_DATA_VECTOR_MASK) == 0;
+}
 
 static int platform_msi(struct pci_dev *dev, uint64_t addr, uint32_t data)
 {
@@ -145,6 +162,14 @@ static void msi_set_pending(struct pci_dev *dev, uint32_t pending)
     pci_cfg_set32(dev, dev->msi.cap + MSI_PENDING, pending);
 }
 
+/* The per-vector Mask bits that hold messages: none while the data names a pirq. */
+static uint32_t msi_effective_mask(const struct pci_dev *dev)
+{
+    if (msi_data_is_pirq(pci_cfg_get16(dev, dev->msi.cap + MSI_DATA)))
+        return 0;
+    return pci_cfg_get32(dev, dev->msi.cap + MSI_MASK);
+}
+
 int pci_msi_notify(struct pci_dev *dev, unsigned vector)
 {
     uint32_t bit;
@@ -152,27 +177,27 @@ int pci_msi_notify(struct pci_dev *dev, unsigned vector)
     if (!pci_msi_enabled(dev) || vector >= msi_enabled_vectors(dev))
         return -EINVAL;
     bit = 1u << vector;
-    if (pci_cfg_get32(dev, dev->msi.cap + MSI_MASK) & bit) {
+    if (msi_effective_mask(dev) & bit) {
         msi_set_pending(dev, dev->msi.pending | bit);
         return 1;
     }
     return msi_send(dev, vector);
 }
 
-void pci_msi_cfg_written(struct pci_dev *dev, unsigned reg, unsigned size, uint16_t old_ctrl,
-                         uint32_t old_mask)
+void pci_msi_cfg_written(struct pci_dev *dev, unsigned reg, unsigned size, uint16_t old_ctrl)
 {
     unsigned cap = dev->msi.cap;
     uint16_t ctrl;
-    uint32_t mask, unmasked;
+    uint32_t unmasked;
 
     if (!pci_ranges_overlap(reg, size, cap, MSI_CAP_LEN))
         return;
     ctrl = pci_cfg_get16(dev, cap + MSI_CTRL);
     if ((old_ctrl ^ ctrl) & MSI_CTRL_ENABLE)
         pci_intx_update(dev);
-    mask = pci_cfg_get32(dev, cap + MSI_MASK);
-    unmasked = old_mask & ~mask & dev->msi.pending;
+    /* Pending vectors go out once nothing holds them: a Mask bit cleared, or the data turned
+     * into a pirq message. */
+    unmasked = ~msi_effective_mask(dev) & dev->msi.pending;
     if (!unmasked || !(ctrl & MSI_CTRL_ENABLE))
         return;
     for (unsigned v = 0; v < msi_enabled_vectors(dev); v++) {
@@ -263,9 +288,14 @@ static bool msix_function_masked(const struct pci_dev *dev)
 
 bool pci_msix_masked(const struct pci_dev *dev, unsigned vector)
 {
+    const struct pci_msix_entry *e;
+
     if (!dev->msix.cap || vector >= dev->msix.nr_vectors)
         return true;
-    return msix_function_masked(dev) || (dev->msix.table[vector].ctrl & MSIX_ENTRY_MASKED);
+    e = &dev->msix.table[vector];
+    if (msi_data_is_pirq(e->data))
+        return false;
+    return msix_function_masked(dev) || (e->ctrl & MSIX_ENTRY_MASKED);
 }
 
 static bool msix_pending(const struct pci_dev *dev, unsigned v)
@@ -299,10 +329,10 @@ int pci_msix_notify(struct pci_dev *dev, unsigned vector)
 /* Sends what became deliverable (6.8.2.9: pending messages go out once unmasked). */
 static void msix_flush(struct pci_dev *dev, unsigned first, unsigned count)
 {
-    if (!pci_msix_enabled(dev) || msix_function_masked(dev))
+    if (!pci_msix_enabled(dev))
         return;
     for (unsigned v = first; v < first + count && v < dev->msix.nr_vectors; v++) {
-        if (msix_pending(dev, v) && !(dev->msix.table[v].ctrl & MSIX_ENTRY_MASKED)) {
+        if (msix_pending(dev, v) && !pci_msix_masked(dev, v)) {
             msix_set_pending(dev, v, false);
             msix_send(dev, v);
         }
@@ -350,32 +380,93 @@ static int region_hit(uint64_t offset, unsigned size, uint64_t base, uint64_t le
     return offset >= base && offset + size <= base + len ? 1 : -1;
 }
 
+/*
+ * PCI 3.0 6.8.2: software reads and writes the table and the PBA only with
+ * aligned full DWORDs or aligned full QWORDs; the result of anything else is
+ * undefined. The table and PBA start 8-byte aligned in their BAR and are
+ * multiples of 8 bytes long, so BAR offsets tell the alignment, and no
+ * access aligned so straddles their edges or a 4 KiB boundary.
+ */
+static bool msix_access_ok(uint64_t offset, unsigned size)
+{
+    return (size == 4 || size == 8) && (offset & (size - 1)) == 0;
+}
+
+#define MSIX_PAGE_SIZE 4096u
+
+/*
+ * 6.8.2 also keeps every other register of the function out of the naturally
+ * aligned 4 KiB ranges the table and the PBA reside in: whatever is there
+ * besides them is nothing.
+ */
+static bool msix_pages_hit(uint64_t offset, unsigned size, uint64_t base, uint64_t len)
+{
+    uint64_t start = base & ~(uint64_t)(MSIX_PAGE_SIZE - 1);
+    uint64_t end = (base + len + MSIX_PAGE_SIZE - 1) & ~(uint64_t)(MSIX_PAGE_SIZE - 1);
+
+    return region_hit(offset, size, start, end - start) != 0;
+}
+
+enum msix_where {
+    MSIX_AT_NONE,  /* not ours: the device's */
+    MSIX_AT_TABLE, /* an aligned DWORD or QWORD of the table */
+    MSIX_AT_PBA,   /* an aligned DWORD or QWORD of the PBA */
+    MSIX_AT_EMPTY, /* aligned, in their 4 KiB ranges, outside both */
+    MSIX_AT_BAD,   /* in or across their 4 KiB ranges, not aligned as 6.8.2 asks */
+};
+
+static enum msix_where msix_locate(const struct pci_dev *dev, unsigned bar, uint64_t offset,
+                                   unsigned size)
+{
+    uint64_t tlen = (uint64_t)dev->msix.nr_vectors * MSIX_ENTRY_SIZE;
+    uint64_t plen = msix_pba_len(dev->msix.nr_vectors);
+    bool t = bar == dev->msix.table_bar, p = bar == dev->msix.pba_bar;
+
+    if (!dev->msix.cap)
+        return MSIX_AT_NONE;
+    if (!(t && msix_pages_hit(offset, size, dev->msix.table_offset, tlen)) &&
+        !(p && msix_pages_hit(offset, size, dev->msix.pba_offset, plen)))
+        return MSIX_AT_NONE;
+    if (!msix_access_ok(offset, size))
+        return MSIX_AT_BAD;
+    if (t && region_hit(offset, size, dev->msix.table_offset, tlen))
+        return MSIX_AT_TABLE;
+    if (p && region_hit(offset, size, dev->msix.pba_offset, plen))
+        return MSIX_AT_PBA;
+    return MSIX_AT_EMPTY;
+}
+
+/* Counts and logs an access 6.8.2 leaves undefined; it reads all-ones and writes nothing. */
+static void msix_bad_access(struct pci_dev *dev, const char *what, uint64_t offset, unsigned size)
+{
+    dev->msix.bad_accesses++;
+    pci_dev_fault(dev, DM_FAULT_MSIX_ACCESS_DROPPED);
+    log_guest("%s: MSI-X %s of %u bytes at %#llx is no aligned DWORD or QWORD, ignored",
+              dev->ops ? dev->ops->name : "pci", what, size, (unsigned long long)offset);
+}
+
 bool pci_msix_bar_read(struct pci_dev *dev, unsigned bar, uint64_t offset, unsigned size,
                        uint64_t *value)
 {
-    uint64_t tlen, plen;
-    int t = 0, p = 0;
+    enum msix_where at = msix_locate(dev, bar, offset, size);
 
-    if (!dev->msix.cap)
+    switch (at) {
+    case MSIX_AT_NONE:
         return false;
-    tlen = (uint64_t)dev->msix.nr_vectors * MSIX_ENTRY_SIZE;
-    plen = msix_pba_len(dev->msix.nr_vectors);
-    if (bar == dev->msix.table_bar)
-        t = region_hit(offset, size, dev->msix.table_offset, tlen);
-    if (bar == dev->msix.pba_bar)
-        p = region_hit(offset, size, dev->msix.pba_offset, plen);
-    if (!t && !p)
-        return false;
-    *value = 0;
-    if (t < 0 || p < 0) {
-        log_guest("%s: MSI-X read of %u bytes at %#llx crosses the table/PBA edge",
-                  dev->ops ? dev->ops->name : "pci", size, (unsigned long long)offset);
+    case MSIX_AT_BAD:
+        msix_bad_access(dev, "read", offset, size);
+        /* fall through */
+    case MSIX_AT_EMPTY:
         *value = io_all_ones(size);
         return true;
+    case MSIX_AT_TABLE:
+    case MSIX_AT_PBA:
+        break;
     }
+    *value = 0;
     for (unsigned i = 0; i < size; i++) {
         uint64_t byte;
-        if (t) {
+        if (at == MSIX_AT_TABLE) {
             uint64_t rel = offset + i - dev->msix.table_offset;
             struct pci_msix_entry *e = &dev->msix.table[rel / MSIX_ENTRY_SIZE];
             byte = *entry_word(e, (rel % MSIX_ENTRY_SIZE) / 4) >> (8 * (rel % 4)) & 0xff;
@@ -391,26 +482,20 @@ bool pci_msix_bar_read(struct pci_dev *dev, unsigned bar, uint64_t offset, unsig
 bool pci_msix_bar_write(struct pci_dev *dev, unsigned bar, uint64_t offset, unsigned size,
                         uint64_t value)
 {
-    uint64_t tlen, plen, rel;
-    int t = 0, p = 0;
+    uint64_t rel;
 
-    if (!dev->msix.cap)
+    switch (msix_locate(dev, bar, offset, size)) {
+    case MSIX_AT_NONE:
         return false;
-    tlen = (uint64_t)dev->msix.nr_vectors * MSIX_ENTRY_SIZE;
-    plen = msix_pba_len(dev->msix.nr_vectors);
-    if (bar == dev->msix.table_bar)
-        t = region_hit(offset, size, dev->msix.table_offset, tlen);
-    if (bar == dev->msix.pba_bar)
-        p = region_hit(offset, size, dev->msix.pba_offset, plen);
-    if (!t && !p)
-        return false;
-    if (t < 0 || p < 0) {
-        log_guest("%s: MSI-X write of %u bytes at %#llx crosses the table/PBA edge, dropped",
-                  dev->ops ? dev->ops->name : "pci", size, (unsigned long long)offset);
+    case MSIX_AT_BAD:
+        msix_bad_access(dev, "write", offset, size);
         return true;
+    case MSIX_AT_EMPTY:
+    case MSIX_AT_PBA: /* read-only */
+        return true;
+    case MSIX_AT_TABLE:
+        break;
     }
-    if (p)
-        return true; /* the PBA is read-only */
     rel = offset - dev->msix.table_offset;
     for (unsigned i = 0; i < size; i++) {
         uint64_t r = rel + i;
@@ -420,7 +505,8 @@ bool pci_msix_bar_write(struct pci_dev *dev, unsigned bar, uint64_t offset, unsi
         uint32_t *word = entry_word(e, w);
         *word = (*word & ~m) | ((uint32_t)(value >> (8 * i) << sh) & m);
     }
-    /* An entry's mask bit may have been cleared: send what was pending. */
+    /* An entry's mask bit may have been cleared, or its data turned into a pirq message: send
+     * what was pending. */
     msix_flush(dev, (unsigned)(rel / MSIX_ENTRY_SIZE),
                (unsigned)((rel + size - 1) / MSIX_ENTRY_SIZE - rel / MSIX_ENTRY_SIZE + 1));
     return true;
@@ -460,6 +546,7 @@ void pci_dev_irq_info(const struct pci_dev *dev, struct pci_irq_info *out)
         out->msix_table_offset = dev->msix.table_offset;
         out->msix_pba_bar = dev->msix.pba_bar;
         out->msix_pba_offset = dev->msix.pba_offset;
+        out->msix_bad_accesses = dev->msix.bad_accesses;
     }
 }
 

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "compiler.h"
+#include "dm-faults.h"
 #include "io-range.h"
 #include "platform.h"
 
@@ -173,6 +174,7 @@ struct pci_msix {
     uint32_t pba_offset;
     struct pci_msix_entry *table; /* nr_vectors entries */
     uint64_t *pba;                /* pending bits, one per vector */
+    uint64_t bad_accesses;        /* not an aligned DWORD or QWORD: dropped, read all-ones */
 };
 
 struct pci_dev {
@@ -216,9 +218,22 @@ struct pci_bus *pci_bus_new(struct io_registry *io, struct dm_platform platform)
 void pci_bus_free(struct pci_bus *bus);
 
 /*
- * Places dev at devfn (0..255), or in the lowest free slot 1..31 if devfn < 0
- * (function 0). A slot holds one device: a second one is refused with -EEXIST.
- * Calls ops->init, then the platform's map_pcidev for the SBDF. 0 or -errno,
+ * The first slot a device without bdf= may take. Slots below it belong to
+ * the platform: hvmloader asserts that 00:01.0, when it answers, is the
+ * PIIX3 ISA bridge (8086:7000) and writes its PIRQ routes there; beside
+ * QEMU's xenfv machine, 00:00.0 is its i440FX, 00:01.x its PIIX3 (ISA, IDE,
+ * USB, ACPI), 00:02.0 and 00:03.0 its VGA and Xen platform device, and the
+ * emulated NICs, USB controllers and passed-through devices libxl asks for
+ * take the next free slots. Xen sends a config cycle to the ioreq server
+ * that claimed the function last, so a default placement below this would
+ * take a function away from QEMU.
+ */
+#define PCI_DEFAULT_FIRST_SLOT 0x10
+
+/*
+ * Places dev at devfn (0..255), or in the lowest free slot
+ * PCI_DEFAULT_FIRST_SLOT..31 if devfn < 0 (function 0). A slot holds one device: a second one is
+ * refused with -EEXIST. Calls ops->init, then the platform's map_pcidev for the SBDF. 0 or -errno,
  * errbuf explaining the failure.
  */
 int pci_bus_add(struct pci_bus *bus, struct pci_dev *dev, int devfn, char *errbuf,
@@ -227,6 +242,14 @@ int pci_bus_add(struct pci_bus *bus, struct pci_dev *dev, int devfn, char *errbu
  */
 void pci_bus_remove(struct pci_bus *bus, struct pci_dev *dev);
 struct pci_dev *pci_bus_find(struct pci_bus *bus, uint32_t sbdf);
+/*
+ * The bus's device-level fault counters (dm-faults.h): what the bus
+ * refused (config accesses, BAR placements, MSI-X accesses) and what its
+ * devices count through pci_dev_fault(). Lives as long as the bus.
+ */
+struct dm_faults *pci_bus_faults(struct pci_bus *bus);
+/* Counts a fault of dev's on its bus; nothing while dev is on no bus. */
+void pci_dev_fault(struct pci_dev *dev, enum dm_fault cause);
 
 /* The ioreq_pci_handler entry points (ioreq/server.h): opaque is the bus. */
 uint32_t pci_bus_cfg_read(void *bus, uint32_t sbdf, unsigned reg, unsigned size);
@@ -358,6 +381,7 @@ struct pci_irq_info {
     uint32_t msix_table_offset;
     unsigned msix_pba_bar;
     uint32_t msix_pba_offset;
+    uint64_t msix_bad_accesses; /* table/PBA accesses not an aligned DWORD or QWORD */
 };
 
 /* One MSI-X table entry as the guest wrote it. */

@@ -277,8 +277,11 @@ static int xen_platform_create(const struct device_env *env, struct device_spec 
     pci_dev_set_ids(&xp->pci, XP_VENDOR, XP_DEVICE, XP_REVISION, XP_CLASS);
     pci_dev_set_subsystem(&xp->pci, XP_VENDOR, XP_DEVICE);
     pci_dev_set_intx_pin(&xp->pci, 1);
-    /* Decoding is on from power-on, as the device has always come up. */
-    pci_cfg_set16(&xp->pci, PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
+    /*
+     * The command register comes up 0, as QEMU's does after its PCI reset
+     * (which clears every writable command bit): the firmware turns decoding
+     * on when it places the BARs, and a reset turns it off again.
+     */
     if (pci_dev_add_io_bar(&xp->pci, 0, XP_BAR0_SIZE) ||
         pci_dev_add_mem32_bar(&xp->pci, 1, XP_BAR1_SIZE, true)) {
         rc = -EINVAL;

@@ -99,7 +99,12 @@ static void rx_ready(struct uart_16550 *u)
         u->host->rx_ready(u->host_opaque);
 }
 
-/* Loopback: the transmitter feeds the receiver; a full receiver overruns. */
+/*
+ * Loopback: the transmitter feeds the receiver; a full receiver overruns
+ * (PC16550D, LSR bit 1). Without FIFOs the new character overwrites the
+ * one in the RBR; with FIFOs the FIFO keeps what it holds and the new
+ * character, overwritten in the shift register, is lost. OE either way.
+ */
 static void loop_tx(struct uart_16550 *u)
 {
     while (u->tx.count) {
@@ -108,7 +113,9 @@ static void loop_tx(struct uart_16550 *u)
         if (u->rx.count >= fifo_cap(u)) {
             u->lsr |= UART_LSR_OE;
             u->stats.rx_overruns++;
-            continue;
+            if (fifo_mode(u))
+                continue;
+            fifo_clear(&u->rx);
         }
         fifo_push(&u->rx, c);
         u->stats.rx_bytes++;

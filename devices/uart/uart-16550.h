@@ -99,7 +99,7 @@ struct uart_stats {
     uint64_t tx_bytes;    /* handed to the host */
     uint64_t rx_bytes;    /* received from the host (or looped back) */
     uint64_t tx_dropped;  /* written by the guest into a full transmit FIFO */
-    uint64_t rx_overruns; /* lost to a full receive FIFO (loopback only) */
+    uint64_t rx_overruns; /* characters lost to a full receiver (loopback only) */
 };
 
 struct uart_16550 {

@@ -9,8 +9,11 @@
  *
  * Ownership: the device owns its backend and the requests in flight, each of
  * which holds its chain's guest mappings until it completes. Queue state
- * belongs to the transport. A reset drains the backend first, so no request
- * outlives the queues it came from. Guest mistakes in a request's contents
+ * belongs to the transport. A reset does not wait for the backend: requests
+ * still in flight are discarded as they complete (their mappings released,
+ * nothing written to the chain or the used ring), and the transport hears
+ * reset_done after the last, so no request outlives the queues it came from
+ * while the loop keeps serving everything else. Guest mistakes in a request's contents
  * get IOERR or UNSUPP for that request; a chain the virtqueue layer rejects,
  * or one without room for a status byte, puts the device into NEEDS_RESET.
  */
@@ -48,8 +51,8 @@ struct vblk {
     uint64_t acked;    /* accepted at FEATURES_OK */
     char serial[VIRTIO_BLK_ID_BYTES];
     unsigned inflight;
-    bool resetting;
-    bool broken; /* reported NEEDS_RESET: no more requests until reset */
+    bool resetting; /* requests in flight are discarded; reset_done after the last */
+    bool broken;    /* reported NEEDS_RESET: no more requests until reset */
     struct vblk_queue queues[VBLK_MAX_QUEUES];
     struct vblk_stats stats;
     /* Finished requests kept for the next ones: each is ~10 KiB (a segment
@@ -111,17 +114,20 @@ static void finish(struct vblk_req *req, uint8_t status)
     struct vblk *blk = req->blk;
     struct virtq *vq = req->vq;
 
+    /* A request from before a reset is discarded: the driver gave its buffers up. */
+    if (blk->resetting) {
+        virtq_req_release(vq, &req->vr);
+        req_put(blk, req);
+        return;
+    }
     if (status == VIRTIO_BLK_S_IOERR)
         blk->stats.ioerr++;
     else if (status == VIRTIO_BLK_S_UNSUPP)
         blk->stats.unsupp++;
     *req->status = status;
     virtq_req_release(vq, &req->vr);
-    /* During reset the queues are about to stop: nothing is returned or signalled. */
-    if (!blk->resetting) {
-        if (virtq_push(vq, req->vr.head, req->written) == 0)
-            virtio_notify_queue(&blk->vdev, vq);
-    }
+    if (virtq_push(vq, req->vr.head, req->written) == 0)
+        virtio_notify_queue(&blk->vdev, vq);
     req_put(blk, req);
 }
 
@@ -135,7 +141,7 @@ static void on_done(void *opaque, int ret)
      * so every write is stable before it completes (writethrough, 5.2.6.2):
      * the write's completion submits the flush that completes the request.
      */
-    if (req->sync_after && ret == 0) {
+    if (req->sync_after && ret == 0 && !blk->resetting) {
         req->sync_after = false;
         ret = blk_flush(blk->be, on_done, req);
         if (ret == 0)
@@ -148,8 +154,13 @@ static void on_done(void *opaque, int ret)
     else if (req->done_bytes)
         *req->done_bytes += req->bytes;
     finish(req, ret < 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK);
-    if (blk->resetting)
+    if (blk->resetting) {
+        if (blk->inflight == 0) {
+            blk->resetting = false;
+            virtio_reset_done(&blk->vdev);
+        }
         return;
+    }
     for (unsigned i = 0; i < blk->num_queues; i++) {
         if (blk->queues[i].blocked) {
             blk->queues[i].blocked = false;
@@ -490,12 +501,10 @@ static void vblk_queue_notify(struct virtio_dev *vdev, unsigned index)
         process_queue(blk, index);
 }
 
-static void vblk_reset(struct virtio_dev *vdev)
+static enum virtio_reset vblk_reset(struct virtio_dev *vdev)
 {
     struct vblk *blk = to_blk(vdev);
 
-    blk->resetting = true;
-    blk_drain(blk->be);
     for (unsigned i = 0; i < blk->num_queues; i++) {
         blk->queues[i].blocked = false;
         if (blk->queues[i].kick)
@@ -503,7 +512,17 @@ static void vblk_reset(struct virtio_dev *vdev)
     }
     blk->acked = 0;
     blk->broken = false;
-    blk->resetting = false;
+    if (blk->inflight == 0) {
+        blk->resetting = false;
+        return VIRTIO_RESET_DONE;
+    }
+    blk->resetting = true;
+    return VIRTIO_RESET_PENDING;
+}
+
+static void vblk_quiesce(struct virtio_dev *vdev)
+{
+    blk_drain(to_blk(vdev)->be);
 }
 
 static const struct virtio_dev_ops vblk_ops = {
@@ -518,6 +537,7 @@ static const struct virtio_dev_ops vblk_ops = {
     .cfg_write = vblk_cfg_write,
     .queue_notify = vblk_queue_notify,
     .reset = vblk_reset,
+    .quiesce = vblk_quiesce,
 };
 
 int vblk_new(struct vblk **out, struct blk_backend *be, const struct vblk_params *params,

@@ -75,7 +75,8 @@ struct vblk_params {
 /*
  * Counted as requests arrive, by type (`requests` counts every chain,
  * malformed ones too); bytes only for reads and writes the backend
- * completed successfully; ioerr and unsupp by the status returned.
+ * completed successfully; ioerr and unsupp by the status returned (a
+ * request discarded by a reset returns none).
  */
 struct vblk_stats {
     uint64_t requests, reads, writes, flushes, discards, write_zeroes, get_ids;

@@ -7,9 +7,17 @@
  * machine (3.1), queue configuration and enabling, notifications, and the
  * ISR. Rules the driver must follow are checked; breaking one that leaves
  * the device unusable sets DEVICE_NEEDS_RESET (2.1.2) and signals a
- * configuration change, anything milder is logged and ignored. Writing 0 to
- * device_status resets the device core (which drains its I/O) and every
- * queue.
+ * configuration change, anything milder is logged and ignored.
+ *
+ * Writing 0 to device_status resets the transport state and every queue at
+ * once, and the device core without waiting for its backend (2.4.1,
+ * 4.1.4.3.2: the driver waits for device_status to read 0 before it
+ * reinitialises). While the core still has requests in flight the reset is
+ * pending: device_status keeps reading what it read before the write,
+ * every other common-configuration write is ignored, and completions of the
+ * old requests are discarded; the core's reset_done ends it, and
+ * device_status reads 0 from then on. The vCPU's write never waits for the
+ * disk, nor does any other device.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -47,7 +55,8 @@ struct vpci {
     uint64_t driver_features;
     uint32_t dfselect, gfselect;
     uint16_t config_msix_vector;
-    uint8_t status;
+    uint8_t status; /* while resetting: what it read before the write of 0 */
+    bool resetting; /* a reset waits for the core's requests in flight */
     uint8_t config_generation;
     uint16_t queue_select;
     uint8_t isr;
@@ -97,7 +106,7 @@ static void t_notify_queue(void *opaque, unsigned index)
 {
     struct vpci *vp = opaque;
 
-    if (index >= vp->num_queues || !(vp->status & VIRTIO_STATUS_DRIVER_OK))
+    if (index >= vp->num_queues || vp->resetting || !(vp->status & VIRTIO_STATUS_DRIVER_OK))
         return;
     raise_irq(vp, vp->queues[index].msix_vector, VIRTIO_PCI_ISR_QUEUE);
 }
@@ -107,7 +116,7 @@ static void t_notify_config(void *opaque)
     struct vpci *vp = opaque;
 
     vp->config_generation++;
-    if (vp->status & VIRTIO_STATUS_DRIVER_OK)
+    if (!vp->resetting && (vp->status & VIRTIO_STATUS_DRIVER_OK))
         raise_irq(vp, vp->config_msix_vector, VIRTIO_PCI_ISR_CONFIG);
 }
 
@@ -115,7 +124,7 @@ static void t_needs_reset(void *opaque)
 {
     struct vpci *vp = opaque;
 
-    if (vp->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET)
+    if (vp->resetting || (vp->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET))
         return;
     vp->status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
     log_guest("%s: device needs reset", vp->vdev->ops->name);
@@ -131,11 +140,20 @@ static struct virtq *t_queue(void *opaque, unsigned index)
     return index < vp->num_queues ? &vp->vqs[index] : NULL;
 }
 
+static void t_reset_done(void *opaque)
+{
+    struct vpci *vp = opaque;
+
+    if (!vp->resetting)
+        return;
+    vp->resetting = false;
+    vp->status = 0;
+}
+
 /* --- reset and status --- */
 
-static void reset_state(struct vpci *vp)
+static void reset_transport(struct vpci *vp)
 {
-    vp->vdev->ops->reset(vp->vdev);
     for (unsigned i = 0; i < vp->num_queues; i++) {
         virtq_stop(&vp->vqs[i]);
         vp->queues[i] = (struct vpci_queue){
@@ -151,6 +169,25 @@ static void reset_state(struct vpci *vp)
     vp->queue_select = 0;
     vp->isr = 0;
     pci_set_irq(&vp->pci, false);
+}
+
+/*
+ * Resets the core (never waiting for its backend) and the transport. With
+ * requests still in flight device_status keeps its value, or reads
+ * NEEDS_RESET if it was 0, until the core's reset_done.
+ */
+static void reset_state(struct vpci *vp)
+{
+    uint8_t old = vp->status;
+    bool pending = vp->vdev->ops->reset(vp->vdev) == VIRTIO_RESET_PENDING;
+
+    reset_transport(vp);
+    if (!pending) {
+        vp->resetting = false;
+        return;
+    }
+    vp->resetting = true;
+    vp->status = old ? old : VIRTIO_STATUS_DEVICE_NEEDS_RESET;
 }
 
 static bool features_acceptable(struct vpci *vp)
@@ -182,6 +219,11 @@ static void write_status(struct vpci *vp, uint8_t value)
     uint8_t old = vp->status;
     uint8_t added = value & (uint8_t)~old;
 
+    if (vp->resetting) {
+        log_guest("%s: status write %#x before the reset completed ignored", vp->vdev->ops->name,
+                  value);
+        return;
+    }
     if (value == 0) {
         reset_state(vp);
         return;
@@ -367,6 +409,13 @@ static void common_write(struct vpci *vp, unsigned off, unsigned size, uint64_t 
         return;
     }
 
+    /* 4.1.4.3.2: the driver waits for device_status to read 0; until then only a status write is
+     * looked at (and logged). */
+    if (vp->resetting && base != VIRTIO_PCI_COMMON_STATUS) {
+        log_guest("%s: common config write at %#x before the reset completed ignored",
+                  vp->vdev->ops->name, off);
+        return;
+    }
     switch (base) {
     case VIRTIO_PCI_COMMON_DFSELECT:
         vp->dfselect = (uint32_t)value;
@@ -486,11 +535,15 @@ static void notify(struct vpci *vp, unsigned off)
     unsigned index = off / VPCI_NOTIFY_MULT;
 
     if (index >= vp->num_queues || !vp->queues[index].enabled) {
+        pci_dev_fault(&vp->pci, DM_FAULT_VIRTIO_NOTIFY_IGNORED);
         log_guest("%s: notification for queue %u that is not enabled", vp->vdev->ops->name, index);
         return;
     }
-    if (!(vp->status & VIRTIO_STATUS_DRIVER_OK) || (vp->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET))
+    if (!(vp->status & VIRTIO_STATUS_DRIVER_OK) ||
+        (vp->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET)) {
+        pci_dev_fault(&vp->pci, DM_FAULT_VIRTIO_NOTIFY_IGNORED);
         return;
+    }
     vp->vdev->ops->queue_notify(vp->vdev, index);
 }
 
@@ -679,13 +732,16 @@ int vpci_new(struct vpci **out, struct pci_bus *bus, struct gmem *gm, struct vir
         rc = -ENOMEM;
         goto out;
     }
-    for (unsigned i = 0; i < vp->num_queues; i++)
+    for (unsigned i = 0; i < vp->num_queues; i++) {
         virtq_init(&vp->vqs[i], i, gm);
+        vp->vqs[i].faults = pci_bus_faults(bus);
+    }
     vp->transport = (struct virtio_transport){
         .queue = t_queue,
         .notify_queue = t_notify_queue,
         .notify_config = t_notify_config,
         .needs_reset = t_needs_reset,
+        .reset_done = t_reset_done,
         .opaque = vp,
     };
 
@@ -712,8 +768,9 @@ void vpci_free(struct vpci *vp)
 {
     if (!vp)
         return;
-    /* Nothing may complete into queues that are about to go. */
-    vp->vdev->ops->reset(vp->vdev);
+    /* Nothing may complete into queues that are about to go: wait for the backend, once. */
+    if (vp->vdev->ops->reset(vp->vdev) == VIRTIO_RESET_PENDING)
+        vp->vdev->ops->quiesce(vp->vdev);
     for (unsigned i = 0; i < vp->num_queues; i++)
         virtq_stop(&vp->vqs[i]);
     pci_bus_remove(vp->bus, &vp->pci);

@@ -98,9 +98,11 @@ struct vpci;
  */
 int vpci_new(struct vpci **out, struct pci_bus *bus, struct gmem *gm, struct virtio_dev *vdev,
              int devfn, char *errbuf, size_t errlen) must_check;
-/* Resets the device core (nothing left in flight), takes the function off the bus, frees. */
+/* Resets the device core, waiting for its requests in flight, takes the function off the bus,
+ * frees. */
 void vpci_free(struct vpci *vp);
 struct pci_dev *vpci_pci_dev(struct vpci *vp);
+/* device_status as the driver reads it (non-zero while a reset waits for the backend). */
 uint8_t vpci_status(const struct vpci *vp);
 /* The negotiated features (valid once FEATURES_OK is set). */
 uint64_t vpci_features(const struct vpci *vp);

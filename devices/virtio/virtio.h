@@ -48,7 +48,15 @@ struct virtio_transport {
     void (*notify_config)(void *opaque);
     /* The driver broke the rules: set DEVICE_NEEDS_RESET and tell the driver. */
     void (*needs_reset)(void *opaque);
+    /* A reset the core answered VIRTIO_RESET_PENDING to is over: nothing is in flight. */
+    void (*reset_done)(void *opaque);
     void *opaque;
+};
+
+/* What a device core's reset did. */
+enum virtio_reset {
+    VIRTIO_RESET_DONE,    /* nothing was in flight: the core is reset */
+    VIRTIO_RESET_PENDING, /* requests are still in flight; reset_done() follows the last */
 };
 
 struct virtio_dev_ops {
@@ -67,10 +75,18 @@ struct virtio_dev_ops {
     /* The driver notified queue `index` (already started). */
     void (*queue_notify)(struct virtio_dev *vdev, unsigned index);
     /*
-     * Device reset: on return no request is in flight and no guest memory is
-     * held; the transport then stops the queues.
+     * Device reset, which never waits for the backend (a slow or hung disk
+     * must not stall the loop that serves every other device and vCPU).
+     * From the call on the core takes no request, and completions of the
+     * requests still in flight are discarded as they come back: they touch
+     * neither the queues nor the requests' status bytes and notify nothing.
+     * DONE: nothing was in flight. PENDING: the core calls the transport's
+     * reset_done() after the last one; calling reset again meanwhile
+     * answers PENDING again and changes nothing.
      */
-    void (*reset)(struct virtio_dev *vdev);
+    enum virtio_reset (*reset)(struct virtio_dev *vdev);
+    /* Teardown only: blocks until nothing is in flight (a pending reset then completes). */
+    void (*quiesce)(struct virtio_dev *vdev);
 };
 
 /* Embedded in a device core's state; the transport sets `transport` when it plugs the device. */
@@ -98,6 +114,13 @@ static inline void virtio_needs_reset(struct virtio_dev *vdev)
     const struct virtio_transport *t = vdev->transport;
     if (t)
         t->needs_reset(t->opaque);
+}
+
+static inline void virtio_reset_done(struct virtio_dev *vdev)
+{
+    const struct virtio_transport *t = vdev->transport;
+    if (t && t->reset_done)
+        t->reset_done(t->opaque);
 }
 
 #endif

@@ -183,9 +183,28 @@ void virtq_stop(struct virtq *vq)
     vq->error = VIRTQ_ERR_NONE;
 }
 
+/* The stats' cause for a queue error. */
+static enum dm_fault fault_cause(enum virtq_error err)
+{
+    switch (err) {
+    case VIRTQ_ERR_CHAIN_LEN:
+        return DM_FAULT_VIRTQ_LOOP;
+    case VIRTQ_ERR_CHAIN_BYTES:
+        return DM_FAULT_VIRTQ_BAD_LENGTH;
+    case VIRTQ_ERR_UNMAPPED:
+        return DM_FAULT_VIRTQ_OUTSIDE_RAM;
+    case VIRTQ_ERR_INDIRECT:
+    case VIRTQ_ERR_ORDER:
+        return DM_FAULT_VIRTQ_BAD_LAYOUT;
+    default:
+        return DM_FAULT_VIRTQ_BAD_INDEX; /* avail idx, in-flight count, head, next */
+    }
+}
+
 static int fail(struct virtq *vq, enum virtq_error err)
 {
     vq->malformed++;
+    dm_fault_count(vq->faults, fault_cause(err));
     if (vq->error == VIRTQ_ERR_NONE) {
         vq->error = err;
         log_guest("virtqueue %u: %s; device needs reset", vq->index, virtq_error_name(err));

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "compiler.h"
+#include "dm-faults.h"
 #include "gmem.h"
 
 #define VIRTQ_MAX_SIZE 32768u
@@ -106,9 +107,10 @@ struct virtq {
     enum virtq_error error;  /* != NONE: broken until the next start */
 
     uint64_t popped, pushed, malformed;
+    struct dm_faults *faults; /* where malformed chains are counted by cause; may be NULL */
 };
 
-/* A stopped queue with an index and guest memory; no rings yet. */
+/* A stopped queue with an index and guest memory; no rings yet, no fault counters. */
 void virtq_init(struct virtq *vq, unsigned index, struct gmem *gm);
 
 /* size must be a power of two <= VIRTQ_MAX_SIZE. */

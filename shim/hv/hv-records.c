@@ -40,31 +40,84 @@ static void irq_record(struct mockhv *hv, const struct mockhv_irq_record *r)
     pthread_cond_broadcast(&hv->irqs.cond);
 }
 
+#define MSI_DATA_VECTOR_MASK 0xffu
+#define MSI_ADDR_DEST_ID(a)  (((uint32_t)(a) >> 12) & 0xffu)
+
+/*
+ * Xen's hvm_inject_msi (arch/x86/hvm/irq.c): a message with vector 0 is a
+ * pirq, the destination ID or'ed with the upper address's bits 8-31, taken
+ * as a signed int. Not positive: -ERANGE. At or past d->nr_pirqs:
+ * map_domain_emuirq_pirq's -EINVAL. A valid pirq the guest never bound to
+ * an event channel is lost without an error (send_guest_pirq). Other
+ * vectors go to the local APICs (vmsi_deliver), recorded as they come.
+ */
+static int inject_msi(struct mockhv *hv, uint64_t addr, uint32_t data)
+{
+    struct mockhv_irq_record r = {.kind = MOCKHV_IRQ_MSI, .msi_addr = addr, .msi_data = data};
+
+    if (!(data & MSI_DATA_VECTOR_MASK)) {
+        uint32_t raw = ((uint32_t)(addr >> 32) & 0xffffff00u) | MSI_ADDR_DEST_ID(addr);
+        int32_t pirq = (int32_t)raw;
+
+        r.pirq = raw;
+        if (pirq <= 0)
+            r.error = -ERANGE;
+        else if (pirq >= HV_NR_PIRQS)
+            r.error = -EINVAL;
+        r.dropped = r.error || !hv->irqs.pirq_bound[pirq];
+    }
+    irq_record(hv, &r);
+    return r.error;
+}
+
+/*
+ * Xen's XEN_DMOP_modified_memory (arch/x86/hvm/dm.c, modified_memory).
+ * Outside log-dirty mode (paging_mode_log_dirty) it does nothing and
+ * succeeds, checking nothing. Otherwise it takes the extents last to first
+ * and stops at the first bad one with EINVAL: pad set, nr 0, a range that
+ * wraps, or one whose end (first_pfn + nr, exclusive) is past
+ * domain_get_maximum_gpfn, the p2m's max_mapped_pfn, so a range holding
+ * that highest frame is refused too. The extents after the bad one in the
+ * array are marked by then; those before it are not. A count of 0 succeeds.
+ */
 static int modified(struct mockhv *hv, const struct wire_req *req, size_t len)
 {
     const struct wire_extent *ext = (const void *)(req + 1);
     uint64_t nr = req->a[0];
-    uint64_t max_pfn = (HV_HIGH_RAM_START + hv->ram_bytes) >> 12;
 
-    if (nr == 0 || nr > WIRE_MAX_EXTENTS || len < sizeof(*req) + nr * sizeof(*ext))
+    if (!hv->modified.log_dirty)
+        return 0;
+    /* Xen: an extents buffer smaller than nr_extents says */
+    if (nr > WIRE_MAX_EXTENTS || len < sizeof(*req) + nr * sizeof(*ext))
         return -EINVAL;
-    for (uint64_t i = 0; i < nr; i++) {
-        /* Xen: -EINVAL for ranges that wrap or pass the domain's max gfn */
-        if (ext[i].first_pfn + ext[i].nr < ext[i].first_pfn ||
-            ext[i].first_pfn + ext[i].nr > max_pfn)
-            return -EINVAL;
-    }
-    for (uint64_t i = 0; i < nr; i++) {
-        uint64_t seq = ++hv->modified.last_seq;
-        struct mockhv_modified *m = &hv->modified.rec[seq % HV_MOD_HISTORY];
+    for (uint64_t i = nr; i-- > 0;) {
+        uint64_t end = ext[i].first_pfn + ext[i].nr;
+        uint64_t seq;
+        struct mockhv_modified *m;
 
+        if (ext[i].pad || end <= ext[i].first_pfn || end > hv->max_gfn)
+            return -EINVAL;
+        seq = ++hv->modified.last_seq;
+        m = &hv->modified.rec[seq % HV_MOD_HISTORY];
         m->seq = seq;
         m->first_pfn = ext[i].first_pfn;
         m->nr = ext[i].nr;
-        /* code the device model wrote must be translated anew */
-        hv_hvm_code_modified(hv, ext[i].first_pfn, ext[i].nr);
     }
     return 0;
+}
+
+/* The emulated vCPUs drop what they translated from frames a device model
+ * wrote, whether or not Xen keeps a dirty log: an artefact of the
+ * emulation, not something Xen does or a device model sees. */
+static void code_modified(struct mockhv *hv, const struct wire_req *req, size_t len)
+{
+    const struct wire_extent *ext = (const void *)(req + 1);
+    uint64_t nr = req->a[0];
+
+    if (nr > WIRE_MAX_EXTENTS || len < sizeof(*req) + nr * sizeof(*ext))
+        return;
+    for (uint64_t i = 0; i < nr; i++)
+        hv_hvm_code_modified(hv, ext[i].first_pfn, ext[i].nr);
 }
 
 int hv_records_handle(struct hv_conn *c, const struct wire_req *req, size_t len,
@@ -116,15 +169,13 @@ int hv_records_handle(struct hv_conn *c, const struct wire_req *req, size_t len,
             hv_chipset_set_link_route(hv_hvm_chipset(hv), (unsigned)a[0], (unsigned)a[1]);
         return 0;
     case WIRE_OP_DM_INJECT_MSI:
-        r.kind = MOCKHV_IRQ_MSI;
-        r.msi_addr = a[0];
-        r.msi_data = (uint32_t)a[1];
-        irq_record(hv, &r);
-        /* recorded either way; what the local APICs cannot take is dropped */
-        if (hv_hvm_chipset(hv))
+        /* recorded either way; a vector goes to the local APICs (a pirq,
+         * vector 0, to an event channel: not a firmware guest's) */
+        if (hv_hvm_chipset(hv) && ((uint32_t)a[1] & MSI_DATA_VECTOR_MASK))
             hv_chipset_msi(hv_hvm_chipset(hv), a[0], (uint32_t)a[1]);
-        return 0;
+        return inject_msi(hv, a[0], (uint32_t)a[1]);
     case WIRE_OP_DM_MODIFIED_MEMORY:
+        code_modified(hv, req, len);
         return modified(hv, req, len);
     case WIRE_OP_DM_TRACK_DIRTY_VRAM:
         return hv_vram_track(hv, req, out, out_len);
@@ -255,6 +306,13 @@ int mockhv_modified_get(struct mockhv *hv, uint64_t seq, struct mockhv_modified 
     return rc;
 }
 
+void mockhv_set_log_dirty(struct mockhv *hv, bool on)
+{
+    pthread_mutex_lock(&hv->lock);
+    hv->modified.log_dirty = on;
+    pthread_mutex_unlock(&hv->lock);
+}
+
 int mockhv_pci_link_route(struct mockhv *hv, unsigned link)
 {
     int irq;
@@ -265,6 +323,16 @@ int mockhv_pci_link_route(struct mockhv *hv, unsigned link)
     irq = (int)hv->pci_link_route[link];
     pthread_mutex_unlock(&hv->lock);
     return irq;
+}
+
+int mockhv_pirq_bind(struct mockhv *hv, unsigned pirq, bool bound)
+{
+    if (pirq == 0 || pirq >= HV_NR_PIRQS)
+        return -EINVAL;
+    pthread_mutex_lock(&hv->lock);
+    hv->irqs.pirq_bound[pirq] = bound;
+    pthread_mutex_unlock(&hv->lock);
+    return 0;
 }
 
 int mockhv_shutdown_reason(struct mockhv *hv)

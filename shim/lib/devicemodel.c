@@ -211,16 +211,23 @@ int xendevicemodel_modified_memory_bulk(xendevicemodel_handle *dmod, domid_t dom
     struct wire_rep rep;
     int rc;
 
-    if (nr == 0 || nr > WIRE_MAX_EXTENTS || !extents) {
-        errno = EINVAL;
+    /* As libxendevicemodel: one call with whatever the caller passed (Xen judges the count and
+     * each extent, pad included); only the mock's message size is a limit of its own. */
+    if (nr > WIRE_MAX_EXTENTS) {
+        errno = E2BIG;
         return -1;
     }
-    ext = calloc(nr, sizeof(*ext));
+    if (nr && !extents) {
+        errno = EFAULT;
+        return -1;
+    }
+    ext = calloc(nr ? nr : 1, sizeof(*ext));
     if (!ext)
         return -1;
     for (uint32_t i = 0; i < nr; i++) {
         ext[i].first_pfn = extents[i].first_pfn;
         ext[i].nr = extents[i].nr;
+        ext[i].pad = extents[i].pad;
     }
     rc = shim_call(&dmod->conn, &req, ext, nr * sizeof(*ext), &rep, NULL, 0, NULL, NULL);
     free(ext);

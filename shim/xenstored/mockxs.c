@@ -209,6 +209,17 @@ void mockxs_free(struct mockxs *xs)
     free(xs);
 }
 
+int mockxs_drop_clients(struct mockxs *xs)
+{
+    unsigned int n;
+
+    pthread_mutex_lock(&xs->lock);
+    n = xs_conns_kill_all(&xs->conns);
+    pthread_mutex_unlock(&xs->lock);
+    mockxs_kick(xs);
+    return (int)n;
+}
+
 const char *mockxs_socket_path(const struct mockxs *xs)
 {
     return xs->path;

@@ -40,6 +40,13 @@ void mockxs_free(struct mockxs *xs);
 const char *mockxs_socket_path(const struct mockxs *xs);
 
 /*
+ * Closes every client connection, as a xenstored that restarts or drops
+ * its clients does; the store and the listening socket stay. Safe from
+ * any thread: the loop closes them. Returns how many were open.
+ */
+int mockxs_drop_clients(struct mockxs *xs);
+
+/*
  * Marks domid as introduced and fires @introduceDomain. -EEXIST if it
  * already is; -EINVAL for domid 0 or >= DOMID_FIRST_RESERVED (0x7ff0).
  * As xenstored, it does not create /local/domain/<domid>: the toolstack does.

@@ -276,6 +276,17 @@ fail:
     return -ENOMEM;
 }
 
+unsigned int xs_conns_kill_all(struct xs_conn_set *set)
+{
+    unsigned int n = 0;
+
+    for (struct xs_conn *cn = set->head; cn; cn = cn->next) {
+        n += !cn->dead;
+        conn_kill(cn, NULL);
+    }
+    return n;
+}
+
 void xs_conns_close_all(struct xs_conn_set *set)
 {
     for (struct xs_conn *cn = set->head; cn; cn = cn->next)

@@ -46,5 +46,8 @@ int xs_conn_accept(struct xs_conn_set *set, int fd, unsigned int domid, bool pri
 /* Loop thread only: writes pending output, frees dead connections. */
 void xs_conns_flush(struct xs_conn_set *set);
 void xs_conns_close_all(struct xs_conn_set *set);
+/* Any thread, lock held: marks every connection dead for the next flush
+ * to close; returns how many were alive. */
+unsigned int xs_conns_kill_all(struct xs_conn_set *set);
 
 #endif

@@ -37,8 +37,6 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "virtio structures are
 #define PCI_COMMAND          0x04
 #define PCI_COMMAND_INTX_OFF 0x400
 
-#define RESET_POLLS 1000
-
 int gvirtio_mmio_read(struct gvirtio *d, unsigned vcpu, uint64_t addr, unsigned size, uint64_t *val)
 {
     return mockhv_mmio_read(d->hv, vcpu, addr, size, val, d->opts.timeout_ms);
@@ -69,6 +67,26 @@ int gvirtio_wait_status(struct gvirtio *d, uint8_t bits, int timeout_ms)
     for (;;) {
         rc = gvirtio_status(d, &s);
         if (rc || (s & bits) == bits)
+            return rc;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >=
+            timeout_ms)
+            return -ETIMEDOUT;
+        nanosleep(&pause, NULL);
+    }
+}
+
+int gvirtio_wait_reset(struct gvirtio *d, int timeout_ms)
+{
+    struct timespec start, now, pause = {.tv_nsec = 100000};
+    uint8_t s;
+    int rc;
+
+    /* 4.1.4.3.2: the device may take its time (requests still in flight); Linux sleeps 1 ms. */
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        rc = gvirtio_status(d, &s);
+        if (rc || s == 0)
             return rc;
         clock_gettime(CLOCK_MONOTONIC, &now);
         if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >=
@@ -191,16 +209,10 @@ static int add_status(struct gvirtio *d, uint8_t bits)
 
 static int reset(struct gvirtio *d)
 {
-    uint8_t s = 0xff;
     int rc = gvirtio_set_status(d, 0);
 
     /* 4.1.4.3.2: the driver waits for the status to read back 0. */
-    for (unsigned i = 0; !rc && i < RESET_POLLS; i++) {
-        rc = gvirtio_status(d, &s);
-        if (!rc && !s)
-            return 0;
-    }
-    return rc ? rc : -ETIMEDOUT;
+    return rc ? rc : gvirtio_wait_reset(d, d->opts.timeout_ms);
 }
 
 /* Where the MSI-X table and PBA are (PCI Local Bus 3.0, 6.8.2); -ENODEV without a usable one. */
@@ -232,6 +244,50 @@ static int find_msix(struct gvirtio *d)
     return 0;
 }
 
+uint64_t gvirtio_pirq_msi_addr(unsigned pirq)
+{
+    /* Destination ID (bits 12-19) holds the pirq's low byte, address bits 40-63 the rest. */
+    return (uint64_t)(pirq & 0xffffff00u) << 32 | MSI_ADDR_BASE | (pirq & 0xffu) << 12;
+}
+
+bool gvirtio_irq_uses_msix(enum gvirtio_irq_mode mode)
+{
+    return mode == GVIRTIO_IRQ_MSIX || mode == GVIRTIO_IRQ_XEN_PIRQ;
+}
+
+/*
+ * As Linux on Xen HVM with event-channel MSIs: MSI-X enabled with the
+ * function masked (msix_capability_init), each entry's address and data
+ * written for its pirq (xen_msi_compose_msg) and the pirq bound
+ * (EVTCHNOP_bind_pirq), the function mask cleared. Mask bits are never
+ * written: with pci_msi_ignore_mask, masking is the event channel's.
+ */
+static int setup_msix_pirqs(struct gvirtio *d, uint32_t ctrl)
+{
+    const struct gpci_bus *bus = d->bus;
+    int rc;
+
+    ctrl |= MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL;
+    rc = gpci_cfg_write(bus, d->fn.bdf, d->msix_cap + MSIX_CTRL, 2, ctrl);
+    for (unsigned v = 0; !rc && v < d->msix_vectors; v++) {
+        uint64_t e = d->msix_table + (uint64_t)v * MSIX_ENTRY_SIZE;
+        unsigned pirq = d->opts.pirq_base + v;
+        uint64_t addr = gvirtio_pirq_msi_addr(pirq);
+
+        rc = gvirtio_mmio_write(d, d->opts.vcpu, e, 4, (uint32_t)addr);
+        if (!rc)
+            rc = gvirtio_mmio_write(d, d->opts.vcpu, e + 4, 4, addr >> 32);
+        if (!rc)
+            rc = gvirtio_mmio_write(d, d->opts.vcpu, e + 8, 4, GVIRTIO_PIRQ_MSI_DATA);
+        if (!rc)
+            rc = mockhv_pirq_bind(d->hv, pirq, true);
+    }
+    if (rc)
+        return rc;
+    ctrl &= ~MSIX_CTRL_MASKALL;
+    return gpci_cfg_write(bus, d->fn.bdf, d->msix_cap + MSIX_CTRL, 2, ctrl);
+}
+
 static int setup_msix(struct gvirtio *d)
 {
     const struct gpci_bus *bus = d->bus;
@@ -243,6 +299,8 @@ static int setup_msix(struct gvirtio *d)
         rc = gpci_cfg_read(bus, d->fn.bdf, d->msix_cap + MSIX_CTRL, 2, &ctrl);
     if (rc)
         return rc;
+    if (d->opts.irq == GVIRTIO_IRQ_XEN_PIRQ)
+        return setup_msix_pirqs(d, ctrl);
 
     for (unsigned v = 0; v < d->msix_vectors; v++) {
         uint64_t e = d->msix_table + (uint64_t)v * MSIX_ENTRY_SIZE;
@@ -338,7 +396,7 @@ int gvirtio_open(struct gvirtio *d, struct mockhv *hv, struct garena *arena,
     if (rc)
         return rc;
 
-    if (opts->irq == GVIRTIO_IRQ_MSIX) {
+    if (gvirtio_irq_uses_msix(opts->irq)) {
         rc = setup_msix(d);
         if (!rc)
             rc = set_vector(d, GVIRTIO_COMMON_MSIX, 0, &d->config_vector);
@@ -504,7 +562,7 @@ int gvirtio_queue_setup(struct gvirtio *d, unsigned q, uint16_t size)
         rc = common_write64(d, GVIRTIO_COMMON_Q_DEVICE, vq->used);
     if (rc)
         return rc;
-    if (d->opts.irq == GVIRTIO_IRQ_MSIX && d->msix_vectors > 1)
+    if (gvirtio_irq_uses_msix(d->opts.irq) && d->msix_vectors > 1)
         want_vec = (uint16_t)(1 + q % (d->msix_vectors - 1));
     rc = set_vector(d, GVIRTIO_COMMON_Q_MSIX, want_vec, &vq->vector);
     if (!rc)

@@ -73,9 +73,22 @@ enum gvirtio_irq_mode {
     GVIRTIO_IRQ_MSIX, /* one vector for config changes, one per queue */
     GVIRTIO_IRQ_INTX, /* INTA# and the ISR */
     GVIRTIO_IRQ_POLL, /* interrupts ignored; waits poll the used ring */
+    /*
+     * MSI-X as a Xen HVM guest with event-channel MSIs programs it (Linux's
+     * xen_hvm_setup_msi_irqs, XENFEAT_hvm_pirqs): each vector's message
+     * names a pirq (vector 0 in the data, the pirq in the address), the
+     * pirq is bound to an event channel, and no Mask bit is ever cleared.
+     */
+    GVIRTIO_IRQ_XEN_PIRQ,
 };
 
 struct gvirtio;
+
+/* The MSI address and data Linux writes for a pirq on Xen (xen_msi_compose_msg). */
+uint64_t gvirtio_pirq_msi_addr(unsigned pirq);
+#define GVIRTIO_PIRQ_MSI_DATA 0x700u /* ExtINT delivery mode, vector 0 */
+/* Does this mode program MSI-X? */
+bool gvirtio_irq_uses_msix(enum gvirtio_irq_mode mode);
 
 /* One guest buffer of a chain. */
 struct gvq_buf {
@@ -113,6 +126,7 @@ struct gvirtio_opts {
     unsigned vcpu;
     int timeout_ms;
     uint32_t msi_data_base; /* MSI data of vector 0; vector n uses base + n */
+    unsigned pirq_base;     /* GVIRTIO_IRQ_XEN_PIRQ: pirq of vector 0; vector n uses base + n */
 };
 
 struct gvirtio_region {
@@ -145,8 +159,8 @@ struct gvirtio {
 
 /*
  * Finds the capabilities of function fn, resets the device, sets
- * ACKNOWLEDGE and DRIVER and, for GVIRTIO_IRQ_MSIX, programs and enables
- * the MSI-X table. 0, -ENODEV (not a modern virtio function or a missing
+ * ACKNOWLEDGE and DRIVER and, for GVIRTIO_IRQ_MSIX and _XEN_PIRQ, programs
+ * and enables the MSI-X table. 0, -ENODEV (not a modern virtio function or a missing
  * capability), -ETIMEDOUT (reset never completed) or an access error.
  */
 int gvirtio_open(struct gvirtio *d, struct mockhv *hv, struct garena *arena,
@@ -196,6 +210,12 @@ int gvirtio_driver_ok(struct gvirtio *d);
 
 int gvirtio_status(struct gvirtio *d, uint8_t *status);
 int gvirtio_set_status(struct gvirtio *d, uint8_t status);
+/*
+ * Polls until the device status reads 0, as a driver does after writing 0
+ * (a device with requests in flight finishes them first); 0, -ETIMEDOUT
+ * after timeout_ms, or an access error.
+ */
+int gvirtio_wait_reset(struct gvirtio *d, int timeout_ms);
 /* Polls (bounded) until every bit of `bits` is set in the device status; 0 or -ETIMEDOUT. */
 int gvirtio_wait_status(struct gvirtio *d, uint8_t bits, int timeout_ms);
 /*

@@ -360,6 +360,10 @@ static void note_irq(struct gvq *vq, const struct mockhv_irq_record *r)
     if (d->opts.irq == GVIRTIO_IRQ_MSIX && r->kind == MOCKHV_IRQ_MSI &&
         vq->vector != GVIRTIO_NO_VECTOR && r->msi_data == d->opts.msi_data_base + vq->vector)
         __atomic_fetch_add(&vq->interrupts, 1, __ATOMIC_RELAXED);
+    /* An event on the vector's pirq: the mock decoded it and the pirq was bound. */
+    if (d->opts.irq == GVIRTIO_IRQ_XEN_PIRQ && r->kind == MOCKHV_IRQ_MSI && !r->dropped &&
+        vq->vector != GVIRTIO_NO_VECTOR && r->pirq == d->opts.pirq_base + vq->vector)
+        __atomic_fetch_add(&vq->interrupts, 1, __ATOMIC_RELAXED);
     if (d->opts.irq == GVIRTIO_IRQ_INTX && r->kind == MOCKHV_IRQ_INTX && r->level &&
         (r->sbdf & 0xffff) == d->fn.bdf) {
         __atomic_fetch_add(&vq->interrupts, 1, __ATOMIC_RELAXED);

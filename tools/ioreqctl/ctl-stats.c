@@ -61,10 +61,11 @@ static int print_human(const struct ctl_json *st)
         "hits",   "misses",       "evictions",        "invalidations",
         "faults", "mapped bytes", "dirty-log reports"};
     static const char *const known[] = {"ok",       "vcpus",      "requests", "by_type", "per_vcpu",
-                                        "mapcache", "timeoffset", "devices",  NULL};
+                                        "mapcache", "timeoffset", "faults",   "devices", NULL};
     const struct ctl_json *per_vcpu = ctl_json_get(st, "per_vcpu");
     const struct ctl_json *devices = ctl_json_get(st, "devices");
-    struct ctl_rows head, req, vc, mc, dreq, dev, other;
+    const struct ctl_json *faults = ctl_json_get(st, "faults");
+    struct ctl_rows head, req, vc, mc, flt, dreq, dev, other;
     uint64_t total = 0, n;
     bool total_ok = true;
     char buf[64];
@@ -74,6 +75,7 @@ static int print_human(const struct ctl_json *st)
     ctl_rows_init(&req, 2);
     ctl_rows_init(&vc, 8);
     ctl_rows_init(&mc, 2);
+    ctl_rows_init(&flt, 2);
     ctl_rows_init(&dreq, 6);
     ctl_rows_init(&dev, 4);
     ctl_rows_init(&other, 2);
@@ -98,6 +100,13 @@ static int print_human(const struct ctl_json *st)
     snprintf(buf, sizeof(buf), "%" PRIu64, total);
     add_vcpu_row(&vc, "all", ctl_json_get(st, "by_type"), total_ok ? buf : "-");
     add_members(&mc, ctl_json_get(st, "mapcache"), mc_keys, mc_names, ARRAY_SIZE(mc_keys));
+    /* Every cause the daemon counts, under its own name: a newer daemon's too. */
+    for (const struct ctl_json *c = faults && faults->type == CTL_JSON_OBJECT ? faults->child
+                                                                              : NULL;
+         c; c = c->next) {
+        ctl_json_text(c, buf, sizeof(buf));
+        ctl_rows_add(&flt, c->key, buf);
+    }
 
     ctl_rows_add(&dreq, "DEVICE", "TYPE", "READS", "WRITES", "CONFIG_READS", "CONFIG_WRITES");
     ctl_rows_add(&dev, "DEVICE", "TYPE", "COUNTER", "VALUE");
@@ -143,6 +152,10 @@ static int print_human(const struct ctl_json *st)
         printf("map cache:\n");
         rc = ctl_rows_print(&mc, stdout, "  ");
     }
+    if (!rc && flt.nr) {
+        printf("device faults:\n");
+        rc = ctl_rows_print(&flt, stdout, "  ");
+    }
     if (!rc && dreq.nr > 1) {
         printf("requests per device:\n");
         rc = ctl_rows_print(&dreq, stdout, "  ");
@@ -159,6 +172,7 @@ static int print_human(const struct ctl_json *st)
     ctl_rows_free(&req);
     ctl_rows_free(&vc);
     ctl_rows_free(&mc);
+    ctl_rows_free(&flt);
     ctl_rows_free(&dreq);
     ctl_rows_free(&dev);
     ctl_rows_free(&other);

@@ -99,8 +99,9 @@ static void on_ended(void *opaque, unsigned vcpu, const struct mockhv_hvm_result
 {
     struct hv_hvm *h = opaque;
 
-    /* vCPU 0's end is the guest's; an AP's only when it crashed the domain */
-    if (vcpu != 0 && r->state != MOCKHV_HVM_CRASHED)
+    /* vCPU 0's end is the guest's; an AP's only when it crashed the domain
+     * or was stranded */
+    if (vcpu != 0 && r->state != MOCKHV_HVM_CRASHED && r->state != MOCKHV_HVM_STRANDED)
         return;
     pthread_mutex_lock(&h->lock);
     if (h->ended) {
@@ -360,8 +361,13 @@ struct hv_chipset *hv_hvm_chipset(struct mockhv *hv)
 
 void hv_hvm_code_modified(struct mockhv *hv, uint64_t gfn, uint64_t nr)
 {
-    if (hv->hvm && hv->hvm->cpus)
-        hv_cpus_code_modified(hv->hvm->cpus, gfn << 12, nr << 12);
+    const uint64_t below_4g = 1ull << 20; /* frames: code runs there, paging off */
+
+    if (!hv->hvm || !hv->hvm->cpus || gfn >= below_4g || nr == 0)
+        return;
+    if (nr > below_4g - gfn)
+        nr = below_4g - gfn;
+    hv_cpus_code_modified(hv->hvm->cpus, gfn << 12, nr << 12);
 }
 
 /* The server a vCPU waits on with nobody left to answer (hv->lock held). */

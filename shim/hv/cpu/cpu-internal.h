@@ -150,6 +150,8 @@ void hv_cpu_take_ipis(struct hv_cpu *cpu);
 int hv_cpu_engine_open(struct hv_cpu *cpu);
 /* Ends the run of this vCPU as crashed, with a reason (printf-like). */
 void hv_cpu_crash(struct hv_cpu *cpu, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Ends the run of this vCPU: a device model destroyed the server it waited on. */
+void hv_cpu_strand(struct hv_cpu *cpu, int server);
 uint32_t hv_cpu_reg(struct hv_cpu *cpu, int reg);
 void hv_cpu_set_reg(struct hv_cpu *cpu, int reg, uint32_t val);
 

@@ -40,7 +40,9 @@ static void count_ioreq(struct hv_cpu *cpu, bool claimed, bool pci, bool mmio)
 /* A failed access: the domain went down under us. */
 static void access_failed(struct hv_cpu *cpu, int rc)
 {
-    if (rc == -EIO)
+    if (rc == -EDEADLK) /* its server was destroyed under the request */
+        hv_cpu_strand(cpu, mockhv_vcpu_stranded(cpu->set->hv, cpu->id));
+    else if (rc == -EIO)
         hv_cpu_crash(cpu, "the domain crashed during an ioreq (bad state from a device model)");
     else if (rc != -ESHUTDOWN)
         hv_cpu_crash(cpu, "ioreq failed: %s", strerror(-rc));

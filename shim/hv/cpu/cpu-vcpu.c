@@ -57,7 +57,7 @@ void hv_cpu_crash(struct hv_cpu *cpu, const char *fmt, ...)
     va_list ap;
     int n;
 
-    if (cpu->end.state == MOCKHV_HVM_CRASHED)
+    if (cpu->end.state != MOCKHV_HVM_RUNNING)
         return; /* the first reason is the one that matters */
     n = snprintf(cpu->end.reason, sizeof(cpu->end.reason), "vCPU %u crashed the domain: ", cpu->id);
     va_start(ap, fmt);
@@ -71,6 +71,18 @@ void hv_cpu_crash(struct hv_cpu *cpu, const char *fmt, ...)
     pthread_mutex_lock(&hv->lock);
     hv->crashed = true;
     pthread_mutex_unlock(&hv->lock);
+}
+
+void hv_cpu_strand(struct hv_cpu *cpu, int server)
+{
+    if (cpu->end.state != MOCKHV_HVM_RUNNING)
+        return;
+    cpu->end.state = MOCKHV_HVM_STRANDED;
+    cpu->end.server = server;
+    cpu->end.eip = hv_cpu_reg(cpu, UC_X86_REG_EIP);
+    snprintf(cpu->end.reason, sizeof(cpu->end.reason), "vCPU %u stranded on ioreq server %d",
+             cpu->id, server);
+    cpu->exit = HV_EXIT_CRASH; /* it runs no more; the domain lives on */
 }
 
 static bool stopping(struct hv_cpu *cpu)

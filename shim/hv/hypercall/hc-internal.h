@@ -29,6 +29,7 @@
 #define HC_PORT_BUCKET  64   /* Xen allocates a domain's ports 64 at a time (EVTCHNS_PER_BUCKET) */
 #define HC_MAX_E820     8
 #define HC_PBUF_SIZE    200 /* DOMAIN_PBUF_SIZE */
+#define HC_SLACK_PAGES  256 /* libxl's headroom over the RAM: LIBXL_MAXMEM_CONSTANT, 1 MiB */
 /* What one call handles where Xen would go on through continuations. */
 #define HC_CONSOLE_MAX (64u * 1024)
 #define HC_MEMOP_MAX   65536u     /* extents of one reservation call */
@@ -67,7 +68,7 @@ struct hc_xsbridge {
     bool stop;
     bool want_write; /* the socket took only part of the requests: poll for POLLOUT */
     bool want_read;  /* the response ring has room: poll for POLLIN */
-    uint8_t *ring;   /* the ring page (a pinned extra page), NULL before boot */
+    uint8_t *ring;   /* the ring page (a pinned headroom page), NULL before boot */
     uint32_t port;   /* the guest's end */
 };
 
@@ -86,16 +87,20 @@ struct hv_hypercalls {
     uint32_t tsc_mul;
     int8_t tsc_shift;
 
-    /* The shared info page: extra page 0 of the RAM memfd, wherever mapped. */
+    /* The shared info page: a page of the RAM memfd behind the RAM, wherever mapped. */
     uint8_t *shinfo;
     int64_t shinfo_off;
 
     /* Memory bookkeeping of XENMEM_*: the domain's pages and its maximum;
-     * extra pages in use (populated) and pinned (the special pages, which
+     * headroom pages in use (populated) and pinned (the special pages, which
      * xenstored and xenconsoled keep mapped). */
     uint64_t tot_pages, max_pages;
-    bool slack_used[HV_SLACK_PAGES];
-    bool slack_pinned[HV_SLACK_PAGES];
+    /* p2m entries removed by the guest's memory ops (p2m_remove_page): the
+     * vCPU then asks the device models to invalidate their map caches */
+    uint64_t p2m_removals;
+    int64_t slack_off; /* memfd offset of the headroom's first page */
+    bool slack_used[HC_SLACK_PAGES];
+    bool slack_pinned[HC_SLACK_PAGES];
     unsigned nr_e820;
     struct hc_e820 e820[HC_MAX_E820];
     uint32_t shutdown_code;
@@ -141,7 +146,9 @@ long hc_event_channel_op(struct hv_hypercalls *h, unsigned vcpu, const uint32_t 
 long hc_console_io(struct hv_hypercalls *h, unsigned vcpu, const uint32_t *a);
 
 /* hc-memory.c (callers hold lock) */
-/* An extra page of the headroom for frame gfn (zeroed); -ENOMEM when none is left. */
+/* The headroom's pages, appended to the RAM memfd at creation. */
+int hc_slack_init(struct hv_hypercalls *h);
+/* A page of the headroom for frame gfn (zeroed); -ENOMEM when none is left. */
 int hc_slack_populate(struct hv_hypercalls *h, uint64_t gfn, bool pinned, int64_t *off);
 
 /* hc-xsbridge.c */

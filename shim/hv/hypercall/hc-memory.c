@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "hc-internal.h"
+#include "log.h"
 
 #include <xen/memory.h>
 
@@ -59,6 +60,35 @@ struct hc_memmap {
     uint32_t buffer;
 };
 
+int hc_slack_init(struct hv_hypercalls *h)
+{
+    uint64_t off;
+    int rc;
+
+    pthread_mutex_lock(&h->hv->lock);
+    rc = hv_memory_append(h->hv, HC_SLACK_PAGES, &off);
+    pthread_mutex_unlock(&h->hv->lock);
+    h->slack_off = rc ? -1 : (int64_t)off;
+    return rc;
+}
+
+/* Index of the headroom page at memfd offset off, or HC_SLACK_PAGES if it is not one. */
+static unsigned slack_index(const struct hv_hypercalls *h, int64_t off)
+{
+    if (off < h->slack_off || off >= h->slack_off + (int64_t)HC_SLACK_PAGES * HV_PAGE_SIZE)
+        return HC_SLACK_PAGES;
+    return (unsigned)((off - h->slack_off) / HV_PAGE_SIZE);
+}
+
+static unsigned slack_free(const struct hv_hypercalls *h)
+{
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < HC_SLACK_PAGES; i++)
+        n += !h->slack_used[i];
+    return n;
+}
+
 int hc_slack_populate(struct hv_hypercalls *h, uint64_t gfn, bool pinned, int64_t *off)
 {
     struct mockhv *hv = h->hv;
@@ -67,10 +97,10 @@ int hc_slack_populate(struct hv_hypercalls *h, uint64_t gfn, bool pinned, int64_
 
     if (h->tot_pages >= h->max_pages)
         return -ENOMEM;
-    for (unsigned i = 0; i < HV_SLACK_PAGES; i++) {
+    for (unsigned i = 0; i < HC_SLACK_PAGES; i++) {
         if (h->slack_used[i])
             continue;
-        *off = hv_extra_page_offset(hv, HV_XEN_PAGES + i);
+        *off = h->slack_off + (int64_t)i * HV_PAGE_SIZE;
         pthread_mutex_lock(&hv->lock);
         prev = hv_p2m_lookup(hv, gfn);
         rc = hv_p2m_map(hv, gfn, *off);
@@ -85,10 +115,10 @@ int hc_slack_populate(struct hv_hypercalls *h, uint64_t gfn, bool pinned, int64_
         /* what was at gfn is freed (guest_physmap_add_page replaces it) */
         if (prev >= 0 && prev < (int64_t)hv->ram_bytes)
             h->tot_pages--;
-        else if (prev >= 0 && prev != h->shinfo_off) {
-            unsigned j = (unsigned)((prev - (int64_t)hv->ram_bytes) / HV_PAGE_SIZE) - HV_XEN_PAGES;
+        else if (prev >= 0) {
+            unsigned j = slack_index(h, prev);
 
-            if (j < HV_SLACK_PAGES && !h->slack_pinned[j]) {
+            if (j < HC_SLACK_PAGES && !h->slack_pinned[j]) {
                 h->slack_used[j] = false;
                 h->tot_pages--;
             }
@@ -116,13 +146,14 @@ static int remove_page(struct hv_hypercalls *h, uint64_t gfn)
         return -ENOENT;
     if (rc)
         return rc;
+    h->p2m_removals++;
     if (off < (int64_t)hv->ram_bytes) {
         h->tot_pages--;
-    } else if (off != h->shinfo_off) {
-        unsigned j = (unsigned)((off - (int64_t)hv->ram_bytes) / HV_PAGE_SIZE) - HV_XEN_PAGES;
+    } else {
+        unsigned j = slack_index(h, off);
 
         /* a pinned page stays with whoever maps it (the ring, the console) */
-        if (j < HV_SLACK_PAGES && !h->slack_pinned[j]) {
+        if (j < HC_SLACK_PAGES && !h->slack_pinned[j]) {
             h->slack_used[j] = false;
             h->tot_pages--;
         }
@@ -166,8 +197,10 @@ static long reservation(struct hv_hypercalls *h, unsigned op, uint32_t start, ui
             int64_t off;
 
             /* a domU's extent is naturally aligned; headroom pages are not
-             * contiguous, so an order > 0 extent is whole pages one by one */
-            if ((gpfn & (n - 1)) || gpfn + n > PADDR_FRAMES || h->tot_pages + n > h->max_pages)
+             * contiguous, so an order > 0 extent is whole pages one by one,
+             * all there before the first is taken (alloc_domheap_pages) */
+            if ((gpfn & (n - 1)) || gpfn + n > PADDR_FRAMES || h->tot_pages + n > h->max_pages ||
+                slack_free(h) < n)
                 break;
             for (uint64_t j = 0; j < n && !failed; j++)
                 failed = hc_slack_populate(h, gpfn + j, false, &off) != 0;
@@ -204,6 +237,8 @@ static int move_frame(struct hv_hypercalls *h, uint64_t idx, uint64_t gpfn)
     else
         rc = hv_p2m_relocate(hv, idx, gpfn, 1);
     pthread_mutex_unlock(&hv->lock);
+    if (!rc && idx != gpfn)
+        h->p2m_removals++; /* the source frame, at least */
     /* RAM that was at the destination is freed */
     if (!rc && idx != gpfn && prev >= 0 && prev < (int64_t)hv->ram_bytes)
         h->tot_pages--;
@@ -274,6 +309,37 @@ static long memory_map(struct hv_hypercalls *h, uint32_t arg)
     return rc ? rc : hc_write(h, arg, &m, sizeof(m));
 }
 
+/*
+ * A guest's memory op that took frames out of its p2m leaves the vCPU to
+ * send IOREQ_TYPE_INVALIDATE to every device model before the hypercall
+ * returns (p2m_remove_page -> ioreq_request_mapcache_invalidate, then
+ * hvm_hypercall -> ioreq_signal_mapcache_invalidate), so no map cache
+ * keeps a frame the guest gave away. A failed invalidation is only logged,
+ * as Xen does.
+ */
+static long with_invalidate(struct hv_hypercalls *h, unsigned vcpu, unsigned op, uint32_t start,
+                            uint32_t arg)
+{
+    uint64_t before, after;
+    long rc;
+    int irc;
+
+    pthread_mutex_lock(&h->lock);
+    before = h->p2m_removals;
+    pthread_mutex_unlock(&h->lock);
+    rc = op == XENMEM_add_to_physmap ? add_to_physmap(h, start, arg)
+                                     : reservation(h, op, start, arg);
+    pthread_mutex_lock(&h->lock);
+    after = h->p2m_removals;
+    pthread_mutex_unlock(&h->lock);
+    if (after != before) {
+        irc = mockhv_invalidate(h->hv, vcpu, MOCKHV_DEFAULT_TIMEOUT_MS);
+        if (irc < 0)
+            log_warn("hypercall: vcpu %u: map cache invalidation failed: %d", vcpu, irc);
+    }
+    return rc;
+}
+
 long hc_memory_op(struct hv_hypercalls *h, unsigned vcpu, const uint32_t *a)
 {
     unsigned op = a[0] & MEMOP_CMD_MASK;
@@ -282,17 +348,17 @@ long hc_memory_op(struct hv_hypercalls *h, unsigned vcpu, const uint32_t *a)
 
     switch (op) {
     case XENMEM_populate_physmap:
-    case XENMEM_decrease_reservation:
         return reservation(h, op, start, arg);
+    case XENMEM_decrease_reservation:
     case XENMEM_add_to_physmap:
-        return add_to_physmap(h, start, arg);
+        return with_invalidate(h, vcpu, op, start, arg);
     case XENMEM_memory_map:
         return memory_map(h, arg);
     case XENMEM_maximum_ram_page:
         /* the host's highest frame: here, the end of the mock's memory */
         if (start)
             return -EINVAL;
-        return (long)((h->hv->ram_bytes >> 12) + HV_EXTRA_PAGES);
+        return (long)((h->hv->ram_bytes + h->hv->populated) >> 12);
     case XENMEM_current_reservation:
     case XENMEM_maximum_reservation:
     case XENMEM_maximum_gpfn: {

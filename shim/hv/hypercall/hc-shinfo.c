@@ -1,6 +1,6 @@
 /*
- * The shared info page and Xen's system time. The page is Xen's own (extra
- * page 0 of the RAM memfd): it exists from domain creation, keeps its event
+ * The shared info page and Xen's system time. The page is Xen's own (a page
+ * of the RAM memfd behind the RAM): it exists from domain creation, keeps its event
  * bits wherever the guest maps it (XENMAPSPACE_shared_info), and is in the
  * 32-bit layout (compat shared_info: 32-bit event words, wallclock at 2304)
  * because the guest asked for its hypercall page in 32-bit mode.
@@ -185,10 +185,15 @@ static void wallclock_update(struct hv_hypercalls *h)
 int hc_shinfo_init(struct hv_hypercalls *h)
 {
     struct mockhv *hv = h->hv;
+    uint64_t off;
+    int rc;
 
-    h->shinfo_off = hv_extra_page_offset(hv, 0);
-    if (h->shinfo_off < 0)
-        return -EINVAL;
+    pthread_mutex_lock(&hv->lock);
+    rc = hv_memory_append(hv, 1, &off);
+    pthread_mutex_unlock(&hv->lock);
+    if (rc)
+        return rc;
+    h->shinfo_off = (int64_t)off;
     h->shinfo = hv->ram + h->shinfo_off;
     memset(h->shinfo, 0, HV_PAGE_SIZE);
     /* every vCPU starts with event delivery masked, as a new vcpu_info */
@@ -211,12 +216,17 @@ int hc_shinfo_map(struct hv_hypercalls *h, uint64_t gfn)
     pthread_mutex_lock(&hv->lock);
     /* Unmapped from where it was (xenmem_add_to_physmap_one); whatever
      * was at gfn goes: RAM is given back, a hole stays a hole. */
-    for (unsigned i = 0; i < hv->p2m.nr && !rc; i++)
-        if (hv->p2m.e[i].off == h->shinfo_off && hv->p2m.e[i].gfn != gfn)
+    for (unsigned i = 0; i < hv->p2m.nr && !rc; i++) {
+        if (hv->p2m.e[i].off == h->shinfo_off && hv->p2m.e[i].gfn != gfn) {
             rc = hv_p2m_map(hv, hv->p2m.e[i].gfn, -1);
+            h->p2m_removals++;
+        }
+    }
     if (!rc) {
         int64_t prev = hv_p2m_lookup(hv, gfn);
 
+        if (prev >= 0 && prev != h->shinfo_off)
+            h->p2m_removals++;
         if (prev >= 0 && prev < (int64_t)hv->ram_bytes)
             h->tot_pages--;
         rc = hv_p2m_map(hv, gfn, h->shinfo_off);

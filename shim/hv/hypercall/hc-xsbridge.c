@@ -12,10 +12,11 @@
  * A relay thread pumps both ways when xenstored sends and when the guest
  * notifies its port or waits on it. Ring indexes that claim more than a
  * ring's worth of data are corrupt: they are counted, the connection is
- * reset (a fresh one, as xenstored would treat a reintroduced domain) and
- * the relay's own indexes (req_cons, rsp_prod) resynchronised so the ring
- * is empty again. A message longer than XENSTORE_PAYLOAD_MAX makes mockxs
- * drop the connection: that is a reset too.
+ * reset (a fresh one when the guest next notifies or waits, as xenstored
+ * would treat a reintroduced domain) and the relay's own indexes
+ * (req_cons, rsp_prod) resynchronised so the ring is empty again. A message
+ * longer than XENSTORE_PAYLOAD_MAX makes mockxs drop the connection: that
+ * is a reset too.
  */
 #include <errno.h>
 #include <poll.h>
@@ -72,7 +73,9 @@ static int xs_connect(struct hv_hypercalls *h)
 #endif
 }
 
-/* Drops the connection and starts a fresh one; lock held. */
+/* Drops the connection; lock held. The fresh one is made when the guest
+ * next notifies or waits (xs_pump), so a xenstored that keeps refusing
+ * costs one attempt per guest hypercall, never a loop. */
 static void xs_reset(struct hv_hypercalls *h, const char *why)
 {
     struct hc_xsbridge *b = &h->xs;
@@ -84,8 +87,6 @@ static void xs_reset(struct hv_hypercalls *h, const char *why)
     b->fd = -1;
     b->want_write = false;
     b->want_read = true;
-    if (xs_connect(h))
-        log_warn("hypercall: xenstore connection of domain %u not restored", h->hv->domid);
 }
 
 static void xs_corrupt(struct hv_hypercalls *h, const char *why)
@@ -106,8 +107,12 @@ static void xs_pump(struct hv_hypercalls *h)
     bool moved = false;
     uint32_t cons, prod;
 
-    if (!b->ring || b->fd < 0)
+    if (!b->ring)
         return;
+    if (b->fd < 0 && xs_connect(h)) {
+        log_guest("hypercall: xenstore connection of domain %u not restored", h->hv->domid);
+        return;
+    }
     cons = idx_load(b, REQ_CONS);
     prod = idx_load(b, REQ_PROD);
     if (prod - cons > XENSTORE_RING_SIZE) {

@@ -43,8 +43,11 @@ static int ram(struct hv_hypercalls *h, uint64_t gpa, void *buf, uint64_t len, e
     if (!rc && op == HV_RAM_WRITE && len)
         hv_vram_mark(hv, gpa >> 12, ((gpa + len - 1) >> 12) - (gpa >> 12) + 1);
     pthread_mutex_unlock(&hv->lock);
-    if (rc)
+    if (rc) {
         hc_count(h, &h->stats.efault);
+        log_guest("hypercall: guest memory %#llx+%#llx is not RAM", (unsigned long long)gpa,
+                  (unsigned long long)len);
+    }
     return rc ? -EFAULT : 0;
 }
 
@@ -98,8 +101,10 @@ int hv_hypercalls_create(struct hv_hypercalls **out, struct mockhv *hv,
     h->xs.wake_fd = -1;
     /* libxl: RAM plus LIBXL_MAXMEM_CONSTANT */
     h->tot_pages = hv->ram_bytes >> 12;
-    h->max_pages = h->tot_pages + HV_SLACK_PAGES;
+    h->max_pages = h->tot_pages + HC_SLACK_PAGES;
     rc = hc_shinfo_init(h);
+    if (!rc)
+        rc = hc_slack_init(h);
     if (rc) {
         hv_hypercalls_destroy(h);
         return rc;

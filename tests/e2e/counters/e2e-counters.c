@@ -3,7 +3,9 @@
  * on the mock hypervisor: the UART's bytes_out grows by exactly the bytes
  * the guest wrote to THR, and by nothing for other registers.
  *
- * Usage: e2e-counters IOREQD IOREQCTL
+ * Also the device-level faults a hostile guest causes, by cause.
+ *
+ * Usage: e2e-counters IOREQD IOREQCTL [TEST-PATTERN]
  *
  * Waits are bounded; nothing asserts on how long anything took.
  */
@@ -25,6 +27,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <xenctrl.h>
+#include <xen/hvm/ioreq.h>
+
 #include "ctl-json.h"
 #include "dm-process.h"
 #include "mockhv.h"
@@ -38,6 +43,10 @@
 #define UART_THR  0
 #define UART_LSR  5
 #define DM_DIR    "/local/domain/0/device-model/7"
+
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
 
 static const char *ioreqd_path, *ioreqctl_path;
 
@@ -130,11 +139,18 @@ static int ctl(struct fixture *fx, char **out, char **err, ...)
     return WEXITSTATUS(p.wstatus);
 }
 
-/* ioreqd serving domain 7 with one UART; control socket at `sock` ("none": without). */
-static void start_ioreqd(struct fixture *fx, const char *sock)
+/* ioreqd serving domain 7 with one UART and `more` devices; control socket at `sock`. */
+static void start_ioreqd_with(struct fixture *fx, const char *sock, const char *const *more)
 {
-    const char *args[] = {"--domid", "7",        "--foreground", "--control-socket",
-                          sock,      "--device", UART_SPEC,      NULL};
+    const char *args[24] = {"--domid", "7",        "--foreground", "--control-socket",
+                            sock,      "--device", UART_SPEC};
+    size_t n = 7;
+
+    for (; more && *more && n < ARRAY_SIZE(args) - 3; more++) {
+        args[n++] = "--device";
+        args[n++] = *more;
+    }
+    args[n] = NULL;
 
     if (dmproc_run(&fx->dm, fx->hv,
                    &(struct dmproc_config){
@@ -146,6 +162,12 @@ static void start_ioreqd(struct fixture *fx, const char *sock)
                    },
                    WAIT_MS))
         fail_msg("ioreqd never reached running");
+}
+
+/* ioreqd serving domain 7 with one UART; control socket at `sock`. */
+static void start_ioreqd(struct fixture *fx, const char *sock)
+{
+    start_ioreqd_with(fx, sock, NULL);
 }
 
 static void stop_expected(struct fixture *fx)
@@ -252,10 +274,132 @@ static void test_uart_bytes_out(void **state)
     stop_expected(fx);
 }
 
+/* Every fault cause in a stats reply is `want` of its name, or 0. */
+static void expect_faults(const struct ctl_json *st, const char *const *names, const uint64_t *want,
+                          size_t n)
+{
+    const struct ctl_json *faults = ctl_json_get(st, "faults");
+    unsigned seen = 0;
+
+    assert_non_null(faults);
+    assert_int_equal(faults->type, CTL_JSON_OBJECT);
+    for (const struct ctl_json *c = faults->child; c; c = c->next, seen++) {
+        uint64_t expect = 0;
+
+        for (size_t i = 0; i < n; i++)
+            if (!strcmp(c->key, names[i]))
+                expect = want[i];
+        if (counter_value(c) != expect)
+            fail_msg("faults.%s is %llu, expected %llu", c->key,
+                     (unsigned long long)counter_value(c), (unsigned long long)expect);
+    }
+    assert_int_equal(seen, 11);
+}
+
+/*
+ * One PCI_CONFIG request put straight into vCPU 1's slot, as Xen never
+ * sends it (a function ioreqd did not register, a register past 256 bytes):
+ * the answered data.
+ */
+static uint64_t raw_cfg(struct fixture *fx, uint32_t sbdf, uint32_t reg, uint32_t size, uint8_t dir)
+{
+    ioreq_t r = {.type = IOREQ_TYPE_PCI_CONFIG,
+                 .dir = dir,
+                 .size = size,
+                 .count = 1,
+                 .addr = (uint64_t)sbdf << 32 | reg};
+    uint16_t id;
+    ioreq_t cur;
+
+    assert_int_equal(mockhv_servers(fx->hv, &id, 1), 1);
+    assert_int_equal(mockhv_raw_slot_read(fx->hv, id, 1, &cur, sizeof(cur)), 0);
+    r.vp_eport = cur.vp_eport;
+    r.state = STATE_IOREQ_READY;
+    assert_int_equal(mockhv_raw_slot_write(fx->hv, id, 1, &r, sizeof(r), true), 0);
+    assert_int_equal(mockhv_raw_slot_wait(fx->hv, id, 1, STATE_IORESP_READY, WAIT_MS), 0);
+    assert_int_equal(mockhv_raw_slot_read(fx->hv, id, 1, &r, sizeof(r)), 0);
+    /* The slot back to the mock, as Xen takes it after reading the answer. */
+    cur = r;
+    cur.state = STATE_IOREQ_NONE;
+    assert_int_equal(mockhv_raw_slot_write(fx->hv, id, 1, &cur, sizeof(cur), false), 0);
+    return r.data;
+}
+
+#define XP_BDF   0x18 /* xen-platform at 00:03.0 */
+#define VIO_BDF  0x20 /* virtio-blk at 00:04.0 */
+#define VIO_BAR  0xf0000000ull
+#define VIO_MSIX (VIO_BAR + 0x4000) /* 2 entries: one queue and config */
+
+/*
+ * A hostile guest's device-level mistakes, each refused safely and counted
+ * by cause in `ioreqctl --json stats`: a config cycle through the legacy
+ * window to a function nothing is at, an I/O BAR placed over the UART's
+ * ports, a read across the MSI-X table's end, notifications before any
+ * queue is enabled.
+ */
+static void test_device_faults(void **state)
+{
+    static const char *const names[] = {"pci_no_function", "pci_config_past_end", "pci_bar_refused",
+                                        "msix_access_dropped", "virtio_notify_ignored"};
+    static const uint64_t none[5], want[5] = {2, 1, 1, 1, 2};
+    struct fixture *fx = *state;
+    char disk[160], vblk[200], *out, *err;
+    const char *devs[] = {"host-bridge,cf8=on", "xen-platform,bdf=00:03.0", vblk, NULL};
+    struct ctl_json *st;
+    uint64_t v64 = 0;
+    uint32_t v = 0;
+    int fd;
+
+    assert_int_equal(scratch_path(disk, sizeof(disk), fx->dir, "disk.img"), 0);
+    fd = open(disk, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, 1 << 20), 0);
+    close(fd);
+    snprintf(vblk, sizeof(vblk), "virtio-blk,file=%s,bdf=00:04.0", disk);
+    start_ioreqd_with(fx, fx->sock, devs);
+    st = stats(fx);
+    expect_faults(st, names, none, 5);
+    ctl_json_free(st);
+
+    /* Config cycles for 00:09.0, where nothing is (all-ones, a write dropped), and past 256. */
+    assert_int_equal(raw_cfg(fx, 0x48, 0x00, 4, IOREQ_READ), 0xffffffff);
+    raw_cfg(fx, 0x48, 0x04, 2, IOREQ_WRITE);
+    assert_int_equal(raw_cfg(fx, XP_BDF, 0x100, 4, IOREQ_READ), 0xffffffff);
+
+    /* xen-platform's I/O BAR at 0x300: over COM1 (0x3f8-0x3ff), so it is not mapped. */
+    assert_int_equal(mockhv_cfg_write(fx->hv, 0, XP_BDF, 0x10, 4, 0x300, WAIT_MS), 0);
+    assert_int_equal(mockhv_cfg_write(fx->hv, 0, XP_BDF, 0x04, 2, 0x0001, WAIT_MS), 0);
+    assert_int_equal(mockhv_pio_out(fx->hv, 0, COM1 + UART_SCR, 1, 0xa5, WAIT_MS), 0);
+    assert_int_equal(mockhv_pio_in(fx->hv, 0, COM1 + UART_SCR, 1, &v, WAIT_MS), 0);
+    assert_int_equal(v, 0xa5);
+
+    /* virtio-blk's BAR placed and decoded; a read across the MSI-X table's end. */
+    assert_int_equal(mockhv_cfg_write(fx->hv, 0, VIO_BDF, 0x20, 4, (uint32_t)VIO_BAR, WAIT_MS), 0);
+    assert_int_equal(mockhv_cfg_write(fx->hv, 0, VIO_BDF, 0x24, 4, 0, WAIT_MS), 0);
+    assert_int_equal(mockhv_cfg_write(fx->hv, 0, VIO_BDF, 0x04, 2, 0x0006, WAIT_MS), 0);
+    assert_int_equal(mockhv_mmio_read(fx->hv, 1, VIO_MSIX + 2 * 16 - 4, 8, &v64, WAIT_MS), 0);
+    assert_int_equal(v64, 0xffffffffffffffffull);
+    /* Notifications for queue 0, never enabled, and queue 7, absent. */
+    assert_int_equal(mockhv_mmio_write(fx->hv, 1, VIO_BAR + 0x3000, 2, 0, WAIT_MS), 0);
+    assert_int_equal(mockhv_mmio_write(fx->hv, 1, VIO_BAR + 0x3000 + 7 * 4, 2, 7, WAIT_MS), 0);
+
+    st = stats(fx);
+    expect_faults(st, names, want, 5);
+    ctl_json_free(st);
+    /* The table form lists them too. */
+    assert_int_equal(ctl(fx, &out, &err, "stats", "--domid", "7", "--socket", fx->sock, NULL), 0);
+    assert_non_null(strstr(out, "\ndevice faults:\n  pci_no_function        2\n"));
+    assert_non_null(strstr(out, "\n  virtio_notify_ignored  2\n"));
+
+    assert_int_equal(ctl(fx, &out, &err, "stop", "--domid", "7", "--socket", fx->sock, NULL), 0);
+    stop_expected(fx);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_uart_bytes_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_device_faults, setup, teardown),
     };
 
     if (argc < 3) {
@@ -264,6 +408,8 @@ int main(int argc, char **argv)
     }
     ioreqd_path = argv[1];
     ioreqctl_path = argv[2];
+    if (argc > 3)
+        cmocka_set_test_filter(argv[3]);
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

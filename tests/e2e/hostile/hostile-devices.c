@@ -121,8 +121,8 @@ static void test_cfg_high_offsets(void **state)
     }
     assert_int_equal(malformed(fx), m0 + 8);
     /* A register number that aliases a real one modulo 4 KiB does not reach it. */
-    raw_cfg(fx, XP, 0x1004, 2, IOREQ_WRITE, 0);
-    assert_int_equal(hfx_cfg_rd(fx, XP, 0x04, 2) & 3, 3);
+    raw_cfg(fx, XP, 0x1004, 2, IOREQ_WRITE, 0x0007);
+    assert_int_equal(hfx_cfg_rd(fx, XP, 0x04, 2), 0x0000);
     assert_int_equal(hfx_cfg_rd(fx, XP, 0x00, 4), 0x00015853);
     hfx_finish(fx);
 }
@@ -574,7 +574,7 @@ static void test_uart_loopback_flood_fifo(void **state)
     hfx_finish(fx);
 }
 
-/* Loopback without FIFO: one byte held, the first. */
+/* Loopback without FIFO: one byte held, the last (each overrun overwrites the RBR). */
 static void test_uart_loopback_flood_nofifo(void **state)
 {
     struct hfx *fx = *state;
@@ -592,7 +592,7 @@ static void test_uart_loopback_flood_nofifo(void **state)
         hfx_out(fx, COM1, 1, 'A' + (i % 26));
     assert_int_equal(hfx_in(fx, COM1 + 5, 1), 0x63);
     assert_int_equal(hfx_in(fx, COM1 + 5, 1), 0x61);
-    assert_int_equal(hfx_in(fx, COM1, 1), 'A');
+    assert_int_equal(hfx_in(fx, COM1, 1), 'A' + 99 % 26);
     assert_int_equal(hfx_in(fx, COM1 + 5, 1), 0x60);
     hfx_out(fx, COM1 + 4, 1, 0x00);
     assert_int_equal(mockhv_isa_irq_level(fx->hv, ISA_IRQ), 0);

@@ -653,6 +653,8 @@ static void test_vq_reset_in_flight(void **state)
     ok(v, gvq_set_avail_idx_raw(v->vq, 20));
     notify(v);
     cwr(v, C_STATUS, 1, 0);
+    /* 4.1.4.3.2: device_status reads 0 once the writes in flight were given back. */
+    ok(v, gvirtio_wait_reset(&v->dev, HFX_WAIT_MS));
     assert_int_equal(status(v), 0);
     /* Fresh rings: exactly one completion, ours. */
     driver_init(v);
@@ -1072,13 +1074,29 @@ static void test_msix_table_edges(void **state)
     uint32_t ctrl;
 
     assert_int_equal(nr, 2);
-    /* Past the last entry: nothing is there, nothing sticks. */
+    /* Past the last entry: nothing is there (6.8.2: nothing else shares the table's 4 KiB), nothing
+     * sticks, reads are all-ones. */
     for (unsigned i = 0; i < 16; i++) {
         hfx_mmio_wr(v->fx, end + 4 * i, 4, 0xffffffff);
         hfx_mmio_wr(v->fx, end + 8 * i, 8, ~0ull);
     }
-    assert_int_equal(hfx_mmio_rd(v->fx, end, 8), 0);
-    assert_int_equal(hfx_mmio_rd(v->fx, end + 12, 4), 0);
+    assert_int_equal(hfx_mmio_rd(v->fx, end, 8), ~0ull);
+    assert_int_equal(hfx_mmio_rd(v->fx, end + 12, 4), 0xffffffff);
+    assert_int_equal(hfx_mmio_rd(v->fx, v->dev.msix_pba + 8, 8), ~0ull);
+    /* Not an aligned DWORD or QWORD (6.8.2): dropped, all-ones. A QWORD at entry 0's control
+     * word would unmask vector 0 and set vector 1's address. */
+    hfx_mmio_wr(v->fx, v->dev.msix_table, 4, 0xfee00000);
+    hfx_mmio_wr(v->fx, v->dev.msix_table + 16, 4, 0xfee00000);
+    hfx_mmio_wr(v->fx, v->dev.msix_table + 12, 4, 1);
+    hfx_mmio_wr(v->fx, v->dev.msix_table + 12, 8, 0);
+    hfx_mmio_wr(v->fx, v->dev.msix_table + 1, 2, 0xffff);
+    hfx_mmio_wr(v->fx, v->dev.msix_table + 6, 4, 0xffffffff);
+    assert_int_equal(hfx_mmio_rd(v->fx, v->dev.msix_table + 12, 4), 1);
+    assert_int_equal(hfx_mmio_rd(v->fx, v->dev.msix_table, 8), 0xfee00000ull);
+    assert_int_equal(hfx_mmio_rd(v->fx, v->dev.msix_table + 16, 4), 0xfee00000);
+    assert_int_equal(hfx_mmio_rd(v->fx, v->dev.msix_table, 1), 0xff);
+    assert_int_equal(hfx_mmio_rd(v->fx, v->dev.msix_table + 4, 8), ~0ull);
+    hfx_mmio_wr(v->fx, v->dev.msix_table + 12, 4, 0);
     /* Straddling the end of the table: dropped whole. */
     hfx_mmio_wr(v->fx, end - 4, 8, 0);
     assert_int_equal(hfx_mmio_rd(v->fx, end - 4, 4), 1); /* last vector still masked */

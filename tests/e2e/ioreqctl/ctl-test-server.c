@@ -19,6 +19,7 @@
 #include <event2/event.h>
 
 #include "control.h"
+#include "dm-faults.h"
 #include "server.h"
 
 struct fake {
@@ -138,9 +139,14 @@ static int fake_stats(void *opaque, struct control_buf *out)
              {[IOREQ_STAT_PIO] = 2, [IOREQ_STAT_PCI_CONFIG] = 6, [IOREQ_STAT_INVALIDATE] = 2}},
     };
 
+    struct dm_faults faults = {.count = {[DM_FAULT_PCI_NO_FUNCTION] = 4,
+                                         [DM_FAULT_VIRTQ_LOOP] = 1,
+                                         [DM_FAULT_VIRTIO_NOTIFY_IGNORED] = 2}};
+
     if (f->fail_stats)
         return -EIO;
     control_json_ioreq_stats(out, &st, v, 2);
+    control_json_faults(out, &faults);
     control_json_begin_array(out, "devices");
     control_json_begin_object(out, NULL);
     control_json_uint(out, "index", 0);

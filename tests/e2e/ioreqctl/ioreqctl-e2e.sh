@@ -201,6 +201,18 @@ map cache:
   faults             0
   mapped bytes       28672
   dirty-log reports  9
+device faults:
+  pci_no_function        4
+  pci_config_past_end    0
+  pci_config_bad_size    0
+  pci_bar_refused        0
+  msix_access_dropped    0
+  virtq_loop             1
+  virtq_bad_index        0
+  virtq_bad_length       0
+  virtq_outside_ram      0
+  virtq_bad_layout       0
+  virtio_notify_ignored  2
 requests per device:
   DEVICE  TYPE         READS  WRITES  CONFIG_READS  CONFIG_WRITES
   0       uart         9      14      0             0
@@ -211,7 +223,7 @@ devices:
   0       uart  rx_bytes  0
   0       uart  dropped   0" "$out"
     run_ctl 0 --json stats --domid 7 --socket "$dir/7.sock"
-    expect stats-json '{"domid":7,"vcpus":2,"requests":{"sync":40,"buffered":12,"malformed":3,"unclaimed":5,"spurious_notifications":1},"by_type":{"pio":27,"copy":4,"pci_config":6,"timeoffset":0,"invalidate":2,"unknown":1},"per_vcpu":[{"vcpu":0,"requests":30,"pio":25,"copy":4,"pci_config":0,"timeoffset":0,"invalidate":0,"unknown":1},{"vcpu":1,"requests":10,"pio":2,"copy":0,"pci_config":6,"timeoffset":0,"invalidate":2,"unknown":0}],"mapcache":{"hits":100,"misses":7,"evictions":2,"invalidations":1,"faults":0,"mapped_bytes":28672,"dirty_reports":9},"timeoffset":-3600,"devices":[{"index":0,"type":"uart","requests":{"reads":9,"writes":14,"config_reads":0,"config_writes":0},"counters":{"tx_bytes":6,"rx_bytes":0,"dropped":0}},{"index":1,"type":"host-bridge","requests":{"reads":0,"writes":0,"config_reads":120,"config_writes":7}}]}' "$out"
+    expect stats-json '{"domid":7,"vcpus":2,"requests":{"sync":40,"buffered":12,"malformed":3,"unclaimed":5,"spurious_notifications":1},"by_type":{"pio":27,"copy":4,"pci_config":6,"timeoffset":0,"invalidate":2,"unknown":1},"per_vcpu":[{"vcpu":0,"requests":30,"pio":25,"copy":4,"pci_config":0,"timeoffset":0,"invalidate":0,"unknown":1},{"vcpu":1,"requests":10,"pio":2,"copy":0,"pci_config":6,"timeoffset":0,"invalidate":2,"unknown":0}],"mapcache":{"hits":100,"misses":7,"evictions":2,"invalidations":1,"faults":0,"mapped_bytes":28672,"dirty_reports":9},"timeoffset":-3600,"faults":{"pci_no_function":4,"pci_config_past_end":0,"pci_config_bad_size":0,"pci_bar_refused":0,"msix_access_dropped":0,"virtq_loop":1,"virtq_bad_index":0,"virtq_bad_length":0,"virtq_outside_ram":0,"virtq_bad_layout":0,"virtio_notify_ignored":2},"devices":[{"index":0,"type":"uart","requests":{"reads":9,"writes":14,"config_reads":0,"config_writes":0},"counters":{"tx_bytes":6,"rx_bytes":0,"dropped":0}},{"index":1,"type":"host-bridge","requests":{"reads":0,"writes":0,"config_reads":120,"config_writes":7}}]}' "$out"
     kill -TERM "$spid"
     reap_server
     # The daemon's error reaches the user.

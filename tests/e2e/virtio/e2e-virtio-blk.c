@@ -386,11 +386,18 @@ static void test_interrupts_delivered(void **state)
         assert_int_equal(mockhv_irq_wait(f->hv, seq, &r, TIMEOUT_MS), 0);
         seq = r.seq;
         for (unsigned q = 0; q < f->blk.nr_queues; q++) {
-            bool mine =
-                f->cfg.irq == GVIRTIO_IRQ_MSIX
-                    ? r.kind == MOCKHV_IRQ_MSI &&
-                          r.msi_data == d->opts.msi_data_base + d->queues[q].vector
-                    : r.kind == MOCKHV_IRQ_INTX && r.level && (r.sbdf & 0xffff) == d->fn.bdf;
+            unsigned pirq = d->opts.pirq_base + d->queues[q].vector;
+            bool mine;
+
+            if (f->cfg.irq == GVIRTIO_IRQ_MSIX)
+                mine = r.kind == MOCKHV_IRQ_MSI &&
+                       r.msi_data == d->opts.msi_data_base + d->queues[q].vector;
+            else if (f->cfg.irq == GVIRTIO_IRQ_XEN_PIRQ)
+                mine = r.kind == MOCKHV_IRQ_MSI && r.pirq == pirq && !r.dropped &&
+                       r.msi_addr == gvirtio_pirq_msi_addr(pirq) &&
+                       r.msi_data == GVIRTIO_PIRQ_MSI_DATA;
+            else
+                mine = r.kind == MOCKHV_IRQ_INTX && r.level && (r.sbdf & 0xffff) == d->fn.bdf;
 
             if (mine && !seen[q]) {
                 seen[q] = true;
@@ -424,13 +431,15 @@ static void test_guest_ram_writes_reported(void **state)
     struct fx *f = *state;
     struct gvblk_queue *bq = &f->blk.queues[0];
     struct gvq *vq = bq->vq;
-    uint64_t irq_seq = mockhv_irq_last_seq(f->hv);
-    uint64_t mod_seq = mockhv_modified_last_seq(f->hv);
+    uint64_t irq_seq, mod_seq;
     static uint8_t buf[3 * 4096];
     struct gvblk_req req = {.type = GVBLK_T_IN, .sector = 16, .buf = buf, .len = sizeof(buf)};
     struct gvblk_req *done;
     struct mockhv_irq_record r;
 
+    mockhv_set_log_dirty(f->hv, true); /* as during live migration: writes are recorded */
+    irq_seq = mockhv_irq_last_seq(f->hv);
+    mod_seq = mockhv_modified_last_seq(f->hv);
     assert_int_equal(gvblk_submit(&f->blk, 0, &req), 0);
     assert_int_equal(gvblk_kick(&f->blk, 0), 0);
     assert_int_equal(gvblk_complete(&f->blk, 0, &done, TIMEOUT_MS), 0);
@@ -454,6 +463,27 @@ static void test_guest_ram_writes_reported(void **state)
 static void test_intx_interrupts_delivered(void **state)
 {
     test_interrupts_delivered(state);
+}
+
+/*
+ * A Xen HVM guest that takes MSIs as event channels (Linux's
+ * xen_hvm_setup_msi_irqs) names a pirq in every MSI-X entry and leaves each
+ * Mask bit set, as reset left it: every queue's completion still reaches
+ * the pirq's event channel.
+ */
+static void test_xen_pirq_interrupts_delivered(void **state)
+{
+    struct fx *f = *state;
+    struct gvirtio *d = &f->blk.dev;
+    uint64_t ctrl;
+
+    test_interrupts_delivered(state);
+    for (unsigned q = 0; q < f->blk.nr_queues; q++) {
+        uint64_t entry = d->msix_table + 16ull * d->queues[q].vector;
+
+        assert_int_equal(gvirtio_mmio_read(d, 0, entry + 12, 4, &ctrl), 0);
+        assert_int_equal(ctrl, 1);
+    }
 }
 
 static void test_poll_mode_works(void **state)
@@ -694,6 +724,62 @@ static void test_flush_syncs_after_writes(void **state)
     flush_syncs_after_writes(*state);
 }
 
+static unsigned count_syncs(struct fx *f)
+{
+    static struct trace_op ops[256];
+    unsigned n = trace_read(f, ops, 256), syncs = 0;
+
+    for (unsigned i = 0; i < n; i++)
+        syncs += ops[i].kind == 'S';
+    return syncs;
+}
+
+/*
+ * A reset while the disk hangs (virtio 1.2, 2.4.1 and 4.1.4.3.2): a FLUSH's
+ * data sync is held inside ioreqd (sync-trace.c's hold) until the test lets
+ * it go. Meanwhile the write of 0 to device_status completes, a UART read
+ * from the other vCPU is answered, and device_status reads what it read
+ * before; the trace, which logs a sync when it returns, shows that all of
+ * it happened while the sync was still held. Once the sync is let go,
+ * device_status reads 0, the discarded FLUSH never reached the used ring,
+ * and the driver brings the device up again and reads.
+ */
+static void test_reset_with_disk_held_serves_uart(void **state)
+{
+    struct fx *f = *state;
+    struct gvblk_req req = {.type = GVBLK_T_FLUSH};
+    struct gvq *vq = f->blk.queues[0].vq;
+    uint16_t used_before = 0xffff, used_after = 0xffff;
+    uint8_t buf[512], want[512], s = 0, st = 0xff;
+    uint32_t lsr = 0;
+
+    assert_int_equal(mockhv_ram_read(f->hv, vq->used + 2, &used_before, 2), 0);
+    assert_int_equal(gvblk_submit(&f->blk, 0, &req), 0);
+    assert_int_equal(gvblk_kick(&f->blk, 0), 0);
+    assert_int_equal(fx_hold_wait(f), 0);
+
+    /* vCPU 0 resets; vCPU 1 reads the UART's line status. */
+    assert_int_equal(gvirtio_set_status(&f->blk.dev, 0), 0);
+    assert_int_equal(mockhv_pio_in(f->hv, 1, 0x3f8 + 5, 1, &lsr, TIMEOUT_MS), 0);
+    assert_int_equal(lsr, 0x60);
+    assert_int_equal(gvirtio_status(&f->blk.dev, &s), 0);
+    assert_int_equal(s, GVIRTIO_S_ACKNOWLEDGE | GVIRTIO_S_DRIVER | GVIRTIO_S_FEATURES_OK |
+                            GVIRTIO_S_DRIVER_OK);
+    assert_int_equal(count_syncs(f), 0);
+
+    fx_hold_release(f);
+    assert_int_equal(gvirtio_wait_reset(&f->blk.dev, TIMEOUT_MS), 0);
+    assert_int_equal(count_syncs(f), 1);
+    assert_int_equal(mockhv_ram_read(f->hv, vq->used + 2, &used_after, 2), 0);
+    assert_int_equal(used_after, used_before);
+
+    fx_hold_end(f);
+    assert_int_equal(gvblk_reinit(&f->blk), 0);
+    expect_ok(gvblk_read(&f->blk, 0, 100, buf, sizeof(buf), &st), st);
+    initial_sectors(want, 100, 1);
+    assert_memory_equal(buf, want, sizeof(buf));
+}
+
 /* O_DIRECT writes skip the page cache, not the need for a sync (metadata, the disk's cache). */
 static void test_flush_syncs_after_writes_cache_none(void **state)
 {
@@ -773,10 +859,19 @@ static struct fx_cfg traced_direct2 = {.vcpus = 2,
                                        .irq = GVIRTIO_IRQ_MSIX,
                                        .spec_extra = ",cache=none,aio=threads",
                                        .sync_trace = true};
+/* One queue on vCPU 0, a UART for vCPU 1, every data sync held until the test lets it go. */
+static struct fx_cfg held2 = {.vcpus = 2,
+                              .queues = 1,
+                              .irq = GVIRTIO_IRQ_MSIX,
+                              .spec_extra = ",aio=threads",
+                              .sync_trace = true,
+                              .sync_hold = true,
+                              .uart = true};
 static struct fx_cfg ident2 = {
     .vcpus = 2, .queues = 2, .irq = GVIRTIO_IRQ_MSIX, .spec_extra = ",bdf=00:05.0"};
 static struct fx_cfg msix4 = {.vcpus = 4, .queues = 4, .irq = GVIRTIO_IRQ_MSIX};
 static struct fx_cfg intx2 = {.vcpus = 2, .queues = 2, .irq = GVIRTIO_IRQ_INTX};
+static struct fx_cfg pirq2 = {.vcpus = 2, .queues = 2, .irq = GVIRTIO_IRQ_XEN_PIRQ};
 static struct fx_cfg poll2 = {.vcpus = 1, .queues = 2, .irq = GVIRTIO_IRQ_POLL};
 static struct fx_cfg indirect2 = {
     .vcpus = 2, .queues = 2, .irq = GVIRTIO_IRQ_MSIX, .indirect = true};
@@ -840,10 +935,12 @@ int main(int argc, char **argv)
         T(test_interrupts_delivered, msix2),
         T(test_guest_ram_writes_reported, msix2),
         T(test_intx_interrupts_delivered, intx2),
+        T(test_xen_pirq_interrupts_delivered, pirq2),
         T(test_poll_mode_works, poll2),
         T(test_sigkill_after_flush_keeps_data, msix2),
         T(test_flush_syncs_after_writes, traced2),
         T(test_flush_syncs_after_writes_cache_none, traced_direct2),
+        T(test_reset_with_disk_held_serves_uart, held2),
         T(test_readonly_refuses_writes, ro1),
         T(test_indirect_fills_the_ring, indirect2),
         T(test_io_uring_write_read, uring2),

@@ -13,6 +13,14 @@
  *                               0), so that a FLUSH completed without
  *                               waiting for its sync is seen before the
  *                               sync returns
+ *   IOREQD_SYNC_TRACE_HOLD      a directory holding two FIFOs the test
+ *                               made and keeps open for reading and
+ *                               writing: a data sync (fsync, fdatasync) of
+ *                               the file first writes one byte to
+ *                               HOLD/entered, then waits for one byte on
+ *                               HOLD/release: a disk that hangs until the
+ *                               test lets it go. Once the test closes
+ *                               release, syncs pass straight through.
  * Without the first two the library only passes calls through.
  *
  * Lines (times are CLOCK_MONOTONIC nanoseconds at entry and return):
@@ -30,7 +38,8 @@
  * opened O_APPEND, so lines of concurrent threads do not mix. The log is
  * opened and every real function looked up in the constructor, before the
  * daemon installs its seccomp filter; afterwards a call only adds fstat,
- * fcntl, lseek, write and (for the delay) poll, which the filter allows.
+ * fcntl, lseek, write, read (for the hold) and (for the delay) poll, which
+ * the filter allows.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -58,6 +67,8 @@ static int log_fd = -1;
 static dev_t watch_dev;
 static ino_t watch_ino;
 static int delay_ms;
+static int hold_entered_fd = -1, hold_release_fd = -1;
+static bool hold_over; /* release was closed: hold nothing more */
 
 static ssize_t (*real_write)(int, const void *, size_t);
 static ssize_t (*real_writev)(int, const struct iovec *, int);
@@ -76,6 +87,41 @@ static int (*real_fallocate)(int, int, off_t, off_t);
 static int (*real_fallocate64)(int, int, off64_t, off64_t);
 
 #define LOOKUP(name) (real_##name = (__typeof__(real_##name))dlsym(RTLD_NEXT, #name))
+
+/* The test holds both FIFOs open, so neither open waits. */
+static void hold_open(const char *dir)
+{
+    char path[512];
+
+    if (!dir)
+        return;
+    snprintf(path, sizeof(path), "%s/entered", dir);
+    hold_entered_fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    snprintf(path, sizeof(path), "%s/release", dir);
+    hold_release_fd = open(path, O_RDONLY | O_CLOEXEC);
+}
+
+/* One sync waits for the test; concurrent ones each take one release byte. */
+static void sync_hold(void)
+{
+    char c = 'S';
+    int saved = errno;
+
+    if (hold_entered_fd < 0 || hold_release_fd < 0 || __atomic_load_n(&hold_over, __ATOMIC_ACQUIRE))
+        return;
+    (void)syscall(SYS_write, hold_entered_fd, &c, (size_t)1);
+    for (;;) {
+        long n = syscall(SYS_read, hold_release_fd, &c, (size_t)1);
+
+        if (n == 1)
+            break;
+        if (n == 0 || errno != EINTR) {
+            __atomic_store_n(&hold_over, true, __ATOMIC_RELEASE);
+            break;
+        }
+    }
+    errno = saved;
+}
 
 __attribute__((constructor)) static void trace_init(void)
 {
@@ -105,6 +151,7 @@ __attribute__((constructor)) static void trace_init(void)
     watch_ino = st.st_ino;
     delay_ms = delay ? atoi(delay) : 0;
     log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    hold_open(getenv("IOREQD_SYNC_TRACE_HOLD"));
 }
 
 static uint64_t now_ns(void)
@@ -276,6 +323,8 @@ static int traced_sync(int (*real)(int), const char *call, int fd, bool same_fs)
     if (!watched(fd, same_fs))
         return real(fd);
     uint64_t t0 = now_ns();
+    if (!same_fs)
+        sync_hold();
     sync_delay();
     int ret = real(fd);
     say("S %s ret=%d t0=%" PRIu64 " t1=%" PRIu64 "\n", call, ret, t0, now_ns());

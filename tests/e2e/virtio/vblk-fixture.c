@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <setjmp.h>
@@ -49,16 +51,67 @@ static void make_disk(struct fx *f)
     free(img);
 }
 
+/* The two FIFOs of sync-trace.c's hold, opened here first so that ioreqd's opens do not wait. */
+static void make_hold(struct fx *f)
+{
+    char entered[340], release[340];
+
+    assert_int_equal(scratch_path(f->hold, sizeof(f->hold), f->dir, "hold"), 0);
+    assert_int_equal(mkdir(f->hold, 0700), 0);
+    snprintf(entered, sizeof(entered), "%s/entered", f->hold);
+    snprintf(release, sizeof(release), "%s/release", f->hold);
+    assert_int_equal(mkfifo(entered, 0600), 0);
+    assert_int_equal(mkfifo(release, 0600), 0);
+    f->hold_entered = open(entered, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    f->hold_release = open(release, O_RDWR | O_CLOEXEC);
+    assert_true(f->hold_entered >= 0);
+    assert_true(f->hold_release >= 0);
+}
+
+int fx_hold_wait(struct fx *f)
+{
+    struct pollfd p = {.fd = f->hold_entered, .events = POLLIN};
+    char c;
+
+    if (poll(&p, 1, TIMEOUT_MS) != 1)
+        return -ETIMEDOUT;
+    return read(f->hold_entered, &c, 1) == 1 ? 0 : -EIO;
+}
+
+void fx_hold_release(struct fx *f)
+{
+    assert_int_equal(write(f->hold_release, "r", 1), 1);
+}
+
+void fx_hold_end(struct fx *f)
+{
+    /* Closing the last writer: the library's reads see end-of-file and hold nothing more. */
+    if (f->hold_release >= 0)
+        close(f->hold_release);
+    f->hold_release = -1;
+}
+
 static void start_ioreqd(struct fx *f)
 {
     char domid[16], blk[400];
-    const char *args[] = {
-        "--domid", domid,      "--foreground", "--log",    "stderr", "--control-socket",
-        f->ctl,    "--device", "host-bridge",  "--device", blk,      NULL};
+    const char *args[] = {"--domid",
+                          domid,
+                          "--foreground",
+                          "--log",
+                          "stderr",
+                          "--control-socket",
+                          f->ctl,
+                          "--device",
+                          "host-bridge",
+                          "--device",
+                          blk,
+                          f->cfg.uart ? "--device" : NULL,
+                          "uart,com=1,backend=null",
+                          NULL};
     const char *shim = getenv("IOREQD_SHIM_LIBDIR"), *asan = getenv("ASAN_OPTIONS");
-    char preload[512], file[340], log[340], delay[64], asan_opts[512];
+    char preload[512], file[340], log[340], delay[64], asan_opts[512], hold[340];
     /* A sanitizer runtime must accept a preloaded library ahead of it. */
-    const char *trace_env[] = {preload, file, log, delay, asan_opts, NULL};
+    const char *trace_env[] = {preload, file, log, asan_opts, delay, NULL};
 
     if (f->cfg.sync_trace) {
         snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", VBLK_SYNC_TRACE_LIB);
@@ -67,6 +120,11 @@ static void start_ioreqd(struct fx *f)
         snprintf(delay, sizeof(delay), "IOREQD_SYNC_TRACE_DELAY_MS=%d", SYNC_TRACE_DELAY_MS);
         snprintf(asan_opts, sizeof(asan_opts), "ASAN_OPTIONS=%s%sverify_asan_link_order=0",
                  asan ? asan : "", asan && *asan ? ":" : "");
+        if (f->cfg.sync_hold) {
+            make_hold(f);
+            snprintf(hold, sizeof(hold), "IOREQD_SYNC_TRACE_HOLD=%s", f->hold);
+            trace_env[4] = hold; /* instead of the delay */
+        }
     }
 
     snprintf(domid, sizeof(domid), "%u", DOMID);
@@ -106,7 +164,10 @@ int setup(void **state)
         .xenstore = true,
     };
     struct gvblk_opts opts = {
-        .virtio = {.irq = cfg->irq, .timeout_ms = TIMEOUT_MS, .msi_data_base = 0x50},
+        .virtio = {.irq = cfg->irq,
+                   .timeout_ms = TIMEOUT_MS,
+                   .msi_data_base = 0x50,
+                   .pirq_base = 48},
         .nr_queues = cfg->queues,
         .queue_size = 64,
         .indirect = cfg->indirect,
@@ -114,6 +175,7 @@ int setup(void **state)
 
     assert_non_null(f);
     f->cfg = *cfg;
+    f->hold_entered = f->hold_release = -1;
     assert_int_equal(scratch_dir_create(f->dir, sizeof(f->dir), "e2e-virtio-blk"), 0);
     assert_int_equal(scratch_path(f->disk, sizeof(f->disk), f->dir, "disk.img"), 0);
     assert_int_equal(scratch_path(f->log, sizeof(f->log), f->dir, "ioreqd.log"), 0);
@@ -144,6 +206,8 @@ int teardown(void **state)
     struct fx *f = *state;
     int rc = 0;
 
+    /* A sync still held would keep ioreqd from stopping. */
+    fx_hold_end(f);
     if (f->blk_up && f->dm.pid)
         gvblk_fini(&f->blk);
     else if (f->blk_up)
@@ -151,6 +215,8 @@ int teardown(void **state)
     if (f->dm.pid)
         rc = dmproc_stop_clean(&f->dm, SIGTERM, TIMEOUT_MS);
     dmproc_fini(&f->dm);
+    if (f->hold_entered >= 0)
+        close(f->hold_entered);
     mockhv_destroy(f->hv);
     garena_fini(&f->arena);
     if (scratch_dir_remove(f->dir) && !rc)

@@ -39,13 +39,16 @@ struct fx_cfg {
     bool indirect;          /* driver uses indirect tables */
     const char *spec_extra; /* appended to the device spec, ",key=value..."; NULL: none */
     bool sync_trace;        /* preload sync-trace.c, its syncs delayed by SYNC_TRACE_DELAY_MS */
+    bool sync_hold;         /* with sync_trace: no delay, every data sync held (fx_hold_*) */
+    bool uart;              /* also a UART at COM1 (port 0x3f8, IRQ 4, backend null) */
 };
 
 #define SYNC_TRACE_DELAY_MS 200
 
 struct fx {
     struct fx_cfg cfg;
-    char dir[256], disk[300], log[300], ctl[300], trace[300];
+    char dir[256], disk[300], log[300], ctl[300], trace[300], hold[300];
+    int hold_entered, hold_release; /* the test's ends of the FIFOs in hold/, or -1 */
     struct mockhv *hv;
     struct dmproc dm;
     struct gpci_bus *bus;
@@ -53,6 +56,15 @@ struct fx {
     struct gvblk blk;
     bool blk_up;
 };
+
+/*
+ * With sync_hold: waits (up to TIMEOUT_MS) until a data sync of the disk
+ * is held in ioreqd; 0 or -ETIMEDOUT. fx_hold_release lets one held sync
+ * go; fx_hold_end lets every sync go from now on (teardown does it too).
+ */
+int fx_hold_wait(struct fx *f);
+void fx_hold_release(struct fx *f);
+void fx_hold_end(struct fx *f);
 
 /* What sectors [sector, sector + nr) of a fresh image hold. */
 void initial_sectors(uint8_t *buf, uint64_t sector, size_t nr);

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "control.h"
+#include "dm-faults.h"
 #include "server.h"
 
 static void test_structure(void **state)
@@ -265,6 +266,34 @@ static void test_ioreq_stats(void **state)
     control_buf_free(&b);
 }
 
+static void test_faults(void **state)
+{
+    struct dm_faults f = {0};
+    struct control_buf b;
+
+    f.count[DM_FAULT_PCI_NO_FUNCTION] = 3;
+    f.count[DM_FAULT_MSIX_ACCESS_DROPPED] = 1;
+    f.count[DM_FAULT_VIRTIO_NOTIFY_IGNORED] = 7;
+    control_buf_init(&b, 4096);
+    control_json_begin_object(&b, NULL);
+    control_json_faults(&b, &f);
+    control_json_end_object(&b);
+    assert_int_equal(control_buf_error(&b), 0);
+    assert_string_equal(b.data, "{\"faults\":{\"pci_no_function\":3,\"pci_config_past_end\":0,"
+                                "\"pci_config_bad_size\":0,\"pci_bar_refused\":0,"
+                                "\"msix_access_dropped\":1,\"virtq_loop\":0,"
+                                "\"virtq_bad_index\":0,\"virtq_bad_length\":0,"
+                                "\"virtq_outside_ram\":0,\"virtq_bad_layout\":0,"
+                                "\"virtio_notify_ignored\":7}}");
+    /* No counters: every cause, at 0. */
+    control_buf_reset(&b);
+    control_json_begin_object(&b, NULL);
+    control_json_faults(&b, NULL);
+    control_json_end_object(&b);
+    assert_non_null(strstr(b.data, "\"virtio_notify_ignored\":0}}"));
+    control_buf_free(&b);
+}
+
 static void test_default_path(void **state)
 {
     char buf[64], small[12];
@@ -283,7 +312,7 @@ int main(void)
         cmocka_unit_test(test_escaping),     cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_misuse),       cmocka_unit_test(test_bound),
         cmocka_unit_test(test_reset_reuses), cmocka_unit_test(test_ioreq_stats),
-        cmocka_unit_test(test_default_path),
+        cmocka_unit_test(test_default_path), cmocka_unit_test(test_faults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

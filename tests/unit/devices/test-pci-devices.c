@@ -183,7 +183,8 @@ static void test_xen_platform_config(void **state)
 
     assert_int_equal(create(f, "xen-platform,bdf=00:03.0", &xp, &t, err, sizeof(err)), 0);
     assert_int_equal(rd(f, sbdf, 0x00, 4), 0x00015853);
-    assert_int_equal(rd(f, sbdf, 0x04, 4), 0x00000003);
+    /* Command 0: decoding is off until the firmware turns it on (QEMU's comes up so). */
+    assert_int_equal(rd(f, sbdf, 0x04, 4), 0x00000000);
     assert_int_equal(rd(f, sbdf, 0x08, 4), 0xff800001);
     assert_int_equal(rd(f, sbdf, 0x0c, 4), 0x00000000);
     assert_int_equal(rd(f, sbdf, 0x10, 4), 0x00000001);
@@ -205,8 +206,8 @@ static void test_xen_platform_config(void **state)
     /* No identity of its own: the inventory gives its function's (pci_dev_identity). */
     assert_null(t->identity);
     pci_conformance_run(f->bus, f->io, sbdf, &ids);
-    /* Reset restored power-on decode (command = I/O | memory). */
-    assert_int_equal(rd(f, sbdf, 0x04, 2), 0x0003);
+    /* Reset cleared the command register again. */
+    assert_int_equal(rd(f, sbdf, 0x04, 2), 0x0000);
     t->destroy(xp);
 }
 
@@ -257,9 +258,13 @@ static void test_xen_platform_ports(void **state)
     assert_string_equal(strstr(desc, " unplug="), " unplug=0xb product=1 build=1234 log-lines=3");
 
     /* BAR0: flags at offset 0, log at offset 8; BAR1 reads 0. */
-    uint32_t sbdf = PCI_SBDF(0, 0, 1, 0);
+    /* placed by default in the first slot kept clear of the platform's, 00:10.0 */
+    uint32_t sbdf = PCI_SBDF(0, 0, 0x10, 0);
     wr(f, sbdf, 0x10, 4, 0xc100);
     wr(f, sbdf, 0x14, 4, 0xf0000000);
+    assert_int_equal(io_range_count(f->io, IO_SPACE_PIO), 1);
+    /* Decoding is the firmware's to turn on: the command register comes up 0. */
+    wr(f, sbdf, 0x04, 2, 0x0003);
     assert_int_equal(io_range_count(f->io, IO_SPACE_PIO), 2);
     assert_int_equal(io_range_count(f->io, IO_SPACE_MMIO), 1);
     assert_true(io_dispatch_read(f->io, IO_SPACE_PIO, 0xc100, 2, 0, &v));
@@ -271,7 +276,7 @@ static void test_xen_platform_ports(void **state)
     assert_true(io_dispatch_write(f->io, IO_SPACE_MMIO, 0xf0000004, 4, 0, 1));
     t->describe(xp, desc, sizeof(desc));
     assert_string_equal(desc,
-                        "00:01.0 5853:0001 bar0=io:0xc100+0x100 bar1=mem32:0xf0000000+0x1000000"
+                        "00:10.0 5853:0001 bar0=io:0xc100+0x100 bar1=mem32:0xf0000000+0x1000000"
                         " unplug=0xb product=1 build=1234 log-lines=4");
     t->destroy(xp);
 }

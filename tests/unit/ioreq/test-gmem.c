@@ -70,7 +70,7 @@ static void fake_unmap(void *opaque, void *va, size_t nr)
     f->live[i] = f->live[--f->nr_live];
 }
 
-static void fake_modified(void *opaque, uint64_t gfn, uint64_t nr)
+static uint64_t fake_modified(void *opaque, uint64_t gfn, uint64_t nr)
 {
     struct fake *f = opaque;
 
@@ -78,9 +78,10 @@ static void fake_modified(void *opaque, uint64_t gfn, uint64_t nr)
     f->mod_gfn[f->nr_mod] = gfn;
     f->mod_nr[f->nr_mod] = nr;
     f->nr_mod++;
+    return 0;
 }
 
-static void fake_modified_bulk(void *opaque, const struct gmem_extent *ext, unsigned nr)
+static uint64_t fake_modified_bulk(void *opaque, const struct gmem_extent *ext, unsigned nr)
 {
     struct fake *f = opaque;
 
@@ -88,6 +89,7 @@ static void fake_modified_bulk(void *opaque, const struct gmem_extent *ext, unsi
     assert_true(nr > 0 && nr <= GMEM_DIRTY_EXTENTS);
     for (unsigned i = 0; i < nr; i++)
         fake_modified(opaque, ext[i].gfn, ext[i].nr);
+    return 0;
 }
 
 static void fake_wake(void *arg)

@@ -172,10 +172,14 @@ static void test_placement(void **state)
     struct tdev *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b)), *c = calloc(1, sizeof(*c));
     char err[128] = "";
 
-    /* The fixture's device took the first free slot, 1; routed with map_pcidev. */
-    assert_int_equal(f->sbdf, PCI_SBDF(0, 0, 1, 0));
+    /*
+     * The fixture's device took the first default slot, 0x10 (slots below are
+     * the platform's: 00:01.0 must be the PIIX3 for hvmloader); routed with
+     * map_pcidev.
+     */
+    assert_int_equal(f->sbdf, PCI_SBDF(0, 0, 0x10, 0));
     assert_int_equal(f->fp.nr_mapped, 1);
-    assert_int_equal(f->fp.mapped[0], PCI_SBDF(0, 0, 1, 0));
+    assert_int_equal(f->fp.mapped[0], PCI_SBDF(0, 0, 0x10, 0));
     assert_int_equal(f->t->inits, 1);
 
     tdev_build(a);
@@ -186,10 +190,10 @@ static void test_placement(void **state)
     assert_string_equal(err, "tdev: PCI slot 00:03 is already taken by tdev");
     assert_null(b->pci.bus);
     assert_int_equal(pci_bus_add(f->bus, &b->pci, -1, err, sizeof(err)), 0);
-    assert_int_equal(b->pci.sbdf, PCI_SBDF(0, 0, 2, 0));
+    assert_int_equal(b->pci.sbdf, PCI_SBDF(0, 0, 0x11, 0));
     tdev_build(c);
     assert_int_equal(pci_bus_add(f->bus, &c->pci, -1, err, sizeof(err)), 0);
-    assert_int_equal(c->pci.sbdf, PCI_SBDF(0, 0, 4, 0));
+    assert_int_equal(c->pci.sbdf, PCI_SBDF(0, 0, 0x12, 0));
     assert_int_equal(f->fp.nr_mapped, 4);
 
     /* Unclaimed functions, other buses and other segments read all-ones. */
@@ -220,9 +224,9 @@ static void test_placement_full_and_routing_error(void **state)
     tdev_build(&d[0]);
     assert_int_equal(pci_bus_add(f->bus, &d[0].pci, -1, err, sizeof(err)), -EPERM);
     assert_string_equal(err,
-                        "tdev: routing config cycles of 00:02.0 failed: Operation not permitted");
+                        "tdev: routing config cycles of 00:11.0 failed: Operation not permitted");
     assert_int_equal(d[0].finis, 1);
-    assert_null(pci_bus_find(f->bus, PCI_SBDF(0, 0, 2, 0)));
+    assert_null(pci_bus_find(f->bus, PCI_SBDF(0, 0, 0x11, 0)));
     f->fp.map_error = 0;
 
     for (unsigned i = 0; i < 31; i++) {
@@ -230,9 +234,10 @@ static void test_placement_full_and_routing_error(void **state)
         if (pci_bus_add(f->bus, &d[i].pci, -1, err, sizeof(err)) == 0)
             placed++;
     }
-    /* Slots 2..31 were free; the 31st device finds none. */
-    assert_int_equal(placed, 30);
-    assert_string_equal(err, "tdev: no free PCI slot on bus 00");
+    /* Default slots 0x11..0x1f were free (slots below 0x10 stay the platform's). */
+    assert_int_equal(placed, 15);
+    assert_string_equal(
+        err, "tdev: no free PCI slot on bus 00 among the default slots 10-1f (place it with bdf=)");
     for (unsigned i = 0; i < 31; i++)
         pci_bus_remove(f->bus, &d[i].pci);
     free(d);
@@ -833,6 +838,7 @@ static void test_msix(void **state)
     struct fixture *f = *state;
     struct pci_dev *d = &f->t->pci;
     struct tdev *t = f->t;
+    struct pci_msix_vector_info info;
     uint64_t v;
     int cap;
 
@@ -872,6 +878,8 @@ static void test_msix(void **state)
     assert_true(io_dispatch_write(f->io, IO_SPACE_MMIO, 0xe001201c, 4, 0, 0xfffffffe));
     assert_true(io_dispatch_read(f->io, IO_SPACE_MMIO, 0xe001201c, 4, 0, &v));
     assert_int_equal(v, 0); /* reserved control bits stay zero */
+    /* Entry 0 gets a vector: data with vector 0 names a Xen pirq, which no mask holds. */
+    assert_true(io_dispatch_write(f->io, IO_SPACE_MMIO, 0xe0012008, 4, 0, 0x40));
     assert_true(pci_msix_masked(d, 0));
     assert_false(pci_msix_masked(d, 1));
     assert_true(pci_msix_masked(d, 3));
@@ -900,14 +908,21 @@ static void test_msix(void **state)
     assert_true(io_dispatch_write(f->io, IO_SPACE_MMIO, 0xe001200c, 4, 0, 0));
     assert_int_equal(f->fp.nr_msi, 2);
     assert_int_equal(f->fp.msi[1].addr, 0);
+    assert_int_equal(f->fp.msi[1].data, 0x40);
     assert_int_equal(pci_msix_notify(d, 1), 0);
     assert_int_equal(f->fp.nr_msi, 3);
 
-    /* Writes past the table's end go to the device; straddling ones are dropped. */
+    /* Past the table's end, its 4 KiB hold nothing (6.8.2): writes vanish, reads are all-ones.
+     * Past them, accesses go to the device; straddling ones are dropped. */
     t->writes = 0;
+    t->reads = 0;
     assert_true(io_dispatch_write(f->io, IO_SPACE_MMIO, 0xe0012030, 4, 0, 0xdead));
+    assert_true(io_dispatch_read(f->io, IO_SPACE_MMIO, 0xe0012030, 4, 0, &v));
+    assert_int_equal(v, 0xffffffff);
+    assert_int_equal(t->writes + t->reads, 0);
+    assert_true(io_dispatch_write(f->io, IO_SPACE_MMIO, 0xe0014000, 4, 0, 0xdead));
     assert_int_equal(t->writes, 1);
-    assert_int_equal(t->last_offset, 0x2030);
+    assert_int_equal(t->last_offset, 0x4000);
     assert_true(io_dispatch_write(f->io, IO_SPACE_MMIO, 0xe001202c, 8, 0, 0));
     assert_int_equal(t->writes, 1);
     assert_true(io_dispatch_read(f->io, IO_SPACE_MMIO, 0xe001202c, 4, 0, &v));
@@ -916,9 +931,9 @@ static void test_msix(void **state)
     assert_int_equal(v, 0xffffffffffffffffull);
     assert_true(io_dispatch_read(f->io, IO_SPACE_MMIO, 0xe0012ffe, 4, 0, &v));
     assert_int_equal(v, 0xffffffff); /* straddles the PBA's start */
-    /* Byte access into an entry. */
+    /* A byte of an entry is no DWORD or QWORD (6.8.2): all-ones. */
     assert_true(io_dispatch_read(f->io, IO_SPACE_MMIO, 0xe0012011, 1, 0, &v));
-    assert_int_equal(v, 0x10);
+    assert_int_equal(v, 0xff);
 
     /* INTx is silenced while MSI-X is on. */
     pci_set_irq(d, true);
@@ -927,11 +942,207 @@ static void test_msix(void **state)
     assert_int_equal(f->fp.nr_intx, 1);
     pci_set_irq(d, false);
 
-    /* Reset masks every vector again and clears pending bits. */
+    /* Reset masks every vector again (the Mask bit; the zeroed data would name no pirq) and clears
+     * pending bits. */
     pci_dev_reset(d);
-    assert_true(pci_msix_masked(d, 1));
+    assert_int_equal(pci_msix_vector_info(d, 1, &info), 0);
+    assert_true(info.masked);
+    assert_int_equal(info.data, 0);
     assert_int_equal(d->msix.pba[0], 0);
     assert_int_equal(io_range_count(f->io, IO_SPACE_MMIO), 0);
+}
+
+/* One MSI-X table or PBA access through the bus, read or write. */
+static uint64_t mrd(struct fixture *f, uint64_t addr, unsigned size)
+{
+    uint64_t v;
+
+    assert_true(io_dispatch_read(f->io, IO_SPACE_MMIO, addr, size, 0, &v));
+    return v;
+}
+
+static void mwr(struct fixture *f, uint64_t addr, unsigned size, uint64_t v)
+{
+    assert_true(io_dispatch_write(f->io, IO_SPACE_MMIO, addr, size, 0, v));
+}
+
+static uint64_t msix_bad_accesses(struct pci_dev *d)
+{
+    struct pci_irq_info in;
+
+    pci_dev_irq_info(d, &in);
+    return in.msix_bad_accesses;
+}
+
+/*
+ * PCI 3.0 6.8.2: software reads and writes the MSI-X table and the PBA with
+ * aligned full DWORDs or aligned full QWORDs; anything else is undefined.
+ * Such writes change nothing, such reads give all-ones; each is counted.
+ */
+static void test_msix_misaligned(void **state)
+{
+    struct fixture *f = *state;
+    struct pci_dev *d = &f->t->pci;
+    struct pci_msix_vector_info e;
+    int cap = pci_msix_init(d, 3, 2, 0x2000, 2, 0x3000);
+    const uint64_t table = 0xe0012000, pba = 0xe0013000;
+
+    assert_int_equal(cap, 0x40);
+    wr(f, 0x18, 4, 0xe0010000);
+    wr(f, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+    wr(f, cap + 2, 2, 0x8000);
+    mwr(f, table, 4, 0xfee01000);
+    mwr(f, table + 8, 4, 0x41);
+    mwr(f, table + 0x10, 8, 0x00000002fee02000ull);
+    assert_int_equal(pci_msix_notify(d, 0), 1); /* masked: pending */
+    assert_int_equal(msix_bad_accesses(d), 0);
+
+    /* A QWORD at +12 would cover vector 0's control and vector 1's address: dropped. */
+    mwr(f, table + 0xc, 8, 0);
+    assert_int_equal(pci_msix_vector_info(d, 0, &e), 0);
+    assert_true(e.masked);
+    assert_true(e.pending);
+    assert_int_equal(pci_msix_vector_info(d, 1, &e), 0);
+    assert_int_equal(e.addr, 0x2fee02000ull);
+    assert_int_equal(f->fp.nr_msi, 0);
+    /* Odd offsets and short writes change no address, data or mask. */
+    mwr(f, table + 1, 2, 0xffff);
+    mwr(f, table + 2, 4, 0xffffffff);
+    mwr(f, table + 4, 8, 0xffffffffffffffffull); /* DWORD- but not QWORD-aligned */
+    mwr(f, table + 8, 1, 0x77);
+    mwr(f, table + 8, 2, 0x7777);
+    mwr(f, table + 0xc, 1, 0);
+    mwr(f, table + 0xc, 2, 0);
+    assert_int_equal(pci_msix_vector_info(d, 0, &e), 0);
+    assert_int_equal(e.addr, 0xfee01000ull);
+    assert_int_equal(e.data, 0x41);
+    assert_true(e.masked);
+    assert_int_equal(f->fp.nr_msi, 0);
+    assert_int_equal(msix_bad_accesses(d), 8);
+
+    /* Reads: aligned DWORDs and QWORDs answer, the rest is all-ones. */
+    assert_int_equal(mrd(f, table, 4), 0xfee01000);
+    assert_int_equal(mrd(f, table + 8, 8), 0x0000000100000041ull);
+    assert_int_equal(mrd(f, table + 0x10, 8), 0x00000002fee02000ull);
+    assert_int_equal(mrd(f, table + 1, 1), 0xff);
+    assert_int_equal(mrd(f, table, 2), 0xffff);
+    assert_int_equal(mrd(f, table + 2, 4), 0xffffffff);
+    assert_int_equal(mrd(f, table + 4, 8), 0xffffffffffffffffull);
+    assert_int_equal(mrd(f, table + 0x2c, 8), 0xffffffffffffffffull); /* across the end */
+    assert_int_equal(msix_bad_accesses(d), 13);
+    /* Past the end, in the table's 4 KiB: nothing is there, not even the device. */
+    f->t->reads = 0;
+    f->t->writes = 0;
+    assert_int_equal(mrd(f, table + 0x30, 8), 0xffffffffffffffffull);
+    assert_int_equal(mrd(f, table + 0xffc, 4), 0xffffffff);
+    mwr(f, table + 0x30, 4, 0);
+    assert_int_equal(mrd(f, pba + 8, 8), 0xffffffffffffffffull);
+    assert_int_equal(mrd(f, pba + 0xff8, 8), 0xffffffffffffffffull);
+    assert_int_equal(f->t->reads + f->t->writes, 0);
+    assert_int_equal(msix_bad_accesses(d), 13);
+    /* Past the PBA's 4 KiB, the device's registers. */
+    assert_int_equal(mrd(f, pba + 0x1000, 4), 0x2000 + 0x4000);
+    assert_int_equal(f->t->reads, 1);
+    /* The PBA alike. */
+    assert_int_equal(mrd(f, pba, 8), 1);
+    assert_int_equal(mrd(f, pba, 4), 1);
+    assert_int_equal(mrd(f, pba + 4, 4), 0);
+    assert_int_equal(mrd(f, pba, 1), 0xff);
+    assert_int_equal(mrd(f, pba + 2, 4), 0xffffffff);
+    mwr(f, pba, 1, 0);
+    assert_int_equal(mrd(f, pba, 8), 1);
+    assert_int_equal(msix_bad_accesses(d), 16);
+
+    /* An aligned QWORD of data and control unmasks vector 0 and sends what was pending. */
+    mwr(f, table + 8, 8, 0x42);
+    assert_int_equal(f->fp.nr_msi, 1);
+    assert_int_equal(f->fp.msi[0].addr, 0xfee01000ull);
+    assert_int_equal(f->fp.msi[0].data, 0x42);
+    assert_int_equal(mrd(f, pba, 8), 0);
+    assert_int_equal(msix_bad_accesses(d), 16);
+}
+
+/*
+ * A Xen HVM guest that takes its MSIs as event channels (Linux's
+ * xen_hvm_setup_msi_irqs with XENFEAT_hvm_pirqs) writes vector 0 with the
+ * pirq in the destination ID bits and in the upper address, and leaves every
+ * Mask bit alone: masking is the event channel's. QEMU never holds such a
+ * message (msix_vector_masked, msi_is_masked: xen_is_pirq_msi), and Xen
+ * delivers it by pirq (hvm_inject_msi).
+ */
+static void test_msix_xen_pirq(void **state)
+{
+    struct fixture *f = *state;
+    struct pci_dev *d = &f->t->pci;
+    int cap = pci_msix_init(d, 3, 2, 0x2000, 2, 0x3000);
+    uint64_t v;
+
+    assert_int_equal(cap, 0x40);
+    wr(f, 0x18, 4, 0xe0010000);
+    wr(f, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+    /* As Linux's msix_capability_init: enabled with the function masked first. */
+    wr(f, cap + 2, 2, 0xc000);
+    /* Entry 0: pirq 0x1234, ExtINT delivery mode, vector 0. */
+    assert_true(io_dispatch_write(f->io, IO_SPACE_MMIO, 0xe0012000, 4, 0, 0xfee34000));
+    assert_true(io_dispatch_write(f->io, IO_SPACE_MMIO, 0xe0012004, 4, 0, 0x1200));
+    assert_true(io_dispatch_write(f->io, IO_SPACE_MMIO, 0xe0012008, 4, 0, 0x700));
+    /* Entry 1: an ordinary message, masked. */
+    assert_true(io_dispatch_write(f->io, IO_SPACE_MMIO, 0xe0012010, 4, 0, 0xfee00000));
+    assert_true(io_dispatch_write(f->io, IO_SPACE_MMIO, 0xe0012018, 4, 0, 0x41));
+
+    /* Neither the entry's Mask bit nor the function mask holds a pirq message. */
+    assert_false(pci_msix_masked(d, 0));
+    assert_true(pci_msix_masked(d, 1));
+    assert_int_equal(pci_msix_notify(d, 0), 0);
+    assert_int_equal(f->fp.nr_msi, 1);
+    assert_int_equal(f->fp.msi[0].addr, 0x1200fee34000ull);
+    assert_int_equal(f->fp.msi[0].data, 0x700);
+    assert_int_equal(pci_msix_notify(d, 1), 1);
+    wr(f, cap + 2, 2, 0x8000);
+    assert_int_equal(pci_msix_notify(d, 0), 0);
+    assert_int_equal(f->fp.nr_msi, 2);
+    assert_true(io_dispatch_read(f->io, IO_SPACE_MMIO, 0xe0013000, 8, 0, &v));
+    assert_int_equal(v, 0x2);
+
+    /* A pending vector whose data becomes a pirq message goes out (QEMU: msix_handle_mask_update).
+     */
+    assert_true(io_dispatch_write(f->io, IO_SPACE_MMIO, 0xe0012018, 4, 0, 0x700));
+    assert_int_equal(f->fp.nr_msi, 3);
+    assert_int_equal(f->fp.msi[2].addr, 0xfee00000ull);
+    assert_int_equal(f->fp.msi[2].data, 0x700);
+    assert_true(io_dispatch_read(f->io, IO_SPACE_MMIO, 0xe0013000, 8, 0, &v));
+    assert_int_equal(v, 0);
+
+    /* MSI-X off: nothing is sent, whatever the data. */
+    wr(f, cap + 2, 2, 0);
+    assert_int_equal(pci_msix_notify(d, 0), -EINVAL);
+    assert_int_equal(f->fp.nr_msi, 3);
+}
+
+/* The same for MSI: a vector-0 message ignores the per-vector Mask bits. */
+static void test_msi_xen_pirq(void **state)
+{
+    struct fixture *f = *state;
+    struct pci_dev *d = &f->t->pci;
+    int cap = pci_msi_init(d, 1);
+
+    assert_int_equal(cap, 0x40);
+    wr(f, cap + 4, 4, 0xfee05000);
+    wr(f, cap + 8, 4, 0x100);
+    wr(f, cap + 0xc, 4, 0x4541);
+    wr(f, cap + 0x10, 4, 0x1);
+    wr(f, cap + 2, 2, 0x0001);
+    assert_int_equal(pci_msi_notify(d, 0), 1);
+    assert_int_equal(f->fp.nr_msi, 0);
+    /* Pending; the data turning into a pirq message sends it. */
+    wr(f, cap + 0xc, 4, 0x0700);
+    assert_int_equal(f->fp.nr_msi, 1);
+    assert_int_equal(f->fp.msi[0].addr, 0x100fee05000ull);
+    assert_int_equal(f->fp.msi[0].data, 0x0700);
+    assert_int_equal(rd(f, cap + 0x14, 4), 0);
+    assert_int_equal(pci_msi_notify(d, 0), 0);
+    assert_int_equal(f->fp.nr_msi, 2);
+    assert_int_equal(f->fp.msi[1].data, 0x0700);
 }
 
 /* pci_dev_irq_info and pci_msix_vector_info read what the guest set, and change nothing. */
@@ -1027,7 +1238,7 @@ static void test_describe(void **state)
     char buf[512];
 
     pci_dev_identity(d, buf, sizeof(buf));
-    assert_string_equal(buf, "00:01.0 1234:5678");
+    assert_string_equal(buf, "00:10.0 1234:5678");
     pci_dev_bars_describe(d, buf, sizeof(buf));
     assert_string_equal(buf, "bar0=io:unmapped+0x20 bar1=mem32:unmapped+0x1000 "
                              "bar2=mem32:unmapped+0x10000 bar3=mem64:unmapped+0x100000 "
@@ -1036,7 +1247,7 @@ static void test_describe(void **state)
     wr(f, 0x14, 4, 0xe0000000);
     wr(f, PCI_COMMAND, 2, PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
     pci_dev_describe(d, buf, sizeof(buf));
-    assert_string_equal(buf, "00:01.0 1234:5678 bar0=io:0xc000+0x20 bar1=mem32:0xe0000000+0x1000 "
+    assert_string_equal(buf, "00:10.0 1234:5678 bar0=io:0xc000+0x20 bar1=mem32:0xe0000000+0x1000 "
                              "bar2=mem32:unmapped+0x10000 bar3=mem64:unmapped+0x100000 "
                              "bar6=rom:unmapped+0x10000");
     /* Truncation keeps the string terminated. */
@@ -1125,6 +1336,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_msi, setup, teardown),
         cmocka_unit_test_setup_teardown(test_msix, setup, teardown),
         cmocka_unit_test_setup_teardown(test_msix_conformance, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_msix_xen_pirq, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_msix_misaligned, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_msi_xen_pirq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_irq_info, setup, teardown),
         cmocka_unit_test_setup_teardown(test_describe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_legacy_pio, setup, teardown),

@@ -53,8 +53,9 @@ static int setup(void **state)
     assert_int_equal(device_spec_parse("xen-platform,bdf=00:03.0", &spec, err, sizeof(err)), 0);
     assert_int_equal(f->type->create(&f->env, &spec, &f->xp, err, sizeof(err)), 0);
     device_spec_free(&spec);
-    /* I/O decode is on from power-on: placing BAR0 maps it. */
+    /* Placing BAR0 and turning I/O decode on, as the firmware does, maps it. */
     pci_bus_cfg_write(f->bus, PCI_SBDF(0, 0, 3, 0), PCI_BASE_ADDRESS_0, 4, BAR0);
+    pci_bus_cfg_write(f->bus, PCI_SBDF(0, 0, 3, 0), PCI_COMMAND, 2, PCI_COMMAND_IO);
     assert_int_equal(io_range_count(f->io, IO_SPACE_PIO), 2);
     f->saved_fd = -1;
     *state = f;
@@ -120,6 +121,33 @@ static const char *describe(struct fixture *f)
 {
     f->type->describe(f->xp, f->desc, sizeof(f->desc));
     return strstr(f->desc, " unplug=");
+}
+
+/*
+ * The command register comes up 0 and a reset clears it again, as QEMU's
+ * xen-platform does (its PCI reset clears every writable command bit):
+ * nothing is decoded until the firmware turns decoding on.
+ */
+static void test_command_register_after_reset(void **state)
+{
+    struct fixture *f = *state;
+    const uint32_t sbdf = PCI_SBDF(0, 0, 3, 0);
+    struct pci_dev *dev = pci_bus_find(f->bus, sbdf);
+
+    assert_non_null(dev);
+    pci_bus_cfg_write(f->bus, sbdf, PCI_COMMAND, 2,
+                      PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    assert_int_equal(pci_bus_cfg_read(f->bus, sbdf, PCI_COMMAND, 2), 0x0007);
+    pci_dev_reset(dev);
+    assert_int_equal(pci_bus_cfg_read(f->bus, sbdf, PCI_COMMAND, 2), 0x0000);
+    /* BAR0 is 0 again and not decoded: only the fixed ports remain. */
+    assert_int_equal(pci_bus_cfg_read(f->bus, sbdf, PCI_BASE_ADDRESS_0, 4), 0x00000001);
+    assert_int_equal(io_range_count(f->io, IO_SPACE_PIO), 1);
+    /* An address alone decodes nothing while the command register is 0. */
+    pci_bus_cfg_write(f->bus, sbdf, PCI_BASE_ADDRESS_0, 4, BAR0);
+    assert_int_equal(io_range_count(f->io, IO_SPACE_PIO), 1);
+    pci_bus_cfg_write(f->bus, sbdf, PCI_COMMAND, 2, PCI_COMMAND_IO);
+    assert_int_equal(io_range_count(f->io, IO_SPACE_PIO), 2);
 }
 
 /* Old SUSE PVonHVM: an unconditional outl(1, ioaddr + 4) unplugs NICs, IDE and SCSI disks. */
@@ -218,6 +246,7 @@ static void test_log_port_around_unplug(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_command_register_after_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_suse_unplug, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vmdp_unplug, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vmdp_storage_only, setup, teardown),

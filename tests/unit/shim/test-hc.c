@@ -35,9 +35,14 @@ static void on_shutdown(void *opaque, unsigned vcpu, unsigned reason)
 
 int hc_fx_setup(struct hc_fx **out, bool xenstore, uint64_t mem)
 {
+    return hc_fx_setup_vcpus(out, xenstore, mem, HC_VCPUS);
+}
+
+int hc_fx_setup_vcpus(struct hc_fx **out, bool xenstore, uint64_t mem, unsigned nr_vcpus)
+{
     struct hc_fx *fx = calloc(1, sizeof(*fx));
     struct mockhv_config cfg = {
-        .domid = HC_DOMID, .nr_vcpus = HC_VCPUS, .mem_bytes = mem, .xenstore = xenstore};
+        .domid = HC_DOMID, .nr_vcpus = nr_vcpus, .mem_bytes = mem, .xenstore = xenstore};
     struct hv_hypercall_config hcfg = {.console_line = on_line,
                                        .console_opaque = fx,
                                        .shutdown = on_shutdown,

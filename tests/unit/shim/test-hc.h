@@ -72,6 +72,7 @@ struct c_e820 {
 
 /* domain with or without xenstore; 0 or -1 */
 int hc_fx_setup(struct hc_fx **out, bool xenstore, uint64_t mem);
+int hc_fx_setup_vcpus(struct hc_fx **out, bool xenstore, uint64_t mem, unsigned nr_vcpus);
 void hc_fx_teardown(struct hc_fx *fx);
 long hc_call(struct hc_fx *fx, unsigned vcpu, unsigned op, uint64_t a0, uint64_t a1, uint64_t a2);
 void hc_put(struct hc_fx *fx, uint64_t gpa, const void *buf, size_t len);

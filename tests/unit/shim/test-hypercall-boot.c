@@ -199,6 +199,37 @@ static void test_boot_layout(void **state)
     free(bios.data);
 }
 
+/* RAM past the MMIO hole: the second e820 entry and high_mem_pgend. */
+static void test_boot_high_memory(void **state)
+{
+    struct hc_fx *fx;
+    struct hv_boot_config cfg = {.hvmloader = HVMLOADER, .bios_module = SEABIOS};
+    struct hv_boot_state bs;
+    struct c_memmap m = {.nr_entries = 8, .buffer = SCRATCH};
+    struct c_e820 e[2];
+    uint64_t si;
+
+    assert_int_equal(hc_fx_setup(&fx, true, 0x100000000ull), 0);
+    assert_int_equal(hv_hypercalls_boot(fx->h, &cfg, &bs), 0);
+    hc_put(fx, SCRATCH2, &m, sizeof(m));
+    assert_int_equal(hc_call(fx, 0, HC_MEMORY_OP, 9, SCRATCH2, 0), 0);
+    assert_int_equal(hc_get32(fx, SCRATCH2), 2);
+    hc_get(fx, SCRATCH, e, sizeof(e));
+    assert_int_equal(e[0].addr, 0x100000);
+    assert_int_equal(e[0].size, 0xe0000000ull - 0x100000);
+    assert_int_equal(e[1].addr, 0x100000000ull);
+    assert_int_equal(e[1].size, 0x20000000ull);
+    assert_int_equal(e[1].type, 1);
+    assert_int_equal(hc_get32(fx, 0x9f814), 0xe0000);  /* low_mem_pgend */
+    assert_int_equal(hc_get32(fx, 0x9f81c), 0x120000); /* high_mem_pgend */
+    /* the start info's memory map says the same */
+    si = bs.ebx;
+    assert_int_equal(hc_get32(fx, si + 48), 2);
+    assert_int_equal(hc_get64(fx, si + 2168 + 24), 0x100000000ull);
+    assert_int_equal(hc_get64(fx, si + 2168 + 32), 0x20000000ull);
+    hc_fx_teardown(fx);
+}
+
 static void test_boot_refusals(void **state)
 {
     struct hc_fx *fx = *state;
@@ -348,6 +379,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_boot_layout, setup, teardown),
+        cmocka_unit_test(test_boot_high_memory),
         cmocka_unit_test_setup_teardown(test_boot_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_elf, setup, teardown),
     };

@@ -365,6 +365,31 @@ static void test_reservation(void **state)
     }
 }
 
+static void test_populate_whole_extents(void **state)
+{
+    struct hc_fx *fx = *state;
+    uint32_t gfns[256], v;
+
+    for (unsigned i = 0; i < 255; i++)
+        gfns[i] = 0xfc200 + i;
+    hc_put(fx, SCRATCH, gfns, 255 * 4);
+    assert_int_equal(reservation(fx, 6, SCRATCH, 255, 0), 255);
+    /* RAM given back: the budget has room for two, the headroom for one */
+    gfns[0] = 0x2000;
+    hc_put(fx, SCRATCH, gfns, 4);
+    assert_int_equal(reservation(fx, 1, SCRATCH, 1, 0), 1);
+    gfns[0] = 0xfc400;
+    hc_put(fx, SCRATCH, gfns, 4);
+    assert_int_equal(reservation(fx, 6, SCRATCH, 1, 1), 0); /* an order-1 extent: none of it */
+    assert_int_equal(mockhv_ram_read(fx->hv, 0xfc400000, &v, 4), -EFAULT);
+    assert_int_equal(reservation(fx, 6, SCRATCH, 1, 0), 1);
+    assert_int_equal(hc_get32(fx, 0xfc400000), 0);
+    /* misaligned extents are refused */
+    gfns[0] = 0xfc501;
+    hc_put(fx, SCRATCH, gfns, 4);
+    assert_int_equal(reservation(fx, 6, SCRATCH, 1, 1), 0);
+}
+
 static void test_memory_misc(void **state)
 {
     struct hc_fx *fx = *state;
@@ -493,7 +518,7 @@ static void test_poll(void **state)
     hc_put32(fx, base + 2048, 1u << 3);
     assert_int_equal(poll_ports(fx, ports, 1, 0), 0);
     assert_int_equal(poll_ports(fx, ports, 1, UINT64_MAX), 0); /* a deadline past any clock */
-    assert_int_equal(hc_get32(fx, base + 2048), 1u << 3); /* poll does not clear it */
+    assert_int_equal(hc_get32(fx, base + 2048), 1u << 3);      /* poll does not clear it */
     hc_put32(fx, base + 2048, 0);
     /* hostile */
     assert_int_equal(poll_ports(fx, ports, 129, 1), -EINVAL);
@@ -566,6 +591,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shared_info, setup, teardown),
         cmocka_unit_test_setup_teardown(test_add_to_physmap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reservation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_populate_whole_extents, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_misc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_console, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown, setup, teardown),

@@ -113,6 +113,164 @@ static void assert_untouched(const unsigned long *bm, size_t from, size_t size)
         assert_int_equal(((const uint8_t *)bm)[i], 0x5a);
 }
 
+/* The next interrupt record, which must be an MSI. */
+static struct mockhv_irq_record next_msi(struct fixture *fx, uint64_t *seq)
+{
+    struct mockhv_irq_record r;
+
+    assert_int_equal(mockhv_irq_get(fx->hv, ++*seq, &r), 0);
+    assert_int_equal(r.kind, MOCKHV_IRQ_MSI);
+    return r;
+}
+
+/*
+ * MSIs with vector 0 name a pirq, as Xen's hvm_inject_msi decodes them:
+ * destination ID | upper address bits 8-31; not positive is -ERANGE, at or
+ * past nr_pirqs -EINVAL, and a pirq without an event channel is lost though
+ * the call succeeds.
+ */
+static void test_inject_msi_pirq(void **state)
+{
+    struct fixture *fx = *state;
+    uint64_t seq = mockhv_irq_last_seq(fx->hv);
+    struct mockhv_irq_record r;
+
+    assert_int_equal(mockhv_pirq_bind(fx->hv, 0, true), -EINVAL);
+    assert_int_equal(mockhv_pirq_bind(fx->hv, 80, true), -EINVAL);
+    assert_int_equal(mockhv_pirq_bind(fx->hv, 79, true), 0);
+    assert_int_equal(mockhv_pirq_bind(fx->hv, 0x30, true), 0);
+
+    /* An ordinary vector: delivered, no pirq. */
+    assert_int_equal(xendevicemodel_inject_msi(fx->dmod, DOMID, 0xfee01000, 0x4041), 0);
+    r = next_msi(fx, &seq);
+    assert_int_equal(r.pirq, 0);
+    assert_false(r.dropped);
+    assert_int_equal(r.error, 0);
+
+    /* pirq 0x30 in the destination ID, bound: delivered. */
+    assert_int_equal(xendevicemodel_inject_msi(fx->dmod, DOMID, 0xfee30000, 0x700), 0);
+    r = next_msi(fx, &seq);
+    assert_int_equal(r.pirq, 0x30);
+    assert_false(r.dropped);
+    /* pirq 79 is 0x4f: the low byte of the upper address is not part of it. */
+    assert_int_equal(xendevicemodel_inject_msi(fx->dmod, DOMID, 0x000000fffee4f000ull, 0), 0);
+    r = next_msi(fx, &seq);
+    assert_int_equal(r.pirq, 79);
+    assert_false(r.dropped);
+    /* pirq 5: valid, never bound: lost, yet the call succeeds. */
+    assert_int_equal(xendevicemodel_inject_msi(fx->dmod, DOMID, 0xfee05000, 0x700), 0);
+    r = next_msi(fx, &seq);
+    assert_int_equal(r.pirq, 5);
+    assert_true(r.dropped);
+    assert_int_equal(r.error, 0);
+    /* Unbinding stops delivery. */
+    assert_int_equal(mockhv_pirq_bind(fx->hv, 0x30, false), 0);
+    assert_int_equal(xendevicemodel_inject_msi(fx->dmod, DOMID, 0xfee30000, 0x700), 0);
+    assert_true(next_msi(fx, &seq).dropped);
+
+    /* Vector 0 and pirq 0: -ERANGE. */
+    assert_int_equal(xendevicemodel_inject_msi(fx->dmod, DOMID, 0xfee00000, 0x700), -1);
+    assert_int_equal(errno, ERANGE);
+    r = next_msi(fx, &seq);
+    assert_true(r.dropped);
+    assert_int_equal(r.error, -ERANGE);
+    /* Negative as an int: -ERANGE. */
+    assert_int_equal(xendevicemodel_inject_msi(fx->dmod, DOMID, 0x80000000fee01000ull, 0), -1);
+    assert_int_equal(errno, ERANGE);
+    r = next_msi(fx, &seq);
+    assert_int_equal(r.pirq, 0x80000001u);
+    assert_int_equal(r.error, -ERANGE);
+    /* pirq 0x150 (large: 0x100 in the upper address) is past nr_pirqs: -EINVAL. */
+    assert_int_equal(xendevicemodel_inject_msi(fx->dmod, DOMID, 0x00000100fee50000ull, 0x700), -1);
+    assert_int_equal(errno, EINVAL);
+    r = next_msi(fx, &seq);
+    assert_int_equal(r.pirq, 0x150);
+    assert_true(r.dropped);
+    assert_int_equal(r.error, -EINVAL);
+    /* pirq 80, the first past nr_pirqs. */
+    assert_int_equal(xendevicemodel_inject_msi(fx->dmod, DOMID, 0xfee50000, 0x700), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(next_msi(fx, &seq).error, -EINVAL);
+}
+
+/* The modified-memory records after `seq`, as (first_pfn, nr) pairs; their count. */
+static unsigned modified_since(struct fixture *fx, uint64_t seq, uint64_t *pairs, unsigned max)
+{
+    uint64_t last = mockhv_modified_last_seq(fx->hv);
+    unsigned n = 0;
+
+    for (uint64_t s = seq + 1; s <= last && n < max; s++, n++) {
+        struct mockhv_modified m;
+
+        assert_int_equal(mockhv_modified_get(fx->hv, s, &m), 0);
+        pairs[2 * n] = m.first_pfn;
+        pairs[2 * n + 1] = m.nr;
+    }
+    return n;
+}
+
+#define EXT(first, count)                                                                          \
+    {                                                                                              \
+        .nr = (count), .first_pfn = (first)                                                        \
+    }
+
+/*
+ * XEN_DMOP_modified_memory as Xen's dm.c: nothing at all outside log-dirty
+ * mode; in it, extents last to first, EINVAL at the first bad one (those
+ * after it in the array are marked by then), and a range holding the
+ * highest frame (max_mapped_pfn) refused as one past it.
+ */
+static void test_modified_memory_as_xen(void **state)
+{
+    struct fixture *fx = *state;
+    const uint64_t max_gfn = (RAM >> 12) - 1;
+    struct xen_dm_op_modified_memory_extent bad_middle[] = {EXT(0x10, 1), EXT(max_gfn, 1),
+                                                            EXT(0x20, 2)};
+    struct xen_dm_op_modified_memory_extent good[] = {EXT(0x30, 3), EXT(max_gfn - 4, 4)};
+    struct xen_dm_op_modified_memory_extent bad;
+    uint64_t seq = mockhv_modified_last_seq(fx->hv);
+    uint64_t p[8];
+
+    /* Off: success, nothing recorded, nothing checked. */
+    assert_int_equal(xendevicemodel_modified_memory_bulk(fx->dmod, DOMID, bad_middle, 3), 0);
+    assert_int_equal(xendevicemodel_modified_memory(fx->dmod, DOMID, ~0ull - 1, 4), 0);
+    assert_int_equal(mockhv_modified_last_seq(fx->hv), seq);
+
+    mockhv_set_log_dirty(fx->hv, true);
+    /* Last to first. */
+    assert_int_equal(xendevicemodel_modified_memory_bulk(fx->dmod, DOMID, good, 2), 0);
+    assert_int_equal(modified_since(fx, seq, p, 4), 2);
+    assert_true(p[0] == max_gfn - 4 && p[1] == 4 && p[2] == 0x30 && p[3] == 3);
+    seq = mockhv_modified_last_seq(fx->hv);
+    /* The bad extent stops the call: the one after it is marked, the one before is not. */
+    assert_int_equal(xendevicemodel_modified_memory_bulk(fx->dmod, DOMID, bad_middle, 3), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(modified_since(fx, seq, p, 4), 1);
+    assert_true(p[0] == 0x20 && p[1] == 2);
+    seq = mockhv_modified_last_seq(fx->hv);
+    /* The highest frame itself is refused; the one below it is not. */
+    assert_int_equal(xendevicemodel_modified_memory(fx->dmod, DOMID, max_gfn, 1), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(xendevicemodel_modified_memory(fx->dmod, DOMID, max_gfn - 1, 1), 0);
+    /* Empty, wrapping, or with pad set. */
+    assert_int_equal(xendevicemodel_modified_memory(fx->dmod, DOMID, 0x10, 0), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(xendevicemodel_modified_memory(fx->dmod, DOMID, ~0ull - 1, 4), -1);
+    assert_int_equal(errno, EINVAL);
+    bad = (struct xen_dm_op_modified_memory_extent){.nr = 1, .pad = 1, .first_pfn = 0x10};
+    assert_int_equal(xendevicemodel_modified_memory_bulk(fx->dmod, DOMID, &bad, 1), -1);
+    assert_int_equal(errno, EINVAL);
+    /* No extents at all: nothing to do. */
+    assert_int_equal(xendevicemodel_modified_memory_bulk(fx->dmod, DOMID, good, 0), 0);
+    assert_int_equal(modified_since(fx, seq, p, 4), 1);
+    assert_true(p[0] == max_gfn - 1 && p[1] == 1);
+    /* Off again: nothing recorded. */
+    mockhv_set_log_dirty(fx->hv, false);
+    seq = mockhv_modified_last_seq(fx->hv);
+    assert_int_equal(xendevicemodel_modified_memory_bulk(fx->dmod, DOMID, good, 2), 0);
+    assert_int_equal(mockhv_modified_last_seq(fx->hv), seq);
+}
+
 /*
  * The first call on a range reports every frame dirty (the pad bits of the
  * last byte too); later calls report the frames the guest wrote since the
@@ -176,6 +334,7 @@ static void test_dirty_vram_what_counts(void **state)
     assert_non_null(fmem);
     assert_int_equal(track(fx, VRAM_PFN, 8, bm, sizeof(bm)), 0);
     assert_int_equal(b[0], 0xff);
+    mockhv_set_log_dirty(fx->hv, true); /* else modified_memory records nothing */
     assert_int_equal(xendevicemodel_modified_memory(fx->dmod, DOMID, VRAM_PFN + 1, 2), 0);
     assert_int_equal(mockhv_modified_last_seq(fx->hv), seq + 1);
     p = xenforeignmemory_map(fmem, DOMID, PROT_READ | PROT_WRITE, 1, &pfn, NULL);
@@ -516,6 +675,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pci_link_route, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inject_msi_pirq, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_modified_memory_as_xen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dirty_vram_guest_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dirty_vram_what_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dirty_vram_range_change_and_stop, setup, teardown),

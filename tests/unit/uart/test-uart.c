@@ -316,6 +316,50 @@ static void test_loopback(void **state)
     assert_int_equal(uart_rx_room(&f->u), 16);
 }
 
+/*
+ * Overrun without FIFOs (PC16550D, LSR bit 1): the next character is
+ * transferred into the RBR before the previous one was read, destroying
+ * the previous one. The new character is what the guest reads.
+ */
+static void test_overrun_character_mode_keeps_new_byte(void **state)
+{
+    struct fixture *f = *state;
+
+    wr(f, UART_MCR, UART_MCR_LOOP);
+    wr(f, UART_THR, 'a');
+    assert_int_equal(rd(f, UART_LSR), 0x61);
+    wr(f, UART_THR, 'b');
+    wr(f, UART_THR, 'c');
+    assert_int_equal(rd(f, UART_LSR), 0x61 | UART_LSR_OE);
+    assert_int_equal(rd(f, UART_LSR), 0x61); /* OE cleared by the read */
+    assert_int_equal(rd(f, UART_RBR), 'c');
+    assert_int_equal(rd(f, UART_LSR), 0x60);
+    assert_int_equal(f->u.stats.rx_overruns, 2);
+    assert_int_equal(f->u.stats.rx_bytes, 3);
+    assert_int_equal(f->u.stats.tx_bytes, 3);
+}
+
+/*
+ * Overrun with FIFOs (PC16550D, LSR bit 1): the character in the shift
+ * register is overwritten and never reaches the FIFO, which keeps what it
+ * holds; OE is set as soon as the overrun happens.
+ */
+static void test_overrun_fifo_mode_keeps_fifo(void **state)
+{
+    struct fixture *f = *state;
+
+    wr(f, UART_FCR, UART_FCR_ENABLE);
+    wr(f, UART_MCR, UART_MCR_LOOP);
+    for (int i = 0; i < 18; i++)
+        wr(f, UART_THR, (uint8_t)('A' + i));
+    assert_int_equal(rd(f, UART_LSR), 0x61 | UART_LSR_OE);
+    assert_int_equal(f->u.stats.rx_overruns, 2);
+    assert_int_equal(f->u.stats.rx_bytes, 16);
+    for (int i = 0; i < 16; i++)
+        assert_int_equal(rd(f, UART_RBR), 'A' + i);
+    assert_int_equal(rd(f, UART_LSR), 0x60);
+}
+
 static void test_interrupt_priorities(void **state)
 {
     struct fixture *f = *state;
@@ -367,6 +411,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_receive_non_fifo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fifo_trigger_levels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loopback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_overrun_character_mode_keeps_new_byte, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_overrun_fifo_mode_keeps_fifo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupt_priorities, setup, teardown),
         cmocka_unit_test(test_no_host),
     };

@@ -37,6 +37,7 @@ struct fx {
     struct vqd d[NQ];
     unsigned notified[NQ];
     unsigned needs_reset;
+    unsigned reset_done;
     struct event_base *base;
     struct fake_blk fake;
     struct vblk *blk;
@@ -64,6 +65,12 @@ static void t_needs_reset(void *opaque)
 {
     struct fx *f = opaque;
     f->needs_reset++;
+}
+
+static void t_reset_done(void *opaque)
+{
+    struct fx *f = opaque;
+    f->reset_done++;
 }
 
 static uint8_t pattern(uint64_t off)
@@ -109,6 +116,7 @@ static struct fx *fx_new(bool use_file, bool readonly)
         .notify_queue = t_notify_queue,
         .notify_config = t_notify_config,
         .needs_reset = t_needs_reset,
+        .reset_done = t_reset_done,
         .opaque = f,
     };
     vblk_vdev(f->blk)->transport = &f->t;
@@ -702,24 +710,42 @@ static void test_multiqueue_in_flight(void **state)
     assert_int_equal(f->notified[1], 20);
 }
 
+/*
+ * Reset never waits for the backend: it answers PENDING while requests are
+ * in flight, discards their completions (no status byte, no used entry, no
+ * notification) and reports reset_done once, after the last.
+ */
 static void test_reset_in_flight(void **state)
 {
     struct fx *f = *state;
     struct virtio_dev *vdev = vblk_vdev(f->blk);
-    uint64_t h;
+    uint64_t h0, h1;
 
-    h = submit(f, 0, VIRTIO_BLK_T_IN, 0, DATA, 512, true);
-    submit(f, 1, VIRTIO_BLK_T_OUT, 0, DATA, 512, false);
+    h0 = submit(f, 0, VIRTIO_BLK_T_IN, 0, DATA, 512, true);
+    h1 = submit(f, 1, VIRTIO_BLK_T_OUT, 0, DATA, 512, false);
     kick(f, 0);
     kick(f, 1);
     assert_int_equal(fake_blk_pending(&f->fake), 2);
-    vdev->ops->reset(vdev);
-    /* Drained: nothing pending, nothing returned to the (abandoned) rings, no interrupt. */
-    assert_int_equal(fake_blk_pending(&f->fake), 0);
+    assert_int_equal(vdev->ops->reset(vdev), VIRTIO_RESET_PENDING);
+    assert_int_equal(fake_blk_pending(&f->fake), 2);
+    /* Nothing is taken meanwhile. */
+    submit(f, 0, VIRTIO_BLK_T_IN, 8, DATA + 512, 512, true);
+    kick(f, 0);
+    assert_int_equal(f->fake.nr_ops, 2);
+    /* A second reset while the first is pending changes nothing. */
+    assert_int_equal(vdev->ops->reset(vdev), VIRTIO_RESET_PENDING);
+    fake_blk_complete(&f->fake, 0, 0);
+    assert_int_equal(f->reset_done, 0);
+    fake_blk_complete(&f->fake, 1, -EIO);
+    assert_int_equal(f->reset_done, 1);
     assert_int_equal(vqd_used_idx(&f->d[0]), 0);
     assert_int_equal(vqd_used_idx(&f->d[1]), 0);
     assert_int_equal(f->notified[0] + f->notified[1], 0);
-    assert_int_equal(f->mem[h + 16], VIRTIO_BLK_S_OK);
+    assert_int_equal(f->mem[h0 + 16], 0xee);
+    assert_int_equal(f->mem[h1 + 16], 0xee);
+    /* Idle: done at once, no callback. */
+    assert_int_equal(vdev->ops->reset(vdev), VIRTIO_RESET_DONE);
+    assert_int_equal(f->reset_done, 1);
 }
 
 static void test_new_rejects(void **state)

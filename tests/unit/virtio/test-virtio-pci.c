@@ -620,23 +620,48 @@ static void test_pci_cfg_window(void **state)
     assert_int_equal(cfg_rd(f, cap + 16, 4), 0);
 }
 
+/*
+ * Reset with requests in flight is asynchronous (virtio 1.2, 2.4.1 and
+ * 4.1.4.3.2): the write of 0 completes at once, device_status reads what
+ * it read before until the backend gave back every request, and the
+ * driver, which must wait for a 0, is ignored meanwhile. Completions of
+ * requests from before the reset touch neither the rings nor the status
+ * bytes, and raise no interrupt.
+ */
 static void test_reset_in_flight(void **state)
 {
     struct fx *f = *state;
     unsigned msix = find_cap(f, PCI_CAP_ID_MSIX, 0);
+    uint64_t h0, h1;
 
     place_bar(f);
     cfg_wr(f, msix + 2, 2, 0x8000);
     negotiate(f, base_features);
     setup_queue(f, 0, 1);
     set_status(f, 0x0f);
-    submit_read(f, 0, 0);
-    submit_read(f, 0, 1);
+    h0 = submit_read(f, 0, 0);
+    h1 = submit_read(f, 0, 1);
     notify_queue(f, 0);
     assert_int_equal(fake_blk_pending(&f->fb), 2);
 
     set_status(f, 0);
-    assert_int_equal(fake_blk_pending(&f->fb), 0);
+    /* Nothing was waited for: both reads are still with the backend. */
+    assert_int_equal(fake_blk_pending(&f->fb), 2);
+    assert_int_equal(status(f), 0x0f);
+    assert_int_equal(vpci_status(f->vp), 0x0f);
+    /* A driver that does not wait for 0 is ignored until the reset is done. */
+    set_status(f, VIRTIO_STATUS_ACKNOWLEDGE);
+    assert_int_equal(status(f), 0x0f);
+    common_wr(f, VIRTIO_PCI_COMMON_Q_SELECT, 2, 0);
+    common_wr(f, VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1);
+    assert_int_equal(common_rd(f, VIRTIO_PCI_COMMON_Q_ENABLE, 2), 0);
+    submit_read(f, 0, 2);
+    notify_queue(f, 0);
+    assert_int_equal(f->fb.nr_ops, 2);
+
+    fake_blk_complete(&f->fb, 1, 0);
+    assert_int_equal(status(f), 0x0f);
+    fake_blk_complete(&f->fb, 0, -EIO);
     assert_int_equal(status(f), 0);
     assert_int_equal(vpci_features(f->vp), 0);
     assert_int_equal(common_rd(f, VIRTIO_PCI_COMMON_MSIX, 2), VIRTIO_MSI_NO_VECTOR);
@@ -645,18 +670,56 @@ static void test_reset_in_flight(void **state)
     assert_int_equal(common_rd(f, VIRTIO_PCI_COMMON_Q_SIZE, 2), 256);
     assert_int_equal(common_rd(f, VIRTIO_PCI_COMMON_Q_MSIX, 2), VIRTIO_MSI_NO_VECTOR);
     assert_int_equal(common_rd(f, VIRTIO_PCI_COMMON_Q_DESCLO, 8), 0);
-    /* Nothing was returned or signalled for the drained requests. */
+    /* Nothing was returned, written or signalled for the discarded requests. */
     assert_int_equal(vqd_used_idx(&f->d[0]), 0);
+    assert_int_equal(f->mem[h0 + 16], 0xee);
+    assert_int_equal(f->mem[h1 + 16], 0xee);
     assert_int_equal(f->fp.nr_msi, 0);
 
     /* The device works again after a fresh set-up. */
     negotiate(f, base_features);
     setup_queue(f, 0, 1);
     set_status(f, 0x0f);
-    submit_read(f, 0, 2);
+    submit_read(f, 0, 3);
     notify_queue(f, 0);
+    assert_int_equal(f->fb.nr_ops, 3);
     fake_blk_complete(&f->fb, 2, 0);
     assert_int_equal(vqd_used_idx(&f->d[0]), 1);
+}
+
+/* With nothing in flight a reset is done when the write of 0 returns. */
+static void test_reset_idle_is_immediate(void **state)
+{
+    struct fx *f = *state;
+
+    place_bar(f);
+    negotiate(f, base_features);
+    setup_queue(f, 0, VIRTIO_MSI_NO_VECTOR);
+    set_status(f, 0x0f);
+    set_status(f, 0);
+    assert_int_equal(status(f), 0);
+    negotiate(f, base_features);
+    assert_int_equal(status(f), 0x0b);
+}
+
+/* Tearing the transport down during a reset waits for the backend once, then frees. */
+static void test_free_during_reset(void **state)
+{
+    struct fx *f = *state;
+
+    place_bar(f);
+    negotiate(f, base_features);
+    setup_queue(f, 0, VIRTIO_MSI_NO_VECTOR);
+    set_status(f, 0x0f);
+    submit_read(f, 0, 0);
+    notify_queue(f, 0);
+    set_status(f, 0);
+    assert_int_equal(fake_blk_pending(&f->fb), 1);
+    f->fb.drain_ret = 0;
+    vpci_free(f->vp);
+    f->vp = NULL;
+    assert_int_equal(fake_blk_pending(&f->fb), 0);
+    assert_int_equal(vqd_used_idx(&f->d[0]), 0);
 }
 
 static void test_hostile_accesses(void **state)
@@ -730,6 +793,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_config_isr_with_intx, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pci_cfg_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reset_idle_is_immediate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_free_during_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_accesses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_function_reset, setup, teardown),
     };
