@@ -275,7 +275,7 @@ static void test_device_model_interrupt_reaches_the_vcpu(void **state)
     assert_int_equal(st.interrupts, 1);
 }
 
-static void test_stranded_on_a_gone_device_model(void **state)
+static void stranded(void **state, bool destroy)
 {
     struct fx *fx = *state;
     struct mockhv_hvm_result r;
@@ -291,7 +291,8 @@ static void test_stranded_on_a_gone_device_model(void **state)
     assert_int_equal(mockhv_vcpu_waiting_on(fx->hv, 0), fx->dm.id);
     /* still alive: only waiting */
     assert_int_equal(mockhv_hvm_wait(fx->hv, 50, &r), -ETIMEDOUT);
-    test_dm_stop(&fx->dm, false); /* its event channels close, as when it dies */
+    /* its event channels close, as when it dies; or it destroys the server */
+    test_dm_stop(&fx->dm, destroy);
     fx->dm_running = false;
     assert_int_equal(mockhv_hvm_wait(fx->hv, BOUND_S * 1000, &r), 0);
     assert_int_equal(r.state, MOCKHV_HVM_STRANDED);
@@ -299,11 +300,23 @@ static void test_stranded_on_a_gone_device_model(void **state)
     assert_string_equal(r.reason, "vCPU 0 stranded on ioreq server 0");
 }
 
+static void test_stranded_on_a_gone_device_model(void **state)
+{
+    stranded(state, false);
+}
+
+/* Xen's ioreq_server_destroy frees the channel without waking the vCPU */
+static void test_stranded_on_a_destroyed_server(void **state)
+{
+    stranded(state, true);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_hvmloader_hands_over_to_seabios, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stranded_on_a_gone_device_model, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stranded_on_a_destroyed_server, setup, teardown),
         cmocka_unit_test_setup_teardown(test_device_model_interrupt_reaches_the_vcpu, setup,
                                         teardown),
     };
