@@ -16,6 +16,9 @@
  *                         [--disk-opts OPTS] [--label L] [-- DM-ARGS...]
  *     OPTS are appended to the virtio-blk spec (cache=none,aio=threads, ...);
  *     with --label, results are named vblk.L.<pattern>.*
+ *   --qemu (ioreq, vblk): the device model (--dm) is Debian's QEMU Xen device
+ *     model, started with QEMU's options; DM-ARGS are QEMU's (-serial null);
+ *     for vblk, OPTS are QEMU's -drive options (cache=writeback,aio=threads).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -54,6 +57,7 @@ enum {
     OPT_NULL,
     OPT_NULL_LOG,
     OPT_DISK_OPTS,
+    OPT_QEMU,
 };
 
 static const struct option long_opts[] = {
@@ -77,6 +81,7 @@ static const struct option long_opts[] = {
     {"null", required_argument, NULL, OPT_NULL},
     {"null-log", required_argument, NULL, OPT_NULL_LOG},
     {"disk-opts", required_argument, NULL, OPT_DISK_OPTS},
+    {"qemu", no_argument, NULL, OPT_QEMU},
     {0},
 };
 
@@ -204,6 +209,9 @@ int main(int argc, char **argv)
             break;
         case OPT_NULL_LOG:
             cmp.null_log = optarg;
+            break;
+        case OPT_QEMU:
+            dm.qemu = true;
             break;
         case OPT_SHIM:
             shim = optarg;
