@@ -13,7 +13,7 @@
  *   ioreqd-bench dispatch [--lookups N] [--ranges N]
  *   ioreqd-bench consumer [--count N]
  *   ioreqd-bench vblk     --file F [--size-mib N] [--run-ms MS] [--dm PATH] [--log FILE]
- *                         [--disk-opts OPTS] [--label L] [-- DM-ARGS...]
+ *                         [--disk-opts OPTS] [--label L] [--patterns P,..] [-- DM-ARGS...]
  *     OPTS are appended to the virtio-blk spec (cache=none,aio=threads, ...);
  *     with --label, results are named vblk.L.<pattern>.*
  *   --qemu (ioreq, vblk): the device model (--dm) is Debian's QEMU Xen device
@@ -58,6 +58,7 @@ enum {
     OPT_NULL_LOG,
     OPT_DISK_OPTS,
     OPT_QEMU,
+    OPT_PATTERNS,
 };
 
 static const struct option long_opts[] = {
@@ -82,6 +83,7 @@ static const struct option long_opts[] = {
     {"null-log", required_argument, NULL, OPT_NULL_LOG},
     {"disk-opts", required_argument, NULL, OPT_DISK_OPTS},
     {"qemu", no_argument, NULL, OPT_QEMU},
+    {"patterns", required_argument, NULL, OPT_PATTERNS},
     {0},
 };
 
@@ -209,6 +211,9 @@ int main(int argc, char **argv)
             break;
         case OPT_NULL_LOG:
             cmp.null_log = optarg;
+            break;
+        case OPT_PATTERNS:
+            vb.only = optarg;
             break;
         case OPT_QEMU:
             dm.qemu = true;

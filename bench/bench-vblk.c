@@ -62,6 +62,25 @@ static bool used_pending(struct gvblk *b, unsigned q)
     return __atomic_load_n(&idx, __ATOMIC_ACQUIRE) != vq->last_used;
 }
 
+/* Whether name contains one of the comma-separated words of `only`. */
+static bool pattern_chosen(const char *only, const char *name)
+{
+    char word[64];
+
+    while (*only) {
+        size_t n = strcspn(only, ",");
+
+        if (n && n < sizeof(word)) {
+            memcpy(word, only, n);
+            word[n] = 0;
+            if (strstr(name, word))
+                return true;
+        }
+        only += n + (only[n] == ',');
+    }
+    return false;
+}
+
 static int make_file(const char *path, unsigned size_mib)
 {
     static char chunk[1 << 20];
@@ -210,6 +229,8 @@ int bench_vblk(const struct bench_vblk_opts *o)
         bench_die("vblk: driver: %s", strerror(-rc));
 
     for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
+        if (o->only && !pattern_chosen(o->only, patterns[i].name))
+            continue;
         run_pattern(&blk, &patterns[i], o->run_ms, o->label);
         if (i == 1 && (rss = bench_rss_kib(dm.pid, "VmRSS")) >= 0)
             bench_resultf((double)rss, "rss.%s.%s%safter_vblk_qd32_kib", dm_name,
