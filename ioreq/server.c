@@ -38,6 +38,8 @@
 #define SERVER_MAX_VCPUS (SERVER_PAGE_SIZE / sizeof(ioreq_t))
 /* port_vcpu entry of a port that is no vCPU's: vCPUs fit in a byte. */
 #define SERVER_NO_VCPU 0xffu
+/* How often one dirty-log report lets the rest of a loop turn run first. */
+#define SERVER_DIRTY_DEFERS 8u
 _Static_assert(SERVER_MAX_VCPUS < SERVER_NO_VCPU, "a vCPU number fits in port_vcpu");
 
 struct server_port {
@@ -69,6 +71,7 @@ struct ioreq_server {
 
     struct event *ev;
     struct event *dirty_ev;       /* reports collected guest-RAM writes, once per loop turn */
+    unsigned dirty_defers;        /* times dirty_ev let other callbacks of the turn go first */
     struct io_registry *registry; /* not owned */
     bool listening;
     struct gmem *gmem;
@@ -153,8 +156,14 @@ static void server_serve_vcpu(struct ioreq_server *srv, unsigned vcpu, evtchn_po
     }
     srv->stats.sync_requests++;
     request_handle(&srv->rctx, &req, vcpu, &srv->vstats[vcpu]);
-    /* What the request wrote into guest RAM is in the dirty log before the vCPU resumes. */
-    gmem_flush_dirty(srv->gmem);
+    /*
+     * What the request wrote into guest RAM is reported later in this loop
+     * turn (server_on_dirty), not before the vCPU resumes: the dirty log
+     * only has to hold it before the loop sleeps or an interrupt is raised.
+     * A virtio notification writes the ring's avail_event, and the
+     * completion that follows in the same turn writes the data and the used
+     * ring: one report covers both.
+     */
     slot_complete(slot, req.data);
     if (xenevtchn_notify(srv->xce, port))
         log_warn("ioreq: notify vCPU %u: %s", vcpu, strerror(errno));
@@ -167,10 +176,23 @@ static void server_dirty_wake(void *arg)
     event_active(srv->dirty_ev, EV_TIMEOUT, 0);
 }
 
+/*
+ * Runs when a write into guest RAM was collected. Callbacks still due in
+ * this loop turn (the completions of a virtio queue) go first, so their
+ * writes join the same report; at most SERVER_DIRTY_DEFERS times, so a
+ * loop kept busy cannot hold the report back.
+ */
 static void server_on_dirty(evutil_socket_t fd, short what, void *arg)
 {
     struct ioreq_server *srv = arg;
 
+    if (srv->dirty_defers < SERVER_DIRTY_DEFERS &&
+        event_base_get_num_events(event_get_base(srv->dirty_ev), EVENT_BASE_COUNT_ACTIVE) > 0) {
+        srv->dirty_defers++;
+        event_active(srv->dirty_ev, EV_TIMEOUT, 0);
+        return;
+    }
+    srv->dirty_defers = 0;
     gmem_flush_dirty(srv->gmem);
 }
 
