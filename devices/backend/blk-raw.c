@@ -55,6 +55,14 @@ enum raw_op {
 
 /* Most requests have a segment or two: their iovec copy lives in the job. */
 #define RAW_JOB_INLINE_IOVS 4
+/*
+ * The largest transfer tried on the loop thread with RWF_NOWAIT. A copy on
+ * the loop holds up everything the loop serves (the vCPU whose queue
+ * notification started it waits for it), and copies there run one after
+ * the other on one CPU; above this size a hand-off to the workers costs
+ * less than the copy and lets the copies of a batch run in parallel.
+ */
+#define RAW_NOWAIT_MAX_BYTES (16u << 10)
 /* Finished jobs kept for reuse (loop thread): one per request in flight. */
 #define RAW_SPARE_JOBS 128
 
@@ -327,7 +335,9 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
     struct blk_raw *r = arg;
     uint64_t count;
 
-    if (read(r->efd, &count, sizeof(count)) < 0) {
+    /* Activated by submit (EV_TIMEOUT) for a job done on the loop: the
+     * counter was not touched, and reading it would only cost a call. */
+    if ((what & EV_READ) && read(r->efd, &count, sizeof(count)) < 0) {
         /* EAGAIN: another read got there first; the list decides. */
     }
     deliver(r);
@@ -374,7 +384,8 @@ static bool try_nowait(struct blk_raw *r, struct raw_job *j)
     ssize_t n;
 
     /* Direct I/O does not wait on the page cache: RWF_NOWAIT would only fail. */
-    if (r->nowait_off[write] || j->fd == r->dfd || j->iovcnt == 0 || j->iovcnt > IOV_MAX)
+    if (r->nowait_off[write] || j->fd == r->dfd || j->iovcnt == 0 || j->iovcnt > IOV_MAX ||
+        total > RAW_NOWAIT_MAX_BYTES)
         return false;
     n = write ? pwritev2(j->fd, j->iov, (int)j->iovcnt, (off_t)j->offset, RWF_NOWAIT)
               : preadv2(j->fd, j->iov, (int)j->iovcnt, (off_t)j->offset, RWF_NOWAIT);
@@ -552,7 +563,7 @@ static int submit(struct blk_raw *r, enum raw_op op, uint64_t offset, uint64_t l
             r->done_head = j;
         r->done_tail = j;
         pthread_mutex_unlock(&r->lock);
-        event_active(r->ev, EV_READ, 0);
+        event_active(r->ev, EV_TIMEOUT, 0);
         return 0;
     }
     queue_to_workers(r, j);
