@@ -16,6 +16,7 @@ enum {
     OPT_RUNAS,
     OPT_CHROOT,
     OPT_NO_SECCOMP,
+    OPT_POLL_US,
 };
 
 static const struct option long_options[] = {
@@ -30,6 +31,7 @@ static const struct option long_options[] = {
     {.name = "runas", .has_arg = required_argument, .val = OPT_RUNAS},
     {.name = "chroot", .has_arg = required_argument, .val = OPT_CHROOT},
     {.name = "no-seccomp", .has_arg = no_argument, .val = OPT_NO_SECCOMP},
+    {.name = "poll-us", .has_arg = required_argument, .val = OPT_POLL_US},
     {.name = "help", .has_arg = no_argument, .val = 'h'},
     {.name = "version", .has_arg = no_argument, .val = 'V'},
     {0},
@@ -60,6 +62,8 @@ void cmdline_usage(FILE *out, const char *prog)
             "                         and run as USER (see SECURITY in ioreqd(8))\n"
             "      --chroot DIR       after set-up, chroot into DIR\n"
             "      --no-seccomp       do not install the system-call filter\n"
+            "      --poll-us N        after each request, poll for the next one for up\n"
+            "                         to N microseconds (0-1000) before sleeping\n"
             "  -h, --help             show this help and exit\n"
             "  -V, --version          show the version and exit\n"
             "\n"
@@ -166,6 +170,13 @@ int cmdline_parse(int argc, char *const argv[], struct ioreqd_settings *s, char 
             break;
         case OPT_NO_SECCOMP:
             s->seccomp = 0;
+            break;
+        case OPT_POLL_US:
+            if (settings_parse_poll_us(optarg, &s->poll_us)) {
+                snprintf(errbuf, errlen, "invalid --poll-us '%s': expected 0 to %d microseconds",
+                         optarg, SETTINGS_POLL_US_MAX);
+                return -EINVAL;
+            }
             break;
         case 'h':
             action = CMDLINE_HELP;

@@ -243,6 +243,7 @@ int main(int argc, char **argv)
         .nr_devs = s.nr_devices,
         .control_socket = strcmp(s.control_socket, "none") ? s.control_socket : NULL,
         .xenstore_stays = !plan.change_user,
+        .poll_us = s.poll_us > 0 ? (unsigned)s.poll_us : 0,
     };
     code = ioreqd_start(&d, &params);
     if (code)

@@ -19,6 +19,9 @@ enum ioreqd_exit {
     IOREQD_EXIT_USAGE = 2,   /* bad command line, configuration file or device spec */
 };
 
+/* The longest --poll-us / poll-us (the ioreq server's IOREQ_POLL_US_MAX). */
+#define SETTINGS_POLL_US_MAX 1000
+
 /* First domid Xen reserves for itself (DOMID_FIRST_RESERVED). */
 #define SETTINGS_DOMID_LIMIT 0x7ff0
 
@@ -40,6 +43,7 @@ struct ioreqd_settings {
     char *runas;          /* "user[:group]" to run as after set-up; NULL: stay root */
     char *chroot_dir;     /* directory to chroot into after set-up; NULL: none */
     int seccomp;          /* -1 unset (on), 0, 1 */
+    int poll_us;          /* -1 unset (0: no polling), 0..SETTINGS_POLL_US_MAX */
 };
 
 void settings_init(struct ioreqd_settings *s);
@@ -63,5 +67,7 @@ int settings_parse_domid(const char *text, int *domid) must_check;
 int settings_parse_bool(const char *text, int *value) must_check;
 int settings_parse_log_sink(const char *text, int *sink) must_check;
 int settings_parse_log_level(const char *text, int *level) must_check;
+/* Microseconds, 0..SETTINGS_POLL_US_MAX, decimal. */
+int settings_parse_poll_us(const char *text, int *poll_us) must_check;
 
 #endif

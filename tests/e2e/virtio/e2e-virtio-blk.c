@@ -517,6 +517,41 @@ static void test_one_dirty_report_per_cached_read(void **state)
     assert_int_equal(frame_reports(f->hv, mod_seq, f->blk.queues[0].vq->used), 1);
 }
 
+/*
+ * With --poll-us, requests found by polling the slots are served as those
+ * the event channel announces: the UART's registers from both vCPUs in
+ * turn, and virtio-blk writes and reads on both queues, each answered once
+ * with the right value (a request served twice or never would fail or
+ * hang here). Nothing is timed.
+ */
+static void test_polling_serves_requests(void **state)
+{
+    struct fx *f = *state;
+    size_t len = 64 * 1024;
+    uint8_t *data = malloc(len), *back = calloc(1, len);
+    uint8_t st = 0xff;
+    uint32_t v = 0;
+
+    for (unsigned i = 0; i < 300; i++) {
+        unsigned vcpu = i % 2;
+
+        assert_int_equal(mockhv_pio_out(f->hv, vcpu, 0x3f8 + 7, 1, i & 0xff, TIMEOUT_MS), 0);
+        assert_int_equal(mockhv_pio_in(f->hv, 1 - vcpu, 0x3f8 + 7, 1, &v, TIMEOUT_MS), 0);
+        assert_int_equal(v, i & 0xff);
+        assert_int_equal(mockhv_pio_in(f->hv, vcpu, 0x3f8 + 5, 1, &v, TIMEOUT_MS), 0);
+        assert_int_equal(v, 0x60);
+    }
+    for (unsigned i = 0; i < 8; i++) {
+        gvblk_fill_pattern(data, len, 11 + i);
+        expect_ok(gvblk_write(&f->blk, i % 2, 2000 + 128 * i, data, len, &st), st);
+        memset(back, 0, len);
+        expect_ok(gvblk_read(&f->blk, 1 - i % 2, 2000 + 128 * i, back, len, &st), st);
+        assert_memory_equal(back, data, len);
+    }
+    free(data);
+    free(back);
+}
+
 static void test_intx_interrupts_delivered(void **state)
 {
     test_interrupts_delivered(state);
@@ -931,6 +966,8 @@ static struct fx_cfg intx2 = {.vcpus = 2, .queues = 2, .irq = GVIRTIO_IRQ_INTX};
 static struct fx_cfg pirq2 = {.vcpus = 2, .queues = 2, .irq = GVIRTIO_IRQ_XEN_PIRQ};
 static struct fx_cfg threads1 = {
     .vcpus = 1, .queues = 1, .irq = GVIRTIO_IRQ_MSIX, .spec_extra = ",aio=threads"};
+static struct fx_cfg polling2 = {
+    .vcpus = 2, .queues = 2, .irq = GVIRTIO_IRQ_MSIX, .uart = true, .poll_us = 200};
 static struct fx_cfg poll2 = {.vcpus = 1, .queues = 2, .irq = GVIRTIO_IRQ_POLL};
 static struct fx_cfg indirect2 = {
     .vcpus = 2, .queues = 2, .irq = GVIRTIO_IRQ_MSIX, .indirect = true};
@@ -997,6 +1034,7 @@ int main(int argc, char **argv)
         T(test_intx_interrupts_delivered, intx2),
         T(test_xen_pirq_interrupts_delivered, pirq2),
         T(test_poll_mode_works, poll2),
+        T(test_polling_serves_requests, polling2),
         T(test_sigkill_after_flush_keeps_data, msix2),
         T(test_flush_syncs_after_writes, traced2),
         T(test_flush_syncs_after_writes_cache_none, traced_direct2),

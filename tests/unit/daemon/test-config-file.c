@@ -41,7 +41,8 @@ static void test_full(void **state)
                        "control-socket = none\n"
                        "runas = ioreqd:ioreqd\n"
                        "chroot = /var/lib/ioreqd/empty\n"
-                       "seccomp = no\n");
+                       "seccomp = no\n"
+                       "poll-us = 100\n");
 
     assert_int_equal(rc, 0);
     assert_int_equal(s.domid, 5);
@@ -58,6 +59,7 @@ static void test_full(void **state)
     assert_string_equal(s.runas, "ioreqd:ioreqd");
     assert_string_equal(s.chroot_dir, "/var/lib/ioreqd/empty");
     assert_int_equal(s.seccomp, 0);
+    assert_int_equal(s.poll_us, 100);
     settings_free(&s);
 }
 
@@ -121,6 +123,8 @@ static void test_errors(void **state)
     expect_error("config = /etc/other.conf\n", "test.conf:1: unknown key 'config'");
     expect_error("Domid = 5\n", "test.conf:1: unknown key 'Domid'");
     expect_error("seccomp = strict\n", "test.conf:1: invalid seccomp 'strict': expected yes or no");
+    expect_error("poll-us = 5000\n",
+                 "test.conf:1: invalid poll-us '5000': expected 0 to 1000 microseconds");
     expect_error("runas = a\nrunas = b\n", "test.conf:2: 'runas' already set on line 1");
     expect_error("chroot =\n", "test.conf:1: missing value for 'chroot'");
 }
