@@ -262,6 +262,7 @@ static void *worker_main(void *arg)
     for (;;) {
         struct raw_job *j;
         uint64_t one = 1;
+        bool wake;
 
         while (!r->queue_head && !r->stopping)
             pthread_cond_wait(&r->work_cond, &r->lock);
@@ -277,14 +278,20 @@ static void *worker_main(void *arg)
 
         pthread_mutex_lock(&r->lock);
         j->next = NULL;
+        wake = !r->done_head;
         if (r->done_tail)
             r->done_tail->next = j;
         else
             r->done_head = j;
         r->done_tail = j;
         pthread_cond_broadcast(&r->done_cond);
-        /* The counter only wakes the loop; the list is the truth. */
-        if (write(r->efd, &one, sizeof(one)) < 0) {
+        /*
+         * The counter only wakes the loop; the list is the truth. A list
+         * that already held jobs has woken the loop, which has not taken
+         * them yet (it takes the whole list under the lock): the jobs of a
+         * batch cost the loop one wake-up, not one each.
+         */
+        if (wake && write(r->efd, &one, sizeof(one)) < 0) {
             /* EAGAIN: the counter is saturated, the loop is awake anyway. */
         }
     }
