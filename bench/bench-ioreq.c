@@ -82,6 +82,40 @@ static void bench_rtt(struct mockhv *hv, pid_t dm_pid, const struct bench_ioreq_
     bench_samples_fini(&s);
 }
 
+/*
+ * Round trips with the vCPU busy elsewhere for gap_us between them (a guest
+ * that computes between accesses; a spin, as a sleep would oversleep by
+ * more than the gap): what a polling device model spends on CPU while
+ * nothing comes, and whether its window adapts.
+ */
+static void bench_rtt_paced(struct mockhv *hv, pid_t dm_pid, const struct bench_ioreq_opts *o)
+{
+    unsigned long count = o->rtt_count / 10 + 100;
+    struct bench_samples s;
+    uint64_t cpu0 = bench_cpu_ns(dm_pid), t_all = bench_now_ns();
+    uint32_t v;
+
+    if (bench_samples_init(&s, count))
+        bench_die("out of memory");
+    for (unsigned long i = 0; i < count; i++) {
+        uint64_t t0 = bench_now_ns();
+        int rc = mockhv_pio_in(hv, 0, COM1_LSR, 1, &v, BENCH_TIMEOUT_MS);
+
+        if (rc)
+            bench_die("%s: PIO read: %s", o->label, strerror(-rc));
+        uint64_t t1 = bench_now_ns();
+        bench_samples_add(&s, t1 - t0);
+        while (bench_now_ns() - t1 < (uint64_t)o->gap_us * 1000u)
+            ;
+    }
+    t_all = bench_now_ns() - t_all;
+    bench_resultf((double)bench_samples_quantile(&s, 0.5), "rttgap.%s.median_ns", o->label);
+    bench_resultf((double)t_all / (double)count, "rttgap.%s.period_ns", o->label);
+    bench_resultf((double)(bench_cpu_ns(dm_pid) - cpu0) / (double)count,
+                  "rttgap.%s.dm_cpu_ns_per_req", o->label);
+    bench_samples_fini(&s);
+}
+
 double bench_tp_slice(struct mockhv *hv, uint16_t port, unsigned n, unsigned ms, pid_t rss_pid,
                       long *rss)
 {
@@ -235,6 +269,8 @@ int bench_ioreq(const struct bench_ioreq_opts *o)
 
     if (o->rtt_count)
         bench_rtt(hv, dm.pid, o);
+    if (o->rtt_count && o->gap_us)
+        bench_rtt_paced(hv, dm.pid, o);
     for (unsigned i = 0; o->vcpu_counts && o->vcpu_counts[i]; i++)
         bench_throughput(hv, dm.pid, o->vcpu_counts[i], o);
     if (o->buffered)

@@ -8,7 +8,7 @@
  *                         [--buffered N] [--dm PATH] [--null PATH] [--log FILE]
  *                         [--null-log FILE] [-- IOREQD-ARGS...]
  *   ioreqd-bench ioreq    --label L [--dm PATH] [--rtt N] [--tp-ms MS] [--vcpus A,B,..]
- *                         [--buffered N] [--startups N] [--log FILE]
+ *                         [--buffered N] [--startups N] [--gap-us US] [--log FILE]
  *                         [--prefix PROG [--prefix-arg ARG]...] [-- DM-ARGS...]
  *   ioreqd-bench dispatch [--lookups N] [--ranges N]
  *   ioreqd-bench consumer [--count N]
@@ -59,6 +59,7 @@ enum {
     OPT_DISK_OPTS,
     OPT_QEMU,
     OPT_PATTERNS,
+    OPT_GAP_US,
 };
 
 static const struct option long_opts[] = {
@@ -84,6 +85,7 @@ static const struct option long_opts[] = {
     {"disk-opts", required_argument, NULL, OPT_DISK_OPTS},
     {"qemu", no_argument, NULL, OPT_QEMU},
     {"patterns", required_argument, NULL, OPT_PATTERNS},
+    {"gap-us", required_argument, NULL, OPT_GAP_US},
     {0},
 };
 
@@ -211,6 +213,11 @@ int main(int argc, char **argv)
             break;
         case OPT_NULL_LOG:
             cmp.null_log = optarg;
+            break;
+        case OPT_GAP_US:
+            io.gap_us = (unsigned)num(optarg);
+            if (io.gap_us >= 1000000)
+                bench_die("--gap-us must be below 1000000");
             break;
         case OPT_PATTERNS:
             vb.only = optarg;

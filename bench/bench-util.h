@@ -41,7 +41,8 @@ void bench_resultf(double value, const char *fmt, ...) __attribute__((format(pri
 /* VmRSS / VmHWM of a process in KiB, or -1. */
 long bench_rss_kib(pid_t pid, const char *field);
 
-/* CPU time (user + system, all threads) a process has used, in ns, or 0. */
+/* CPU time a process's main thread has used, in ns (schedstat), or that of
+ * the whole process in clock ticks where schedstat is missing; 0 if neither. */
 uint64_t bench_cpu_ns(pid_t pid);
 
 /* How to start the device model under test. */

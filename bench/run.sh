@@ -145,14 +145,21 @@ fi
 # default engine is shown against the same QEMU figure. Keys carry -rN per
 # round; peer_medians adds the medians over the rounds without it.
 QEMU_XEN=${IOREQD_QEMU_XEN:-/usr/libexec/xen-qemu-system-i386}
+# ioreqd --poll-us POLL_US is measured too, on the round trip back to back
+# and with the vCPU busy GAP_US between requests (what polling costs).
+POLL_US=50 GAP_US=20
 peer_note=
 peer_round() { # round number
     local r=$1 c e o
-    step "$bench" ioreq --label "peer-ioreqd-r$r" --rtt $RTT --tp-ms $PEER_TP_MS --buffered 0 \
-        --startups $STARTS --log "$work/peer-ioreqd.log" -- "${IOREQD_ARGS[@]}" "${UART[@]}"
+    step "$bench" ioreq --label "peer-ioreqd-r$r" --rtt $RTT --gap-us $GAP_US --tp-ms $PEER_TP_MS \
+        --buffered 0 --startups $STARTS --log "$work/peer-ioreqd.log" \
+        -- "${IOREQD_ARGS[@]}" "${UART[@]}"
+    step "$bench" ioreq --label "peer-ioreqd_poll-r$r" --rtt $RTT --gap-us $GAP_US \
+        --tp-ms $PEER_TP_MS --buffered 0 --startups 0 --log "$work/peer-ioreqd-poll.log" \
+        -- "${IOREQD_ARGS[@]}" "${UART[@]}" --poll-us $POLL_US
     step "$bench" ioreq --qemu --dm "$QEMU_XEN" --label "peer-qemu-r$r" --rtt $RTT \
-        --tp-ms $PEER_TP_MS --buffered 0 --startups $STARTS --log "$work/peer-qemu.log" \
-        -- -serial null
+        --gap-us $GAP_US --tp-ms $PEER_TP_MS --buffered 0 --startups $STARTS \
+        --log "$work/peer-qemu.log" -- -serial null
     for c in "wb writeback" "direct none"; do
         set -- $c
         for e in "threads aio=threads" "auto aio=auto"; do
@@ -294,8 +301,15 @@ peer_table=$work/peer-table
     echo "| Q1 | round trip, median (us) | $(us rtt.peer-ioreqd.median_ns) | $(us rtt.peer-qemu.median_ns) | $(ratio rtt.peer-ioreqd.median_ns rtt.peer-qemu.median_ns) | <= 1 |"
     echo "| Q1 | round trip, p99 (us) | $(us rtt.peer-ioreqd.p99_ns) | $(us rtt.peer-qemu.p99_ns) | $(ratio rtt.peer-ioreqd.p99_ns rtt.peer-qemu.p99_ns) | |"
     echo "| Q1 | device model CPU per round trip (us) | $(us rtt.peer-ioreqd.dm_cpu_ns_per_req) | $(us rtt.peer-qemu.dm_cpu_ns_per_req) | $(ratio rtt.peer-ioreqd.dm_cpu_ns_per_req rtt.peer-qemu.dm_cpu_ns_per_req) | |"
+    echo "| Q1 | round trip, ioreqd --poll-us $POLL_US, median (us) | $(us rtt.peer-ioreqd_poll.median_ns) | $(us rtt.peer-qemu.median_ns) | $(ratio rtt.peer-ioreqd_poll.median_ns rtt.peer-qemu.median_ns) (polling / not: $(ratio rtt.peer-ioreqd_poll.median_ns rtt.peer-ioreqd.median_ns)) | |"
+    echo "| Q1 | device model CPU per round trip, ioreqd --poll-us $POLL_US (us) | $(us rtt.peer-ioreqd_poll.dm_cpu_ns_per_req) | $(us rtt.peer-qemu.dm_cpu_ns_per_req) | $(ratio rtt.peer-ioreqd_poll.dm_cpu_ns_per_req rtt.peer-qemu.dm_cpu_ns_per_req) (polling / not: $(ratio rtt.peer-ioreqd_poll.dm_cpu_ns_per_req rtt.peer-ioreqd.dm_cpu_ns_per_req)) | |"
+    echo "| Q1 | round trip, vCPU busy $GAP_US us between, median (us): ioreqd / --poll-us $POLL_US | $(us rttgap.peer-ioreqd.median_ns) / $(us rttgap.peer-ioreqd_poll.median_ns) | $(us rttgap.peer-qemu.median_ns) | $(ratio rttgap.peer-ioreqd.median_ns rttgap.peer-qemu.median_ns) / $(ratio rttgap.peer-ioreqd_poll.median_ns rttgap.peer-qemu.median_ns) | |"
+    echo "| Q1 | device model CPU per request, vCPU busy $GAP_US us between (us): ioreqd / --poll-us $POLL_US | $(us rttgap.peer-ioreqd.dm_cpu_ns_per_req) / $(us rttgap.peer-ioreqd_poll.dm_cpu_ns_per_req) | $(us rttgap.peer-qemu.dm_cpu_ns_per_req) | $(ratio rttgap.peer-ioreqd.dm_cpu_ns_per_req rttgap.peer-qemu.dm_cpu_ns_per_req) / $(ratio rttgap.peer-ioreqd_poll.dm_cpu_ns_per_req rttgap.peer-qemu.dm_cpu_ns_per_req) | |"
     for v in 1 2 8 32 128; do
         echo "| Q2 | throughput, $v vCPU (req/s) | $(fmt "$(get tp.peer-ioreqd.v$v.per_s)") | $(fmt "$(get tp.peer-qemu.v$v.per_s)") | $(ratio tp.peer-ioreqd.v$v.per_s tp.peer-qemu.v$v.per_s) | >= 1 |"
+    done
+    for v in 1 8 128; do
+        echo "| Q2 | throughput, $v vCPU, ioreqd --poll-us $POLL_US (req/s) | $(fmt "$(get tp.peer-ioreqd_poll.v$v.per_s)") | $(fmt "$(get tp.peer-qemu.v$v.per_s)") | $(ratio tp.peer-ioreqd_poll.v$v.per_s tp.peer-qemu.v$v.per_s) | |"
     done
     for c in wb direct; do
         for e in threads auto; do
