@@ -10,9 +10,10 @@
  *
  * Writes into guest RAM go into the dirty log Xen keeps for live migration.
  * A backend may report them as they happen or collect them until
- * gmem_flush_dirty(); the ioreq server flushes before it lets a vCPU resume,
- * before it raises an interrupt and at the end of each turn of the loop, so
- * the guest is never told of data that is not in the dirty log yet.
+ * gmem_flush_dirty(); the ioreq server flushes before it raises an
+ * interrupt and once the other callbacks of a loop turn have run (before
+ * the loop sleeps), so the guest is never told of data that is not in the
+ * dirty log yet.
  */
 #ifndef IOREQ_GMEM_H
 #define IOREQ_GMEM_H
