@@ -174,7 +174,8 @@ static uint64_t server_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void server_serve_vcpu(struct ioreq_server *srv, unsigned vcpu, evtchn_port_t port)
+/* Serves the vCPU's slot; false if it held no request. */
+static bool server_serve_vcpu(struct ioreq_server *srv, unsigned vcpu, evtchn_port_t port)
 {
     ioreq_t *slot = &srv->slots[vcpu];
     ioreq_t req;
@@ -185,7 +186,7 @@ static void server_serve_vcpu(struct ioreq_server *srv, unsigned vcpu, evtchn_po
             srv->poll_owed[vcpu] = 0;
         else
             srv->stats.spurious_notifications++;
-        return;
+        return false;
     }
     srv->stats.sync_requests++;
     request_handle(&srv->rctx, &req, vcpu, &srv->vstats[vcpu]);
@@ -200,6 +201,7 @@ static void server_serve_vcpu(struct ioreq_server *srv, unsigned vcpu, evtchn_po
     slot_complete(slot, req.data);
     if (xenevtchn_notify(srv->xce, port))
         log_warn("ioreq: notify vCPU %u: %s", vcpu, strerror(errno));
+    return true;
 }
 
 static void server_dirty_wake(void *arg)
@@ -265,8 +267,8 @@ static void server_on_event(evutil_socket_t fd, short what, void *arg)
         srv->stats.spurious_notifications++;
         return;
     }
-    server_serve_vcpu(srv, (unsigned)vcpu, (evtchn_port_t)port);
-    if (srv->poll_ev) {
+    /* The notification of a request the poll served already changes nothing. */
+    if (server_serve_vcpu(srv, (unsigned)vcpu, (evtchn_port_t)port) && srv->poll_ev) {
         /* A request the last poll did not wait long enough for, or one
          * that came much later: the window adapts. */
         if (srv->poll_idle_ns) {
@@ -317,9 +319,9 @@ static void server_on_poll(evutil_socket_t fd, short what, void *arg)
         for (unsigned i = 0; i < srv->nr_ports; i++) {
             const volatile ioreq_t *slot = &srv->slots[srv->ports[i].vcpu];
 
-            if (slot->state != STATE_IOREQ_READY)
+            if (slot->state != STATE_IOREQ_READY ||
+                !server_serve_vcpu(srv, srv->ports[i].vcpu, srv->ports[i].local))
                 continue;
-            server_serve_vcpu(srv, srv->ports[i].vcpu, srv->ports[i].local);
             srv->poll_owed[srv->ports[i].vcpu] = 1;
             srv->stats.polled_requests++;
             found = true;
