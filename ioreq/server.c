@@ -228,6 +228,10 @@ static void server_on_dirty(evutil_socket_t fd, short what, void *arg)
         return;
     }
     srv->dirty_defers = 0;
+    /* Requests in flight report with their completions (gmem_hold_dirty);
+     * the last one's release wakes this again. */
+    if (gmem_dirty_held(srv->gmem))
+        return;
     gmem_flush_dirty(srv->gmem);
 }
 

@@ -552,6 +552,24 @@ static void test_polling_serves_requests(void **state)
     free(back);
 }
 
+/*
+ * A flush completes on a worker thread, in a later loop turn than its
+ * notification: the avail_event the notification wrote waits for the
+ * completion (the request in flight holds the report back) and goes to
+ * the dirty log in the completion's report, not in one of its own.
+ */
+static void test_one_dirty_report_per_flush(void **state)
+{
+    struct fx *f = *state;
+    struct gvblk_req fl = {.type = GVBLK_T_FLUSH};
+    uint64_t mod_seq;
+
+    mockhv_set_log_dirty(f->hv, true);
+    mod_seq = mockhv_modified_last_seq(f->hv);
+    assert_int_equal(one_request(f, &fl), GVBLK_S_OK);
+    assert_int_equal(frame_reports(f->hv, mod_seq, f->blk.queues[0].vq->used), 1);
+}
+
 static void test_intx_interrupts_delivered(void **state)
 {
     test_interrupts_delivered(state);
@@ -1031,6 +1049,7 @@ int main(int argc, char **argv)
         T(test_interrupts_delivered, msix2),
         T(test_guest_ram_writes_reported, msix2),
         T(test_one_dirty_report_per_cached_read, threads1),
+        T(test_one_dirty_report_per_flush, threads1),
         T(test_intx_interrupts_delivered, intx2),
         T(test_xen_pirq_interrupts_delivered, pirq2),
         T(test_poll_mode_works, poll2),
