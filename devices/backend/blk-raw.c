@@ -56,11 +56,13 @@ enum raw_op {
 /* Most requests have a segment or two: their iovec copy lives in the job. */
 #define RAW_JOB_INLINE_IOVS 4
 /*
- * The largest transfer tried on the loop thread with RWF_NOWAIT. A copy on
- * the loop holds up everything the loop serves (the vCPU whose queue
- * notification started it waits for it), and copies there run one after
- * the other on one CPU; above this size a hand-off to the workers costs
- * less than the copy and lets the copies of a batch run in parallel.
+ * The largest transfer tried on the loop thread with RWF_NOWAIT, and the
+ * largest read through the page cache given to the io_uring (which copies
+ * what the cache holds inside io_uring_enter, on the loop thread too). A
+ * copy on the loop holds up everything the loop serves, and copies there
+ * run one after the other on one CPU; above this size a hand-off to the
+ * workers costs less than the copy and lets the copies of a batch run in
+ * parallel.
  */
 #define RAW_NOWAIT_MAX_BYTES (16u << 10)
 /* Finished jobs kept for reuse (loop thread): one per request in flight. */
@@ -557,7 +559,9 @@ static int submit(struct blk_raw *r, enum raw_op op, uint64_t offset, uint64_t l
 
     r->inflight++;
     if (r->uring && op <= RAW_FLUSH && !r->ring_off[op] && j->iovcnt <= IOV_MAX &&
-        !(op == RAW_WRITE && j->fd == r->dfd && r->direct_writes_threads) && ring_queue(j) == 0)
+        !(op == RAW_WRITE && j->fd == r->dfd && r->direct_writes_threads) &&
+        !(op == RAW_READ && j->fd != r->dfd && job_bytes(j) > RAW_NOWAIT_MAX_BYTES) &&
+        ring_queue(j) == 0)
         return 0;
     if ((op == RAW_READ || op == RAW_WRITE) && (!r->uring || r->ring_off[op]) && try_nowait(r, j)) {
         r->stats.nowait++;
