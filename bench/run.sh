@@ -149,29 +149,51 @@ QEMU_XEN=${IOREQD_QEMU_XEN:-/usr/libexec/xen-qemu-system-i386}
 # and with the vCPU busy GAP_US between requests (what polling costs).
 POLL_US=50 GAP_US=20
 peer_note=
-peer_round() { # round number
-    local r=$1 c e o
-    step "$bench" ioreq --label "peer-ioreqd-r$r" --rtt $RTT --gap-us $GAP_US --tp-ms $PEER_TP_MS \
-        --buffered 0 --startups $STARTS --log "$work/peer-ioreqd.log" \
-        -- "${IOREQD_ARGS[@]}" "${UART[@]}"
-    step "$bench" ioreq --label "peer-ioreqd_poll-r$r" --rtt $RTT --gap-us $GAP_US \
+peer_ioreq() { # round, ioreqd | ioreqd_poll | qemu
+    case $2 in
+    ioreqd) step "$bench" ioreq --label "peer-ioreqd-r$1" --rtt $RTT --gap-us $GAP_US \
+        --tp-ms $PEER_TP_MS --buffered 0 --startups $STARTS --log "$work/peer-ioreqd.log" \
+        -- "${IOREQD_ARGS[@]}" "${UART[@]}" ;;
+    ioreqd_poll) step "$bench" ioreq --label "peer-ioreqd_poll-r$1" --rtt $RTT --gap-us $GAP_US \
         --tp-ms $PEER_TP_MS --buffered 0 --startups 0 --log "$work/peer-ioreqd-poll.log" \
-        -- "${IOREQD_ARGS[@]}" "${UART[@]}" --poll-us $POLL_US
-    step "$bench" ioreq --qemu --dm "$QEMU_XEN" --label "peer-qemu-r$r" --rtt $RTT \
+        -- "${IOREQD_ARGS[@]}" "${UART[@]}" --poll-us $POLL_US ;;
+    qemu) step "$bench" ioreq --qemu --dm "$QEMU_XEN" --label "peer-qemu-r$1" --rtt $RTT \
         --gap-us $GAP_US --tp-ms $PEER_TP_MS --buffered 0 --startups $STARTS \
-        --log "$work/peer-qemu.log" -- -serial null
-    for c in "wb writeback" "direct none"; do
-        set -- $c
-        for e in "threads aio=threads" "auto aio=auto"; do
-            o=${e#* }
-            [ "$2" = none ] && o="cache=none,$o"
-            step "$bench" vblk --file "$disk" --size-mib $DISK_MIB --run-ms $PEER_VBLK_MS \
-                --label "peer-$1_${e%% *}-ioreqd-r$r" --disk-opts "$o" \
-                --log "$work/peer-vblk.log" -- "${IOREQD_ARGS[@]}"
-        done
+        --log "$work/peer-qemu.log" -- -serial null ;;
+    esac
+}
+peer_vblk() { # round, wb | direct, ioreqd | qemu
+    local cache=writeback e o
+    [ "$2" = direct ] && cache=none
+    if [ "$3" = qemu ]; then
         step "$bench" vblk --qemu --dm "$QEMU_XEN" --file "$disk" --size-mib $DISK_MIB \
-            --run-ms $PEER_VBLK_MS --label "peer-$1-qemu-r$r" \
-            --disk-opts "cache=$2,aio=threads" --log "$work/peer-qemu-vblk.log"
+            --run-ms $PEER_VBLK_MS --label "peer-$2-qemu-r$1" \
+            --disk-opts "cache=$cache,aio=threads" --log "$work/peer-qemu-vblk.log"
+        return
+    fi
+    for e in threads auto; do
+        o=aio=$e
+        [ "$2" = direct ] && o="cache=none,$o"
+        step "$bench" vblk --file "$disk" --size-mib $DISK_MIB --run-ms $PEER_VBLK_MS \
+            --label "peer-$2_$e-ioreqd-r$1" --disk-opts "$o" \
+            --log "$work/peer-vblk.log" -- "${IOREQD_ARGS[@]}"
+    done
+}
+# Odd rounds run ioreqd first, even rounds QEMU first; before each cache
+# mode the image is read whole, so that every variant starts with it in the
+# page cache (memory pressure from the neighbours evicts parts of it, and
+# the first variant after that would warm it for the others).
+peer_round() { # round number
+    local r=$1 c first=ioreqd second=qemu
+    if [ $((r % 2)) = 0 ]; then first=qemu second=ioreqd; fi
+    peer_ioreq "$r" "$first"
+    [ $first = ioreqd ] && peer_ioreq "$r" ioreqd_poll
+    peer_ioreq "$r" "$second"
+    [ $second = ioreqd ] && peer_ioreq "$r" ioreqd_poll
+    for c in wb direct; do
+        cat "$disk" > /dev/null 2>&1 || true
+        peer_vblk "$r" $c $first
+        peer_vblk "$r" $c $second
     done
 }
 peer_medians() { # the median over the rounds of every -rN key
