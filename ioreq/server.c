@@ -94,6 +94,7 @@ struct ioreq_server {
     struct poll_window poll;
     struct event *poll_ev; /* runs a poll once the loop turn has nothing else */
     uint64_t poll_idle_ns; /* when the last poll stopped finding work; 0: none */
+    unsigned poll_served;  /* requests the current poll served, across its pauses */
     uint8_t *poll_owed;    /* per vCPU: polling served a request whose notification is to come */
 };
 
@@ -244,6 +245,19 @@ static void server_fatal(struct ioreq_server *srv, int err)
         srv->on_fatal(srv->fatal_opaque, err);
 }
 
+/*
+ * The poll runs from a timer that expires at once: after what is active in
+ * this loop turn, and after the loop has looked at its descriptors again
+ * (event_active would run it in the same turn, before any of them).
+ */
+static void server_poll_later(struct ioreq_server *srv)
+{
+    static const struct timeval now = {0, 0};
+
+    if (event_add(srv->poll_ev, &now))
+        log_warn("ioreq: cannot schedule a poll");
+}
+
 static void server_on_event(evutil_socket_t fd, short what, void *arg)
 {
     struct ioreq_server *srv = arg;
@@ -279,7 +293,8 @@ static void server_on_event(evutil_socket_t fd, short what, void *arg)
             poll_window_missed(&srv->poll, server_now_ns() - srv->poll_idle_ns);
             srv->poll_idle_ns = 0;
         }
-        event_active(srv->poll_ev, EV_TIMEOUT, 0);
+        srv->poll_served = 0;
+        server_poll_later(srv);
     }
 }
 
@@ -300,21 +315,20 @@ static bool server_loop_busy(const struct ioreq_server *srv)
  * gives the turn back as soon as something is (a request served by the
  * poll may complete through the loop), to resume afterwards; other
  * descriptors (disk completions from worker threads, the control socket)
- * wait at most the window.
+ * wait at most the window, or SERVER_POLL_MAX_REQUESTS requests.
  */
 static void server_on_poll(evutil_socket_t fd, short what, void *arg)
 {
     struct ioreq_server *srv = arg;
     struct bufring_sink sink;
     uint64_t now = server_now_ns(), last = now;
-    unsigned served = 0;
 
     if (srv->dead || srv->poll.cur_ns == 0) {
         srv->poll_idle_ns = now;
         return;
     }
     if (server_loop_busy(srv)) {
-        event_active(srv->poll_ev, EV_TIMEOUT, 0);
+        server_poll_later(srv);
         return;
     }
     for (;;) {
@@ -328,18 +342,22 @@ static void server_on_poll(evutil_socket_t fd, short what, void *arg)
                 continue;
             srv->poll_owed[srv->ports[i].vcpu] = 1;
             srv->stats.polled_requests++;
+            srv->poll_served++;
             found = true;
-            served++;
         }
         now = server_now_ns();
         if (found)
             last = now;
         if (srv->dead)
             return;
+        /* Enough for one poll: back to sleeping in the loop, which the
+         * notifications of these requests wake again. */
+        if (srv->poll_served >= SERVER_POLL_MAX_REQUESTS)
+            return;
         /* Let the loop run what the requests started, or what else came
          * in; polling resumes after it. */
-        if (server_loop_busy(srv) || served >= SERVER_POLL_MAX_REQUESTS) {
-            event_active(srv->poll_ev, EV_TIMEOUT, 0);
+        if (server_loop_busy(srv)) {
+            server_poll_later(srv);
             return;
         }
         if (now - last >= srv->poll.cur_ns)
