@@ -254,6 +254,9 @@ static void server_poll_later(struct ioreq_server *srv)
 {
     static const struct timeval now = {0, 0};
 
+    /* Adding it again would take an expired one off this turn's list. */
+    if (event_pending(srv->poll_ev, EV_TIMEOUT, NULL))
+        return;
     if (event_add(srv->poll_ev, &now))
         log_warn("ioreq: cannot schedule a poll");
 }
@@ -593,8 +596,12 @@ void ioreq_server_destroy(struct ioreq_server *srv)
     gmem_free(srv->gmem); /* reports what is still collected */
     if (srv->dirty_ev)
         event_free(srv->dirty_ev);
-    if (srv->poll_ev)
+    if (srv->poll_ev) {
+        log_info("ioreq: %llu of %llu requests found by polling",
+                 (unsigned long long)srv->stats.polled_requests,
+                 (unsigned long long)srv->stats.sync_requests);
         event_free(srv->poll_ev);
+    }
     free(srv->poll_owed);
     if (srv->buf_bound && xenevtchn_unbind(srv->xce, srv->buf_port))
         server_teardown_failed(srv, "unbind buffered port");
