@@ -275,6 +275,7 @@ mode=full
 cmd="bench/run.sh"
 [ $quick = 1 ] && cmd="$cmd --quick"
 [ ${#pin[@]} = 0 ] || cmd="$cmd --pin ${pin[2]}"
+[ "$peer_rounds" = 3 ] || cmd="$cmd --peer-rounds $peer_rounds"
 
 table=$work/table
 {
