@@ -19,6 +19,11 @@
  *   --qemu (ioreq, vblk): the device model (--dm) is Debian's QEMU Xen device
  *     model, started with QEMU's options; DM-ARGS are QEMU's (-serial null);
  *     for vblk, OPTS are QEMU's -drive options (cache=writeback,aio=threads).
+ *   ioreqd-bench vnet     [--tap] [--file DIR] [--run-ms MS] [--rtt N] [--dm PATH]
+ *                         [--log FILE] [-- DM-ARGS...]
+ *     virtio-net on its socket backend; the peer's socket is made in DIR (/tmp);
+ *     with --dm naming a QEMU, QEMU's virtio-net-pci on -netdev dgram instead;
+ *     --tap: on a tap in a namespace of its own instead (root), the kernel as the peer
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -32,6 +37,7 @@
 #include "bench-ioreq.h"
 #include "bench-util.h"
 #include "bench-vblk.h"
+#include "bench-vnet.h"
 
 #define MAX_VCPU_COUNTS 16
 #define MAX_PREFIX_ARGS 16
@@ -60,6 +66,7 @@ enum {
     OPT_QEMU,
     OPT_PATTERNS,
     OPT_GAP_US,
+    OPT_TAP,
 };
 
 static const struct option long_opts[] = {
@@ -86,12 +93,13 @@ static const struct option long_opts[] = {
     {"qemu", no_argument, NULL, OPT_QEMU},
     {"patterns", required_argument, NULL, OPT_PATTERNS},
     {"gap-us", required_argument, NULL, OPT_GAP_US},
+    {"tap", no_argument, NULL, OPT_TAP},
     {0},
 };
 
 static void usage(FILE *out)
 {
-    fputs("Usage: ioreqd-bench floor|ioreq|dispatch|vblk [options] [-- DM-ARGS...]\n"
+    fputs("Usage: ioreqd-bench floor|ioreq|dispatch|vblk|vnet [options] [-- DM-ARGS...]\n"
           "See the comment at the top of bench/bench-main.c and BENCHMARKS.md.\n",
           out);
 }
@@ -143,8 +151,10 @@ int main(int argc, char **argv)
                                   .buffered = 2000000,
                                   .startups = 4};
     struct bench_vblk_opts vb = {.size_mib = 256, .run_ms = 3000};
+    struct bench_vnet_opts vn = {.dir = "/tmp", .run_ms = 2000, .rtt_count = 20000};
     struct bench_compare_opts cmp = {.null_program = BENCH_NULL_PATH};
     unsigned long count = 100000, lookups = 2000000, ranges = 1000;
+    bool vn_tap = false;
     int c;
 
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -165,11 +175,15 @@ int main(int argc, char **argv)
             io.label = optarg;
             vb.label = optarg;
             break;
+        case OPT_TAP:
+            vn_tap = true;
+            break;
         case OPT_DISK_OPTS:
             vb.disk_opts = optarg;
             break;
         case OPT_RTT:
             io.rtt_count = num(optarg);
+            vn.rtt_count = (unsigned)io.rtt_count;
             break;
         case OPT_TP_MS:
             io.throughput_ms = (unsigned)num(optarg);
@@ -201,12 +215,14 @@ int main(int argc, char **argv)
             break;
         case OPT_FILE:
             vb.file = optarg;
+            vn.dir = optarg;
             break;
         case OPT_SIZE_MIB:
             vb.size_mib = (unsigned)num(optarg);
             break;
         case OPT_RUN_MS:
             vb.run_ms = (unsigned)num(optarg);
+            vn.run_ms = vb.run_ms;
             break;
         case OPT_NULL:
             cmp.null_program = optarg;
@@ -262,6 +278,13 @@ int main(int argc, char **argv)
             bench_die("vblk needs --file");
         vb.dm = dm;
         return bench_vblk(&vb);
+    }
+    if (!strcmp(cmd, "vnet")) {
+        vn.dm = dm;
+        vn.qemu = strstr(dm.program, "qemu") != NULL;
+        if (vn_tap)
+            return bench_vnet_tap(&vn);
+        return bench_vnet(&vn);
     }
     usage(stderr);
     return 2;

@@ -105,6 +105,25 @@ for v in "wb aio=auto" "wb_threads aio=threads" "direct cache=none,aio=auto" \
         --disk-opts "$2" --log "$work/vblk-$1.log" -- "${IOREQD_ARGS[@]}"
 done
 
+# virtio-net on its socket backend, the peer a thread of ioreqd-bench.
+step "$bench" vnet --file "$work" --run-ms $VBLK_MS --rtt $((RTT / 5)) --log "$work/vnet.log" \
+    -- "${IOREQD_ARGS[@]}"
+# ... and Debian's QEMU with the same driver on the same mock, as the baseline.
+qemu=${IOREQD_QEMU_XEN:-/usr/libexec/xen-qemu-system-i386}
+if [ -x "$qemu" ]; then
+    step "$bench" vnet --dm "$qemu" --file "$work" --run-ms $VBLK_MS --rtt $((RTT / 5)) \
+        --log "$work/vnet-qemu.log"
+fi
+# ... and both on a tap in a namespace of the bench's own, the kernel as the peer (root only).
+if [ "$(id -u)" = 0 ] && command -v ip > /dev/null; then
+    step "$bench" vnet --tap --file "$work" --run-ms $VBLK_MS --rtt $((RTT / 20)) \
+        --log "$work/vnet-tap.log" -- "${IOREQD_ARGS[@]}"
+    if [ -x "$qemu" ]; then
+        step "$bench" vnet --tap --dm "$qemu" --file "$work" --run-ms $VBLK_MS \
+            --rtt $((RTT / 20)) --log "$work/vnet-tap-qemu.log"
+    fi
+fi
+
 # fio: the same patterns on the same file in the same cache state as
 # ioreqd's: through a page cache that holds the file (--invalidate=0; fio's
 # default would drop it first and read from the disk) against "wb", and
@@ -307,6 +326,16 @@ table=$work/table
         done
         for p in seqread.1m seqwrite.1m; do
             echo "| 5 | virtio-blk $e 1 MiB $p (MiB/s) | $(fmt "$(get vblk.$e.$p.mib_s)") | fio $base $(fmt "$(get fio.$base.$p.mib_s)") | $(ratio vblk.$e.$p.mib_s fio.$base.$p.mib_s) | |"
+        done
+    done
+    echo "| 7 | virtio-net round trip 64 B, guest to socket peer and back, median (us) | $(us vnet.ioreqd.rtt.median_ns) | qemu $(us vnet.qemu.rtt.median_ns) | $(ratio vnet.ioreqd.rtt.median_ns vnet.qemu.rtt.median_ns) | |"
+    echo "| 7 | virtio-net on a tap, ICMP echo round trip 64 B, median (us) | $(us vnet_tap.ioreqd.rtt.median_ns) | qemu $(us vnet_tap.qemu.rtt.median_ns) | $(ratio vnet_tap.ioreqd.rtt.median_ns vnet_tap.qemu.rtt.median_ns) | |"
+    for b in vnet vnet_tap; do
+        for d in tx rx; do
+            for z in 64 1500; do
+                echo "| 7 | $b $d $z B (frames/s) | $(fmt "$(get $b.ioreqd.$d.$z.frames_s)") | qemu $(fmt "$(get $b.qemu.$d.$z.frames_s)") | $(ratio $b.ioreqd.$d.$z.frames_s $b.qemu.$d.$z.frames_s) | |"
+                echo "| 7 | $b $d $z B (Gbit/s) | $(fmt "$(get $b.ioreqd.$d.$z.gbit_s)" 1 3) | qemu $(fmt "$(get $b.qemu.$d.$z.gbit_s)" 1 3) | | |"
+            done
         done
     done
     echo "| 6 | RSS idle (KiB) | $(get rss.ioreqd.idle_kib) | null $(get rss.null.idle_kib) | | |"

@@ -17,6 +17,7 @@ enum {
     OPT_CHROOT,
     OPT_NO_SECCOMP,
     OPT_POLL_US,
+    OPT_BESIDE_QEMU,
 };
 
 static const struct option long_options[] = {
@@ -32,6 +33,7 @@ static const struct option long_options[] = {
     {.name = "chroot", .has_arg = required_argument, .val = OPT_CHROOT},
     {.name = "no-seccomp", .has_arg = no_argument, .val = OPT_NO_SECCOMP},
     {.name = "poll-us", .has_arg = required_argument, .val = OPT_POLL_US},
+    {.name = "beside-qemu", .has_arg = required_argument, .val = OPT_BESIDE_QEMU},
     {.name = "help", .has_arg = no_argument, .val = 'h'},
     {.name = "version", .has_arg = no_argument, .val = 'V'},
     {0},
@@ -64,6 +66,9 @@ void cmdline_usage(FILE *out, const char *prog)
             "      --no-seccomp       do not install the system-call filter\n"
             "      --poll-us N        after each request, poll for the next one for up\n"
             "                         to N microseconds (0-1000) before sleeping\n"
+            "      --beside-qemu yes|no|auto\n"
+            "                         whether QEMU serves the guest too (default auto:\n"
+            "                         when its device-model state key exists)\n"
             "  -h, --help             show this help and exit\n"
             "  -V, --version          show the version and exit\n"
             "\n"
@@ -177,6 +182,10 @@ int cmdline_parse(int argc, char *const argv[], struct ioreqd_settings *s, char 
                          optarg, SETTINGS_POLL_US_MAX);
                 return -EINVAL;
             }
+            break;
+        case OPT_BESIDE_QEMU:
+            if (settings_parse_beside_qemu(optarg, &s->beside_qemu))
+                return bad_value(errbuf, errlen, "--beside-qemu", optarg, "yes, no or auto");
             break;
         case 'h':
             action = CMDLINE_HELP;

@@ -28,6 +28,7 @@ enum conf_key {
     CONF_CHROOT,
     CONF_SECCOMP,
     CONF_POLL_US,
+    CONF_BESIDE_QEMU,
     CONF_NR_KEYS,
 };
 
@@ -43,6 +44,7 @@ static const char *const conf_key_names[CONF_NR_KEYS] = {
     [CONF_CHROOT] = "chroot",
     [CONF_SECCOMP] = "seccomp",
     [CONF_POLL_US] = "poll-us",
+    [CONF_BESIDE_QEMU] = "beside-qemu",
 };
 
 struct conf_parser {
@@ -123,6 +125,10 @@ static int conf_apply(struct conf_parser *p, int key, const char *value)
         if (settings_parse_poll_us(value, &s->poll_us))
             return conf_error(p, "invalid poll-us '%s': expected 0 to %d microseconds", value,
                               SETTINGS_POLL_US_MAX);
+        return 0;
+    case CONF_BESIDE_QEMU:
+        if (settings_parse_beside_qemu(value, &s->beside_qemu))
+            return conf_error(p, "invalid beside-qemu '%s': expected yes, no or auto", value);
         return 0;
     case CONF_LOG_LEVEL:
         if (settings_parse_log_level(value, &s->log_level))

@@ -3,12 +3,14 @@
  * it does for every domain that goes away, not just ours, and, once the
  * daemon restricted its Xen handles (no xenstore, a libxenctrl handle that
  * can ask nothing), on a timer: a device-model operation about our own
- * guest is still allowed, and fails with ESRCH once the domain is gone.
+ * ioreq server is still allowed, and fails with ENOENT once the domain is
+ * dying (its servers destroyed) and ESRCH once it is gone.
  */
 #ifndef IOREQD_GUEST_DOMAIN_H
 #define IOREQD_GUEST_DOMAIN_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "compiler.h"
 
@@ -25,5 +27,12 @@ enum guest_state {
 };
 
 enum guest_state guest_domain_state(struct guest_domain *g);
+
+/*
+ * From now on, when xenctrl cannot answer (restricted), the guest counts
+ * as alive while ioreq server `id` exists: a dying domain still answers
+ * domain-wide calls, its servers are gone.
+ */
+void guest_domain_watch_server(struct guest_domain *g, uint16_t id);
 
 #endif

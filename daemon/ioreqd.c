@@ -28,7 +28,8 @@
  * loop with status 0; the ioreq
  * server reporting that the hypervisor went away ends it with status 1.
  * Teardown is the same in every case and tolerates a domain that no longer
- * exists.
+ * exists. It starts by disabling the server and answering what reached it
+ * (ioreq_server_quiesce): Xen wakes a waiting vCPU only by our notification.
  */
 #include "ioreqd.h"
 
@@ -42,6 +43,7 @@
 
 #include <event2/event.h>
 
+#include "beside-qemu.h"
 #include "control.h"
 #include "depriv.h"
 #include "dm-xenstore.h"
@@ -96,14 +98,15 @@ struct ioreqd {
     struct ioreqd_device *devs;
     unsigned nr_devs;
     struct control_server *ctl;
-    struct event *liveness_ev;           /* restricted only: polls the guest's existence */
+    struct event *liveness_ev;           /* checks xenstore, polls the guest once without it */
     struct ioreqd_device *by_devfn[256]; /* the device owning each PCI function */
-    bool publish_bars;                   /* BAR placement is kept current in xenstore */
-    struct event *bars_ev;               /* writes moved BARs to xenstore, off the request path */
+    bool beside_qemu;      /* QEMU serves the guest too: its keys, lines and ports are off limits */
+    bool publish_bars;     /* BAR placement is kept current in xenstore */
+    struct event *bars_ev; /* writes moved BARs to xenstore, off the request path */
     int exit_code;
 };
 
-/* How often a restricted daemon asks whether its guest still exists. */
+/* How often a daemon without xenstore asks whether its guest still exists. */
 #define IOREQD_LIVENESS_SEC 2
 /* Moved BARs reach xenstore after this long, so a guest toggling decode costs little. */
 #define IOREQD_BARS_DELAY_MS 100
@@ -161,7 +164,19 @@ static void on_domain_released(void *opaque)
 static void on_liveness_tick(evutil_socket_t fd, short what, void *opaque)
 {
     struct ioreqd *d = opaque;
+    int rc;
 
+    if (d->xs) {
+        /* Connected, @releaseDomain tells us; a lost connection only shows here. */
+        rc = dmxs_check(d->xs);
+        if (!rc || d->exit_code >= 0)
+            return;
+        log_warn("xenstore connection lost (%s): asking the hypervisor every %d s whether "
+                 "domain %u still exists; the keys written stay for the toolstack to remove",
+                 strerror(-rc), IOREQD_LIVENESS_SEC, d->domid);
+        dmxs_close_keep(d->xs);
+        d->xs = NULL;
+    }
     /* Unknown is not gone: a hypervisor that went away is reported by the server itself. */
     if (guest_domain_state(d->guest) == GUEST_GONE) {
         log_info("domain %u is gone, shutting down", d->domid);
@@ -578,7 +593,88 @@ static void device_identity(const struct ioreqd_device *dev, char *buf, size_t l
     }
 }
 
-static int publish_inventory(struct ioreqd *d)
+/* Process pid runs and is an ioreqd (not another program that got its pid). */
+static bool ioreqd_runs(long pid)
+{
+    char path[64], comm[32] = "";
+    FILE *f;
+
+    if (pid <= 0 || pid == (long)getpid() || (kill((pid_t)pid, 0) < 0 && errno != EPERM))
+        return false;
+    snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+    f = fopen(path, "re");
+    if (!f)
+        return true; /* it runs; what it is we cannot tell: assume the worst */
+    if (!fgets(comm, sizeof(comm), f))
+        comm[0] = '\0';
+    fclose(f);
+    return strncmp(comm, "ioreqd", 6) == 0;
+}
+
+/*
+ * Servers belong to the domain, not to the process: one whose ioreqd
+ * crashed stays, enabled, with its ranges, and the vCPU that waited on it
+ * waits for good. Its id and pid are recorded in xenstore as soon as the
+ * server exists (record_server), so a successor (systemd restarts ioreqd
+ * after a crash) destroys it first, answering what it left in the slots:
+ * the guest's accesses then reach the new server, and the domain's eight
+ * server ids do not run out. A predecessor whose process still runs is
+ * left alone.
+ */
+static void retire_predecessor(struct ioreqd *d)
+{
+    const char *dm = dmxs_dm_dir(d->xs);
+    char path[512], *id_text, *pid_text, *end;
+    unsigned long id;
+    long pid = 0;
+    int rc;
+
+    snprintf(path, sizeof(path), "%s/ioreqd/server-id", dm);
+    id_text = dmxs_read(d->xs, path);
+    if (!id_text)
+        return;
+    snprintf(path, sizeof(path), "%s/ioreqd/pid", dm);
+    pid_text = dmxs_read(d->xs, path);
+    if (pid_text)
+        pid = strtol(pid_text, NULL, 10);
+    free(pid_text);
+    errno = 0;
+    id = strtoul(id_text, &end, 10);
+    if (errno || end == id_text || *end || id > UINT16_MAX) {
+        log_warn("%s/ioreqd/server-id is '%.16s', not a server id: ignored", dm, id_text);
+    } else if (ioreqd_runs(pid)) {
+        log_warn("ioreqd %ld, which created ioreq server %lu for domain %u, still runs: "
+                 "leaving that server alone",
+                 pid, id, d->domid);
+        free(id_text);
+        return;
+    } else {
+        rc = ioreq_server_retire((uint16_t)d->domid, (uint16_t)id);
+        if (!rc)
+            log_info("destroyed ioreq server %lu left by a previous ioreqd (pid %ld) for domain "
+                     "%u: the guest's accesses reach the new server",
+                     id, pid, d->domid);
+        else if (rc == -ENOENT)
+            log_debug("ioreq server %lu of a previous ioreqd no longer exists", id);
+        else
+            log_warn("cannot destroy ioreq server %lu left by a previous ioreqd: %s", id,
+                     strerror(-rc));
+    }
+    free(id_text);
+    /* What it published is stale: ours replaces it, and goes with us. Beside
+     * QEMU its state key was under ioreqd/; the plain one is QEMU's. */
+    snprintf(path, sizeof(path), "%s/ioreqd", dm);
+    rc = dmxs_remove(d->xs, path);
+    if (!rc && !d->beside_qemu) {
+        snprintf(path, sizeof(path), "%s/state", dm);
+        rc = dmxs_remove(d->xs, path);
+    }
+    if (rc)
+        log_warn("cannot remove what a previous ioreqd left in %s: %s", dm, strerror(-rc));
+}
+
+/* Written as soon as the server exists: a successor finds it even if we crash now. */
+static int record_server(struct ioreqd *d)
 {
     const char *dm = dmxs_dm_dir(d->xs);
     char path[512];
@@ -588,12 +684,18 @@ static int publish_inventory(struct ioreqd *d)
     rc = dmxs_writef(d->xs, path, "%ld", (long)getpid());
     if (rc)
         return rc;
+    snprintf(path, sizeof(path), "%s/ioreqd/server-id", dm);
+    return dmxs_writef(d->xs, path, "%u", (unsigned)ioreq_server_id(d->srv));
+}
+
+static int publish_inventory(struct ioreqd *d)
+{
+    const char *dm = dmxs_dm_dir(d->xs);
+    char path[512];
+    int rc;
+
     snprintf(path, sizeof(path), "%s/ioreqd/version", dm);
     rc = dmxs_write(d->xs, path, IOREQD_VERSION);
-    if (rc)
-        return rc;
-    snprintf(path, sizeof(path), "%s/ioreqd/server-id", dm);
-    rc = dmxs_writef(d->xs, path, "%u", (unsigned)ioreq_server_id(d->srv));
     if (rc)
         return rc;
     snprintf(path, sizeof(path), "%s/ioreqd/vcpus", dm);
@@ -622,6 +724,53 @@ static int publish_inventory(struct ioreqd *d)
     return 0;
 }
 
+/* The role beside-qemu.h and dm-xenstore.h describe, said or found in xenstore. */
+static bool decide_beside_qemu(struct dmxs *xs, int said)
+{
+    bool beside =
+        said == IOREQD_QEMU_BESIDE || (said == IOREQD_QEMU_DETECT && dmxs_qemu_state_present(xs));
+
+    if (said == IOREQD_QEMU_DETECT)
+        log_info("%s: serving %s", dmxs_state_path(xs),
+                 beside ? "beside the device model that wrote it (QEMU)" : "alone");
+    dmxs_set_beside_qemu(xs, beside);
+    return beside;
+}
+
+static void say_conflict(void *opaque, bool refused, const char *msg)
+{
+    if (refused)
+        log_error("beside QEMU: %s", msg);
+    else
+        log_warn("beside QEMU: %s", msg);
+}
+
+/* True (after logging why) when a device takes what QEMU beside it needs. */
+static bool leaves_qemu_alone(struct ioreqd *d)
+{
+    struct beside_qemu_irqs *irqs = calloc(d->nr_devs + 1, sizeof(*irqs));
+    const struct beside_qemu_report report = {.say = say_conflict};
+    unsigned nr = 0, refused;
+
+    if (!irqs) {
+        log_error("out of memory");
+        return true;
+    }
+    for (unsigned i = 0; i < d->nr_devs; i++) {
+        const struct ioreqd_device *dev = &d->devs[i];
+
+        if (dev->dev && dev->type->isa_irqs)
+            irqs[nr++] = (struct beside_qemu_irqs){dev->origin, dev->type->isa_irqs(dev->dev)};
+    }
+    refused = beside_qemu_check(d->io, d->pci, irqs, nr, &report);
+    free(irqs);
+    if (refused)
+        log_error("%u device setting%s would take from QEMU what it needs (ioreqd(8), BESIDE "
+                  "QEMU); --beside-qemu=no if QEMU does not serve this guest",
+                  refused, refused == 1 ? "" : "s");
+    return refused != 0;
+}
+
 int ioreqd_start(struct ioreqd **out, const struct ioreqd_params *p)
 {
     unsigned domid = p->domid, nr_devs = p->nr_devs;
@@ -629,10 +778,10 @@ int ioreqd_start(struct ioreqd **out, const struct ioreqd_params *p)
     struct dmxs_callbacks xs_cb = {.domain_released = on_domain_released};
     struct ioreq_server_params params = {
         .domid = (uint16_t)domid, .on_fatal = on_fatal, .poll_us = p->poll_us};
+    const struct timeval liveness_tick = {.tv_sec = IOREQD_LIVENESS_SEC};
     struct ioreq_pci_handler pci_handler;
     struct ioreqd *d = calloc(1, sizeof(*d));
     int code = IOREQD_EXIT_FAILURE;
-    char path[512];
     int rc;
 
     if (!d) {
@@ -686,6 +835,7 @@ int ioreqd_start(struct ioreqd **out, const struct ioreqd_params *p)
     rc = dmxs_open(&d->xs, domid, d->base, &xs_cb);
     if (rc)
         goto fail;
+    d->beside_qemu = decide_beside_qemu(d->xs, p->beside_qemu);
     rc = guest_domain_open(&d->guest, domid);
     if (rc) {
         log_error("cannot open the hypervisor interface (libxenctrl): %s", strerror(-rc));
@@ -693,6 +843,11 @@ int ioreqd_start(struct ioreqd **out, const struct ioreqd_params *p)
     }
     if (guest_domain_state(d->guest) == GUEST_GONE) {
         log_error("domain %u does not exist", domid);
+        goto fail;
+    }
+    d->liveness_ev = event_new(d->base, -1, EV_PERSIST, on_liveness_tick, d);
+    if (!d->liveness_ev || event_add(d->liveness_ev, &liveness_tick) < 0) {
+        log_error("cannot start watching domain %u", domid);
         goto fail;
     }
 
@@ -703,11 +858,19 @@ int ioreqd_start(struct ioreqd **out, const struct ioreqd_params *p)
     }
     params.registry = d->io;
     params.fatal_opaque = d;
+    retire_predecessor(d);
     rc = ioreq_server_create(&d->srv, &params, d->base);
     if (rc) {
         log_error("cannot set up the ioreq server for domain %u: %s", domid, strerror(-rc));
         goto fail;
     }
+    rc = record_server(d);
+    if (rc) {
+        log_error("cannot write to xenstore: %s", strerror(-rc));
+        goto fail;
+    }
+
+    guest_domain_watch_server(d->guest, ioreq_server_id(d->srv));
 
     d->pci = pci_bus_new(d->io, ioreq_server_platform(d->srv));
     if (!d->pci) {
@@ -721,6 +884,10 @@ int ioreqd_start(struct ioreqd **out, const struct ioreqd_params *p)
         if (code)
             goto fail;
         log_info("device %u: %s", i, dev->type->name);
+    }
+    if (d->beside_qemu && leaves_qemu_alone(d)) {
+        code = IOREQD_EXIT_USAGE;
+        goto fail;
     }
     code = IOREQD_EXIT_FAILURE;
     pci_handler = (struct ioreq_pci_handler){
@@ -744,8 +911,7 @@ int ioreqd_start(struct ioreqd **out, const struct ioreqd_params *p)
 
     rc = publish_inventory(d);
     if (!rc) {
-        snprintf(path, sizeof(path), "%s/state", dmxs_dm_dir(d->xs));
-        rc = dmxs_write(d->xs, path, "running");
+        rc = dmxs_write(d->xs, dmxs_state_path(d->xs), "running");
     }
     if (rc) {
         log_error("cannot write to xenstore: %s", strerror(-rc));
@@ -761,22 +927,28 @@ fail:
 
 int ioreqd_deprivilege(struct ioreqd *d, const struct depriv_plan *plan)
 {
-    const struct timeval tick = {.tv_sec = IOREQD_LIVENESS_SEC};
     int rc;
 
     if (plan->change_user) {
+        dmxs_disconnect(d->xs);
+        if (ioreq_server_restrict(d->srv)) {
+            /*
+             * Nothing was restricted that a new connection would inherit:
+             * reconnect, so that stopping removes state = running and the
+             * inventory instead of leaving them to claim we serve.
+             */
+            rc = dmxs_reconnect(d->xs);
+            if (rc)
+                log_error("cannot reconnect to xenstore to remove %s/state: %s", dmxs_dm_dir(d->xs),
+                          strerror(-rc));
+            return IOREQD_EXIT_FAILURE;
+        }
         dmxs_close_keep(d->xs);
         d->xs = NULL;
         log_info("deprivileging: xenstore closed; state and inventory stay for the toolstack "
                  "to remove");
-        if (ioreq_server_restrict(d->srv))
-            return IOREQD_EXIT_FAILURE;
+        /* From here on_liveness_tick asks the hypervisor about the guest. */
         log_info("deprivileging: Xen handles restricted to domain %u", d->domid);
-        d->liveness_ev = event_new(d->base, -1, EV_PERSIST, on_liveness_tick, d);
-        if (!d->liveness_ev || event_add(d->liveness_ev, &tick) < 0) {
-            log_error("cannot start watching domain %u", d->domid);
-            return IOREQD_EXIT_FAILURE;
-        }
     }
     rc = depriv_apply(plan);
     return rc ? IOREQD_EXIT_FAILURE : 0;
@@ -791,12 +963,37 @@ int ioreqd_run(struct ioreqd *d)
     return d->exit_code < 0 ? IOREQD_EXIT_OK : d->exit_code;
 }
 
+/*
+ * A stop signal arriving during teardown asks for what is already under
+ * way. Freeing the signal events gives the signals back their default
+ * action, which would kill us half-way (or just before exit 0): block them
+ * for the rest of the process's life instead.
+ */
+static void block_stop_signals(void)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    for (size_t i = 0; i < ARRAY_SIZE(stop_signals); i++)
+        sigaddset(&set, stop_signals[i]);
+    if (sigprocmask(SIG_BLOCK, &set, NULL))
+        log_warn("cannot block the stop signals during teardown: %s", strerror(errno));
+}
+
 void ioreqd_stop(struct ioreqd *d)
 {
     if (!d)
         return;
+    block_stop_signals();
     control_server_free(d->ctl);
-    /* Backends first: whatever the guest saw completed must be durable. */
+    /*
+     * No vCPU may be left waiting: Xen wakes it only by our notification
+     * (not by disabling or destroying the server), and it sends INVALIDATE
+     * to every enabled server. So the server is disabled and what reached
+     * it answered before anything slow.
+     */
+    ioreq_server_quiesce(d->srv);
+    /* Backends next: whatever the guest saw completed must be durable. */
     for (unsigned i = d->nr_devs; i-- > 0;) {
         struct ioreqd_device *dev = &d->devs[i];
         if (dev->dev && dev->type->flush) {

@@ -32,6 +32,8 @@ struct ioreqd_params {
      */
     bool xenstore_stays;
     unsigned poll_us; /* the ioreq server's poll window (--poll-us); 0: none */
+    /* enum ioreqd_beside_qemu (settings.h); beside-qemu.h says what it changes */
+    int beside_qemu;
 };
 
 /*

@@ -21,6 +21,7 @@ void settings_init(struct ioreqd_settings *s)
     s->log_level = -1;
     s->seccomp = -1;
     s->poll_us = -1;
+    s->beside_qemu = -1;
 }
 
 static void free_devices(struct ioreqd_settings *s)
@@ -107,6 +108,8 @@ void settings_merge(struct ioreqd_settings *base, struct ioreqd_settings *over)
         base->seccomp = over->seccomp;
     if (over->poll_us >= 0)
         base->poll_us = over->poll_us;
+    if (over->beside_qemu >= 0)
+        base->beside_qemu = over->beside_qemu;
     if (over->nr_devices) {
         free_devices(base);
         base->devices = over->devices;
@@ -184,5 +187,19 @@ int settings_parse_poll_us(const char *text, int *poll_us)
     if (errno || *end || v > SETTINGS_POLL_US_MAX)
         return -EINVAL;
     *poll_us = (int)v;
+    return 0;
+}
+
+int settings_parse_beside_qemu(const char *text, int *value)
+{
+    int yes;
+
+    if (text && !strcasecmp(text, "auto")) {
+        *value = IOREQD_QEMU_DETECT;
+        return 0;
+    }
+    if (settings_parse_bool(text, &yes))
+        return -EINVAL;
+    *value = yes ? IOREQD_QEMU_BESIDE : IOREQD_QEMU_ALONE;
     return 0;
 }

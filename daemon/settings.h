@@ -21,6 +21,15 @@ enum ioreqd_exit {
 
 /* The longest --poll-us / poll-us (the ioreq server's IOREQ_POLL_US_MAX). */
 #define SETTINGS_POLL_US_MAX 1000
+/*
+ * Whether QEMU serves the same guest (its keys, lines and ports are then
+ * off limits): found out from xenstore at start-up, or said.
+ */
+enum ioreqd_beside_qemu {
+    IOREQD_QEMU_DETECT = 0, /* beside QEMU when its device-model state key exists */
+    IOREQD_QEMU_ALONE,
+    IOREQD_QEMU_BESIDE,
+};
 
 /* First domid Xen reserves for itself (DOMID_FIRST_RESERVED). */
 #define SETTINGS_DOMID_LIMIT 0x7ff0
@@ -44,6 +53,7 @@ struct ioreqd_settings {
     char *chroot_dir;     /* directory to chroot into after set-up; NULL: none */
     int seccomp;          /* -1 unset (on), 0, 1 */
     int poll_us;          /* -1 unset (0: no polling), 0..SETTINGS_POLL_US_MAX */
+    int beside_qemu;      /* -1 unset (detect), enum ioreqd_beside_qemu */
 };
 
 void settings_init(struct ioreqd_settings *s);
@@ -69,5 +79,7 @@ int settings_parse_log_sink(const char *text, int *sink) must_check;
 int settings_parse_log_level(const char *text, int *level) must_check;
 /* Microseconds, 0..SETTINGS_POLL_US_MAX, decimal. */
 int settings_parse_poll_us(const char *text, int *poll_us) must_check;
+/* "yes", "no" or "auto" → enum ioreqd_beside_qemu. */
+int settings_parse_beside_qemu(const char *text, int *value) must_check;
 
 #endif

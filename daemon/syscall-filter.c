@@ -40,6 +40,7 @@ static const int allowed[] = {
     SCMP_SYS(poll),
     SCMP_SYS(read),
     SCMP_SYS(write),
+    SCMP_SYS(writev), /* virtio-net: a frame from the guest's buffers to a tap */
     SCMP_SYS(close),
     SCMP_SYS(fcntl),
     SCMP_SYS(clock_gettime),
@@ -59,6 +60,11 @@ static const int allowed[] = {
     SCMP_SYS(mmap),
     SCMP_SYS(munmap),
     SCMP_SYS(madvise),
+    /* libxenforeignmemory waits usleep(100) between retries of a map whose frames Xen has
+     * paged out (privcmd's MMAPBATCH_V2 fails ENOENT for them): glibc's usleep is
+     * clock_nanosleep, older ones nanosleep */
+    SCMP_SYS(nanosleep),
+    SCMP_SYS(clock_nanosleep),
     /* malloc: heap and arenas of the worker threads */
     SCMP_SYS(brk),
     SCMP_SYS(mprotect),

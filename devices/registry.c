@@ -14,14 +14,19 @@ extern const struct device_type host_bridge_device_type;
 extern const struct device_type xen_platform_device_type;
 extern const struct device_type uart_device_type;
 extern const struct device_type virtio_blk_device_type;
+extern const struct device_type virtio_net_device_type;
 
+/* One device a line, however many there are. */
+/* clang-format off */
 const struct device_type *const device_types[] = {
     &host_bridge_device_type,
     &xen_platform_device_type,
     &uart_device_type,
     &virtio_blk_device_type,
+    &virtio_net_device_type,
     NULL,
 };
+/* clang-format on */
 
 const struct device_type *device_type_find(const char *name)
 {

@@ -89,6 +89,11 @@ struct device_type {
     void (*identity)(void *dev, char *buf, size_t len);
     /* Optional: report the instance's counters (ioreqctl stats), on the loop thread. */
     void (*counters)(void *dev, const struct device_counter_sink *sink);
+    /*
+     * Optional: the ISA IRQs the instance drives, bit n for IRQ n (PCI INTx
+     * and MSI are not ISA IRQs). Without it: none.
+     */
+    uint16_t (*isa_irqs)(void *dev);
 };
 
 /* The table, NULL-terminated. */

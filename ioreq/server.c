@@ -61,8 +61,9 @@ struct ioreq_server {
     xenforeignmemory_handle *fmem;
     xendevicemodel_handle *dmod;
 
-    bool created; /* exists in Xen: destroy on teardown */
-    bool enabled; /* set_state(1) done: disable on teardown */
+    bool created;  /* exists in Xen: destroy on teardown */
+    bool enabled;  /* set_state(1) done: disable on teardown */
+    bool quiesced; /* slots answered after disabling: nothing more arrives */
     xenforeignmemory_resource_handle *res;
     buffered_iopage_t *buf_page; /* frame 0 */
     ioreq_t *slots;              /* frame 1: one slot per vCPU */
@@ -99,13 +100,15 @@ struct ioreq_server {
 };
 
 /*
- * Teardown calls fail with ESRCH once the toolstack destroyed the domain:
+ * Teardown calls fail with ESRCH once the toolstack destroyed the domain,
+ * and those about the server with ENOENT while it is dying (domain_kill
+ * destroyed its servers, xen/common/ioreq.c ioreq_server_destroy_all):
  * that is normal. After a fatal error the hypervisor is known to be gone
  * and that was reported once already.
  */
 static void server_teardown_failed(const struct ioreq_server *srv, const char *what)
 {
-    if (errno == ESRCH || srv->dead)
+    if (errno == ESRCH || errno == ENOENT || srv->dead)
         log_debug("ioreq: %s: %s", what, strerror(errno));
     else
         log_warn("ioreq: %s failed: %s", what, strerror(errno));
@@ -585,10 +588,44 @@ int ioreq_server_create(struct ioreq_server **out, const struct ioreq_server_par
     return 0;
 }
 
+void ioreq_server_quiesce(struct ioreq_server *srv)
+{
+    struct bufring_sink sink;
+    unsigned answered = 0;
+
+    if (!srv || srv->quiesced)
+        return;
+    srv->quiesced = true;
+    if (srv->enabled && xendevicemodel_set_ioreq_server_state(srv->dmod, srv->domid, srv->id, 0))
+        server_teardown_failed(srv, "disable ioreq server");
+    srv->enabled = false;
+    if (!srv->slots || srv->dead)
+        return;
+    /* Writes the guest buffered believe done: the devices still take them. */
+    if (srv->buf_page && srv->gmem && srv->rctx.registry)
+        bufring_drain(srv->buf_page, server_sink(srv, &sink), &srv->stats);
+    for (unsigned v = 0; v < srv->nr_vcpus; v++) {
+        if (!slot_refuse(&srv->slots[v]))
+            continue;
+        answered++;
+        /* Ports are bound in vCPU order: a start that failed half-way has the first ones. */
+        if (v >= srv->nr_ports) {
+            log_warn("ioreq: vCPU %u of domain %u has a request and no bound port to wake it", v,
+                     srv->domid);
+            continue;
+        }
+        if (xenevtchn_notify(srv->xce, srv->ports[v].local))
+            server_teardown_failed(srv, "notify vCPU");
+    }
+    if (answered)
+        log_info("ioreq: answered %u request(s) left in the slots as from no device", answered);
+}
+
 void ioreq_server_destroy(struct ioreq_server *srv)
 {
     if (!srv)
         return;
+    ioreq_server_quiesce(srv);
     if (srv->listening)
         io_registry_set_listener(srv->registry, NULL);
     if (srv->ev)
@@ -608,8 +645,6 @@ void ioreq_server_destroy(struct ioreq_server *srv)
     for (unsigned i = 0; i < srv->nr_ports; i++)
         if (xenevtchn_unbind(srv->xce, srv->ports[i].local))
             server_teardown_failed(srv, "unbind vCPU port");
-    if (srv->enabled && xendevicemodel_set_ioreq_server_state(srv->dmod, srv->domid, srv->id, 0))
-        server_teardown_failed(srv, "disable ioreq server");
     if (srv->res && xenforeignmemory_unmap_resource(srv->fmem, srv->res))
         server_teardown_failed(srv, "unmap ioreq pages");
     if (srv->created && xendevicemodel_destroy_ioreq_server(srv->dmod, srv->domid, srv->id))
@@ -657,6 +692,80 @@ void ioreq_server_get_stats(const struct ioreq_server *srv, struct ioreq_stats *
     gmem_get_stats(srv->gmem, &out->gmem);
     for (unsigned v = 0; per_vcpu && v < nr && v < srv->nr_vcpus; v++)
         per_vcpu[v] = srv->vstats[v];
+}
+
+/* Wakes vCPU v of a server we do not serve: its port is unbound since its owner died. */
+static int retire_notify(xenevtchn_handle *xce, uint16_t domid, ioreq_t *slot, unsigned v)
+{
+    xenevtchn_port_or_error_t local = xenevtchn_bind_interdomain(xce, domid, slot_eport(slot));
+    int rc = 0;
+
+    if (local < 0)
+        return errno ? -errno : -EIO;
+    if (xenevtchn_notify(xce, (evtchn_port_t)local))
+        rc = errno ? -errno : -EIO;
+    if (xenevtchn_unbind(xce, (evtchn_port_t)local) && !rc)
+        rc = errno ? -errno : -EIO;
+    if (rc)
+        log_warn("ioreq: waking vCPU %u of the old server: %s", v, strerror(-rc));
+    return rc;
+}
+
+int ioreq_server_retire(uint16_t domid, uint16_t id)
+{
+    xendevicemodel_handle *dmod = xendevicemodel_open(NULL, 0);
+    xenforeignmemory_handle *fmem = xenforeignmemory_open(NULL, 0);
+    xenevtchn_handle *xce = xenevtchn_open(NULL, 0);
+    xenforeignmemory_resource_handle *res = NULL;
+    unsigned nr_vcpus = 0, answered = 0;
+    evtchn_port_t buf_port;
+    void *addr = NULL;
+    int rc = 0;
+
+    if (!dmod || !fmem || !xce) {
+        rc = errno ? -errno : -EIO;
+        goto out;
+    }
+    /* No gfns asked for: Xen maps no legacy pages into the guest for this. */
+    if (xendevicemodel_get_ioreq_server_info(dmod, domid, id, NULL, NULL, &buf_port) ||
+        xendevicemodel_nr_vcpus(dmod, domid, &nr_vcpus)) {
+        rc = errno ? -errno : -EIO;
+        goto out;
+    }
+    /* Disabled first: Xen pauses the domain meanwhile, no request is half-sent after it. */
+    if (xendevicemodel_set_ioreq_server_state(dmod, domid, id, 0)) {
+        rc = errno ? -errno : -EIO;
+        goto out;
+    }
+    res = xenforeignmemory_map_resource(fmem, domid, XENMEM_resource_ioreq_server, id,
+                                        XENMEM_resource_ioreq_server_frame_ioreq(0), 1, &addr,
+                                        PROT_READ | PROT_WRITE, 0);
+    if (!res) {
+        log_warn("ioreq: mapping the slots of old server %u: %s", id, strerror(errno));
+    } else {
+        for (unsigned v = 0; v < nr_vcpus && v < SERVER_MAX_VCPUS; v++) {
+            ioreq_t *slot = (ioreq_t *)addr + v;
+
+            if (!slot_refuse(slot))
+                continue;
+            answered++;
+            (void)retire_notify(xce, domid, slot, v);
+        }
+        xenforeignmemory_unmap_resource(fmem, res);
+    }
+    if (answered)
+        log_info("ioreq: answered %u request(s) left in old server %u as from no device", answered,
+                 id);
+    if (xendevicemodel_destroy_ioreq_server(dmod, domid, id))
+        rc = errno ? -errno : -EIO;
+out:
+    if (xce)
+        xenevtchn_close(xce);
+    if (fmem)
+        xenforeignmemory_close(fmem);
+    if (dmod)
+        xendevicemodel_close(dmod);
+    return rc;
 }
 
 int ioreq_server_restrict(struct ioreq_server *srv)

@@ -77,7 +77,18 @@ struct ioreq_stats {
 
 int ioreq_server_create(struct ioreq_server **out, const struct ioreq_server_params *params,
                         struct event_base *base) must_check;
-/* Disable and destroy the server, unbind, unmap, close; ESRCH (domain gone) is not an error. */
+/*
+ * Stops serving without leaving a vCPU waiting: disables the server (Xen
+ * pauses the domain around it, so no request is half-sent afterwards and
+ * new ones go elsewhere), serves what the buffered ring holds, answers
+ * every request still in a slot as from no device (reads all-ones) and
+ * notifies its vCPU. Xen wakes a vCPU waiting on a server only by that
+ * notification: disabling or destroying the server does not. The server
+ * and its ports stay, so that devices can still finish their work.
+ * Idempotent; ioreq_server_destroy() does it first if not done yet.
+ */
+void ioreq_server_quiesce(struct ioreq_server *srv);
+/* Quiesce, then unbind, unmap, destroy the server, close; ESRCH (domain gone) is not an error. */
 void ioreq_server_destroy(struct ioreq_server *srv);
 
 void ioreq_server_set_pci_handler(struct ioreq_server *srv, const struct ioreq_pci_handler *pci);
@@ -88,6 +99,16 @@ uint16_t ioreq_server_id(const struct ioreq_server *srv);
 /* Per-vCPU stats are copied for min(nr, nr_vcpus) vCPUs. */
 void ioreq_server_get_stats(const struct ioreq_server *srv, struct ioreq_stats *out,
                             struct ioreq_vcpu_stats *per_vcpu, unsigned nr);
+
+/*
+ * Destroys server `id` of domain `domid` that a previous device-model
+ * process left behind (it crashed: servers belong to the domain, not to
+ * the process), without stranding a vCPU: disables it, answers every
+ * request in its slots as from no device, binds each such vCPU's port just
+ * long enough to notify it, then destroys the server, its ranges with it.
+ * 0, -ENOENT if there is no such server, or -errno.
+ */
+int ioreq_server_retire(uint16_t domid, uint16_t id) must_check;
 
 /* xentoolcore_restrict_all(domid): afterwards only this domain can be touched. */
 int ioreq_server_restrict(struct ioreq_server *srv) must_check;

@@ -38,6 +38,25 @@ void slot_complete(ioreq_t *slot, uint64_t data)
     s->state = STATE_IORESP_READY;
 }
 
+bool slot_refuse(ioreq_t *slot)
+{
+    volatile ioreq_t *s = slot;
+    const volatile uint64_t *src = (const volatile uint64_t *)slot;
+    uint64_t words[sizeof(ioreq_t) / sizeof(uint64_t)];
+    uint8_t state = s->state;
+    ioreq_t req;
+
+    if (state != STATE_IOREQ_READY && state != STATE_IOREQ_INPROCESS)
+        return false;
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        words[i] = src[i];
+    memcpy(&req, words, sizeof(req));
+    s->state = STATE_IOREQ_INPROCESS;
+    slot_complete(slot, req.dir == IOREQ_READ && !req.data_is_ptr ? ~0ull : req.data);
+    return true;
+}
+
 uint32_t slot_eport(const ioreq_t *slot)
 {
     const volatile ioreq_t *s = slot;

@@ -25,6 +25,16 @@ bool slot_take(ioreq_t *slot, ioreq_t *req);
 /* Publishes the answer: data, write barrier, state = IORESP_READY. */
 void slot_complete(ioreq_t *slot, uint64_t data);
 
+/*
+ * A server going away answers what its slot holds without serving it:
+ * Xen wakes a waiting vCPU only by a notification, never by disabling or
+ * destroying the server. A request (IOREQ_READY, or INPROCESS left by a
+ * previous device model) is completed as from no device: reads all-ones,
+ * writes dropped. Returns true if there was one; the caller then notifies
+ * the vCPU's port.
+ */
+bool slot_refuse(ioreq_t *slot);
+
 /* The vCPU's event channel port as Xen wrote it (valid once the server is enabled). */
 uint32_t slot_eport(const ioreq_t *slot);
 

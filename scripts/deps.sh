@@ -17,6 +17,7 @@ packages=(
     seabios         # the BIOS hvmloader hands over to, as libxl passes it
     grub-pc-bin grub-common e2fsprogs # a real boot loader on an ext4 disk for the firmware tests
     ipxe-qemu       # iPXE's virtio option ROMs
+    iproute2        # ip netns / ip tuntap for the virtio-net tap tests in a namespace of their own
 )
 
 missing=()

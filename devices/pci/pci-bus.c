@@ -151,11 +151,14 @@ int pci_bus_add(struct pci_bus *bus, struct pci_dev *dev, int devfn, char *errbu
     int rc;
 
     if (devfn < 0) {
-        for (unsigned slot = 1; slot < 32 && devfn < 0; slot++)
+        for (unsigned slot = PCI_DEFAULT_FIRST_SLOT; slot < 32 && devfn < 0; slot++)
             if (!slot_owner(bus, slot))
                 devfn = (int)(slot << 3);
         if (devfn < 0) {
-            snprintf(errbuf, errlen, "%s: no free PCI slot on bus 00", dev_name(dev));
+            snprintf(errbuf, errlen,
+                     "%s: no free PCI slot on bus 00 among the default slots %02x-1f "
+                     "(place it with bdf=)",
+                     dev_name(dev), PCI_DEFAULT_FIRST_SLOT);
             return -ENOSPC;
         }
     }

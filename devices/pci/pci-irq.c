@@ -555,7 +555,8 @@ int pci_msix_vector_info(const struct pci_dev *dev, unsigned vector,
 {
     const struct pci_msix_entry *e;
 
-    if (!dev->msix.cap || vector >= dev->msix.nr_vectors)
+    /* A function taken off its bus (pci_bus_remove) has no table any more. */
+    if (!dev->msix.cap || !dev->msix.table || vector >= dev->msix.nr_vectors)
         return -EINVAL;
     e = &dev->msix.table[vector];
     out->addr = (uint64_t)e->addr_hi << 32 | e->addr_lo;

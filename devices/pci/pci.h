@@ -132,6 +132,14 @@ struct pci_dev_ops {
     void (*bar_moved)(struct pci_dev *dev, unsigned bar, uint64_t old_addr, uint64_t new_addr);
     /* After the generic reset restored power-on config space. */
     void (*reset)(struct pci_dev *dev);
+    /*
+     * Optional: the guest's PV drivers asked the Xen platform device to
+     * unplug emulated devices of this function's kind (NICs). The device
+     * stops serving and takes the function off the bus (pci_bus_remove);
+     * its owner still destroys it as usual. Without the hook a function is
+     * never unplugged.
+     */
+    void (*unplug)(struct pci_dev *dev);
 };
 
 struct pci_bar {
@@ -218,9 +226,22 @@ struct pci_bus *pci_bus_new(struct io_registry *io, struct dm_platform platform)
 void pci_bus_free(struct pci_bus *bus);
 
 /*
- * Places dev at devfn (0..255), or in the lowest free slot 1..31 if devfn < 0
- * (function 0). A slot holds one device: a second one is refused with -EEXIST.
- * Calls ops->init, then the platform's map_pcidev for the SBDF. 0 or -errno,
+ * The first slot a device without bdf= may take. Slots below it belong to
+ * the platform: hvmloader asserts that 00:01.0, when it answers, is the
+ * PIIX3 ISA bridge (8086:7000) and writes its PIRQ routes there; beside
+ * QEMU's xenfv machine, 00:00.0 is its i440FX, 00:01.x its PIIX3 (ISA, IDE,
+ * USB, ACPI), 00:02.0 and 00:03.0 its VGA and Xen platform device, and the
+ * emulated NICs, USB controllers and passed-through devices libxl asks for
+ * take the next free slots. Xen sends a config cycle to the ioreq server
+ * that claimed the function last, so a default placement below this would
+ * take a function away from QEMU.
+ */
+#define PCI_DEFAULT_FIRST_SLOT 0x10
+
+/*
+ * Places dev at devfn (0..255), or in the lowest free slot
+ * PCI_DEFAULT_FIRST_SLOT..31 if devfn < 0 (function 0). A slot holds one device: a second one is
+ * refused with -EEXIST. Calls ops->init, then the platform's map_pcidev for the SBDF. 0 or -errno,
  * errbuf explaining the failure.
  */
 int pci_bus_add(struct pci_bus *bus, struct pci_dev *dev, int devfn, char *errbuf,

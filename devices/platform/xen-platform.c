@@ -28,9 +28,12 @@
  * Any other byte at offset 8 is log text; other values at offset 4 do
  * nothing.
  *
- * ioreqd emulates no IDE, SCSI, NVMe or NIC devices, so unplug requests of
- * every protocol are recorded (as bits of the port 0x10 mask) and logged
- * only. The ROM lock needs a memory-type change ioreqd cannot make; the flag
+ * Unplug requests of every protocol are recorded (as bits of the port 0x10
+ * mask) and logged. ioreqd emulates no IDE, SCSI or NVMe disks; NICs are
+ * unplugged as Xen's QEMU (hw/i386/xen/xen_platform.c, unplug_nic) does for
+ * every PCI function of class ethernet: the function leaves the bus and
+ * stops moving frames (virtio-net; a function whose ops have no unplug
+ * hook stays). The ROM lock needs a memory-type change ioreqd cannot make; the flag
  * stays clear so the guest sees it was not applied. No build is
  * blacklisted: the magic always reads 0x49d2.
  */
@@ -60,6 +63,8 @@
 /* Bits of the unplug mask written to port 0x10. */
 #define XP_UNPLUG_DISKS 0x1 /* IDE and SCSI disks */
 #define XP_UNPLUG_NICS  0x2
+
+#define XP_CLASS_ETHERNET 0x0200 /* base class 02, subclass 00 */
 
 #define XP_LOG_LINE 256
 
@@ -122,17 +127,42 @@ static void xp_write_flags(struct xen_platform *xp, uint8_t v)
         log_guest("xen-platform: guest asks to lock the BIOS area read-only: not supported");
 }
 
+/* Every ethernet function on the bus that can be unplugged: how many went. */
+static unsigned xp_unplug_nics(struct xen_platform *xp)
+{
+    unsigned n = 0;
+
+    for (uint32_t devfn = 0; devfn < 256; devfn++) {
+        struct pci_dev *dev = pci_bus_find(xp->bus, devfn);
+
+        if (!dev || dev == &xp->pci || !dev->ops || !dev->ops->unplug)
+            continue;
+        if (pci_cfg_get16(dev, PCI_CLASS_DEVICE) != XP_CLASS_ETHERNET)
+            continue;
+        dev->ops->unplug(dev);
+        n++;
+    }
+    return n;
+}
+
 /* via: which protocol asked, for the log. */
 static void xp_unplug(struct xen_platform *xp, uint16_t mask, const char *via)
 {
+    uint16_t added = (uint16_t)(mask & ~xp->unplug);
+    unsigned nics = 0;
+    char what[32] = "none emulated here";
+
     /* Guest-triggered: said once per new request, and rate-limited. */
-    if ((xp->unplug | mask) == xp->unplug)
+    if (!added)
         return;
     xp->unplug |= mask;
-    log_limited(LOG_LVL_INFO,
-                "xen-platform: guest requests unplug of%s%s%s%s%s%s (none emulated here)",
+    if (added & XP_UNPLUG_NICS)
+        nics = xp_unplug_nics(xp);
+    if (nics)
+        snprintf(what, sizeof(what), "%u NIC%s unplugged", nics, nics > 1 ? "s" : "");
+    log_limited(LOG_LVL_INFO, "xen-platform: guest requests unplug of%s%s%s%s%s%s (%s)",
                 mask & 1 ? " disks" : "", mask & 2 ? " nics" : "", mask & 4 ? " aux-ide-disks" : "",
-                mask & 8 ? " nvme-disks" : "", mask & ~0xfu ? " unknown-bits" : "", via);
+                mask & 8 ? " nvme-disks" : "", mask & ~0xfu ? " unknown-bits" : "", via, what);
 }
 
 static uint64_t fixed_read(void *opaque, const struct io_access *a)

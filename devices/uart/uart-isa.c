@@ -298,6 +298,13 @@ static void uart_isa_counters(void *opaque, const struct device_counter_sink *si
     sink->counter(sink->opaque, "interrupts", ui->irqs_raised);
 }
 
+static uint16_t uart_isa_irqs(void *dev)
+{
+    const struct uart_isa *ui = dev;
+
+    return (uint16_t)(1u << ui->irq);
+}
+
 const struct device_type uart_device_type = {
     .name = "uart",
     .summary =
@@ -309,4 +316,5 @@ const struct device_type uart_device_type = {
     .describe = uart_isa_describe,
     .identity = uart_isa_identity,
     .counters = uart_isa_counters,
+    .isa_irqs = uart_isa_irqs,
 };

@@ -62,6 +62,9 @@ struct vpci {
     uint8_t isr;
     struct vpci_queue *queues;
     struct virtq *vqs;
+    bool unplugged;     /* off the bus: no interrupt may be raised */
+    const uint8_t *rom; /* expansion ROM image, borrowed; NULL: none */
+    size_t rom_len;
 };
 
 static struct vpci *to_vpci(struct pci_dev *dev)
@@ -90,6 +93,8 @@ uint32_t vpci_class_code(uint16_t device_id)
  */
 static void raise_irq(struct vpci *vp, uint16_t vector, uint8_t isr_bit)
 {
+    if (vp->unplugged)
+        return;
     if (isr_bit == VIRTIO_PCI_ISR_CONFIG)
         vp->isr |= isr_bit;
     if (pci_msix_enabled(&vp->pci)) {
@@ -507,12 +512,25 @@ static uint64_t isr_read(struct vpci *vp)
     return v;
 }
 
+/* The ROM image, little-endian, zero past its end. */
+static uint64_t rom_read(const struct vpci *vp, uint64_t offset, unsigned size)
+{
+    uint64_t v = 0;
+
+    for (unsigned i = 0; i < size && i < 8; i++)
+        if (offset + i < vp->rom_len)
+            v |= (uint64_t)vp->rom[offset + i] << (8 * i);
+    return v;
+}
+
 static uint64_t vpci_bar_read(struct pci_dev *dev, unsigned bar, uint64_t offset, unsigned size)
 {
     struct vpci *vp = to_vpci(dev);
     uint64_t region = offset & ~(uint64_t)(VPCI_REGION_SIZE - 1);
     unsigned off = (unsigned)(offset - region);
 
+    if (bar == PCI_ROM_SLOT && vp->rom)
+        return rom_read(vp, offset, size);
     if (bar != VPCI_BAR)
         return io_all_ones(size);
     switch (region) {
@@ -630,6 +648,19 @@ static void vpci_pci_reset(struct pci_dev *dev)
     reset_state(to_vpci(dev));
 }
 
+/* Only for cores that can stop for good (virtio-net: the platform's NIC unplug). */
+static void vpci_pci_unplug(struct pci_dev *dev)
+{
+    struct vpci *vp = to_vpci(dev);
+
+    if (vp->unplugged || !vp->vdev->ops->unplug)
+        return;
+    vp->unplugged = true;
+    reset_state(vp);
+    vp->vdev->ops->unplug(vp->vdev);
+    pci_bus_remove(vp->bus, &vp->pci);
+}
+
 static const struct pci_dev_ops vpci_pci_ops = {
     .name = "virtio-pci",
     .cfg_read = vpci_cfg_read,
@@ -637,6 +668,7 @@ static const struct pci_dev_ops vpci_pci_ops = {
     .bar_read = vpci_bar_read,
     .bar_write = vpci_bar_write,
     .reset = vpci_pci_reset,
+    .unplug = vpci_pci_unplug,
 };
 
 /* --- construction --- */
@@ -688,6 +720,14 @@ static int build_function(struct vpci *vp, char *errbuf, size_t errlen)
     pci_cfg_set_wmask(dev, (unsigned)cap + VIRTIO_PCI_CAP_BAR, 1, 0xff);
     pci_cfg_set_wmask(dev, (unsigned)cap + VIRTIO_PCI_CAP_OFFSET, 4, 0xffffffff);
     pci_cfg_set_wmask(dev, (unsigned)cap + VIRTIO_PCI_CAP_LENGTH, 4, 0xffffffff);
+    if (vp->rom) {
+        uint32_t rom_size = 2048; /* the smallest ROM BAR */
+
+        while (rom_size < vp->rom_len)
+            rom_size <<= 1;
+        if (pci_dev_add_rom_bar(dev, rom_size))
+            goto fail;
+    }
     if (pci_msix_init(dev, vp->num_queues + 1, VPCI_BAR, VPCI_MSIX_TABLE_OFF, VPCI_BAR,
                       VPCI_MSIX_PBA_OFF) < 0)
         goto fail;
@@ -699,6 +739,13 @@ fail:
 
 int vpci_new(struct vpci **out, struct pci_bus *bus, struct gmem *gm, struct virtio_dev *vdev,
              int devfn, char *errbuf, size_t errlen)
+{
+    return vpci_new_with_rom(out, bus, gm, vdev, devfn, NULL, 0, errbuf, errlen);
+}
+
+int vpci_new_with_rom(struct vpci **out, struct pci_bus *bus, struct gmem *gm,
+                      struct virtio_dev *vdev, int devfn, const void *rom, size_t rom_len,
+                      char *errbuf, size_t errlen)
 {
     const struct virtio_dev_ops *ops = vdev->ops;
     struct vpci *vp;
@@ -716,11 +763,13 @@ int vpci_new(struct vpci **out, struct pci_bus *bus, struct gmem *gm, struct vir
     vp->num_queues = ops->num_queues(vdev);
     vp->queue_max = ops->queue_max(vdev);
     vp->cfg_size = ops->cfg_size(vdev);
+    vp->rom = rom;
+    vp->rom_len = rom_len;
     vp->offered = ops->features(vdev) | VPCI_TRANSPORT_FEATURES;
     if (vp->num_queues == 0 || vp->num_queues > VPCI_MAX_QUEUES ||
         vp->num_queues + 1 > PCI_MSIX_MAX_VECTORS || !virtq_size_valid(vp->queue_max) ||
-        vp->cfg_size > VPCI_REGION_SIZE) {
-        snprintf(errbuf, errlen, "%s: unsupported queue count, queue size or config size",
+        vp->cfg_size > VPCI_REGION_SIZE || rom_len > (16u << 20)) {
+        snprintf(errbuf, errlen, "%s: unsupported queue count, queue size, config or ROM size",
                  ops->name);
         rc = -EINVAL;
         goto out;

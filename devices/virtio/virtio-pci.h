@@ -98,6 +98,14 @@ struct vpci;
  */
 int vpci_new(struct vpci **out, struct pci_bus *bus, struct gmem *gm, struct virtio_dev *vdev,
              int devfn, char *errbuf, size_t errlen) must_check;
+/*
+ * The same with an expansion ROM BAR (a boot ROM the firmware may run)
+ * holding rom[0 .. rom_len), zero past it; rom is borrowed and must outlive
+ * the transport. rom == NULL: no ROM BAR.
+ */
+int vpci_new_with_rom(struct vpci **out, struct pci_bus *bus, struct gmem *gm,
+                      struct virtio_dev *vdev, int devfn, const void *rom, size_t rom_len,
+                      char *errbuf, size_t errlen) must_check;
 /* Resets the device core, waiting for its requests in flight, takes the function off the bus,
  * frees. */
 void vpci_free(struct vpci *vp);

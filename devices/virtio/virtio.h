@@ -87,6 +87,12 @@ struct virtio_dev_ops {
     enum virtio_reset (*reset)(struct virtio_dev *vdev);
     /* Teardown only: blocks until nothing is in flight (a pending reset then completes). */
     void (*quiesce)(struct virtio_dev *vdev);
+    /*
+     * Optional: the function was unplugged (Xen platform unplug) after a
+     * reset; the core moves nothing any more. Without it the transport's
+     * function is never unplugged.
+     */
+    void (*unplug)(struct virtio_dev *vdev);
 };
 
 /* Embedded in a device core's state; the transport sets `transport` when it plugs the device. */

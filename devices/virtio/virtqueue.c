@@ -415,6 +415,31 @@ int virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
     return 0;
 }
 
+int virtq_push_n(struct virtq *vq, const struct virtq_used_elem *elems, unsigned n)
+{
+    if (!vq->started || n == 0 || n > vq->inflight)
+        return -EINVAL;
+    for (unsigned i = 0; i < n; i++)
+        if (elems[i].head >= vq->size)
+            return -EINVAL;
+    for (unsigned i = 0; i < n; i++) {
+        uint16_t slot = (uint16_t)(vq->used_idx + i) & (vq->size - 1);
+        size_t elem_off = USED_RING + (size_t)USED_ELEM * slot;
+        char *elem = (char *)vq->used + elem_off;
+
+        __atomic_store_n((uint32_t *)elem, htole32(elems[i].head), __ATOMIC_RELAXED);
+        __atomic_store_n((uint32_t *)(elem + 4), htole32(elems[i].written), __ATOMIC_RELAXED);
+        gmem_mark_dirty(vq->gm, vq->used_gpa + elem_off, USED_ELEM);
+    }
+    vq->used_idx = (uint16_t)(vq->used_idx + n);
+    /* One index store publishes them all: the driver never sees part of the batch. */
+    store16_release(vq->used, USED_IDX, vq->used_idx);
+    gmem_mark_dirty(vq->gm, vq->used_gpa + USED_IDX, sizeof(uint16_t));
+    vq->inflight -= n;
+    vq->pushed += n;
+    return 0;
+}
+
 bool virtq_needs_notify(struct virtq *vq)
 {
     uint16_t old, now, event;

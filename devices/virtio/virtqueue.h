@@ -139,6 +139,17 @@ void virtq_req_release(struct virtq *vq, struct virtq_req *req);
 int virtq_push(struct virtq *vq, uint16_t head, uint32_t written);
 
 /*
+ * Return several chains at once, published by a single used idx update, so
+ * that the driver sees all of them or none (a frame spread over mergeable
+ * receive buffers, 5.1.6.4). 0, or -EINVAL with nothing pushed.
+ */
+struct virtq_used_elem {
+    uint16_t head;
+    uint32_t written;
+};
+int virtq_push_n(struct virtq *vq, const struct virtq_used_elem *elems, unsigned n);
+
+/*
  * After pushes: whether the driver wants a used-buffer notification now
  * (NO_INTERRUPT flag, or used_event with EVENT_IDX). Records the decision.
  */

@@ -8,6 +8,12 @@
  * never notifies back. A device model may write any read_pointer: the
  * unsigned distance then looks "full" and the mock falls back to a
  * synchronous request, exactly what Xen does.
+ *
+ * buf_ioreq_t's address is 20 bits and it has no count or pointer flag: a
+ * request above 0xfffff, with data_is_ptr or with a count other than 1 is
+ * one Xen 4.17's ioreq_send_buffered returns 0 for (IOREQ_STATUS_HANDLED):
+ * dropped as done, neither masked into the ring nor sent synchronously.
+ * hv_bufring_queue says so with -ERANGE.
  */
 #include <errno.h>
 
@@ -43,6 +49,8 @@ int hv_bufring_queue(struct hv_server *s, const ioreq_t *p)
 
     if (s->bufioreq == HVM_IOREQSRV_BUFIOREQ_OFF)
         return -EOPNOTSUPP;
+    if (p->addr > 0xfffff || p->data_is_ptr || p->count != 1)
+        return -ERANGE;
     switch (p->size) {
     case 1:
         bp.size = 0;
@@ -62,7 +70,7 @@ int hv_bufring_queue(struct hv_server *s, const ioreq_t *p)
     }
     bp.type = p->type;
     bp.dir = p->dir;
-    bp.addr = p->addr & 0xfffff;
+    bp.addr = (uint32_t)p->addr;
     bp.data = (uint32_t)p->data;
 
     rp = __atomic_load_n(&pg->read_pointer, __ATOMIC_ACQUIRE);

@@ -61,6 +61,7 @@ static void init_vcpus(struct mockhv *hv)
         pthread_mutex_init(&hv->vcpus[v].use, NULL);
         hv->vcpus[v].inflight = -1;
         hv->vcpus[v].stuck = -1;
+        hv->vcpus[v].stranded = -1;
         hv->vcpus[v].wait_word = &hv->vcpus[v].word;
     }
 }

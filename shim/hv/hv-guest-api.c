@@ -178,8 +178,8 @@ int mockhv_buf_write(struct mockhv *hv, unsigned vcpu, bool mmio_space, uint64_t
     struct hv_server *s;
     int rc;
 
-    if (!(mmio_space ? mmio_size_ok(size) : pio_size_ok(size)) || addr >= (1u << 20) ||
-        vcpu >= hv->nr_vcpus)
+    if (!(mmio_space ? mmio_size_ok(size) : pio_size_ok(size)) || vcpu >= hv->nr_vcpus ||
+        (!mmio_space && addr + size > 0x10000))
         return -EINVAL;
     pthread_mutex_lock(&hv->lock);
     rc = hv_guest_down(hv);
@@ -192,6 +192,10 @@ int mockhv_buf_write(struct mockhv *hv, unsigned vcpu, bool mmio_space, uint64_t
         goto out;
     }
     rc = hv_bufring_put(hv, s, &p);
+    if (rc == -ERANGE) {
+        hv->stats.buffered_dropped++;
+        rc = 0;
+    }
 out:
     pthread_mutex_unlock(&hv->lock);
     if (rc == -ENOSPC || rc == -EOPNOTSUPP)
@@ -210,8 +214,8 @@ static int buf_batch(struct mockhv *hv, unsigned vcpu, bool mmio_space, uint64_t
     size_t i = 0;
     int rc = 0;
 
-    if (!(mmio_space ? mmio_size_ok(size) : pio_size_ok(size)) || addr >= (1u << 20) ||
-        vcpu >= hv->nr_vcpus || (n && !vals))
+    if (!(mmio_space ? mmio_size_ok(size) : pio_size_ok(size)) || vcpu >= hv->nr_vcpus ||
+        (n && !vals) || (!mmio_space && addr + size > 0x10000))
         return -EINVAL;
     while (i < n && !rc) {
         struct hv_server *s;
@@ -238,6 +242,12 @@ static int buf_batch(struct mockhv *hv, unsigned vcpu, bool mmio_space, uint64_t
             rc = hv_bufring_queue(s, &p);
             if (rc)
                 break;
+        }
+        if (rc == -ERANGE) {
+            /* every write of the batch has the same address: all dropped */
+            hv->stats.buffered_dropped += n - i;
+            i = n;
+            rc = 0;
         }
         if (queued)
             hv_guest_fire(hv, s->buf_port);

@@ -7,7 +7,8 @@
  * state back to NONE), READY/INPROCESS keep waiting, NONE means the emulator
  * vanished (all-ones), anything going backwards or unknown crashes the domain.
  * Only a notification wakes the vCPU: a device model that forgets to notify
- * hangs a real guest, so here it times out. The vCPU sleeps on a futex
+ * hangs a real guest, so here it times out. A vCPU whose server is destroyed
+ * while it waits is stranded for good ("Stranding" below). The vCPU sleeps on a futex
  * counter: its port's notify word in the device model's event page
  * (hv-evpage.c), which the library bumps directly, or its own word, which
  * notifications arriving as messages bump; mockhv.lock is dropped meanwhile.
@@ -126,9 +127,12 @@ static int wait_locked(struct mockhv *hv, unsigned vcpu, struct hv_server *s, io
 
         if (hv->stopping || hv->gone)
             return -ESHUTDOWN;
-        if (vc->aborted) {
+        if (vc->stranded >= 0)
+            return -EDEADLK;
+        if (vc->answered_at_destroy) {
             if (p->dir == IOREQ_READ && !p->data_is_ptr)
-                p->data = size_mask(p->size);
+                p->data = vc->answer & size_mask(p->size);
+            hv->stats.requests++;
             return 0;
         }
         if (now != seen) {
@@ -155,7 +159,7 @@ static int wait_locked(struct mockhv *hv, unsigned vcpu, struct hv_server *s, io
             }
         }
         if (!sleep_locked(hv, vc->wait_word, seen, &deadline) &&
-            __atomic_load_n(vc->wait_word, __ATOMIC_ACQUIRE) == seen && !vc->aborted &&
+            __atomic_load_n(vc->wait_word, __ATOMIC_ACQUIRE) == seen && vc->stranded < 0 &&
             !hv->stopping && !hv->gone) {
             vc->stuck = s->id;
             hv->stats.timeouts++;
@@ -178,7 +182,12 @@ static int send_to_locked(struct mockhv *hv, unsigned vcpu, struct hv_server *s,
         crash(hv);
         return -EIO;
     }
-    q.vp_eport = slot->vp_eport;
+    if (slot->vp_eport != s->vcpu_port[vcpu]) {
+        /* Xen (ioreq_send): "device model set bad event channel", then as above */
+        crash(hv);
+        return -EIO;
+    }
+    q.vp_eport = s->vcpu_port[vcpu];
     q.state = STATE_IOREQ_NONE;
     memcpy(slot, &q, sizeof(q));
     pick_wait_word(hv, vc, s, vcpu);
@@ -186,12 +195,11 @@ static int send_to_locked(struct mockhv *hv, unsigned vcpu, struct hv_server *s,
     seen = __atomic_load_n(vc->wait_word, __ATOMIC_ACQUIRE);
     slot_set_state(slot, STATE_IOREQ_READY);
     vc->inflight = s->id;
-    vc->aborted = false;
     s->requests_sent++;
     hv_guest_fire(hv, s->vcpu_port[vcpu]);
     rc = wait_locked(hv, vcpu, s, p, seen, timeout_ms);
     vc->inflight = -1;
-    vc->aborted = false;
+    vc->answered_at_destroy = false;
     vc->wait_word = &vc->word;
     hv_evpage_put(vc->wait_evp);
     vc->wait_evp = NULL;
@@ -208,6 +216,8 @@ static int vcpu_ready_locked(struct mockhv *hv, unsigned vcpu)
     rc = hv_guest_down(hv);
     if (rc)
         return rc;
+    if (vc->stranded >= 0)
+        return -EDEADLK;
     if (vc->stuck < 0)
         return 0;
     s = hv_server_get(hv, (unsigned)vc->stuck);
@@ -267,10 +277,10 @@ int mockhv_invalidate(struct mockhv *hv, unsigned vcpu, int timeout_ms)
         return rc;
     for (int id = HV_MAX_SERVERS - 1; id >= 0 && !rc; id--) {
         struct hv_server *s = &hv->servers[id];
+        /* as send_invalidate_ioreq fills it: count is left 0 */
         ioreq_t p = {
             .type = IOREQ_TYPE_INVALIDATE,
             .size = 4,
-            .count = 1,
             .dir = IOREQ_WRITE,
             .data = ~0ull,
         };
@@ -298,25 +308,59 @@ void hv_guest_notified(struct mockhv *hv, struct hv_server *s, int vcpu)
     }
 }
 
-void hv_guest_abort_server(struct mockhv *hv, struct hv_server *s)
+/*
+ * Stranding. Xen's wait_for_io sleeps in wait_on_xen_event_channel until a
+ * notification on the vCPU's ioreq channel; ioreq_server_destroy (and
+ * ioreq_server_disable before it) frees that channel without waking anyone
+ * (xen/common/ioreq.c), so a vCPU whose request was not answered and
+ * notified before its server went never runs again. Here it stays blocked:
+ * the waiting call returns -EDEADLK at once (a test must not hang), as does
+ * every later access from that vCPU, and mockhv_vcpu_stranded() names the
+ * server. Disabling alone strands nothing: the channel still works, and a
+ * device model answers and notifies what it disabled the server under.
+ * A slot holding the answer (IORESP_READY) counts as notified: a device
+ * model notifies through its event page, which the mock does not watch
+ * once the vCPU stopped waiting, and a waiting call may not have looked
+ * yet; it gets the answer.
+ */
+void hv_guest_strand_server(struct mockhv *hv, struct hv_server *s)
 {
     for (unsigned v = 0; v < hv->nr_vcpus; v++) {
         struct hv_vcpu *vc = &hv->vcpus[v];
-        if (vc->inflight == s->id) {
-            vc->aborted = true;
-            hv_futex_bump(vc->wait_word);
+        ioreq_t *slot = &s->slots->vcpu_ioreq[v];
+        bool answered = slot_state(slot) == STATE_IORESP_READY;
+
+        if (vc->inflight != s->id && vc->stuck != s->id)
+            continue;
+        vc->stuck = -1;
+        if (!answered) {
+            vc->stranded = s->id;
+        } else if (vc->inflight == s->id) {
+            vc->answered_at_destroy = true;
+            vc->answer = __atomic_load_n(&slot->data, __ATOMIC_ACQUIRE);
         }
-        if (vc->stuck == s->id)
-            vc->stuck = -1;
+        if (vc->inflight == s->id)
+            hv_futex_bump(vc->wait_word);
     }
+}
+
+int mockhv_vcpu_stranded(struct mockhv *hv, unsigned vcpu)
+{
+    int id;
+
+    if (vcpu >= hv->nr_vcpus)
+        return -EINVAL;
+    pthread_mutex_lock(&hv->lock);
+    id = hv->vcpus[vcpu].stranded;
+    pthread_mutex_unlock(&hv->lock);
+    return id;
 }
 
 /* Wakes every waiting vCPU (the mock is stopping). */
 void hv_guest_abort_all(struct mockhv *hv)
 {
     for (unsigned v = 0; v < hv->nr_vcpus; v++) {
-        hv->vcpus[v].aborted = hv->vcpus[v].inflight >= 0;
-        if (hv->vcpus[v].aborted)
+        if (hv->vcpus[v].inflight >= 0)
             hv_futex_bump(hv->vcpus[v].wait_word);
     }
 }

@@ -28,10 +28,13 @@
 #define HV_HIGH_RAM_START      0x100000000ull
 #define HV_NR_HVM_PARAMS       HVM_NR_PARAMS
 #define HV_RANGE_TYPES         3
-#define HV_MAX_P2M_OVERRIDES   65536      /* frames moved by relocate_memory or left as holes */
-#define HV_VRAM_MAX_FRAMES     (1u << 18) /* track_dirty_vram: GB(1) >> PAGE_SHIFT, as dm.c */
-#define HV_MAX_MEM_TYPE_RANGES 65536      /* set_mem_type records (a bound of the mock's) */
-#define HV_MAX_CACHEATTR       64         /* pinned cache attribute ranges, Xen's bound */
+#define HV_MAX_P2M_OVERRIDES   65536         /* frames moved by relocate_memory or left as holes */
+#define HV_MAX_PAGED_OUT       16            /* frames a test may page out at once */
+#define HV_MAX_POPULATED       (64ull << 20) /* pages populate_physmap may add (VRAM, ROMs) */
+#define HV_MAX_POPULATE_ORDER  9             /* x86 Xen's default limit for a domU's extents */
+#define HV_VRAM_MAX_FRAMES     (1u << 18)    /* track_dirty_vram: GB(1) >> PAGE_SHIFT, as dm.c */
+#define HV_MAX_MEM_TYPE_RANGES 65536         /* set_mem_type records (a bound of the mock's) */
+#define HV_MAX_CACHEATTR       64            /* pinned cache attribute ranges, Xen's bound */
 #define HV_PADDR_BITS          52
 /* d->nr_pirqs of an HVM guest: the host's GSIs (48 on the mock's host) plus extra_domU_irqs (32).
  */
@@ -125,6 +128,7 @@ struct hv_conn {
     int fd;
     enum wire_kind kind;   /* 0 before HELLO */
     int restrict_domid;    /* -1: unrestricted */
+    bool maps_domain;      /* fmem: mapped the domain's RAM or ioreq pages */
     int event_wr;          /* evtchn: write end of the event pipe, -1 */
     struct hv_evpage *evp; /* evtchn: event page once asked for, else NULL */
     struct event *ev;
@@ -140,8 +144,15 @@ struct hv_vcpu {
     uint32_t word;
     uint32_t *wait_word;
     struct hv_evpage *wait_evp; /* reference held while waiting, or NULL */
-    bool aborted;               /* the server went away while we waited */
     int stuck;                  /* server id we timed out on, -1 */
+    /* Server id destroyed while we waited on it (in the call or stuck), -1:
+     * Xen wakes such a vCPU only by a notification on a channel that no
+     * longer exists, so it never runs again (hv-guest.c, "Stranding"). */
+    int stranded;
+    /* The server was destroyed after answering us: the answer, kept for
+     * the waiting call (the slot's page goes with the server). */
+    bool answered_at_destroy;
+    uint64_t answer;
 };
 
 struct hv_irq_log {
@@ -171,8 +182,13 @@ struct mockhv {
     int ram_fd;
     uint8_t *ram;
     uint64_t ram_bytes;
-    uint64_t low_end; /* RAM [0, low_end) and [4G, 4G + ram_bytes - low_end) */
+    uint64_t populated; /* bytes populate_physmap added after ram_bytes in the memfd */
+    uint64_t low_end;   /* RAM [0, low_end) and [4G, 4G + ram_bytes - low_end) */
     struct hv_p2m p2m;
+    struct {
+        uint64_t gfn;
+        unsigned left; /* translations still to report it paged out; 0: slot free */
+    } paged[HV_MAX_PAGED_OUT];
     uint64_t max_gfn; /* highest frame ever mapped (Xen's max_mapped_pfn) */
     struct hv_vram vram;
     struct hv_mem_types mem_types;
@@ -191,6 +207,9 @@ struct mockhv {
      * ESRCH, guest accesses with -ESHUTDOWN (written under lock, read
      * atomically by mockhv_domain_destroyed) */
     bool gone;
+    /* Gone and no longer held by a device model's mappings: Xen freed it,
+     * nothing finds it (hv-domain-destroy.c; written under lock). */
+    bool released;
     uint32_t pci_cf8;
     uint64_t mem_type_calls;
     uint64_t pci_link_route[4];
@@ -219,6 +238,7 @@ struct mockhv {
     struct event *stop_ev;
     struct hv_conn *conns;
     int nr_conns;
+    int restrict_error; /* mockhv_fail_restrict(): RESTRICT fails with it, 0 normally */
     bool stopping;
     struct mockxs *xs;
     bool xs_released; /* hv_xenstore_release() ran (not under lock: one caller at a time) */
@@ -231,6 +251,13 @@ void hv_memory_fini(struct mockhv *hv);
 /* memfd offset of a frame, -1 if it is not RAM */
 int64_t hv_p2m_lookup(const struct mockhv *hv, uint64_t gfn);
 int hv_p2m_relocate(struct mockhv *hv, uint64_t src, uint64_t dst, uint64_t nr);
+int hv_populate_physmap(struct mockhv *hv, const struct wire_req *req, size_t len);
+/* Appends `pages` zeroed pages to the RAM memfd (mapped behind the RAM in
+ * hv->ram, counted in hv->populated); *off their memfd offset. -ENOMEM past
+ * HV_MAX_POPULATED. */
+int hv_memory_append(struct mockhv *hv, uint64_t pages, uint64_t *off);
+/* Frame gfn now shows memfd offset off (-1: a hole), whatever it showed before. */
+int hv_p2m_map(struct mockhv *hv, uint64_t gfn, int64_t off);
 /* Page by page through the p2m; -EFAULT (nothing done) unless every page is RAM. */
 int hv_ram_access(struct mockhv *hv, uint64_t gpa, void *buf, uint64_t len, enum hv_ram_op op);
 int hv_fmem_translate(struct mockhv *hv, const struct wire_req *req, size_t len, void *out,
@@ -320,8 +347,9 @@ int hv_bufring_queue(struct hv_server *s, const ioreq_t *p);
 int hv_guest_send(struct mockhv *hv, unsigned vcpu, ioreq_t *p, int timeout_ms);
 /* A device model notified guest port `port` of server s. */
 void hv_guest_notified(struct mockhv *hv, struct hv_server *s, int vcpu);
-/* Server s is going away: wake its waiters. */
-void hv_guest_abort_server(struct mockhv *hv, struct hv_server *s);
+/* A device model destroys server s: vCPUs waiting on it are stranded. */
+void hv_guest_strand_server(struct mockhv *hv, struct hv_server *s);
+/* The mock stops or the domain is destroyed: every waiting vCPU wakes (-ESHUTDOWN). */
 void hv_guest_abort_all(struct mockhv *hv);
 /* -EIO crashed, -ESHUTDOWN stopping or destroyed, 0 the guest runs. */
 int hv_guest_down(const struct mockhv *hv);
@@ -334,8 +362,8 @@ void hv_records_init(struct mockhv *hv);
 void hv_records_fini(struct mockhv *hv);
 
 /* hv-xc.c */
-int hv_xc_handle(struct hv_conn *c, const struct wire_req *req, struct wire_rep *rep, void *payload,
-                 uint32_t *payload_len);
+int hv_xc_handle(struct hv_conn *c, const struct wire_req *req, size_t len, struct wire_rep *rep,
+                 void *payload, uint32_t *payload_len);
 
 /* hv-transport.c */
 int hv_transport_start(struct mockhv *hv);
@@ -346,6 +374,13 @@ int hv_check_domid(const struct hv_conn *c, uint16_t domid);
 /* hv-xenstore.c */
 int hv_xenstore_start(struct mockhv *hv);
 void hv_xenstore_stop(struct mockhv *hv);
+/* hv-domain-destroy.c (callers hold mockhv.lock) */
+/* A connection that mapped the domain's memory closes: the last one lets a
+ * dying domain go. */
+void hv_domain_mapper_closed(struct mockhv *hv, struct hv_conn *c);
+/* ESRCH, or 0 where Xen still finds a dying domain for this op. */
+int hv_domain_dying_op(const struct mockhv *hv, uint32_t op);
+
 /* The toolstack's part of destroying the domain: release it (@releaseDomain)
  * and remove its keys. Called without mockhv.lock. */
 void hv_xenstore_release(struct mockhv *hv);

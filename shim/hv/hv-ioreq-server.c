@@ -21,7 +21,6 @@ struct hv_server *hv_server_get(struct mockhv *hv, unsigned id)
 
 static void server_free(struct mockhv *hv, struct hv_server *s)
 {
-    hv_guest_abort_server(hv, s);
     hv_memtype_server_gone(hv, s->id);
     for (unsigned v = 0; v < hv->nr_vcpus; v++)
         if (s->vcpu_port[v])
@@ -185,6 +184,8 @@ int hv_server_handle(struct hv_conn *c, const struct wire_req *req, struct wire_
         server_set_state(hv, s, req->a[1] != 0);
         return 0;
     case WIRE_OP_DM_DESTROY_SERVER:
+        /* ioreq_server_destroy: nothing wakes a vCPU still waiting on it */
+        hv_guest_strand_server(hv, s);
         server_free(hv, s);
         return 0;
     }

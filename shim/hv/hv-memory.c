@@ -9,6 +9,11 @@
  * held is dropped. Those changes are kept as per-frame overrides (sorted,
  * bounded), consulted before the default layout. All p2m users hold
  * mockhv.lock.
+ *
+ * Pages that are not the RAM the domain was created with (populated ones,
+ * Xen's own shared info page, the headroom the hypercall layer keeps for
+ * the guest's populate_physmap) are appended to the memfd behind the RAM
+ * (hv_memory_append) and appear only where the p2m puts them.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -24,6 +29,8 @@ int hv_memory_init(struct mockhv *hv, uint64_t bytes)
 {
     int rc;
 
+    void *reserve;
+
     hv->ram_fd = memfd_create("mockxen-ram", MFD_CLOEXEC);
     if (hv->ram_fd < 0)
         return -errno;
@@ -31,9 +38,17 @@ int hv_memory_init(struct mockhv *hv, uint64_t bytes)
         rc = -errno;
         goto out;
     }
-    hv->ram = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, hv->ram_fd, 0);
+    /* room behind RAM for what populate_physmap adds, so hv->ram never moves */
+    reserve = mmap(NULL, bytes + HV_MAX_POPULATED, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (reserve == MAP_FAILED) {
+        rc = -errno;
+        goto out;
+    }
+    hv->ram = mmap(reserve, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, hv->ram_fd, 0);
     if (hv->ram == MAP_FAILED) {
         rc = -errno;
+        munmap(reserve, bytes + HV_MAX_POPULATED);
         hv->ram = NULL;
         goto out;
     }
@@ -52,7 +67,7 @@ out:
 void hv_memory_fini(struct mockhv *hv)
 {
     if (hv->ram)
-        munmap(hv->ram, hv->ram_bytes);
+        munmap(hv->ram, hv->ram_bytes + HV_MAX_POPULATED);
     if (hv->ram_fd >= 0)
         close(hv->ram_fd);
     free(hv->p2m.e);
@@ -162,6 +177,121 @@ int hv_p2m_relocate(struct mockhv *hv, uint64_t src, uint64_t dst, uint64_t nr)
     return 0;
 }
 
+/*
+ * The guest's XENMEM_decrease_reservation (a balloon driver giving frames
+ * back): each frame in turn becomes a hole, stopping at the first that is
+ * not RAM, as guest_remove_page failing ends the hypercall early. Removing
+ * RAM from the caller's own p2m asks for a map-cache invalidation
+ * (ioreq_request_mapcache_invalidate), which Xen sends when the hypercall
+ * returns to that vCPU: IOREQ_TYPE_INVALIDATE to every enabled server, one
+ * after the other, the vCPU waiting for each.
+ */
+int mockhv_decrease_reservation(struct mockhv *hv, unsigned vcpu, uint64_t gfn, uint64_t nr,
+                                int timeout_ms)
+{
+    uint64_t done = 0;
+    int rc = 0;
+
+    if (vcpu >= hv->nr_vcpus || nr > HV_MAX_P2M_OVERRIDES / 2 || gfn + nr < gfn)
+        return -EINVAL;
+    pthread_mutex_lock(&hv->lock);
+    for (; done < nr && !rc; done++) {
+        if (hv_p2m_lookup(hv, gfn + done) < 0)
+            break;
+        rc = p2m_set(hv, gfn + done, -1);
+        if (!rc) {
+            hv_vram_forget(hv, gfn + done, 1);
+            hv_memtype_forget(hv, gfn + done, 1);
+        }
+    }
+    pthread_mutex_unlock(&hv->lock);
+    if (rc)
+        return rc;
+    if (done)
+        rc = mockhv_invalidate(hv, vcpu, timeout_ms);
+    return rc ? rc : (int)done;
+}
+
+int hv_memory_append(struct mockhv *hv, uint64_t pages, uint64_t *off_out)
+{
+    uint64_t bytes = pages << PAGE_SHIFT, off;
+
+    if (pages > (HV_MAX_POPULATED >> PAGE_SHIFT) || bytes > HV_MAX_POPULATED - hv->populated)
+        return -ENOMEM;
+    off = hv->ram_bytes + hv->populated;
+    if (ftruncate(hv->ram_fd, (off_t)(off + bytes)) < 0)
+        return -errno;
+    if (mmap(hv->ram + off, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, hv->ram_fd,
+             (off_t)off) == MAP_FAILED)
+        return -errno;
+    hv->populated += bytes;
+    *off_out = off;
+    return 0;
+}
+
+/*
+ * xc_domain_populate_physmap_exact: each extent, 2^order frames from its
+ * first gfn (aligned to the extent), gets fresh zeroed pages, appended to
+ * the RAM memfd and mapped behind guest RAM here; a frame that held RAM
+ * loses its old page, as guest_physmap_add_page replaces the entry. QEMU
+ * allocates VRAM and option ROMs so (xen_ram_alloc). All or nothing:
+ * EINVAL for a bad order, an unaligned or too high gfn, ENOMEM past the
+ * mock's bound (HV_MAX_POPULATED).
+ */
+int hv_populate_physmap(struct mockhv *hv, const struct wire_req *req, size_t len)
+{
+    const uint64_t *gfns = (const void *)(req + 1);
+    uint64_t n = req->a[0], order = req->a[1], frames, off;
+    int rc = 0;
+
+    if (n == 0 || n > WIRE_MAX_POPULATE || order > HV_MAX_POPULATE_ORDER ||
+        len < sizeof(*req) + n * sizeof(uint64_t))
+        return -EINVAL;
+    frames = n << order;
+    for (uint64_t i = 0; i < n; i++)
+        if ((gfns[i] & ((1ull << order) - 1)) || gfns[i] > (1ull << 40) - (1ull << order))
+            return -EINVAL;
+    if (frames > HV_MAX_P2M_OVERRIDES / 2)
+        return -ENOMEM;
+    rc = hv_memory_append(hv, frames, &off);
+    if (rc)
+        return rc;
+    for (uint64_t i = 0; i < n && !rc; i++) {
+        for (uint64_t j = 0; j < (1ull << order) && !rc; j++, off += HV_PAGE_SIZE) {
+            uint64_t gfn = gfns[i] + j;
+
+            rc = p2m_set(hv, gfn, (int64_t)off);
+            if (rc)
+                break;
+            if (gfn > hv->max_gfn)
+                hv->max_gfn = gfn;
+            hv_memtype_forget(hv, gfn, 1);
+        }
+    }
+    return rc;
+}
+
+int hv_p2m_map(struct mockhv *hv, uint64_t gfn, int64_t off)
+{
+    const uint64_t max_gfn = (1ull << (HV_PADDR_BITS - PAGE_SHIFT)) - 1;
+    int rc;
+
+    if (gfn > max_gfn || off >= (int64_t)(hv->ram_bytes + hv->populated) ||
+        (off > 0 && (off & 0xfff)))
+        return -EINVAL;
+    rc = p2m_set(hv, gfn, off < 0 ? -1 : off);
+    if (rc)
+        return rc;
+    if (off >= 0 && gfn > hv->max_gfn)
+        hv->max_gfn = gfn;
+    if (off >= 0)
+        hv_vram_mark(hv, gfn, 1);
+    else
+        hv_vram_forget(hv, gfn, 1);
+    hv_memtype_forget(hv, gfn, 1);
+    return 0;
+}
+
 int hv_ram_access(struct mockhv *hv, uint64_t gpa, void *buf, uint64_t len, enum hv_ram_op op)
 {
     uint8_t *b = buf;
@@ -224,6 +354,54 @@ uint64_t mockhv_ram_size(const struct mockhv *hv)
     return hv->ram_bytes;
 }
 
+/* WIRE_OFF_PAGED_OUT while the frame is paged out, counting the look-up; else its offset. */
+static int64_t translate_one(struct mockhv *hv, uint64_t gfn)
+{
+    if (gfn > (UINT64_MAX >> PAGE_SHIFT))
+        return -1;
+    for (unsigned i = 0; i < HV_MAX_PAGED_OUT; i++) {
+        if (hv->paged[i].left && hv->paged[i].gfn == gfn) {
+            hv->paged[i].left--;
+            return WIRE_OFF_PAGED_OUT;
+        }
+    }
+    return hv_p2m_lookup(hv, gfn);
+}
+
+int mockhv_page_out(struct mockhv *hv, uint64_t gfn, unsigned lookups)
+{
+    int rc = -ENOSPC;
+
+    pthread_mutex_lock(&hv->lock);
+    if (hv_p2m_lookup(hv, gfn) < 0) {
+        rc = -EINVAL;
+        goto out;
+    }
+    for (unsigned i = 0; i < HV_MAX_PAGED_OUT; i++) {
+        if (hv->paged[i].left && hv->paged[i].gfn != gfn)
+            continue;
+        hv->paged[i].gfn = gfn;
+        hv->paged[i].left = lookups;
+        rc = 0;
+        break;
+    }
+out:
+    pthread_mutex_unlock(&hv->lock);
+    return rc;
+}
+
+unsigned mockhv_paged_out(struct mockhv *hv, uint64_t gfn)
+{
+    unsigned left = 0;
+
+    pthread_mutex_lock(&hv->lock);
+    for (unsigned i = 0; i < HV_MAX_PAGED_OUT; i++)
+        if (hv->paged[i].left && hv->paged[i].gfn == gfn)
+            left = hv->paged[i].left;
+    pthread_mutex_unlock(&hv->lock);
+    return left;
+}
+
 int hv_fmem_translate(struct mockhv *hv, const struct wire_req *req, size_t len, void *out,
                       uint32_t *out_len)
 {
@@ -234,7 +412,7 @@ int hv_fmem_translate(struct mockhv *hv, const struct wire_req *req, size_t len,
     if (n == 0 || n > WIRE_MAX_TRANSLATE || len < sizeof(*req) + n * sizeof(uint64_t))
         return -EINVAL;
     for (uint64_t i = 0; i < n; i++)
-        offs[i] = gfns[i] > (UINT64_MAX >> PAGE_SHIFT) ? -1 : hv_p2m_lookup(hv, gfns[i]);
+        offs[i] = translate_one(hv, gfns[i]);
     *out_len = (uint32_t)(n * sizeof(int64_t));
     return 0;
 }

@@ -1,8 +1,9 @@
 /*
  * Which ioreq server gets a request, as Xen 4.17 chooses: only enabled
  * servers, highest id first; PIO needs [addr, addr+size-1] inside one port
- * range, MMIO [addr, addr+size*count-1] inside one memory range (Xen ignores
- * df here too); a config data cycle becomes IOREQ_TYPE_PCI_CONFIG for the
+ * range, MMIO every byte a rep touches inside one memory range: with df the
+ * items go downwards, so [addr-(count-1)*size, addr+size-1]
+ * (ioreq_mmio_first_byte/last_byte); a config data cycle becomes IOREQ_TYPE_PCI_CONFIG for the
  * server that mapped the function and otherwise belongs to nobody.
  */
 #include "hv-internal.h"
@@ -23,7 +24,12 @@ struct hv_server *hv_route_select(struct mockhv *hv, ioreq_t *p)
         end = addr + p->size - 1;
     } else {
         type = XEN_DMOP_IO_RANGE_MEMORY;
-        end = addr + (uint64_t)p->size * p->count - 1;
+        if (p->df) {
+            addr = p->addr - (uint64_t)(p->count - 1) * p->size;
+            end = p->addr + p->size - 1;
+        } else {
+            end = addr + (uint64_t)p->size * p->count - 1;
+        }
     }
     for (int id = HV_MAX_SERVERS - 1; id >= 0; id--) {
         struct hv_server *s = &hv->servers[id];

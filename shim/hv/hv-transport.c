@@ -55,6 +55,8 @@ static void conn_close(struct hv_conn *c)
     }
     hv->nr_conns--;
     hv_evtchn_conn_closed(hv, c);
+    if (c->maps_domain)
+        hv_domain_mapper_closed(hv, c);
     if (c->ev)
         event_free(c->ev);
     close(c->fd);
@@ -88,6 +90,8 @@ static int hello(struct hv_conn *c, const struct wire_req *req, struct wire_rep 
 
 static int restrict_conn(struct hv_conn *c, uint64_t domid)
 {
+    if (c->hv->restrict_error)
+        return -c->hv->restrict_error;
     if (c->kind == WIRE_KIND_EVTCHN) {
         /* Linux evtchn: once only, never dom0 or a reserved domid */
         if (c->restrict_domid >= 0)
@@ -137,8 +141,12 @@ static int dispatch(struct hv_conn *c, const struct wire_req *req, size_t len, s
             return rc;
         if (req->op == WIRE_OP_FMEM_TRANSLATE)
             return hv_fmem_translate(hv, req, len, tx_buf() + sizeof(*rep), plen);
-        if (req->op != WIRE_OP_FMEM_RAM)
-            return hv_fmem_resource(hv, req, rep, fd_out);
+        if (req->op != WIRE_OP_FMEM_RAM) {
+            rc = hv_fmem_resource(hv, req, rep, fd_out);
+            c->maps_domain |= rc == 0 && req->op == WIRE_OP_FMEM_RESOURCE;
+            return rc;
+        }
+        c->maps_domain = true;
         rep->r[0] = hv->ram_bytes;
         rep->r[1] = hv->low_end;
         rep->r[2] = HV_HIGH_RAM_START;
@@ -148,6 +156,8 @@ static int dispatch(struct hv_conn *c, const struct wire_req *req, size_t len, s
         if (!is_dm_op(req->op))
             break;
         rc = hv_check_domid(c, req->domid);
+        if (rc == -ESRCH && req->domid == hv->domid)
+            rc = hv_domain_dying_op(hv, req->op);
         if (rc)
             return rc;
         rc = hv_server_handle(c, req, rep);
@@ -155,8 +165,9 @@ static int dispatch(struct hv_conn *c, const struct wire_req *req, size_t len, s
             rc = hv_records_handle(c, req, len, rep, tx_buf() + sizeof(*rep), plen);
         return rc;
     case WIRE_KIND_XC:
-        if (req->op >= WIRE_OP_XC_DOMAIN_INFO && req->op <= WIRE_OP_XC_HVM_PARAM_SET)
-            return hv_xc_handle(c, req, rep, tx_buf() + sizeof(*rep), plen);
+        if ((req->op >= WIRE_OP_XC_DOMAIN_INFO && req->op <= WIRE_OP_XC_HVM_PARAM_SET) ||
+            req->op == WIRE_OP_XC_POPULATE_PHYSMAP)
+            return hv_xc_handle(c, req, len, rep, tx_buf() + sizeof(*rep), plen);
         break;
     }
     return -ENOSYS;
@@ -384,4 +395,11 @@ int mockhv_connections(struct mockhv *hv)
     n = hv->nr_conns;
     pthread_mutex_unlock(&hv->lock);
     return n;
+}
+
+void mockhv_fail_restrict(struct mockhv *hv, int err)
+{
+    pthread_mutex_lock(&hv->lock);
+    hv->restrict_error = err < 0 ? -err : err;
+    pthread_mutex_unlock(&hv->lock);
 }

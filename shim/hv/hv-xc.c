@@ -1,7 +1,7 @@
 /*
  * The xenctrl view of the mock: domain information (dom0 and the one HVM
- * guest) and HVM parameters, checked like Xen checks them (index range,
- * unknown domain).
+ * guest), HVM parameters, checked like Xen checks them (index range,
+ * unknown domain), and populate_physmap (hv-memory.c).
  */
 #include <errno.h>
 #include <string.h>
@@ -25,6 +25,8 @@ static void fill_info(struct mockhv *hv, uint16_t domid, struct wire_dominfo *d)
     }
     if (hv->crashed)
         d->flags = (d->flags & ~WIRE_DOMINFO_RUNNING) | WIRE_DOMINFO_CRASHED;
+    if (hv->gone) /* killed, still held by a mapping: hv-domain-destroy.c */
+        d->flags = (d->flags & ~WIRE_DOMINFO_RUNNING) | WIRE_DOMINFO_DYING;
     d->nr_vcpus = hv->nr_vcpus;
     d->nr_pages = d->max_pages = hv->ram_bytes >> 12;
     d->handle[0] = (uint8_t)(domid >> 8);
@@ -32,8 +34,8 @@ static void fill_info(struct mockhv *hv, uint16_t domid, struct wire_dominfo *d)
     d->handle[15] = 0x5a;
 }
 
-int hv_xc_handle(struct hv_conn *c, const struct wire_req *req, struct wire_rep *rep, void *payload,
-                 uint32_t *payload_len)
+int hv_xc_handle(struct hv_conn *c, const struct wire_req *req, size_t len, struct wire_rep *rep,
+                 void *payload, uint32_t *payload_len)
 {
     struct mockhv *hv = c->hv;
     struct wire_dominfo *out = payload;
@@ -46,7 +48,7 @@ int hv_xc_handle(struct hv_conn *c, const struct wire_req *req, struct wire_rep 
         /* domains at or after first, in domid order: 0 and ours */
         for (unsigned i = 0; i < 2; i++) {
             uint32_t d = i == 0 ? 0 : hv->domid;
-            if (d < req->a[0] || n >= req->a[1] || (d && hv->gone))
+            if (d < req->a[0] || n >= req->a[1] || (d && hv->released))
                 continue;
             if (c->restrict_domid >= 0 && d != (uint32_t)c->restrict_domid)
                 continue;
@@ -66,6 +68,9 @@ int hv_xc_handle(struct hv_conn *c, const struct wire_req *req, struct wire_rep 
         else
             hv->params[idx] = req->a[1];
         return 0;
+    case WIRE_OP_XC_POPULATE_PHYSMAP:
+        rc = hv_check_domid(c, req->domid);
+        return rc ? rc : hv_populate_physmap(hv, req, len);
     }
     return -ENOSYS;
 }

@@ -152,6 +152,13 @@ int mockhv_xenstore_write(struct mockhv *hv, const char *path, const char *value
     return mockxs_write_str(hv->xs, path, value);
 }
 
+int mockhv_xenstore_drop_clients(struct mockhv *hv)
+{
+    if (!hv->xs)
+        return -ENODEV;
+    return mockxs_drop_clients(hv->xs);
+}
+
 #else
 
 int mockhv_xenstore_read(struct mockhv *hv, const char *path, char **value)
@@ -160,6 +167,11 @@ int mockhv_xenstore_read(struct mockhv *hv, const char *path, char **value)
 }
 
 int mockhv_xenstore_write(struct mockhv *hv, const char *path, const char *value)
+{
+    return -ENODEV;
+}
+
+int mockhv_xenstore_drop_clients(struct mockhv *hv)
 {
     return -ENODEV;
 }

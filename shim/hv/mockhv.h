@@ -15,7 +15,11 @@
  *
  * Return convention: 0 (or a count) on success, -errno on failure.
  * -ETIMEDOUT: the device model did not answer in time (the vCPU then stays
- * busy, -EBUSY, until the answer arrives or the server is destroyed).
+ * busy, -EBUSY, until the answer arrives and is notified).
+ * -EDEADLK: the vCPU is stranded: a device model destroyed the server it
+ * was waiting on (in the call or busy after a timeout) without answering
+ * and notifying first. As on Xen, nothing wakes it again: every later
+ * access from it fails with -EDEADLK (see mockhv_vcpu_stranded).
  * A timeout_ms <= 0 means MOCKHV_DEFAULT_TIMEOUT_MS; there is no infinite wait.
  *
  * Xen's behaviour is kept where device models depend on it: vp_eport is
@@ -103,9 +107,10 @@ struct mockhv_rep {
 int mockhv_rep(struct mockhv *hv, unsigned vcpu, const struct mockhv_rep *rep, int timeout_ms);
 
 /* Buffered write (what Xen buffers: stdvga VRAM writes, TIMEOFFSET).
- * mmio: IOREQ_TYPE_COPY to the server owning addr (addr < 1 MiB, 20-bit ring
- * field); size 1/2/4/8 (8 takes two slots). Falls back to a synchronous
- * request from `vcpu` when the ring is full, as Xen does. Unclaimed: dropped. */
+ * mmio: IOREQ_TYPE_COPY to the server owning addr; size 1/2/4/8 (8 takes two
+ * slots). Falls back to a synchronous request from `vcpu` when the ring is
+ * full, as Xen does. Unclaimed: dropped. Above 0xfffff (the ring's 20-bit
+ * address field): dropped as done, as Xen 4.17 does (stats.buffered_dropped). */
 int mockhv_buf_write(struct mockhv *hv, unsigned vcpu, bool mmio, uint64_t addr, unsigned size,
                      uint64_t val, int timeout_ms);
 /* n buffered writes of vals[] to one address, as n mockhv_buf_write calls
@@ -128,6 +133,12 @@ int mockhv_timeoffset(struct mockhv *hv, int64_t delta);
 /* IOREQ_TYPE_INVALIDATE to every enabled server, one after the other, each
  * waited for from `vcpu`. */
 int mockhv_invalidate(struct mockhv *hv, unsigned vcpu, int timeout_ms);
+/* The guest's XENMEM_decrease_reservation from `vcpu`: frames gfn.. become
+ * holes, up to the first that is not RAM; if any went, INVALIDATE goes to
+ * every enabled server on the hypercall's return (mockhv_invalidate from
+ * that vCPU), as Xen does. Returns the frames removed or -errno. */
+int mockhv_decrease_reservation(struct mockhv *hv, unsigned vcpu, uint64_t gfn, uint64_t nr,
+                                int timeout_ms);
 
 /* ---- guest RAM (through the p2m, so relocate_memory is honoured; -EFAULT,
  * with nothing copied, unless every byte is RAM). mockhv_ram_write is the
@@ -135,6 +146,13 @@ int mockhv_invalidate(struct mockhv *hv, unsigned vcpu, int timeout_ms);
 int mockhv_ram_read(struct mockhv *hv, uint64_t gpa, void *buf, size_t len);
 int mockhv_ram_write(struct mockhv *hv, uint64_t gpa, const void *buf, size_t len);
 uint64_t mockhv_ram_size(const struct mockhv *hv);
+/* Xen's paging: the RAM frame gfn reads as paged out (privcmd's ENOENT, on
+ * which libxenforeignmemory sleeps and retries) for the next `lookups`
+ * translations a device model asks for, then is back. The guest's own
+ * accesses are unaffected. 0, -EINVAL (not RAM), -ENOSPC (16 at once). */
+int mockhv_page_out(struct mockhv *hv, uint64_t gfn, unsigned lookups);
+/* Lookups left before gfn is paged in again (0: it is in). */
+unsigned mockhv_paged_out(struct mockhv *hv, uint64_t gfn);
 
 /* ---- interrupts the device models raised ---- */
 enum mockhv_irq_kind {
@@ -206,7 +224,8 @@ bool mockhv_domain_crashed(struct mockhv *hv);
  * destroyed and its event channels closed (a dom0 port bound to one stays
  * allocated but unbound: notify does nothing, unbind succeeds); every
  * device-model, foreign-memory, evtchn-bind and HVM-param call naming it
- * then fails with ESRCH and xc_domain_getinfo no longer lists it; guest
+ * then fails with ESRCH and xc_domain_getinfo no longer lists it, except
+ * while it is dying (mockhv_domain_dying); guest
  * accesses (and mockhv_ram_*) return -ESHUTDOWN, waiting ones included.
  * With xenstore, the domain is released (@releaseDomain fires) and
  * /local/domain/<domid> and /vm/<uuid> are removed; the device model's own
@@ -215,6 +234,22 @@ bool mockhv_domain_crashed(struct mockhv *hv);
  */
 int mockhv_domain_destroy(struct mockhv *hv);
 bool mockhv_domain_destroyed(const struct mockhv *hv);
+/*
+ * Destroyed but still held: as on Xen, a killed domain stays "dying" while
+ * a device model maps its pages (here: while a foreign-memory connection
+ * that mapped its RAM or ioreq pages stays open). Meanwhile
+ * xc_domain_getinfo lists it with the dying flag, xendevicemodel_nr_vcpus
+ * still answers and every call about an ioreq server fails with ENOENT
+ * (the servers are gone); all else fails with ESRCH as above. Once the
+ * last such connection closes, the domain is released: ESRCH everywhere,
+ * and xc_domain_getinfo no longer lists it.
+ */
+bool mockhv_domain_dying(struct mockhv *hv);
+/* Waits (up to timeout_ms; <= 0: MOCKHV_DEFAULT_TIMEOUT_MS) until a
+ * destroyed domain is released: the mock learns of a connection closing
+ * on its own thread, after the client closed it. 0, -ETIMEDOUT, or
+ * -EINVAL if the domain was not destroyed. */
+int mockhv_domain_wait_released(struct mockhv *hv, int timeout_ms);
 int mockhv_hvm_param_get(struct mockhv *hv, unsigned index, uint64_t *val);
 int mockhv_hvm_param_set(struct mockhv *hv, unsigned index, uint64_t val);
 /* Number of successful set_mem_type calls so far. */
@@ -276,8 +311,16 @@ int mockhv_server_ranges(struct mockhv *hv, uint16_t id, struct mockhv_range *ou
 int mockhv_server_vcpu_port(struct mockhv *hv, uint16_t id, unsigned vcpu, uint32_t *port);
 /* Device-model ports currently bound to this domain, over every handle. */
 int mockhv_bound_ports(struct mockhv *hv);
+/* Id of the server vCPU `vcpu` is stranded on (its request unanswered when
+ * a device model destroyed the server), -1 if none, -EINVAL for no such
+ * vCPU. Destroying the domain strands nobody: its vCPUs are gone. */
+int mockhv_vcpu_stranded(struct mockhv *hv, unsigned vcpu);
 /* Client connections currently open (library handles of any kind). */
 int mockhv_connections(struct mockhv *hv);
+/* From now on every RESTRICT fails with -err (0: restores the normal
+ * checks), as on a dom0 kernel whose privcmd and evtchn drivers lack the
+ * restrict ioctls (ENOTTY): xentoolcore_restrict_all() then fails. */
+void mockhv_fail_restrict(struct mockhv *hv, int err);
 
 /* Id of the enabled server that would get an access of `size` at addr
  * (a sbdf for MOCKHV_RANGE_PCI), or -ENOENT. */
@@ -287,12 +330,18 @@ int mockhv_owner(struct mockhv *hv, enum mockhv_range_type type, uint64_t addr, 
  * malloc()ed and NUL-terminated. */
 int mockhv_xenstore_read(struct mockhv *hv, const char *path, char **value);
 int mockhv_xenstore_write(struct mockhv *hv, const char *path, const char *value);
+/* Closes every client connection of the embedded xenstored (the store
+ * stays, new clients are accepted), as when xenstored drops its clients:
+ * libxenstore's reader sees EOF. Returns how many were open. */
+int mockhv_xenstore_drop_clients(struct mockhv *hv);
 
 struct mockhv_stats {
     uint64_t unclaimed_reads;
     uint64_t unclaimed_writes;
     uint64_t requests; /* synchronous requests completed */
     uint64_t timeouts;
+    /* buffered writes Xen 4.17 drops as done: an address above 0xfffff */
+    uint64_t buffered_dropped;
 };
 void mockhv_get_stats(struct mockhv *hv, struct mockhv_stats *out);
 
@@ -322,7 +371,7 @@ int mockhv_raw_notify(struct mockhv *hv, uint16_t id, unsigned vcpu);
 
 /* ---- firmware: enumerate bus 0 and assign BARs as hvmloader does ---- */
 struct mockhv_pci_bar {
-    unsigned index; /* BAR register 0..5 */
+    unsigned index; /* BAR register 0..5, 6 for the expansion ROM */
     bool io;
     bool mem64;
     bool prefetch;
@@ -336,18 +385,21 @@ struct mockhv_pci_func {
     uint32_t class_rev; /* class << 8 | revision */
     uint8_t header_type;
     uint8_t irq_pin;
+    uint8_t irq_line; /* what the pass wrote to PCI_INTERRUPT_LINE (pin != 0) */
     unsigned nr_bars;
-    struct mockhv_pci_bar bars[6];
+    struct mockhv_pci_bar bars[7];
 };
 
 /*
- * Scans 00:00.0-00:1f.7 (functions 1-7 only on multi-function devices),
- * sizes every BAR of type-0 functions, assigns them largest first, each
- * aligned to its size (I/O from 0xc000, memory from 0xf0000000 up to
- * 0xfc000000; 64-bit BARs that do not fit there go above RAM past 4 GiB),
- * then enables I/O, memory and bus-master decode in the command register.
- * BARs whose size is not a power of two are left unassigned. Fills up to
- * max functions; returns how many were found.
+ * Does what hvmloader's pci_setup does (hv-firmware.c says what): routes
+ * PIRQ links 0-3 to IRQs 5, 10, 11, 5 at 00:01.0, probes all 256 devfns,
+ * sets up IDE, PIIX4 ACPI and the primary VGA by class, sizes BARs 0-5 and the ROM, writes INTx
+ * lines, places BARs largest first (I/O from 0xc000, memory from 0xf0000000 below 0xfc000000, the
+ * hole growing down to 0x80000000 but not over low RAM, 64-bit BARs above RAM past 4 GiB when it is
+ * still too small), then enables bus master and the decode each function got. Fills up to max
+ * functions; returns how many were found, or -EPROTO when 00:01.0 answers and is not the PIIX3 ISA
+ * bridge 8086:7000 or an ACPI PM function is not the PIIX4's 8086:7113
+ * (hvmloader asserts both and the guest stops).
  */
 int mockhv_firmware_pci_init(struct mockhv *hv, unsigned vcpu, struct mockhv_pci_func *out,
                              size_t max, int timeout_ms);

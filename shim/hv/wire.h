@@ -83,6 +83,9 @@ enum wire_op {
      * [WIRE_EVP_PORTS], a memfd), r[0] = its size in bytes */
     WIRE_OP_EVTCHN_SHARED,
 
+    /* xenctrl: domid, a[0] extents, a[1] order, payload u64 first gfn of each */
+    WIRE_OP_XC_POPULATE_PHYSMAP,
+
     WIRE_OP_MAX,
 };
 
@@ -110,6 +113,7 @@ struct wire_extent {
 #define WIRE_DOMINFO_SHUTDOWN (1u << 1)
 #define WIRE_DOMINFO_CRASHED  (1u << 2)
 #define WIRE_DOMINFO_RUNNING  (1u << 3)
+#define WIRE_DOMINFO_DYING    (1u << 4)
 
 struct wire_dominfo {
     uint32_t domid;
@@ -144,6 +148,10 @@ struct wire_evport {
 };
 
 #define WIRE_MAX_EXTENTS ((WIRE_MAX_MSG - sizeof(struct wire_req)) / sizeof(struct wire_extent))
+/* FMEM_TRANSLATE's offset for a frame Xen has paged out (privcmd: ENOENT) */
+#define WIRE_OFF_PAGED_OUT (-2)
+/* extents per XC_POPULATE_PHYSMAP */
+#define WIRE_MAX_POPULATE 4096
 /* frames per FMEM_TRANSLATE; the reply must fit a client's 4 KiB buffer */
 #define WIRE_MAX_TRANSLATE 500
 

@@ -1,7 +1,7 @@
 /*
  * libxenctrl calls a full device model (Debian's qemu-system-xen) imports
  * but that have no meaning on the mock: PCI passthrough, physical IRQ and
- * MMIO mappings, populating memory, toolstack shutdown. They exist, with
+ * MMIO mappings, toolstack shutdown. They exist, with
  * the real prototypes and version, so such programs load; each fails
  * cleanly with ENOSYS, and only when called.
  */
@@ -54,13 +54,6 @@ int xc_domain_ioport_mapping(xc_interface *xch, uint32_t domid, uint32_t first_g
 
 int xc_domain_memory_mapping(xc_interface *xch, uint32_t domid, unsigned long first_gfn,
                              unsigned long first_mfn, unsigned long nr_mfns, uint32_t add_mapping)
-{
-    return unsupported();
-}
-
-int xc_domain_populate_physmap_exact(xc_interface *xch, uint32_t domid, unsigned long nr_extents,
-                                     unsigned int extent_order, unsigned int mem_flags,
-                                     xen_pfn_t *extent_start)
 {
     return unsupported();
 }

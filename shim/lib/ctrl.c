@@ -99,6 +99,7 @@ int xc_domain_getinfo(xc_interface *xch, uint32_t first_domid, unsigned int max_
         info[i].running = !!(d[i].flags & WIRE_DOMINFO_RUNNING);
         info[i].shutdown = !!(d[i].flags & WIRE_DOMINFO_SHUTDOWN);
         info[i].crashed = !!(d[i].flags & WIRE_DOMINFO_CRASHED);
+        info[i].dying = !!(d[i].flags & WIRE_DOMINFO_DYING);
         info[i].shutdown_reason = d[i].shutdown_reason;
         info[i].nr_pages = d[i].nr_pages;
         info[i].max_memkb = d[i].max_pages << 2;
@@ -122,6 +123,7 @@ int xc_domain_getinfolist(xc_interface *xch, uint32_t first_domain, unsigned int
             (d[i].flags & WIRE_DOMINFO_HVM ? XEN_DOMINF_hvm_guest | XEN_DOMINF_hap : 0) |
             (d[i].flags & WIRE_DOMINFO_RUNNING ? XEN_DOMINF_running : 0) |
             (d[i].flags & WIRE_DOMINFO_SHUTDOWN ? XEN_DOMINF_shutdown : 0) |
+            (d[i].flags & WIRE_DOMINFO_DYING ? XEN_DOMINF_dying : 0) |
             (d[i].shutdown_reason & XEN_DOMINF_shutdownmask) << XEN_DOMINF_shutdownshift;
         info[i].tot_pages = d[i].nr_pages;
         info[i].max_pages = d[i].max_pages;
@@ -177,4 +179,45 @@ int xc_get_hvm_param(xc_interface *handle, uint32_t dom, int param, unsigned lon
 int xc_set_hvm_param(xc_interface *handle, uint32_t dom, int param, unsigned long value)
 {
     return xc_hvm_param_set(handle, dom, (uint32_t)param, value);
+}
+
+/*
+ * XENMEM_populate_physmap for another domain (QEMU's VRAM and ROMs): the
+ * extents go in batches; as in Xen, a failure leaves the batches before it
+ * done. mem_flags (NUMA node, address bits) mean nothing on the mock.
+ */
+int xc_domain_populate_physmap_exact(xc_interface *xch, uint32_t domid, unsigned long nr_extents,
+                                     unsigned int extent_order, unsigned int mem_flags,
+                                     xen_pfn_t *extent_start)
+{
+    if (!usable(xch))
+        return -1;
+    if (domid > 0xffff) {
+        errno = ESRCH;
+        return -1;
+    }
+    if (nr_extents && !extent_start) {
+        errno = EFAULT;
+        return -1;
+    }
+    for (unsigned long done = 0; done < nr_extents;) {
+        unsigned long n =
+            nr_extents - done < WIRE_MAX_POPULATE ? nr_extents - done : WIRE_MAX_POPULATE;
+        struct wire_req req = {
+            .op = WIRE_OP_XC_POPULATE_PHYSMAP, .domid = (uint16_t)domid, .a = {n, extent_order}};
+        uint64_t *gfns = malloc(n * sizeof(*gfns));
+        struct wire_rep rep;
+        int rc;
+
+        if (!gfns)
+            return -1;
+        for (unsigned long i = 0; i < n; i++)
+            gfns[i] = extent_start[done + i];
+        rc = shim_call(&xch->conn, &req, gfns, n * sizeof(*gfns), &rep, NULL, 0, NULL, NULL);
+        free(gfns);
+        if (rc < 0)
+            return -1;
+        done += n;
+    }
+    return 0;
 }

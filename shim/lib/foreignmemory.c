@@ -149,6 +149,39 @@ static int translate(xenforeignmemory_handle *fmem, uint32_t dom, const xen_pfn_
     return 0;
 }
 
+/*
+ * Frames Xen has paged out: the real library (linux.c, retry_paged) sleeps
+ * usleep(100) and asks again for those frames until none is paged out. The
+ * mock pages them back in after a number of look-ups; the bound here only
+ * keeps a broken mock from hanging the caller, the frame then fails ENOENT.
+ */
+#define PAGED_RETRIES 100000
+
+static int retry_paged(xenforeignmemory_handle *fmem, uint32_t dom, const xen_pfn_t *arr,
+                       size_t pages, int64_t *offs)
+{
+    for (unsigned tries = 0; tries < PAGED_RETRIES; tries++) {
+        xen_pfn_t gfns[WIRE_MAX_TRANSLATE];
+        int64_t again[WIRE_MAX_TRANSLATE];
+        size_t idx[WIRE_MAX_TRANSLATE], n = 0;
+
+        for (size_t i = 0; i < pages && n < WIRE_MAX_TRANSLATE; i++) {
+            if (offs[i] == WIRE_OFF_PAGED_OUT) {
+                idx[n] = i;
+                gfns[n++] = arr[i];
+            }
+        }
+        if (!n)
+            return 0;
+        usleep(100);
+        if (translate(fmem, dom, gfns, n, again) < 0)
+            return -1;
+        for (size_t j = 0; j < n; j++)
+            offs[idx[j]] = again[j];
+    }
+    return 0;
+}
+
 void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom, void *addr, int prot,
                             int flags, size_t pages, const xen_pfn_t arr[], int err[])
 {
@@ -177,14 +210,15 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom, void *a
         goto out;
     }
     offs = malloc(pages * sizeof(*offs));
-    if (!offs || translate(fmem, dom, arr, pages, offs) < 0 || ram_get(fmem, dom) < 0)
+    if (!offs || translate(fmem, dom, arr, pages, offs) < 0 ||
+        retry_paged(fmem, dom, arr, pages, offs) < 0 || ram_get(fmem, dom) < 0)
         goto out;
     while (i < pages) {
         size_t run = 1;
 
         if (offs[i] < 0) {
             if (err)
-                err[i] = -EINVAL;
+                err[i] = offs[i] == WIRE_OFF_PAGED_OUT ? -ENOENT : -EINVAL;
             failed = true;
             i++;
             continue;

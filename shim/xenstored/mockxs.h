@@ -40,6 +40,13 @@ void mockxs_free(struct mockxs *xs);
 const char *mockxs_socket_path(const struct mockxs *xs);
 
 /*
+ * Closes every client connection, as a xenstored that restarts or drops
+ * its clients does; the store and the listening socket stay. Safe from
+ * any thread: the loop closes them. Returns how many were open.
+ */
+int mockxs_drop_clients(struct mockxs *xs);
+
+/*
  * Marks domid as introduced and fires @introduceDomain. -EEXIST if it
  * already is; -EINVAL for domid 0 or >= DOMID_FIRST_RESERVED (0x7ff0).
  * As xenstored, it does not create /local/domain/<domid>: the toolstack does.
@@ -50,6 +57,18 @@ int mockxs_introduce_domain(struct mockxs *xs, unsigned int domid);
 int mockxs_release_domain(struct mockxs *xs, unsigned int domid);
 
 bool mockxs_domain_introduced(struct mockxs *xs, unsigned int domid);
+
+/*
+ * Takes fd (one end of a connected stream socket, e.g. of a socketpair) as
+ * domain domid's own connection, the one xenstored serves on the domain's
+ * ring: unprivileged, with domid's permissions, quotas and home
+ * /local/domain/<domid>. Whoever holds the other end relays the ring. Safe
+ * from any thread: the loop's thread takes the connection over at its next
+ * wake-up. fd is closed on failure (-EINVAL for domid 0 or a reserved one,
+ * -EAGAIN when MOCKXS_ADOPT_MAX hand-overs are already waiting).
+ */
+#define MOCKXS_ADOPT_MAX 16
+int mockxs_adopt_domain_conn(struct mockxs *xs, int fd, unsigned int domid);
 
 /*
  * Direct access, acting as privileged dom0, outside any transaction.

@@ -360,9 +360,12 @@ static enum script_status cmd_servers(struct script *s, int argc, char **argv)
 
         if (mockhv_server_info(s->hv, ids[i], &info))
             continue;
-        fprintf(s->out, "server %u %s vcpu-ports-bound %u/%u buffered-port %s\n", info.id,
-                info.enabled ? "enabled" : "disabled", info.nr_vcpu_ports_bound, info.nr_vcpus,
-                info.bufioreq_port_bound ? "bound" : "unbound");
+        fprintf(s->out,
+                "server %u %s vcpu-ports-bound %u/%u buffered-port %s requests-sent %" PRIu64
+                " buffered-slots %" PRIu64 "\n",
+                info.id, info.enabled ? "enabled" : "disabled", info.nr_vcpu_ports_bound,
+                info.nr_vcpus, info.bufioreq_port_bound ? "bound" : "unbound", info.requests_sent,
+                info.buffered_sent);
         nr = mockhv_server_ranges(s->hv, ids[i], r, 64);
         for (int j = 0; j < nr && j < 64; j++)
             fprintf(s->out, "\t%s 0x%" PRIx64 "-0x%" PRIx64 "\n", type[r[j].type], r[j].start,

@@ -332,7 +332,7 @@ static void test_xenstore_bars_follow_the_guest(void **state)
     start_ioreqd(fx, devs);
     assert_string_equal(xs_getf(fx, "%s/0", dir), "host-bridge: 00:00.0 8086:1237");
     assert_false(xs_exists(fx, "/local/domain/0/device-model/7/ioreqd/devices/0/bars"));
-    assert_string_equal(xs_getf(fx, "%s/1", dir), "xen-platform: 00:01.0 5853:0001");
+    assert_string_equal(xs_getf(fx, "%s/1", dir), "xen-platform: 00:10.0 5853:0001");
     assert_string_equal(xs_getf(fx, "%s/1/bars", dir),
                         "bar0=io:unmapped+0x100 bar1=mem32:unmapped+0x1000000");
     assert_string_equal(xs_getf(fx, "%s/2", dir), "uart: port=0x3f8 irq=4 backend=null");
@@ -346,7 +346,7 @@ static void test_xenstore_bars_follow_the_guest(void **state)
     assert_int_equal(xfn->bars[1].base, 0xf0000000);
     snprintf(path, sizeof(path), "%s/1/bars", dir);
     xs_wait_for(fx, path, "bar0=io:0xc000+0x100 bar1=mem32:0xf0000000+0x1000000");
-    assert_string_equal(xs_getf(fx, "%s/1", dir), "xen-platform: 00:01.0 5853:0001");
+    assert_string_equal(xs_getf(fx, "%s/1", dir), "xen-platform: 00:10.0 5853:0001");
 
     /* Guest output: the UART's entry stays what it was, counters live elsewhere. */
     for (const char *p = "hello\r\n"; *p; p++)
@@ -416,6 +416,59 @@ static void test_sigint_teardown(void **state)
     stop_and_check_clean(*state, SIGINT);
 }
 
+/*
+ * A second stop signal while the first is being served (systemd and an
+ * impatient user both asking) is a stop already in progress: ioreqd exits
+ * 0 every time, never by the signal's default action. A first round
+ * measures how long a stop takes; the second signal then follows the first
+ * after a delay that sweeps that time, so that it lands at every point of
+ * teardown, up to the very end.
+ */
+static long elapsed_ns(const struct timespec *from)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - from->tv_sec) * 1000000000L + (now.tv_nsec - from->tv_nsec);
+}
+
+static void test_double_sigterm(void **state)
+{
+    struct dfx *fx = *state;
+    const char *devs[] = {UART_SPEC, NULL};
+    const unsigned rounds = 120;
+    long stop_ns = 0;
+    uint16_t ids[4];
+
+    start_hv(fx, 2);
+    for (unsigned round = 0; round <= rounds; round++) {
+        struct timespec t0, gap;
+        long gap_ns = round ? stop_ns * (long)round / (long)rounds : 0;
+        int status;
+
+        start_ioreqd(fx, devs);
+        gap = (struct timespec){.tv_sec = gap_ns / 1000000000L, .tv_nsec = gap_ns % 1000000000L};
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        assert_int_equal(kill(fx->dm.pid, SIGTERM), 0);
+        if (round) {
+            nanosleep(&gap, NULL);
+            kill(fx->dm.pid, SIGTERM); /* a zombie by now is fine: we have not reaped it */
+        }
+        status = dfx_wait_exit(&fx->dm);
+        if (!round)
+            stop_ns = elapsed_ns(&t0);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            char how[64];
+
+            dmproc_dump_log(&fx->dm);
+            dmproc_describe_status(status, how, sizeof(how));
+            fail_msg("round %u (second signal after %ld us): ioreqd %s", round, gap_ns / 1000, how);
+        }
+        dmproc_fini(&fx->dm);
+    }
+    assert_int_equal(mockhv_servers(fx->hv, ids, 4), 0);
+}
+
 static void test_no_keys_left_when_dir_was_new(void **state)
 {
     struct dfx *fx = *state;
@@ -432,6 +485,120 @@ static void test_no_keys_left_when_dir_was_new(void **state)
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     assert_false(xs_exists(fx, "/local/domain/0/device-model/7"));
+}
+
+struct own_state {
+    struct dfx *fx;
+};
+
+static bool own_state_running(void *arg)
+{
+    struct own_state *o = arg;
+    const char *v = xs_getf(o->fx, "/local/domain/0/device-model/7/ioreqd/state");
+
+    return v && strcmp(v, "running") == 0;
+}
+
+/*
+ * QEMU serves the guest already (its state key, which libxl waits on, and
+ * its backends): ioreqd finds out, keeps its state under ioreqd/, warns
+ * about COM2's IRQ 3 (QEMU's when given a second serial port), refuses the
+ * Xen platform ports and IRQ 12, and leaves QEMU's keys as they were.
+ */
+static void test_beside_qemu_keys_and_conflicts(void **state)
+{
+    struct dfx *fx = *state;
+    const char *ok[] = {"--domid",
+                        "7",
+                        "--foreground",
+                        "--control-socket",
+                        fx->ctlpath,
+                        "--device",
+                        "uart,com=2,backend=null",
+                        NULL};
+    const char *refused[] = {"--domid",
+                             "7",
+                             "--foreground",
+                             "--control-socket",
+                             fx->ctlpath,
+                             "--device",
+                             "xen-platform",
+                             "--device",
+                             "uart,irq=12,backend=null",
+                             NULL};
+    struct own_state o = {fx};
+    int status;
+
+    start_hv(fx, 1);
+    assert_true(xs_write(fx->xs, XBT_NULL, state_path(), "running", 7));
+    assert_true(
+        xs_write(fx->xs, XBT_NULL, "/local/domain/0/device-model/7/backends/console", "qemu", 4));
+    assert_true(xs_write(fx->xs, XBT_NULL, state_path(), "running", 7));
+    spawn(fx, &fx->dm, ok);
+    if (dmproc_wait_for(&fx->dm, own_state_running, &o, WAIT_MS)) {
+        dmproc_dump_log(&fx->dm);
+        fail_msg("ioreqd did not write ioreqd/state");
+    }
+    assert_true(dfx_log_has(fx, "beside the device model that wrote it"));
+    assert_true(dfx_log_has(fx, "ISA IRQ 3 is QEMU's when it has COM2's"));
+    status = dfx_signal_and_wait(fx, SIGTERM);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_false(xs_exists(fx, "/local/domain/0/device-model/7/ioreqd"));
+    assert_string_equal(xs_getf(fx, "%s", state_path()), "running");
+    assert_string_equal(xs_getf(fx, "/local/domain/0/device-model/7/backends/console"), "qemu");
+
+    dmproc_fini(&fx->dm);
+    spawn(fx, &fx->dm, refused);
+    status = dfx_wait_exit(&fx->dm);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) != 2)
+        dmproc_dump_log(&fx->dm);
+    assert_int_equal(WEXITSTATUS(status), 2);
+    assert_true(dfx_log_has(fx, "the Xen platform device's fixed ports"));
+    assert_true(dfx_log_has(fx, "ISA IRQ 12 is the i8042 mouse's"));
+    assert_false(xs_exists(fx, "/local/domain/0/device-model/7/ioreqd"));
+    assert_string_equal(xs_getf(fx, "%s", state_path()), "running");
+    assert_string_equal(xs_getf(fx, "/local/domain/0/device-model/7/backends/console"), "qemu");
+}
+
+/* A restart beside QEMU retires its crashed predecessor's keys, never QEMU's state. */
+static void test_beside_qemu_restart_keeps_qemu_state(void **state)
+{
+    struct dfx *fx = *state;
+    const char *args[] = {
+        "--domid",          "7",         "--foreground", "--beside-qemu",           "yes",
+        "--control-socket", fx->ctlpath, "--device",     "uart,com=2,backend=null", NULL};
+    struct own_state o = {fx};
+    char pid[16];
+    int status;
+
+    start_hv(fx, 1);
+    assert_true(xs_write(fx->xs, XBT_NULL, state_path(), "running", 7));
+    spawn(fx, &fx->dm, args);
+    if (dmproc_wait_for(&fx->dm, own_state_running, &o, WAIT_MS)) {
+        dmproc_dump_log(&fx->dm);
+        fail_msg("ioreqd did not write ioreqd/state");
+    }
+    status = dfx_signal_and_wait(fx, SIGKILL);
+    assert_true(WIFSIGNALED(status));
+    assert_true(xs_exists(fx, "/local/domain/0/device-model/7/ioreqd/server-id"));
+
+    dmproc_fini(&fx->dm);
+    spawn(fx, &fx->dm, args);
+    /* the crashed one's ioreqd/state still says running: wait for the new pid */
+    snprintf(pid, sizeof(pid), "%ld", (long)fx->dm.pid);
+    xs_wait_for(fx, "/local/domain/0/device-model/7/ioreqd/pid", pid);
+    if (dmproc_wait_for(&fx->dm, own_state_running, &o, WAIT_MS)) {
+        dmproc_dump_log(&fx->dm);
+        fail_msg("the restarted ioreqd did not write ioreqd/state");
+    }
+    assert_true(dfx_log_has(fx, "left by a previous ioreqd"));
+    assert_string_equal(xs_getf(fx, "%s", state_path()), "running");
+    status = dfx_signal_and_wait(fx, SIGTERM);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_string_equal(xs_getf(fx, "%s", state_path()), "running");
 }
 
 static void test_uart_pty_published(void **state)
@@ -499,6 +666,80 @@ static void test_release_of_live_domain_keeps_serving(void **state)
     assert_true(dmproc_running(&fx->dm));
     assert_int_equal(dfx_pio_in(fx, 0, COM1 + UART_SCR), 0x42);
     assert_string_equal(xs_getf(fx, "%s", state_path()), "running");
+}
+
+/* SIGKILL, as a crash: nothing of ioreqd's teardown runs. */
+static void crash_ioreqd(struct dfx *fx)
+{
+    int status;
+
+    assert_int_equal(kill(fx->dm.pid, SIGKILL), 0);
+    status = dfx_wait_exit(&fx->dm);
+    assert_true(WIFSIGNALED(status));
+    dmproc_fini(&fx->dm);
+}
+
+/* A restart on the keys the crashed one left: serving once its own pid and state are there. */
+static void restart_ioreqd(struct dfx *fx, const char *const *devices)
+{
+    const char *args[] = {"--domid",          "7",         "--foreground", "--log-level", "debug",
+                          "--control-socket", fx->ctlpath, "--device",     devices[0],    NULL};
+    char pid[16];
+
+    spawn(fx, &fx->dm, args);
+    snprintf(pid, sizeof(pid), "%ld", (long)fx->dm.pid);
+    xs_wait_for(fx, "/local/domain/0/device-model/7/ioreqd/pid", pid);
+    xs_wait_for(fx, state_path(), "running");
+}
+
+/*
+ * ioreq servers belong to the domain and outlive a crashed ioreqd, enabled
+ * and with their ranges; the vCPU that waited on one stays blocked. The
+ * restarted ioreqd (systemd's Restart=on-abnormal) destroys its
+ * predecessor's server after answering the blocked vCPU: the guest reaches
+ * the new server, and ten crashes in a row do not use up the domain's
+ * eight server ids.
+ */
+static void test_restart_after_crash(void **state)
+{
+    struct dfx *fx = *state;
+    const char *devs[] = {UART_SPEC, NULL};
+    uint16_t ids[8];
+    uint32_t v = 0;
+    char want[8];
+
+    start_hv(fx, 2);
+    start_ioreqd(fx, devs);
+    dfx_pio_out(fx, 0, COM1 + UART_SCR, 0x11);
+    /* vCPU 0 waits on the server when ioreqd dies */
+    assert_int_equal(kill(fx->dm.pid, SIGSTOP), 0);
+    assert_int_equal(mockhv_pio_in(fx->hv, 0, COM1 + UART_SCR, 1, &v, 100), -ETIMEDOUT);
+    crash_ioreqd(fx);
+    assert_int_equal(mockhv_servers(fx->hv, ids, 8), 1);
+    assert_int_equal(mockhv_pio_in(fx->hv, 0, COM1 + UART_SCR, 1, &v, 100), -EBUSY);
+
+    for (unsigned round = 0; round < 10; round++) {
+        restart_ioreqd(fx, devs);
+        assert_int_equal(mockhv_servers(fx->hv, ids, 8), 1);
+        crash_ioreqd(fx);
+    }
+    restart_ioreqd(fx, devs);
+    assert_int_equal(mockhv_servers(fx->hv, ids, 8), 1);
+    snprintf(want, sizeof(want), "%u", ids[0]);
+    assert_string_equal(xs_getf(fx, "/local/domain/0/device-model/7/ioreqd/server-id"), want);
+    assert_true(dfx_log_has(fx, "destroyed ioreq server"));
+    assert_true(dfx_log_has(fx, "answered 1 request(s) left in old server"));
+    /* vCPU 0 was woken, not stranded, and both reach the new server's reset UART */
+    assert_int_equal(mockhv_vcpu_stranded(fx->hv, 0), -1);
+    assert_int_equal(mockhv_vcpu_stranded(fx->hv, 1), -1);
+    assert_int_equal(dfx_pio_in(fx, 0, COM1 + UART_SCR), 0);
+    dfx_pio_out(fx, 0, COM1 + UART_SCR, 0x5a);
+    assert_int_equal(dfx_pio_in(fx, 1, COM1 + UART_SCR), 0x5a);
+
+    assert_int_equal(dfx_signal_and_wait(fx, SIGTERM), 0);
+    assert_int_equal(mockhv_servers(fx->hv, ids, 8), 0);
+    assert_false(xs_exists(fx, state_path()));
+    assert_false(xs_exists(fx, "/local/domain/0/device-model/7/ioreqd"));
 }
 
 static void test_control_socket(void **state)
@@ -673,9 +914,13 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_sigterm_teardown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sighup_teardown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigint_teardown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_double_sigterm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_keys_left_when_dir_was_new, setup, teardown),
         cmocka_unit_test_setup_teardown(test_uart_pty_published, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_beside_qemu_keys_and_conflicts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_beside_qemu_restart_keeps_qemu_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_release_of_live_domain_keeps_serving, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_after_crash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_control_socket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hypervisor_gone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_daemonized, setup, teardown),

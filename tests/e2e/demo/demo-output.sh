@@ -18,8 +18,8 @@ expect() {
 }
 expect '/local/domain/0/device-model/7/state = running'
 expect '^00:00\.0 Host bridge \[0600\]: .* \[8086:1237\]'
-expect '^00:0[0-9a-f]\.0 .* \[5853:0001\]'
-expect '^00:0[0-9a-f]\.0 .* \[1af4:1042\]'
+expect '^00:1[0-9a-f]\.0 .* \[5853:0001\]'
+expect '^00:1[0-9a-f]\.0 .* \[1af4:1042\]'
 expect 'Capabilities: \[[0-9a-f]+\] Vendor Specific: VirtIO: CommonCfg'
 expect 'Capabilities: \[[0-9a-f]+\] MSI-X'
 expect 'backend file com1\.out holds: "hello from the guest\\r\\n"'

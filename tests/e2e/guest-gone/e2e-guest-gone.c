@@ -1,9 +1,11 @@
 /*
  * The guest's domain destroyed under a running ioreqd, as `xl destroy` does
  * (mockhv_domain_destroy): the hypervisor forgets the domain, its ioreq
- * server and event channels go, xenstore fires @releaseDomain. ioreqd must
- * notice (through @releaseDomain, or when restricted through its liveness
- * poll), tear down with every teardown call failing ESRCH without a warning
+ * server and event channels go, xenstore fires @releaseDomain; the domain
+ * stays dying while ioreqd maps its pages. ioreqd must notice (through
+ * @releaseDomain, or when restricted by asking about its own server, which
+ * is gone while nr_vcpus still answers), tear down with every teardown call
+ * failing ENOENT or ESRCH without a warning
  * or an error in its log, remove what it owns in xenstore when it still can,
  * and exit 0. A device model of another domain (on a mock of its own: the
  * mock runs one domain) is not disturbed.
@@ -203,9 +205,15 @@ static void expect_clean_exit(struct fixture *fx)
     assert_int_equal(rc, 0);
     assert_true(log_has(&fx->dm, "domain 7 is gone, shutting down"));
     assert_int_equal(esrch_complaints(&fx->dm), 0);
-    /* the teardown calls did meet ESRCH, and said so at debug level only */
-    assert_true(log_has(&fx->dm, "debug: ioreq: destroy ioreq server: No such process"));
+    /*
+     * The teardown calls met the dying domain (held by ioreqd's own
+     * mappings until then): its servers gone (ENOENT), and said so at
+     * debug level only.
+     */
+    assert_true(log_has(&fx->dm, "debug: ioreq: destroy ioreq server: No such file or directory"));
     assert_int_equal(mockhv_bound_ports(fx->hv), 0);
+    /* and, its mappings gone, let the domain go: no zombie */
+    assert_int_equal(mockhv_domain_wait_released(fx->hv, EXIT_MS), 0);
     /* every handle closed: the mock saw each connection go */
     assert_int_equal(mockhv_connections(fx->hv), 0);
 }
@@ -247,6 +255,44 @@ static void test_restricted(void **state)
     assert_int_equal(mockhv_domain_destroy(fx->hv), 0);
     expect_clean_exit(fx);
     assert_true(log_has(&fx->dm, "stopped (exit status 0)"));
+}
+
+/* How many times text occurs in the log. */
+static int log_count(const struct dmproc *dm, const char *text)
+{
+    char *log = dmproc_log(dm);
+    int n = 0;
+
+    for (const char *p = log; p && (p = strstr(p, text)); p += strlen(text))
+        n++;
+    free(log);
+    return n;
+}
+
+/*
+ * xenstored drops its clients (libxenstore's reader sees EOF and says
+ * nothing): an unrestricted ioreqd, which learns of its domain's end from
+ * @releaseDomain, says so once, serves on, and finds its domain's end by
+ * asking the hypervisor as a restricted one does.
+ */
+static void test_xenstore_lost(void **state)
+{
+    struct fixture *fx = *state;
+
+    fx->hv = start_hv(DOMID);
+    start_ioreqd(&fx->dm, fx->hv, fx->log, fx->ctl, false);
+    uart_works(fx->hv, 0x3c);
+    assert_true(mockhv_xenstore_drop_clients(fx->hv) >= 1);
+    wait_log(&fx->dm, "xenstore connection lost");
+    uart_works(fx->hv, 0x3d);
+
+    assert_int_equal(mockhv_domain_destroy(fx->hv), 0);
+    assert_int_equal(dmproc_stop_clean(&fx->dm, 0, EXIT_MS), 0);
+    assert_true(log_has(&fx->dm, "domain 7 is gone, shutting down"));
+    assert_true(log_has(&fx->dm, "stopped (exit status 0)"));
+    assert_int_equal(log_count(&fx->dm, "xenstore connection lost"), 1);
+    assert_int_equal(esrch_complaints(&fx->dm), 0);
+    assert_int_equal(mockhv_bound_ports(fx->hv), 0);
 }
 
 static void test_other_domain_unaffected(void **state)
@@ -317,6 +363,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_unrestricted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restricted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_xenstore_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_domain_unaffected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mockxen_script, setup, teardown),
     };

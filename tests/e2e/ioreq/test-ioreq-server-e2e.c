@@ -402,6 +402,21 @@ static void test_timeoffset_invalidate(void **state)
     assert_int_equal(vs[2].by_type[IOREQ_STAT_INVALIDATE], 1);
 }
 
+/* The guest balloons out two frames: Xen invalidates the map cache on the hypercall's return. */
+static void test_balloon_invalidates(void **state)
+{
+    struct env *e = *state;
+    struct ioreq_vcpu_stats vs[NVCPUS];
+    struct ioreq_stats st;
+
+    assert_int_equal(mockhv_decrease_reservation(e->hv, 1, 0x100, 2, TMO), 2);
+    loop_stop(e);
+    ioreq_server_get_stats(e->srv, &st, vs, NVCPUS);
+    assert_int_equal(st.gmem.invalidations, 1);
+    assert_int_equal(vs[1].by_type[IOREQ_STAT_INVALIDATE], 1);
+    assert_int_equal(vs[0].by_type[IOREQ_STAT_INVALIDATE], 0);
+}
+
 static void test_interrupts(void **state)
 {
     struct env *e = *state;
@@ -515,6 +530,35 @@ static void test_teardown_clean(void **state)
     assert_int_equal(io_unmap(e->reg, IO_SPACE_PIO, SCRATCH), 0);
 }
 
+/*
+ * Requests that reached the server but were not served when it stops (the
+ * loop has ended) are answered as from no device and their vCPUs notified
+ * before the server goes: Xen wakes a waiting vCPU only by a notification,
+ * and a destroyed server strands it for good.
+ */
+static void test_teardown_answers_waiting_vcpus(void **state)
+{
+    struct env *e = *state;
+    uint32_t v = 0;
+    uint64_t v64 = 0;
+
+    loop_stop(e);
+    assert_int_equal(mockhv_pio_in(e->hv, 1, SCRATCH, 4, &v, 50), -ETIMEDOUT);
+    assert_int_equal(mockhv_mmio_write(e->hv, 2, VGA + 8, 8, 0x1122334455667788ull, 50),
+                     -ETIMEDOUT);
+    ioreq_server_destroy(e->srv);
+    e->srv = NULL;
+    for (unsigned vcpu = 0; vcpu < NVCPUS; vcpu++)
+        assert_int_equal(mockhv_vcpu_stranded(e->hv, vcpu), -1);
+    /* Both vCPUs run on; nothing claims the addresses any more. */
+    assert_int_equal(mockhv_pio_in(e->hv, 1, SCRATCH, 4, &v, TMO), 0);
+    assert_int_equal(v, 0xffffffffu);
+    assert_int_equal(mockhv_mmio_read(e->hv, 2, VGA + 8, 8, &v64, TMO), 0);
+    assert_int_equal(v64, ~0ull);
+    /* The unserved write was dropped, not given to the device. */
+    assert_int_equal(e->mem.bytes[8], 0);
+}
+
 static void test_hypervisor_gone(void **state)
 {
     struct env *e = *state;
@@ -558,10 +602,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pci_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_buffered_before_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeoffset_invalidate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_balloon_invalidates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ranges_follow_registry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_slot_and_ring, setup, teardown),
         cmocka_unit_test_setup_teardown(test_teardown_clean, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_teardown_answers_waiting_vcpus, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hypervisor_gone, setup, teardown_maybe_gone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -66,6 +66,22 @@ static void test_defaults_unset(void **state)
     assert_null(s.chroot_dir);
     assert_int_equal(s.seccomp, -1);
     assert_int_equal(s.poll_us, -1);
+    assert_int_equal(s.beside_qemu, -1);
+    settings_free(&s);
+}
+
+static void test_beside_qemu(void **state)
+{
+    struct ioreqd_settings s;
+
+    assert_int_equal(parse(&s, ARGV("-d", "2", "--beside-qemu", "yes")), CMDLINE_RUN);
+    assert_int_equal(s.beside_qemu, IOREQD_QEMU_BESIDE);
+    settings_free(&s);
+    assert_int_equal(parse(&s, ARGV("-d", "2", "--beside-qemu=no")), CMDLINE_RUN);
+    assert_int_equal(s.beside_qemu, IOREQD_QEMU_ALONE);
+    settings_free(&s);
+    assert_int_equal(parse(&s, ARGV("-d", "2", "--beside-qemu", "auto")), CMDLINE_RUN);
+    assert_int_equal(s.beside_qemu, IOREQD_QEMU_DETECT);
     settings_free(&s);
 }
 
@@ -151,6 +167,8 @@ static void test_bad_options(void **state)
     expect_error(ARGV("--chroot", ""), "--chroot needs a value");
     expect_error(ARGV("--runas"), "option '--runas' needs an argument");
     expect_error(ARGV("--no-seccomp=1"), "option '--no-seccomp' takes no argument");
+    expect_error(ARGV("--beside-qemu", "maybe"),
+                 "invalid value 'maybe' for --beside-qemu: expected yes, no or auto");
     expect_error(ARGV("--domid", "1", "-Fx"), "unknown option '-x'");
 }
 
@@ -237,6 +255,7 @@ int main(void)
         cmocka_unit_test(test_defaults_unset),
         cmocka_unit_test(test_deprivileging_options),
         cmocka_unit_test(test_poll_us),
+        cmocka_unit_test(test_beside_qemu),
         cmocka_unit_test(test_equals_form_and_hex),
         cmocka_unit_test(test_help_version),
         cmocka_unit_test(test_bad_domid),

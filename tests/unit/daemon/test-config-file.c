@@ -42,7 +42,8 @@ static void test_full(void **state)
                        "runas = ioreqd:ioreqd\n"
                        "chroot = /var/lib/ioreqd/empty\n"
                        "seccomp = no\n"
-                       "poll-us = 100\n");
+                       "poll-us = 100\n"
+                       "beside-qemu = yes\n");
 
     assert_int_equal(rc, 0);
     assert_int_equal(s.domid, 5);
@@ -60,6 +61,7 @@ static void test_full(void **state)
     assert_string_equal(s.chroot_dir, "/var/lib/ioreqd/empty");
     assert_int_equal(s.seccomp, 0);
     assert_int_equal(s.poll_us, 100);
+    assert_int_equal(s.beside_qemu, IOREQD_QEMU_BESIDE);
     settings_free(&s);
 }
 
@@ -125,6 +127,8 @@ static void test_errors(void **state)
     expect_error("seccomp = strict\n", "test.conf:1: invalid seccomp 'strict': expected yes or no");
     expect_error("poll-us = 5000\n",
                  "test.conf:1: invalid poll-us '5000': expected 0 to 1000 microseconds");
+    expect_error("beside-qemu = sometimes\n",
+                 "test.conf:1: invalid beside-qemu 'sometimes': expected yes, no or auto");
     expect_error("runas = a\nrunas = b\n", "test.conf:2: 'runas' already set on line 1");
     expect_error("chroot =\n", "test.conf:1: missing value for 'chroot'");
 }

@@ -17,8 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -152,6 +154,35 @@ static void test_filter(void **state)
     }
 }
 
+/*
+ * libxenforeignmemory (tools/libs/foreignmemory/linux.c) waits usleep(100)
+ * between retries of a map whose frames are paged out; glibc's usleep is
+ * clock_nanosleep, older ones nanosleep. All three must survive the filter.
+ */
+static void test_filter_allows_sleeping(void **state)
+{
+    pid_t pid = fork();
+    int status;
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct timespec ts = {.tv_nsec = 1000};
+
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || sysfilter_install() <= 0)
+            _exit(100);
+        if (usleep(100) < 0)
+            _exit(101);
+        if (syscall(SYS_nanosleep, &ts, NULL) < 0)
+            _exit(102);
+        if (syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &ts, NULL) < 0)
+            _exit(103);
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("sleeping under the filter: wait status 0x%x", status);
+}
+
 static void test_filter_name(void **state)
 {
     assert_true(strncmp(sysfilter_name(), "serving", 7) == 0);
@@ -162,7 +193,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nothing_asked), cmocka_unit_test(test_users_and_groups),
         cmocka_unit_test(test_refused),       cmocka_unit_test(test_chroot_dir_kept),
-        cmocka_unit_test(test_filter),        cmocka_unit_test(test_filter_name),
+        cmocka_unit_test(test_filter),        cmocka_unit_test(test_filter_allows_sleeping),
+        cmocka_unit_test(test_filter_name),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -157,7 +157,7 @@ static void test_cleanup_spares_others(void **state)
 
     assert_int_equal(dmxs_write(fx->x, "/local/domain/0/device-model/7/state", "running"), 0);
     assert_int_equal(dmxs_write(fx->x, "/local/domain/7/serial/0/tty", "/dev/pts/3"), 0);
-    /* Overwriting an existing key: it is removed again (it now carries our value). */
+    /* Overwriting an existing key: it was not ours, so it stays (with the value written). */
     assert_int_equal(dmxs_write(fx->x, "/local/domain/7/serial/1/tty", "/dev/pts/4"), 0);
     assert_string_equal(get(fx, "/local/domain/7/serial/0/tty"), "/dev/pts/3");
     dmxs_cleanup(fx->x);
@@ -165,9 +165,83 @@ static void test_cleanup_spares_others(void **state)
     assert_null(get(fx, "/local/domain/0/device-model/7/state"));
     assert_string_equal(get(fx, "/local/domain/0/device-model/7/other"), "qemu");
     assert_null(get(fx, "/local/domain/7/serial/0"));
-    assert_null(get(fx, "/local/domain/7/serial/1/tty"));
-    assert_non_null(get(fx, "/local/domain/7/serial/1"));
+    assert_string_equal(get(fx, "/local/domain/7/serial/1/tty"), "/dev/pts/4");
     assert_string_equal(get(fx, "/local/domain/7/name"), "guest");
+}
+
+/*
+ * ioreqd started first and created the device-model directory; QEMU then
+ * wrote its keys into it (libxl waits on state; backends is QEMU's). Cleanup
+ * removes ioreqd's nodes only, and the directory stays while others use it.
+ */
+static void test_cleanup_spares_what_others_wrote_later(void **state)
+{
+    struct fixture *fx = *state;
+
+    assert_null(get(fx, "/local/domain/0/device-model/7"));
+    assert_int_equal(dmxs_write(fx->x, "/local/domain/0/device-model/7/ioreqd/pid", "42"), 0);
+    assert_int_equal(dmxs_write(fx->x, "/local/domain/7/serial/0/tty", "/dev/pts/3"), 0);
+    assert_int_equal(mockxs_write_str(fx->mock, "/local/domain/0/device-model/7/state", "running"),
+                     0);
+    assert_int_equal(
+        mockxs_write_str(fx->mock, "/local/domain/0/device-model/7/backends/console", "x"), 0);
+    assert_int_equal(mockxs_write_str(fx->mock, "/local/domain/7/serial/0/limit", "65536"), 0);
+    dmxs_cleanup(fx->x);
+
+    assert_null(get(fx, "/local/domain/0/device-model/7/ioreqd"));
+    assert_string_equal(get(fx, "/local/domain/0/device-model/7/state"), "running");
+    assert_string_equal(get(fx, "/local/domain/0/device-model/7/backends/console"), "x");
+    assert_null(get(fx, "/local/domain/7/serial/0/tty"));
+    assert_string_equal(get(fx, "/local/domain/7/serial/0/limit"), "65536");
+}
+
+/* Beside QEMU: its state key is detected, ioreqd's state moves under ioreqd/, QEMU's keys are off
+ * limits */
+static void test_beside_qemu(void **state)
+{
+    struct fixture *fx = *state;
+
+    assert_string_equal(dmxs_state_path(fx->x), "/local/domain/0/device-model/7/state");
+    assert_false(dmxs_qemu_state_present(fx->x));
+    /* ioreqd's own state key alone is not QEMU's */
+    assert_int_equal(dmxs_write(fx->x, "/local/domain/0/device-model/7/state", "running"), 0);
+    assert_false(dmxs_qemu_state_present(fx->x));
+    dmxs_cleanup(fx->x);
+
+    assert_int_equal(mockxs_write_str(fx->mock, "/local/domain/0/device-model/7/state", "running"),
+                     0);
+    assert_true(dmxs_qemu_state_present(fx->x));
+    dmxs_set_beside_qemu(fx->x, true);
+    assert_string_equal(dmxs_state_path(fx->x), "/local/domain/0/device-model/7/ioreqd/state");
+    assert_int_equal(dmxs_write(fx->x, dmxs_state_path(fx->x), "running"), 0);
+    assert_int_equal(dmxs_write(fx->x, "/local/domain/0/device-model/7/state", "x"), -EPERM);
+    assert_int_equal(dmxs_write(fx->x, "/local/domain/0/device-model/7/backends/x", "x"), -EPERM);
+    assert_int_equal(dmxs_write(fx->x, "/local/domain/0/device-model/7/ioreqd", "x"), -EPERM);
+    assert_int_equal(dmxs_write(fx->x, "/local/domain/7/serial/1/tty", "/dev/pts/1"), 0);
+    assert_string_equal(get(fx, "/local/domain/0/device-model/7/state"), "running");
+    assert_string_equal(get(fx, "/local/domain/0/device-model/7/ioreqd/state"), "running");
+    dmxs_cleanup(fx->x);
+    assert_null(get(fx, "/local/domain/0/device-model/7/ioreqd"));
+    assert_null(get(fx, "/local/domain/7/serial"));
+    assert_string_equal(get(fx, "/local/domain/0/device-model/7/state"), "running");
+    /* an earlier ioreqd beside QEMU left its keys: the state key is still QEMU's */
+    assert_int_equal(mockxs_write_str(fx->mock, "/local/domain/0/device-model/7/ioreqd/pid", "9"),
+                     0);
+    assert_int_equal(
+        mockxs_write_str(fx->mock, "/local/domain/0/device-model/7/ioreqd/state", "running"), 0);
+    assert_true(dmxs_qemu_state_present(fx->x));
+}
+
+/* What an earlier ioreqd alone left behind (its state beside its inventory) is not QEMU. */
+static void test_stale_own_state_is_not_qemu(void **state)
+{
+    struct fixture *fx = *state;
+
+    assert_int_equal(mockxs_write_str(fx->mock, "/local/domain/0/device-model/7/state", "running"),
+                     0);
+    assert_int_equal(mockxs_write_str(fx->mock, "/local/domain/0/device-model/7/ioreqd/pid", "9"),
+                     0);
+    assert_false(dmxs_qemu_state_present(fx->x));
 }
 
 static void test_write_refused_outside(void **state)
@@ -221,6 +295,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_and_cleanup_new_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cleanup_spares_others, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cleanup_spares_what_others_wrote_later, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_beside_qemu, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_own_state_is_not_qemu, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_refused_outside, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_cleans_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_release_watch, setup, teardown),

@@ -129,12 +129,54 @@ static void test_eport(void **state)
     free(page);
 }
 
+/* A server going away answers READY and INPROCESS as no device would, and nothing else. */
+static void test_refuse(void **state)
+{
+    ioreq_t *page = page_new();
+    uint8_t idle[] = {STATE_IOREQ_NONE, STATE_IORESP_READY, 4, 9, 15};
+    ioreq_t before;
+
+    for (unsigned i = 0; i < sizeof(idle); i++) {
+        post(&page[2]);
+        page[2].state = idle[i];
+        memcpy(&before, &page[2], sizeof(before));
+        assert_false(slot_refuse(&page[2]));
+        assert_memory_equal(&page[2], &before, sizeof(before));
+    }
+    /* a write keeps its data */
+    post(&page[2]);
+    assert_true(slot_refuse(&page[2]));
+    assert_int_equal(page[2].state, STATE_IORESP_READY);
+    assert_int_equal(page[2].data, 0x41);
+    /* a read, ready or taken and never answered: all-ones */
+    post(&page[2]);
+    page[2].dir = IOREQ_READ;
+    assert_true(slot_refuse(&page[2]));
+    assert_int_equal(page[2].state, STATE_IORESP_READY);
+    assert_int_equal(page[2].data, ~0ull);
+    post(&page[2]);
+    page[2].dir = IOREQ_READ;
+    page[2].state = STATE_IOREQ_INPROCESS;
+    assert_true(slot_refuse(&page[2]));
+    assert_int_equal(page[2].state, STATE_IORESP_READY);
+    assert_int_equal(page[2].data, ~0ull);
+    /* a rep read into guest RAM: its data is the address, left alone */
+    post(&page[2]);
+    page[2].dir = IOREQ_READ;
+    page[2].data_is_ptr = 1;
+    page[2].data = 0x1000;
+    assert_true(slot_refuse(&page[2]));
+    assert_int_equal(page[2].data, 0x1000);
+    assert_int_equal(page[2].vp_eport, 102);
+    assert_int_equal(page[2].addr, 0x3f8);
+    free(page);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_not_ready),
-        cmocka_unit_test(test_take_and_complete),
-        cmocka_unit_test(test_copy_keeps_checked_state),
+        cmocka_unit_test(test_not_ready), cmocka_unit_test(test_take_and_complete),
+        cmocka_unit_test(test_refuse),    cmocka_unit_test(test_copy_keeps_checked_state),
         cmocka_unit_test(test_eport),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

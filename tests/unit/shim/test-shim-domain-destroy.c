@@ -1,7 +1,8 @@
 /*
  * mockhv_domain_destroy(): the domain goes away under a running device
- * model and the mock answers as Xen does, errno for errno: ESRCH for every
- * call naming the domain (teardown calls included), a bound dom0 port left
+ * model and the mock answers as Xen does, errno for errno: dying while the
+ * device model maps it (listed as dying, nr_vcpus answers, server calls
+ * ENOENT), then ESRCH for every call naming it, a bound dom0 port left
  * allocated but unbound (notify dropped, unbind succeeds), -ESHUTDOWN for
  * guest accesses, @releaseDomain and the guest's keys removed in xenstore.
  */
@@ -85,6 +86,15 @@ static void sleep_ms(long ms)
 /* -errno of a libxen* call that returned non-zero, 0 if it succeeded */
 #define XERR(call) ((call) ? -errno : 0)
 
+/* Stops the in-process device model: its mappings go, and with them a dying domain. */
+static void release_mappings(struct fixture *fx)
+{
+    test_dm_stop(&fx->dm, true);
+    fx->dm_running = false;
+    if (mockhv_domain_destroyed(fx->hv))
+        assert_int_equal(mockhv_domain_wait_released(fx->hv, WAIT_MS), 0);
+}
+
 static void test_domain_info(void **state)
 {
     struct fixture *fx = *state;
@@ -96,11 +106,26 @@ static void test_domain_info(void **state)
     assert_non_null(xch);
     assert_int_equal(xc_domain_getinfo(xch, DOMID, 1, info), 1);
     assert_int_equal(info[0].domid, DOMID);
+    assert_false(info[0].dying);
     assert_false(mockhv_domain_destroyed(fx->hv));
 
     assert_int_equal(mockhv_domain_destroy(fx->hv), 0);
     assert_true(mockhv_domain_destroyed(fx->hv));
-    /* gone, not dying: only dom0 is left */
+    /* dying while the device model maps its pages: listed, with the flag */
+    assert_true(mockhv_domain_dying(fx->hv));
+    assert_int_equal(mockhv_domain_wait_released(fx->hv, 1), -ETIMEDOUT);
+    assert_int_equal(xc_domain_getinfo(xch, DOMID, 1, info), 1);
+    assert_int_equal(info[0].domid, DOMID);
+    assert_true(info[0].dying);
+    assert_false(info[0].running);
+    assert_int_equal(xc_domain_getinfolist(xch, 0, 2, list), 2);
+    assert_int_equal(list[1].domain, DOMID);
+    assert_true(list[1].flags & XEN_DOMINF_dying);
+    assert_int_equal(XERR(xc_hvm_param_get(xch, DOMID, HVM_PARAM_STORE_EVTCHN, &v)), -ESRCH);
+
+    /* gone once nothing maps it: only dom0 is left */
+    release_mappings(fx);
+    assert_false(mockhv_domain_dying(fx->hv));
     assert_int_equal(xc_domain_getinfo(xch, DOMID, 1, info), 0);
     assert_int_equal(xc_domain_getinfo(xch, 0, 2, info), 1);
     assert_int_equal(info[0].domid, 0);
@@ -113,53 +138,91 @@ static void test_domain_info(void **state)
     xc_interface_close(xch);
 }
 
-static void test_dm_calls_fail_esrch(void **state)
+/* Nothing mapped it: the domain goes at once. */
+static void test_unmapped_domain_goes_at_once(void **state)
 {
     struct fixture *fx = *state;
-    xendevicemodel_handle *dmod = fx->dm.dmod;
+
+    release_mappings(fx);
+    /* the mock sees the connections close on its own thread */
+    for (int waited = 0; mockhv_connections(fx->hv) && waited < WAIT_MS; waited++)
+        sleep_ms(1);
+    assert_int_equal(mockhv_connections(fx->hv), 0);
+    assert_int_equal(mockhv_domain_destroy(fx->hv), 0);
+    assert_false(mockhv_domain_dying(fx->hv));
+}
+
+/*
+ * While dying, dm_op still finds the domain (xen/arch/x86/hvm/dm.c checks
+ * no is_dying): nr_vcpus answers, every call about a server fails ENOENT
+ * (ioreq_server_destroy_all ran); once released, everything fails ESRCH.
+ */
+static void test_dm_calls_dying_then_gone(void **state)
+{
+    struct fixture *fx = *state;
+    xendevicemodel_handle *dmod = xendevicemodel_open(NULL, 0);
     ioservid_t id = fx->dm.id, nid;
-    unsigned vcpus;
+    unsigned vcpus = 0;
     uint16_t ids[2];
     evtchn_port_t bport;
 
+    assert_non_null(dmod);
     assert_int_equal(mockhv_servers(fx->hv, ids, 2), 1);
     assert_int_equal(mockhv_domain_destroy(fx->hv), 0);
     assert_int_equal(mockhv_servers(fx->hv, ids, 2), 0);
 
     /* the teardown calls a device model makes */
-    assert_int_equal(XERR(xendevicemodel_set_ioreq_server_state(dmod, DOMID, id, 0)), -ESRCH);
+    assert_int_equal(XERR(xendevicemodel_set_ioreq_server_state(dmod, DOMID, id, 0)), -ENOENT);
     assert_int_equal(
         XERR(xendevicemodel_unmap_io_range_from_ioreq_server(dmod, DOMID, id, 0, 0x3f8, 0x3ff)),
-        -ESRCH);
-    assert_int_equal(XERR(xendevicemodel_destroy_ioreq_server(dmod, DOMID, id)), -ESRCH);
-    /* and the rest */
-    assert_int_equal(XERR(xendevicemodel_create_ioreq_server(dmod, DOMID, 1, &nid)), -ESRCH);
+        -ENOENT);
+    assert_int_equal(XERR(xendevicemodel_destroy_ioreq_server(dmod, DOMID, id)), -ENOENT);
     assert_int_equal(
-        XERR(xendevicemodel_get_ioreq_server_info(dmod, DOMID, id, NULL, NULL, &bport)), -ESRCH);
+        XERR(xendevicemodel_get_ioreq_server_info(dmod, DOMID, id, NULL, NULL, &bport)), -ENOENT);
     assert_int_equal(
         XERR(xendevicemodel_map_io_range_to_ioreq_server(dmod, DOMID, id, 0, 0x3f8, 0x3ff)),
-        -ESRCH);
-    assert_int_equal(XERR(xendevicemodel_nr_vcpus(dmod, DOMID, &vcpus)), -ESRCH);
+        -ENOENT);
+    /* the domain itself is still found */
+    assert_int_equal(XERR(xendevicemodel_nr_vcpus(dmod, DOMID, &vcpus)), 0);
+    assert_int_equal(vcpus, NR_VCPU);
+    /* the mock's simplification for the rest */
+    assert_int_equal(XERR(xendevicemodel_create_ioreq_server(dmod, DOMID, 1, &nid)), -ESRCH);
     assert_int_equal(XERR(xendevicemodel_set_isa_irq_level(dmod, DOMID, 4, 1)), -ESRCH);
     assert_int_equal(XERR(xendevicemodel_inject_msi(dmod, DOMID, 0xfee00000, 0x30)), -ESRCH);
     assert_int_equal(XERR(xendevicemodel_modified_memory(dmod, DOMID, 1, 1)), -ESRCH);
     assert_int_equal(XERR(xendevicemodel_shutdown(dmod, DOMID, SHUTDOWN_poweroff)), -ESRCH);
     assert_int_equal(mockhv_shutdown_reason(fx->hv), -1);
+
+    release_mappings(fx);
+    assert_int_equal(XERR(xendevicemodel_set_ioreq_server_state(dmod, DOMID, id, 0)), -ESRCH);
+    assert_int_equal(XERR(xendevicemodel_destroy_ioreq_server(dmod, DOMID, id)), -ESRCH);
+    assert_int_equal(
+        XERR(xendevicemodel_get_ioreq_server_info(dmod, DOMID, id, NULL, NULL, &bport)), -ESRCH);
+    assert_int_equal(XERR(xendevicemodel_nr_vcpus(dmod, DOMID, &vcpus)), -ESRCH);
+    assert_int_equal(XERR(xendevicemodel_create_ioreq_server(dmod, DOMID, 1, &nid)), -ESRCH);
+    xendevicemodel_close(dmod);
 }
 
-/* A restricted handle (ioreqd's after deprivileging) gets ESRCH for its own
- * domain and still EPERM for any other. */
+/* A restricted handle (ioreqd's after deprivileging): its own domain's
+ * nr_vcpus answers while dying (no proof of life), its server does not;
+ * ESRCH once gone, and still EPERM for any other domain. */
 static void test_restricted_handle(void **state)
 {
     struct fixture *fx = *state;
     xendevicemodel_handle *dmod = xendevicemodel_open(NULL, 0);
     unsigned vcpus;
+    evtchn_port_t bport;
 
     assert_non_null(dmod);
     assert_int_equal(xendevicemodel_restrict(dmod, DOMID), 0);
     assert_int_equal(XERR(xendevicemodel_nr_vcpus(dmod, DOMID, &vcpus)), 0);
     assert_int_equal(vcpus, NR_VCPU);
     assert_int_equal(mockhv_domain_destroy(fx->hv), 0);
+    assert_int_equal(XERR(xendevicemodel_nr_vcpus(dmod, DOMID, &vcpus)), 0);
+    assert_int_equal(
+        XERR(xendevicemodel_get_ioreq_server_info(dmod, DOMID, fx->dm.id, NULL, NULL, &bport)),
+        -ENOENT);
+    release_mappings(fx);
     assert_int_equal(XERR(xendevicemodel_nr_vcpus(dmod, DOMID, &vcpus)), -ESRCH);
     assert_int_equal(XERR(xendevicemodel_nr_vcpus(dmod, DOMID + 1, &vcpus)), -EPERM);
     xendevicemodel_close(dmod);
@@ -343,7 +406,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_domain_info, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dm_calls_fail_esrch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dm_calls_dying_then_gone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unmapped_domain_goes_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restricted_handle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreign_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_channels, setup, teardown),

@@ -584,10 +584,18 @@ static void test_evtchn_vcpu_port_direct(void **state)
     assert_int_equal(pthread_create(&thr, NULL, guest_read_main, &g), 0);
     assert_int_equal(xenevtchn_pending(xce), port);
     assert_int_equal(slot_state(slot), STATE_IOREQ_READY);
-    /* destroying the server wakes the waiting vCPU: all-ones */
+    /*
+     * Destroying the server does not answer the waiting vCPU: as on Xen
+     * (ioreq_server_destroy frees the channel it sleeps on without waking
+     * it) it is stranded, and stays so.
+     */
     assert_int_equal(xendevicemodel_destroy_ioreq_server(dmod, DOMID, id), 0);
     assert_int_equal(pthread_join(thr, NULL), 0);
-    assert_int_equal(g.rc, 0);
+    assert_int_equal(g.rc, -EDEADLK);
+    assert_int_equal(mockhv_vcpu_stranded(hv, 0), id);
+    assert_int_equal(mockhv_pio_in(hv, 0, 0x100, 1, &g.val, 20000), -EDEADLK);
+    assert_int_equal(mockhv_vcpu_stranded(hv, 1), -1);
+    assert_int_equal(mockhv_pio_in(hv, 1, 0x100, 1, &g.val, 20000), 0);
     assert_int_equal(g.val, 0xff);
     xenforeignmemory_unmap_resource(fmem, fres);
     xenforeignmemory_close(fmem);
