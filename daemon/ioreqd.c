@@ -58,6 +58,8 @@
 #define IOREQD_VERSION "unknown"
 #endif
 
+_Static_assert(SETTINGS_POLL_US_MAX == IOREQ_POLL_US_MAX, "--poll-us takes what the server does");
+
 /* At most this many PCI functions per device (a multi-function slot has 8). */
 #define IOREQD_DEV_FNS 8
 
@@ -774,7 +776,8 @@ int ioreqd_start(struct ioreqd **out, const struct ioreqd_params *p)
     unsigned domid = p->domid, nr_devs = p->nr_devs;
     struct ioreqd_device_config *devs = p->devs;
     struct dmxs_callbacks xs_cb = {.domain_released = on_domain_released};
-    struct ioreq_server_params params = {.domid = (uint16_t)domid, .on_fatal = on_fatal};
+    struct ioreq_server_params params = {
+        .domid = (uint16_t)domid, .on_fatal = on_fatal, .poll_us = p->poll_us};
     const struct timeval liveness_tick = {.tv_sec = IOREQD_LIVENESS_SEC};
     struct ioreq_pci_handler pci_handler;
     struct ioreqd *d = calloc(1, sizeof(*d));

@@ -93,7 +93,7 @@ void fx_hold_end(struct fx *f)
 
 static void start_ioreqd(struct fx *f)
 {
-    char domid[16], blk[400];
+    char domid[16], blk[400], poll[16];
     const char *args[] = {"--domid",
                           domid,
                           "--foreground",
@@ -105,6 +105,8 @@ static void start_ioreqd(struct fx *f)
                           "host-bridge",
                           "--device",
                           blk,
+                          "--poll-us",
+                          poll,
                           f->cfg.uart ? "--device" : NULL,
                           "uart,com=1,backend=null",
                           NULL};
@@ -128,6 +130,7 @@ static void start_ioreqd(struct fx *f)
     }
 
     snprintf(domid, sizeof(domid), "%u", DOMID);
+    snprintf(poll, sizeof(poll), "%u", f->cfg.poll_us);
     snprintf(blk, sizeof(blk), "virtio-blk,file=%s,queues=%u,serial=%s%s%s", f->disk, f->cfg.queues,
              SERIAL, f->cfg.readonly ? ",readonly=on" : "",
              f->cfg.spec_extra ? f->cfg.spec_extra : "");
