@@ -48,11 +48,11 @@ static void *tp_worker_main(void *arg)
     return NULL;
 }
 
-static void bench_rtt(struct mockhv *hv, const struct bench_ioreq_opts *o)
+static void bench_rtt(struct mockhv *hv, pid_t dm_pid, const struct bench_ioreq_opts *o)
 {
     unsigned long warmup = o->rtt_count / 20 + 100;
     struct bench_samples s;
-    uint64_t t_all = 0;
+    uint64_t t_all = 0, cpu0 = 0;
     uint32_t v;
 
     if (bench_samples_init(&s, o->rtt_count))
@@ -65,14 +65,54 @@ static void bench_rtt(struct mockhv *hv, const struct bench_ioreq_opts *o)
             bench_die("%s: PIO read: %s", o->label, strerror(-rc));
         if (i >= warmup)
             bench_samples_add(&s, bench_now_ns() - t0);
-        else if (i == warmup - 1)
+        else if (i == warmup - 1) {
+            cpu0 = bench_cpu_ns(dm_pid);
             t_all = bench_now_ns();
+        }
     }
     t_all = bench_now_ns() - t_all;
+    /* What serving costs the device model in CPU (user + system), per
+     * request: the price of polling (ioreqd --poll-us). */
+    bench_resultf((double)(bench_cpu_ns(dm_pid) - cpu0) / (double)s.n, "rtt.%s.dm_cpu_ns_per_req",
+                  o->label);
     bench_resultf((double)bench_samples_quantile(&s, 0.5), "rtt.%s.median_ns", o->label);
     bench_resultf((double)bench_samples_quantile(&s, 0.99), "rtt.%s.p99_ns", o->label);
     bench_resultf((double)s.n, "rtt.%s.count", o->label);
     bench_resultf((double)s.n * 1e9 / (double)t_all, "rtt.%s.per_s", o->label);
+    bench_samples_fini(&s);
+}
+
+/*
+ * Round trips with the vCPU busy elsewhere for gap_us between them (a guest
+ * that computes between accesses; a spin, as a sleep would oversleep by
+ * more than the gap): what a polling device model spends on CPU while
+ * nothing comes, and whether its window adapts.
+ */
+static void bench_rtt_paced(struct mockhv *hv, pid_t dm_pid, const struct bench_ioreq_opts *o)
+{
+    unsigned long count = o->rtt_count / 10 + 100;
+    struct bench_samples s;
+    uint64_t cpu0 = bench_cpu_ns(dm_pid), t_all = bench_now_ns();
+    uint32_t v;
+
+    if (bench_samples_init(&s, count))
+        bench_die("out of memory");
+    for (unsigned long i = 0; i < count; i++) {
+        uint64_t t0 = bench_now_ns();
+        int rc = mockhv_pio_in(hv, 0, COM1_LSR, 1, &v, BENCH_TIMEOUT_MS);
+
+        if (rc)
+            bench_die("%s: PIO read: %s", o->label, strerror(-rc));
+        uint64_t t1 = bench_now_ns();
+        bench_samples_add(&s, t1 - t0);
+        while (bench_now_ns() - t1 < (uint64_t)o->gap_us * 1000u)
+            ;
+    }
+    t_all = bench_now_ns() - t_all;
+    bench_resultf((double)bench_samples_quantile(&s, 0.5), "rttgap.%s.median_ns", o->label);
+    bench_resultf((double)t_all / (double)count, "rttgap.%s.period_ns", o->label);
+    bench_resultf((double)(bench_cpu_ns(dm_pid) - cpu0) / (double)count,
+                  "rttgap.%s.dm_cpu_ns_per_req", o->label);
     bench_samples_fini(&s);
 }
 
@@ -199,10 +239,12 @@ int bench_ioreq(const struct bench_ioreq_opts *o)
         .domid = BENCH_DOMID, .nr_vcpus = BENCH_VCPUS, .mem_bytes = 64 << 20, .xenstore = true};
     struct mockhv *hv;
     struct dmproc dm = {0};
+    struct bench_dm dmc = o->dm;
     struct bench_samples startup;
     uint64_t ns;
     int rc;
 
+    dmc.mem_mib = (unsigned)(cfg.mem_bytes >> 20);
     rc = mockhv_create(&hv, &cfg);
     if (rc)
         bench_die("mockhv_create: %s", strerror(-rc));
@@ -210,7 +252,7 @@ int bench_ioreq(const struct bench_ioreq_opts *o)
         bench_die("out of memory");
     /* Start-up time: every cycle but the last stops the device model again. */
     for (unsigned i = 0;; i++) {
-        rc = bench_dm_start(&dm, hv, &o->dm, &ns);
+        rc = bench_dm_start(&dm, hv, &dmc, &ns);
         if (rc)
             bench_die("%s: start: %s (log: %s)", o->label, strerror(-rc),
                       o->dm.log_path ? o->dm.log_path : "stderr");
@@ -226,7 +268,9 @@ int bench_ioreq(const struct bench_ioreq_opts *o)
     bench_resultf((double)bench_rss_kib(dm.pid, "VmRSS"), "rss.%s.idle_kib", o->label);
 
     if (o->rtt_count)
-        bench_rtt(hv, o);
+        bench_rtt(hv, dm.pid, o);
+    if (o->rtt_count && o->gap_us)
+        bench_rtt_paced(hv, dm.pid, o);
     for (unsigned i = 0; o->vcpu_counts && o->vcpu_counts[i]; i++)
         bench_throughput(hv, dm.pid, o->vcpu_counts[i], o);
     if (o->buffered)

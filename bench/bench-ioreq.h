@@ -20,6 +20,7 @@ struct bench_ioreq_opts {
     const unsigned *vcpu_counts; /* 0-terminated */
     unsigned long buffered;      /* buffered writes; 0: skip */
     unsigned startups;           /* extra start-stop cycles timed; 0: only the first */
+    unsigned gap_us;             /* also round trips this far apart (rttgap.*); 0: not */
 };
 
 int bench_ioreq(const struct bench_ioreq_opts *o);

@@ -8,14 +8,17 @@
  *                         [--buffered N] [--dm PATH] [--null PATH] [--log FILE]
  *                         [--null-log FILE] [-- IOREQD-ARGS...]
  *   ioreqd-bench ioreq    --label L [--dm PATH] [--rtt N] [--tp-ms MS] [--vcpus A,B,..]
- *                         [--buffered N] [--startups N] [--log FILE]
+ *                         [--buffered N] [--startups N] [--gap-us US] [--log FILE]
  *                         [--prefix PROG [--prefix-arg ARG]...] [-- DM-ARGS...]
  *   ioreqd-bench dispatch [--lookups N] [--ranges N]
  *   ioreqd-bench consumer [--count N]
  *   ioreqd-bench vblk     --file F [--size-mib N] [--run-ms MS] [--dm PATH] [--log FILE]
- *                         [--disk-opts OPTS] [--label L] [-- DM-ARGS...]
+ *                         [--disk-opts OPTS] [--label L] [--patterns P,..] [-- DM-ARGS...]
  *     OPTS are appended to the virtio-blk spec (cache=none,aio=threads, ...);
  *     with --label, results are named vblk.L.<pattern>.*
+ *   --qemu (ioreq, vblk): the device model (--dm) is Debian's QEMU Xen device
+ *     model, started with QEMU's options; DM-ARGS are QEMU's (-serial null);
+ *     for vblk, OPTS are QEMU's -drive options (cache=writeback,aio=threads).
  *   ioreqd-bench vnet     [--tap] [--file DIR] [--run-ms MS] [--rtt N] [--dm PATH]
  *                         [--log FILE] [-- DM-ARGS...]
  *     virtio-net on its socket backend; the peer's socket is made in DIR (/tmp);
@@ -60,6 +63,9 @@ enum {
     OPT_NULL,
     OPT_NULL_LOG,
     OPT_DISK_OPTS,
+    OPT_QEMU,
+    OPT_PATTERNS,
+    OPT_GAP_US,
     OPT_TAP,
 };
 
@@ -84,6 +90,9 @@ static const struct option long_opts[] = {
     {"null", required_argument, NULL, OPT_NULL},
     {"null-log", required_argument, NULL, OPT_NULL_LOG},
     {"disk-opts", required_argument, NULL, OPT_DISK_OPTS},
+    {"qemu", no_argument, NULL, OPT_QEMU},
+    {"patterns", required_argument, NULL, OPT_PATTERNS},
+    {"gap-us", required_argument, NULL, OPT_GAP_US},
     {"tap", no_argument, NULL, OPT_TAP},
     {0},
 };
@@ -220,6 +229,17 @@ int main(int argc, char **argv)
             break;
         case OPT_NULL_LOG:
             cmp.null_log = optarg;
+            break;
+        case OPT_GAP_US:
+            io.gap_us = (unsigned)num(optarg);
+            if (io.gap_us >= 1000000)
+                bench_die("--gap-us must be below 1000000");
+            break;
+        case OPT_PATTERNS:
+            vb.only = optarg;
+            break;
+        case OPT_QEMU:
+            dm.qemu = true;
             break;
         case OPT_SHIM:
             shim = optarg;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <signal.h>
 #include <time.h>
+#include <unistd.h>
 
 uint64_t bench_now_ns(void)
 {
@@ -121,11 +122,44 @@ long bench_rss_kib(pid_t pid, const char *field)
     return kib;
 }
 
+uint64_t bench_cpu_ns(pid_t pid)
+{
+    char path[64], buf[1024];
+    unsigned long long run_ns;
+    FILE *s;
+
+    /* The main thread's time on a CPU in ns (the serving thread of both
+     * ioreqd and QEMU); clock ticks of the whole process otherwise. */
+    snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+    s = fopen(path, "r");
+    if (s) {
+        int n = fscanf(s, "%llu", &run_ns);
+        fclose(s);
+        if (n == 1)
+            return run_ns;
+    }
+    unsigned long long utime = 0, stime = 0;
+    FILE *f;
+    char *p;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    f = fopen(path, "r");
+    if (!f)
+        return 0;
+    p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+    fclose(f);
+    /* After "(comm)": state, then 10 fields, then utime and stime (proc(5)). */
+    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+                     &stime) != 2)
+        return 0;
+    return (utime + stime) * (1000000000ull / (uint64_t)sysconf(_SC_CLK_TCK));
+}
+
 int bench_dm_start(struct dmproc *p, struct mockhv *hv, const struct bench_dm *dm,
                    uint64_t *startup_ns)
 {
-    char domid[16], state_path[96];
-    const char *args[64];
+    char domid[16], smp[16], mem[16], state_path[96];
+    const char *args[80];
     const char *program = dm->prefix ? dm->prefix : dm->program;
     unsigned n = 0;
     uint64_t t0;
@@ -138,9 +172,25 @@ int bench_dm_start(struct dmproc *p, struct mockhv *hv, const struct bench_dm *d
         args[n++] = dm->prefix_args[i];
     if (dm->prefix)
         args[n++] = dm->program;
-    args[n++] = "--domid";
-    args[n++] = domid;
-    for (unsigned i = 0; dm->extra && dm->extra[i] && n < 62; i++)
+    if (dm->qemu) {
+        snprintf(smp, sizeof(smp), "%u", mockhv_nr_vcpus(hv));
+        snprintf(mem, sizeof(mem), "%u", dm->mem_mib);
+        static const char *const qemu_args[] = {"-machine", "xenfv", "-nographic",
+                                                "-display", "none",  "-nodefaults",
+                                                "-monitor", "none",  NULL};
+        args[n++] = "-xen-domid";
+        args[n++] = domid;
+        args[n++] = "-smp";
+        args[n++] = smp;
+        args[n++] = "-m";
+        args[n++] = mem;
+        for (unsigned i = 0; qemu_args[i]; i++)
+            args[n++] = qemu_args[i];
+    } else {
+        args[n++] = "--domid";
+        args[n++] = domid;
+    }
+    for (unsigned i = 0; dm->extra && dm->extra[i] && n < 78; i++)
         args[n++] = dm->extra[i];
     args[n] = NULL;
 

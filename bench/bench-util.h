@@ -41,6 +41,10 @@ void bench_resultf(double value, const char *fmt, ...) __attribute__((format(pri
 /* VmRSS / VmHWM of a process in KiB, or -1. */
 long bench_rss_kib(pid_t pid, const char *field);
 
+/* CPU time a process's main thread has used, in ns (schedstat), or that of
+ * the whole process in clock ticks where schedstat is missing; 0 if neither. */
+uint64_t bench_cpu_ns(pid_t pid);
+
 /* How to start the device model under test. */
 struct bench_dm {
     const char *program;      /* ioreqd or bench-null-server */
@@ -49,6 +53,11 @@ struct bench_dm {
     const char *prefix;       /* run under this program (e.g. valgrind), may be NULL */
     const char *const *prefix_args;
     const char *log_path;
+    /* Debian's QEMU (qemu-system-xen) instead of ioreqd: started with
+     * QEMU's options for a Xen HVM guest (-xen-domid, -machine xenfv, the
+     * domain's vCPUs and memory) instead of --domid. */
+    bool qemu;
+    unsigned mem_mib; /* the mock domain's memory, for QEMU's -m */
 };
 
 /*

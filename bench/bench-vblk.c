@@ -62,6 +62,25 @@ static bool used_pending(struct gvblk *b, unsigned q)
     return __atomic_load_n(&idx, __ATOMIC_ACQUIRE) != vq->last_used;
 }
 
+/* Whether name contains one of the comma-separated words of `only`. */
+static bool pattern_chosen(const char *only, const char *name)
+{
+    char word[64];
+
+    while (*only) {
+        size_t n = strcspn(only, ",");
+
+        if (n && n < sizeof(word)) {
+            memcpy(word, only, n);
+            word[n] = 0;
+            if (strstr(name, word))
+                return true;
+        }
+        only += n + (only[n] == ',');
+    }
+    return false;
+}
+
 static int make_file(const char *path, unsigned size_mib)
 {
     static char chunk[1 << 20];
@@ -160,27 +179,40 @@ int bench_vblk(const struct bench_vblk_opts *o)
     char spec[4200];
     const char *extra[16];
     unsigned n = 0;
+    const char *dm_name = o->dm.qemu ? "qemu" : "ioreqd";
     long rss;
     int rc;
 
     rc = make_file(o->file, o->size_mib);
     if (rc)
         bench_die("%s: %s", o->file, strerror(-rc));
-    snprintf(spec, sizeof(spec), "virtio-blk,file=%s%s%s", o->file, o->disk_opts ? "," : "",
-             o->disk_opts ? o->disk_opts : "");
     for (unsigned i = 0; o->dm.extra && o->dm.extra[i] && n < 10; i++)
         extra[n++] = o->dm.extra[i];
-    extra[n++] = "--device";
-    extra[n++] = "host-bridge";
-    extra[n++] = "--device";
-    extra[n++] = spec;
+    if (o->dm.qemu) {
+        /* QEMU's modern-only virtio-blk-pci (as ioreqd's) on a raw drive;
+         * disk_opts are QEMU's -drive options (cache=..., aio=...). */
+        snprintf(spec, sizeof(spec), "if=none,id=bench0,format=raw,file=%s%s%s", o->file,
+                 o->disk_opts ? "," : "", o->disk_opts ? o->disk_opts : "");
+        extra[n++] = "-drive";
+        extra[n++] = spec;
+        extra[n++] = "-device";
+        extra[n++] = "virtio-blk-pci,disable-legacy=on,drive=bench0";
+    } else {
+        snprintf(spec, sizeof(spec), "virtio-blk,file=%s%s%s", o->file, o->disk_opts ? "," : "",
+                 o->disk_opts ? o->disk_opts : "");
+        extra[n++] = "--device";
+        extra[n++] = "host-bridge";
+        extra[n++] = "--device";
+        extra[n++] = spec;
+    }
     extra[n] = NULL;
     dmc.extra = extra;
+    dmc.mem_mib = (unsigned)(VBLK_MEM >> 20);
 
     if ((rc = mockhv_create(&hv, &cfg)))
         bench_die("mockhv_create: %s", strerror(-rc));
     if ((rc = bench_dm_start(&dm, hv, &dmc, NULL)))
-        bench_die("vblk: ioreqd start: %s", strerror(-rc));
+        bench_die("vblk: %s start: %s", dm_name, strerror(-rc));
     if ((rc = gpci_scan(&bus, hv, 0, BENCH_TIMEOUT_MS)))
         bench_die("vblk: PCI scan: %s", strerror(-rc));
     const struct mockhv_pci_func *fn =
@@ -197,12 +229,14 @@ int bench_vblk(const struct bench_vblk_opts *o)
         bench_die("vblk: driver: %s", strerror(-rc));
 
     for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
+        if (o->only && !pattern_chosen(o->only, patterns[i].name))
+            continue;
         run_pattern(&blk, &patterns[i], o->run_ms, o->label);
         if (i == 1 && (rss = bench_rss_kib(dm.pid, "VmRSS")) >= 0)
-            bench_resultf((double)rss, "rss.ioreqd.%s%safter_vblk_qd32_kib",
+            bench_resultf((double)rss, "rss.%s.%s%safter_vblk_qd32_kib", dm_name,
                           o->label ? o->label : "", o->label ? "." : "");
     }
-    bench_resultf((double)bench_rss_kib(dm.pid, "VmHWM"), "rss.ioreqd.%s%svblk_peak_kib",
+    bench_resultf((double)bench_rss_kib(dm.pid, "VmHWM"), "rss.%s.%s%svblk_peak_kib", dm_name,
                   o->label ? o->label : "", o->label ? "." : "");
 
     gvblk_fini(&blk);

@@ -11,6 +11,8 @@ struct bench_vblk_opts {
     unsigned run_ms;       /* per pattern */
     const char *disk_opts; /* appended to the device spec, or NULL */
     const char *label;     /* results vblk.<label>.<pattern>.*, or NULL: vblk.<pattern>.* */
+    const char *only; /* only patterns whose name contains one of these comma-separated words, or
+                         NULL: all */
 };
 
 int bench_vblk(const struct bench_vblk_opts *o);

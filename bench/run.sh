@@ -10,6 +10,8 @@
 # --pin CPU  run the floor and the interleaved comparison on that one CPU
 #            (taskset): every wake-up then stays on one CPU, which removes the
 #            cross-CPU wake-up cost a virtual machine adds at random
+# --peer-rounds N  rounds of the ioreqd-against-QEMU comparison (default 3;
+#            0 skips it); QEMU is Debian's qemu-system-xen, or $IOREQD_QEMU_XEN
 # Figures are ratios against baselines measured in the same run on the same
 # machine; nothing here passes or fails on a figure.
 set -euo pipefail
@@ -22,6 +24,7 @@ disk=
 quick=0
 profile=0
 pin=()
+peer_rounds=3
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) quick=1 ;;
@@ -30,7 +33,8 @@ while [ $# -gt 0 ]; do
     --build-dir) build=$2; shift ;;
     --out) out=$2; shift ;;
     --disk) disk=$2; shift ;;
-    -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
+    --peer-rounds) peer_rounds=$2; shift ;;
+    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
     shift
@@ -38,8 +42,10 @@ done
 
 if [ $quick = 1 ]; then
     RTT=20000 TP_MS=500 BUF=200000 STARTS=2 VBLK_MS=1000 DISK_MIB=128 LOOKUPS=500000
+    PEER_TP_MS=250 PEER_VBLK_MS=500
 else
     RTT=100000 TP_MS=2000 BUF=2000000 STARTS=5 VBLK_MS=4000 DISK_MIB=256 LOOKUPS=2000000
+    PEER_TP_MS=1000 PEER_VBLK_MS=2000
 fi
 
 # fio is the baseline of the virtio-blk figures (Debian's package).
@@ -147,6 +153,102 @@ if command -v fio > /dev/null && command -v jq > /dev/null; then
     } | tee -a "$results" | sed 's/^RESULT /   /' >&2
 fi
 
+# ---- ioreqd against QEMU ----
+# The device model a user would run instead: Debian's QEMU (qemu-system-xen),
+# unmodified, on the same mock and drop-in libraries. ioreqd and QEMU take
+# turns, round after round, on every figure QEMU can serve: the PIO round
+# trip (its 16550 at COM1 with -serial null), throughput by vCPU count,
+# start-up time and RSS, and virtio-blk with the same guest driver in both
+# cache modes. Debian's QEMU 7.2 has aio=threads only (no io_uring, no
+# libaio), so ioreqd's worker threads meet QEMU's like for like and ioreqd's
+# default engine is shown against the same QEMU figure. Keys carry -rN per
+# round; peer_medians adds the medians over the rounds without it.
+QEMU_XEN=${IOREQD_QEMU_XEN:-/usr/libexec/xen-qemu-system-i386}
+# ioreqd --poll-us POLL_US is measured too, on the round trip back to back
+# and with the vCPU busy GAP_US between requests (what polling costs).
+POLL_US=50 GAP_US=20
+peer_note=
+peer_ioreq() { # round, ioreqd | ioreqd_poll | qemu
+    case $2 in
+    ioreqd) step "$bench" ioreq --label "peer-ioreqd-r$1" --rtt $RTT --gap-us $GAP_US \
+        --tp-ms $PEER_TP_MS --buffered 0 --startups $STARTS --log "$work/peer-ioreqd.log" \
+        -- "${IOREQD_ARGS[@]}" "${UART[@]}" ;;
+    ioreqd_poll) step "$bench" ioreq --label "peer-ioreqd_poll-r$1" --rtt $RTT --gap-us $GAP_US \
+        --tp-ms $PEER_TP_MS --buffered 0 --startups 0 --log "$work/peer-ioreqd-poll.log" \
+        -- "${IOREQD_ARGS[@]}" "${UART[@]}" --poll-us $POLL_US ;;
+    qemu) step "$bench" ioreq --qemu --dm "$QEMU_XEN" --label "peer-qemu-r$1" --rtt $RTT \
+        --gap-us $GAP_US --tp-ms $PEER_TP_MS --buffered 0 --startups $STARTS \
+        --log "$work/peer-qemu.log" -- -serial null ;;
+    esac
+}
+peer_vblk() { # round, wb | direct, ioreqd | qemu
+    local cache=writeback e o
+    [ "$2" = direct ] && cache=none
+    if [ "$3" = qemu ]; then
+        step "$bench" vblk --qemu --dm "$QEMU_XEN" --file "$disk" --size-mib $DISK_MIB \
+            --run-ms $PEER_VBLK_MS --label "peer-$2-qemu-r$1" \
+            --disk-opts "cache=$cache,aio=threads" --log "$work/peer-qemu-vblk.log"
+        return
+    fi
+    for e in threads auto; do
+        o=aio=$e
+        [ "$2" = direct ] && o="cache=none,$o"
+        step "$bench" vblk --file "$disk" --size-mib $DISK_MIB --run-ms $PEER_VBLK_MS \
+            --label "peer-$2_$e-ioreqd-r$1" --disk-opts "$o" \
+            --log "$work/peer-vblk.log" -- "${IOREQD_ARGS[@]}"
+    done
+}
+# Odd rounds run ioreqd first, even rounds QEMU first; before each cache
+# mode the image is read whole, so that every variant starts with it in the
+# page cache (memory pressure from the neighbours evicts parts of it, and
+# the first variant after that would warm it for the others).
+peer_round() { # round number
+    local r=$1 c first=ioreqd second=qemu
+    if [ $((r % 2)) = 0 ]; then first=qemu second=ioreqd; fi
+    peer_ioreq "$r" "$first"
+    [ $first = ioreqd ] && peer_ioreq "$r" ioreqd_poll
+    peer_ioreq "$r" "$second"
+    [ $second = ioreqd ] && peer_ioreq "$r" ioreqd_poll
+    for c in wb direct; do
+        cat "$disk" > /dev/null 2>&1 || true
+        peer_vblk "$r" $c $first
+        peer_vblk "$r" $c $second
+    done
+}
+peer_medians() { # the median over the rounds of every -rN key
+    awk '$1 == "RESULT" && $2 ~ /-r[0-9]+\./ {
+            k = $2; sub(/-r[0-9]+\./, ".", k); n[k]++; v[k, n[k]] = $3 }
+         END {
+            for (k in n) {
+                m = n[k]
+                for (i = 1; i <= m; i++) a[i] = v[k, i]
+                for (i = 2; i <= m; i++)
+                    for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+                med = m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
+                printf "RESULT %s %.6g\n", k, med
+            }
+         }' "$results" | sort
+}
+peer_run() {
+    if [ "$peer_rounds" = 0 ]; then
+        peer_note="The comparison with QEMU was skipped (--peer-rounds 0)."
+        return 0
+    fi
+    if [ ! -x "$QEMU_XEN" ]; then
+        peer_note="QEMU ($QEMU_XEN) is not installed: no QEMU figures (Debian package qemu-system-xen)."
+        echo "run.sh: $peer_note" >&2
+        return 0
+    fi
+    peer_note="ioreqd and $("$QEMU_XEN" --version | head -1) alternating, $peer_rounds rounds, medians."
+    local r
+    for r in $(seq 1 "$peer_rounds"); do
+        echo "== ioreqd against QEMU, round $r of $peer_rounds" >&2
+        peer_round "$r"
+    done
+    peer_medians >> "$results"
+}
+peer_run
+
 if [ $profile = 1 ]; then
     if command -v valgrind > /dev/null; then
         echo "== callgrind: ioreqd serving $((RTT / 5)) round trips and $((BUF / 10)) buffered writes" >&2
@@ -192,6 +294,7 @@ mode=full
 cmd="bench/run.sh"
 [ $quick = 1 ] && cmd="$cmd --quick"
 [ ${#pin[@]} = 0 ] || cmd="$cmd --pin ${pin[2]}"
+[ "$peer_rounds" = 3 ] || cmd="$cmd --peer-rounds $peer_rounds"
 
 table=$work/table
 {
@@ -241,8 +344,46 @@ table=$work/table
     echo "| 6 | start to state=running, median (ms) | $(fmt "$(get startup.ioreqd.median_ns)" 1e6 1) | null $(fmt "$(get startup.null.median_ns)" 1e6 1) | $(ratio startup.ioreqd.median_ns startup.null.median_ns) | |"
 } > "$table"
 
+# ioreqd against QEMU: medians of the alternating rounds; the ratio is
+# ioreqd/QEMU, above 1 is ioreqd ahead for rates and behind for times.
+peer_table=$work/peer-table
+{
+    echo "| # | figure | ioreqd | QEMU | ioreqd/QEMU | goal |"
+    echo "|---|--------|--------|------|-------------|------|"
+    echo "| Q1 | round trip, median (us) | $(us rtt.peer-ioreqd.median_ns) | $(us rtt.peer-qemu.median_ns) | $(ratio rtt.peer-ioreqd.median_ns rtt.peer-qemu.median_ns) | <= 1 |"
+    echo "| Q1 | round trip, p99 (us) | $(us rtt.peer-ioreqd.p99_ns) | $(us rtt.peer-qemu.p99_ns) | $(ratio rtt.peer-ioreqd.p99_ns rtt.peer-qemu.p99_ns) | |"
+    echo "| Q1 | device model CPU per round trip (us) | $(us rtt.peer-ioreqd.dm_cpu_ns_per_req) | $(us rtt.peer-qemu.dm_cpu_ns_per_req) | $(ratio rtt.peer-ioreqd.dm_cpu_ns_per_req rtt.peer-qemu.dm_cpu_ns_per_req) | |"
+    echo "| Q1 | round trip, ioreqd --poll-us $POLL_US, median (us) | $(us rtt.peer-ioreqd_poll.median_ns) | $(us rtt.peer-qemu.median_ns) | $(ratio rtt.peer-ioreqd_poll.median_ns rtt.peer-qemu.median_ns) (polling / not: $(ratio rtt.peer-ioreqd_poll.median_ns rtt.peer-ioreqd.median_ns)) | |"
+    echo "| Q1 | device model CPU per round trip, ioreqd --poll-us $POLL_US (us) | $(us rtt.peer-ioreqd_poll.dm_cpu_ns_per_req) | $(us rtt.peer-qemu.dm_cpu_ns_per_req) | $(ratio rtt.peer-ioreqd_poll.dm_cpu_ns_per_req rtt.peer-qemu.dm_cpu_ns_per_req) (polling / not: $(ratio rtt.peer-ioreqd_poll.dm_cpu_ns_per_req rtt.peer-ioreqd.dm_cpu_ns_per_req)) | |"
+    echo "| Q1 | round trip, vCPU busy $GAP_US us between, median (us): ioreqd / --poll-us $POLL_US | $(us rttgap.peer-ioreqd.median_ns) / $(us rttgap.peer-ioreqd_poll.median_ns) | $(us rttgap.peer-qemu.median_ns) | $(ratio rttgap.peer-ioreqd.median_ns rttgap.peer-qemu.median_ns) / $(ratio rttgap.peer-ioreqd_poll.median_ns rttgap.peer-qemu.median_ns) | |"
+    echo "| Q1 | device model CPU per request, vCPU busy $GAP_US us between (us): ioreqd / --poll-us $POLL_US | $(us rttgap.peer-ioreqd.dm_cpu_ns_per_req) / $(us rttgap.peer-ioreqd_poll.dm_cpu_ns_per_req) | $(us rttgap.peer-qemu.dm_cpu_ns_per_req) | $(ratio rttgap.peer-ioreqd.dm_cpu_ns_per_req rttgap.peer-qemu.dm_cpu_ns_per_req) / $(ratio rttgap.peer-ioreqd_poll.dm_cpu_ns_per_req rttgap.peer-qemu.dm_cpu_ns_per_req) | |"
+    for v in 1 2 8 32 128; do
+        echo "| Q2 | throughput, $v vCPU (req/s) | $(fmt "$(get tp.peer-ioreqd.v$v.per_s)") | $(fmt "$(get tp.peer-qemu.v$v.per_s)") | $(ratio tp.peer-ioreqd.v$v.per_s tp.peer-qemu.v$v.per_s) | >= 1 |"
+    done
+    for v in 1 8 128; do
+        echo "| Q2 | throughput, $v vCPU, ioreqd --poll-us $POLL_US (req/s) | $(fmt "$(get tp.peer-ioreqd_poll.v$v.per_s)") | $(fmt "$(get tp.peer-qemu.v$v.per_s)") | $(ratio tp.peer-ioreqd_poll.v$v.per_s tp.peer-qemu.v$v.per_s) | |"
+    done
+    for c in wb direct; do
+        for e in threads auto; do
+            for p in randread.qd1 randread.qd32 randwrite.qd1 randwrite.qd32; do
+                echo "| Q3 | virtio-blk ${c} ioreqd aio=$e / QEMU aio=threads, 4 KiB $p (IOPS) | $(fmt "$(get vblk.peer-${c}_$e-ioreqd.$p.iops)") | $(fmt "$(get vblk.peer-$c-qemu.$p.iops)") | $(ratio vblk.peer-${c}_$e-ioreqd.$p.iops vblk.peer-$c-qemu.$p.iops) | >= 1 |"
+            done
+            for p in seqread.1m seqwrite.1m; do
+                echo "| Q3 | virtio-blk ${c} ioreqd aio=$e / QEMU aio=threads, 1 MiB $p (MiB/s) | $(fmt "$(get vblk.peer-${c}_$e-ioreqd.$p.mib_s)") | $(fmt "$(get vblk.peer-$c-qemu.$p.mib_s)") | $(ratio vblk.peer-${c}_$e-ioreqd.$p.mib_s vblk.peer-$c-qemu.$p.mib_s) | >= 1 |"
+            done
+        done
+    done
+    echo "| Q4 | start to state=running, median (ms) | $(fmt "$(get startup.peer-ioreqd.median_ns)" 1e6 1) | $(fmt "$(get startup.peer-qemu.median_ns)" 1e6 1) | $(ratio startup.peer-ioreqd.median_ns startup.peer-qemu.median_ns) | |"
+    echo "| Q4 | RSS idle (KiB) | $(get rss.peer-ioreqd.idle_kib) | $(get rss.peer-qemu.idle_kib) | $(ratio rss.peer-ioreqd.idle_kib rss.peer-qemu.idle_kib) | |"
+    echo "| Q4 | RSS peak (VmHWM, KiB), request path | $(get rss.peer-ioreqd.peak_kib) | $(get rss.peer-qemu.peak_kib) | $(ratio rss.peer-ioreqd.peak_kib rss.peer-qemu.peak_kib) | |"
+    echo "| Q4 | RSS peak (VmHWM, KiB), virtio-blk wb threads | $(get rss.ioreqd.peer-wb_threads-ioreqd.vblk_peak_kib) | $(get rss.qemu.peer-wb-qemu.vblk_peak_kib) | $(ratio rss.ioreqd.peer-wb_threads-ioreqd.vblk_peak_kib rss.qemu.peer-wb-qemu.vblk_peak_kib) | |"
+} > "$peer_table"
+
 echo >&2
 cat "$table"
+echo
+echo "$peer_note"
+cat "$peer_table"
 
 {
     cat "$here/BENCHMARKS.head.md"
@@ -253,6 +394,12 @@ cat "$table"
     echo "Load average (1, 5, 15 min) at the start: $load_start; at the end: $load_end."
     echo
     cat "$table"
+    echo
+    echo "### ioreqd against QEMU"
+    echo
+    echo "$peer_note"
+    echo
+    cat "$peer_table"
     echo
     echo "Raw results of this run (\`RESULT key value\` lines of ioreqd-bench and fio):"
     echo

@@ -119,7 +119,7 @@ const struct json_value *json_at(const struct json_value *v, ...);
  */
 void json_text(const struct json_value *v, char *buf, size_t len);
 
-/* Writes v under `key` (see control_json_*); NULL v writes null. */
+/* Writes v under `key` (see the writers above); NULL v writes null. */
 void json_emit(struct json_buf *b, const char *key, const struct json_value *v);
 
 #endif

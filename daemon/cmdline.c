@@ -16,6 +16,7 @@ enum {
     OPT_RUNAS,
     OPT_CHROOT,
     OPT_NO_SECCOMP,
+    OPT_POLL_US,
     OPT_BESIDE_QEMU,
 };
 
@@ -31,6 +32,7 @@ static const struct option long_options[] = {
     {.name = "runas", .has_arg = required_argument, .val = OPT_RUNAS},
     {.name = "chroot", .has_arg = required_argument, .val = OPT_CHROOT},
     {.name = "no-seccomp", .has_arg = no_argument, .val = OPT_NO_SECCOMP},
+    {.name = "poll-us", .has_arg = required_argument, .val = OPT_POLL_US},
     {.name = "beside-qemu", .has_arg = required_argument, .val = OPT_BESIDE_QEMU},
     {.name = "help", .has_arg = no_argument, .val = 'h'},
     {.name = "version", .has_arg = no_argument, .val = 'V'},
@@ -62,6 +64,8 @@ void cmdline_usage(FILE *out, const char *prog)
             "                         and run as USER (see SECURITY in ioreqd(8))\n"
             "      --chroot DIR       after set-up, chroot into DIR\n"
             "      --no-seccomp       do not install the system-call filter\n"
+            "      --poll-us N        after each request, poll for the next one for up\n"
+            "                         to N microseconds (0-1000) before sleeping\n"
             "      --beside-qemu yes|no|auto\n"
             "                         whether QEMU serves the guest too (default auto:\n"
             "                         when its device-model state key exists)\n"
@@ -171,6 +175,13 @@ int cmdline_parse(int argc, char *const argv[], struct ioreqd_settings *s, char 
             break;
         case OPT_NO_SECCOMP:
             s->seccomp = 0;
+            break;
+        case OPT_POLL_US:
+            if (settings_parse_poll_us(optarg, &s->poll_us)) {
+                snprintf(errbuf, errlen, "invalid --poll-us '%s': expected 0 to %d microseconds",
+                         optarg, SETTINGS_POLL_US_MAX);
+                return -EINVAL;
+            }
             break;
         case OPT_BESIDE_QEMU:
             if (settings_parse_beside_qemu(optarg, &s->beside_qemu))

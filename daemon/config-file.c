@@ -27,6 +27,7 @@ enum conf_key {
     CONF_RUNAS,
     CONF_CHROOT,
     CONF_SECCOMP,
+    CONF_POLL_US,
     CONF_BESIDE_QEMU,
     CONF_NR_KEYS,
 };
@@ -42,6 +43,7 @@ static const char *const conf_key_names[CONF_NR_KEYS] = {
     [CONF_RUNAS] = "runas",
     [CONF_CHROOT] = "chroot",
     [CONF_SECCOMP] = "seccomp",
+    [CONF_POLL_US] = "poll-us",
     [CONF_BESIDE_QEMU] = "beside-qemu",
 };
 
@@ -118,6 +120,11 @@ static int conf_apply(struct conf_parser *p, int key, const char *value)
     case CONF_SECCOMP:
         if (settings_parse_bool(value, &s->seccomp))
             return conf_error(p, "invalid seccomp '%s': expected yes or no", value);
+        return 0;
+    case CONF_POLL_US:
+        if (settings_parse_poll_us(value, &s->poll_us))
+            return conf_error(p, "invalid poll-us '%s': expected 0 to %d microseconds", value,
+                              SETTINGS_POLL_US_MAX);
         return 0;
     case CONF_BESIDE_QEMU:
         if (settings_parse_beside_qemu(value, &s->beside_qemu))

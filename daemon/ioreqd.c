@@ -55,6 +55,8 @@
 #define IOREQD_VERSION "unknown"
 #endif
 
+_Static_assert(SETTINGS_POLL_US_MAX == IOREQ_POLL_US_MAX, "--poll-us takes what the server does");
+
 static const int stop_signals[] = {SIGTERM, SIGINT, SIGHUP};
 
 struct ioreqd {
@@ -316,12 +318,13 @@ static int start_watching(struct ioreqd *d, const struct ioreqd_params *p)
 }
 
 /* The ioreq server, after retiring a crashed predecessor's, and recorded for a successor. */
-static int start_server(struct ioreqd *d)
+static int start_server(struct ioreqd *d, const struct ioreqd_params *p)
 {
     struct ioreq_server_params params = {
         .domid = (uint16_t)d->domid,
         .on_fatal = on_fatal,
         .fatal_opaque = d,
+        .poll_us = p->poll_us,
     };
     int rc;
 
@@ -423,7 +426,7 @@ int ioreqd_start(struct ioreqd **out, const struct ioreqd_params *p)
     if (!code)
         code = start_watching(d, p);
     if (!code)
-        code = start_server(d);
+        code = start_server(d, p);
     if (!code)
         code = start_devices(d);
     if (!code)

@@ -26,6 +26,7 @@ struct ioreqd_params {
      * left out, as it could not be kept current.
      */
     bool xenstore_stays;
+    unsigned poll_us; /* the ioreq server's poll window (--poll-us); 0: none */
     /* enum ioreqd_beside_qemu (settings.h); beside-qemu.h says what it changes */
     int beside_qemu;
 };

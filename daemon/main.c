@@ -247,6 +247,7 @@ int main(int argc, char **argv)
         .nr_devs = s.nr_devices,
         .control_socket = strcmp(s.control_socket, "none") ? s.control_socket : NULL,
         .xenstore_stays = !plan.change_user,
+        .poll_us = s.poll_us > 0 ? (unsigned)s.poll_us : 0,
         .beside_qemu = s.beside_qemu >= 0 ? s.beside_qemu : IOREQD_QEMU_DETECT,
     };
     code = ioreqd_start(&d, &params);

@@ -20,6 +20,7 @@ void settings_init(struct ioreqd_settings *s)
     s->log_sink = -1;
     s->log_level = -1;
     s->seccomp = -1;
+    s->poll_us = -1;
     s->beside_qemu = -1;
 }
 
@@ -105,6 +106,8 @@ void settings_merge(struct ioreqd_settings *base, struct ioreqd_settings *over)
     move_string(&base->chroot_dir, &over->chroot_dir);
     if (over->seccomp >= 0)
         base->seccomp = over->seccomp;
+    if (over->poll_us >= 0)
+        base->poll_us = over->poll_us;
     if (over->beside_qemu >= 0)
         base->beside_qemu = over->beside_qemu;
     if (over->nr_devices) {
@@ -168,6 +171,22 @@ int settings_parse_log_level(const char *text, int *level)
     if (v < 0)
         return -EINVAL;
     *level = v;
+    return 0;
+}
+
+int settings_parse_poll_us(const char *text, int *poll_us)
+{
+    char *end;
+    unsigned long v;
+
+    /* strtoul accepts a sign and leading blanks; a duration has neither. */
+    if (text[0] < '0' || text[0] > '9')
+        return -EINVAL;
+    errno = 0;
+    v = strtoul(text, &end, 10);
+    if (errno || *end || v > SETTINGS_POLL_US_MAX)
+        return -EINVAL;
+    *poll_us = (int)v;
     return 0;
 }
 

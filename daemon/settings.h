@@ -19,6 +19,8 @@ enum ioreqd_exit {
     IOREQD_EXIT_USAGE = 2,   /* bad command line, configuration file or device spec */
 };
 
+/* The longest --poll-us / poll-us (the ioreq server's IOREQ_POLL_US_MAX). */
+#define SETTINGS_POLL_US_MAX 1000
 /*
  * Whether QEMU serves the same guest (its keys, lines and ports are then
  * off limits): found out from xenstore at start-up, or said.
@@ -50,6 +52,7 @@ struct ioreqd_settings {
     char *runas;          /* "user[:group]" to run as after set-up; NULL: stay root */
     char *chroot_dir;     /* directory to chroot into after set-up; NULL: none */
     int seccomp;          /* -1 unset (on), 0, 1 */
+    int poll_us;          /* -1 unset (0: no polling), 0..SETTINGS_POLL_US_MAX */
     int beside_qemu;      /* -1 unset (detect), enum ioreqd_beside_qemu */
 };
 
@@ -74,6 +77,8 @@ int settings_parse_domid(const char *text, int *domid) must_check;
 int settings_parse_bool(const char *text, int *value) must_check;
 int settings_parse_log_sink(const char *text, int *sink) must_check;
 int settings_parse_log_level(const char *text, int *level) must_check;
+/* Microseconds, 0..SETTINGS_POLL_US_MAX, decimal. */
+int settings_parse_poll_us(const char *text, int *poll_us) must_check;
 /* "yes", "no" or "auto" → enum ioreqd_beside_qemu. */
 int settings_parse_beside_qemu(const char *text, int *value) must_check;
 

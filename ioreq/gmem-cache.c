@@ -93,6 +93,7 @@ struct gmem_cache {
     void *dirty_arg;
     struct gmem_extent dirty[GMEM_DIRTY_EXTENTS];
     unsigned nr_dirty;
+    unsigned dirty_holds; /* gmem_hold_dirty() not yet released */
 };
 
 static void list_del(struct cache_list *l, struct cache_entry *e)
@@ -574,6 +575,31 @@ static void cache_flush_dirty(void *opaque)
     pthread_mutex_unlock(&c->lock);
 }
 
+static void cache_hold_dirty(void *opaque, bool hold)
+{
+    struct gmem_cache *c = opaque;
+
+    pthread_mutex_lock(&c->lock);
+    if (hold) {
+        c->dirty_holds++;
+    } else if (c->dirty_holds && --c->dirty_holds == 0 && c->nr_dirty && c->dirty_wake) {
+        /* The owner skipped its flush while held: it is due now. */
+        c->dirty_wake(c->dirty_arg);
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+static bool cache_dirty_held(void *opaque)
+{
+    struct gmem_cache *c = opaque;
+    bool held;
+
+    pthread_mutex_lock(&c->lock);
+    held = c->dirty_holds > 0;
+    pthread_mutex_unlock(&c->lock);
+    return held;
+}
+
 static void cache_invalidate(void *opaque)
 {
     struct gmem_cache *c = opaque;
@@ -632,6 +658,8 @@ static const struct gmem_ops cache_ops = {
     .free = cache_free,
     .mark_dirty = cache_mark_dirty,
     .flush_dirty = cache_flush_dirty,
+    .hold_dirty = cache_hold_dirty,
+    .dirty_held = cache_dirty_held,
 };
 
 struct gmem *gmem_cache_new(const struct gmem_mapper *mapper, size_t cap_bytes,

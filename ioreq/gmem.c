@@ -53,6 +53,23 @@ void gmem_flush_dirty(struct gmem *gm)
         gm->ops->flush_dirty(gm->opaque);
 }
 
+void gmem_hold_dirty(struct gmem *gm)
+{
+    if (gm && gm->ops->hold_dirty)
+        gm->ops->hold_dirty(gm->opaque, true);
+}
+
+void gmem_release_dirty(struct gmem *gm)
+{
+    if (gm && gm->ops->hold_dirty)
+        gm->ops->hold_dirty(gm->opaque, false);
+}
+
+bool gmem_dirty_held(struct gmem *gm)
+{
+    return gm && gm->ops->dirty_held && gm->ops->dirty_held(gm->opaque);
+}
+
 void gmem_invalidate(struct gmem *gm)
 {
     if (gm && gm->ops->invalidate)

@@ -11,13 +11,15 @@
  *
  * Writes into guest RAM go into the dirty log Xen keeps for live migration.
  * A backend may report them as they happen or collect them until
- * gmem_flush_dirty(); the ioreq server flushes before it lets a vCPU resume,
- * before it raises an interrupt and at the end of each turn of the loop, so
- * the guest is never told of data that is not in the dirty log yet.
+ * gmem_flush_dirty(); the ioreq server flushes before it raises an
+ * interrupt and once the other callbacks of a loop turn have run (before
+ * the loop sleeps), so the guest is never told of data that is not in the
+ * dirty log yet.
  */
 #ifndef IOREQ_GMEM_H
 #define IOREQ_GMEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,6 +58,9 @@ struct gmem_ops {
     /* May be NULL: a backend with no dirty log. */
     void (*mark_dirty)(void *opaque, uint64_t gpa, size_t len);
     void (*flush_dirty)(void *opaque);
+    /* May be NULL: holds are not counted (gmem_dirty_held is false). */
+    void (*hold_dirty)(void *opaque, bool hold);
+    bool (*dirty_held)(void *opaque);
 };
 
 struct gmem {
@@ -87,6 +92,20 @@ void gmem_unmap(struct gmem *gm, void *ptr, size_t len);
 void gmem_mark_dirty(struct gmem *gm, uint64_t gpa, size_t len);
 /* Reports every write collected so far; cheap when there is none. */
 void gmem_flush_dirty(struct gmem *gm);
+
+/*
+ * A device with requests in flight holds the report of collected writes
+ * back until they complete: their completion writes into guest RAM again
+ * (the used ring) and reports before its interrupt, so what the request's
+ * submission wrote (a virtqueue's avail_event) goes out in the same call.
+ * The owner's end-of-turn flush skips while gmem_dirty_held(); the last
+ * release wakes the owner again if writes are waiting. Holds nest.
+ * The report is then as late as the data of the requests in flight, which
+ * the toolstack has to wait for anyway before the dirty log's last round.
+ */
+void gmem_hold_dirty(struct gmem *gm);
+void gmem_release_dirty(struct gmem *gm);
+bool gmem_dirty_held(struct gmem *gm);
 
 /* Drops every cached mapping not currently held by gmem_map(). */
 void gmem_invalidate(struct gmem *gm);

@@ -25,10 +25,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "bufring.h"
 #include "gmem-cache.h"
 #include "gmem-xen.h"
+#include "poll-window.h"
 #include "log.h"
 #include "request.h"
 #include "slot.h"
@@ -38,6 +40,11 @@
 #define SERVER_MAX_VCPUS (SERVER_PAGE_SIZE / sizeof(ioreq_t))
 /* port_vcpu entry of a port that is no vCPU's: vCPUs fit in a byte. */
 #define SERVER_NO_VCPU 0xffu
+/* How often one dirty-log report lets the rest of a loop turn run first. */
+#define SERVER_DIRTY_DEFERS 8u
+/* Requests one poll serves before it lets the loop turn: a guest that keeps
+ * the slots busy must not keep the loop from its other events. */
+#define SERVER_POLL_MAX_REQUESTS 256u
 _Static_assert(SERVER_MAX_VCPUS < SERVER_NO_VCPU, "a vCPU number fits in port_vcpu");
 
 struct server_port {
@@ -70,6 +77,7 @@ struct ioreq_server {
 
     struct event *ev;
     struct event *dirty_ev;       /* reports collected guest-RAM writes, once per loop turn */
+    unsigned dirty_defers;        /* times dirty_ev let other callbacks of the turn go first */
     struct io_registry *registry; /* not owned */
     bool listening;
     struct gmem *gmem;
@@ -82,6 +90,13 @@ struct ioreq_server {
     void (*on_fatal)(void *opaque, int err);
     void *fatal_opaque;
     bool dead; /* the event channel failed: serve nothing more */
+
+    /* --poll-us: after a request, watch the slots and the buffered ring. */
+    struct poll_window poll;
+    struct event *poll_ev; /* runs a poll once the loop turn has nothing else */
+    uint64_t poll_idle_ns; /* when the last poll stopped finding work; 0: none */
+    unsigned poll_served;  /* requests the current poll served, across its pauses */
+    uint8_t *poll_owed;    /* per vCPU: polling served a request whose notification is to come */
 };
 
 /*
@@ -145,22 +160,52 @@ static const struct bufring_sink *server_sink(struct ioreq_server *srv, struct b
     return sink;
 }
 
-static void server_serve_vcpu(struct ioreq_server *srv, unsigned vcpu, evtchn_port_t port)
+/* A spin-wait hint: the sibling hyperthread gets the core meanwhile. */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+static uint64_t server_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Serves the vCPU's slot; false if it held no request. */
+static bool server_serve_vcpu(struct ioreq_server *srv, unsigned vcpu, evtchn_port_t port)
 {
     ioreq_t *slot = &srv->slots[vcpu];
     ioreq_t req;
 
     if (!slot_take(slot, &req)) {
-        srv->stats.spurious_notifications++;
-        return;
+        /* Polling took the request this notification was sent for. */
+        if (srv->poll_owed && srv->poll_owed[vcpu])
+            srv->poll_owed[vcpu] = 0;
+        else
+            srv->stats.spurious_notifications++;
+        return false;
     }
     srv->stats.sync_requests++;
     request_handle(&srv->rctx, &req, vcpu, &srv->vstats[vcpu]);
-    /* What the request wrote into guest RAM is in the dirty log before the vCPU resumes. */
-    gmem_flush_dirty(srv->gmem);
+    /*
+     * What the request wrote into guest RAM is reported later in this loop
+     * turn (server_on_dirty), not before the vCPU resumes: the dirty log
+     * only has to hold it before the loop sleeps or an interrupt is raised.
+     * A virtio notification writes the ring's avail_event, and the
+     * completion that follows in the same turn writes the data and the used
+     * ring: one report covers both.
+     */
     slot_complete(slot, req.data);
     if (xenevtchn_notify(srv->xce, port))
         log_warn("ioreq: notify vCPU %u: %s", vcpu, strerror(errno));
+    return true;
 }
 
 static void server_dirty_wake(void *arg)
@@ -170,10 +215,27 @@ static void server_dirty_wake(void *arg)
     event_active(srv->dirty_ev, EV_TIMEOUT, 0);
 }
 
+/*
+ * Runs when a write into guest RAM was collected. Callbacks still due in
+ * this loop turn (the completions of a virtio queue) go first, so their
+ * writes join the same report; at most SERVER_DIRTY_DEFERS times, so a
+ * loop kept busy cannot hold the report back.
+ */
 static void server_on_dirty(evutil_socket_t fd, short what, void *arg)
 {
     struct ioreq_server *srv = arg;
 
+    if (srv->dirty_defers < SERVER_DIRTY_DEFERS &&
+        event_base_get_num_events(event_get_base(srv->dirty_ev), EVENT_BASE_COUNT_ACTIVE) > 0) {
+        srv->dirty_defers++;
+        event_active(srv->dirty_ev, EV_TIMEOUT, 0);
+        return;
+    }
+    srv->dirty_defers = 0;
+    /* Requests in flight report with their completions (gmem_hold_dirty);
+     * the last one's release wakes this again. */
+    if (gmem_dirty_held(srv->gmem))
+        return;
     gmem_flush_dirty(srv->gmem);
 }
 
@@ -184,6 +246,22 @@ static void server_fatal(struct ioreq_server *srv, int err)
     log_error("ioreq: event channel failed: %s", strerror(-err));
     if (srv->on_fatal)
         srv->on_fatal(srv->fatal_opaque, err);
+}
+
+/*
+ * The poll runs from a timer that expires at once: after what is active in
+ * this loop turn, and after the loop has looked at its descriptors again
+ * (event_active would run it in the same turn, before any of them).
+ */
+static void server_poll_later(struct ioreq_server *srv)
+{
+    static const struct timeval now = {0, 0};
+
+    /* Adding it again would take an expired one off this turn's list. */
+    if (event_pending(srv->poll_ev, EV_TIMEOUT, NULL))
+        return;
+    if (event_add(srv->poll_ev, &now))
+        log_warn("ioreq: cannot schedule a poll");
 }
 
 static void server_on_event(evutil_socket_t fd, short what, void *arg)
@@ -213,7 +291,86 @@ static void server_on_event(evutil_socket_t fd, short what, void *arg)
         srv->stats.spurious_notifications++;
         return;
     }
-    server_serve_vcpu(srv, (unsigned)vcpu, (evtchn_port_t)port);
+    /* The notification of a request the poll served already changes nothing. */
+    if (server_serve_vcpu(srv, (unsigned)vcpu, (evtchn_port_t)port) && srv->poll_ev) {
+        /* A request the last poll did not wait long enough for, or one
+         * that came much later: the window adapts. */
+        if (srv->poll_idle_ns) {
+            poll_window_missed(&srv->poll, server_now_ns() - srv->poll_idle_ns);
+            srv->poll_idle_ns = 0;
+        }
+        srv->poll_served = 0;
+        server_poll_later(srv);
+    }
+}
+
+/* Anything else the loop has to run in this turn (completions, reports). */
+static bool server_loop_busy(const struct ioreq_server *srv)
+{
+    return event_base_get_num_events(event_get_base(srv->poll_ev), EVENT_BASE_COUNT_ACTIVE) > 0;
+}
+
+/*
+ * The poll (ioreqd --poll-us): instead of sleeping in the loop until the
+ * next event-channel notification wakes it, watch the buffered ring and
+ * every vCPU's slot for up to the window after the last request served,
+ * and serve what appears. Xen sets a slot READY before it notifies, so a
+ * request is seen without the wake-up; its notification still arrives
+ * later and finds the slot taken (poll_owed). The vCPU is still notified
+ * of each answer. Runs only when nothing else is due in the loop turn, and
+ * gives the turn back as soon as something is (a request served by the
+ * poll may complete through the loop), to resume afterwards; other
+ * descriptors (disk completions from worker threads, the control socket)
+ * wait at most the window, or SERVER_POLL_MAX_REQUESTS requests.
+ */
+static void server_on_poll(evutil_socket_t fd, short what, void *arg)
+{
+    struct ioreq_server *srv = arg;
+    struct bufring_sink sink;
+    uint64_t now = server_now_ns(), last = now;
+
+    if (srv->dead || srv->poll.cur_ns == 0) {
+        srv->poll_idle_ns = now;
+        return;
+    }
+    if (server_loop_busy(srv)) {
+        server_poll_later(srv);
+        return;
+    }
+    for (;;) {
+        bool found = bufring_drain(srv->buf_page, server_sink(srv, &sink), &srv->stats) > 0;
+
+        for (unsigned i = 0; i < srv->nr_ports; i++) {
+            const volatile ioreq_t *slot = &srv->slots[srv->ports[i].vcpu];
+
+            if (slot->state != STATE_IOREQ_READY ||
+                !server_serve_vcpu(srv, srv->ports[i].vcpu, srv->ports[i].local))
+                continue;
+            srv->poll_owed[srv->ports[i].vcpu] = 1;
+            srv->stats.polled_requests++;
+            srv->poll_served++;
+            found = true;
+        }
+        now = server_now_ns();
+        if (found)
+            last = now;
+        if (srv->dead)
+            return;
+        /* Enough for one poll: back to sleeping in the loop, which the
+         * notifications of these requests wake again. */
+        if (srv->poll_served >= SERVER_POLL_MAX_REQUESTS)
+            return;
+        /* Let the loop run what the requests started, or what else came
+         * in; polling resumes after it. */
+        if (server_loop_busy(srv)) {
+            server_poll_later(srv);
+            return;
+        }
+        if (now - last >= srv->poll.cur_ns)
+            break;
+        cpu_relax();
+    }
+    srv->poll_idle_ns = last;
 }
 
 static int server_map_range(void *opaque, const struct io_range *range)
@@ -381,6 +538,16 @@ static int server_start(struct ioreq_server *srv, const struct ioreq_server_para
     srv->ev = event_new(base, xenevtchn_fd(srv->xce), EV_READ | EV_PERSIST, server_on_event, srv);
     if (!srv->ev || event_add(srv->ev, NULL))
         return -ENOMEM;
+    if (p->poll_us) {
+        if (p->poll_us > IOREQ_POLL_US_MAX)
+            return -EINVAL;
+        poll_window_init(&srv->poll, (uint64_t)p->poll_us * 1000u);
+        srv->poll_owed = calloc(srv->nr_vcpus, 1);
+        srv->poll_ev = event_new(base, -1, 0, server_on_poll, srv);
+        if (!srv->poll_owed || !srv->poll_ev)
+            return -ENOMEM;
+        log_info("ioreq: polling up to %u us after each request", p->poll_us);
+    }
 
     rc = server_listen(srv);
     if (rc)
@@ -466,6 +633,13 @@ void ioreq_server_destroy(struct ioreq_server *srv)
     gmem_free(srv->gmem); /* reports what is still collected */
     if (srv->dirty_ev)
         event_free(srv->dirty_ev);
+    if (srv->poll_ev) {
+        log_info("ioreq: %llu of %llu requests found by polling",
+                 (unsigned long long)srv->stats.polled_requests,
+                 (unsigned long long)srv->stats.sync_requests);
+        event_free(srv->poll_ev);
+    }
+    free(srv->poll_owed);
     if (srv->buf_bound && xenevtchn_unbind(srv->xce, srv->buf_port))
         server_teardown_failed(srv, "unbind buffered port");
     for (unsigned i = 0; i < srv->nr_ports; i++)

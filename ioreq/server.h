@@ -32,11 +32,17 @@ struct ioreq_pci_handler {
     void *opaque;
 };
 
+/* The longest poll window (ioreqd --poll-us), in microseconds. */
+#define IOREQ_POLL_US_MAX 1000u
+
 struct ioreq_server_params {
     uint16_t domid;
     struct io_registry *registry; /* not owned */
     struct ioreq_pci_handler pci; /* may be set later with ioreq_server_set_pci_handler */
     size_t mapcache_bytes;        /* cap on mapped guest memory; 0 picks the default */
+    /* Poll the slots and the buffered ring for up to this long after each
+     * request before sleeping (0: off; at most IOREQ_POLL_US_MAX). */
+    unsigned poll_us;
     /* Called from the loop when the server cannot go on (hypervisor gone, evtchn EOF). */
     void (*on_fatal)(void *opaque, int err);
     void *fatal_opaque;
@@ -64,7 +70,8 @@ struct ioreq_stats {
     uint64_t malformed; /* answered safely, not dispatched */
     uint64_t unclaimed; /* no device at that address */
     uint64_t spurious_notifications;
-    int64_t timeoffset; /* last TIMEOFFSET, seconds */
+    uint64_t polled_requests; /* synchronous requests found by polling (--poll-us) */
+    int64_t timeoffset;       /* last TIMEOFFSET, seconds */
     struct gmem_stats gmem;
 };
 

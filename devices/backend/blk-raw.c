@@ -55,6 +55,16 @@ enum raw_op {
 
 /* Most requests have a segment or two: their iovec copy lives in the job. */
 #define RAW_JOB_INLINE_IOVS 4
+/*
+ * The largest transfer tried on the loop thread with RWF_NOWAIT, and the
+ * largest read through the page cache given to the io_uring (which copies
+ * what the cache holds inside io_uring_enter, on the loop thread too). A
+ * copy on the loop holds up everything the loop serves, and copies there
+ * run one after the other on one CPU; above this size a hand-off to the
+ * workers costs less than the copy and lets the copies of a batch run in
+ * parallel.
+ */
+#define RAW_NOWAIT_MAX_BYTES (16u << 10)
 /* Finished jobs kept for reuse (loop thread): one per request in flight. */
 #define RAW_SPARE_JOBS 128
 
@@ -254,6 +264,7 @@ static void *worker_main(void *arg)
     for (;;) {
         struct raw_job *j;
         uint64_t one = 1;
+        bool wake;
 
         while (!r->queue_head && !r->stopping)
             pthread_cond_wait(&r->work_cond, &r->lock);
@@ -269,14 +280,20 @@ static void *worker_main(void *arg)
 
         pthread_mutex_lock(&r->lock);
         j->next = NULL;
+        wake = !r->done_head;
         if (r->done_tail)
             r->done_tail->next = j;
         else
             r->done_head = j;
         r->done_tail = j;
         pthread_cond_broadcast(&r->done_cond);
-        /* The counter only wakes the loop; the list is the truth. */
-        if (write(r->efd, &one, sizeof(one)) < 0) {
+        /*
+         * The counter only wakes the loop; the list is the truth. A list
+         * that already held jobs has woken the loop, which has not taken
+         * them yet (it takes the whole list under the lock): the jobs of a
+         * batch cost the loop one wake-up, not one each.
+         */
+        if (wake && write(r->efd, &one, sizeof(one)) < 0) {
             /* EAGAIN: the counter is saturated, the loop is awake anyway. */
         }
     }
@@ -327,7 +344,9 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
     struct blk_raw *r = arg;
     uint64_t count;
 
-    if (read(r->efd, &count, sizeof(count)) < 0) {
+    /* Activated by submit (EV_TIMEOUT) for a job done on the loop: the
+     * counter was not touched, and reading it would only cost a call. */
+    if ((what & EV_READ) && read(r->efd, &count, sizeof(count)) < 0) {
         /* EAGAIN: another read got there first; the list decides. */
     }
     deliver(r);
@@ -374,7 +393,8 @@ static bool try_nowait(struct blk_raw *r, struct raw_job *j)
     ssize_t n;
 
     /* Direct I/O does not wait on the page cache: RWF_NOWAIT would only fail. */
-    if (r->nowait_off[write] || j->fd == r->dfd || j->iovcnt == 0 || j->iovcnt > IOV_MAX)
+    if (r->nowait_off[write] || j->fd == r->dfd || j->iovcnt == 0 || j->iovcnt > IOV_MAX ||
+        total > RAW_NOWAIT_MAX_BYTES)
         return false;
     n = write ? pwritev2(j->fd, j->iov, (int)j->iovcnt, (off_t)j->offset, RWF_NOWAIT)
               : preadv2(j->fd, j->iov, (int)j->iovcnt, (off_t)j->offset, RWF_NOWAIT);
@@ -539,7 +559,9 @@ static int submit(struct blk_raw *r, enum raw_op op, uint64_t offset, uint64_t l
 
     r->inflight++;
     if (r->uring && op <= RAW_FLUSH && !r->ring_off[op] && j->iovcnt <= IOV_MAX &&
-        !(op == RAW_WRITE && j->fd == r->dfd && r->direct_writes_threads) && ring_queue(j) == 0)
+        !(op == RAW_WRITE && j->fd == r->dfd && r->direct_writes_threads) &&
+        !(op == RAW_READ && j->fd != r->dfd && job_bytes(j) > RAW_NOWAIT_MAX_BYTES) &&
+        ring_queue(j) == 0)
         return 0;
     if ((op == RAW_READ || op == RAW_WRITE) && (!r->uring || r->ring_off[op]) && try_nowait(r, j)) {
         r->stats.nowait++;
@@ -552,7 +574,7 @@ static int submit(struct blk_raw *r, enum raw_op op, uint64_t offset, uint64_t l
             r->done_head = j;
         r->done_tail = j;
         pthread_mutex_unlock(&r->lock);
-        event_active(r->ev, EV_READ, 0);
+        event_active(r->ev, EV_TIMEOUT, 0);
         return 0;
     }
     queue_to_workers(r, j);

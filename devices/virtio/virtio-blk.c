@@ -50,8 +50,9 @@ struct vblk {
     uint64_t acked;    /* accepted at FEATURES_OK */
     char serial[VIRTIO_BLK_ID_BYTES];
     unsigned inflight;
-    bool resetting; /* requests in flight are discarded; reset_done after the last */
-    bool broken;    /* reported NEEDS_RESET: no more requests until reset */
+    struct gmem *held_gm; /* dirty-log reports held while requests are in flight */
+    bool resetting;       /* requests in flight are discarded; reset_done after the last */
+    bool broken;          /* reported NEEDS_RESET: no more requests until reset */
     struct vblk_queue queues[VBLK_MAX_QUEUES];
     struct vblk_stats stats;
     /* Finished requests kept for the next ones: each is ~10 KiB (a segment
@@ -153,6 +154,10 @@ static void on_done(void *opaque, int ret)
     else if (req->done_bytes)
         *req->done_bytes += req->bytes;
     finish(req, ret < 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK);
+    if (blk->inflight == 0) {
+        gmem_release_dirty(blk->held_gm);
+        blk->held_gm = NULL;
+    }
     if (blk->resetting) {
         if (blk->inflight == 0) {
             blk->resetting = false;
@@ -172,7 +177,12 @@ static void on_done(void *opaque, int ret)
 static bool submitted(struct vblk_req *req, int rc)
 {
     if (rc == 0) {
-        req->blk->inflight++;
+        /* The first request in flight holds the dirty-log report back
+         * until the last completes (gmem_hold_dirty). */
+        if (req->blk->inflight++ == 0) {
+            req->blk->held_gm = req->vq->gm;
+            gmem_hold_dirty(req->blk->held_gm);
+        }
         return true;
     }
     log_guest("virtio-blk: request refused by the backend: %s", strerror(-rc));

@@ -10,6 +10,7 @@
 #include <xen/hvm/ioreq.h>
 #include <xen/hvm/params.h>
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -43,6 +44,7 @@
 struct event_base;
 struct event;
 struct mockxs;
+struct hv_hvm;
 
 /* A sorted, merged set of inclusive ranges, like Xen's rangeset. */
 struct hv_rangeset {
@@ -190,6 +192,7 @@ struct mockhv {
         unsigned left; /* translations still to report it paged out; 0: slot free */
     } paged[HV_MAX_PAGED_OUT];
     uint64_t max_gfn; /* highest frame ever mapped (Xen's max_mapped_pfn) */
+    uint64_t p2m_gen; /* bumped (atomically) by every p2m change */
     struct hv_vram vram;
     struct hv_mem_types mem_types;
     struct {
@@ -241,7 +244,8 @@ struct mockhv {
     int restrict_error; /* mockhv_fail_restrict(): RESTRICT fails with it, 0 normally */
     bool stopping;
     struct mockxs *xs;
-    bool xs_released; /* hv_xenstore_release() ran (not under lock: one caller at a time) */
+    struct hv_hvm *hvm; /* the firmware guest (shim/hv/cpu/), or NULL */
+    bool xs_released;   /* hv_xenstore_release() ran (not under lock: one caller at a time) */
 };
 
 /* hv-memory.c (callers hold mockhv.lock) */
@@ -343,8 +347,14 @@ int hv_bufring_put(struct mockhv *hv, struct hv_server *s, const ioreq_t *p);
 int hv_bufring_queue(struct hv_server *s, const ioreq_t *p);
 
 /* hv-guest.c */
+/* A timeout_ms for the emulated vCPU: no deadline, only the answer or the
+ * mock stopping ends the wait (never reachable through the public API). */
+#define HV_TIMEOUT_NONE INT_MIN
 /* Sends one request from vcpu and waits; lock not held by the caller. */
 int hv_guest_send(struct mockhv *hv, unsigned vcpu, ioreq_t *p, int timeout_ms);
+/* The same; *claimed (if not NULL) tells whether a server took it. */
+int hv_guest_send_claimed(struct mockhv *hv, unsigned vcpu, ioreq_t *p, int timeout_ms,
+                          bool *claimed);
 /* A device model notified guest port `port` of server s. */
 void hv_guest_notified(struct mockhv *hv, struct hv_server *s, int vcpu);
 /* A device model destroys server s: vCPUs waiting on it are stranded. */
@@ -353,6 +363,22 @@ void hv_guest_strand_server(struct mockhv *hv, struct hv_server *s);
 void hv_guest_abort_all(struct mockhv *hv);
 /* -EIO crashed, -ESHUTDOWN stopping or destroyed, 0 the guest runs. */
 int hv_guest_down(const struct mockhv *hv);
+
+/* hv-guest-api.c: one guest access of either guest kind (the C API and the
+ * emulated vCPU), checked, routed and waited for; *claimed as above. */
+int hv_guest_pio(struct mockhv *hv, unsigned vcpu, uint16_t port, unsigned size, bool read,
+                 uint32_t *val, int timeout_ms, bool *claimed);
+int hv_guest_mmio(struct mockhv *hv, unsigned vcpu, uint64_t addr, unsigned size, bool read,
+                  uint64_t *val, int timeout_ms, bool *claimed);
+
+/* cpu/cpu-hvm.c: the firmware guest */
+/* Stops and frees it (mockhv_destroy, after waking waiting vCPUs). */
+void hv_hvm_destroy(struct mockhv *hv);
+/* Its chipset, for interrupts from device models; NULL without one (lock held). */
+struct hv_chipset *hv_hvm_chipset(struct mockhv *hv);
+/* A device model reported writes to frames [gfn, gfn + nr): the vCPUs drop
+ * what they translated from them (lock held; nothing without a firmware guest). */
+void hv_hvm_code_modified(struct mockhv *hv, uint64_t gfn, uint64_t nr);
 
 /* hv-records.c */
 /* out/out_len: the reply payload (track_dirty_vram's bitmap). */

@@ -120,6 +120,8 @@ static int p2m_set(struct mockhv *hv, uint64_t gfn, int64_t off)
     struct hv_p2m *p = &hv->p2m;
     unsigned i = p2m_find(p, gfn);
 
+    /* emulated vCPUs map RAM themselves: they re-map when this moves on */
+    __atomic_add_fetch(&hv->p2m_gen, 1, __ATOMIC_RELEASE);
     if (i < p->nr && p->e[i].gfn == gfn) {
         p->e[i].off = off;
         return 0;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "chipset/chipset.h"
 #include "hv-internal.h"
 
 #include <xen/sched.h>
@@ -105,6 +106,20 @@ static int modified(struct mockhv *hv, const struct wire_req *req, size_t len)
     return 0;
 }
 
+/* The emulated vCPUs drop what they translated from frames a device model
+ * wrote, whether or not Xen keeps a dirty log: an artefact of the
+ * emulation, not something Xen does or a device model sees. */
+static void code_modified(struct mockhv *hv, const struct wire_req *req, size_t len)
+{
+    const struct wire_extent *ext = (const void *)(req + 1);
+    uint64_t nr = req->a[0];
+
+    if (nr > WIRE_MAX_EXTENTS || len < sizeof(*req) + nr * sizeof(*ext))
+        return;
+    for (uint64_t i = 0; i < nr; i++)
+        hv_hvm_code_modified(hv, ext[i].first_pfn, ext[i].nr);
+}
+
 int hv_records_handle(struct hv_conn *c, const struct wire_req *req, size_t len,
                       struct wire_rep *rep, void *out, uint32_t *out_len)
 {
@@ -123,6 +138,8 @@ int hv_records_handle(struct hv_conn *c, const struct wire_req *req, size_t len,
         r.level = a[4] != 0;
         hv->irqs.intx_level[a[2]][a[3]] = r.level;
         irq_record(hv, &r);
+        if (hv_hvm_chipset(hv))
+            hv_chipset_pci_intx(hv_hvm_chipset(hv), (unsigned)a[2], (unsigned)a[3], r.level);
         return 0;
     case WIRE_OP_DM_SET_ISA_IRQ:
     case WIRE_OP_DM_SET_IRQ_LEVEL:
@@ -135,6 +152,10 @@ int hv_records_handle(struct hv_conn *c, const struct wire_req *req, size_t len,
         if (a[0] < 16)
             hv->irqs.isa_level[a[0]] = r.level;
         irq_record(hv, &r);
+        if (hv_hvm_chipset(hv) && req->op == WIRE_OP_DM_SET_ISA_IRQ)
+            hv_chipset_isa_irq(hv_hvm_chipset(hv), (unsigned)a[0], r.level);
+        else if (hv_hvm_chipset(hv))
+            hv_chipset_gsi(hv_hvm_chipset(hv), (unsigned)a[0], r.level);
         return 0;
     case WIRE_OP_DM_SET_LINK_ROUTE:
         if (a[0] > 3 || a[1] > 15)
@@ -144,10 +165,17 @@ int hv_records_handle(struct hv_conn *c, const struct wire_req *req, size_t len,
         r.irq = (uint8_t)a[1];
         hv->pci_link_route[a[0]] = a[1];
         irq_record(hv, &r);
+        if (hv_hvm_chipset(hv))
+            hv_chipset_set_link_route(hv_hvm_chipset(hv), (unsigned)a[0], (unsigned)a[1]);
         return 0;
     case WIRE_OP_DM_INJECT_MSI:
+        /* recorded either way; a vector goes to the local APICs (a pirq,
+         * vector 0, to an event channel: not a firmware guest's) */
+        if (hv_hvm_chipset(hv) && ((uint32_t)a[1] & MSI_DATA_VECTOR_MASK))
+            hv_chipset_msi(hv_hvm_chipset(hv), a[0], (uint32_t)a[1]);
         return inject_msi(hv, a[0], (uint32_t)a[1]);
     case WIRE_OP_DM_MODIFIED_MEMORY:
+        code_modified(hv, req, len);
         return modified(hv, req, len);
     case WIRE_OP_DM_TRACK_DIRTY_VRAM:
         return hv_vram_track(hv, req, out, out_len);

@@ -21,6 +21,8 @@
 
 #include "faults-fixture.h"
 
+#include "ioreqd-fixture.h"
+
 const char *ioreqd_path;
 
 int ffx_private_mounts(void)
@@ -237,10 +239,8 @@ static void expect_step(struct ffx *f, int rc, const char *what)
 
 void ffx_start(struct ffx *f, unsigned queues, const char *spec_extra, uint64_t features)
 {
-    char domid[16], blk[400];
-    const char *args[] = {
-        "--domid", domid,      "--foreground", "--log",    "stderr", "--control-socket",
-        f->ctl,    "--device", "host-bridge",  "--device", blk,      NULL};
+    char blk[400];
+    const char *devices[] = {"host-bridge", blk, NULL};
     struct gvblk_opts opts = {
         .virtio = {.irq = GVIRTIO_IRQ_MSIX, .timeout_ms = FFX_TIMEOUT_MS, .msi_data_base = 0x60},
         .nr_queues = queues,
@@ -249,18 +249,18 @@ void ffx_start(struct ffx *f, unsigned queues, const char *spec_extra, uint64_t 
     };
     const struct mockhv_pci_func *fn;
 
-    snprintf(domid, sizeof(domid), "%u", FFX_DOMID);
     snprintf(blk, sizeof(blk), "virtio-blk,file=%s,queues=%u,serial=%s%s", f->disk, queues,
              FFX_SERIAL, spec_extra ? spec_extra : "");
-    assert_int_equal(dmproc_run(&f->dm, f->hv,
-                                &(struct dmproc_config){
-                                    .program = ioreqd_path,
-                                    .shim_libdir = getenv("IOREQD_SHIM_LIBDIR"),
-                                    .args = args,
-                                    .log_path = f->log,
-                                },
-                                FFX_TIMEOUT_MS),
-                     0);
+    e2e_ioreqd_start(&f->dm, f->hv,
+                     &(struct e2e_ioreqd){
+                         .program = ioreqd_path,
+                         .domid = FFX_DOMID,
+                         .devices = devices,
+                         .control_socket = f->ctl,
+                         .log = "stderr",
+                         .log_path = f->log,
+                     },
+                     FFX_TIMEOUT_MS);
     f->bus = calloc(1, sizeof(*f->bus));
     assert_non_null(f->bus);
     garena_init(&f->arena, 1 << 20, FFX_RAM - (1 << 20));

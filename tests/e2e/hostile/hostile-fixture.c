@@ -20,6 +20,7 @@
 
 #include "dm-control.h"
 #include "hostile-fixture.h"
+#include "ioreqd-fixture.h"
 #include "scratch-dir.h"
 
 static const char *ioreqd_path;
@@ -129,31 +130,27 @@ void hfx_start(struct hfx *fx, unsigned nr_vcpus, const char *const *devices)
 {
     struct mockhv_config cfg = {
         .domid = HFX_DOMID, .nr_vcpus = nr_vcpus, .mem_bytes = HFX_RAM, .xenstore = true};
-    const char *args[40] = {"--domid",     "7",        "--foreground",
-                            "--log-level", "info",     "--control-socket",
-                            fx->ctlpath,   "--device", "uart,port=0x3f8,irq=4,backend=null"};
-    size_t n = 9;
+    const char *all[20] = {"uart,port=0x3f8,irq=4,backend=null"};
+    const char *no_seccomp[] = {"--no-seccomp", NULL};
+    size_t n = 1;
     uint16_t ids[2];
 
-    if (want_no_seccomp())
-        args[n++] = "--no-seccomp";
-
-    for (; devices && *devices && n < 37; devices++) {
-        args[n++] = "--device";
-        args[n++] = *devices;
-    }
-    args[n] = NULL;
+    for (; devices && *devices && n < sizeof(all) / sizeof(all[0]) - 1; devices++)
+        all[n++] = *devices;
+    all[n] = NULL;
     assert_int_equal(mockhv_create(&fx->hv, &cfg), 0);
-    if (dmproc_run(&fx->dm, fx->hv,
-                   &(struct dmproc_config){
-                       .program = ioreqd_path,
-                       .shim_libdir = getenv("IOREQD_SHIM_LIBDIR"),
-                       .args = args,
-                       .log_path = fx->errpath,
-                       .stdin_null = true,
-                   },
-                   HFX_WAIT_MS))
-        fail_msg("ioreqd did not reach state running");
+    e2e_ioreqd_start(&fx->dm, fx->hv,
+                     &(struct e2e_ioreqd){
+                         .program = ioreqd_path,
+                         .domid = 7,
+                         .devices = all,
+                         .control_socket = fx->ctlpath,
+                         .log_level = "info",
+                         .more = want_no_seccomp() ? no_seccomp : NULL,
+                         .log_path = fx->errpath,
+                         .stdin_null = true,
+                     },
+                     HFX_WAIT_MS);
     assert_int_equal(mockhv_servers(fx->hv, ids, 2), 1);
     fx->id = ids[0];
     hfx_serving(fx);

@@ -460,6 +460,116 @@ static void test_guest_ram_writes_reported(void **state)
         assert_true(frame_reported(f->hv, mod_seq, slot->data + off));
 }
 
+/* Log records since after_seq whose extent holds the frame of gpa. */
+static unsigned frame_reports(struct mockhv *hv, uint64_t after_seq, uint64_t gpa)
+{
+    uint64_t last = mockhv_modified_last_seq(hv);
+    struct mockhv_modified m;
+    unsigned n = 0;
+
+    for (uint64_t s = after_seq + 1; s <= last; s++)
+        if (mockhv_modified_get(hv, s, &m) == 0 && m.first_pfn <= gpa >> 12 &&
+            gpa >> 12 < m.first_pfn + m.nr)
+            n++;
+    return n;
+}
+
+/* One request from kick to interrupt; returns its status. */
+static uint8_t one_request(struct fx *f, struct gvblk_req *req)
+{
+    struct gvblk_req *done;
+    struct mockhv_irq_record r;
+    uint64_t irq_seq = mockhv_irq_last_seq(f->hv);
+
+    assert_int_equal(gvblk_submit(&f->blk, 0, req), 0);
+    assert_int_equal(gvblk_kick(&f->blk, 0), 0);
+    assert_int_equal(gvblk_complete(&f->blk, 0, &done, TIMEOUT_MS), 0);
+    assert_ptr_equal(done, req);
+    do {
+        assert_int_equal(mockhv_irq_wait(f->hv, irq_seq, &r, TIMEOUT_MS), 0);
+        irq_seq = r.seq;
+    } while (!(r.kind == MOCKHV_IRQ_MSI &&
+               r.msi_data == f->blk.dev.opts.msi_data_base + f->blk.queues[0].vq->vector));
+    return req->status;
+}
+
+/*
+ * A read the page cache serves completes in the loop turn of its
+ * notification: the ring's avail_event (written when the queue is taken)
+ * and the used ring (written at completion) go to the dirty log in one
+ * report, not one before the vCPU resumes and another before the interrupt.
+ */
+static void test_one_dirty_report_per_cached_read(void **state)
+{
+    struct fx *f = *state;
+    static uint8_t buf[4096];
+    struct gvblk_req wr = {.type = GVBLK_T_OUT, .sector = 64, .buf = buf, .len = sizeof(buf)};
+    struct gvblk_req rd = {.type = GVBLK_T_IN, .sector = 64, .buf = buf, .len = sizeof(buf)};
+    uint64_t mod_seq;
+
+    memset(buf, 0x6b, sizeof(buf));
+    assert_int_equal(one_request(f, &wr), GVBLK_S_OK); /* now in the page cache */
+    mockhv_set_log_dirty(f->hv, true);
+    mod_seq = mockhv_modified_last_seq(f->hv);
+    memset(buf, 0, sizeof(buf));
+    assert_int_equal(one_request(f, &rd), GVBLK_S_OK);
+    assert_int_equal(buf[4095], 0x6b);
+    assert_int_equal(frame_reports(f->hv, mod_seq, f->blk.queues[0].vq->used), 1);
+}
+
+/*
+ * With --poll-us, requests found by polling the slots are served as those
+ * the event channel announces: the UART's registers from both vCPUs in
+ * turn, and virtio-blk writes and reads on both queues, each answered once
+ * with the right value (a request served twice or never would fail or
+ * hang here). Nothing is timed.
+ */
+static void test_polling_serves_requests(void **state)
+{
+    struct fx *f = *state;
+    size_t len = 64 * 1024;
+    uint8_t *data = malloc(len), *back = calloc(1, len);
+    uint8_t st = 0xff;
+    uint32_t v = 0;
+
+    for (unsigned i = 0; i < 300; i++) {
+        unsigned vcpu = i % 2;
+
+        assert_int_equal(mockhv_pio_out(f->hv, vcpu, 0x3f8 + 7, 1, i & 0xff, TIMEOUT_MS), 0);
+        assert_int_equal(mockhv_pio_in(f->hv, 1 - vcpu, 0x3f8 + 7, 1, &v, TIMEOUT_MS), 0);
+        assert_int_equal(v, i & 0xff);
+        assert_int_equal(mockhv_pio_in(f->hv, vcpu, 0x3f8 + 5, 1, &v, TIMEOUT_MS), 0);
+        assert_int_equal(v, 0x60);
+    }
+    for (unsigned i = 0; i < 8; i++) {
+        gvblk_fill_pattern(data, len, 11 + i);
+        expect_ok(gvblk_write(&f->blk, i % 2, 2000 + 128 * i, data, len, &st), st);
+        memset(back, 0, len);
+        expect_ok(gvblk_read(&f->blk, 1 - i % 2, 2000 + 128 * i, back, len, &st), st);
+        assert_memory_equal(back, data, len);
+    }
+    free(data);
+    free(back);
+}
+
+/*
+ * A flush completes on a worker thread, in a later loop turn than its
+ * notification: the avail_event the notification wrote waits for the
+ * completion (the request in flight holds the report back) and goes to
+ * the dirty log in the completion's report, not in one of its own.
+ */
+static void test_one_dirty_report_per_flush(void **state)
+{
+    struct fx *f = *state;
+    struct gvblk_req fl = {.type = GVBLK_T_FLUSH};
+    uint64_t mod_seq;
+
+    mockhv_set_log_dirty(f->hv, true);
+    mod_seq = mockhv_modified_last_seq(f->hv);
+    assert_int_equal(one_request(f, &fl), GVBLK_S_OK);
+    assert_int_equal(frame_reports(f->hv, mod_seq, f->blk.queues[0].vq->used), 1);
+}
+
 static void test_intx_interrupts_delivered(void **state)
 {
     test_interrupts_delivered(state);
@@ -872,6 +982,10 @@ static struct fx_cfg ident2 = {
 static struct fx_cfg msix4 = {.vcpus = 4, .queues = 4, .irq = GVIRTIO_IRQ_MSIX};
 static struct fx_cfg intx2 = {.vcpus = 2, .queues = 2, .irq = GVIRTIO_IRQ_INTX};
 static struct fx_cfg pirq2 = {.vcpus = 2, .queues = 2, .irq = GVIRTIO_IRQ_XEN_PIRQ};
+static struct fx_cfg threads1 = {
+    .vcpus = 1, .queues = 1, .irq = GVIRTIO_IRQ_MSIX, .spec_extra = ",aio=threads"};
+static struct fx_cfg polling2 = {
+    .vcpus = 2, .queues = 2, .irq = GVIRTIO_IRQ_MSIX, .uart = true, .poll_us = 200};
 static struct fx_cfg poll2 = {.vcpus = 1, .queues = 2, .irq = GVIRTIO_IRQ_POLL};
 static struct fx_cfg indirect2 = {
     .vcpus = 2, .queues = 2, .irq = GVIRTIO_IRQ_MSIX, .indirect = true};
@@ -934,9 +1048,12 @@ int main(int argc, char **argv)
         T(test_threads_per_queue, msix4),
         T(test_interrupts_delivered, msix2),
         T(test_guest_ram_writes_reported, msix2),
+        T(test_one_dirty_report_per_cached_read, threads1),
+        T(test_one_dirty_report_per_flush, threads1),
         T(test_intx_interrupts_delivered, intx2),
         T(test_xen_pirq_interrupts_delivered, pirq2),
         T(test_poll_mode_works, poll2),
+        T(test_polling_serves_requests, polling2),
         T(test_sigkill_after_flush_keeps_data, msix2),
         T(test_flush_syncs_after_writes, traced2),
         T(test_flush_syncs_after_writes_cache_none, traced_direct2),

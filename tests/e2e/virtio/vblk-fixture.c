@@ -95,9 +95,10 @@ void fx_hold_end(struct fx *f)
 
 static void start_ioreqd(struct fx *f)
 {
-    char blk[400];
+    char blk[400], poll[16];
     const char *devices[] = {"host-bridge", blk, f->cfg.uart ? "uart,com=1,backend=null" : NULL,
                              NULL};
+    const char *more[] = {"--poll-us", poll, NULL};
     const char *asan = getenv("ASAN_OPTIONS");
     char preload[512], file[340], log[340], delay[64], asan_opts[512], hold[340];
     /* A sanitizer runtime must accept a preloaded library ahead of it. */
@@ -117,6 +118,7 @@ static void start_ioreqd(struct fx *f)
         }
     }
 
+    snprintf(poll, sizeof(poll), "%u", f->cfg.poll_us);
     snprintf(blk, sizeof(blk), "virtio-blk,file=%s,queues=%u,serial=%s%s%s", f->disk, f->cfg.queues,
              SERIAL, f->cfg.readonly ? ",readonly=on" : "",
              f->cfg.spec_extra ? f->cfg.spec_extra : "");
@@ -127,6 +129,7 @@ static void start_ioreqd(struct fx *f)
                          .devices = devices,
                          .control_socket = f->ctl,
                          .log = "stderr",
+                         .more = more,
                          .log_path = f->log,
                          .env = f->cfg.sync_trace ? trace_env : NULL,
                      },

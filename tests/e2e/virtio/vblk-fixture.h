@@ -41,6 +41,7 @@ struct fx_cfg {
     bool sync_trace;        /* preload sync-trace.c, its syncs delayed by SYNC_TRACE_DELAY_MS */
     bool sync_hold;         /* with sync_trace: no delay, every data sync held (fx_hold_*) */
     bool uart;              /* also a UART at COM1 (port 0x3f8, IRQ 4, backend null) */
+    unsigned poll_us;       /* ioreqd --poll-us; 0: not given */
 };
 
 #define SYNC_TRACE_DELAY_MS 200

@@ -65,6 +65,7 @@ static void test_defaults_unset(void **state)
     assert_null(s.runas);
     assert_null(s.chroot_dir);
     assert_int_equal(s.seccomp, -1);
+    assert_int_equal(s.poll_us, -1);
     assert_int_equal(s.beside_qemu, -1);
     settings_free(&s);
 }
@@ -171,6 +172,30 @@ static void test_bad_options(void **state)
     expect_error(ARGV("--domid", "1", "-Fx"), "unknown option '-x'");
 }
 
+static void test_poll_us(void **state)
+{
+    struct ioreqd_settings s;
+
+    assert_int_equal(parse(&s, ARGV("-d", "2", "--poll-us", "50")), CMDLINE_RUN);
+    assert_int_equal(s.poll_us, 50);
+    settings_free(&s);
+    assert_int_equal(parse(&s, ARGV("-d", "2", "--poll-us=1000")), CMDLINE_RUN);
+    assert_int_equal(s.poll_us, 1000);
+    settings_free(&s);
+    assert_int_equal(parse(&s, ARGV("-d", "2", "--poll-us", "0")), CMDLINE_RUN);
+    assert_int_equal(s.poll_us, 0);
+    settings_free(&s);
+    expect_error(ARGV("--poll-us", "1001"),
+                 "invalid --poll-us '1001': expected 0 to 1000 microseconds");
+    expect_error(ARGV("--poll-us", "-5"),
+                 "invalid --poll-us '-5': expected 0 to 1000 microseconds");
+    expect_error(ARGV("--poll-us", "0x10"),
+                 "invalid --poll-us '0x10': expected 0 to 1000 microseconds");
+    expect_error(ARGV("--poll-us", "10us"),
+                 "invalid --poll-us '10us': expected 0 to 1000 microseconds");
+    expect_error(ARGV("--poll-us"), "option '--poll-us' needs an argument");
+}
+
 static void test_reentrant(void **state)
 {
     struct ioreqd_settings s;
@@ -196,6 +221,7 @@ static void test_merge(void **state)
     assert_int_equal(settings_set_string(&base.pidfile, "/a"), 0);
     assert_int_equal(settings_set_string(&base.runas, "a"), 0);
     base.seccomp = 1;
+    base.poll_us = 20;
     over.domid = 4;
     assert_int_equal(settings_set_string(&over.pidfile, "/b"), 0);
     assert_int_equal(settings_set_string(&over.chroot_dir, "/c"), 0);
@@ -207,7 +233,8 @@ static void test_merge(void **state)
     assert_string_equal(base.pidfile, "/b");
     assert_string_equal(base.runas, "a");
     assert_string_equal(base.chroot_dir, "/c");
-    assert_int_equal(base.seccomp, 1);    /* unset in over: the file's value stays */
+    assert_int_equal(base.seccomp, 1); /* unset in over: the file's value stays */
+    assert_int_equal(base.poll_us, 20);
     assert_int_equal(base.nr_devices, 1); /* over had none: the file's stay */
     assert_string_equal(base.devices[0].origin, "f:1");
     assert_null(over.pidfile);
@@ -227,6 +254,7 @@ int main(void)
         cmocka_unit_test(test_full),
         cmocka_unit_test(test_defaults_unset),
         cmocka_unit_test(test_deprivileging_options),
+        cmocka_unit_test(test_poll_us),
         cmocka_unit_test(test_beside_qemu),
         cmocka_unit_test(test_equals_form_and_hex),
         cmocka_unit_test(test_help_version),

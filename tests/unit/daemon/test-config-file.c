@@ -42,6 +42,7 @@ static void test_full(void **state)
                        "runas = ioreqd:ioreqd\n"
                        "chroot = /var/lib/ioreqd/empty\n"
                        "seccomp = no\n"
+                       "poll-us = 100\n"
                        "beside-qemu = yes\n");
 
     assert_int_equal(rc, 0);
@@ -59,6 +60,7 @@ static void test_full(void **state)
     assert_string_equal(s.runas, "ioreqd:ioreqd");
     assert_string_equal(s.chroot_dir, "/var/lib/ioreqd/empty");
     assert_int_equal(s.seccomp, 0);
+    assert_int_equal(s.poll_us, 100);
     assert_int_equal(s.beside_qemu, IOREQD_QEMU_BESIDE);
     settings_free(&s);
 }
@@ -123,6 +125,8 @@ static void test_errors(void **state)
     expect_error("config = /etc/other.conf\n", "test.conf:1: unknown key 'config'");
     expect_error("Domid = 5\n", "test.conf:1: unknown key 'Domid'");
     expect_error("seccomp = strict\n", "test.conf:1: invalid seccomp 'strict': expected yes or no");
+    expect_error("poll-us = 5000\n",
+                 "test.conf:1: invalid poll-us '5000': expected 0 to 1000 microseconds");
     expect_error("beside-qemu = sometimes\n",
                  "test.conf:1: invalid beside-qemu 'sometimes': expected yes, no or auto");
     expect_error("runas = a\nrunas = b\n", "test.conf:2: 'runas' already set on line 1");

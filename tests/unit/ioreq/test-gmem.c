@@ -535,6 +535,41 @@ static void test_deferred_dirty_overflow(void **state)
     fake_free(f);
 }
 
+/* Holds nest; the last release wakes the owner if writes wait, and only then. */
+static void test_dirty_holds(void **state)
+{
+    struct fake *f = fake_new();
+    struct gmem *gm = deferred_new(f);
+    uint8_t b = 1;
+
+    assert_false(gmem_dirty_held(gm));
+    gmem_hold_dirty(gm);
+    gmem_hold_dirty(gm);
+    assert_true(gmem_dirty_held(gm));
+    assert_int_equal(gmem_write(gm, 5 * PG, &b, 1), 0);
+    assert_int_equal(f->wakes, 1); /* collected: the owner hears of it, sees the hold */
+    gmem_release_dirty(gm);
+    assert_true(gmem_dirty_held(gm));
+    assert_int_equal(f->wakes, 1);
+    gmem_release_dirty(gm);
+    assert_false(gmem_dirty_held(gm));
+    assert_int_equal(f->wakes, 2); /* the last release: the report is due */
+    assert_int_equal(f->bulk_calls, 0);
+    gmem_flush_dirty(gm); /* a flush while held or not reports all the same */
+    assert_int_equal(f->bulk_calls, 1);
+    assert_int_equal(f->nr_mod, 1);
+    assert_int_equal(f->mod_gfn[0], 5);
+
+    /* Nothing waiting at the last release: no wake; an extra release is ignored. */
+    gmem_hold_dirty(gm);
+    gmem_release_dirty(gm);
+    gmem_release_dirty(gm);
+    assert_int_equal(f->wakes, 2);
+    assert_false(gmem_dirty_held(gm));
+    gmem_free(gm);
+    fake_free(f);
+}
+
 static void test_immediate_dirty_without_defer(void **state)
 {
     struct fake *f = fake_new();
@@ -565,6 +600,7 @@ int main(void)
         cmocka_unit_test(test_repopulated_frame),
         cmocka_unit_test(test_deferred_dirty_merged),
         cmocka_unit_test(test_deferred_dirty_overflow),
+        cmocka_unit_test(test_dirty_holds),
         cmocka_unit_test(test_immediate_dirty_without_defer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
