@@ -13,9 +13,14 @@
  *
  * --defsym MODE=N picks the variant:
  *   MODE=0  the above;
- *   MODE=1  after step 2 prints "BOOTSECTOR: reading forever" and keeps
- *           re-reading LBA 1, so a test can kill the disk's device model
- *           while the firmware's disk driver is busy;
+ *   MODE=1  after step 2 prints "BOOTSECTOR: waiting for a byte on COM1",
+ *           polls the UART until a byte arrives, prints "BOOTSECTOR:
+ *           reading forever" and keeps re-reading LBA 1. The guest never
+ *           halts, and touches the disk again only when the host says so:
+ *           a test kills the disk's device model first, and the next disk
+ *           read is certain to reach the dead server (a kill at a random
+ *           moment could land while the BIOS polls the virtqueue in RAM,
+ *           where the vCPU spins without ever asking the device model);
  *   MODE=2  a file GRUB chainloads: prints "BOOTSECTOR: chainloaded by
  *           GRUB" and halts, reading nothing (LBA 1 holds GRUB there).
  *
@@ -80,6 +85,14 @@ read_lba1:
 	mov	$0x7e00, %si		/* the sector's line, as make-disk.sh wrote it */
 	call	puts
 .if MODE == 1
+	mov	$msg_waiting, %si
+	call	puts
+	mov	$0x3fd, %dx
+1:	in	%dx, %al		/* LSR: wait for data ready (bit 0) */
+	test	$0x01, %al
+	jz	1b
+	mov	$0x3f8, %dx
+	in	%dx, %al		/* RBR: take the byte */
 	mov	$msg_looping, %si
 	call	puts
 reread:
@@ -131,6 +144,8 @@ msg_running:
 	.asciz	"BOOTSECTOR: running from the MBR\r\n"
 msg_failed:
 	.asciz	"BOOTSECTOR: int 13h read of LBA 1 failed\r\n"
+msg_waiting:
+	.asciz	"BOOTSECTOR: waiting for a byte on COM1\r\n"
 msg_looping:
 	.asciz	"BOOTSECTOR: reading forever\r\n"
 msg_chained:

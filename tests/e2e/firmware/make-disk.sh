@@ -5,8 +5,9 @@
 #
 #   make-disk.sh mbr  OUT.img   1 MiB raw disk: bootsector.S (MODE=0) as the
 #                               MBR, LBA 1 holds the line it reads back
-#   make-disk.sh loop OUT.img   the same with MODE=1: after its lines it
-#                               re-reads LBA 1 forever
+#   make-disk.sh gate OUT.img   the same with MODE=1: after its lines it
+#                               waits for a byte on COM1, then re-reads
+#                               LBA 1 forever
 #   make-disk.sh grub OUT.img   8 MiB disk: GRUB's boot.img as the MBR, a core
 #                               image in the gap after it, one ext4 partition
 #                               from sector 2048 with hello.txt, data.bin and
@@ -57,9 +58,9 @@ rm -rf "$out" "$out.files"
 mkdir -p "$out.files"
 
 case $kind in
-mbr | loop)
+mbr | gate)
     mode=0
-    [ "$kind" = loop ] && mode=1
+    [ "$kind" = gate ] && mode=1
     bootsector $mode "$work/mbr.bin"
     truncate -s 1M "$out"
     dd if="$work/mbr.bin" of="$out" conv=notrunc status=none
@@ -124,7 +125,7 @@ CFG
     dd if="$work/part.img" of="$out" bs=512 seek=$part_start conv=notrunc status=none
     ;;
 *)
-    echo "usage: make-disk.sh mbr|loop|grub OUT.img" >&2
+    echo "usage: make-disk.sh mbr|gate|grub OUT.img" >&2
     exit 2
     ;;
 esac
