@@ -1,7 +1,9 @@
 #!/bin/sh
 # hvmloader's PCI scan with ioreqd as the only device model: it finds
 # ioreqd's host bridge, Xen platform device and virtio-blk, assigns their
-# BARs and INTx lines, and ioreqctl status shows the same addresses, mapped.
+# BARs and INTx lines, and ioreqctl status shows the same addresses, mapped,
+# and the same lines. (No PIIX3 here, so no PCI-ISA link routing: that is
+# e2e-fw-pci-qemu's.)
 # The guest ends waiting at the boot sector's gate, so it is still running
 # when ioreqctl asks.
 . "$(dirname "$0")/fw-lib.sh"
@@ -24,5 +26,4 @@ $functions"
 bars=$(ctl_bars "$json" | cut -d' ' -f1,2 | tr '\n' ' ')
 [ "$bars" = "00:02.0 bar0 00:02.0 bar1 00:03.0 bar4 " ] || fail "BARs: $bars"
 check_pci_against_ctl "$json"
-check_routing
 stop_mockxen

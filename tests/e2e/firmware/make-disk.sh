@@ -1,7 +1,7 @@
 #!/bin/sh
 # Builds the firmware tests' disk images on the host from the repository's
-# boot sector source and Debian's binutils, grub-pc-bin and e2fsprogs; no
-# image or binary is kept in the repository.
+# boot sector source (tools/guest/bootsector.S) and Debian's binutils,
+# grub-pc-bin and e2fsprogs; no image or binary is kept in the repository.
 #
 #   make-disk.sh mbr  OUT.img   1 MiB raw disk: bootsector.S (MODE=0) as the
 #                               MBR, LBA 1 holds the line it reads back
@@ -21,6 +21,7 @@ set -eu
 kind=$1
 out=$2
 here=$(cd "$(dirname "$0")" && pwd)
+bootsector_src=$here/../../../tools/guest/bootsector.S
 grubdir=${IOREQD_GRUB_DIR:-/usr/lib/grub/i386-pc}
 
 # The line make-disk.sh puts at LBA 1 and the boot sector prints.
@@ -35,7 +36,7 @@ need() {
 # bootsector MODE FILE: assemble bootsector.S into a 512-byte sector.
 bootsector() {
     need as ld
-    as --32 --defsym MODE="$1" -o "$work/bs.o" "$here/bootsector.S"
+    as --32 --defsym MODE="$1" -o "$work/bs.o" "$bootsector_src"
     ld -m elf_i386 -Ttext 0x7c00 --oformat binary -o "$2" "$work/bs.o"
     size=$(wc -c <"$2")
     [ "$size" -eq 512 ] || { echo "boot sector is $size bytes, not 512" >&2; exit 1; }

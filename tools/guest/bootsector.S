@@ -1,5 +1,5 @@
 /*
- * A boot sector for the firmware tests: SeaBIOS loads it from the disk's
+ * A boot sector for the firmware tests and the demo: SeaBIOS loads it from the disk's
  * first sector to 0000:7c00 and jumps to it in real mode with the boot
  * drive in DL.  It talks to the 16550 UART at 0x3f8 directly (no BIOS
  * console), so every byte it prints is an ioreq to the UART's device model:
@@ -25,7 +25,9 @@
  *           GRUB" and halts, reading nothing (LBA 1 holds GRUB there).
  *
  * Assemble: as --32 --defsym MODE=0 -o b.o bootsector.S; ld -m elf_i386
- * -Ttext 0x7c00 --oformat binary -o b.bin b.o (make-disk.sh does it).
+ * -Ttext 0x7c00 --oformat binary -o b.bin b.o. The firmware tests do it at
+ * run time (tests/e2e/firmware/make-disk.sh), the build does it for
+ * ioreqd-demo, which embeds MODE=0.
  */
 	.code16
 	.text
