@@ -150,7 +150,14 @@ int pci_bus_add(struct pci_bus *bus, struct pci_dev *dev, int devfn, char *errbu
     int rc;
 
     if (devfn < 0) {
-        for (unsigned slot = 1; slot < 32 && devfn < 0; slot++)
+        /*
+         * Slot 0 is the host bridge's and slot 1 the PIIX3's: Xen's hvmloader
+         * programs its PCI-ISA links at devfn 0x08 and asserts that whatever
+         * answers there is 8086:7000 (PCI_ISA_DEVFN, pci_setup() in
+         * tools/firmware/hvmloader/pci.c), as QEMU's xenfv machine puts it.
+         * Without bdf= a device never lands on either.
+         */
+        for (unsigned slot = PCI_FIRST_FREE_SLOT; slot < 32 && devfn < 0; slot++)
             if (!slot_owner(bus, slot))
                 devfn = (int)(slot << 3);
         if (devfn < 0) {

@@ -211,13 +211,18 @@ struct pci_range_change {
 
 /* --- the bus --- */
 
+/* The lowest slot a device without bdf= gets (see pci_bus_add). */
+#define PCI_FIRST_FREE_SLOT 2
+
 struct pci_bus *pci_bus_new(struct io_registry *io, struct dm_platform platform);
 /* Removes every function still on the bus (destroy devices first; this is a backstop). */
 void pci_bus_free(struct pci_bus *bus);
 
 /*
- * Places dev at devfn (0..255), or in the lowest free slot 1..31 if devfn < 0
- * (function 0). A slot holds one device: a second one is refused with -EEXIST.
+ * Places dev at devfn (0..255), or in the lowest free slot 2..31 if devfn < 0
+ * (function 0; slots 0 and 1 are the host bridge's and the PIIX3's, which
+ * Xen's firmware expects there). A slot holds one device: a second one is
+ * refused with -EEXIST.
  * Calls ops->init, then the platform's map_pcidev for the SBDF. 0 or -errno,
  * errbuf explaining the failure.
  */

@@ -332,7 +332,7 @@ static void test_xenstore_bars_follow_the_guest(void **state)
     start_ioreqd(fx, devs);
     assert_string_equal(xs_getf(fx, "%s/0", dir), "host-bridge: 00:00.0 8086:1237");
     assert_false(xs_exists(fx, "/local/domain/0/device-model/7/ioreqd/devices/0/bars"));
-    assert_string_equal(xs_getf(fx, "%s/1", dir), "xen-platform: 00:01.0 5853:0001");
+    assert_string_equal(xs_getf(fx, "%s/1", dir), "xen-platform: 00:02.0 5853:0001");
     assert_string_equal(xs_getf(fx, "%s/1/bars", dir),
                         "bar0=io:unmapped+0x100 bar1=mem32:unmapped+0x1000000");
     assert_string_equal(xs_getf(fx, "%s/2", dir), "uart: port=0x3f8 irq=4 backend=null");
@@ -346,7 +346,7 @@ static void test_xenstore_bars_follow_the_guest(void **state)
     assert_int_equal(xfn->bars[1].base, 0xf0000000);
     snprintf(path, sizeof(path), "%s/1/bars", dir);
     xs_wait_for(fx, path, "bar0=io:0xc000+0x100 bar1=mem32:0xf0000000+0x1000000");
-    assert_string_equal(xs_getf(fx, "%s/1", dir), "xen-platform: 00:01.0 5853:0001");
+    assert_string_equal(xs_getf(fx, "%s/1", dir), "xen-platform: 00:02.0 5853:0001");
 
     /* Guest output: the UART's entry stays what it was, counters live elsewhere. */
     for (const char *p = "hello\r\n"; *p; p++)

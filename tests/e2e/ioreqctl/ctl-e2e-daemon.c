@@ -531,7 +531,7 @@ static void test_status_pci_routes(void **state)
     assert_true(is_null(ctl_json_get(fn, "msi")));
     assert_true(is_null(ctl_json_get(fn, "msix")));
     fn = ctl_json_at(st, "control", "status", "devices", "1", "pci", "0", NULL);
-    assert_string_equal(text(fn, "bdf", NULL), "00:01.0");
+    assert_string_equal(text(fn, "bdf", NULL), "00:02.0");
     assert_string_equal(text(fn, "id", NULL), "5853:0001");
     assert_string_equal(text(fn, "intx", "pin", NULL), "INTA#");
     assert_true(is_null(ctl_json_get(status_bar(fn, 0), "address")));
@@ -541,7 +541,7 @@ static void test_status_pci_routes(void **state)
     assert_int_equal(counter(status_bar(fn, 1), "size", NULL), 0x1000000);
     assert_null(ctl_json_at(st, "control", "status", "devices", "2", "pci", NULL));
     fn = ctl_json_at(st, "control", "status", "devices", "3", "pci", "0", NULL);
-    assert_string_equal(text(fn, "bdf", NULL), "00:02.0");
+    assert_string_equal(text(fn, "bdf", NULL), "00:03.0");
     assert_string_equal(text(fn, "id", NULL), "1af4:1042");
     assert_string_equal(text(fn, "intx", "pin", NULL), "INTA#");
     assert_int_equal(counter(fn, "intx", "line", NULL), 0);
@@ -609,10 +609,10 @@ static void test_status_pci_routes(void **state)
         "  [0]  host-bridge: 00:00.0 8086:1237\n"
         "         00:00.0  no INTx\n"
         "  [1]  xen-platform: %s\n"
-        "         00:01.0  INTA# line 10 low\n"
+        "         00:02.0  INTA# line 10 low\n"
         "  [2]  uart: " UART_DESC " tx=0 rx=0 tx-dropped=0 out-dropped=0\n"
         "  [3]  virtio-blk: %s\n"
-        "         00:02.0  INTA# line 11 low (disabled); MSI-X on: table 3, 3 in use, 0 masked\n",
+        "         00:03.0  INTA# line 11 low (disabled); MSI-X on: table 3, 3 in use, 0 masked\n",
         xp_desc, vb_desc);
     assert_string_equal(live_devices(fx), expect);
 
@@ -621,13 +621,13 @@ static void test_status_pci_routes(void **state)
     guest_step(fx, gpci_cfg_read(bus, vfn->bdf, cap + 2u, 2, &ctrl), "MSI-X control");
     guest_step(fx, gpci_cfg_write(bus, vfn->bdf, cap + 2u, 2, ctrl | 0x4000), "function mask");
     assert_non_null(strstr(live_devices(fx),
-                           "\n         00:02.0  INTA# line 11 low (disabled); MSI-X on, "
+                           "\n         00:03.0  INTA# line 11 low (disabled); MSI-X on, "
                            "function masked: table 3, 3 in use, 0 masked\n"));
     guest_step(fx, gpci_cfg_write(bus, vfn->bdf, cap + 2u, 2, ctrl), "function unmask");
     guest_step(fx, gvirtio_mmio_write(&vb.dev, 0, vb.dev.msix_table + 16 + 12, 4, 1), "mask");
     assert_non_null(
         strstr(live_devices(fx),
-               "\n         00:02.0  INTA# line 11 low (disabled); MSI-X on: table 3, 3 in use, "
+               "\n         00:03.0  INTA# line 11 low (disabled); MSI-X on: table 3, 3 in use, "
                "1 masked\n"));
     st = status_json(fx);
     fn = ctl_json_at(st, "control", "status", "devices", "3", "pci", "0", NULL);

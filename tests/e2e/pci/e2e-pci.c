@@ -181,7 +181,7 @@ static void test_enumerate_and_xen_platform(void **state)
     start_ioreqd(fx, devs);
     /* Each function's config cycles are routed to ioreqd. */
     assert_true(has_range(fx, MOCKHV_RANGE_PCI, 0x00, 0x00));
-    assert_true(has_range(fx, MOCKHV_RANGE_PCI, 0x08, 0x08));
+    assert_true(has_range(fx, MOCKHV_RANGE_PCI, 0x10, 0x10));
     assert_true(has_range(fx, MOCKHV_RANGE_PIO, 0x10, 0x13));
 
     assert_int_equal(mockhv_firmware_pci_init(fx->hv, 0, fn, 8, WAIT_MS), 2);
@@ -190,7 +190,7 @@ static void test_enumerate_and_xen_platform(void **state)
     assert_int_equal(fn[0].device, 0x1237);
     assert_int_equal(fn[0].class_rev, 0x06000002);
     assert_int_equal(fn[0].nr_bars, 0);
-    assert_int_equal(fn[1].bdf, 0x08);
+    assert_int_equal(fn[1].bdf, 0x10);
     assert_int_equal(fn[1].vendor, 0x5853);
     assert_int_equal(fn[1].device, 0x0001);
     assert_int_equal(fn[1].class_rev, 0xff800001);
@@ -210,10 +210,10 @@ static void test_enumerate_and_xen_platform(void **state)
     assert_true(io_base != 0 && mem_base != 0);
 
     /* The guest reads the IDs back, and the firmware's assignments. */
-    assert_int_equal(cfg_rd(fx, 0x08, 0x00, 4), 0x00015853);
-    assert_int_equal(cfg_rd(fx, 0x08, 0x2c, 4), 0x00015853);
-    assert_int_equal(cfg_rd(fx, 0x08, 0x10, 4), io_base | 1);
-    assert_int_equal(cfg_rd(fx, 0x08, 0x14, 4), mem_base | 8);
+    assert_int_equal(cfg_rd(fx, 0x10, 0x00, 4), 0x00015853);
+    assert_int_equal(cfg_rd(fx, 0x10, 0x2c, 4), 0x00015853);
+    assert_int_equal(cfg_rd(fx, 0x10, 0x10, 4), io_base | 1);
+    assert_int_equal(cfg_rd(fx, 0x10, 0x14, 4), mem_base | 8);
     assert_int_equal(cfg_rd(fx, 0x00, 0x00, 4), 0x12378086);
     /* Decoding made the BARs the hypervisor's business: ranges registered. */
     assert_true(has_range(fx, MOCKHV_RANGE_PIO, io_base, io_base + 0xff));
@@ -235,27 +235,27 @@ static void test_enumerate_and_xen_platform(void **state)
     assert_int_equal(v, 0);
 
     /* Memory decode off: the MMIO BAR leaves the hypervisor; back on: it returns. */
-    uint32_t cmd = cfg_rd(fx, 0x08, 0x04, 2);
+    uint32_t cmd = cfg_rd(fx, 0x10, 0x04, 2);
     assert_int_equal(cmd & 0x3, 0x3);
-    cfg_wr(fx, 0x08, 0x04, 2, cmd & ~0x2u);
+    cfg_wr(fx, 0x10, 0x04, 2, cmd & ~0x2u);
     assert_false(has_range(fx, MOCKHV_RANGE_MMIO, mem_base, mem_base + (16u << 20) - 1));
     assert_true(has_range(fx, MOCKHV_RANGE_PIO, io_base, io_base + 0xff));
-    cfg_wr(fx, 0x08, 0x04, 2, cmd);
+    cfg_wr(fx, 0x10, 0x04, 2, cmd);
     assert_true(has_range(fx, MOCKHV_RANGE_MMIO, mem_base, mem_base + (16u << 20) - 1));
 
     /* A BAR set to all-ones while decoding is sized, not mapped; restored, it maps again. */
-    cfg_wr(fx, 0x08, 0x14, 4, 0xffffffff);
-    assert_int_equal(cfg_rd(fx, 0x08, 0x14, 4), 0xff000008);
+    cfg_wr(fx, 0x10, 0x14, 4, 0xffffffff);
+    assert_int_equal(cfg_rd(fx, 0x10, 0x14, 4), 0xff000008);
     assert_false(has_range(fx, MOCKHV_RANGE_MMIO, mem_base, mem_base + (16u << 20) - 1));
-    cfg_wr(fx, 0x08, 0x14, 4, (uint32_t)mem_base);
+    cfg_wr(fx, 0x10, 0x14, 4, (uint32_t)mem_base);
     assert_true(has_range(fx, MOCKHV_RANGE_MMIO, mem_base, mem_base + (16u << 20) - 1));
     /* A BAR moved onto the UART's ports is refused: the UART keeps answering. */
-    cfg_wr(fx, 0x08, 0x10, 4, 0x300);
+    cfg_wr(fx, 0x10, 0x10, 4, 0x300);
     assert_false(has_range(fx, MOCKHV_RANGE_PIO, 0x300, 0x3ff));
     assert_true(has_range(fx, MOCKHV_RANGE_PIO, COM1, COM1 + 7));
     pio_out(fx, COM1 + 7, 1, 0x5a);
     assert_int_equal(pio_in(fx, COM1 + 7, 1), 0x5a);
-    cfg_wr(fx, 0x08, 0x10, 4, (uint32_t)io_base);
+    cfg_wr(fx, 0x10, 0x10, 4, (uint32_t)io_base);
     assert_true(has_range(fx, MOCKHV_RANGE_PIO, io_base, io_base + 0xff));
 
     /* The log line and the unplug request reached ioreqd's log. */
@@ -340,9 +340,9 @@ static void test_legacy_cf8(void **state)
     assert_true(has_range(fx, MOCKHV_RANGE_PIO, 0xcf8, 0xcff));
     /* Through the 0xCF8/0xCFC window, either path reaches the same config space. */
     assert_int_equal(cfg_rd(fx, 0x00, 0x00, 4), 0x12378086);
-    assert_int_equal(cfg_rd(fx, 0x08, 0x00, 2), 0x5853);
-    cfg_wr(fx, 0x08, 0x3c, 1, 0x0b);
-    assert_int_equal(cfg_rd(fx, 0x08, 0x3c, 1), 0x0b);
+    assert_int_equal(cfg_rd(fx, 0x10, 0x00, 2), 0x5853);
+    cfg_wr(fx, 0x10, 0x3c, 1, 0x0b);
+    assert_int_equal(cfg_rd(fx, 0x10, 0x3c, 1), 0x0b);
     assert_int_equal(cfg_rd(fx, 0xf8, 0x00, 4), 0xffffffff);
     /* The latch reads back as written. */
     pio_out(fx, 0xcf8, 4, 0x80000810);

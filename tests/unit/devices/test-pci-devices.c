@@ -257,7 +257,7 @@ static void test_xen_platform_ports(void **state)
     assert_string_equal(strstr(desc, " unplug="), " unplug=0xb product=1 build=1234 log-lines=3");
 
     /* BAR0: flags at offset 0, log at offset 8; BAR1 reads 0. */
-    uint32_t sbdf = PCI_SBDF(0, 0, 1, 0);
+    uint32_t sbdf = PCI_SBDF(0, 0, 2, 0);
     wr(f, sbdf, 0x10, 4, 0xc100);
     wr(f, sbdf, 0x14, 4, 0xf0000000);
     assert_int_equal(io_range_count(f->io, IO_SPACE_PIO), 2);
@@ -271,7 +271,7 @@ static void test_xen_platform_ports(void **state)
     assert_true(io_dispatch_write(f->io, IO_SPACE_MMIO, 0xf0000004, 4, 0, 1));
     t->describe(xp, desc, sizeof(desc));
     assert_string_equal(desc,
-                        "00:01.0 5853:0001 bar0=io:0xc100+0x100 bar1=mem32:0xf0000000+0x1000000"
+                        "00:02.0 5853:0001 bar0=io:0xc100+0x100 bar1=mem32:0xf0000000+0x1000000"
                         " unplug=0xb product=1 build=1234 log-lines=4");
     t->destroy(xp);
 }
