@@ -5,7 +5,7 @@
 need_firmware
 need_qemu
 make_disk grub
-start_mockxen -- "$QEMU" $QEMU_ARGS \
+start_mockxen -- "$QEMU" $QEMU_XENFV \
     -- "$IOREQD" --domid 1 -F --control-socket none \
     --device "uart,port=0x3f8,irq=4,backend=file:$dir/com1.out" \
     --device "virtio-blk,file=$dir/grub.img,bdf=04.0"

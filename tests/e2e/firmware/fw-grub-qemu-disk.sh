@@ -5,7 +5,7 @@
 need_firmware
 need_qemu
 make_disk grub
-start_mockxen -- "$QEMU" $QEMU_ARGS \
+start_mockxen -- "$QEMU" $QEMU_XENFV \
     -drive "if=none,id=disk0,format=raw,file=$dir/grub.img" \
     -device virtio-blk-pci,drive=disk0,addr=0x4 \
     -- "$IOREQD" --domid 1 -F --control-socket none \

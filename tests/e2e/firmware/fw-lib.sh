@@ -278,7 +278,12 @@ check_grub_output() {
 }
 
 # The Debian QEMU device model for domain 1, as tests/e2e/shim/qemu-test.sh
-# runs it, without serial ports (ioreqd's UART owns 0x3f8) or VGA: host
+# runs it, without serial ports (ioreqd's UART owns 0x3f8) or VGA. With
+# QEMU_XENFV (libxl's machine when the Xen platform device is on): host
 # bridge 00:00.0, PIIX3 00:01.0 (IDE 00:01.1, ACPI PM 00:01.3), Xen platform
-# device 00:02.0. Split into words where used (no spaces in $dir).
-QEMU_ARGS="-xen-domid 1 -machine xenfv -m 128 -display none -nodefaults -monitor none -pidfile $dir/qemu.pid"
+# device 00:02.0. With QEMU_PC (libxl's "pc,accel=xen" when it is off): the
+# same without the platform device. Split into words where used (no spaces
+# in $dir).
+QEMU_COMMON="-xen-domid 1 -m 128 -display none -nodefaults -monitor none -pidfile $dir/qemu.pid"
+QEMU_XENFV="$QEMU_COMMON -machine xenfv"
+QEMU_PC="$QEMU_COMMON -machine pc,accel=xen"
