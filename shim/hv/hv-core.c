@@ -135,6 +135,8 @@ void mockhv_destroy(struct mockhv *hv)
     hv_guest_abort_all(hv);
     pthread_cond_broadcast(&hv->irqs.cond);
     pthread_mutex_unlock(&hv->lock);
+    /* the firmware guest's vCPUs are callers of the guest API too */
+    hv_hvm_destroy(hv);
     /* callers must have returned from the guest API before the state goes */
     for (unsigned v = 0; v < MOCKHV_MAX_VCPUS; v++) {
         pthread_mutex_lock(&hv->vcpus[v].use);

@@ -19,8 +19,14 @@ static bool mmio_size_ok(unsigned size)
     return pio_size_ok(size) || size == 8;
 }
 
-static int pio(struct mockhv *hv, unsigned vcpu, uint16_t port, unsigned size, bool read,
-               uint32_t *val, int timeout_ms)
+/* The public API has no infinite wait: HV_TIMEOUT_NONE is the emulated vCPU's alone. */
+static int public_timeout(int timeout_ms)
+{
+    return timeout_ms == HV_TIMEOUT_NONE ? 0 : timeout_ms;
+}
+
+int hv_guest_pio(struct mockhv *hv, unsigned vcpu, uint16_t port, unsigned size, bool read,
+                 uint32_t *val, int timeout_ms, bool *claimed)
 {
     ioreq_t p = {
         .type = IOREQ_TYPE_PIO,
@@ -34,7 +40,7 @@ static int pio(struct mockhv *hv, unsigned vcpu, uint16_t port, unsigned size, b
 
     if (!pio_size_ok(size) || (unsigned)port + size > 0x10000)
         return -EINVAL;
-    rc = hv_guest_send(hv, vcpu, &p, timeout_ms);
+    rc = hv_guest_send_claimed(hv, vcpu, &p, timeout_ms, claimed);
     if (!rc && read)
         *val = (uint32_t)p.data;
     return rc;
@@ -43,17 +49,17 @@ static int pio(struct mockhv *hv, unsigned vcpu, uint16_t port, unsigned size, b
 int mockhv_pio_in(struct mockhv *hv, unsigned vcpu, uint16_t port, unsigned size, uint32_t *val,
                   int timeout_ms)
 {
-    return pio(hv, vcpu, port, size, true, val, timeout_ms);
+    return hv_guest_pio(hv, vcpu, port, size, true, val, public_timeout(timeout_ms), NULL);
 }
 
 int mockhv_pio_out(struct mockhv *hv, unsigned vcpu, uint16_t port, unsigned size, uint32_t val,
                    int timeout_ms)
 {
-    return pio(hv, vcpu, port, size, false, &val, timeout_ms);
+    return hv_guest_pio(hv, vcpu, port, size, false, &val, public_timeout(timeout_ms), NULL);
 }
 
-static int mmio(struct mockhv *hv, unsigned vcpu, uint64_t addr, unsigned size, bool read,
-                uint64_t *val, int timeout_ms)
+int hv_guest_mmio(struct mockhv *hv, unsigned vcpu, uint64_t addr, unsigned size, bool read,
+                  uint64_t *val, int timeout_ms, bool *claimed)
 {
     ioreq_t p = {
         .type = IOREQ_TYPE_COPY,
@@ -67,7 +73,7 @@ static int mmio(struct mockhv *hv, unsigned vcpu, uint64_t addr, unsigned size, 
 
     if (!mmio_size_ok(size) || addr + size - 1 < addr)
         return -EINVAL;
-    rc = hv_guest_send(hv, vcpu, &p, timeout_ms);
+    rc = hv_guest_send_claimed(hv, vcpu, &p, timeout_ms, claimed);
     if (!rc && read)
         *val = p.data;
     return rc;
@@ -76,13 +82,13 @@ static int mmio(struct mockhv *hv, unsigned vcpu, uint64_t addr, unsigned size, 
 int mockhv_mmio_read(struct mockhv *hv, unsigned vcpu, uint64_t addr, unsigned size, uint64_t *val,
                      int timeout_ms)
 {
-    return mmio(hv, vcpu, addr, size, true, val, timeout_ms);
+    return hv_guest_mmio(hv, vcpu, addr, size, true, val, public_timeout(timeout_ms), NULL);
 }
 
 int mockhv_mmio_write(struct mockhv *hv, unsigned vcpu, uint64_t addr, unsigned size, uint64_t val,
                       int timeout_ms)
 {
-    return mmio(hv, vcpu, addr, size, false, &val, timeout_ms);
+    return hv_guest_mmio(hv, vcpu, addr, size, false, &val, public_timeout(timeout_ms), NULL);
 }
 
 static int cfg(struct mockhv *hv, unsigned vcpu, uint16_t bdf, unsigned reg, unsigned size,
@@ -94,9 +100,11 @@ static int cfg(struct mockhv *hv, unsigned vcpu, uint16_t bdf, unsigned reg, uns
     if (!pio_size_ok(size) || reg >= 256 || (reg & (size - 1)))
         return -EINVAL;
     pthread_mutex_lock(&hv->cfg_lock);
-    rc = pio(hv, vcpu, 0xcf8, 4, false, &cf8, timeout_ms);
+    timeout_ms = public_timeout(timeout_ms);
+    rc = hv_guest_pio(hv, vcpu, 0xcf8, 4, false, &cf8, timeout_ms, NULL);
     if (!rc)
-        rc = pio(hv, vcpu, (uint16_t)(0xcfc + (reg & 3)), size, read, val, timeout_ms);
+        rc = hv_guest_pio(hv, vcpu, (uint16_t)(0xcfc + (reg & 3)), size, read, val, timeout_ms,
+                          NULL);
     pthread_mutex_unlock(&hv->cfg_lock);
     return rc;
 }
@@ -131,6 +139,7 @@ int mockhv_rep(struct mockhv *hv, unsigned vcpu, const struct mockhv_rep *rep, i
     uint32_t left = rep->count;
     int rc = 0;
 
+    timeout_ms = public_timeout(timeout_ms);
     if (rep->mmio ? !mmio_size_ok(rep->size) : !pio_size_ok(rep->size))
         return -EINVAL;
     if (left == 0 || (!rep->mmio && addr + rep->size > 0x10000))
@@ -178,6 +187,7 @@ int mockhv_buf_write(struct mockhv *hv, unsigned vcpu, bool mmio_space, uint64_t
     struct hv_server *s;
     int rc;
 
+    timeout_ms = public_timeout(timeout_ms);
     if (!(mmio_space ? mmio_size_ok(size) : pio_size_ok(size)) || addr >= (1u << 20) ||
         vcpu >= hv->nr_vcpus)
         return -EINVAL;
@@ -257,7 +267,8 @@ int mockhv_buf_write_batch(struct mockhv *hv, unsigned vcpu, bool mmio_space, ui
 {
     size_t done;
 
-    return buf_batch(hv, vcpu, mmio_space, addr, size, vals, n, timeout_ms, true, &done);
+    return buf_batch(hv, vcpu, mmio_space, addr, size, vals, n, public_timeout(timeout_ms), true,
+                     &done);
 }
 
 long mockhv_buf_try_write_batch(struct mockhv *hv, bool mmio_space, uint64_t addr, unsigned size,

@@ -43,8 +43,12 @@ static uint64_t size_mask(uint32_t size)
     return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
 }
 
-static void deadline_after(struct timespec *ts, int timeout_ms)
+/* NULL (no deadline) for HV_TIMEOUT_NONE: an emulated vCPU waits as long as
+ * a real one, until the answer or until the mock stops. */
+static const struct timespec *deadline_after(struct timespec *ts, int timeout_ms)
 {
+    if (timeout_ms == HV_TIMEOUT_NONE)
+        return NULL;
     if (timeout_ms <= 0)
         timeout_ms = MOCKHV_DEFAULT_TIMEOUT_MS;
     clock_gettime(CLOCK_MONOTONIC, ts);
@@ -54,6 +58,7 @@ static void deadline_after(struct timespec *ts, int timeout_ms)
         ts->tv_sec++;
         ts->tv_nsec -= 1000000000;
     }
+    return ts;
 }
 
 static void crash(struct mockhv *hv)
@@ -118,9 +123,9 @@ static int wait_locked(struct mockhv *hv, unsigned vcpu, struct hv_server *s, io
     struct hv_vcpu *vc = &hv->vcpus[vcpu];
     ioreq_t *slot = &s->slots->vcpu_ioreq[vcpu];
     uint8_t prev = STATE_IOREQ_NONE;
-    struct timespec deadline;
+    struct timespec ts;
+    const struct timespec *deadline = deadline_after(&ts, timeout_ms);
 
-    deadline_after(&deadline, timeout_ms);
     for (;;) {
         uint32_t now = __atomic_load_n(vc->wait_word, __ATOMIC_ACQUIRE);
 
@@ -154,7 +159,7 @@ static int wait_locked(struct mockhv *hv, unsigned vcpu, struct hv_server *s, io
                 return 0;
             }
         }
-        if (!sleep_locked(hv, vc->wait_word, seen, &deadline) &&
+        if (!sleep_locked(hv, vc->wait_word, seen, deadline) &&
             __atomic_load_n(vc->wait_word, __ATOMIC_ACQUIRE) == seen && !vc->aborted &&
             !hv->stopping && !hv->gone) {
             vc->stuck = s->id;
@@ -243,6 +248,12 @@ static void unlock_vcpu(struct mockhv *hv, unsigned vcpu)
 
 int hv_guest_send(struct mockhv *hv, unsigned vcpu, ioreq_t *p, int timeout_ms)
 {
+    return hv_guest_send_claimed(hv, vcpu, p, timeout_ms, NULL);
+}
+
+int hv_guest_send_claimed(struct mockhv *hv, unsigned vcpu, ioreq_t *p, int timeout_ms,
+                          bool *claimed)
+{
     struct hv_server *s;
     int rc = lock_vcpu(hv, vcpu);
 
@@ -251,6 +262,8 @@ int hv_guest_send(struct mockhv *hv, unsigned vcpu, ioreq_t *p, int timeout_ms)
     if (p->type == IOREQ_TYPE_PIO && p->dir == IOREQ_WRITE)
         hv_pci_latch_write(hv, (uint16_t)p->addr, p->size, (uint32_t)p->data);
     s = hv_route_select(hv, p);
+    if (claimed)
+        *claimed = s != NULL;
     if (s)
         rc = send_to_locked(hv, vcpu, s, p, timeout_ms);
     else
@@ -263,6 +276,8 @@ int mockhv_invalidate(struct mockhv *hv, unsigned vcpu, int timeout_ms)
 {
     int rc = lock_vcpu(hv, vcpu);
 
+    if (timeout_ms == HV_TIMEOUT_NONE) /* no infinite wait through the public API */
+        timeout_ms = 0;
     if (rc)
         return rc;
     for (int id = HV_MAX_SERVERS - 1; id >= 0 && !rc; id--) {

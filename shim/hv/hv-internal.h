@@ -10,6 +10,7 @@
 #include <xen/hvm/ioreq.h>
 #include <xen/hvm/params.h>
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -33,10 +34,16 @@
 #define HV_MAX_MEM_TYPE_RANGES 65536      /* set_mem_type records (a bound of the mock's) */
 #define HV_MAX_CACHEATTR       64         /* pinned cache attribute ranges, Xen's bound */
 #define HV_PADDR_BITS          52
+/* Pages of the RAM memfd after the RAM (hv-memory.c): Xen's shared info
+ * page, then libxl's headroom over the RAM (LIBXL_MAXMEM_CONSTANT, 1 MiB). */
+#define HV_XEN_PAGES   1
+#define HV_SLACK_PAGES 256
+#define HV_EXTRA_PAGES (HV_XEN_PAGES + HV_SLACK_PAGES)
 
 struct event_base;
 struct event;
 struct mockxs;
+struct hv_hvm;
 
 /* A sorted, merged set of inclusive ranges, like Xen's rangeset. */
 struct hv_rangeset {
@@ -169,6 +176,7 @@ struct mockhv {
     uint64_t low_end; /* RAM [0, low_end) and [4G, 4G + ram_bytes - low_end) */
     struct hv_p2m p2m;
     uint64_t max_gfn; /* highest frame ever mapped (Xen's max_mapped_pfn) */
+    uint64_t p2m_gen; /* bumped (atomically) by every p2m change */
     struct hv_vram vram;
     struct hv_mem_types mem_types;
     struct {
@@ -213,7 +221,8 @@ struct mockhv {
     int nr_conns;
     bool stopping;
     struct mockxs *xs;
-    bool xs_released; /* hv_xenstore_release() ran (not under lock: one caller at a time) */
+    struct hv_hvm *hvm; /* the firmware guest (shim/hv/cpu/), or NULL */
+    bool xs_released;   /* hv_xenstore_release() ran (not under lock: one caller at a time) */
 };
 
 /* hv-memory.c (callers hold mockhv.lock) */
@@ -223,6 +232,10 @@ void hv_memory_fini(struct mockhv *hv);
 /* memfd offset of a frame, -1 if it is not RAM */
 int64_t hv_p2m_lookup(const struct mockhv *hv, uint64_t gfn);
 int hv_p2m_relocate(struct mockhv *hv, uint64_t src, uint64_t dst, uint64_t nr);
+/* Frame gfn now shows memfd offset off (-1: a hole), whatever it showed before. */
+int hv_p2m_map(struct mockhv *hv, uint64_t gfn, int64_t off);
+/* memfd offset of extra page index (< HV_EXTRA_PAGES), else -1 */
+int64_t hv_extra_page_offset(const struct mockhv *hv, unsigned index);
 /* Page by page through the p2m; -EFAULT (nothing done) unless every page is RAM. */
 int hv_ram_access(struct mockhv *hv, uint64_t gpa, void *buf, uint64_t len, enum hv_ram_op op);
 int hv_fmem_translate(struct mockhv *hv, const struct wire_req *req, size_t len, void *out,
@@ -308,8 +321,14 @@ int hv_bufring_put(struct mockhv *hv, struct hv_server *s, const ioreq_t *p);
 int hv_bufring_queue(struct hv_server *s, const ioreq_t *p);
 
 /* hv-guest.c */
+/* A timeout_ms for the emulated vCPU: no deadline, only the answer or the
+ * mock stopping ends the wait (never reachable through the public API). */
+#define HV_TIMEOUT_NONE INT_MIN
 /* Sends one request from vcpu and waits; lock not held by the caller. */
 int hv_guest_send(struct mockhv *hv, unsigned vcpu, ioreq_t *p, int timeout_ms);
+/* The same; *claimed (if not NULL) tells whether a server took it. */
+int hv_guest_send_claimed(struct mockhv *hv, unsigned vcpu, ioreq_t *p, int timeout_ms,
+                          bool *claimed);
 /* A device model notified guest port `port` of server s. */
 void hv_guest_notified(struct mockhv *hv, struct hv_server *s, int vcpu);
 /* Server s is going away: wake its waiters. */
@@ -317,6 +336,19 @@ void hv_guest_abort_server(struct mockhv *hv, struct hv_server *s);
 void hv_guest_abort_all(struct mockhv *hv);
 /* -EIO crashed, -ESHUTDOWN stopping or destroyed, 0 the guest runs. */
 int hv_guest_down(const struct mockhv *hv);
+
+/* hv-guest-api.c: one guest access of either guest kind (the C API and the
+ * emulated vCPU), checked, routed and waited for; *claimed as above. */
+int hv_guest_pio(struct mockhv *hv, unsigned vcpu, uint16_t port, unsigned size, bool read,
+                 uint32_t *val, int timeout_ms, bool *claimed);
+int hv_guest_mmio(struct mockhv *hv, unsigned vcpu, uint64_t addr, unsigned size, bool read,
+                  uint64_t *val, int timeout_ms, bool *claimed);
+
+/* cpu/cpu-hvm.c: the firmware guest */
+/* Stops and frees it (mockhv_destroy, after waking waiting vCPUs). */
+void hv_hvm_destroy(struct mockhv *hv);
+/* Its chipset, for interrupts from device models; NULL without one (lock held). */
+struct hv_chipset *hv_hvm_chipset(struct mockhv *hv);
 
 /* hv-records.c */
 /* out/out_len: the reply payload (track_dirty_vram's bitmap). */

@@ -9,6 +9,12 @@
  * held is dropped. Those changes are kept as per-frame overrides (sorted,
  * bounded), consulted before the default layout. All p2m users hold
  * mockhv.lock.
+ *
+ * The memfd holds HV_EXTRA_PAGES more pages after the RAM: Xen's own pages
+ * a guest can map (the shared info page) and the headroom libxl leaves
+ * between a domain's RAM and its maximum (XENMEM_populate_physmap takes
+ * from it). None of them is in the default layout: hv_p2m_map puts them
+ * at a frame.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -20,6 +26,11 @@
 
 #define PAGE_SHIFT 12
 
+static uint64_t memfd_bytes(uint64_t ram_bytes)
+{
+    return ram_bytes + (uint64_t)HV_EXTRA_PAGES * HV_PAGE_SIZE;
+}
+
 int hv_memory_init(struct mockhv *hv, uint64_t bytes)
 {
     int rc;
@@ -27,11 +38,11 @@ int hv_memory_init(struct mockhv *hv, uint64_t bytes)
     hv->ram_fd = memfd_create("mockxen-ram", MFD_CLOEXEC);
     if (hv->ram_fd < 0)
         return -errno;
-    if (ftruncate(hv->ram_fd, (off_t)bytes) < 0) {
+    if (ftruncate(hv->ram_fd, (off_t)memfd_bytes(bytes)) < 0) {
         rc = -errno;
         goto out;
     }
-    hv->ram = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, hv->ram_fd, 0);
+    hv->ram = mmap(NULL, memfd_bytes(bytes), PROT_READ | PROT_WRITE, MAP_SHARED, hv->ram_fd, 0);
     if (hv->ram == MAP_FAILED) {
         rc = -errno;
         hv->ram = NULL;
@@ -52,7 +63,7 @@ out:
 void hv_memory_fini(struct mockhv *hv)
 {
     if (hv->ram)
-        munmap(hv->ram, hv->ram_bytes);
+        munmap(hv->ram, memfd_bytes(hv->ram_bytes));
     if (hv->ram_fd >= 0)
         close(hv->ram_fd);
     free(hv->p2m.e);
@@ -105,6 +116,8 @@ static int p2m_set(struct mockhv *hv, uint64_t gfn, int64_t off)
     struct hv_p2m *p = &hv->p2m;
     unsigned i = p2m_find(p, gfn);
 
+    /* emulated vCPUs map RAM themselves: they re-map when this moves on */
+    __atomic_add_fetch(&hv->p2m_gen, 1, __ATOMIC_RELEASE);
     if (i < p->nr && p->e[i].gfn == gfn) {
         p->e[i].off = off;
         return 0;
@@ -160,6 +173,31 @@ int hv_p2m_relocate(struct mockhv *hv, uint64_t src, uint64_t dst, uint64_t nr)
         hv_memtype_forget(hv, src + i, 1);
     }
     return 0;
+}
+
+int hv_p2m_map(struct mockhv *hv, uint64_t gfn, int64_t off)
+{
+    const uint64_t max_gfn = (1ull << (HV_PADDR_BITS - PAGE_SHIFT)) - 1;
+    int rc;
+
+    if (gfn > max_gfn || off >= (int64_t)memfd_bytes(hv->ram_bytes) || (off > 0 && (off & 0xfff)))
+        return -EINVAL;
+    rc = p2m_set(hv, gfn, off < 0 ? -1 : off);
+    if (rc)
+        return rc;
+    if (off >= 0 && gfn > hv->max_gfn)
+        hv->max_gfn = gfn;
+    if (off >= 0)
+        hv_vram_mark(hv, gfn, 1);
+    else
+        hv_vram_forget(hv, gfn, 1);
+    hv_memtype_forget(hv, gfn, 1);
+    return 0;
+}
+
+int64_t hv_extra_page_offset(const struct mockhv *hv, unsigned index)
+{
+    return index < HV_EXTRA_PAGES ? (int64_t)(hv->ram_bytes + (uint64_t)index * HV_PAGE_SIZE) : -1;
 }
 
 int hv_ram_access(struct mockhv *hv, uint64_t gpa, void *buf, uint64_t len, enum hv_ram_op op)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "chipset/chipset.h"
 #include "hv-internal.h"
 
 #include <xen/sched.h>
@@ -82,6 +83,8 @@ int hv_records_handle(struct hv_conn *c, const struct wire_req *req, size_t len,
         r.level = a[4] != 0;
         hv->irqs.intx_level[a[2]][a[3]] = r.level;
         irq_record(hv, &r);
+        if (hv_hvm_chipset(hv))
+            hv_chipset_pci_intx(hv_hvm_chipset(hv), (unsigned)a[2], (unsigned)a[3], r.level);
         return 0;
     case WIRE_OP_DM_SET_ISA_IRQ:
     case WIRE_OP_DM_SET_IRQ_LEVEL:
@@ -94,6 +97,10 @@ int hv_records_handle(struct hv_conn *c, const struct wire_req *req, size_t len,
         if (a[0] < 16)
             hv->irqs.isa_level[a[0]] = r.level;
         irq_record(hv, &r);
+        if (hv_hvm_chipset(hv) && req->op == WIRE_OP_DM_SET_ISA_IRQ)
+            hv_chipset_isa_irq(hv_hvm_chipset(hv), (unsigned)a[0], r.level);
+        else if (hv_hvm_chipset(hv))
+            hv_chipset_gsi(hv_hvm_chipset(hv), (unsigned)a[0], r.level);
         return 0;
     case WIRE_OP_DM_SET_LINK_ROUTE:
         if (a[0] > 3 || a[1] > 15)
@@ -103,12 +110,17 @@ int hv_records_handle(struct hv_conn *c, const struct wire_req *req, size_t len,
         r.irq = (uint8_t)a[1];
         hv->pci_link_route[a[0]] = a[1];
         irq_record(hv, &r);
+        if (hv_hvm_chipset(hv))
+            hv_chipset_set_link_route(hv_hvm_chipset(hv), (unsigned)a[0], (unsigned)a[1]);
         return 0;
     case WIRE_OP_DM_INJECT_MSI:
         r.kind = MOCKHV_IRQ_MSI;
         r.msi_addr = a[0];
         r.msi_data = (uint32_t)a[1];
         irq_record(hv, &r);
+        /* recorded either way; what the local APICs cannot take is dropped */
+        if (hv_hvm_chipset(hv))
+            hv_chipset_msi(hv_hvm_chipset(hv), a[0], (uint32_t)a[1]);
         return 0;
     case WIRE_OP_DM_MODIFIED_MEMORY:
         return modified(hv, req, len);

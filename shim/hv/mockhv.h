@@ -335,4 +335,63 @@ struct mockhv_pci_func {
 int mockhv_firmware_pci_init(struct mockhv *hv, unsigned vcpu, struct mockhv_pci_func *out,
                              size_t max, int timeout_ms);
 
+/* ---- a firmware guest: an emulated x86 vCPU that runs Xen's hvmloader ----
+ * The second kind of guest: instead of accesses issued through the calls
+ * above, vCPU 0 runs hvmloader (entered as Xen enters it: 32-bit flat
+ * protected mode, paging off, ebx = the hvm_start_info) which hands over
+ * to the BIOS module (SeaBIOS). What Xen emulates itself (PIC, PIT, RTC,
+ * PM timer, IOAPIC, LAPIC, port 0xe9, hypercalls) stays in the mock; every
+ * other IN/OUT and MMIO access goes to the ioreq servers exactly as the
+ * scripted accesses do, and the vCPU waits for the answer without a
+ * timeout, as a real vCPU. See shim/PROTOCOL.md, "The emulated vCPU". */
+struct mockhv_hvm_config {
+    const char *hvmloader; /* NULL: /usr/lib/xen-4.17/boot/hvmloader */
+    const char *bios;      /* NULL: /usr/share/seabios/bios-256k.bin */
+    /* Each line the firmware prints (port 0xe9, console_io); NULL: to log_file. */
+    void (*log_line)(void *opaque, const char *line, size_t len);
+    void *log_opaque;
+    void *log_file;          /* a FILE *; NULL: stderr */
+    bool count_instructions; /* exact count (slows the guest down): benchmarks */
+};
+
+enum mockhv_hvm_state {
+    MOCKHV_HVM_RUNNING,
+    MOCKHV_HVM_HALTED,   /* HLT with interrupts disabled and nothing pending */
+    MOCKHV_HVM_SHUTDOWN, /* SCHEDOP_shutdown or a device model: shutdown_reason */
+    MOCKHV_HVM_CRASHED,  /* a triple fault, an undeliverable exception, a bad access... */
+    MOCKHV_HVM_STRANDED, /* a vCPU waits on server `server` whose device model is gone */
+    MOCKHV_HVM_STOPPED,  /* the mock is stopping */
+};
+
+struct mockhv_hvm_result {
+    enum mockhv_hvm_state state;
+    unsigned vcpu;
+    int shutdown_reason; /* SHUTDOWN_* for MOCKHV_HVM_SHUTDOWN */
+    int server;          /* MOCKHV_HVM_STRANDED */
+    uint32_t eip;        /* where the vCPU was (linear, for a running one) */
+    char reason[200];    /* human-readable */
+};
+
+struct mockhv_hvm_stats {
+    uint64_t ioreq_pio, ioreq_mmio, ioreq_pci_config; /* sent to servers, by type */
+    uint64_t unclaimed;                               /* nobody's: all-ones / dropped */
+    uint64_t xen_pio, xen_mmio;                       /* handled by Xen's own devices */
+    uint64_t hypercalls[64];                          /* by op */
+    uint64_t interrupts;                              /* hardware interrupts delivered */
+    uint64_t exceptions;                              /* software INT n and exceptions delivered */
+    uint64_t exits;                                   /* returns from the emulator (uc_emu_start) */
+    uint64_t instructions;                            /* only with count_instructions */
+};
+
+/* Loads the firmware and powers on vCPU 0. -EBUSY if already started. */
+int mockhv_hvm_start(struct mockhv *hv, const struct mockhv_hvm_config *cfg);
+/* Waits up to timeout_ms (< 0: without limit) for the guest to end: 0 with
+ * *out filled (a vCPU found stranded ends the wait too), -ETIMEDOUT
+ * (out->state MOCKHV_HVM_RUNNING, eip the linear address of the block vCPU
+ * 0 last entered), -ENOENT without a firmware guest. */
+int mockhv_hvm_wait(struct mockhv *hv, int timeout_ms, struct mockhv_hvm_result *out);
+int mockhv_hvm_stats(struct mockhv *hv, struct mockhv_hvm_stats *out);
+/* Server id vCPU `vcpu` is waiting on (a request in its slot), or -1. */
+int mockhv_vcpu_waiting_on(struct mockhv *hv, unsigned vcpu);
+
 #endif

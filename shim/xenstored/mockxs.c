@@ -33,6 +33,13 @@ struct mockxs {
     int wake_fd;
     struct event *ev_wake;
     char *path;
+    /* Domain connections handed over by other threads (mockxs_adopt_domain_conn),
+     * taken over by the loop thread at its next wake-up. */
+    unsigned int nr_adopt;
+    struct {
+        int fd;
+        unsigned int domid;
+    } adopt[MOCKXS_ADOPT_MAX];
 };
 
 static const struct xs_caller xs_dom0 = {.domid = 0, .privileged = true};
@@ -54,7 +61,8 @@ static void mockxs_accept_cb(evutil_socket_t fd, short what, void *arg)
             return;
         }
         pthread_mutex_lock(&xs->lock);
-        if (xs_conn_accept(&xs->conns, c) < 0)
+        /* Socket clients are dom0's tools: privileged, as on xenstored's socket. */
+        if (xs_conn_accept(&xs->conns, c, 0, true) < 0)
             log_debug("xenstore: client refused");
         pthread_mutex_unlock(&xs->lock);
     }
@@ -75,6 +83,10 @@ static void mockxs_wake_cb(evutil_socket_t fd, short what, void *arg)
     if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
         log_warn("xenstore: wake-up read: %s", strerror(errno));
     pthread_mutex_lock(&xs->lock);
+    for (unsigned int i = 0; i < xs->nr_adopt; i++)
+        if (xs_conn_accept(&xs->conns, xs->adopt[i].fd, xs->adopt[i].domid, false) < 0)
+            log_guest("xenstore: domain %u's connection refused", xs->adopt[i].domid);
+    xs->nr_adopt = 0;
     xs_conns_flush(&xs->conns);
     pthread_mutex_unlock(&xs->lock);
 }
@@ -175,6 +187,9 @@ void mockxs_free(struct mockxs *xs)
         return;
     pthread_mutex_lock(&xs->lock);
     xs_conns_close_all(&xs->conns);
+    for (unsigned int i = 0; i < xs->nr_adopt; i++)
+        close(xs->adopt[i].fd);
+    xs->nr_adopt = 0;
     pthread_mutex_unlock(&xs->lock);
     if (xs->ev_accept)
         event_free(xs->ev_accept);
@@ -218,6 +233,30 @@ int mockxs_introduce_domain(struct mockxs *xs, unsigned int domid)
 int mockxs_release_domain(struct mockxs *xs, unsigned int domid)
 {
     return MOCKXS_LOCKED(xs, xs_store_release(&xs->store, domid));
+}
+
+int mockxs_adopt_domain_conn(struct mockxs *xs, int fd, unsigned int domid)
+{
+    int rc = 0;
+
+    if (domid == 0 || domid >= 0x7ff0) {
+        close(fd);
+        return -EINVAL;
+    }
+    pthread_mutex_lock(&xs->lock);
+    if (xs->nr_adopt == MOCKXS_ADOPT_MAX) {
+        rc = -EAGAIN;
+    } else {
+        xs->adopt[xs->nr_adopt].fd = fd;
+        xs->adopt[xs->nr_adopt].domid = domid;
+        xs->nr_adopt++;
+    }
+    pthread_mutex_unlock(&xs->lock);
+    if (rc)
+        close(fd);
+    else
+        mockxs_kick(xs);
+    return rc;
 }
 
 bool mockxs_domain_introduced(struct mockxs *xs, unsigned int domid)

@@ -52,6 +52,18 @@ int mockxs_release_domain(struct mockxs *xs, unsigned int domid);
 bool mockxs_domain_introduced(struct mockxs *xs, unsigned int domid);
 
 /*
+ * Takes fd (one end of a connected stream socket, e.g. of a socketpair) as
+ * domain domid's own connection, the one xenstored serves on the domain's
+ * ring: unprivileged, with domid's permissions, quotas and home
+ * /local/domain/<domid>. Whoever holds the other end relays the ring. Safe
+ * from any thread: the loop's thread takes the connection over at its next
+ * wake-up. fd is closed on failure (-EINVAL for domid 0 or a reserved one,
+ * -EAGAIN when MOCKXS_ADOPT_MAX hand-overs are already waiting).
+ */
+#define MOCKXS_ADOPT_MAX 16
+int mockxs_adopt_domain_conn(struct mockxs *xs, int fd, unsigned int domid);
+
+/*
  * Direct access, acting as privileged dom0, outside any transaction.
  * Relative paths resolve against /local/domain/0. Changes fire watches
  * exactly as a client's request would.

@@ -233,7 +233,7 @@ static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
     pthread_mutex_unlock(set->lock);
 }
 
-int xs_conn_accept(struct xs_conn_set *set, int fd)
+int xs_conn_accept(struct xs_conn_set *set, int fd, unsigned int domid, bool privileged)
 {
     struct xs_conn *cn = NULL;
 
@@ -255,8 +255,7 @@ int xs_conn_accept(struct xs_conn_set *set, int fd)
     cn->ev_write = event_new(set->base, fd, EV_WRITE, conn_write_cb, cn);
     if (!cn->in || !cn->out || !cn->ev_read || !cn->ev_write || event_add(cn->ev_read, NULL) < 0)
         goto fail;
-    /* Socket clients are dom0's tools: privileged, as on xenstored's socket. */
-    xs_client_attach(set->store, &cn->client, &conn_client_ops, 0, true);
+    xs_client_attach(set->store, &cn->client, &conn_client_ops, domid, privileged);
     cn->next = set->head;
     set->head = cn;
     set->nr++;

@@ -40,8 +40,9 @@ struct xs_conn_set {
     unsigned long nr_sends; /* messages queued so far, to see a flush pass queue more */
 };
 
-/* Adopts fd (a connected stream socket); closes it on failure. */
-int xs_conn_accept(struct xs_conn_set *set, int fd) must_check;
+/* Adopts fd (a connected stream socket) as a client of domain domid;
+ * closes it on failure. */
+int xs_conn_accept(struct xs_conn_set *set, int fd, unsigned int domid, bool privileged) must_check;
 /* Loop thread only: writes pending output, frees dead connections. */
 void xs_conns_flush(struct xs_conn_set *set);
 void xs_conns_close_all(struct xs_conn_set *set);

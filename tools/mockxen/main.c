@@ -1,10 +1,12 @@
 /*
  * mockxen: run one mock Xen domain (the mock hypervisor plus an embedded
  * mock xenstored), print the environment a device model needs, optionally
- * start a device model in it, and optionally play the guest from a script.
- * Exit status: the script's (0 success, 1 failure, 2 syntax error), else
- * the command's, else 0 after SIGINT/SIGTERM; 2 for bad usage, 3 when the
- * mock cannot start.
+ * start device models in it (each command after a `--`), and optionally
+ * play the guest from a script or boot real firmware (--firmware).
+ * Exit status: the script's (0 success, 1 failure, 2 syntax error), the
+ * firmware's (0 halted or powered off, 1 failure, 3 timeout, 4 stranded),
+ * else the command's, else 0 after SIGINT/SIGTERM; 2 for bad usage, 3 when
+ * the mock cannot start.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,8 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "firmware.h"
 #include "mockhv.h"
 #include "script.h"
+
+#define MAX_COMMANDS 8
 
 #ifndef MOCKXEN_DEFAULT_LIBDIR
 #define MOCKXEN_DEFAULT_LIBDIR ""
@@ -29,7 +34,11 @@ struct opts {
     struct mockhv_config cfg;
     const char *script;
     const char *libdir;
-    char **command;
+    char **command[MAX_COMMANDS]; /* each NULL-terminated */
+    unsigned nr_commands;
+    bool firmware;
+    struct firmware_opts fw;
+    const char *firmware_log;
 };
 
 static volatile sig_atomic_t got_signal;
@@ -49,7 +58,10 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: mockxen --domid N [--vcpus N] [--memory SIZE] [--name NAME]\n"
                "               [--socket PATH] [--xenstore-socket PATH] [--no-xenstore]\n"
-               "               [--libdir DIR] [--script FILE|-] [-- COMMAND [ARG...]]\n");
+               "               [--libdir DIR] [--script FILE|-]\n"
+               "               [--firmware [--hvmloader PATH] [--bios PATH] [--firmware-log FILE]\n"
+               "                [--timeout SECONDS] [--count-instructions]]\n"
+               "               [-- COMMAND [ARG...]]...\n");
 }
 
 static int parse_size(const char *s, uint64_t *out)
@@ -97,6 +109,35 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
     return errno || end == s || *end || *s == '-' || *out > max ? -1 : 0;
 }
 
+/* The rest of argv: commands separated by "--" (getopt consumed the first). */
+static int split_commands(int argc, char **argv, struct opts *o)
+{
+    int i = optind;
+
+    while (i < argc) {
+        if (o->nr_commands == MAX_COMMANDS) {
+            fprintf(stderr, "mockxen: at most %d commands\n", MAX_COMMANDS);
+            return -1;
+        }
+        if (!strcmp(argv[i], "--")) {
+            fprintf(stderr, "mockxen: an empty command between two --\n");
+            return -1;
+        }
+        o->command[o->nr_commands++] = &argv[i];
+        while (i < argc && strcmp(argv[i], "--"))
+            i++;
+        if (i < argc) {
+            argv[i] = NULL; /* ends this command */
+            i++;
+            if (i == argc) {
+                fprintf(stderr, "mockxen: a -- without a command after it\n");
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, struct opts *o)
 {
     static const struct option longopts[] = {
@@ -109,6 +150,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"no-xenstore", no_argument, NULL, 'X'},
         {"libdir", required_argument, NULL, 'L'},
         {"script", required_argument, NULL, 'S'},
+        {"firmware", no_argument, NULL, 'F'},
+        {"hvmloader", required_argument, NULL, 'H'},
+        {"bios", required_argument, NULL, 'B'},
+        {"firmware-log", required_argument, NULL, 'G'},
+        {"timeout", required_argument, NULL, 'T'},
+        {"count-instructions", no_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
@@ -159,6 +206,28 @@ static int parse_args(int argc, char **argv, struct opts *o)
         case 'S':
             o->script = optarg;
             break;
+        case 'F':
+            o->firmware = true;
+            break;
+        case 'H':
+            o->fw.hvmloader = optarg;
+            break;
+        case 'B':
+            o->fw.bios = optarg;
+            break;
+        case 'G':
+            o->firmware_log = optarg;
+            break;
+        case 'T':
+            if (parse_uint(optarg, 86400 * 365, &v) || v == 0) {
+                fprintf(stderr, "mockxen: --timeout: seconds, 1 or more, not %s\n", optarg);
+                return -1;
+            }
+            o->fw.timeout_s = (unsigned)v;
+            break;
+        case 'C':
+            o->fw.count_instructions = true;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -172,9 +241,17 @@ static int parse_args(int argc, char **argv, struct opts *o)
         usage(stderr);
         return -1;
     }
-    if (optind < argc)
-        o->command = &argv[optind];
-    return 0;
+    if (o->firmware && o->script) {
+        fprintf(stderr, "mockxen: --firmware and --script are two kinds of guest: one at a time\n");
+        return -1;
+    }
+    if (!o->firmware && (o->fw.hvmloader || o->fw.bios || o->firmware_log || o->fw.timeout_s ||
+                         o->fw.count_instructions)) {
+        fprintf(stderr, "mockxen: --hvmloader, --bios, --firmware-log, --timeout and "
+                        "--count-instructions go with --firmware\n");
+        return -1;
+    }
+    return split_commands(argc, argv, o);
 }
 
 /* LD_LIBRARY_PATH for the command: the drop-in libraries first. */
@@ -190,7 +267,7 @@ static const char *shim_libdir(const struct opts *o)
     return NULL;
 }
 
-static pid_t start_command(const struct opts *o, struct mockhv *hv)
+static pid_t start_command(const struct opts *o, char **command, struct mockhv *hv)
 {
     const char *libdir = shim_libdir(o);
     pid_t pid = fork();
@@ -205,8 +282,8 @@ static pid_t start_command(const struct opts *o, struct mockhv *hv)
             _exit(127);
         setenv("LD_LIBRARY_PATH", v, 1);
     }
-    execvp(o->command[0], o->command);
-    fprintf(stderr, "mockxen: cannot run %s: %s\n", o->command[0], strerror(errno));
+    execvp(command[0], command);
+    fprintf(stderr, "mockxen: cannot run %s: %s\n", command[0], strerror(errno));
     _exit(127);
 }
 
@@ -252,17 +329,50 @@ static int wait_for_end(pid_t pid)
     }
 }
 
+static void stop_commands(struct firmware_dm *dms, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (dms[i].pid > 0)
+            dms[i].status = stop_command(dms[i].pid);
+}
+
+static int run_firmware(struct opts *o, struct mockhv *hv, struct firmware_dm *dms, unsigned n)
+{
+    FILE *log = stderr;
+    int status;
+
+    if (o->firmware_log) {
+        log = fopen(o->firmware_log, "w");
+        if (!log) {
+            fprintf(stderr, "mockxen: %s: %s\n", o->firmware_log, strerror(errno));
+            return FIRMWARE_FAILED;
+        }
+    }
+    o->fw.log = log;
+    status = firmware_run(hv, &o->fw, dms, n, &got_signal);
+    /* the guest goes first: no vCPU is left waiting on a device model */
+    stop_commands(dms, n);
+    mockhv_destroy(hv);
+    if (log != stderr)
+        fclose(log);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     struct opts o = {0};
     struct sigaction sa = {.sa_handler = on_signal};
     struct sigaction sa_child = {.sa_handler = on_child, .sa_flags = SA_NOCLDSTOP};
+    struct firmware_dm dms[MAX_COMMANDS];
     struct mockhv *hv;
-    pid_t pid = -1;
     int rc, status;
 
     if (parse_args(argc, argv, &o))
         return 2;
+    if (o.firmware && !o.nr_commands) {
+        fprintf(stderr, "mockxen: --firmware needs a device model (-- COMMAND)\n");
+        return 2;
+    }
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGCHLD, &sa_child, NULL);
@@ -270,21 +380,25 @@ int main(int argc, char **argv)
     rc = mockhv_create(&hv, &o.cfg);
     if (rc) {
         fprintf(stderr, "mockxen: cannot start the mock hypervisor: %s\n", strerror(-rc));
-        return 3;
+        return o.firmware ? FIRMWARE_FAILED : 3;
     }
     for (const char *const *e = mockhv_environ(hv); *e; e++)
         printf("%s\n", *e);
     if (shim_libdir(&o))
         printf("LD_LIBRARY_PATH=%s\n", shim_libdir(&o));
     fflush(stdout);
-    if (o.command) {
-        pid = start_command(&o, hv);
-        if (pid < 0) {
+    for (unsigned i = 0; i < o.nr_commands; i++) {
+        dms[i].status = 0;
+        dms[i].pid = start_command(&o, o.command[i], hv);
+        if (dms[i].pid < 0) {
             fprintf(stderr, "mockxen: fork: %s\n", strerror(errno));
+            stop_commands(dms, i);
             mockhv_destroy(hv);
-            return 3;
+            return o.firmware ? FIRMWARE_FAILED : 3;
         }
     }
+    if (o.firmware)
+        return run_firmware(&o, hv, dms, o.nr_commands);
     if (o.script) {
         FILE *in = strcmp(o.script, "-") ? fopen(o.script, "r") : stdin;
         if (!in) {
@@ -292,14 +406,16 @@ int main(int argc, char **argv)
             status = 2;
         } else {
             status = script_run(hv, in, strcmp(o.script, "-") ? o.script : "stdin", stdout,
-                                pid > 0 ? &child_exited : NULL);
+                                o.nr_commands ? &child_exited : NULL);
             if (in != stdin)
                 fclose(in);
         }
-        if (pid > 0)
-            stop_command(pid);
+        stop_commands(dms, o.nr_commands);
     } else {
-        status = wait_for_end(pid);
+        status = wait_for_end(o.nr_commands ? dms[0].pid : -1);
+        /* the first command's status; the others end with it */
+        for (unsigned i = 1; i < o.nr_commands; i++)
+            stop_command(dms[i].pid);
     }
     mockhv_destroy(hv);
     return status;

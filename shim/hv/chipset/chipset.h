@@ -62,7 +62,8 @@ void hv_chipset_pci_intx(struct hv_chipset *cs, unsigned dev, unsigned intx, boo
 /* PCI link 0-3 now routes to ISA IRQ isa_irq (0: none). */
 void hv_chipset_set_link_route(struct hv_chipset *cs, unsigned link, unsigned isa_irq);
 /* An MSI write to the local APICs (address 0xfeexxxxx): fixed or lowest-priority
- * delivery of a vector >= 16. -EINVAL (nothing delivered) for anything else. */
+ * delivery of a vector >= 16. -EINVAL (nothing delivered) for anything else;
+ * -ESRCH for lowest priority with no enabled local APIC matching (vmsi_deliver). */
 int hv_chipset_msi(struct hv_chipset *cs, uint64_t addr, uint32_t data);
 
 /* ---- the vCPU side ---- */
@@ -74,9 +75,36 @@ bool hv_chipset_pending(struct hv_chipset *cs, unsigned vcpu);
 int hv_chipset_ack(struct hv_chipset *cs, unsigned vcpu);
 /* A halted vCPU: sleeps until it has a pending interrupt (true), or until
  * the deadline, or hv_chipset_interrupt_waits (false). Timers keep firing
- * meanwhile. A NULL deadline waits without limit. */
+ * meanwhile. The deadline is CLOCK_MONOTONIC; NULL waits without limit. */
 bool hv_chipset_wait(struct hv_chipset *cs, unsigned vcpu, const struct timespec *deadline);
-/* Wakes every hv_chipset_wait (the domain is stopping). */
+/* Wakes every hv_chipset_wait (the domain is stopping). A vCPU that was not
+ * waiting gets the wake-up at its next hv_chipset_wait, which returns false at
+ * once, so that a wake-up is not lost between a check and the wait. */
 void hv_chipset_interrupt_waits(struct hv_chipset *cs);
+
+/* INIT and Startup IPIs other vCPUs sent to vcpu through their ICR
+ * (hvmloader's smp.c: INIT, SIPI, SIPI, and INIT again to park the AP),
+ * oldest first. The chipset has already reset vcpu's local APIC for an INIT;
+ * the vCPU resets its registers and waits for a SIPI, which starts it in
+ * real mode at CS = vector << 8, IP = 0. A queued IPI also ends
+ * hv_chipset_wait (true) and calls kick. */
+enum hv_chipset_ipi { HV_CHIPSET_IPI_NONE, HV_CHIPSET_IPI_INIT, HV_CHIPSET_IPI_SIPI };
+enum hv_chipset_ipi hv_chipset_take_ipi(struct hv_chipset *cs, unsigned vcpu, uint8_t *vector);
+
+/* What the guest did wrong or the chipset dropped, counted. */
+struct hv_chipset_counters {
+    uint64_t bad_accesses;           /* wrong size, offset or register index */
+    uint64_t readonly_writes;        /* writes to read-only or absent registers */
+    uint64_t msi_refused;            /* hv_chipset_msi errors */
+    uint64_t lapic_errors;           /* ESR raised: illegal vectors sent or received */
+    uint64_t lapic_unsupported_ipis; /* NMI, SMI, ExtINT IPIs */
+    uint64_t ioapic_unsupported;     /* NMI, SMI, INIT delivery modes */
+    uint64_t ipis_dropped;           /* INIT/SIPI queue full */
+    uint64_t pic_spurious;           /* INTA with no request left: IRQ 7 or 15 */
+    uint64_t pit_missed_ticks;       /* IRQ0 ticks dropped: over a second behind */
+    uint64_t lapic_missed_ticks;
+    uint64_t debug_dropped; /* unprintable bytes to port 0xe9 */
+};
+void hv_chipset_get_counters(struct hv_chipset *cs, struct hv_chipset_counters *out);
 
 #endif

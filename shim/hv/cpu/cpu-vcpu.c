@@ -1,0 +1,447 @@
+/*
+ * One thread per emulated vCPU and its run loop. Between two runs of the
+ * emulator (uc_emu_start, free running, no per-instruction hook) the loop
+ * does what a processor does at an instruction boundary: follow a p2m
+ * change, deliver the exception a hook saw, take a pending interrupt when
+ * IF is set, and sleep in HLT until an interrupt arrives.
+ *
+ * Leaving the emulator: a block hook (one call per translated block, no
+ * per-instruction hook) checks whether the platform kicked the vCPU (an
+ * interrupt became pending), the vCPU is stopping or a hook of ours asked
+ * for it, and stops there. A stop requested at a block boundary leaves a
+ * consistent eip, which uc_emu_stop from inside an instruction hook does
+ * not in unicorn 2.0.1 (eip stays at the start of the block while its
+ * instructions ran), and a kick can never be lost between the check of
+ * pending interrupts and uc_emu_start. While an interrupt is pending with
+ * IF clear, the emulator runs in 1 ms slices (uc_emu_start's timeout) so
+ * that the moment IF is set again is noticed. A run that ends without any
+ * of these reasons (and not by its timeout) ended in HLT.
+ *
+ * HLT with IF clear is the end, as on Xen (hvm_hlt: the vCPU goes down, and
+ * with the last one the domain powers off): "vCPU N halted with interrupts
+ * disabled". Anything the emulator cannot go on from (an unmapped fetch,
+ * an undeliverable fault) crashes the domain with a reason; the mock and
+ * the process never crash with it.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../hv-internal.h"
+#include "cpu-internal.h"
+
+#define UNTIL_NEVER   (1ull << 63) /* an address no run stops at */
+#define PENDING_SLICE 1000         /* us: emulator slice while an interrupt waits for IF */
+#define FL_IF         (1u << 9)
+
+uint32_t hv_cpu_reg(struct hv_cpu *cpu, int reg)
+{
+    uint64_t v = 0; /* unicorn writes 4 bytes for 32-bit registers, 8 for CR0 */
+
+    uc_reg_read(cpu->uc, reg, &v);
+    return (uint32_t)v;
+}
+
+void hv_cpu_set_reg(struct hv_cpu *cpu, int reg, uint32_t val)
+{
+    uint64_t v = val;
+
+    uc_reg_write(cpu->uc, reg, &v);
+}
+
+void hv_cpu_crash(struct hv_cpu *cpu, const char *fmt, ...)
+{
+    struct mockhv *hv = cpu->set->hv;
+    va_list ap;
+    int n;
+
+    if (cpu->end.state == MOCKHV_HVM_CRASHED)
+        return; /* the first reason is the one that matters */
+    n = snprintf(cpu->end.reason, sizeof(cpu->end.reason), "vCPU %u crashed the domain: ", cpu->id);
+    va_start(ap, fmt);
+    if (n > 0 && (size_t)n < sizeof(cpu->end.reason))
+        vsnprintf(cpu->end.reason + n, sizeof(cpu->end.reason) - (size_t)n, fmt, ap);
+    va_end(ap);
+    cpu->end.state = MOCKHV_HVM_CRASHED;
+    cpu->end.eip = hv_cpu_reg(cpu, UC_X86_REG_EIP);
+    cpu->exit = HV_EXIT_CRASH;
+    /* Xen's domain_crash(): the domain is dead for the device models too */
+    pthread_mutex_lock(&hv->lock);
+    hv->crashed = true;
+    pthread_mutex_unlock(&hv->lock);
+}
+
+static bool stopping(struct hv_cpu *cpu)
+{
+    return __atomic_load_n(&cpu->stop, __ATOMIC_ACQUIRE);
+}
+
+static void end(struct hv_cpu *cpu, enum mockhv_hvm_state state, const char *why)
+{
+    if (cpu->end.state == MOCKHV_HVM_RUNNING) {
+        cpu->end.state = state;
+        cpu->end.eip = hv_cpu_reg(cpu, UC_X86_REG_EIP);
+        snprintf(cpu->end.reason, sizeof(cpu->end.reason), "vCPU %u %s", cpu->id, why);
+    }
+}
+
+static bool pending(struct hv_cpu *cpu)
+{
+    struct hv_cpus *set = cpu->set;
+
+    return set->plat.pending && set->plat.pending(set->cfg.opaque, cpu->id);
+}
+
+/* A hardware interrupt, if one is pending and IF is set. */
+static int take_interrupt(struct hv_cpu *cpu)
+{
+    struct hv_cpus *set = cpu->set;
+    char why[160];
+    int vector;
+
+    if (!(hv_cpu_reg(cpu, UC_X86_REG_EFLAGS) & FL_IF) || !pending(cpu) || !set->plat.ack)
+        return 0;
+    vector = set->plat.ack(set->cfg.opaque, cpu->id);
+    if (vector < 0)
+        return 0;
+    cpu->halted = false;
+    HV_CPU_STAT(cpu, interrupts);
+    if (hv_cpu_deliver(cpu, (unsigned)vector & 0xff, false, false, 0, why, sizeof(why))) {
+        /* as a fault during delivery: #DF, then the triple fault */
+        cpu->exc_vector = 8;
+        cpu->exc_soft = false;
+        return hv_cpu_deliver_exception(cpu);
+    }
+    return 0;
+}
+
+/* HLT with IF set: sleep until an interrupt is pending or we stop. */
+static void halt_wait(struct hv_cpu *cpu)
+{
+    struct hv_cpus *set = cpu->set;
+
+    if (set->plat.wait) {
+        set->plat.wait(set->cfg.opaque, cpu->id, NULL);
+        return;
+    }
+    /* no interrupt source at all: only stopping ends this */
+    while (!stopping(cpu) && !pending(cpu))
+        nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+}
+
+static bool after_hlt(struct hv_cpu *cpu)
+{
+    uint64_t pc;
+    uint8_t b;
+
+    return hv_cpu_pc(cpu, &pc) == 0 && pc > 0 && uc_mem_read(cpu->uc, pc - 1, &b, 1) == UC_ERR_OK &&
+           b == 0xf4;
+}
+
+static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque)
+{
+    struct hv_cpu *cpu = opaque;
+
+    (void)size;
+    /* where the vCPU is, for a report on a guest that never ends */
+    __atomic_store_n(&cpu->last_block, addr, __ATOMIC_RELAXED);
+    if (!cpu->want_exit && !__atomic_load_n(&cpu->kicked, __ATOMIC_ACQUIRE) && !stopping(cpu))
+        return;
+    cpu->want_exit = false;
+    if (cpu->exit == HV_EXIT_NONE)
+        cpu->exit = HV_EXIT_KICK;
+    uc_emu_stop(uc);
+}
+
+static bool timed_out(struct hv_cpu *cpu)
+{
+    size_t t = 0;
+
+    return uc_query(cpu->uc, UC_QUERY_TIMEOUT, &t) == UC_ERR_OK && t;
+}
+
+/* Drops every translated block, so that a hook added or removed since
+ * applies to code run from now on. tb_flush (uc_ctl_flush_tlb) would take
+ * seconds the first time in unicorn 2.0.1 (it clears the whole code buffer;
+ * measured 13 s), invalidating the 4 GiB range takes some 16 ms. */
+static void retranslate(struct hv_cpu *cpu)
+{
+    uc_ctl_remove_cache(cpu->uc, 0, 0xffffffffull);
+}
+
+/* While the hypercall MSR write is awaited: before each instruction. */
+static void on_watch(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque)
+{
+    struct hv_cpu *cpu = opaque;
+
+    (void)uc, (void)size;
+    if (!cpu->msr_watch)
+        return;
+    cpu->msr_watch--;
+    if (hv_cpu_wrmsr_at(cpu, addr) || !cpu->msr_watch)
+        cpu->want_exit = true; /* done: the hook goes at the next block */
+}
+
+/* Adds or removes the watch hook as msr_watch says. */
+static int follow_msr_watch(struct hv_cpu *cpu)
+{
+    if (cpu->msr_watch && !cpu->watch_hook) {
+        if (uc_hook_add(cpu->uc, &cpu->watch_hook, UC_HOOK_CODE, (void *)on_watch, cpu, 1, 0) !=
+            UC_ERR_OK)
+            return -EINVAL;
+        retranslate(cpu);
+    } else if (!cpu->msr_watch && cpu->watch_hook) {
+        uc_hook_del(cpu->uc, cpu->watch_hook);
+        cpu->watch_hook = 0;
+        retranslate(cpu);
+    }
+    return 0;
+}
+
+/* One uc_emu_start and what its end means; false: the vCPU is done. */
+static bool run_once(struct hv_cpu *cpu)
+{
+    uint64_t timeout = 0;
+    uint32_t eip;
+    uc_err err;
+
+    if (!cpu->msr_watch_first && follow_msr_watch(cpu)) {
+        hv_cpu_crash(cpu, "cannot watch for the hypercall MSR write");
+        return false;
+    }
+    if (pending(cpu))
+        timeout = PENDING_SLICE;
+    cpu->exit = HV_EXIT_NONE;
+    /* from here on a kick stops the emulator at its next block */
+    __atomic_store_n(&cpu->kicked, false, __ATOMIC_RELEASE);
+    eip = hv_cpu_reg(cpu, UC_X86_REG_EIP);
+    err = uc_emu_start(cpu->uc, eip, UNTIL_NEVER, timeout, 0);
+    cpu->want_exit = false;
+    HV_CPU_STAT(cpu, exits);
+    if (err == UC_ERR_INSN_INVALID && cpu->exit == HV_EXIT_NONE) {
+        cpu->exc_vector = 6; /* #UD */
+        cpu->exc_soft = false;
+        cpu->exit = HV_EXIT_EXCEPTION;
+    } else if (err != UC_ERR_OK && cpu->exit != HV_EXIT_CRASH) {
+        uint64_t at = 0;
+
+        hv_cpu_pc(cpu, &at);
+        hv_cpu_crash(cpu, "%s at eip %#x (linear %#llx)", uc_strerror(err),
+                     hv_cpu_reg(cpu, UC_X86_REG_EIP), (unsigned long long)at);
+    }
+    /* the first stop after CPUID leaf 0x40000002: its block may have run
+     * the WRMSR already */
+    if (cpu->msr_watch_first) {
+        cpu->msr_watch_first = false;
+        if (cpu->exit == HV_EXIT_KICK || cpu->exit == HV_EXIT_NONE) {
+            enum hv_cpu_exit was = cpu->exit;
+
+            if (!hv_cpu_wrmsr_passed(cpu, cpu->cpuid_pc) || cpu->exit != HV_EXIT_EXCEPTION)
+                cpu->exit = was;
+        }
+    }
+    switch (cpu->exit) {
+    case HV_EXIT_CRASH:
+        return false;
+    case HV_EXIT_EXCEPTION:
+        cpu->exit = HV_EXIT_NONE;
+        return hv_cpu_deliver_exception(cpu) == 0;
+    case HV_EXIT_NONE:
+        if (!(timeout && timed_out(cpu)))
+            cpu->halted = after_hlt(cpu);
+        return true;
+    default:
+        return true;
+    }
+}
+
+static void *vcpu_thread(void *arg)
+{
+    struct hv_cpu *cpu = arg;
+    struct mockhv *hv = cpu->set->hv;
+
+    for (;;) {
+        if (stopping(cpu) || cpu->end.state != MOCKHV_HVM_RUNNING) {
+            end(cpu, MOCKHV_HVM_STOPPED, "stopped");
+            break;
+        }
+        if (cpu->p2m_gen != __atomic_load_n(&hv->p2m_gen, __ATOMIC_ACQUIRE)) {
+            int rc = hv_cpu_map_memory(cpu);
+
+            if (rc) {
+                hv_cpu_crash(cpu, "cannot map guest memory: %s", strerror(-rc));
+                break;
+            }
+        }
+        if (take_interrupt(cpu))
+            break;
+        if (cpu->halted) {
+            if (!(hv_cpu_reg(cpu, UC_X86_REG_EFLAGS) & FL_IF)) {
+                end(cpu, MOCKHV_HVM_HALTED, "halted with interrupts disabled");
+                break;
+            }
+            halt_wait(cpu);
+            continue;
+        }
+        if (!run_once(cpu))
+            break;
+    }
+    if (cpu->set->cfg.ended)
+        cpu->set->cfg.ended(cpu->set->cfg.opaque, cpu->id, &cpu->end);
+    return NULL;
+}
+
+static void count_insn(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque)
+{
+    struct hv_cpu *cpu = opaque;
+
+    (void)uc, (void)addr, (void)size;
+    cpu->insns++;
+}
+
+static int cpu_init(struct hv_cpu *cpu)
+{
+    int rc;
+
+    cpu->end.vcpu = cpu->id;
+    cpu->end.server = -1;
+    cpu->end.shutdown_reason = -1;
+    if (uc_open(UC_ARCH_X86, UC_MODE_32, &cpu->uc) != UC_ERR_OK)
+        return -ENOMEM;
+    rc = hv_cpu_map_memory(cpu);
+    rc = rc ? rc : hv_cpu_io_hooks(cpu);
+    rc = rc ? rc : hv_cpu_cpuid_hook(cpu);
+    rc = rc ? rc : hv_cpu_vmcall_hook(cpu);
+    rc = rc ? rc : hv_cpu_intr_hook(cpu);
+    if (!rc && uc_hook_add(cpu->uc, &cpu->hooks[cpu->nr_hooks++], UC_HOOK_BLOCK, (void *)on_block,
+                           cpu, 1, 0) != UC_ERR_OK)
+        rc = -EINVAL;
+    if (!rc && cpu->set->cfg.count_instructions &&
+        uc_hook_add(cpu->uc, &cpu->hooks[cpu->nr_hooks++], UC_HOOK_CODE, (void *)count_insn, cpu, 1,
+                    0) != UC_ERR_OK)
+        rc = -EINVAL;
+    if (rc)
+        return rc;
+    /* Xen's initial state for hvmloader: flat 32-bit protected mode (unicorn's
+     * UC_MODE_32 already has CR0.PE and flat segments), paging off, eflags 2,
+     * eip the ELF entry, ebx the start info */
+    hv_cpu_set_reg(cpu, UC_X86_REG_EIP, cpu->set->cfg.entry);
+    hv_cpu_set_reg(cpu, UC_X86_REG_EBX, cpu->set->cfg.ebx);
+    hv_cpu_set_reg(cpu, UC_X86_REG_EFLAGS, 2);
+    return 0;
+}
+
+int hv_cpus_create(struct hv_cpus **out, struct mockhv *hv, const struct hv_cpu_config *cfg)
+{
+    static const struct hv_cpu_platform none;
+    struct hv_cpus *c;
+    int rc;
+
+    if (!cfg->nr_vcpus || cfg->nr_vcpus > hv->nr_vcpus)
+        return -EINVAL;
+    c = calloc(1, sizeof(*c) + cfg->nr_vcpus * sizeof(c->cpu[0]));
+    if (!c)
+        return -ENOMEM;
+    c->hv = hv;
+    c->cfg = *cfg;
+    c->plat = cfg->platform ? *cfg->platform : none;
+    c->nr = cfg->nr_vcpus;
+    rc = hv_cpu_probe_leaf1(&c->leaf1);
+    for (unsigned i = 0; i < c->nr && !rc; i++) {
+        c->cpu[i].set = c;
+        c->cpu[i].id = i;
+        rc = cpu_init(&c->cpu[i]);
+    }
+    if (rc) {
+        hv_cpus_destroy(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+int hv_cpus_start(struct hv_cpus *c)
+{
+    struct hv_cpu *bsp = &c->cpu[0];
+    int rc;
+
+    if (bsp->started)
+        return -EBUSY;
+    rc = -pthread_create(&bsp->thread, NULL, vcpu_thread, bsp);
+    if (!rc)
+        bsp->started = true;
+    return rc;
+}
+
+void hv_cpus_kick(struct hv_cpus *c, unsigned vcpu)
+{
+    struct hv_cpu *cpu;
+
+    if (vcpu >= c->nr)
+        return;
+    cpu = &c->cpu[vcpu];
+    /* the block hook sees it (uc_emu_stop from here could hit the window
+     * before uc_emu_start and be lost) */
+    __atomic_store_n(&cpu->kicked, true, __ATOMIC_RELEASE);
+}
+
+void hv_cpus_request_stop(struct hv_cpus *c)
+{
+    if (!c)
+        return;
+    for (unsigned i = 0; i < c->nr; i++) {
+        __atomic_store_n(&c->cpu[i].stop, true, __ATOMIC_RELEASE);
+        hv_cpus_kick(c, i);
+    }
+}
+
+void hv_cpus_stop(struct hv_cpus *c)
+{
+    hv_cpus_request_stop(c);
+    if (c->plat.interrupt_waits)
+        c->plat.interrupt_waits(c->cfg.opaque);
+    for (unsigned i = 0; i < c->nr; i++) {
+        if (c->cpu[i].started)
+            pthread_join(c->cpu[i].thread, NULL);
+        c->cpu[i].started = false;
+    }
+}
+
+void hv_cpus_destroy(struct hv_cpus *c)
+{
+    if (!c)
+        return;
+    hv_cpus_stop(c);
+    for (unsigned i = 0; i < c->nr; i++) {
+        struct hv_cpu *cpu = &c->cpu[i];
+
+        if (cpu->uc)
+            uc_close(cpu->uc);
+        hv_cpu_free_memory(cpu);
+    }
+    free(c);
+}
+
+void hv_cpus_stats(struct hv_cpus *c, struct mockhv_hvm_stats *out)
+{
+    uint64_t *dst = (uint64_t *)out;
+    const uint64_t *src = (const uint64_t *)&c->stats;
+
+    for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
+        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+    out->instructions = 0;
+    for (unsigned i = 0; i < c->nr; i++)
+        out->instructions += __atomic_load_n(&c->cpu[i].insns, __ATOMIC_RELAXED);
+}
+
+uint64_t hv_cpus_last_block(struct hv_cpus *c, unsigned vcpu)
+{
+    return vcpu < c->nr ? __atomic_load_n(&c->cpu[vcpu].last_block, __ATOMIC_RELAXED) : 0;
+}
+
+const struct mockhv_hvm_result *hv_cpus_result(struct hv_cpus *c, unsigned vcpu)
+{
+    return vcpu < c->nr ? &c->cpu[vcpu].end : NULL;
+}
