@@ -23,6 +23,7 @@ fw_has "found virtio-blk at 00:03.0"
 
 json=$(ctl_json "$dir/disk.sock")
 disk_pid=$(cat "$dir/disk.pid")
+uart_pid=$(cat "$dir/uart.pid") # gone with the file when it exits
 server=$(printf '%s\n' "$json" |
     sed -n "s/.*\"status\":{\"domid\":1,\"pid\":$disk_pid,\"version\":\"[^\"]*\",\"vcpus\":[0-9]*,\"server_id\":\([0-9]*\),.*/\1/p")
 [ -n "$server" ] || fail "no server id from the disk's ioreqd (pid $disk_pid)"
@@ -42,7 +43,6 @@ rc=0
 wait "$relay_pid" || rc=$?
 relay_pid=
 grep -a -q -F "$BS_READING" "$dir/com1.out" || fail "the guest did not go on to read the disk"
-for f in disk.pid uart.pid; do
-    pid=$(cat "$dir/$f")
-    ! kill -0 "$pid" 2>/dev/null || fail "${f%.pid} device model $pid still runs"
+for pid in "$disk_pid" "$uart_pid"; do
+    ! kill -0 "$pid" 2>/dev/null || fail "device model $pid still runs"
 done
