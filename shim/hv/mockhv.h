@@ -9,7 +9,9 @@
  * its own, started by mockhv_create() and stopped by mockhv_destroy().
  *
  * The guest side is a C API: every access is issued "from vCPU v" and is
- * synchronous with a timeout, so a test fails instead of hanging. One thread
+ * synchronous with a timeout, so a test fails instead of hanging. (The
+ * other kind of guest, real firmware on emulated vCPUs, is at the end:
+ * mockhv_hvm_start.) One thread
  * per vCPU may issue accesses concurrently; accesses from the same vCPU are
  * serialised, as a real vCPU can only have one request in flight.
  *

@@ -99,9 +99,14 @@ static void on_ended(void *opaque, unsigned vcpu, const struct mockhv_hvm_result
 {
     struct hv_hvm *h = opaque;
 
-    if (vcpu != 0)
+    /* vCPU 0's end is the guest's; an AP's only when it crashed the domain */
+    if (vcpu != 0 && r->state != MOCKHV_HVM_CRASHED)
         return;
     pthread_mutex_lock(&h->lock);
+    if (h->ended) {
+        pthread_mutex_unlock(&h->lock);
+        return;
+    }
     h->result = *r;
     if (h->shutdown) {
         h->result.state = MOCKHV_HVM_SHUTDOWN;
@@ -191,6 +196,20 @@ static int plat_hypercall_page(void *o, uint64_t gpa)
     return hv_hypercall_page_fill(h->hv, gpa);
 }
 
+static int plat_take_ipi(void *o, unsigned vcpu, uint8_t *vector)
+{
+    struct hv_hvm *h = o;
+
+    switch (hv_chipset_take_ipi(h->cs, vcpu, vector)) {
+    case HV_CHIPSET_IPI_INIT:
+        return HV_CPU_IPI_INIT;
+    case HV_CHIPSET_IPI_SIPI:
+        return HV_CPU_IPI_SIPI;
+    default:
+        return 0;
+    }
+}
+
 static void plat_interrupt_waits(void *o)
 {
     struct hv_hvm *h = o;
@@ -207,6 +226,7 @@ static const struct hv_cpu_platform xen_platform = {
     .wait = plat_wait,
     .hypercall = plat_hypercall,
     .hypercall_page = plat_hypercall_page,
+    .take_ipi = plat_take_ipi,
     .interrupt_waits = plat_interrupt_waits,
 };
 

@@ -57,6 +57,7 @@ struct hv_cpu {
     unsigned exc_vector;
     bool exc_soft; /* INT n / INT3 / INTO: eip is already past the instruction */
     bool halted;
+    bool waiting_sipi; /* an AP that is down until a SIPI */
     /* instructions left to watch while the hypercall MSR may be written */
     unsigned msr_watch;
     uc_hook watch_hook;   /* the UC_HOOK_CODE doing it, 0 when none */
@@ -93,6 +94,10 @@ int hv_cpu_map_memory(struct hv_cpu *cpu);
 void hv_cpu_unmap_memory(struct hv_cpu *cpu);
 /* Before uc_close: frees what the map holds without unmapping. */
 void hv_cpu_free_memory(struct hv_cpu *cpu);
+/* The highest MMIO region below 4 GiB, taken out of the map for a moment
+ * (the vCPU's private use, e.g. a start-up stub): its base, or 0. */
+uint64_t hv_cpu_borrow_hole(struct hv_cpu *cpu, unsigned *index);
+int hv_cpu_return_hole(struct hv_cpu *cpu, unsigned index);
 
 /* cpu-io.c: IN/OUT and MMIO hooks. */
 int hv_cpu_io_hooks(struct hv_cpu *cpu);
@@ -125,7 +130,16 @@ int hv_cpu_deliver_exception(struct hv_cpu *cpu);
 /* Linear address of cs:eip (paging is off: also guest-physical). */
 int hv_cpu_pc(struct hv_cpu *cpu, uint64_t *pc);
 
+/* cpu-smp.c: INIT and SIPI */
+/* Processor reset (INIT): real mode, waiting for a SIPI. */
+void hv_cpu_reset(struct hv_cpu *cpu);
+/* Acts on the IPIs queued for this vCPU. */
+void hv_cpu_take_ipis(struct hv_cpu *cpu);
+
 /* cpu-vcpu.c */
+/* A fresh unicorn engine for this vCPU (flat 32-bit protected mode, memory
+ * mapped, hooks in place), replacing any it had. */
+int hv_cpu_engine_open(struct hv_cpu *cpu);
 /* Ends the run of this vCPU as crashed, with a reason (printf-like). */
 void hv_cpu_crash(struct hv_cpu *cpu, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 uint32_t hv_cpu_reg(struct hv_cpu *cpu, int reg);

@@ -132,6 +132,25 @@ void hv_cpu_free_memory(struct hv_cpu *cpu)
     cpu->map = (struct hv_cpu_map){0};
 }
 
+uint64_t hv_cpu_borrow_hole(struct hv_cpu *cpu, unsigned *index)
+{
+    for (unsigned i = cpu->map.nr; i-- > 0;) {
+        struct hv_cpu_region *r = &cpu->map.r[i];
+
+        if (r->off < 0 && r->base && r->base + r->size <= FOUR_GIB) {
+            unmap_region(cpu, r);
+            *index = i;
+            return r->base;
+        }
+    }
+    return 0;
+}
+
+int hv_cpu_return_hole(struct hv_cpu *cpu, unsigned index)
+{
+    return map_region(cpu, &cpu->map.r[index]);
+}
+
 int hv_cpu_map_memory(struct hv_cpu *cpu)
 {
     struct mockhv *hv = cpu->set->hv;

@@ -117,18 +117,18 @@ static int take_interrupt(struct hv_cpu *cpu)
     return 0;
 }
 
-/* HLT with IF set: sleep until an interrupt is pending or we stop. */
-static void halt_wait(struct hv_cpu *cpu)
+/* HLT with IF set (or an AP that is down): sleep until an interrupt or
+ * IPI is pending or we stop. false: woken for neither. */
+static bool halt_wait(struct hv_cpu *cpu)
 {
     struct hv_cpus *set = cpu->set;
 
-    if (set->plat.wait) {
-        set->plat.wait(set->cfg.opaque, cpu->id, NULL);
-        return;
-    }
+    if (set->plat.wait)
+        return set->plat.wait(set->cfg.opaque, cpu->id, NULL);
     /* no interrupt source at all: only stopping ends this */
     while (!stopping(cpu) && !pending(cpu))
         nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+    return false;
 }
 
 static bool after_hlt(struct hv_cpu *cpu)
@@ -275,10 +275,22 @@ static void *vcpu_thread(void *arg)
                 break;
             }
         }
+        hv_cpu_take_ipis(cpu);
+        if (cpu->waiting_sipi) {
+            /* down: only an IPI (or stopping) brings it back */
+            if (!halt_wait(cpu))
+                nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+            continue;
+        }
         if (take_interrupt(cpu))
             break;
         if (cpu->halted) {
             if (!(hv_cpu_reg(cpu, UC_X86_REG_EFLAGS) & FL_IF)) {
+                if (cpu->id != 0) { /* an AP goes down until INIT and SIPI */
+                    cpu->halted = false;
+                    cpu->waiting_sipi = true;
+                    continue;
+                }
                 end(cpu, MOCKHV_HVM_HALTED, "halted with interrupts disabled");
                 break;
             }
@@ -301,13 +313,18 @@ static void count_insn(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque
     cpu->insns++;
 }
 
-static int cpu_init(struct hv_cpu *cpu)
+int hv_cpu_engine_open(struct hv_cpu *cpu)
 {
     int rc;
 
-    cpu->end.vcpu = cpu->id;
-    cpu->end.server = -1;
-    cpu->end.shutdown_reason = -1;
+    if (cpu->uc) {
+        uc_close(cpu->uc);
+        cpu->uc = NULL;
+        hv_cpu_free_memory(cpu);
+        cpu->nr_hooks = 0;
+        cpu->watch_hook = 0;
+        cpu->msr_watch = 0;
+    }
     if (uc_open(UC_ARCH_X86, UC_MODE_32, &cpu->uc) != UC_ERR_OK)
         return -ENOMEM;
     rc = hv_cpu_map_memory(cpu);
@@ -322,6 +339,17 @@ static int cpu_init(struct hv_cpu *cpu)
         uc_hook_add(cpu->uc, &cpu->hooks[cpu->nr_hooks++], UC_HOOK_CODE, (void *)count_insn, cpu, 1,
                     0) != UC_ERR_OK)
         rc = -EINVAL;
+    return rc;
+}
+
+static int cpu_init(struct hv_cpu *cpu)
+{
+    int rc;
+
+    cpu->end.vcpu = cpu->id;
+    cpu->end.server = -1;
+    cpu->end.shutdown_reason = -1;
+    rc = hv_cpu_engine_open(cpu);
     if (rc)
         return rc;
     /* Xen's initial state for hvmloader: flat 32-bit protected mode (unicorn's
@@ -364,14 +392,19 @@ int hv_cpus_create(struct hv_cpus **out, struct mockhv *hv, const struct hv_cpu_
 
 int hv_cpus_start(struct hv_cpus *c)
 {
-    struct hv_cpu *bsp = &c->cpu[0];
-    int rc;
+    int rc = 0;
 
-    if (bsp->started)
+    if (c->cpu[0].started)
         return -EBUSY;
-    rc = -pthread_create(&bsp->thread, NULL, vcpu_thread, bsp);
-    if (!rc)
-        bsp->started = true;
+    for (unsigned i = 1; i < c->nr; i++)
+        hv_cpu_reset(&c->cpu[i]);
+    for (unsigned i = 0; i < c->nr && !rc; i++) {
+        rc = -pthread_create(&c->cpu[i].thread, NULL, vcpu_thread, &c->cpu[i]);
+        if (!rc)
+            c->cpu[i].started = true;
+    }
+    if (rc)
+        hv_cpus_stop(c);
     return rc;
 }
 

@@ -39,9 +39,13 @@ struct hv_cpu_platform {
     long (*hypercall)(void *opaque, unsigned vcpu, unsigned op, const uint64_t args[5]);
     /* The guest wrote gpa | index to the hypercall MSR. */
     int (*hypercall_page)(void *opaque, uint64_t gpa);
+    /* The next INIT or SIPI queued for vcpu (HV_CPU_IPI_*, 0 none). */
+    int (*take_ipi)(void *opaque, unsigned vcpu, uint8_t *vector);
     /* Wakes every wait and blocked hypercall: the domain is stopping. */
     void (*interrupt_waits)(void *opaque);
 };
+
+enum { HV_CPU_IPI_INIT = 1, HV_CPU_IPI_SIPI = 2 };
 
 struct hv_cpu_config {
     unsigned nr_vcpus;
@@ -56,7 +60,8 @@ struct hv_cpu_config {
 };
 
 int hv_cpus_create(struct hv_cpus **out, struct mockhv *hv, const struct hv_cpu_config *cfg);
-/* Starts vCPU 0 (the BSP; the others stay unused, as no INIT-SIPI is modelled). */
+/* Starts the vCPUs: vCPU 0 (the BSP) at the entry, the others down until
+ * INIT and SIPI bring them up. */
 int hv_cpus_start(struct hv_cpus *c);
 /* The platform has an interrupt for vcpu: it leaves emulation to take it. */
 void hv_cpus_kick(struct hv_cpus *c, unsigned vcpu);

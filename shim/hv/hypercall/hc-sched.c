@@ -52,12 +52,17 @@ static uint32_t valid_ports(struct hv_hypercalls *h)
     return nr ? nr : HC_PORT_BUCKET;
 }
 
-static void deadline_of(const struct hv_hypercalls *h, uint64_t system_ns, struct timespec *ts)
+/* false: the deadline is beyond what a clock can say, i.e. never */
+static bool deadline_of(const struct hv_hypercalls *h, uint64_t system_ns, struct timespec *ts)
 {
-    uint64_t abs = h->mono0_ns + system_ns;
+    uint64_t abs;
 
+    if (system_ns > UINT64_MAX - h->mono0_ns)
+        return false;
+    abs = h->mono0_ns + system_ns;
     ts->tv_sec = (time_t)(abs / 1000000000ull);
     ts->tv_nsec = (long)(abs % 1000000000ull);
+    return true;
 }
 
 static long poll(struct hv_hypercalls *h, unsigned vcpu, uint32_t arg)
@@ -65,7 +70,7 @@ static long poll(struct hv_hypercalls *h, unsigned vcpu, uint32_t arg)
     struct hc_poll p;
     uint32_t ports[POLL_MAX_PORTS], valid;
     struct timespec deadline;
-    bool waited = false;
+    bool waited = false, timed;
     long rc = hc_read(h, arg, &p, sizeof(p));
 
     if (rc)
@@ -82,12 +87,9 @@ static long poll(struct hv_hypercalls *h, unsigned vcpu, uint32_t arg)
     for (uint32_t i = 0; i < p.nr_ports; i++)
         if (h->xs.port && ports[i] == h->xs.port)
             hc_xs_kick(h);
-    if (p.timeout)
-        deadline_of(h, p.timeout, &deadline);
+    timed = p.timeout && deadline_of(h, p.timeout, &deadline);
     pthread_mutex_lock(&h->lock);
-    for (;;) {
-        uint64_t seen = h->events;
-
+    for (uint64_t seen = h->events;; seen = h->events) {
         for (uint32_t i = 0; i < p.nr_ports; i++)
             if (hc_evtchn_pending(h, ports[i]))
                 goto out;
@@ -98,11 +100,14 @@ static long poll(struct hv_hypercalls *h, unsigned vcpu, uint32_t arg)
             waited = true;
         }
         while (h->events == seen) {
-            int w = p.timeout ? pthread_cond_timedwait(&h->cond, &h->lock, &deadline)
-                              : pthread_cond_wait(&h->cond, &h->lock);
+            int w = timed ? pthread_cond_timedwait(&h->cond, &h->lock, &deadline)
+                          : pthread_cond_wait(&h->cond, &h->lock);
             if (w == ETIMEDOUT)
                 goto out;
         }
+        /* polling no port: any event ends it (poll_evtchn -1 in Xen) */
+        if (p.nr_ports == 0)
+            goto out;
     }
 out:
     pthread_mutex_unlock(&h->lock);
@@ -116,7 +121,10 @@ static long block(struct hv_hypercalls *h, unsigned vcpu)
     hc_xs_kick(h);
     pthread_mutex_lock(&h->lock);
     hc_upcall_unmask(h, vcpu);
-    deadline_of(h, hc_system_time(h) + HC_BLOCK_SLICE_NS, &deadline);
+    if (!deadline_of(h, hc_system_time(h) + HC_BLOCK_SLICE_NS, &deadline)) {
+        pthread_mutex_unlock(&h->lock);
+        return 0;
+    }
     while (!h->stopping && !hc_upcall_pending(h, vcpu))
         if (pthread_cond_timedwait(&h->cond, &h->lock, &deadline) == ETIMEDOUT)
             break;

@@ -492,6 +492,7 @@ static void test_poll(void **state)
     /* a pending port: at once, even without a timeout */
     hc_put32(fx, base + 2048, 1u << 3);
     assert_int_equal(poll_ports(fx, ports, 1, 0), 0);
+    assert_int_equal(poll_ports(fx, ports, 1, UINT64_MAX), 0); /* a deadline past any clock */
     assert_int_equal(hc_get32(fx, base + 2048), 1u << 3); /* poll does not clear it */
     hc_put32(fx, base + 2048, 0);
     /* hostile */
