@@ -16,7 +16,7 @@ FW_SRC=$(cd "$(dirname "$0")" && pwd)
 LIBDIR=${IOREQD_SHIM_LIBDIR:?run through ctest}
 TEST_NAME=$(basename "$0" .sh)
 # A stuck boot ends in mockxen's own timeout (exit 3), well within ctest's.
-FW_TIMEOUT=${IOREQD_FW_TIMEOUT:-90}
+FW_TIMEOUT=${IOREQD_FW_TIMEOUT:-60}
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/ioreqd-fw.XXXXXX")
 FWLOG=$dir/firmware.log
