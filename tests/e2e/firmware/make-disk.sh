@@ -8,6 +8,8 @@
 #   make-disk.sh gate OUT.img   the same with MODE=1: after its lines it
 #                               waits for a byte on COM1, then re-reads
 #                               LBA 1 forever
+#   make-disk.sh cpuloop OUT.img  1 MiB disk whose MBR is cpu-loop.S with
+#                               ITER=$CPU_LOOP_ITER (default 3000000)
 #   make-disk.sh grub OUT.img   8 MiB disk: GRUB's boot.img as the MBR, a core
 #                               image in the gap after it, one ext4 partition
 #                               from sector 2048 with hello.txt, data.bin and
@@ -68,6 +70,14 @@ mbr | gate)
     printf '%s\r\n\0' "$LBA1_LINE" | dd of="$out" bs=512 seek=1 conv=notrunc status=none
     printf '%s\r\n' "$LBA1_LINE" >"$out.files/lba1.txt"
     ;;
+cpuloop)
+    need as ld
+    as --32 --defsym ITER="${CPU_LOOP_ITER:-3000000}" -o "$work/cl.o" "$here/cpu-loop.S"
+    ld -m elf_i386 -Ttext 0x7c00 --oformat binary -o "$work/mbr.bin" "$work/cl.o"
+    [ "$(wc -c <"$work/mbr.bin")" -eq 512 ] || { echo "cpu-loop.S is not one sector" >&2; exit 1; }
+    truncate -s 1M "$out"
+    dd if="$work/mbr.bin" of="$out" conv=notrunc status=none
+    ;;
 grub)
     need grub-mkimage mkfs.ext4
     [ -f "$grubdir/boot.img" ] || { echo "skipped: $grubdir/boot.img missing (grub-pc-bin)"; exit 77; }
@@ -126,7 +136,7 @@ CFG
     dd if="$work/part.img" of="$out" bs=512 seek=$part_start conv=notrunc status=none
     ;;
 *)
-    echo "usage: make-disk.sh mbr|gate|grub OUT.img" >&2
+    echo "usage: make-disk.sh mbr|gate|cpuloop|grub OUT.img" >&2
     exit 2
     ;;
 esac
