@@ -349,6 +349,9 @@ int hv_guest_mmio(struct mockhv *hv, unsigned vcpu, uint64_t addr, unsigned size
 void hv_hvm_destroy(struct mockhv *hv);
 /* Its chipset, for interrupts from device models; NULL without one (lock held). */
 struct hv_chipset *hv_hvm_chipset(struct mockhv *hv);
+/* A device model reported writes to frames [gfn, gfn + nr): the vCPUs drop
+ * what they translated from them (lock held; nothing without a firmware guest). */
+void hv_hvm_code_modified(struct mockhv *hv, uint64_t gfn, uint64_t nr);
 
 /* hv-records.c */
 /* out/out_len: the reply payload (track_dirty_vram's bitmap). */

@@ -61,6 +61,8 @@ static int modified(struct mockhv *hv, const struct wire_req *req, size_t len)
         m->seq = seq;
         m->first_pfn = ext[i].first_pfn;
         m->nr = ext[i].nr;
+        /* code the device model wrote must be translated anew */
+        hv_hvm_code_modified(hv, ext[i].first_pfn, ext[i].nr);
     }
     return 0;
 }

@@ -358,6 +358,12 @@ struct hv_chipset *hv_hvm_chipset(struct mockhv *hv)
     return hv->hvm ? hv->hvm->cs : NULL;
 }
 
+void hv_hvm_code_modified(struct mockhv *hv, uint64_t gfn, uint64_t nr)
+{
+    if (hv->hvm && hv->hvm->cpus)
+        hv_cpus_code_modified(hv->hvm->cpus, gfn << 12, nr << 12);
+}
+
 /* The server a vCPU waits on with nobody left to answer (hv->lock held). */
 static int stranded_locked(struct mockhv *hv, unsigned *vcpu)
 {

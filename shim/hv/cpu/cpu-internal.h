@@ -15,6 +15,8 @@
 
 struct mockhv;
 
+#define HV_CPU_INVAL_RANGES 32 /* more at once: the whole cache goes */
+
 /* Why the last uc_emu_start returned, when it was us who stopped it. */
 enum hv_cpu_exit {
     HV_EXIT_NONE,      /* nobody asked: HLT (or the instruction count) */
@@ -68,6 +70,12 @@ struct hv_cpu {
     uc_hook hooks[8];
     unsigned nr_hooks;
     uint64_t insns;
+    /* ranges a device model wrote, to drop from the translation cache */
+    pthread_mutex_t inval_lock;
+    bool inval_pending; /* atomic */
+    bool inval_all;
+    unsigned nr_inval;
+    uint64_t inval_start[HV_CPU_INVAL_RANGES], inval_end[HV_CPU_INVAL_RANGES];
     uint64_t last_block; /* atomic: start of the last block entered */
     struct mockhv_hvm_result end;
 };

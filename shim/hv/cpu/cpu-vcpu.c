@@ -147,7 +147,8 @@ static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque)
     (void)size;
     /* where the vCPU is, for a report on a guest that never ends */
     __atomic_store_n(&cpu->last_block, addr, __ATOMIC_RELAXED);
-    if (!cpu->want_exit && !__atomic_load_n(&cpu->kicked, __ATOMIC_ACQUIRE) && !stopping(cpu))
+    if (!cpu->want_exit && !__atomic_load_n(&cpu->kicked, __ATOMIC_ACQUIRE) && !stopping(cpu) &&
+        !__atomic_load_n(&cpu->inval_pending, __ATOMIC_ACQUIRE))
         return;
     cpu->want_exit = false;
     if (cpu->exit == HV_EXIT_NONE)
@@ -160,6 +161,41 @@ static bool timed_out(struct hv_cpu *cpu)
     size_t t = 0;
 
     return uc_query(cpu->uc, UC_QUERY_TIMEOUT, &t) == UC_ERR_OK && t;
+}
+
+void hv_cpus_code_modified(struct hv_cpus *c, uint64_t gpa, uint64_t len)
+{
+    for (unsigned i = 0; i < c->nr && len; i++) {
+        struct hv_cpu *cpu = &c->cpu[i];
+
+        pthread_mutex_lock(&cpu->inval_lock);
+        if (cpu->nr_inval == HV_CPU_INVAL_RANGES) {
+            cpu->inval_all = true;
+        } else {
+            cpu->inval_start[cpu->nr_inval] = gpa;
+            cpu->inval_end[cpu->nr_inval++] = gpa + len - 1;
+        }
+        /* the block hook sees it before the next block runs */
+        __atomic_store_n(&cpu->inval_pending, true, __ATOMIC_RELEASE);
+        pthread_mutex_unlock(&cpu->inval_lock);
+    }
+}
+
+/* What a device model wrote is translated anew (between two runs). */
+static void apply_invalidations(struct hv_cpu *cpu)
+{
+    if (!__atomic_load_n(&cpu->inval_pending, __ATOMIC_ACQUIRE))
+        return;
+    pthread_mutex_lock(&cpu->inval_lock);
+    if (cpu->inval_all)
+        uc_ctl_remove_cache(cpu->uc, 0, 0xffffffffull);
+    else
+        for (unsigned i = 0; i < cpu->nr_inval; i++)
+            uc_ctl_remove_cache(cpu->uc, cpu->inval_start[i], cpu->inval_end[i]);
+    cpu->nr_inval = 0;
+    cpu->inval_all = false;
+    __atomic_store_n(&cpu->inval_pending, false, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&cpu->inval_lock);
 }
 
 /* Drops every translated block, so that a hook added or removed since
@@ -275,6 +311,7 @@ static void *vcpu_thread(void *arg)
                 break;
             }
         }
+        apply_invalidations(cpu);
         hv_cpu_take_ipis(cpu);
         if (cpu->waiting_sipi) {
             /* down: only an IPI (or stopping) brings it back */
@@ -377,6 +414,8 @@ int hv_cpus_create(struct hv_cpus **out, struct mockhv *hv, const struct hv_cpu_
     c->plat = cfg->platform ? *cfg->platform : none;
     c->nr = cfg->nr_vcpus;
     rc = hv_cpu_probe_leaf1(&c->leaf1);
+    for (unsigned i = 0; i < c->nr; i++)
+        pthread_mutex_init(&c->cpu[i].inval_lock, NULL);
     for (unsigned i = 0; i < c->nr && !rc; i++) {
         c->cpu[i].set = c;
         c->cpu[i].id = i;
@@ -453,6 +492,7 @@ void hv_cpus_destroy(struct hv_cpus *c)
         if (cpu->uc)
             uc_close(cpu->uc);
         hv_cpu_free_memory(cpu);
+        pthread_mutex_destroy(&cpu->inval_lock);
     }
     free(c);
 }

@@ -65,6 +65,10 @@ int hv_cpus_create(struct hv_cpus **out, struct mockhv *hv, const struct hv_cpu_
 int hv_cpus_start(struct hv_cpus *c);
 /* The platform has an interrupt for vcpu: it leaves emulation to take it. */
 void hv_cpus_kick(struct hv_cpus *c, unsigned vcpu);
+/* Guest memory [gpa, gpa + len) changed behind the vCPUs' back (a device
+ * model's DMA): each drops what it translated from there before it enters
+ * another block. Any thread. */
+void hv_cpus_code_modified(struct hv_cpus *c, uint64_t gpa, uint64_t len);
 /* Asks every vCPU to stop at its next block (or wake-up); returns at once. */
 void hv_cpus_request_stop(struct hv_cpus *c);
 /* Stops every vCPU (interrupting its waits) and joins the threads. */

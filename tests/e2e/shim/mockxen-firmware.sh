@@ -6,7 +6,8 @@
 # the banner and the PCI scan: an end that does not depend on timing. And
 # a whole boot on two vCPUs: hvmloader (which starts the AP), SeaBIOS, a
 # boot sector read from ioreqd's virtio-blk, which halts with interrupts
-# disabled: exit 0.
+# disabled: exit 0. And a boot sector that reads another over the code
+# the vCPU already ran (0x7c00): the new code must run.
 # Usage: mockxen-firmware.sh MOCKXEN IOREQD
 set -u
 MOCKXEN=$1
@@ -63,7 +64,7 @@ boot_disk() {
 }
 boot_disk "$tmp/disk.img"
 check 0 "hvmloader, SeaBIOS and a boot sector from ioreqd's virtio-blk" "$MOCKXEN" --domid 7 \
-    --vcpus 2 --memory 128M --firmware --timeout 300 --firmware-log "$tmp/boot.log" \
+    --vcpus 2 --memory 128M --firmware --timeout 120 --firmware-log "$tmp/boot.log" \
     --libdir "$IOREQD_SHIM_LIBDIR" -- "$IOREQD" --domid 7 --foreground --control-socket none \
     --device host-bridge --device xen-platform,bdf=03.0 \
     --device "virtio-blk,file=$tmp/disk.img,bdf=04.0"
@@ -73,6 +74,24 @@ has "$tmp/boot.log" "found virtio-blk at 00:04.0" "SeaBIOS's PCI scan"
 has "$tmp/boot.log" "Booting from 0000:7c00" "SeaBIOS read the boot sector"
 has "$tmp/boot.log" "boot sector reached" "the boot sector ran"
 has "$tmp/err" "mockxen: vCPU 0 halted with interrupts disabled" "verdict"
+
+chain_disk() {
+    # sector 1: copy itself to 0x600, print "first sector", read sector 2 to
+    # 0x7c00 with INT 13h and jump there; sector 2: print "second sector", halt
+    printf '\372\061\300\216\330\216\300\216\320\274\000\174\276\000\174\277\000\006\271\000\001\374\363\245\352\035\006\000\000\276\111\006\350\034\000\270\001\002\271\002\000\060\366\273\000\174\315\023\162\005\352\000\174\000\000\276\127\006\350\002\000\372\364\254\204\300\164\004\346\351\353\367\303\146\151\162\163\164\040\163\145\143\164\157\162\012\000\162\145\141\144\040\146\141\151\154\145\144\012' >"$1"
+    dd if=/dev/zero bs=1 count=$((510 - 99)) 2>/dev/null >>"$1"
+    printf '\125\252' >>"$1"
+    printf '\276\016\174\254\204\300\164\004\346\351\353\367\372\364\163\145\143\157\156\144\040\163\145\143\164\157\162\012' >>"$1"
+    dd if=/dev/zero bs=1 count=$((512 - 28)) 2>/dev/null >>"$1"
+    dd if=/dev/zero bs=512 count=2046 2>/dev/null >>"$1"
+}
+chain_disk "$tmp/chain.img"
+check 0 "a boot sector that reads another over itself" "$MOCKXEN" --domid 8 --memory 128M \
+    --firmware --timeout 120 --firmware-log "$tmp/chain.log" --libdir "$IOREQD_SHIM_LIBDIR" -- \
+    "$IOREQD" --domid 8 --foreground --control-socket none --device host-bridge \
+    --device xen-platform,bdf=03.0 --device "virtio-blk,file=$tmp/chain.img,bdf=04.0"
+has "$tmp/chain.log" "first sector" "the first sector ran"
+has "$tmp/chain.log" "second sector" "the code ioreqd wrote over translated code ran as written"
 
 check 1 "missing hvmloader" "$MOCKXEN" --domid 6 --firmware --hvmloader "$tmp/none" \
     --libdir "$IOREQD_SHIM_LIBDIR" -- "$IOREQD" --domid 6 --foreground --control-socket none \
