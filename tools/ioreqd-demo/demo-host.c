@@ -415,7 +415,9 @@ void demo_host_cleanup(struct demo *d)
     if (!d->dir[0])
         return;
     if (d->opts.keep) {
-        printf("\nkept %s (disk.img, com1.out, ioreqd.log)\n", d->dir);
+        printf("\nkept %s (disk.img, com1.out, ioreqd.log; boot.img, boot-com1.out, "
+               "firmware.log, mockxen.log)\n",
+               d->dir);
         return;
     }
     unlink(d->disk);

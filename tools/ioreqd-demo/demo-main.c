@@ -14,7 +14,9 @@ static void usage(FILE *out, const char *prog)
     fprintf(out,
             "Usage: %s [--ioreqd PATH] [--keep] [--vcpus N]\n"
             "Start a mock Xen domain, serve it with ioreqd (host bridge, Xen platform\n"
-            "device, a UART and a virtio-blk disk) and run a guest program against it.\n"
+            "device, a UART and a virtio-blk disk) and run a guest program against it;\n"
+            "then boot a disk from ioreqd with Xen's hvmloader and SeaBIOS on the mock's\n"
+            "emulated vCPU.\n"
             "\n"
             "  --ioreqd PATH  the ioreqd program (default: the one in this build tree)\n"
             "  --keep         keep the work directory (disk image, UART output, ioreqd log)\n"
@@ -155,6 +157,10 @@ int main(int argc, char **argv)
         }
         demo_step("6. stop ioreqd");
         rc = demo_stop_ioreqd(d);
+    }
+    if (!rc) {
+        demo_step("7. real firmware: hvmloader and SeaBIOS boot a disk from ioreqd");
+        rc = demo_firmware_boot(d);
     }
     if (rc && d->dm_started)
         demo_show_log_tail(d, 20);

@@ -30,6 +30,9 @@
 #define DEMO_SERIAL     "ioreqd-demo-disk"
 #define DEMO_HELLO      "hello from the guest\r\n"
 #define DEMO_TIMEOUT_MS 10000
+/* What tools/guest/bootsector.S (MODE=0) prints, and the line it reads at LBA 1. */
+#define DEMO_BOOT_RUNNING "BOOTSECTOR: running from the MBR"
+#define DEMO_BOOT_LBA1    "LBA1: read by the BIOS from the boot disk"
 
 struct demo_opts {
     const char *ioreqd; /* NULL: next to ioreqd-demo in the build tree */
@@ -81,6 +84,11 @@ void demo_host_cleanup(struct demo *d);
 int demo_guest_lspci(struct demo *d);
 int demo_guest_uart(struct demo *d);
 int demo_guest_disk(struct demo *d);
+
+/* demo-firmware.c: the boot of a real disk on mockxen --firmware. */
+int demo_firmware_boot(struct demo *d);
+/* demo-bootsector.c, generated from tools/guest/bootsector.S. */
+extern const unsigned char demo_bootsector[512];
 
 /* Step output: "[n] title" then indented detail lines. */
 void demo_step(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

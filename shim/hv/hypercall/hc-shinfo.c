@@ -97,6 +97,9 @@ static void sample(uint64_t *ns, uint64_t *tsc)
 {
     uint64_t best = UINT64_MAX;
 
+    /* a first pair, so that both outputs are set whatever the clocks say */
+    *ns = mono_ns();
+    *tsc = host_tsc();
     for (int i = 0; i < 8; i++) {
         uint64_t a = mono_ns(), t = host_tsc(), b = mono_ns();
 

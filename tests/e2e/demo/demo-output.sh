@@ -34,6 +34,13 @@ expect 'disk +1024 KiB written, 1024 KiB read'
 expect 'interrupts +[1-9][0-9]* MSI-X messages'
 expect 'SIGTERM to ioreqd \(pid [0-9]+\): exited 0'
 expect 'state: gone'
+# 7: hvmloader and SeaBIOS on the mock's vCPU boot a disk from ioreqd.
+expect '^ +HVM Loader'
+expect '^ +pci dev 03:0 bar 20 size [0-9a-f]+: [0-9a-f]+$'
+expect '^ +found virtio-blk at 00:03\.0'
+expect '^ +BOOTSECTOR: running from the MBR$'
+expect '^ +LBA1: read by the BIOS from the boot disk$'
+expect 'the guest halted \(cli; hlt\) and mockxen exited 0 after [0-9]+ ms'
 expect '^PASS: every step verified$'
 if printf '%s\n' "$out" | grep -q 'FAILED'; then
     echo "a step reported FAILED" >&2

@@ -103,8 +103,11 @@ static void test_cpu_khz_matches_guest_rdtsc(void **state)
     khz = shift < 0 ? khz << -shift : khz >> shift;
     print_message("guest TSC %.0f-%.0f Hz, shared info %llu kHz\n", lo, hi,
                   (unsigned long long)khz);
-    assert_true((double)khz * 1000.0 >= lo * 0.995);
-    assert_true((double)khz * 1000.0 <= hi * 1.005);
+    /* A band, not a timing: the layer samples the rate over 20 ms, which a
+     * loaded host can stretch by a descheduling; a wrong scale or shift is
+     * off by a factor of two or more. */
+    assert_true((double)khz * 1000.0 >= lo * 0.95);
+    assert_true((double)khz * 1000.0 <= hi * 1.05);
     uc_close(uc);
 }
 
@@ -127,8 +130,9 @@ static void test_system_time_from_guest_tsc(void **state)
     delta = shift < 0 ? delta >> -shift : delta << shift;
     delta = (uint64_t)(((unsigned __int128)delta * mul) >> 32);
     est = gtsc >= tsc ? sys + delta : sys - delta;
-    assert_true(est + 1000000 >= before);
-    assert_true(est <= after + 1000000);
+    /* within 50 ms: a wrong scale is off by the whole uptime */
+    assert_true(est + 50000000 >= before);
+    assert_true(est <= after + 50000000);
     uc_close(uc);
 }
 
