@@ -78,7 +78,9 @@ trap 'rm -rf "$work"' EXIT
 [ -n "$disk" ] || disk=$work/disk.img
 results=$work/results
 : > "$results"
-IOREQD_ARGS=(--foreground --log stderr --control-socket none)
+# The benchmark resets device-model/<domid>/state to "starting" before each
+# device model; ioreqd must not take that key for QEMU's and serve "beside" it.
+IOREQD_ARGS=(--foreground --log stderr --control-socket none --beside-qemu no)
 UART=(--device uart,com=1,backend=null)
 
 step() {

@@ -530,3 +530,18 @@ const struct mockhv_hvm_result *hv_cpus_result(struct hv_cpus *c, unsigned vcpu)
 {
     return vcpu < c->nr ? &c->cpu[vcpu].end : NULL;
 }
+
+#if defined(__SANITIZE_ADDRESS__)
+/*
+ * unicorn 2.0.1 leaks the bitmaps it allocates when guest code writes over
+ * translated code (tb_invalidate_phys_page_fast); that memory is unicorn's,
+ * not ours, so LeakSanitizer is told to look past it in every program that
+ * runs an emulated vCPU. Defined here because this file is linked into
+ * every such program.
+ */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:libunicorn.so\n";
+}
+#endif
