@@ -18,6 +18,7 @@ packages=(
     grub-pc-bin grub-common e2fsprogs # a real boot loader on an ext4 disk for the firmware tests
     ipxe-qemu       # iPXE's virtio option ROMs
     iproute2        # ip netns / ip tuntap for the virtio-net tap tests in a namespace of their own
+    dnsmasq-base    # DHCP and TFTP for iPXE's network boot over ioreqd's virtio-net (e2e-fw-ipxe)
 )
 
 missing=()

@@ -51,9 +51,10 @@ struct hv_cpu {
     uc_engine *uc;
     pthread_t thread;
     bool started;
-    bool stop;      /* atomic */
-    bool kicked;    /* atomic: the platform has an interrupt for us */
-    bool want_exit; /* a hook of ours wants the emulator left at the next block */
+    bool stop;          /* atomic */
+    bool kicked;        /* atomic: the platform has an interrupt for us */
+    bool want_exit;     /* a hook of ours wants the emulator left at the next block */
+    uint64_t slice_end; /* CLOCK_MONOTONIC ns the current run ends at, 0 none */
     enum hv_cpu_exit exit;
     /* the exception a hook saw */
     unsigned exc_vector;

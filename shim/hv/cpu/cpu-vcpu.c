@@ -13,9 +13,21 @@
  * not in unicorn 2.0.1 (eip stays at the start of the block while its
  * instructions ran), and a kick can never be lost between the check of
  * pending interrupts and uc_emu_start. While an interrupt is pending with
- * IF clear, the emulator runs in 1 ms slices (uc_emu_start's timeout) so
- * that the moment IF is set again is noticed. A run that ends without any
- * of these reasons (and not by its timeout) ended in HLT.
+ * IF clear, the emulator runs in 1 ms slices, ended by the same block hook,
+ * so that the moment IF is set again is noticed. A run that ends without
+ * any of these reasons ended in HLT.
+ *
+ * Nothing may stop the emulator from another thread, and uc_emu_start's
+ * timeout must not be used: unicorn 2.0.1 checks for a stop request after
+ * every guest load and store as well as at the start of a block (its
+ * check_exit_request in tcg_gen_qemu_ld/st), and a stop seen after a
+ * memory access leaves the block there, yet cpu_tb_exec puts eip back to
+ * the start of the block (synchronize_from_tb) while the instructions
+ * before the access have already changed registers and memory, and the
+ * lazily computed flags (cc_op) were never written back. Restarting from
+ * that eip runs them again: the guest computes wrong values. The timeout
+ * does exactly that (a timer thread calls uc_emu_stop at any moment); a
+ * stop from the block hook comes before the block's first instruction.
  *
  * HLT with IF clear is the end, as on Xen (hvm_hlt: the vCPU goes down, and
  * with the last one the domain powers off): "vCPU N halted with interrupts
@@ -28,12 +40,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../hv-internal.h"
 #include "cpu-internal.h"
 
 #define UNTIL_NEVER   (1ull << 63) /* an address no run stops at */
-#define PENDING_SLICE 1000         /* us: emulator slice while an interrupt waits for IF */
+#define PENDING_SLICE 1000000      /* ns: emulator slice while an interrupt waits for IF */
 #define FL_IF         (1u << 9)
 
 uint32_t hv_cpu_reg(struct hv_cpu *cpu, int reg)
@@ -152,6 +165,20 @@ static bool after_hlt(struct hv_cpu *cpu)
            b == 0xf4;
 }
 
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The slice a run with a pending interrupt and IF clear gets is over. */
+static bool slice_over(struct hv_cpu *cpu)
+{
+    return cpu->slice_end && now_ns() >= cpu->slice_end;
+}
+
 static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque)
 {
     struct hv_cpu *cpu = opaque;
@@ -160,19 +187,12 @@ static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque)
     /* where the vCPU is, for a report on a guest that never ends */
     __atomic_store_n(&cpu->last_block, addr, __ATOMIC_RELAXED);
     if (!cpu->want_exit && !__atomic_load_n(&cpu->kicked, __ATOMIC_ACQUIRE) && !stopping(cpu) &&
-        !__atomic_load_n(&cpu->inval_pending, __ATOMIC_ACQUIRE))
+        !__atomic_load_n(&cpu->inval_pending, __ATOMIC_ACQUIRE) && !slice_over(cpu))
         return;
     cpu->want_exit = false;
     if (cpu->exit == HV_EXIT_NONE)
         cpu->exit = HV_EXIT_KICK;
     uc_emu_stop(uc);
-}
-
-static bool timed_out(struct hv_cpu *cpu)
-{
-    size_t t = 0;
-
-    return uc_query(cpu->uc, UC_QUERY_TIMEOUT, &t) == UC_ERR_OK && t;
 }
 
 void hv_cpus_code_modified(struct hv_cpus *c, uint64_t gpa, uint64_t len)
@@ -251,7 +271,6 @@ static int follow_msr_watch(struct hv_cpu *cpu)
 /* One uc_emu_start and what its end means; false: the vCPU is done. */
 static bool run_once(struct hv_cpu *cpu)
 {
-    uint64_t timeout = 0;
     uint32_t eip;
     uc_err err;
 
@@ -259,14 +278,15 @@ static bool run_once(struct hv_cpu *cpu)
         hv_cpu_crash(cpu, "cannot watch for the hypercall MSR write");
         return false;
     }
-    if (pending(cpu))
-        timeout = PENDING_SLICE;
+    cpu->slice_end = pending(cpu) ? now_ns() + PENDING_SLICE : 0;
     cpu->exit = HV_EXIT_NONE;
     /* from here on a kick stops the emulator at its next block */
     __atomic_store_n(&cpu->kicked, false, __ATOMIC_RELEASE);
     eip = hv_cpu_reg(cpu, UC_X86_REG_EIP);
-    err = uc_emu_start(cpu->uc, eip, UNTIL_NEVER, timeout, 0);
+    /* no timeout: see the top of this file */
+    err = uc_emu_start(cpu->uc, eip, UNTIL_NEVER, 0, 0);
     cpu->want_exit = false;
+    cpu->slice_end = 0;
     HV_CPU_STAT(cpu, exits);
     if (err == UC_ERR_INSN_INVALID && cpu->exit == HV_EXIT_NONE) {
         cpu->exc_vector = 6; /* #UD */
@@ -297,8 +317,7 @@ static bool run_once(struct hv_cpu *cpu)
         cpu->exit = HV_EXIT_NONE;
         return hv_cpu_deliver_exception(cpu) == 0;
     case HV_EXIT_NONE:
-        if (!(timeout && timed_out(cpu)))
-            cpu->halted = after_hlt(cpu);
+        cpu->halted = after_hlt(cpu);
         return true;
     default:
         return true;

@@ -23,6 +23,7 @@ FWLOG=$dir/firmware.log
 MXLOG=$dir/mockxen.log
 mx_pid=
 relay_pid=
+cleanup_hook=
 
 fail() {
     echo "FAIL [$TEST_NAME]: $*" >&2
@@ -66,6 +67,8 @@ cleanup() {
         kill -KILL -- "-$mx_pid" 2>/dev/null
     fi
     [ -n "$relay_pid" ] && { kill -TERM "$relay_pid" 2>/dev/null; wait "$relay_pid" 2>/dev/null; }
+    # A test's own clean-up (its servers, its namespace), after the device models are gone.
+    [ -n "$cleanup_hook" ] && $cleanup_hook
     if [ $st -ne 0 ] && [ $st -ne 77 ]; then
         for f in "$MXLOG" "$FWLOG" "$dir"/*.out; do
             [ -f "$f" ] || continue
@@ -86,9 +89,11 @@ make_disk() {
 
 # start_mockxen [-- DEVICE-MODEL-COMMAND...]...: mockxen in firmware mode, in
 # its own process group (setsid execs in place: $! is mockxen), with its
-# hypervisor and xenstored sockets in $dir.
+# hypervisor and xenstored sockets in $dir. MX_PREFIX (words, e.g. "ip netns
+# exec NS", which also execs in place) runs it inside something.
+MX_PREFIX=
 start_mockxen() {
-    setsid "$MOCKXEN" --domid 1 --memory 128M --libdir "$LIBDIR" \
+    setsid $MX_PREFIX "$MOCKXEN" --domid 1 --memory 128M --libdir "$LIBDIR" \
         --socket "$dir/hv.sock" --xenstore-socket "$dir/xs.sock" \
         --firmware --hvmloader "$HVMLOADER" --bios "$SEABIOS" \
         --firmware-log "$FWLOG" --timeout "$FW_TIMEOUT" "$@" \

@@ -5,7 +5,8 @@
  * and string I/O reaching the server through the mock's ioreq path, CPUID's
  * Xen leaves, VMCALL and the hypercall MSR, INT n through the real-mode
  * IVT, interrupt and trap delivery through a protected-mode IDT, a hardware
- * interrupt taken after STI, HLT with IF clear as the end, and hostile
+ * interrupt taken after STI, HLT with IF clear as the end, a computation
+ * that stopping and restarting the emulator must not change, and hostile
  * guests that end with a crash report instead of a crashed mock.
  */
 #include <stdarg.h>
@@ -144,6 +145,22 @@ static const uint8_t guest_taskgate[] = {
     0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
     0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
 
+/* A loop that only computes, its flags carried from one instruction to the
+ * next (adc, sbb and rcl take CF, jno takes OF), with a load and a store in
+ * every round; EBX and ESI end at 0x2000 and 0x2004, then cli; hlt:
+ *     xor %ebx,%ebx; xor %esi,%esi; mov $LOOP_ROUNDS,%ecx
+ *  1: mov %ecx,%eax; imul $2654435761,%eax,%eax; add %eax,%ebx; adc $0,%esi
+ *     rol $5,%ebx; mov %eax,0x3000; xor 0x3000,%ebx; sub %ecx,%esi
+ *     sbb $0x11,%ebx; rcl $1,%esi; add %ecx,%ebx; jno 2f; inc %esi
+ *  2: dec %ecx; jnz 1b; mov %ebx,0x2000; mov %esi,0x2004; cli; hlt */
+#define LOOP_ROUNDS 2000000u
+static const uint8_t guest_compute[] = {
+    0x31, 0xdb, 0x31, 0xf6, 0xb9, 0x80, 0x84, 0x1e, 0x00, 0x89, 0xc8, 0x69, 0xc0,
+    0xb1, 0x79, 0x37, 0x9e, 0x01, 0xc3, 0x83, 0xd6, 0x00, 0xc1, 0xc3, 0x05, 0xa3,
+    0x00, 0x30, 0x00, 0x00, 0x33, 0x1d, 0x00, 0x30, 0x00, 0x00, 0x29, 0xce, 0x83,
+    0xdb, 0x11, 0xd1, 0xd6, 0x01, 0xcb, 0x71, 0x01, 0x46, 0x49, 0x75, 0xd6, 0x89,
+    0x1d, 0x00, 0x20, 0x00, 0x00, 0x89, 0x35, 0x04, 0x20, 0x00, 0x00, 0xfa, 0xf4};
+
 struct fx {
     struct mockhv *hv;
     struct test_dm dm;
@@ -274,8 +291,8 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Loads the guest at ENTRY, runs vCPU 0 until it ends (bounded). */
-static void run(struct fx *fx, const uint8_t *code, size_t len)
+/* Loads the guest at ENTRY and starts vCPU 0. */
+static void start(struct fx *fx, const uint8_t *code, size_t len)
 {
     struct hv_cpu_config cfg = {
         .nr_vcpus = 1,
@@ -285,12 +302,18 @@ static void run(struct fx *fx, const uint8_t *code, size_t len)
         .platform = &fake,
         .opaque = fx,
     };
-    struct timespec deadline;
-    int rc = 0;
 
     assert_int_equal(mockhv_ram_write(fx->hv, ENTRY, code, len), 0);
     assert_int_equal(hv_cpus_create(&fx->cpus, fx->hv, &cfg), 0);
     assert_int_equal(hv_cpus_start(fx->cpus), 0);
+}
+
+/* Waits until vCPU 0 ends (bounded). */
+static void wait_end(struct fx *fx)
+{
+    struct timespec deadline;
+    int rc = 0;
+
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += T / 1000;
     pthread_mutex_lock(&fx->lock);
@@ -298,6 +321,13 @@ static void run(struct fx *fx, const uint8_t *code, size_t len)
         rc = pthread_cond_timedwait(&fx->cond, &fx->lock, &deadline);
     pthread_mutex_unlock(&fx->lock);
     assert_true(fx->ended);
+}
+
+/* Loads the guest at ENTRY, runs vCPU 0 until it ends (bounded). */
+static void run(struct fx *fx, const uint8_t *code, size_t len)
+{
+    start(fx, code, len);
+    wait_end(fx);
 }
 
 static uint32_t ram32(struct fx *fx, uint64_t gpa)
@@ -469,6 +499,73 @@ static void test_protected_mode_idt(void **state)
     assert_int_equal(st.exceptions, 2);
 }
 
+/* What a processor computes for guest_compute. */
+static void compute_on_host(uint32_t *ebx, uint32_t *esi)
+{
+    uint32_t b = 0, s = 0;
+
+    for (uint32_t c = LOOP_ROUNDS; c; c--) {
+        uint32_t a = c * 2654435761u, sum;
+        uint64_t wide = (uint64_t)b + a;
+        bool cf;
+
+        b = (uint32_t)wide;
+        s += (uint32_t)(wide >> 32); /* adc $0 */
+        b = (b << 5) | (b >> 27);
+        b ^= a;
+        cf = s < c; /* sub: borrow */
+        s -= c;
+        wide = (uint64_t)b - 0x11 - cf; /* sbb */
+        cf = (uint64_t)b < 0x11ull + cf;
+        b = (uint32_t)wide;
+        s = (s << 1) | cf; /* rcl $1 */
+        sum = b + c;
+        if (((b ^ sum) & (c ^ sum)) >> 31) /* add set OF: jno not taken */
+            s++;
+        b = sum;
+    }
+    *ebx = b;
+    *esi = s;
+}
+
+static void *kick_until_end(void *arg)
+{
+    struct fx *fx = arg;
+    bool ended = false;
+
+    while (!ended) {
+        hv_cpus_kick(fx->cpus, 0);
+        nanosleep(&(struct timespec){.tv_nsec = 20000}, NULL);
+        pthread_mutex_lock(&fx->lock);
+        ended = fx->ended;
+        pthread_mutex_unlock(&fx->lock);
+    }
+    return NULL;
+}
+
+/* An interrupt pending all along with IF clear: the vCPU runs in slices
+ * and is kicked again and again (as the chipset does), and every restart
+ * goes on exactly where the last run stopped. */
+static void test_stop_and_restart_lose_nothing(void **state)
+{
+    struct fx *fx = *state;
+    struct mockhv_hvm_stats st;
+    uint32_t ebx, esi;
+    pthread_t kicker;
+
+    compute_on_host(&ebx, &esi);
+    fx->irq_pending = true;
+    start(fx, guest_compute, sizeof(guest_compute));
+    assert_int_equal(pthread_create(&kicker, NULL, kick_until_end, fx), 0);
+    wait_end(fx);
+    pthread_join(kicker, NULL);
+    assert_halted(fx);
+    hv_cpus_stats(fx->cpus, &st);
+    assert_true(st.exits > 1); /* it was stopped and restarted */
+    assert_int_equal(ram32(fx, 0x2000), ebx);
+    assert_int_equal(ram32(fx, 0x2004), esi);
+}
+
 static void test_hostile_fetch_from_mmio(void **state)
 {
     struct fx *fx = *state;
@@ -524,6 +621,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hypercall_msr_after_branch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_real_mode_int, setup, teardown),
         cmocka_unit_test_setup_teardown(test_protected_mode_idt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_and_restart_lose_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_fetch_from_mmio, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_triple_fault, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_bad_idt, setup, teardown),
