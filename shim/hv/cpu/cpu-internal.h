@@ -51,10 +51,12 @@ struct hv_cpu {
     uc_engine *uc;
     pthread_t thread;
     bool started;
-    bool stop;          /* atomic */
-    bool kicked;        /* atomic: the platform has an interrupt for us */
-    bool want_exit;     /* a hook of ours wants the emulator left at the next block */
-    uint64_t slice_end; /* CLOCK_MONOTONIC ns the current run ends at, 0 none */
+    bool stop;              /* atomic */
+    bool kicked;            /* atomic: the platform has an interrupt for us */
+    bool want_exit;         /* a hook of ours wants the emulator left at the next block */
+    uint64_t slice_end;     /* CLOCK_MONOTONIC ns the current run ends at, 0 none */
+    bool block_stop;        /* the block hook stopped the last run ... */
+    uint64_t block_stop_at; /* ... before the block at this linear address */
     enum hv_cpu_exit exit;
     /* the exception a hook saw */
     unsigned exc_vector;
@@ -138,6 +140,8 @@ int hv_cpu_deliver(struct hv_cpu *cpu, unsigned vector, bool soft, bool has_erro
 int hv_cpu_deliver_exception(struct hv_cpu *cpu);
 /* Linear address of cs:eip (paging is off: also guest-physical). */
 int hv_cpu_pc(struct hv_cpu *cpu, uint64_t *pc);
+/* The base of CS: selector * 16 in real mode, else its GDT descriptor's. */
+int hv_cpu_cs_base(struct hv_cpu *cpu, uint32_t *base);
 
 /* cpu-smp.c: INIT and SIPI */
 /* Processor reset (INIT): real mode, waiting for a SIPI. */

@@ -104,6 +104,11 @@ static int seg_base(struct hv_cpu *cpu, int reg, uint32_t *base, bool *big)
     return 0;
 }
 
+int hv_cpu_cs_base(struct hv_cpu *cpu, uint32_t *base)
+{
+    return seg_base(cpu, UC_X86_REG_CS, base, NULL);
+}
+
 int hv_cpu_pc(struct hv_cpu *cpu, uint64_t *pc)
 {
     uint32_t base;

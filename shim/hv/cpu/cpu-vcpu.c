@@ -29,6 +29,14 @@
  * does exactly that (a timer thread calls uc_emu_stop at any moment); a
  * stop from the block hook comes before the block's first instruction.
  *
+ * Where that stop leaves eip depends on whether a code hook is in place.
+ * Without one, cpu_tb_exec puts eip at the start of the block, exact. With
+ * one (the instruction counter, or the wait for the hypercall MSR write),
+ * unicorn 2.0.1 leaves eip as the last code hook call set it: the previous
+ * block's last instruction when the two blocks are chained, which would
+ * run again (a second CALL pushes twice). The run loop then sets eip from
+ * the block's linear address itself.
+ *
  * HLT with IF clear is the end, as on Xen (hvm_hlt: the vCPU goes down, and
  * with the last one the domain powers off): "vCPU N halted with interrupts
  * disabled". Anything the emulator cannot go on from (an unmapped fetch,
@@ -186,13 +194,35 @@ static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque)
     (void)size;
     /* where the vCPU is, for a report on a guest that never ends */
     __atomic_store_n(&cpu->last_block, addr, __ATOMIC_RELAXED);
+    /* a block runs after an earlier stop: unicorn went on (a hook's eip
+     * write turns a stop into a restart), so that stop says nothing */
+    cpu->block_stop = false;
     if (!cpu->want_exit && !__atomic_load_n(&cpu->kicked, __ATOMIC_ACQUIRE) && !stopping(cpu) &&
         !__atomic_load_n(&cpu->inval_pending, __ATOMIC_ACQUIRE) && !slice_over(cpu))
         return;
     cpu->want_exit = false;
     if (cpu->exit == HV_EXIT_NONE)
         cpu->exit = HV_EXIT_KICK;
+    cpu->block_stop = true;
+    cpu->block_stop_at = addr;
     uc_emu_stop(uc);
+}
+
+static bool code_hooked(struct hv_cpu *cpu)
+{
+    return cpu->watch_hook || cpu->set->cfg.count_instructions;
+}
+
+/* After a stop in the block hook with a code hook in place: eip is the
+ * start of the block that was not run (see the top of this file). */
+static void fix_eip_after_block_stop(struct hv_cpu *cpu)
+{
+    uint32_t base;
+
+    if (!cpu->block_stop || !code_hooked(cpu) || hv_cpu_cs_base(cpu, &base))
+        return;
+    /* uc_reg_write of EIP would stop a running emulator; it is not running */
+    hv_cpu_set_reg(cpu, UC_X86_REG_EIP, (uint32_t)(cpu->block_stop_at - base));
 }
 
 void hv_cpus_code_modified(struct hv_cpus *c, uint64_t gpa, uint64_t len)
@@ -280,6 +310,7 @@ static bool run_once(struct hv_cpu *cpu)
     }
     cpu->slice_end = pending(cpu) ? now_ns() + PENDING_SLICE : 0;
     cpu->exit = HV_EXIT_NONE;
+    cpu->block_stop = false;
     /* from here on a kick stops the emulator at its next block */
     __atomic_store_n(&cpu->kicked, false, __ATOMIC_RELEASE);
     eip = hv_cpu_reg(cpu, UC_X86_REG_EIP);
@@ -287,6 +318,7 @@ static bool run_once(struct hv_cpu *cpu)
     err = uc_emu_start(cpu->uc, eip, UNTIL_NEVER, 0, 0);
     cpu->want_exit = false;
     cpu->slice_end = 0;
+    fix_eip_after_block_stop(cpu);
     HV_CPU_STAT(cpu, exits);
     if (err == UC_ERR_INSN_INVALID && cpu->exit == HV_EXIT_NONE) {
         cpu->exc_vector = 6; /* #UD */

@@ -146,20 +146,22 @@ static const uint8_t guest_taskgate[] = {
     0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
 
 /* A loop that only computes, its flags carried from one instruction to the
- * next (adc, sbb and rcl take CF, jno takes OF), with a load and a store in
- * every round; EBX and ESI end at 0x2000 and 0x2004, then cli; hlt:
- *     xor %ebx,%ebx; xor %esi,%esi; mov $LOOP_ROUNDS,%ecx
+ * next (adc, sbb and rcl take CF, jno takes OF), with a load, a store and
+ * a call in every round; EBX and ESI end at 0x2000 and 0x2004, then cli;
+ * hlt:
+ *     xor %ebx,%ebx; xor %esi,%esi; mov $0x8000,%esp; mov $LOOP_ROUNDS,%ecx
  *  1: mov %ecx,%eax; imul $2654435761,%eax,%eax; add %eax,%ebx; adc $0,%esi
- *     rol $5,%ebx; mov %eax,0x3000; xor 0x3000,%ebx; sub %ecx,%esi
+ *     call 3f; mov %eax,0x3000; xor 0x3000,%ebx; sub %ecx,%esi
  *     sbb $0x11,%ebx; rcl $1,%esi; add %ecx,%ebx; jno 2f; inc %esi
- *  2: dec %ecx; jnz 1b; mov %ebx,0x2000; mov %esi,0x2004; cli; hlt */
+ *  2: loop 1b; mov %ebx,0x2000; mov %esi,0x2004; cli; hlt; nop
+ *  3: rol $5,%ebx; ret */
 #define LOOP_ROUNDS 2000000u
 static const uint8_t guest_compute[] = {
-    0x31, 0xdb, 0x31, 0xf6, 0xb9, 0x80, 0x84, 0x1e, 0x00, 0x89, 0xc8, 0x69, 0xc0,
-    0xb1, 0x79, 0x37, 0x9e, 0x01, 0xc3, 0x83, 0xd6, 0x00, 0xc1, 0xc3, 0x05, 0xa3,
-    0x00, 0x30, 0x00, 0x00, 0x33, 0x1d, 0x00, 0x30, 0x00, 0x00, 0x29, 0xce, 0x83,
-    0xdb, 0x11, 0xd1, 0xd6, 0x01, 0xcb, 0x71, 0x01, 0x46, 0x49, 0x75, 0xd6, 0x89,
-    0x1d, 0x00, 0x20, 0x00, 0x00, 0x89, 0x35, 0x04, 0x20, 0x00, 0x00, 0xfa, 0xf4};
+    0x31, 0xdb, 0x31, 0xf6, 0xbc, 0x00, 0x80, 0x00, 0x00, 0xb9, 0x80, 0x84, 0x1e, 0x00, 0x89, 0xc8,
+    0x69, 0xc0, 0xb1, 0x79, 0x37, 0x9e, 0x01, 0xc3, 0x83, 0xd6, 0x00, 0xe8, 0x28, 0x00, 0x00, 0x00,
+    0xa3, 0x00, 0x30, 0x00, 0x00, 0x33, 0x1d, 0x00, 0x30, 0x00, 0x00, 0x29, 0xce, 0x83, 0xdb, 0x11,
+    0xd1, 0xd6, 0x01, 0xcb, 0x71, 0x01, 0x46, 0xe2, 0xd5, 0x89, 0x1d, 0x00, 0x20, 0x00, 0x00, 0x89,
+    0x35, 0x04, 0x20, 0x00, 0x00, 0xfa, 0xf4, 0x90, 0xc1, 0xc3, 0x05, 0xc3};
 
 struct fx {
     struct mockhv *hv;
@@ -177,6 +179,7 @@ struct fx {
     uint64_t hc_page;
     unsigned e9_writes;
     uint32_t next_in;
+    bool count_instructions; /* the vCPU runs with its instruction counter */
 };
 
 static uint64_t answer(void *opaque, unsigned vcpu, const ioreq_t *q)
@@ -301,6 +304,7 @@ static void start(struct fx *fx, const uint8_t *code, size_t len)
         .ended = ended,
         .platform = &fake,
         .opaque = fx,
+        .count_instructions = fx->count_instructions,
     };
 
     assert_int_equal(mockhv_ram_write(fx->hv, ENTRY, code, len), 0);
@@ -499,10 +503,12 @@ static void test_protected_mode_idt(void **state)
     assert_int_equal(st.exceptions, 2);
 }
 
-/* What a processor computes for guest_compute. */
-static void compute_on_host(uint32_t *ebx, uint32_t *esi)
+/* What a processor computes for guest_compute, and how many instructions
+ * it runs. */
+static void compute_on_host(uint32_t *ebx, uint32_t *esi, uint64_t *insns)
 {
     uint32_t b = 0, s = 0;
+    uint64_t n = 4 + 4; /* before the loop, after it up to HLT */
 
     for (uint32_t c = LOOP_ROUNDS; c; c--) {
         uint32_t a = c * 2654435761u, sum;
@@ -520,12 +526,16 @@ static void compute_on_host(uint32_t *ebx, uint32_t *esi)
         b = (uint32_t)wide;
         s = (s << 1) | cf; /* rcl $1 */
         sum = b + c;
-        if (((b ^ sum) & (c ^ sum)) >> 31) /* add set OF: jno not taken */
+        n += 15;                             /* the round, rol and ret included */
+        if (((b ^ sum) & (c ^ sum)) >> 31) { /* add set OF: jno not taken */
             s++;
+            n++;
+        }
         b = sum;
     }
     *ebx = b;
     *esi = s;
+    *insns = n;
 }
 
 static void *kick_until_end(void *arg)
@@ -543,17 +553,16 @@ static void *kick_until_end(void *arg)
     return NULL;
 }
 
-/* An interrupt pending all along with IF clear: the vCPU runs in slices
- * and is kicked again and again (as the chipset does), and every restart
- * goes on exactly where the last run stopped. */
-static void test_stop_and_restart_lose_nothing(void **state)
+/* Runs guest_compute with an interrupt pending and another thread kicking
+ * the vCPU until it ends, and checks it against the host. */
+static void compute_while_kicked(struct fx *fx)
 {
-    struct fx *fx = *state;
     struct mockhv_hvm_stats st;
     uint32_t ebx, esi;
+    uint64_t insns;
     pthread_t kicker;
 
-    compute_on_host(&ebx, &esi);
+    compute_on_host(&ebx, &esi, &insns);
     fx->irq_pending = true;
     start(fx, guest_compute, sizeof(guest_compute));
     assert_int_equal(pthread_create(&kicker, NULL, kick_until_end, fx), 0);
@@ -564,6 +573,26 @@ static void test_stop_and_restart_lose_nothing(void **state)
     assert_true(st.exits > 1); /* it was stopped and restarted */
     assert_int_equal(ram32(fx, 0x2000), ebx);
     assert_int_equal(ram32(fx, 0x2004), esi);
+    if (fx->count_instructions)
+        assert_int_equal(st.instructions, insns); /* none ran twice */
+}
+
+/* An interrupt pending all along with IF clear: the vCPU runs in slices
+ * and is kicked again and again (as the chipset does), and every restart
+ * goes on exactly where the last run stopped. */
+static void test_stop_and_restart_lose_nothing(void **state)
+{
+    compute_while_kicked(*state);
+}
+
+/* The same with a code hook in place (mockxen --count-instructions, or
+ * while the hypercall MSR write is awaited). */
+static void test_stop_and_restart_with_code_hook(void **state)
+{
+    struct fx *fx = *state;
+
+    fx->count_instructions = true;
+    compute_while_kicked(fx);
 }
 
 static void test_hostile_fetch_from_mmio(void **state)
@@ -622,6 +651,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_real_mode_int, setup, teardown),
         cmocka_unit_test_setup_teardown(test_protected_mode_idt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_and_restart_lose_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_and_restart_with_code_hook, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_fetch_from_mmio, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_triple_fault, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_bad_idt, setup, teardown),
