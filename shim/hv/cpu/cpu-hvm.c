@@ -215,8 +215,12 @@ static void plat_interrupt_waits(void *o)
 {
     struct hv_hvm *h = o;
 
-    hv_chipset_interrupt_waits(h->cs);
-    hv_hypercalls_interrupt_waits(h->hc);
+    /* hvm_free stops the vCPUs while both exist, and calls again after the
+     * chipset is gone */
+    if (h->cs)
+        hv_chipset_interrupt_waits(h->cs);
+    if (h->hc)
+        hv_hypercalls_interrupt_waits(h->hc);
 }
 
 static const struct hv_cpu_platform xen_platform = {
@@ -235,12 +239,18 @@ static void hvm_free(struct hv_hvm *h)
 {
     if (!h)
         return;
+    /* The vCPU threads first (they wait in the chipset and in hypercalls),
+     * then the chipset, whose timer thread kicks vCPUs until it is joined,
+     * and only then the vCPUs' memory that a kick touches. */
+    if (h->cpus)
+        hv_cpus_stop(h->cpus);
+    if (h->cs)
+        hv_chipset_destroy(h->cs);
+    h->cs = NULL;
     if (h->cpus)
         hv_cpus_destroy(h->cpus);
     if (h->hc)
         hv_hypercalls_destroy(h->hc);
-    if (h->cs)
-        hv_chipset_destroy(h->cs);
     pthread_cond_destroy(&h->cond);
     pthread_mutex_destroy(&h->lock);
     free(h);
