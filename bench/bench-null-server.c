@@ -4,7 +4,7 @@
  *
  * Built against Debian's real libxen* (run it on the mock with
  * LD_LIBRARY_PATH=<build>/shim/lib), it does the start-up sequence of
- * DESIGN.md, claims COM1's eight ports (0x3f8-0x3ff) and then answers every
+ * docs/DESIGN.md, claims COM1's eight ports (0x3f8-0x3ff) and then answers every
  * synchronous request without dispatch: reads get all-ones, writes are
  * dropped; the buffered ring is consumed by moving read_pointer. --base
  * moves the eight ports (below 0x1000), so several servers share a domain.

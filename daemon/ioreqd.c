@@ -1,5 +1,5 @@
 /*
- * The device model's lifetime. Start-up follows DESIGN.md ("Start-up and
+ * The device model's lifetime. Start-up follows docs/DESIGN.md ("Start-up and
  * teardown"): the ioreq server first (it opens the Xen handles, maps the
  * pages, enables the server and binds the ports), then the PCI bus and the
  * devices in the order given, then PCI config routing and the control socket
@@ -212,7 +212,7 @@ static void on_device_bars_moved(void *opaque, struct dm_device *dev)
     inventory_bars_moved(&d->inv, dev);
 }
 
-/* ---- start-up, in DESIGN.md's order ---- */
+/* ---- start-up, in docs/DESIGN.md's order ---- */
 
 static int start_signals(struct ioreqd *d)
 {

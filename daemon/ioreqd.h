@@ -32,7 +32,7 @@ struct ioreqd_params {
 };
 
 /*
- * Start-up in DESIGN.md's order: xenstore and the guest check, the ioreq
+ * Start-up in docs/DESIGN.md's order: xenstore and the guest check, the ioreq
  * server, the PCI bus and the devices, the PCI handler, the control socket,
  * then the inventory and state = running in xenstore. Returns 0, or an enum
  * ioreqd_exit value (USAGE for a device spec the device rejected, FAILURE

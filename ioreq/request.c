@@ -1,5 +1,5 @@
 /*
- * The request arithmetic (DESIGN.md "How one request flows", step 4).
+ * The request arithmetic (docs/DESIGN.md, "How one request flows").
  *
  * Semantics of the ioreq fields, as Xen produces them:
  *  - PIO: the port never steps; with data_is_ptr (rep ins/outs) the guest

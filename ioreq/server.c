@@ -1,6 +1,6 @@
 /*
  * The ioreq server on libxendevicemodel, libxenforeignmemory and
- * libxenevtchn (DESIGN.md "Start-up and teardown"): the only file of
+ * libxenevtchn (docs/DESIGN.md, "Start-up and teardown"): the only file of
  * ioreq/ that talks to the hypervisor about the server itself. The request
  * arithmetic lives in request.c, the slot protocol in slot.c, the buffered
  * ring in bufring.c, guest memory in gmem-xen.c.

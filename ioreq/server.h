@@ -2,7 +2,7 @@
  * The ioreq server client: one per daemon, serving one domain.
  *
  * ioreq_server_create() performs the start-up sequence every working ioreq
- * server uses (see DESIGN.md "Start-up and teardown"): open the handles,
+ * server uses (see docs/DESIGN.md, "Start-up and teardown"): open the handles,
  * create the server with atomic buffered ioreqs, map its pages with
  * xenforeignmemory_map_resource, enable it, bind every vCPU's port and the
  * buffered port, and hook the event channel fd into the libevent loop.

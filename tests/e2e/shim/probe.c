@@ -2,7 +2,7 @@
  * A minimal ioreq server built against Debian's real Xen libraries (never
  * the shim), run on the mock with LD_LIBRARY_PATH pointing at the shim: if
  * it works, a third-party device model does too. It follows the start-up
- * order of DESIGN.md, prints "READY <server id>" and serves:
+ * order of docs/DESIGN.md, prints "READY <server id>" and serves:
  *   PIO 0x3f8 read: 0x41 + vCPU          PIO 0x3f9: echo the last write
  *   PIO 0x3fa read: buffered requests    PIO 0x3fc read: high half of the last buffered qword
  *   PIO 0x3ff write: tear down and exit 0
