@@ -156,5 +156,8 @@ int hc_xs_start(struct hv_hypercalls *h, uint8_t *ring, uint32_t port);
 void hc_xs_stop(struct hv_hypercalls *h);
 /* The guest notified its xenstore port, or waits on it: pump the ring. */
 void hc_xs_kick(struct hv_hypercalls *h);
+/* Lock held; the guest polls port: the store port is set pending again
+ * when the response ring holds bytes the guest has not read. */
+void hc_xs_poll_locked(struct hv_hypercalls *h, uint32_t port);
 
 #endif

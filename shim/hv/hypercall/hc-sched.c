@@ -89,6 +89,9 @@ static long poll(struct hv_hypercalls *h, unsigned vcpu, uint32_t arg)
             hc_xs_kick(h);
     timed = p.timeout && deadline_of(h, p.timeout, &deadline);
     pthread_mutex_lock(&h->lock);
+    /* a store-port notification the guest lost is given again */
+    for (uint32_t i = 0; i < p.nr_ports; i++)
+        hc_xs_poll_locked(h, ports[i]);
     for (uint64_t seen = h->events;; seen = h->events) {
         for (uint32_t i = 0; i < p.nr_ports; i++)
             if (hc_evtchn_pending(h, ports[i]))

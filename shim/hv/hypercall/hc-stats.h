@@ -25,6 +25,7 @@ struct hv_hypercall_stats {
     uint64_t xs_replies;      /* bytes put into the xenstore response ring */
     uint64_t xs_ring_corrupt; /* ring indexes or a header out of bounds: connection reset */
     uint64_t xs_resets;       /* xenstore connections reset for any reason */
+    uint64_t xs_renotify; /* store port set pending again: the guest polled with replies unread */
 };
 
 void hv_hypercalls_get_stats(struct hv_hypercalls *h, struct hv_hypercall_stats *out);

@@ -171,6 +171,35 @@ static void xs_pump(struct hv_hypercalls *h)
         hc_evtchn_set_pending(h, b->port);
 }
 
+/*
+ * Lock held; called when the guest polls the store port. A guest takes the
+ * port's pending bit with a locked read-modify-write (hvmloader's ring_wait:
+ * lock btr). Xen's evtchn_2l_set_pending is atomic against it; here the
+ * emulated vCPU does the locked operation as a plain load and store, so a
+ * bit this relay sets between the two is overwritten and the guest, having
+ * seen an empty ring just before, polls for a reply that is already in the
+ * ring: nothing moves any more, and nothing sets the bit again. Unread
+ * bytes in the response ring while the guest waits for the port mean such
+ * a notification was lost (a guest polls only once it has read everything),
+ * so the port is set pending again, as the relay set it when it put them
+ * there. A guest never loses a notification this way on Xen, and one more
+ * pending event is what every event-channel client tolerates.
+ */
+void hc_xs_poll_locked(struct hv_hypercalls *h, uint32_t port)
+{
+    struct hc_xsbridge *b = &h->xs;
+    uint32_t unread;
+
+    if (!b->ring || !b->port || port != b->port)
+        return;
+    unread = idx_load(b, RSP_PROD) - idx_load(b, RSP_CONS);
+    /* corrupt indexes are the pump's to handle */
+    if (unread && unread <= XENSTORE_RING_SIZE && !hc_evtchn_pending(h, b->port)) {
+        hc_count(h, &h->stats.xs_renotify);
+        hc_evtchn_set_pending(h, b->port);
+    }
+}
+
 static void *xs_main(void *arg)
 {
     struct hv_hypercalls *h = arg;

@@ -184,6 +184,46 @@ static void test_read(void **state)
     assert_int_equal(stats(fx).xs_resets, 0);
 }
 
+/* The relay sets the port pending while the guest takes the bit with a
+ * read-modify-write that the emulated vCPU does as a plain load and store:
+ * the guest's store overwrites the relay's bit. The reply is in the ring,
+ * the guest (which read an empty ring just before) polls for it. */
+static void test_poll_after_lost_notification(void **state)
+{
+    struct hc_fx *fx = *state;
+    uint32_t port = hv_hypercalls_store_port(fx->h);
+    struct c_poll p = {.ports = SCRATCH, .nr_ports = 1};
+    struct msg m;
+    uint64_t renotified;
+
+    request(fx, XS_READ, 3, "hvmloader/bios", 15);
+    /* the whole reply is in the ring, nothing more comes */
+    assert_true(wait_for(fx, rsp_has, 16 + 7));
+    assert_int_equal(stats(fx).xs_replies, 16 + 7);
+    renotified = stats(fx).xs_renotify;
+    /* the guest's stale store clears the relay's bit */
+    hc_put32(fx, SHINFO + 2048, hc_get32(fx, SHINFO + 2048) & ~(1u << port));
+    /* a timeout only so that a relay that fails lets the test fail, not hang */
+    p.timeout = hc_now(fx) + 2000000000ull;
+    hc_put32(fx, SCRATCH, port);
+    hc_put(fx, SCRATCH2, &p, sizeof(p));
+    assert_int_equal(hc_call(fx, 0, HC_SCHED_OP, 3, SCRATCH2, 0), 0);
+    /* the poll ended on the port, set pending again, not on the timeout */
+    assert_true(hc_get32(fx, SHINFO + 2048) & (1u << port));
+    assert_int_equal(stats(fx).xs_renotify, renotified + 1);
+    reply(fx, &m);
+    assert_int_equal(m.type, XS_READ);
+    assert_int_equal(m.req_id, 3);
+    assert_memory_equal(m.body, "seabios", 7);
+    /* with the ring read, a poll is not woken by the relay again */
+    p.timeout = hc_now(fx) + 1000000ull;
+    hc_put(fx, SCRATCH2, &p, sizeof(p));
+    hc_put32(fx, SHINFO + 2048, hc_get32(fx, SHINFO + 2048) & ~(1u << port));
+    assert_int_equal(hc_call(fx, 0, HC_SCHED_OP, 3, SCRATCH2, 0), 0);
+    assert_int_equal(hc_get32(fx, SHINFO + 2048) & (1u << port), 0);
+    assert_int_equal(stats(fx).xs_renotify, renotified + 1);
+}
+
 static void test_domain_permissions(void **state)
 {
     struct hc_fx *fx = *state;
@@ -312,6 +352,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_poll_after_lost_notification, setup, teardown),
         cmocka_unit_test_setup_teardown(test_domain_permissions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_event, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_indexes, setup, teardown),
