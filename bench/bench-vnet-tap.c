@@ -32,7 +32,6 @@
 #include "guest-virtio-net.h"
 
 #define TAP_DOMID 13
-#define TAP_MEM   (128ull << 20)
 #define HOST_IP   0x0a4e0001u /* 10.78.0.1 */
 #define GUEST_IP  0x0a4e0002u /* 10.78.0.2 */
 
@@ -322,89 +321,27 @@ static void netns_leave(struct tap_bench *t)
 
 int bench_vnet_tap(const struct bench_vnet_opts *o)
 {
-    struct mockhv_config cfg = {
-        .domid = TAP_DOMID, .nr_vcpus = 2, .mem_bytes = TAP_MEM, .xenstore = true};
-    static struct gpci_bus bus;
-    static struct gvnet net;
-    struct tap_bench t = {.net = &net, .label = o->qemu ? "qemu" : "ioreqd"};
-    struct garena arena;
-    struct mockhv *hv;
-    struct dmproc dm = {0};
-    struct bench_dm dmc = o->dm;
-    char spec[200], domid[16];
-    const char *extra[32];
-    unsigned n = 0;
-    int rc;
+    static struct bench_vnet_guest g;
+    struct tap_bench t = {.net = &g.net, .label = o->qemu ? "qemu" : "ioreqd"};
+    char netdev[200], backend[64];
 
     netns_enter(&t);
-    if (o->qemu) {
-        static const char *const drop_domid[] = {"-c", "shift 2; exec \"$0\" \"$@\"", NULL};
-        snprintf(domid, sizeof(domid), "%u", TAP_DOMID);
-        snprintf(spec, sizeof(spec), "tap,id=n0,ifname=%s,script=no,downscript=no,vhost=off",
-                 t.tap);
-        const char *q[] = {
-            "-xen-domid", domid,
-            "-machine",   "xenfv",
-            "-m",         "128",
-            "-smp",       "2",
-            "-nographic", "-display",
-            "none",       "-nodefaults",
-            "-serial",    "null",
-            "-monitor",   "none",
-            "-netdev",    spec,
-            "-device",    "virtio-net-pci,netdev=n0,disable-legacy=on,addr=04.0,romfile=",
-            NULL};
-        for (unsigned i = 0; q[i]; i++)
-            extra[n++] = q[i];
-        dmc.prefix = "/bin/sh";
-        dmc.prefix_args = drop_domid;
-    } else {
-        snprintf(spec, sizeof(spec), "virtio-net,tap=%s", t.tap);
-        for (unsigned i = 0; o->dm.extra && o->dm.extra[i] && n < 10; i++)
-            extra[n++] = o->dm.extra[i];
-        /* bench_dm_start leaves a state key behind: ioreqd would take it for QEMU's. */
-        extra[n++] = "--beside-qemu";
-        extra[n++] = "no";
-        extra[n++] = "--device";
-        extra[n++] = "host-bridge";
-        extra[n++] = "--device";
-        extra[n++] = spec;
-    }
-    extra[n] = NULL;
-    dmc.extra = extra;
-
-    if ((rc = mockhv_create(&hv, &cfg)))
-        bench_die("mockhv_create: %s", strerror(-rc));
-    if ((rc = bench_dm_start(&dm, hv, &dmc, NULL)))
-        bench_die("vnet tap: device model start: %s", strerror(-rc));
-    if ((rc = gpci_scan(&bus, hv, 0, BENCH_TIMEOUT_MS)))
-        bench_die("vnet tap: PCI scan: %s", strerror(-rc));
-    const struct mockhv_pci_func *fn =
-        gpci_find(&bus, GVIRTIO_VENDOR, GVIRTIO_DEVICE_BASE + GVNET_DEVICE_ID);
-    if (!fn)
-        bench_die("vnet tap: no virtio-net function");
-    garena_init(&arena, 1 << 20, TAP_MEM - (1 << 20));
-    struct gvnet_opts opts = {
-        .virtio = {.irq = GVIRTIO_IRQ_MSIX, .timeout_ms = BENCH_TIMEOUT_MS, .msi_data_base = 0x40},
-        .queue_size = 256,
-    };
-    if ((rc = gvnet_init(&net, hv, &arena, &bus, fn, &opts)))
-        bench_die("vnet tap: driver: %s", strerror(-rc));
+    snprintf(netdev, sizeof(netdev), "tap,id=n0,ifname=%s,script=no,downscript=no,vhost=off",
+             t.tap);
+    snprintf(backend, sizeof(backend), "tap=%s", t.tap);
+    bench_vnet_guest_start(&g, o, TAP_DOMID, netdev, backend, "vnet tap");
 
     arp(&t);
     /* The guest answers no ARP: without a permanent entry the kernel gives up on it mid-run. */
     sh("ip neigh replace 10.78.0.2 lladdr %02x:%02x:%02x:%02x:%02x:%02x dev %s nud permanent",
-       net.mac[0], net.mac[1], net.mac[2], net.mac[3], net.mac[4], net.mac[5], t.tap);
+       g.net.mac[0], g.net.mac[1], g.net.mac[2], g.net.mac[3], g.net.mac[4], g.net.mac[5], t.tap);
     run_rtt(&t, o->rtt_count);
     run_tx(&t, 64, o->run_ms);
     run_tx(&t, 1500, o->run_ms);
     run_rx(&t, 64, o->run_ms);
     run_rx(&t, 1500, o->run_ms);
 
-    gvnet_fini(&net);
-    garena_fini(&arena);
-    bench_dm_stop(&dm);
-    mockhv_destroy(hv);
+    bench_vnet_guest_stop(&g);
     netns_leave(&t);
     return 0;
 }

@@ -180,22 +180,91 @@ static void run_rtt(struct gvnet *n, struct peer *p, unsigned count, const char 
     bench_samples_fini(&s);
 }
 
-int bench_vnet(const struct bench_vnet_opts *o)
+void bench_vnet_guest_start(struct bench_vnet_guest *g, const struct bench_vnet_opts *o,
+                            uint16_t domid, const char *qemu_netdev, const char *ioreqd_backend,
+                            const char *what)
 {
     struct mockhv_config cfg = {
-        .domid = VNET_DOMID, .nr_vcpus = 2, .mem_bytes = VNET_MEM, .xenstore = true};
-    static struct gpci_bus bus;
-    static struct gvnet net;
+        .domid = domid, .nr_vcpus = 2, .mem_bytes = VNET_MEM, .xenstore = true};
+    struct gvnet_opts opts = {
+        .virtio = {.irq = GVIRTIO_IRQ_MSIX, .timeout_ms = BENCH_TIMEOUT_MS, .msi_data_base = 0x40},
+        .queue_size = 256,
+    };
+    /* bench_dm_start passes ioreqd's --domid N first: a shell drops it for QEMU. */
+    static const char *const drop_domid[] = {"-c", "shift 2; exec \"$0\" \"$@\"", NULL};
+    char domid_text[16], spec[600];
+    const char *extra[32];
+    struct bench_dm dmc = o->dm;
+    const struct mockhv_pci_func *fn;
+    unsigned n = 0;
+    int rc;
+
+    memset(g, 0, sizeof(*g));
+    if (o->qemu) {
+        /* QEMU's modern-only virtio-net-pci on the given netdev. */
+        snprintf(domid_text, sizeof(domid_text), "%u", domid);
+        snprintf(spec, sizeof(spec), "%s", qemu_netdev);
+        const char *q[] = {
+            "-xen-domid", domid_text,
+            "-machine",   "xenfv",
+            "-m",         "128",
+            "-smp",       "2",
+            "-nographic", "-display",
+            "none",       "-nodefaults",
+            "-serial",    "null",
+            "-monitor",   "none",
+            "-netdev",    spec,
+            "-device",    "virtio-net-pci,netdev=n0,disable-legacy=on,addr=04.0,romfile=",
+            NULL};
+        for (unsigned i = 0; q[i]; i++)
+            extra[n++] = q[i];
+        dmc.prefix = "/bin/sh";
+        dmc.prefix_args = drop_domid;
+    } else {
+        snprintf(spec, sizeof(spec), "virtio-net,%s", ioreqd_backend);
+        for (unsigned i = 0; o->dm.extra && o->dm.extra[i] && n < 10; i++)
+            extra[n++] = o->dm.extra[i];
+        /* bench_dm_start leaves a state key behind: ioreqd would take it for QEMU's. */
+        extra[n++] = "--beside-qemu";
+        extra[n++] = "no";
+        extra[n++] = "--device";
+        extra[n++] = "host-bridge";
+        extra[n++] = "--device";
+        extra[n++] = spec;
+    }
+    extra[n] = NULL;
+    dmc.extra = extra;
+
+    if ((rc = mockhv_create(&g->hv, &cfg)))
+        bench_die("%s: mockhv_create: %s", what, strerror(-rc));
+    if ((rc = bench_dm_start(&g->dm, g->hv, &dmc, NULL)))
+        bench_die("%s: device model start: %s", what, strerror(-rc));
+    if ((rc = gpci_scan(&g->bus, g->hv, 0, BENCH_TIMEOUT_MS)))
+        bench_die("%s: PCI scan: %s", what, strerror(-rc));
+    fn = gpci_find(&g->bus, GVIRTIO_VENDOR, GVIRTIO_DEVICE_BASE + GVNET_DEVICE_ID);
+    if (!fn)
+        bench_die("%s: no virtio-net function", what);
+    garena_init(&g->arena, 1 << 20, VNET_MEM - (1 << 20));
+    if ((rc = gvnet_init(&g->net, g->hv, &g->arena, &g->bus, fn, &opts)))
+        bench_die("%s: driver: %s", what, strerror(-rc));
+}
+
+void bench_vnet_guest_stop(struct bench_vnet_guest *g)
+{
+    gvnet_fini(&g->net);
+    garena_fini(&g->arena);
+    bench_dm_stop(&g->dm);
+    mockhv_destroy(g->hv);
+}
+
+int bench_vnet(const struct bench_vnet_opts *o)
+{
+    static struct bench_vnet_guest g;
+    struct gvnet *net = &g.net;
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     struct timeval tv = {.tv_sec = 0, .tv_usec = 100000};
     struct peer p = {0};
-    struct garena arena;
-    struct mockhv *hv;
-    struct dmproc dm = {0};
-    struct bench_dm dmc = o->dm;
-    char spec[600], path[200], local[200], domid[16];
-    const char *extra[32];
-    unsigned n = 0;
+    char netdev[600], backend[220], path[200], local[200];
     uint8_t buf[100];
     const char *L = o->qemu ? "qemu" : "ioreqd";
     int rc;
@@ -213,84 +282,32 @@ int bench_vnet(const struct bench_vnet_opts *o)
     setsockopt(p.fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
     setsockopt(p.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(p.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    if (o->qemu) {
-        /* QEMU's modern-only virtio-net-pci on its unix datagram netdev (7.2 and later). */
-        snprintf(domid, sizeof(domid), "%u", VNET_DOMID);
-        snprintf(local, sizeof(local), "%s/vnet-qemu.sock", o->dir);
+    /* QEMU's unix datagram netdev (7.2 and later), or ioreqd's socket backend */
+    snprintf(local, sizeof(local), "%s/vnet-qemu.sock", o->dir);
+    if (o->qemu)
         unlink(local);
-        snprintf(spec, sizeof(spec),
-                 "dgram,id=n0,local.type=unix,local.path=%s,remote.type=unix,remote.path=%s", local,
-                 path);
-        const char *q[] = {
-            "-xen-domid", domid,
-            "-machine",   "xenfv",
-            "-m",         "128",
-            "-smp",       "2",
-            "-nographic", "-display",
-            "none",       "-nodefaults",
-            "-serial",    "null",
-            "-monitor",   "none",
-            "-netdev",    spec,
-            "-device",    "virtio-net-pci,netdev=n0,disable-legacy=on,addr=04.0,romfile=",
-            NULL};
-        for (unsigned i = 0; q[i]; i++)
-            extra[n++] = q[i];
-        /* bench_dm_start passes ioreqd's --domid N first: a shell drops it for QEMU. */
-        static const char *const drop_domid[] = {"-c", "shift 2; exec \"$0\" \"$@\"", NULL};
-        dmc.prefix = "/bin/sh";
-        dmc.prefix_args = drop_domid;
-    } else {
-        snprintf(spec, sizeof(spec), "virtio-net,socket=%s", path);
-        for (unsigned i = 0; o->dm.extra && o->dm.extra[i] && n < 10; i++)
-            extra[n++] = o->dm.extra[i];
-        /* bench_dm_start leaves a state key behind: ioreqd would take it for QEMU's. */
-        extra[n++] = "--beside-qemu";
-        extra[n++] = "no";
-        extra[n++] = "--device";
-        extra[n++] = "host-bridge";
-        extra[n++] = "--device";
-        extra[n++] = spec;
-    }
-    extra[n] = NULL;
-    dmc.extra = extra;
-
-    if ((rc = mockhv_create(&hv, &cfg)))
-        bench_die("mockhv_create: %s", strerror(-rc));
-    if ((rc = bench_dm_start(&dm, hv, &dmc, NULL)))
-        bench_die("vnet: ioreqd start: %s", strerror(-rc));
-    if ((rc = gpci_scan(&bus, hv, 0, BENCH_TIMEOUT_MS)))
-        bench_die("vnet: PCI scan: %s", strerror(-rc));
-    const struct mockhv_pci_func *fn =
-        gpci_find(&bus, GVIRTIO_VENDOR, GVIRTIO_DEVICE_BASE + GVNET_DEVICE_ID);
-    if (!fn)
-        bench_die("vnet: no virtio-net function");
-    garena_init(&arena, 1 << 20, VNET_MEM - (1 << 20));
-    struct gvnet_opts opts = {
-        .virtio = {.irq = GVIRTIO_IRQ_MSIX, .timeout_ms = BENCH_TIMEOUT_MS, .msi_data_base = 0x40},
-        .queue_size = 256,
-    };
-    if ((rc = gvnet_init(&net, hv, &arena, &bus, fn, &opts)))
-        bench_die("vnet: driver: %s", strerror(-rc));
+    snprintf(netdev, sizeof(netdev),
+             "dgram,id=n0,local.type=unix,local.path=%s,remote.type=unix,remote.path=%s", local,
+             path);
+    snprintf(backend, sizeof(backend), "socket=%s", path);
+    bench_vnet_guest_start(&g, o, VNET_DOMID, netdev, backend, "vnet");
 
     /* The peer learns ioreqd's address from a first frame. */
     frame_fill(buf, 64, (const uint8_t *)"\x02\x00\x00\x00\x00\x01");
-    if ((rc = gvnet_send(&net, 0, NULL, buf, 64, BENCH_TIMEOUT_MS)))
+    if ((rc = gvnet_send(net, 0, NULL, buf, 64, BENCH_TIMEOUT_MS)))
         bench_die("vnet: first frame: %s", strerror(-rc));
     p.dm_len = sizeof(p.dm);
     if (recvfrom(p.fd, buf, sizeof(buf), 0, (struct sockaddr *)&p.dm, &p.dm_len) != 64)
         bench_die("vnet: the peer got no first frame");
 
-    run_rtt(&net, &p, o->rtt_count, L);
-    run_tx(&net, &p, 64, o->run_ms, L);
-    run_tx(&net, &p, 1500, o->run_ms, L);
-    run_rx(&net, &p, 64, o->run_ms, L);
-    run_rx(&net, &p, 1500, o->run_ms, L);
-    bench_resultf((double)bench_rss_kib(dm.pid, "VmHWM"), "rss.%s.vnet_peak_kib", L);
+    run_rtt(net, &p, o->rtt_count, L);
+    run_tx(net, &p, 64, o->run_ms, L);
+    run_tx(net, &p, 1500, o->run_ms, L);
+    run_rx(net, &p, 64, o->run_ms, L);
+    run_rx(net, &p, 1500, o->run_ms, L);
+    bench_resultf((double)bench_rss_kib(g.dm.pid, "VmHWM"), "rss.%s.vnet_peak_kib", L);
 
-    gvnet_fini(&net);
-    garena_fini(&arena);
-    bench_dm_stop(&dm);
-    mockhv_destroy(hv);
+    bench_vnet_guest_stop(&g);
     close(p.fd);
     unlink(path);
     if (o->qemu)
