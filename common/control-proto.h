@@ -6,7 +6,8 @@
  *
  * Protocol (also in ioreqctl(1)):
  *   request  one line, terminated by "\n" (a "\r" before it is ignored,
- *            as are blanks around the word): "status", "stats" or "stop";
+ *            as are blanks around the word): "status", "stats", "stop", or
+ *            "dirty-log" alone or followed by a blank and "on" or "off";
  *   reply    exactly one line per request: a JSON object (RFC 8259, UTF-8)
  *            followed by "\n". Success: {"ok":true, ...members...}.
  *            Failure: {"ok":false,"error":"<text>"}.
@@ -47,6 +48,9 @@
  *           "requests": {control_device_request_keys},
  *           and, when the device counts things,
  *           "counters": {name: unsigned integer, ...}}.
+ *   dirty-log  "dirty_log": whether guest-RAM writes are reported to Xen's
+ *           dirty log, after the switch if one was asked for ("status"
+ *           has it too);
  *   stop    nothing more: the daemon has been asked to stop; it closes the
  *           connection when it leaves its loop.
  */

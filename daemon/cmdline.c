@@ -18,6 +18,7 @@ enum {
     OPT_NO_SECCOMP,
     OPT_POLL_US,
     OPT_BESIDE_QEMU,
+    OPT_DIRTY_LOG,
 };
 
 static const struct option long_options[] = {
@@ -34,6 +35,7 @@ static const struct option long_options[] = {
     {.name = "no-seccomp", .has_arg = no_argument, .val = OPT_NO_SECCOMP},
     {.name = "poll-us", .has_arg = required_argument, .val = OPT_POLL_US},
     {.name = "beside-qemu", .has_arg = required_argument, .val = OPT_BESIDE_QEMU},
+    {.name = "dirty-log", .has_arg = required_argument, .val = OPT_DIRTY_LOG},
     {.name = "help", .has_arg = no_argument, .val = 'h'},
     {.name = "version", .has_arg = no_argument, .val = 'V'},
     {0},
@@ -69,6 +71,9 @@ void cmdline_usage(FILE *out, const char *prog)
             "      --beside-qemu yes|no|auto\n"
             "                         whether QEMU serves the guest too (default auto:\n"
             "                         when its device-model state key exists)\n"
+            "      --dirty-log on|off report writes into guest RAM to Xen's dirty log\n"
+            "                         from the start (default off: the toolstack turns\n"
+            "                         it on for a live migration, ioreqctl dirty-log)\n"
             "  -h, --help             show this help and exit\n"
             "  -V, --version          show the version and exit\n"
             "\n"
@@ -186,6 +191,10 @@ int cmdline_parse(int argc, char *const argv[], struct ioreqd_settings *s, char 
         case OPT_BESIDE_QEMU:
             if (settings_parse_beside_qemu(optarg, &s->beside_qemu))
                 return bad_value(errbuf, errlen, "--beside-qemu", optarg, "yes, no or auto");
+            break;
+        case OPT_DIRTY_LOG:
+            if (settings_parse_bool(optarg, &s->dirty_log))
+                return bad_value(errbuf, errlen, "--dirty-log", optarg, "on or off");
             break;
         case 'h':
             action = CMDLINE_HELP;

@@ -29,6 +29,7 @@ enum conf_key {
     CONF_SECCOMP,
     CONF_POLL_US,
     CONF_BESIDE_QEMU,
+    CONF_DIRTY_LOG,
     CONF_NR_KEYS,
 };
 
@@ -45,6 +46,7 @@ static const char *const conf_key_names[CONF_NR_KEYS] = {
     [CONF_SECCOMP] = "seccomp",
     [CONF_POLL_US] = "poll-us",
     [CONF_BESIDE_QEMU] = "beside-qemu",
+    [CONF_DIRTY_LOG] = "dirty-log",
 };
 
 struct conf_parser {
@@ -129,6 +131,10 @@ static int conf_apply(struct conf_parser *p, int key, const char *value)
     case CONF_BESIDE_QEMU:
         if (settings_parse_beside_qemu(value, &s->beside_qemu))
             return conf_error(p, "invalid beside-qemu '%s': expected yes, no or auto", value);
+        return 0;
+    case CONF_DIRTY_LOG:
+        if (settings_parse_bool(value, &s->dirty_log))
+            return conf_error(p, "invalid dirty-log '%s': expected on or off", value);
         return 0;
     case CONF_LOG_LEVEL:
         if (settings_parse_log_level(value, &s->log_level))

@@ -138,6 +138,46 @@ static void reply_error(struct json_buf *b, const char *msg)
     json_end_object(b);
 }
 
+/* "dirty-log" with "on", "off" or nothing (only tell): 1, 0, -1; -EINVAL otherwise. */
+static int parse_dirty_log(const char *arg)
+{
+    while (*arg == ' ' || *arg == '\t')
+        arg++;
+    if (!*arg)
+        return -1;
+    if (!strcmp(arg, "on"))
+        return 1;
+    if (!strcmp(arg, "off"))
+        return 0;
+    return -EINVAL;
+}
+
+static void reply_dirty_log(struct control_server *srv, const char *arg)
+{
+    struct json_buf *b = &srv->reply;
+    int on = parse_dirty_log(arg);
+    int rc;
+
+    if (on == -EINVAL) {
+        reply_error(b, "dirty-log takes on or off");
+        return;
+    }
+    if (!srv->ops->dirty_log) {
+        reply_error(b, "not supported");
+        return;
+    }
+    rc = srv->ops->dirty_log(srv->opaque, on);
+    if (rc < 0) {
+        reply_error(b, strerror(-rc));
+        return;
+    }
+    json_buf_reset(b);
+    json_begin_object(b, NULL);
+    json_bool(b, "ok", true);
+    json_bool(b, "dirty_log", rc > 0);
+    json_end_object(b);
+}
+
 static void build_reply(struct control_server *srv, const char *cmd)
 {
     struct json_buf *b = &srv->reply;
@@ -162,6 +202,9 @@ static void build_reply(struct control_server *srv, const char *cmd)
         json_begin_object(b, NULL);
         json_bool(b, "ok", true);
         json_end_object(b);
+        return;
+    } else if (!strncmp(cmd, "dirty-log", 9) && (!cmd[9] || cmd[9] == ' ' || cmd[9] == '\t')) {
+        reply_dirty_log(srv, cmd + 9);
         return;
     } else {
         reply_error(b, *cmd ? "unknown command" : "empty request");

@@ -21,12 +21,15 @@ struct event_base;
  * object (the "ok" member is already written) and return 0, or -errno for
  * an error reply. stop only asks the daemon to leave its loop: it must not
  * free the control server from inside the call. A NULL op answers
- * "not supported".
+ * "not supported". dirty_log switches the reporting of guest-RAM writes
+ * to Xen's dirty log on (1) or off (0), or only tells (-1); it returns
+ * whether it is on, or -errno.
  */
 struct control_ops {
     int (*status)(void *opaque, struct json_buf *out);
     int (*stats)(void *opaque, struct json_buf *out);
     int (*stop)(void *opaque);
+    int (*dirty_log)(void *opaque, int on);
 };
 
 struct control_server;

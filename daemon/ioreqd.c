@@ -189,10 +189,21 @@ static int ctl_stop(void *opaque)
     return 0;
 }
 
+/* What libxl asks of QEMU with xen-set-global-dirty-log around a live migration. */
+static int ctl_dirty_log(void *opaque, int on)
+{
+    struct ioreqd *d = opaque;
+
+    if (on >= 0)
+        ioreq_server_set_dirty_log(d->srv, on);
+    return ioreq_server_dirty_log(d->srv);
+}
+
 static const struct control_ops ctl_ops = {
     .status = ctl_status,
     .stats = ctl_stats,
     .stop = ctl_stop,
+    .dirty_log = ctl_dirty_log,
 };
 
 /* ---- what the devices ask of us: the inventory is inventory.c's ---- */
@@ -325,6 +336,7 @@ static int start_server(struct ioreqd *d, const struct ioreqd_params *p)
         .on_fatal = on_fatal,
         .fatal_opaque = d,
         .poll_us = p->poll_us,
+        .dirty_log = p->dirty_log,
     };
     int rc;
 

@@ -29,6 +29,7 @@ struct ioreqd_params {
     unsigned poll_us; /* the ioreq server's poll window (--poll-us); 0: none */
     /* enum ioreqd_beside_qemu (settings.h); beside-qemu.h says what it changes */
     int beside_qemu;
+    bool dirty_log; /* report guest-RAM writes to Xen's dirty log from the start (--dirty-log) */
 };
 
 /*

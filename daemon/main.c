@@ -249,6 +249,7 @@ int main(int argc, char **argv)
         .xenstore_stays = !plan.change_user,
         .poll_us = s.poll_us > 0 ? (unsigned)s.poll_us : 0,
         .beside_qemu = s.beside_qemu >= 0 ? s.beside_qemu : IOREQD_QEMU_DETECT,
+        .dirty_log = s.dirty_log > 0,
     };
     code = ioreqd_start(&d, &params);
     if (code)

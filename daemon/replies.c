@@ -191,6 +191,7 @@ int reply_status(const struct reply_sources *d, struct json_buf *out)
     json_string(out, "version", d->version);
     json_uint(out, "vcpus", ioreq_server_nr_vcpus(d->srv));
     json_uint(out, "server_id", ioreq_server_id(d->srv));
+    json_bool(out, "dirty_log", ioreq_server_dirty_log(d->srv));
     json_begin_array(out, "devices");
     for (unsigned i = 0; i < d->devs->nr; i++) {
         const struct dm_device *dev = &d->devs->devs[i];

@@ -22,6 +22,7 @@ void settings_init(struct ioreqd_settings *s)
     s->seccomp = -1;
     s->poll_us = -1;
     s->beside_qemu = -1;
+    s->dirty_log = -1;
 }
 
 static void free_devices(struct ioreqd_settings *s)
@@ -110,6 +111,8 @@ void settings_merge(struct ioreqd_settings *base, struct ioreqd_settings *over)
         base->poll_us = over->poll_us;
     if (over->beside_qemu >= 0)
         base->beside_qemu = over->beside_qemu;
+    if (over->dirty_log >= 0)
+        base->dirty_log = over->dirty_log;
     if (over->nr_devices) {
         free_devices(base);
         base->devices = over->devices;

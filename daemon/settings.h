@@ -54,6 +54,7 @@ struct ioreqd_settings {
     int seccomp;          /* -1 unset (on), 0, 1 */
     int poll_us;          /* -1 unset (0: no polling), 0..SETTINGS_POLL_US_MAX */
     int beside_qemu;      /* -1 unset (detect), enum ioreqd_beside_qemu */
+    int dirty_log;        /* -1 unset (off), 0, 1: report guest-RAM writes from the start */
 };
 
 void settings_init(struct ioreqd_settings *s);

@@ -15,9 +15,10 @@
  *    entry, and those still pinned move to the held list and are unmapped
  *    when their last pin goes.
  *
- * Every write into guest RAM is reported to the mapper's modified() hook,
- * once per call for the frames it covered; writable gmem_map()s are
- * reported when they are unmapped. With gmem_cache_defer_dirty() the reports
+ * While the dirty log is on (gmem_set_dirty_log), every write into guest
+ * RAM is reported to the mapper's modified() hook, once per call for the
+ * frames it covered; writable gmem_map()s are reported when they are
+ * unmapped. With gmem_cache_defer_dirty() the reports
  * are collected instead and go out in one bulk call per gmem_flush_dirty():
  * on the mock, as on Xen, each report is a round trip to the hypervisor,
  * and a virtio-blk request makes two or three of them.
@@ -89,6 +90,7 @@ struct gmem_cache {
     struct spare_list spare_pins;
     struct gmem_stats stats;
 
+    bool dirty_log;                /* writes are reported (gmem_set_dirty_log) */
     void (*dirty_wake)(void *arg); /* NULL: report each write at once */
     void *dirty_arg;
     struct gmem_extent dirty[GMEM_DIRTY_EXTENTS];
@@ -389,6 +391,8 @@ static void report_modified(struct gmem_cache *c, uint64_t gpa, size_t len)
     uint64_t first = gpa >> GMEM_PAGE_SHIFT;
     uint64_t last = (gpa + (len - 1)) >> GMEM_PAGE_SHIFT;
 
+    if (!c->dirty_log)
+        return;
     if (c->dirty_wake) {
         dirty_collect(c, first, last - first + 1);
     } else if (c->mapper.ops->modified) {
@@ -589,6 +593,17 @@ static void cache_hold_dirty(void *opaque, bool hold)
     pthread_mutex_unlock(&c->lock);
 }
 
+static void cache_set_dirty_log(void *opaque, bool on)
+{
+    struct gmem_cache *c = opaque;
+
+    pthread_mutex_lock(&c->lock);
+    if (!on)
+        dirty_flush_locked(c);
+    c->dirty_log = on;
+    pthread_mutex_unlock(&c->lock);
+}
+
 static bool cache_dirty_held(void *opaque)
 {
     struct gmem_cache *c = opaque;
@@ -660,6 +675,7 @@ static const struct gmem_ops cache_ops = {
     .flush_dirty = cache_flush_dirty,
     .hold_dirty = cache_hold_dirty,
     .dirty_held = cache_dirty_held,
+    .set_dirty_log = cache_set_dirty_log,
 };
 
 struct gmem *gmem_cache_new(const struct gmem_mapper *mapper, size_t cap_bytes,
@@ -680,6 +696,7 @@ struct gmem *gmem_cache_new(const struct gmem_mapper *mapper, size_t cap_bytes,
         return NULL;
     }
     c->mapper = *mapper;
+    c->dirty_log = true;
     c->spare_pins.max = PIN_POOL_MAX;
     c->shift = bucket_shift;
     c->bucket_bytes = GMEM_PAGE_SIZE << bucket_shift;

@@ -53,6 +53,12 @@ void gmem_flush_dirty(struct gmem *gm)
         gm->ops->flush_dirty(gm->opaque);
 }
 
+void gmem_set_dirty_log(struct gmem *gm, bool on)
+{
+    if (gm && gm->ops->set_dirty_log)
+        gm->ops->set_dirty_log(gm->opaque, on);
+}
+
 void gmem_hold_dirty(struct gmem *gm)
 {
     if (gm && gm->ops->hold_dirty)

@@ -9,8 +9,11 @@
  * with xendevicemodel_modified_memory, and a flat buffer for unit tests
  * (gmem-flat.c). Devices see this interface only.
  *
- * Writes into guest RAM go into the dirty log Xen keeps for live migration.
- * A backend may report them as they happen or collect them until
+ * Writes into guest RAM go into the dirty log Xen keeps for live migration,
+ * while the toolstack has dirty logging on (gmem_set_dirty_log): outside
+ * log-dirty mode Xen's modified_memory takes the call and logs nothing, so
+ * each report would be a hypercall for nothing. A backend may report them
+ * as they happen or collect them until
  * gmem_flush_dirty(); the ioreq server flushes before it raises an
  * interrupt and once the other callbacks of a loop turn have run (before
  * the loop sleeps), so the guest is never told of data that is not in the
@@ -61,6 +64,8 @@ struct gmem_ops {
     /* May be NULL: holds are not counted (gmem_dirty_held is false). */
     void (*hold_dirty)(void *opaque, bool hold);
     bool (*dirty_held)(void *opaque);
+    /* May be NULL: the backend has no dirty log to switch. */
+    void (*set_dirty_log)(void *opaque, bool on);
 };
 
 struct gmem {
@@ -92,6 +97,14 @@ void gmem_unmap(struct gmem *gm, void *ptr, size_t len);
 void gmem_mark_dirty(struct gmem *gm, uint64_t gpa, size_t len);
 /* Reports every write collected so far; cheap when there is none. */
 void gmem_flush_dirty(struct gmem *gm);
+
+/*
+ * Switches the reporting of writes on or off (the map cache starts with it
+ * on). Switching off first reports what was collected. A writable
+ * gmem_map() is reported at its unmap if the log is on then, so a request
+ * in flight when the log goes on is not missed.
+ */
+void gmem_set_dirty_log(struct gmem *gm, bool on);
 
 /*
  * A device with requests in flight holds the report of collected writes

@@ -81,6 +81,7 @@ struct ioreq_server {
     struct io_registry *registry; /* not owned */
     bool listening;
     struct gmem *gmem;
+    bool dirty_log; /* writes into guest RAM are reported (ioreq_server_set_dirty_log) */
     struct ioreq_pci_handler pci;
     struct request_ctx rctx;
 
@@ -530,6 +531,7 @@ static int server_start(struct ioreq_server *srv, const struct ioreq_server_para
     if (!srv->dirty_ev)
         return -ENOMEM;
     gmem_cache_defer_dirty(srv->gmem, server_dirty_wake, srv);
+    ioreq_server_set_dirty_log(srv, p->dirty_log);
     srv->rctx.registry = srv->registry;
     srv->rctx.gmem = srv->gmem;
     srv->rctx.pci = &srv->pci;
@@ -672,6 +674,19 @@ void ioreq_server_set_pci_handler(struct ioreq_server *srv, const struct ioreq_p
 struct gmem *ioreq_server_gmem(struct ioreq_server *srv)
 {
     return srv->gmem;
+}
+
+void ioreq_server_set_dirty_log(struct ioreq_server *srv, bool on)
+{
+    if (on != srv->dirty_log)
+        log_info("ioreq: dirty log %s", on ? "on: writes into guest RAM are reported" : "off");
+    srv->dirty_log = on;
+    gmem_set_dirty_log(srv->gmem, on);
+}
+
+bool ioreq_server_dirty_log(const struct ioreq_server *srv)
+{
+    return srv->dirty_log;
 }
 
 unsigned ioreq_server_nr_vcpus(const struct ioreq_server *srv)

@@ -43,6 +43,9 @@ struct ioreq_server_params {
     /* Poll the slots and the buffered ring for up to this long after each
      * request before sleeping (0: off; at most IOREQ_POLL_US_MAX). */
     unsigned poll_us;
+    /* Report writes into guest RAM to Xen's dirty log from the start (see
+     * ioreq_server_set_dirty_log). */
+    bool dirty_log;
     /* Called from the loop when the server cannot go on (hypervisor gone, evtchn EOF). */
     void (*on_fatal)(void *opaque, int err);
     void *fatal_opaque;
@@ -93,6 +96,15 @@ void ioreq_server_destroy(struct ioreq_server *srv);
 
 void ioreq_server_set_pci_handler(struct ioreq_server *srv, const struct ioreq_pci_handler *pci);
 struct gmem *ioreq_server_gmem(struct ioreq_server *srv);
+/*
+ * Whether writes into guest RAM are reported with modified_memory. Xen logs
+ * them only in log-dirty mode, which the toolstack turns on for a live
+ * migration and tells the device model about (libxl sends QEMU
+ * xen-set-global-dirty-log); outside it every report is a hypercall Xen
+ * ignores (dm.c, modified_memory), so it is off until asked for.
+ */
+void ioreq_server_set_dirty_log(struct ioreq_server *srv, bool on);
+bool ioreq_server_dirty_log(const struct ioreq_server *srv);
 struct hv_services ioreq_server_hv(struct ioreq_server *srv);
 unsigned ioreq_server_nr_vcpus(const struct ioreq_server *srv);
 uint16_t ioreq_server_id(const struct ioreq_server *srv);

@@ -28,6 +28,7 @@ struct ctl_opts {
     int domid;          /* -1 unless --domid */
     const char *socket; /* --socket, or NULL for the default path */
     int timeout_ms;     /* for each exchange with the daemon, and for stop to complete */
+    const char *arg;    /* the command's argument (dirty-log on|off), or NULL */
     char socket_buf[128];
 };
 
@@ -38,6 +39,7 @@ int ctl_cmd_list(struct ctl_opts *opts);
 int ctl_cmd_status(struct ctl_opts *opts);
 int ctl_cmd_stats(struct ctl_opts *opts);
 int ctl_cmd_stop(struct ctl_opts *opts);
+int ctl_cmd_dirty_log(struct ctl_opts *opts);
 
 /*
  * One request on a fresh connection to the control socket. 0 with *reply

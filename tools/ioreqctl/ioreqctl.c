@@ -20,12 +20,15 @@
 #endif
 
 static const char usage_text[] =
-    "usage: ioreqctl [--json] [--socket PATH] [--timeout SECONDS] COMMAND [--domid N]\n"
+    "usage: ioreqctl [--json] [--socket PATH] [--timeout SECONDS] COMMAND [ARG] [--domid N]\n"
     "commands:\n"
     "  list                 device models found in xenstore\n"
     "  status --domid N     state, inventory and live status of ioreqd for domain N\n"
     "  stats --domid N      request counters from ioreqd's control socket\n"
     "  stop --domid N       stop ioreqd (control socket, else SIGTERM to its pid)\n"
+    "  dirty-log [on|off] --domid N\n"
+    "                       report writes into guest RAM to Xen's dirty log, or\n"
+    "                       stop; without an argument, tell whether it does\n"
     "options:\n"
     "  --json               machine-readable JSON output\n"
     "  --socket PATH        control socket (default " CONTROL_SOCKET_DIR "/<domid>.sock)\n"
@@ -36,11 +39,13 @@ static const struct {
     const char *name;
     int (*run)(struct ctl_opts *opts);
     bool needs_domid;
+    bool takes_arg; /* one optional argument after the command */
 } commands[] = {
     {.name = "list", .run = ctl_cmd_list, .needs_domid = false},
     {.name = "status", .run = ctl_cmd_status, .needs_domid = true},
     {.name = "stats", .run = ctl_cmd_stats, .needs_domid = true},
     {.name = "stop", .run = ctl_cmd_stop, .needs_domid = true},
+    {.name = "dirty-log", .run = ctl_cmd_dirty_log, .needs_domid = true, .takes_arg = true},
 };
 
 void ctl_err(const char *fmt, ...)
@@ -199,11 +204,14 @@ int main(int argc, char **argv)
     }
     if (optind >= argc)
         return usage_error("no command given%s", "");
-    if (optind + 1 < argc)
-        return usage_error("unexpected argument '%s'", argv[optind + 1]);
     for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
         if (strcmp(argv[optind], commands[i].name))
             continue;
+        if (optind + 1 + commands[i].takes_arg < argc)
+            return usage_error("unexpected argument '%s'",
+                               argv[optind + 1 + commands[i].takes_arg]);
+        if (optind + 1 < argc)
+            opts.arg = argv[optind + 1];
         if (commands[i].needs_domid && opts.domid < 0)
             return usage_error("%s needs --domid N", commands[i].name);
         if (!commands[i].needs_domid && (opts.domid >= 0 || opts.socket))

@@ -302,7 +302,9 @@ static void test_mmio_rep(void **state)
         .mmio = true, .size = 4, .addr = VGA + 0x100, .gpa = 0x2000, .count = 4};
     assert_int_equal(mockhv_rep(e->hv, 0, &out, TMO), 0);
 
-    mockhv_set_log_dirty(e->hv, true); /* as during live migration: writes are recorded */
+    /* As during live migration: Xen records writes, the toolstack told the device model. */
+    mockhv_set_log_dirty(e->hv, true);
+    ioreq_server_set_dirty_log(e->srv, true);
     uint64_t mod_before = mockhv_modified_last_seq(e->hv);
     struct mockhv_rep in = {
         .mmio = true, .dir_read = true, .size = 4, .addr = VGA + 0x100, .gpa = 0x5000, .count = 4};

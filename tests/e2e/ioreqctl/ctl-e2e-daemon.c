@@ -386,6 +386,7 @@ static void test_list_status(void **state)
              "  version    %s\n"
              "  vcpus      2\n"
              "  server_id  %s\n"
+             "  dirty_log  false\n"
              "live devices:\n"
              "  [0]  uart: " UART_DESC " tx=0 rx=0 tx-dropped=0 out-dropped=0\n",
              (long)fx->dm.pid, version, xs_get(fx, DM_DIR "/ioreqd/server-id"));
@@ -833,6 +834,40 @@ static void test_stop_by_sigterm(void **state)
     stop_expected(fx);
 }
 
+/*
+ * ioreqctl dirty-log: off from the start, switched on and off as a
+ * toolstack does around a live migration, shown by status; a bad argument
+ * is a usage error that never reaches the daemon.
+ */
+static void test_dirty_log(void **state)
+{
+    struct fixture *fx = *state;
+    struct json_value *st;
+    char *out, *err;
+
+    start_ioreqd(fx, fx->sock);
+    assert_int_equal(ctl(fx, &out, &err, "dirty-log", "--domid", "7", "--socket", fx->sock, NULL),
+                     0);
+    assert_string_equal(out, "dirty log of ioreqd for domain 7: off\n");
+    assert_int_equal(
+        ctl(fx, &out, &err, "dirty-log", "on", "--domid", "7", "--socket", fx->sock, NULL), 0);
+    assert_string_equal(out, "dirty log of ioreqd for domain 7: on\n");
+    st = status_json(fx);
+    assert_true(json_get(json_get(json_get(st, "control"), "status"), "dirty_log")->boolean);
+    json_free(st);
+    assert_int_equal(ctl(fx, &out, &err, "--json", "dirty-log", "off", "--domid", "7", "--socket",
+                         fx->sock, NULL),
+                     0);
+    assert_string_equal(out, "{\"domid\":7,\"dirty_log\":false}\n");
+    assert_int_equal(
+        ctl(fx, &out, &err, "dirty-log", "maybe", "--domid", "7", "--socket", fx->sock, NULL), 2);
+    assert_string_equal(out, "");
+    assert_string_equal(err, "ioreqctl: dirty-log takes on or off, not 'maybe'\n");
+    assert_int_equal(ctl(fx, &out, &err, "dirty-log", "on", "now", "--domid", "7", NULL), 2);
+    assert_int_equal(ctl(fx, &out, &err, "stop", "--domid", "7", "--socket", fx->sock, NULL), 0);
+    stop_expected(fx);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -841,6 +876,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_status_pci_routes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_after_guest_actions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_by_sigterm, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dirty_log, setup, teardown),
     };
 
     if (argc < 4) {

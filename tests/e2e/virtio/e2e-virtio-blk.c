@@ -31,6 +31,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "dm-control.h"
 #include "vblk-fixture.h"
 
 /* ---- tests ---- */
@@ -420,6 +421,20 @@ static bool frame_reported(struct mockhv *hv, uint64_t after_seq, uint64_t gpa)
 }
 
 /*
+ * Live migration as libxl runs it: Xen's log-dirty mode on (the mock's), and
+ * the device model told to report ("dirty-log on" on ioreqd's control
+ * socket, where libxl sends QEMU xen-set-global-dirty-log).
+ */
+static void migration_starts(struct fx *f)
+{
+    char reply[256];
+
+    mockhv_set_log_dirty(f->hv, true);
+    assert_int_equal(dmctl_ask(f->ctl, "dirty-log on\n", reply, sizeof(reply), TIMEOUT_MS), 0);
+    assert_string_equal(reply, "{\"ok\":true,\"dirty_log\":true}\n");
+}
+
+/*
  * What the device wrote into guest RAM for a read is in the mock's dirty log
  * by the time the guest's interrupt arrives: the data, the status byte and
  * the used ring (element and index). That the used ring is reported although
@@ -437,7 +452,7 @@ static void test_guest_ram_writes_reported(void **state)
     struct gvblk_req *done;
     struct mockhv_irq_record r;
 
-    mockhv_set_log_dirty(f->hv, true); /* as during live migration: writes are recorded */
+    migration_starts(f);
     irq_seq = mockhv_irq_last_seq(f->hv);
     mod_seq = mockhv_modified_last_seq(f->hv);
     assert_int_equal(gvblk_submit(&f->blk, 0, &req), 0);
@@ -509,7 +524,7 @@ static void test_one_dirty_report_per_cached_read(void **state)
 
     memset(buf, 0x6b, sizeof(buf));
     assert_int_equal(one_request(f, &wr), GVBLK_S_OK); /* now in the page cache */
-    mockhv_set_log_dirty(f->hv, true);
+    migration_starts(f);
     mod_seq = mockhv_modified_last_seq(f->hv);
     memset(buf, 0, sizeof(buf));
     assert_int_equal(one_request(f, &rd), GVBLK_S_OK);
@@ -564,10 +579,48 @@ static void test_one_dirty_report_per_flush(void **state)
     struct gvblk_req fl = {.type = GVBLK_T_FLUSH};
     uint64_t mod_seq;
 
-    mockhv_set_log_dirty(f->hv, true);
+    migration_starts(f);
     mod_seq = mockhv_modified_last_seq(f->hv);
     assert_int_equal(one_request(f, &fl), GVBLK_S_OK);
     assert_int_equal(frame_reports(f->hv, mod_seq, f->blk.queues[0].vq->used), 1);
+}
+
+/*
+ * Outside a live migration nothing is reported: Xen would log nothing
+ * (dm.c, modified_memory returns at once outside log-dirty mode), and
+ * QEMU does not call it then either. Even with the mock in log-dirty mode,
+ * a read reaches the dirty log only between "dirty-log on" and "off".
+ */
+static void test_dirty_log_only_when_asked(void **state)
+{
+    struct fx *f = *state;
+    static uint8_t buf[4096];
+    struct gvblk_req rd = {.type = GVBLK_T_IN, .sector = 8, .buf = buf, .len = sizeof(buf)};
+    uint64_t used = f->blk.queues[0].vq->used, mod_seq;
+    char reply[256];
+
+    mockhv_set_log_dirty(f->hv, true);
+    assert_int_equal(dmctl_ask(f->ctl, "dirty-log\n", reply, sizeof(reply), TIMEOUT_MS), 0);
+    assert_string_equal(reply, "{\"ok\":true,\"dirty_log\":false}\n");
+    mod_seq = mockhv_modified_last_seq(f->hv);
+    assert_int_equal(one_request(f, &rd), GVBLK_S_OK);
+    assert_int_equal(mockhv_modified_last_seq(f->hv), mod_seq);
+
+    assert_int_equal(dmctl_ask(f->ctl, "dirty-log on\n", reply, sizeof(reply), TIMEOUT_MS), 0);
+    assert_string_equal(reply, "{\"ok\":true,\"dirty_log\":true}\n");
+    assert_int_equal(one_request(f, &rd), GVBLK_S_OK);
+    assert_int_equal(frame_reports(f->hv, mod_seq, used), 1);
+    assert_int_equal(frame_reports(f->hv, mod_seq, f->blk.queues[0].slots[rd.slot].data), 1);
+
+    assert_int_equal(dmctl_ask(f->ctl, "dirty-log off\n", reply, sizeof(reply), TIMEOUT_MS), 0);
+    assert_string_equal(reply, "{\"ok\":true,\"dirty_log\":false}\n");
+    mod_seq = mockhv_modified_last_seq(f->hv);
+    assert_int_equal(one_request(f, &rd), GVBLK_S_OK);
+    assert_int_equal(mockhv_modified_last_seq(f->hv), mod_seq);
+
+    assert_int_equal(dmctl_ask(f->ctl, "dirty-log sideways\n", reply, sizeof(reply), TIMEOUT_MS),
+                     0);
+    assert_string_equal(reply, "{\"ok\":false,\"error\":\"dirty-log takes on or off\"}\n");
 }
 
 static void test_intx_interrupts_delivered(void **state)
@@ -1050,6 +1103,7 @@ int main(int argc, char **argv)
         T(test_guest_ram_writes_reported, msix2),
         T(test_one_dirty_report_per_cached_read, threads1),
         T(test_one_dirty_report_per_flush, threads1),
+        T(test_dirty_log_only_when_asked, threads1),
         T(test_intx_interrupts_delivered, intx2),
         T(test_xen_pirq_interrupts_delivered, pirq2),
         T(test_poll_mode_works, poll2),

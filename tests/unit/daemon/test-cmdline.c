@@ -67,6 +67,7 @@ static void test_defaults_unset(void **state)
     assert_int_equal(s.seccomp, -1);
     assert_int_equal(s.poll_us, -1);
     assert_int_equal(s.beside_qemu, -1);
+    assert_int_equal(s.dirty_log, -1);
     settings_free(&s);
 }
 
@@ -196,6 +197,21 @@ static void test_poll_us(void **state)
     expect_error(ARGV("--poll-us"), "option '--poll-us' needs an argument");
 }
 
+static void test_dirty_log(void **state)
+{
+    struct ioreqd_settings s;
+
+    assert_int_equal(parse(&s, ARGV("-d", "2", "--dirty-log", "on")), CMDLINE_RUN);
+    assert_int_equal(s.dirty_log, 1);
+    settings_free(&s);
+    assert_int_equal(parse(&s, ARGV("-d", "2", "--dirty-log=off")), CMDLINE_RUN);
+    assert_int_equal(s.dirty_log, 0);
+    settings_free(&s);
+    expect_error(ARGV("--dirty-log", "later"),
+                 "invalid value 'later' for --dirty-log: expected on or off");
+    expect_error(ARGV("--dirty-log"), "option '--dirty-log' needs an argument");
+}
+
 static void test_reentrant(void **state)
 {
     struct ioreqd_settings s;
@@ -255,6 +271,7 @@ int main(void)
         cmocka_unit_test(test_defaults_unset),
         cmocka_unit_test(test_deprivileging_options),
         cmocka_unit_test(test_poll_us),
+        cmocka_unit_test(test_dirty_log),
         cmocka_unit_test(test_beside_qemu),
         cmocka_unit_test(test_equals_form_and_hex),
         cmocka_unit_test(test_help_version),

@@ -43,7 +43,8 @@ static void test_full(void **state)
                        "chroot = /var/lib/ioreqd/empty\n"
                        "seccomp = no\n"
                        "poll-us = 100\n"
-                       "beside-qemu = yes\n");
+                       "beside-qemu = yes\n"
+                       "dirty-log = on\n");
 
     assert_int_equal(rc, 0);
     assert_int_equal(s.domid, 5);
@@ -62,6 +63,7 @@ static void test_full(void **state)
     assert_int_equal(s.seccomp, 0);
     assert_int_equal(s.poll_us, 100);
     assert_int_equal(s.beside_qemu, IOREQD_QEMU_BESIDE);
+    assert_int_equal(s.dirty_log, 1);
     settings_free(&s);
 }
 
@@ -127,6 +129,7 @@ static void test_errors(void **state)
     expect_error("seccomp = strict\n", "test.conf:1: invalid seccomp 'strict': expected yes or no");
     expect_error("poll-us = 5000\n",
                  "test.conf:1: invalid poll-us '5000': expected 0 to 1000 microseconds");
+    expect_error("dirty-log = soon\n", "test.conf:1: invalid dirty-log 'soon': expected on or off");
     expect_error("beside-qemu = sometimes\n",
                  "test.conf:1: invalid beside-qemu 'sometimes': expected yes, no or auto");
     expect_error("runas = a\nrunas = b\n", "test.conf:2: 'runas' already set on line 1");

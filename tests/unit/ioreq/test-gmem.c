@@ -502,6 +502,42 @@ static void test_deferred_dirty_merged(void **state)
     fake_free(f);
 }
 
+/*
+ * With the dirty log off nothing is reported or collected, not even what a
+ * writable mapping taken before held; switching off reports what was
+ * collected first; a mapping taken while off is reported at its unmap if
+ * the log is on by then.
+ */
+static void test_dirty_log_switch(void **state)
+{
+    struct fake *f = fake_new();
+    struct gmem *gm = deferred_new(f);
+    uint8_t b = 1;
+    void *p;
+
+    assert_int_equal(gmem_write(gm, 4 * PG, &b, 1), 0);
+    gmem_set_dirty_log(gm, false);
+    assert_int_equal(f->bulk_calls, 1); /* frame 4, collected while on */
+    assert_int_equal(f->nr_mod, 1);
+    assert_int_equal(f->mod_gfn[0], 4);
+    assert_int_equal(gmem_map(gm, 6 * PG, 8, GMEM_PROT_READ | GMEM_PROT_WRITE, &p), 0);
+    assert_int_equal(gmem_write(gm, 5 * PG, &b, 1), 0);
+    gmem_mark_dirty(gm, 6 * PG, 1);
+    gmem_flush_dirty(gm);
+    assert_int_equal(f->wakes, 1);
+    assert_int_equal(f->bulk_calls, 1);
+
+    gmem_set_dirty_log(gm, true);
+    gmem_unmap(gm, p, 8);
+    gmem_flush_dirty(gm);
+    assert_int_equal(f->bulk_calls, 2);
+    assert_int_equal(f->nr_mod, 2);
+    assert_int_equal(f->mod_gfn[1], 6);
+    assert_int_equal(f->mod_nr[1], 1);
+    gmem_free(gm);
+    fake_free(f);
+}
+
 static void test_deferred_dirty_overflow(void **state)
 {
     struct fake *f = fake_new();
@@ -599,6 +635,7 @@ int main(void)
         cmocka_unit_test(test_faults),
         cmocka_unit_test(test_repopulated_frame),
         cmocka_unit_test(test_deferred_dirty_merged),
+        cmocka_unit_test(test_dirty_log_switch),
         cmocka_unit_test(test_deferred_dirty_overflow),
         cmocka_unit_test(test_dirty_holds),
         cmocka_unit_test(test_immediate_dirty_without_defer),
