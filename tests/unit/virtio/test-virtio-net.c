@@ -1127,6 +1127,34 @@ static void test_hostile_rx_readable_buffer(void **state)
     assert_int_equal(vqd_used_idx(&f->d[0]), 1);
 }
 
+/*
+ * A receive buffer against the rules met by a transmit pass's answer: the
+ * device needs a reset and stops polling, and the transmitted chain still
+ * goes back to the driver.
+ */
+static void test_hostile_rx_buffer_met_by_tx_pass(void **state)
+{
+    struct fx *f = *state;
+    struct vqd_buf b = {BUFS + 0x10000, 1526, false};
+    uint8_t plain[VNET_HDR_LEN] = {0}, frame[60];
+    struct vnet_stats st;
+
+    vqd_publish(&f->d[0], vqd_add_chain(&f->d[0], &b, 1));
+    kick(f, 0);
+    assert_true(f->fake.polling[0]);
+    make_frame(frame, sizeof(frame), our_mac, 0);
+    f->fake.echo = true;
+    post_tx(f, 0, plain, frame, sizeof(frame), false);
+    kick(f, 1);
+    assert_int_equal(f->needs_reset, 1);
+    vnet_get_stats(f->net, &st);
+    assert_int_equal(st.bad_chains, 1);
+    assert_false(f->fake.polling[0]);
+    assert_int_equal(vqd_used_idx(&f->d[0]), 1);
+    assert_int_equal(vqd_used_idx(&f->d[1]), 1);
+    assert_int_equal(f->fake.nr_tx, 1);
+}
+
 static void test_hostile_rx_tiny_mergeable_buffer(void **state)
 {
     struct fx *f = *state;
@@ -1248,6 +1276,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_link_change, setup_sock, teardown),
         cmocka_unit_test_setup_teardown(test_unplugged_serves_nothing, setup_sock, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_rx_readable_buffer, setup_sock, teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_rx_buffer_met_by_tx_pass, setup_sock,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_hostile_rx_tiny_mergeable_buffer, setup_sock,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_hostile_tx_short_header, setup_sock, teardown),
