@@ -20,7 +20,9 @@
  *     model, started with QEMU's options; DM-ARGS are QEMU's (-serial null);
  *     for vblk, OPTS are QEMU's -drive options (cache=writeback,aio=threads).
  *   ioreqd-bench vnet     [--tap] [--file DIR] [--run-ms MS] [--rtt N] [--dm PATH]
- *                         [--log FILE] [-- DM-ARGS...]
+ *                         [--label L] [--patterns P,..] [--log FILE] [-- DM-ARGS...]
+ *     results are vnet[_tap].L.* (L: ioreqd or qemu by default); --patterns
+ *     picks figures among rtt, tx64, tx1500, tso (tap only), rx64, rx1500
  *     virtio-net on its socket backend; the peer's socket is made in DIR (/tmp);
  *     with --dm naming a QEMU, QEMU's virtio-net-pci on -netdev dgram instead;
  *     --tap: on a tap in a namespace of its own instead (root), the kernel as the peer
@@ -174,6 +176,7 @@ int main(int argc, char **argv)
         case OPT_LABEL:
             io.label = optarg;
             vb.label = optarg;
+            vn.label = optarg;
             break;
         case OPT_TAP:
             vn_tap = true;
@@ -237,6 +240,7 @@ int main(int argc, char **argv)
             break;
         case OPT_PATTERNS:
             vb.only = optarg;
+            vn.only = optarg;
             break;
         case OPT_QEMU:
             dm.qemu = true;

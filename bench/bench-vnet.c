@@ -249,6 +249,28 @@ void bench_vnet_guest_start(struct bench_vnet_guest *g, const struct bench_vnet_
         bench_die("%s: driver: %s", what, strerror(-rc));
 }
 
+bool bench_vnet_chosen(const struct bench_vnet_opts *o, const char *name)
+{
+    const char *w = o->only;
+    size_t len = strlen(name);
+
+    if (!w)
+        return true;
+    while (*w) {
+        size_t n = strcspn(w, ",");
+
+        if (n == len && !memcmp(w, name, n))
+            return true;
+        w += n + (w[n] == ',');
+    }
+    return false;
+}
+
+const char *bench_vnet_label(const struct bench_vnet_opts *o)
+{
+    return o->label ? o->label : o->qemu ? "qemu" : "ioreqd";
+}
+
 void bench_vnet_guest_stop(struct bench_vnet_guest *g)
 {
     gvnet_fini(&g->net);
@@ -266,7 +288,7 @@ int bench_vnet(const struct bench_vnet_opts *o)
     struct peer p = {0};
     char netdev[600], backend[220], path[200], local[200];
     uint8_t buf[100];
-    const char *L = o->qemu ? "qemu" : "ioreqd";
+    const char *L = bench_vnet_label(o);
     int rc;
 
     snprintf(path, sizeof(path), "%s/vnet-peer.sock", o->dir);
@@ -300,11 +322,16 @@ int bench_vnet(const struct bench_vnet_opts *o)
     if (recvfrom(p.fd, buf, sizeof(buf), 0, (struct sockaddr *)&p.dm, &p.dm_len) != 64)
         bench_die("vnet: the peer got no first frame");
 
-    run_rtt(net, &p, o->rtt_count, L);
-    run_tx(net, &p, 64, o->run_ms, L);
-    run_tx(net, &p, 1500, o->run_ms, L);
-    run_rx(net, &p, 64, o->run_ms, L);
-    run_rx(net, &p, 1500, o->run_ms, L);
+    if (bench_vnet_chosen(o, "rtt"))
+        run_rtt(net, &p, o->rtt_count, L);
+    if (bench_vnet_chosen(o, "tx64"))
+        run_tx(net, &p, 64, o->run_ms, L);
+    if (bench_vnet_chosen(o, "tx1500"))
+        run_tx(net, &p, 1500, o->run_ms, L);
+    if (bench_vnet_chosen(o, "rx64"))
+        run_rx(net, &p, 64, o->run_ms, L);
+    if (bench_vnet_chosen(o, "rx1500"))
+        run_rx(net, &p, 1500, o->run_ms, L);
     bench_resultf((double)bench_rss_kib(g.dm.pid, "VmHWM"), "rss.%s.vnet_peak_kib", L);
 
     bench_vnet_guest_stop(&g);

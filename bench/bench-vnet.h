@@ -13,7 +13,14 @@ struct bench_vnet_opts {
     unsigned run_ms;    /* per stream figure */
     unsigned rtt_count; /* round trips */
     bool qemu;          /* dm.program is QEMU: its own arguments, not ioreqd's */
+    const char *label;  /* results are vnet[_tap].<label>.*; NULL: "ioreqd" or "qemu" */
+    const char *only;   /* comma-separated figures to run (rtt,tx64,...); NULL: all */
 };
+
+/* Whether figure `name` is one of o->only's (all when it is NULL). */
+bool bench_vnet_chosen(const struct bench_vnet_opts *o, const char *name);
+/* The results' label: o->label, or which device model runs. */
+const char *bench_vnet_label(const struct bench_vnet_opts *o);
 
 int bench_vnet(const struct bench_vnet_opts *o);
 

@@ -42,10 +42,10 @@ done
 
 if [ $quick = 1 ]; then
     RTT=20000 TP_MS=500 BUF=200000 STARTS=2 VBLK_MS=1000 DISK_MIB=128 LOOKUPS=500000
-    PEER_TP_MS=250 PEER_VBLK_MS=500
+    PEER_TP_MS=250 PEER_VBLK_MS=500 PEER_VNET_MS=300
 else
     RTT=100000 TP_MS=2000 BUF=2000000 STARTS=5 VBLK_MS=4000 DISK_MIB=256 LOOKUPS=2000000
-    PEER_TP_MS=1000 PEER_VBLK_MS=2000
+    PEER_TP_MS=1000 PEER_VBLK_MS=2000 PEER_VNET_MS=1500
 fi
 
 # fio is the baseline of the virtio-blk figures (Debian's package).
@@ -107,24 +107,7 @@ for v in "wb aio=auto" "wb_threads aio=threads" "direct cache=none,aio=auto" \
         --disk-opts "$2" --log "$work/vblk-$1.log" -- "${IOREQD_ARGS[@]}"
 done
 
-# virtio-net on its socket backend, the peer a thread of ioreqd-bench.
-step "$bench" vnet --file "$work" --run-ms $VBLK_MS --rtt $((RTT / 5)) --log "$work/vnet.log" \
-    -- "${IOREQD_ARGS[@]}"
-# ... and Debian's QEMU with the same driver on the same mock, as the baseline.
-qemu=${IOREQD_QEMU_XEN:-/usr/libexec/xen-qemu-system-i386}
-if [ -x "$qemu" ]; then
-    step "$bench" vnet --dm "$qemu" --file "$work" --run-ms $VBLK_MS --rtt $((RTT / 5)) \
-        --log "$work/vnet-qemu.log"
-fi
-# ... and both on a tap in a namespace of the bench's own, the kernel as the peer (root only).
-if [ "$(id -u)" = 0 ] && command -v ip > /dev/null; then
-    step "$bench" vnet --tap --file "$work" --run-ms $VBLK_MS --rtt $((RTT / 20)) \
-        --log "$work/vnet-tap.log" -- "${IOREQD_ARGS[@]}"
-    if [ -x "$qemu" ]; then
-        step "$bench" vnet --tap --dm "$qemu" --file "$work" --run-ms $VBLK_MS \
-            --rtt $((RTT / 20)) --log "$work/vnet-tap-qemu.log"
-    fi
-fi
+# virtio-net is measured against QEMU only, in the alternating rounds below.
 
 # fio: the same patterns on the same file in the same cache state as
 # ioreqd's: through a page cache that holds the file (--invalidate=0; fio's
@@ -200,6 +183,33 @@ peer_vblk() { # round, wb | direct, ioreqd | qemu
             --log "$work/peer-vblk.log" -- "${IOREQD_ARGS[@]}"
     done
 }
+# virtio-net with the same guest driver: on the socket backend (QEMU's
+# -netdev dgram), the peer a thread of ioreqd-bench, and on a tap in a
+# namespace of the bench's own (QEMU's -netdev tap), the kernel as the peer
+# (root only); ioreqd --poll-us POLL_US on the tap round trip as an extra row.
+vnet_tap_ok() { [ "$(id -u)" = 0 ] && command -v ip > /dev/null; }
+peer_vnet() { # round, ioreqd | qemu
+    local tap
+    for tap in "" --tap; do
+        local rtt=$((RTT / 5))
+        if [ -n "$tap" ]; then
+            vnet_tap_ok || continue
+            rtt=$((RTT / 20))
+        fi
+        if [ "$2" = qemu ]; then
+            step "$bench" vnet $tap --dm "$QEMU_XEN" --label "peer-qemu-r$1" --file "$work" \
+                --run-ms $PEER_VNET_MS --rtt $rtt --log "$work/peer-qemu-vnet.log"
+        else
+            step "$bench" vnet $tap --label "peer-ioreqd-r$1" --file "$work" \
+                --run-ms $PEER_VNET_MS --rtt $rtt --log "$work/peer-vnet.log" -- "${IOREQD_ARGS[@]}"
+            if [ -n "$tap" ]; then
+                step "$bench" vnet $tap --label "peer-ioreqd_poll-r$1" --patterns rtt \
+                    --file "$work" --rtt $rtt --log "$work/peer-vnet-poll.log" \
+                    -- "${IOREQD_ARGS[@]}" --poll-us $POLL_US
+            fi
+        fi
+    done
+}
 # Odd rounds run ioreqd first, even rounds QEMU first; before each cache
 # mode the image is read whole, so that every variant starts with it in the
 # page cache (memory pressure from the neighbours evicts parts of it, and
@@ -216,6 +226,8 @@ peer_round() { # round number
         peer_vblk "$r" $c $first
         peer_vblk "$r" $c $second
     done
+    peer_vnet "$r" $first
+    peer_vnet "$r" $second
 }
 peer_medians() { # the median over the rounds of every -rN key
     awk '$1 == "RESULT" && $2 ~ /-r[0-9]+\./ {
@@ -330,16 +342,6 @@ table=$work/table
             echo "| 5 | virtio-blk $e 1 MiB $p (MiB/s) | $(fmt "$(get vblk.$e.$p.mib_s)") | fio $base $(fmt "$(get fio.$base.$p.mib_s)") | $(ratio vblk.$e.$p.mib_s fio.$base.$p.mib_s) | |"
         done
     done
-    echo "| 7 | virtio-net round trip 64 B, guest to socket peer and back, median (us) | $(us vnet.ioreqd.rtt.median_ns) | qemu $(us vnet.qemu.rtt.median_ns) | $(ratio vnet.ioreqd.rtt.median_ns vnet.qemu.rtt.median_ns) | |"
-    echo "| 7 | virtio-net on a tap, ICMP echo round trip 64 B, median (us) | $(us vnet_tap.ioreqd.rtt.median_ns) | qemu $(us vnet_tap.qemu.rtt.median_ns) | $(ratio vnet_tap.ioreqd.rtt.median_ns vnet_tap.qemu.rtt.median_ns) | |"
-    for b in vnet vnet_tap; do
-        for d in tx rx; do
-            for z in 64 1500; do
-                echo "| 7 | $b $d $z B (frames/s) | $(fmt "$(get $b.ioreqd.$d.$z.frames_s)") | qemu $(fmt "$(get $b.qemu.$d.$z.frames_s)") | $(ratio $b.ioreqd.$d.$z.frames_s $b.qemu.$d.$z.frames_s) | |"
-                echo "| 7 | $b $d $z B (Gbit/s) | $(fmt "$(get $b.ioreqd.$d.$z.gbit_s)" 1 3) | qemu $(fmt "$(get $b.qemu.$d.$z.gbit_s)" 1 3) | | |"
-            done
-        done
-    done
     echo "| 6 | RSS idle (KiB) | $(get rss.ioreqd.idle_kib) | null $(get rss.null.idle_kib) | | |"
     echo "| 6 | RSS under load, 128 vCPUs / virtio-blk QD32 (KiB) | $(get rss.ioreqd.load_v128_kib) / $(get rss.ioreqd.wb.after_vblk_qd32_kib) | | | |"
     echo "| 6 | RSS peak (VmHWM, KiB): request path / virtio-blk | $(get rss.ioreqd.peak_kib) / $(get rss.ioreqd.wb.vblk_peak_kib) | null $(get rss.null.peak_kib) | | |"
@@ -379,6 +381,25 @@ peer_table=$work/peer-table
     echo "| Q4 | RSS idle (KiB) | $(get rss.peer-ioreqd.idle_kib) | $(get rss.peer-qemu.idle_kib) | $(ratio rss.peer-ioreqd.idle_kib rss.peer-qemu.idle_kib) | |"
     echo "| Q4 | RSS peak (VmHWM, KiB), request path | $(get rss.peer-ioreqd.peak_kib) | $(get rss.peer-qemu.peak_kib) | $(ratio rss.peer-ioreqd.peak_kib rss.peer-qemu.peak_kib) | |"
     echo "| Q4 | RSS peak (VmHWM, KiB), virtio-blk wb threads | $(get rss.ioreqd.peer-wb_threads-ioreqd.vblk_peak_kib) | $(get rss.qemu.peer-wb-qemu.vblk_peak_kib) | $(ratio rss.ioreqd.peer-wb_threads-ioreqd.vblk_peak_kib rss.qemu.peer-wb-qemu.vblk_peak_kib) | |"
+    for b in vnet vnet_tap; do
+        w=socket
+        if [ $b = vnet_tap ]; then
+            w=tap
+            if ! vnet_tap_ok; then
+                echo "| Q5 | virtio-net on a tap: not measured (needs root and ip) | | | | |"
+                continue
+            fi
+        fi
+        echo "| Q5 | virtio-net $w round trip 64 B, median (us) | $(us $b.peer-ioreqd.rtt.median_ns) | $(us $b.peer-qemu.rtt.median_ns) | $(ratio $b.peer-ioreqd.rtt.median_ns $b.peer-qemu.rtt.median_ns) | <= 1 |"
+        echo "| Q5 | virtio-net $w round trip 64 B, p99 (us) | $(us $b.peer-ioreqd.rtt.p99_ns) | $(us $b.peer-qemu.rtt.p99_ns) | $(ratio $b.peer-ioreqd.rtt.p99_ns $b.peer-qemu.rtt.p99_ns) | |"
+        if [ $b = vnet_tap ]; then echo "| Q5 | virtio-net tap round trip 64 B, ioreqd --poll-us $POLL_US, median (us) | $(us $b.peer-ioreqd_poll.rtt.median_ns) | $(us $b.peer-qemu.rtt.median_ns) | $(ratio $b.peer-ioreqd_poll.rtt.median_ns $b.peer-qemu.rtt.median_ns) | |"; fi
+        for d in tx rx; do
+            echo "| Q5 | virtio-net $w $d 64 B (frames/s) | $(fmt "$(get $b.peer-ioreqd.$d.64.frames_s)") | $(fmt "$(get $b.peer-qemu.$d.64.frames_s)") | $(ratio $b.peer-ioreqd.$d.64.frames_s $b.peer-qemu.$d.64.frames_s) | >= 1 |"
+            echo "| Q5 | virtio-net $w $d 1500 B (Gbit/s) | $(fmt "$(get $b.peer-ioreqd.$d.1500.gbit_s)" 1 3) | $(fmt "$(get $b.peer-qemu.$d.1500.gbit_s)" 1 3) | $(ratio $b.peer-ioreqd.$d.1500.gbit_s $b.peer-qemu.$d.1500.gbit_s) | >= 1 |"
+        done
+        if [ $b = vnet_tap ]; then echo "| Q5 | virtio-net tap tx 64 KiB TSO4 frames (Gbit/s) | $(fmt "$(get $b.peer-ioreqd.tso.gbit_s)" 1 2) | $(fmt "$(get $b.peer-qemu.tso.gbit_s)" 1 2) | $(ratio $b.peer-ioreqd.tso.gbit_s $b.peer-qemu.tso.gbit_s) | >= 1 |"; fi
+        echo "| Q5 | virtio-net $w rx 64 B, interrupts per frame | $(fmt "$(get $b.peer-ioreqd.rx.64.irqs_per_frame)" 1 3) | $(fmt "$(get $b.peer-qemu.rx.64.irqs_per_frame)" 1 3) | | |"
+    done
 } > "$peer_table"
 
 echo >&2

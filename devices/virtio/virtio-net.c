@@ -49,6 +49,7 @@ struct vnet_rxq {
     uint8_t *frame;          /* header + frame waiting for guest buffers */
     size_t frame_len;        /* 0: none waiting */
     struct virtq_req *spare; /* a finished record for the next pop (they are ~6 KiB) */
+    bool polling;            /* the backend was last told to poll this channel */
     unsigned nr_held;        /* popped chains not yet used, in pop order */
     uint64_t held_bytes;
     struct virtq_req *held[VNET_RX_MAX_BUFFERS];
@@ -147,6 +148,13 @@ static bool rx_wanted(const struct vnet *net, const uint8_t *dst)
     if (dst[0] & 1)
         return net->allmulti || mac_in(&net->multi, dst);
     return !memcmp(dst, net->mac, 6) || mac_in(&net->uni, dst);
+}
+
+/* Every poll_rx goes through here, so the device knows whether it waits for frames. */
+static void rx_poll(struct vnet *net, unsigned pair, bool on)
+{
+    net->rxq[pair].polling = on;
+    net->be->ops->poll_rx(net->be, pair, on);
 }
 
 static struct virtq_req *rxq_req_get(struct vnet_rxq *q)
@@ -339,7 +347,7 @@ static void rx_run(struct vnet *net, unsigned pair)
     bool delivered = false, poll = true;
 
     if (!rx_ready(net, pair)) {
-        net->be->ops->poll_rx(net->be, pair, false);
+        rx_poll(net, pair, false);
         return;
     }
     for (unsigned budget = VNET_BUDGET; budget; budget--) {
@@ -377,7 +385,7 @@ static void rx_run(struct vnet *net, unsigned pair)
      */
     if (poll && !virtq_broken(vq))
         virtq_set_notify(vq, false);
-    net->be->ops->poll_rx(net->be, pair, poll);
+    rx_poll(net, pair, poll);
     if (delivered)
         virtio_notify_queue(&net->vdev, vq);
 }
@@ -550,8 +558,20 @@ static void tx_run(struct vnet *net, unsigned pair)
         virtq_set_notify(vq, true);
     free(req);
 out:
-    if (pushed)
-        virtio_notify_queue(&net->vdev, vq);
+    if (!pushed)
+        return;
+    /*
+     * A request's answer is often in the backend already (a tap's kernel
+     * answers an ICMP echo or a TCP segment inside the writev): the guest
+     * waits for that more than for its transmit interrupt, so it goes first,
+     * without a loop turn in between, and the writes of both rings reach the
+     * dirty log in the one report before the first interrupt. This is what
+     * the backend's readable event would run, only sooner; a channel the
+     * device stopped polling (no buffers, queue not ready) stays as it is.
+     */
+    if (net->rxq[pair].polling)
+        rx_run(net, pair);
+    virtio_notify_queue(&net->vdev, vq);
 }
 
 /*
@@ -690,7 +710,7 @@ static uint8_t ctrl_mq(struct vnet *net, uint8_t cmd, const uint8_t *data, size_
     net->active_pairs = pairs;
     set_backend_active(net);
     for (unsigned i = pairs; i < old; i++)
-        net->be->ops->poll_rx(net->be, i, false);
+        rx_poll(net, i, false);
     for (unsigned i = old; i < pairs; i++)
         rx_run(net, i);
     return VIRTIO_NET_OK;
@@ -886,7 +906,7 @@ static enum virtio_reset vnet_reset(struct virtio_dev *vdev)
     struct vnet *net = to_net(vdev);
 
     for (unsigned i = 0; i < net->max_pairs; i++) {
-        net->be->ops->poll_rx(net->be, i, false);
+        rx_poll(net, i, false);
         rx_drop_held(net, &net->rxq[i], false);
         net->rxq[i].frame_len = 0;
         tx_drop_held(net, i);
@@ -1098,7 +1118,7 @@ void vnet_set_enabled(struct vnet *net, bool enabled)
     net->enabled = enabled;
     if (!enabled)
         for (unsigned i = 0; i < net->max_pairs; i++)
-            net->be->ops->poll_rx(net->be, i, false);
+            rx_poll(net, i, false);
     on_link_changed(net);
 }
 

@@ -42,6 +42,7 @@
 #define GVNET_HDR_LEN          12
 #define GVNET_HDR_F_NEEDS_CSUM 1
 #define GVNET_HDR_F_DATA_VALID 2
+#define GVNET_GSO_TCPV4        1
 #define GVNET_GSO_UDP_L4       5
 #define GVNET_S_LINK_UP        1
 #define GVNET_FRAME_MAX        (65536 + 18)

@@ -41,12 +41,15 @@ struct fake_net {
     unsigned tx_chan;
     unsigned nr_tx;
     int send_ret; /* != 0: refuse frames with this */
+    bool echo; /* every frame sent comes straight back, as a tap's kernel answers inside writev */
     bool polling[PAIRS];
     bool polling_tx[PAIRS];
     unsigned active; /* channels the device said carry traffic */
     unsigned offloads_set;
     bool freed;
 };
+
+static void fake_inject(struct fake_net *f, const void *frame, size_t len);
 
 static ssize_t fake_send(struct net_backend *be, unsigned chan, const struct iovec *iov, unsigned n)
 {
@@ -63,6 +66,8 @@ static ssize_t fake_send(struct net_backend *be, unsigned chan, const struct iov
     f->tx_len = len;
     f->tx_chan = chan;
     f->nr_tx++;
+    if (f->echo)
+        fake_inject(f, f->tx, len);
     return (ssize_t)len;
 }
 
@@ -165,6 +170,8 @@ struct fx {
     struct virtq vqs[NQ];
     struct vqd d[NQ];
     unsigned notified[NQ];
+    unsigned order[16]; /* queues notified, in order (the first 16) */
+    unsigned nr_order;
     unsigned config_changes;
     unsigned needs_reset;
     struct fake_net fake;
@@ -183,6 +190,8 @@ static void t_notify_queue(void *opaque, unsigned index)
 {
     struct fx *f = opaque;
     f->notified[index]++;
+    if (f->nr_order < 16)
+        f->order[f->nr_order++] = index;
 }
 
 static void t_notify_config(void *opaque)
@@ -685,6 +694,64 @@ static void test_tx_deferred_to_loop(void **state)
     assert_int_equal(f->notified[1], 1);
 }
 
+/*
+ * An answer the backend has by the time a transmit pass ends (a tap's
+ * kernel answers inside writev) reaches the guest in that pass, without
+ * waiting for the backend's readable event, and its interrupt comes before
+ * the transmit one.
+ */
+static void test_tx_pass_delivers_waiting_answer(void **state)
+{
+    struct fx *f = *state;
+    uint8_t plain[VNET_HDR_LEN] = {0}, frame[100];
+    uint64_t b;
+    uint32_t id, len;
+
+    make_frame(frame, sizeof(frame), our_mac, 1);
+    b = post_rx(f, 0, 1526);
+    kick(f, 0);
+    assert_true(f->fake.polling[0]);
+    f->fake.echo = true;
+    f->nr_order = 0;
+    post_tx(f, 0, plain, frame, sizeof(frame), false);
+    kick(f, 1);
+    assert_int_equal(f->fake.nr_tx, 1);
+    assert_int_equal(vqd_used_idx(&f->d[0]), 1);
+    used_elem(f, 0, 0, &id, &len);
+    assert_int_equal(len, VNET_HDR_LEN + sizeof(frame));
+    assert_memory_equal(f->mem + b + VNET_HDR_LEN, frame, sizeof(frame));
+    assert_int_equal(f->nr_order, 2);
+    assert_int_equal(f->order[0], 0);
+    assert_int_equal(f->order[1], 1);
+}
+
+/*
+ * Without receive buffers the answer waits in the device, as it would after
+ * the readable event: no receive interrupt, the channel stops polling, and
+ * the buffer the driver posts next takes it.
+ */
+static void test_tx_pass_answer_waits_for_buffers(void **state)
+{
+    struct fx *f = *state;
+    uint8_t plain[VNET_HDR_LEN] = {0}, frame[100];
+    uint64_t b;
+
+    make_frame(frame, sizeof(frame), our_mac, 1);
+    f->fake.echo = true;
+    post_tx(f, 0, plain, frame, sizeof(frame), false);
+    kick(f, 1);
+    assert_int_equal(f->fake.nr_tx, 1);
+    assert_int_equal(vqd_used_idx(&f->d[0]), 0);
+    assert_int_equal(f->notified[0], 0);
+    assert_int_equal(f->notified[1], 1);
+    assert_false(f->fake.polling[0]);
+    b = post_rx(f, 0, 1526);
+    kick(f, 0);
+    assert_int_equal(vqd_used_idx(&f->d[0]), 1);
+    assert_memory_equal(f->mem + b + VNET_HDR_LEN, frame, sizeof(frame));
+    assert_int_equal(f->notified[0], 1);
+}
+
 /* A reset while a frame waits for room drops it without touching the rings. */
 static void test_tx_full_then_reset(void **state)
 {
@@ -1060,6 +1127,34 @@ static void test_hostile_rx_readable_buffer(void **state)
     assert_int_equal(vqd_used_idx(&f->d[0]), 1);
 }
 
+/*
+ * A receive buffer against the rules met by a transmit pass's answer: the
+ * device needs a reset and stops polling, and the transmitted chain still
+ * goes back to the driver.
+ */
+static void test_hostile_rx_buffer_met_by_tx_pass(void **state)
+{
+    struct fx *f = *state;
+    struct vqd_buf b = {BUFS + 0x10000, 1526, false};
+    uint8_t plain[VNET_HDR_LEN] = {0}, frame[60];
+    struct vnet_stats st;
+
+    vqd_publish(&f->d[0], vqd_add_chain(&f->d[0], &b, 1));
+    kick(f, 0);
+    assert_true(f->fake.polling[0]);
+    make_frame(frame, sizeof(frame), our_mac, 0);
+    f->fake.echo = true;
+    post_tx(f, 0, plain, frame, sizeof(frame), false);
+    kick(f, 1);
+    assert_int_equal(f->needs_reset, 1);
+    vnet_get_stats(f->net, &st);
+    assert_int_equal(st.bad_chains, 1);
+    assert_false(f->fake.polling[0]);
+    assert_int_equal(vqd_used_idx(&f->d[0]), 1);
+    assert_int_equal(vqd_used_idx(&f->d[1]), 1);
+    assert_int_equal(f->fake.nr_tx, 1);
+}
+
 static void test_hostile_rx_tiny_mergeable_buffer(void **state)
 {
     struct fx *f = *state;
@@ -1166,6 +1261,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tx_backend_full, setup_sock, teardown),
         cmocka_unit_test_setup_teardown(test_tx_full_then_reset, setup_sock, teardown),
         cmocka_unit_test_setup_teardown(test_tx_deferred_to_loop, setup_sock_loop, teardown),
+        cmocka_unit_test_setup_teardown(test_tx_pass_delivers_waiting_answer, setup_sock, teardown),
+        cmocka_unit_test_setup_teardown(test_tx_pass_answer_waits_for_buffers, setup_sock,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_rx_mergeable, setup_sock, teardown),
         cmocka_unit_test_setup_teardown(test_rx_single_buffer, setup_sock_no_mrg, teardown),
         cmocka_unit_test_setup_teardown(test_rx_too_big_for_merge_limit, setup_sock, teardown),
@@ -1178,6 +1276,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_link_change, setup_sock, teardown),
         cmocka_unit_test_setup_teardown(test_unplugged_serves_nothing, setup_sock, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_rx_readable_buffer, setup_sock, teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_rx_buffer_met_by_tx_pass, setup_sock,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_hostile_rx_tiny_mergeable_buffer, setup_sock,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_hostile_tx_short_header, setup_sock, teardown),
