@@ -6,6 +6,13 @@
  * loop. Submission either queues the operation (0; the callback will run
  * exactly once) or refuses it (-errno; the callback never runs).
  *
+ * Completions come in passes: a backend runs the callbacks of everything
+ * that finished since its last pass, then calls the batch-done hook once
+ * (blk_set_batch_done), so that a device publishes them to its driver
+ * together (one used-ring update, one interrupt) rather than one by one.
+ * Every pass that ran a callback ends with the hook before the loop waits
+ * again.
+ *
  * Durability contract: flush completes only after the data of every write
  * that completed before the flush was submitted is on stable storage.
  * Errors are per operation; a failed operation leaves the backend usable.
@@ -27,6 +34,8 @@ struct blk_backend;
 
 /* ret: 0, or -errno of the failed operation. */
 typedef void (*blk_done_fn)(void *opaque, int ret);
+/* After a pass of completion callbacks. */
+typedef void (*blk_batch_fn)(void *opaque);
 
 struct blk_backend_ops {
     const char *name;
@@ -53,7 +62,19 @@ struct blk_backend_ops {
 struct blk_backend {
     const struct blk_backend_ops *ops;
     bool readonly;
+    blk_batch_fn batch_done; /* NULL: nobody asked */
+    void *batch_opaque;
 };
+
+/* The hook run after each pass of completions (fn NULL: none). */
+void blk_set_batch_done(struct blk_backend *be, blk_batch_fn fn, void *opaque);
+
+/* For backends: a pass of completion callbacks is over. */
+static inline void blk_batch_done(struct blk_backend *be)
+{
+    if (be->batch_done)
+        be->batch_done(be->batch_opaque);
+}
 
 /*
  * Checked entry points: a range past the end is -EINVAL, a write to a

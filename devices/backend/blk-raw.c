@@ -329,6 +329,8 @@ static void deliver(struct blk_raw *r)
     r->done_head = r->done_tail = NULL;
     pthread_mutex_unlock(&r->lock);
 
+    if (!list)
+        return;
     while (list) {
         struct raw_job *j = list;
 
@@ -337,6 +339,7 @@ static void deliver(struct blk_raw *r)
         j->done(j->opaque, j->ret);
         job_put(r, j);
     }
+    blk_batch_done(&r->be);
 }
 
 static void on_event(evutil_socket_t fd, short what, void *arg)
@@ -706,6 +709,14 @@ static int open_direct(struct blk_raw *r, const char *path, bool readonly, char 
     return 0;
 }
 
+/* A pass over the ring's completions is a pass of ours. */
+static void ring_reaped(void *opaque)
+{
+    struct blk_raw *r = opaque;
+
+    blk_batch_done(&r->be);
+}
+
 static int start_uring(struct blk_raw *r, enum blk_aio aio, struct event_base *base, char *errbuf,
                        size_t errlen)
 {
@@ -715,6 +726,8 @@ static int start_uring(struct blk_raw *r, enum blk_aio aio, struct event_base *b
     if (aio == BLK_AIO_THREADS)
         return 0;
     rc = blk_uring_new(&r->uring, fds, r->dfd >= 0 ? 2 : 1, BLK_RAW_URING_DEPTH, base);
+    if (rc == 0)
+        blk_uring_set_reaped(r->uring, ring_reaped, r);
     /*
      * Measured (BENCHMARKS.md): the kernel runs an O_DIRECT write it cannot
      * issue at once on a worker, one at a time per file, ten times slower

@@ -246,6 +246,82 @@ static void test_many_in_flight(void **state)
     }
 }
 
+/* Counts passes: callbacks since the last batch-done hook, hooks, empty hooks. */
+struct passes {
+    struct fx *f;
+    unsigned since_hook, hooks, empty_hooks, largest;
+};
+
+static void pass_cb(void *opaque, int ret)
+{
+    struct passes *p = opaque;
+
+    assert_int_equal(ret, 0);
+    p->since_hook++;
+    p->f->done++;
+}
+
+static void pass_hook(void *opaque)
+{
+    struct passes *p = opaque;
+
+    if (p->since_hook == 0)
+        p->empty_hooks++;
+    if (p->since_hook > p->largest)
+        p->largest = p->since_hook;
+    p->since_hook = 0;
+    p->hooks++;
+}
+
+/*
+ * Every pass of completions ends with the batch-done hook, before the loop
+ * waits again: no completion is left without a hook after it, and no hook
+ * runs for a pass that completed nothing. Through the loop and through drain.
+ */
+static void test_batch_hook(void **state)
+{
+    struct fx *f = *state;
+    static uint8_t bufs[48][4096] __attribute__((aligned(4096)));
+    struct passes p = {.f = f};
+
+    blk_set_batch_done(f->be, pass_hook, &p);
+    for (unsigned i = 0; i < 32; i++) {
+        struct iovec iov = {bufs[i], sizeof(bufs[i])};
+
+        if (i % 2)
+            assert_int_equal(blk_write(f->be, (uint64_t)i * 4096, &iov, 1, pass_cb, &p), 0);
+        else
+            assert_int_equal(blk_read(f->be, (uint64_t)i * 4096, &iov, 1, pass_cb, &p), 0);
+    }
+    assert_int_equal(p.hooks, 0); /* never inside the submission */
+    while (f->done < 32) {
+        assert_int_equal(event_base_loop(f->base, EVLOOP_ONCE), 0);
+        assert_int_equal(p.since_hook, 0);
+    }
+    assert_int_equal(f->done, 32);
+    assert_true(p.hooks >= 1 && p.hooks <= 32);
+    assert_int_equal(p.empty_hooks, 0);
+    /* Through drain: the same rule. */
+    for (unsigned i = 32; i < 48; i++) {
+        struct iovec iov = {bufs[i], sizeof(bufs[i])};
+
+        assert_int_equal(blk_read(f->be, (uint64_t)i * 4096, &iov, 1, pass_cb, &p), 0);
+    }
+    assert_int_equal(blk_flush(f->be, pass_cb, &p), 0);
+    blk_drain(f->be);
+    assert_int_equal(f->done, 49);
+    assert_int_equal(p.since_hook, 0);
+    assert_int_equal(p.empty_hooks, 0);
+    /* Without a hook nothing is called. */
+    blk_set_batch_done(f->be, NULL, NULL);
+    struct iovec iov = {bufs[0], 4096};
+    unsigned hooks = p.hooks;
+    assert_int_equal(blk_read(f->be, 0, &iov, 1, pass_cb, &p), 0);
+    blk_drain(f->be);
+    assert_int_equal(f->done, 50);
+    assert_int_equal(p.hooks, hooks);
+}
+
 static void test_write_zeroes(void **state)
 {
     struct fx *f = *state;
@@ -597,6 +673,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_cached_on_loop_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_then_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_hook, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_zeroes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_discard, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_range, setup, teardown),
