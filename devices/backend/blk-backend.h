@@ -93,8 +93,15 @@ uint64_t blk_size(struct blk_backend *be);
 void blk_drain(struct blk_backend *be);
 void blk_free(struct blk_backend *be);
 
-/* Worker threads of a raw backend. */
-#define BLK_RAW_WORKERS 4
+/*
+ * Worker threads of a raw backend. Through the page cache a transfer is a
+ * copy, bound by the CPUs: a few threads keep them busy. With cache=none a
+ * worker waits for the storage for each transfer, and only as many
+ * transfers are with the storage as workers are waiting: a queue depth's
+ * worth of them keeps it as busy as the guest asks.
+ */
+#define BLK_RAW_WORKERS        4
+#define BLK_RAW_DIRECT_WORKERS 16
 /* Operations a raw backend's io_uring keeps in flight (more wait for a slot in workers). */
 #define BLK_RAW_URING_DEPTH 128
 
@@ -133,6 +140,7 @@ const char *blk_raw_engine(struct blk_backend *be);
 struct blk_raw_stats {
     uint64_t ring;    /* submissions to io_uring, remainders of short transfers included */
     uint64_t threads; /* jobs queued to the worker pool */
+    uint64_t wakes;   /* workers woken for them (the others were busy, or not needed) */
     uint64_t nowait;  /* reads and writes done on the loop with RWF_NOWAIT */
     uint64_t direct;  /* reads and writes sent to the O_DIRECT descriptor */
 };

@@ -322,6 +322,54 @@ static void test_batch_hook(void **state)
     assert_int_equal(p.hooks, hooks);
 }
 
+/*
+ * Jobs for the workers go over at the end of the loop's turn, in one
+ * hand-over, and large transfers wake one worker per four: sixteen 64 KiB
+ * writes staged together wake at most four workers, the woken ones taking
+ * the others in turn; sixteen small ones may wake one each. All complete.
+ */
+static void test_worker_wakes(void **state)
+{
+    struct fx *f = *state;
+    static uint8_t big[16][65536] __attribute__((aligned(4096)));
+    static uint8_t small[16][4096] __attribute__((aligned(4096)));
+    struct blk_raw_stats st0, st1;
+
+    if (mode.aio != BLK_AIO_THREADS)
+        skip();
+    blk_raw_get_stats(f->be, &st0);
+    for (unsigned i = 0; i < 16; i++) {
+        struct iovec iov = {big[i], sizeof(big[i])};
+
+        memset(big[i], (int)i + 1, sizeof(big[i]));
+        assert_int_equal(blk_write(f->be, (uint64_t)i * 65536, &iov, 1, done_cb, f), 0);
+    }
+    blk_raw_get_stats(f->be, &st1);
+    assert_int_equal(st1.wakes, st0.wakes); /* nobody woken inside the submissions */
+    wait_done(f, 16);
+    blk_raw_get_stats(f->be, &st1);
+    assert_int_equal(st1.threads - st0.threads, 16);
+    assert_true(st1.wakes - st0.wakes <= 4);
+    for (unsigned i = 0; i < 16; i++)
+        assert_int_equal(f->rets[i], 0);
+    uint8_t back[65536];
+    file_read(f, 15 * 65536, back, sizeof(back));
+    assert_memory_equal(back, big[15], sizeof(back));
+
+    /* Flushes (always on a worker) and small reads: never more wakes than jobs. */
+    st0 = st1;
+    for (unsigned i = 0; i < 16; i++) {
+        struct iovec iov = {small[i], sizeof(small[i])};
+
+        assert_int_equal(blk_flush(f->be, done_cb, f), 0);
+        assert_int_equal(blk_read(f->be, (uint64_t)i * 4096, &iov, 1, done_cb, f), 0);
+    }
+    wait_done(f, 48);
+    blk_raw_get_stats(f->be, &st1);
+    assert_true(st1.wakes - st0.wakes <= st1.threads - st0.threads);
+    assert_true(st1.threads - st0.threads >= 16); /* the flushes at least */
+}
+
 static void test_write_zeroes(void **state)
 {
     struct fx *f = *state;
@@ -674,6 +722,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_write_then_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_hook, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_worker_wakes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_zeroes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_discard, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_range, setup, teardown),
