@@ -107,6 +107,7 @@ struct blk_raw {
     struct blk_uring *uring;      /* NULL: threads only */
     bool ring_off[3];             /* by raw_op: the kernel cancelled one, threads from now on */
     bool direct_writes_threads;   /* aio=auto: O_DIRECT writes stay on the worker threads */
+    bool large_writes_threads;    /* aio=auto: so do large writes through the page cache */
     struct blk_raw_stats stats;   /* loop thread only */
     struct spare_list spare_jobs; /* loop thread only: finished jobs for reuse */
     bool is_blkdev;
@@ -602,6 +603,27 @@ static int ring_queue(struct raw_job *j)
     return rc;
 }
 
+/* Whether a job goes to the io_uring rather than to the workers. */
+static bool ring_takes(const struct blk_raw *r, struct raw_job *j)
+{
+    bool buffered = j->fd != r->dfd;
+
+    if (!r->uring || j->op > RAW_FLUSH || r->ring_off[j->op] || j->iovcnt > IOV_MAX)
+        return false;
+    if (j->op == RAW_WRITE && !buffered && r->direct_writes_threads)
+        return false;
+    /*
+     * A large transfer through the page cache is a copy that the ring does
+     * inside io_uring_enter, on the loop thread, one after the other (or,
+     * for a write it cannot do at once, on one kernel worker per file): the
+     * workers copy a batch of them in parallel, off the loop.
+     */
+    if (buffered && job_bytes(j) > RAW_NOWAIT_MAX_BYTES &&
+        (j->op == RAW_READ || (j->op == RAW_WRITE && r->large_writes_threads)))
+        return false;
+    return true;
+}
+
 static int submit(struct blk_raw *r, enum raw_op op, uint64_t offset, uint64_t len,
                   const struct iovec *iov, unsigned iovcnt, bool may_unmap, blk_done_fn done,
                   void *opaque)
@@ -636,10 +658,7 @@ static int submit(struct blk_raw *r, enum raw_op op, uint64_t offset, uint64_t l
     }
 
     r->inflight++;
-    if (r->uring && op <= RAW_FLUSH && !r->ring_off[op] && j->iovcnt <= IOV_MAX &&
-        !(op == RAW_WRITE && j->fd == r->dfd && r->direct_writes_threads) &&
-        !(op == RAW_READ && j->fd != r->dfd && job_bytes(j) > RAW_NOWAIT_MAX_BYTES) &&
-        ring_queue(j) == 0)
+    if (ring_takes(r, j) && ring_queue(j) == 0)
         return 0;
     if ((op == RAW_READ || op == RAW_WRITE) && (!r->uring || r->ring_off[op]) && try_nowait(r, j)) {
         r->stats.nowait++;
@@ -813,6 +832,7 @@ static int start_uring(struct blk_raw *r, enum blk_aio aio, struct event_base *b
      * than our threads; auto keeps those on threads.
      */
     r->direct_writes_threads = aio == BLK_AIO_AUTO;
+    r->large_writes_threads = aio == BLK_AIO_AUTO;
     if (rc == 0)
         return 0;
     if (aio == BLK_AIO_IO_URING) {

@@ -370,6 +370,50 @@ static void test_worker_wakes(void **state)
     assert_true(st1.threads - st0.threads >= 16); /* the flushes at least */
 }
 
+/*
+ * aio=auto with the page cache: small reads and writes go to the ring, and
+ * large ones to the workers, which copy a batch in parallel where the ring
+ * would copy them one by one on the loop thread.
+ */
+static void test_auto_large_buffered_on_threads(void **state)
+{
+    struct fx *f = *state;
+    static uint8_t big[65536] __attribute__((aligned(4096)));
+    static uint8_t small[4096] __attribute__((aligned(4096)));
+    struct blk_raw_opts o = {.aio = BLK_AIO_AUTO, .cache = BLK_CACHE_WRITEBACK};
+    struct iovec ib = {big, sizeof(big)}, is = {small, sizeof(small)};
+    struct blk_raw_stats st;
+    struct blk_backend *be;
+    char err[256];
+
+    if (mode.aio != BLK_AIO_IO_URING || mode.cache != BLK_CACHE_WRITEBACK)
+        skip();
+    assert_int_equal(blk_raw_open(&be, f->path, &o, f->base, err, sizeof(err)), 0);
+    assert_string_equal(blk_raw_engine(be), "io_uring");
+    memset(big, 0xa7, sizeof(big));
+    memset(small, 0x3c, sizeof(small));
+    assert_int_equal(blk_write(be, 65536, &ib, 1, done_cb, f), 0);
+    assert_int_equal(blk_write(be, 0, &is, 1, done_cb, f), 0);
+    wait_done(f, 2);
+    blk_raw_get_stats(be, &st);
+    assert_int_equal(st.threads, 1);
+    assert_int_equal(st.ring, 1);
+    assert_int_equal(blk_read(be, 65536, &ib, 1, done_cb, f), 0);
+    assert_int_equal(blk_read(be, 0, &is, 1, done_cb, f), 0);
+    wait_done(f, 4);
+    blk_raw_get_stats(be, &st);
+    assert_int_equal(st.threads, 2);
+    assert_int_equal(st.ring, 2);
+    for (unsigned i = 0; i < 4; i++)
+        assert_int_equal(f->rets[i], 0);
+    assert_int_equal(big[65535], 0xa7);
+    assert_int_equal(small[4095], 0x3c);
+    blk_free(be);
+    uint8_t back[65536];
+    file_read(f, 65536, back, sizeof(back));
+    assert_memory_equal(back, big, sizeof(back));
+}
+
 static void test_write_zeroes(void **state)
 {
     struct fx *f = *state;
@@ -723,6 +767,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_many_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_hook, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_wakes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_auto_large_buffered_on_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_zeroes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_discard, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_range, setup, teardown),
