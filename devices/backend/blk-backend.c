@@ -65,6 +65,12 @@ int blk_write_zeroes(struct blk_backend *be, uint64_t offset, uint64_t len, bool
     return be->ops->write_zeroes(be, offset, len, may_unmap, done, opaque);
 }
 
+void blk_set_batch_done(struct blk_backend *be, blk_batch_fn fn, void *opaque)
+{
+    be->batch_done = fn;
+    be->batch_opaque = opaque;
+}
+
 uint64_t blk_size(struct blk_backend *be)
 {
     return be->ops->size(be);

@@ -6,6 +6,13 @@
  * loop. Submission either queues the operation (0; the callback will run
  * exactly once) or refuses it (-errno; the callback never runs).
  *
+ * Completions come in passes: a backend runs the callbacks of everything
+ * that finished since its last pass, then calls the batch-done hook once
+ * (blk_set_batch_done), so that a device publishes them to its driver
+ * together (one used-ring update, one interrupt) rather than one by one.
+ * Every pass that ran a callback ends with the hook before the loop waits
+ * again.
+ *
  * Durability contract: flush completes only after the data of every write
  * that completed before the flush was submitted is on stable storage.
  * Errors are per operation; a failed operation leaves the backend usable.
@@ -27,6 +34,8 @@ struct blk_backend;
 
 /* ret: 0, or -errno of the failed operation. */
 typedef void (*blk_done_fn)(void *opaque, int ret);
+/* After a pass of completion callbacks. */
+typedef void (*blk_batch_fn)(void *opaque);
 
 struct blk_backend_ops {
     const char *name;
@@ -53,7 +62,19 @@ struct blk_backend_ops {
 struct blk_backend {
     const struct blk_backend_ops *ops;
     bool readonly;
+    blk_batch_fn batch_done; /* NULL: nobody asked */
+    void *batch_opaque;
 };
+
+/* The hook run after each pass of completions (fn NULL: none). */
+void blk_set_batch_done(struct blk_backend *be, blk_batch_fn fn, void *opaque);
+
+/* For backends: a pass of completion callbacks is over. */
+static inline void blk_batch_done(struct blk_backend *be)
+{
+    if (be->batch_done)
+        be->batch_done(be->batch_opaque);
+}
 
 /*
  * Checked entry points: a range past the end is -EINVAL, a write to a
@@ -72,8 +93,15 @@ uint64_t blk_size(struct blk_backend *be);
 void blk_drain(struct blk_backend *be);
 void blk_free(struct blk_backend *be);
 
-/* Worker threads of a raw backend. */
-#define BLK_RAW_WORKERS 4
+/*
+ * Worker threads of a raw backend. Through the page cache a transfer is a
+ * copy, bound by the CPUs: a few threads keep them busy. With cache=none a
+ * worker waits for the storage for each transfer, and only as many
+ * transfers are with the storage as workers are waiting: a queue depth's
+ * worth of them keeps it as busy as the guest asks.
+ */
+#define BLK_RAW_WORKERS        4
+#define BLK_RAW_DIRECT_WORKERS 16
 /* Operations a raw backend's io_uring keeps in flight (more wait for a slot in workers). */
 #define BLK_RAW_URING_DEPTH 128
 
@@ -112,6 +140,7 @@ const char *blk_raw_engine(struct blk_backend *be);
 struct blk_raw_stats {
     uint64_t ring;    /* submissions to io_uring, remainders of short transfers included */
     uint64_t threads; /* jobs queued to the worker pool */
+    uint64_t wakes;   /* workers woken for them (the others were busy, or not needed) */
     uint64_t nowait;  /* reads and writes done on the loop with RWF_NOWAIT */
     uint64_t direct;  /* reads and writes sent to the O_DIRECT descriptor */
 };

@@ -15,9 +15,12 @@
  * alignment there, the rest through the page cache; Linux keeps the two
  * views coherent, and a flush syncs the one file behind both.
  *
- * Ownership: the loop thread owns `inflight` and submits and completes jobs;
- * the job queue and the completion list are shared with the workers under
- * `lock`. A flush is an fdatasync issued after it was queued: every write
+ * Ownership: the loop thread owns `inflight` and submits and completes jobs.
+ * Jobs for the workers are staged during a turn of the loop and handed over
+ * together at its end, waking only as many idle workers as the batch needs;
+ * the job queue is shared with the workers under `lock`, the completion list
+ * under `done_lock`, so that a finishing worker never waits for a queueing
+ * one. A flush is an fdatasync issued after it was queued: every write
  * whose completion was delivered before the flush was submitted has already
  * returned from pwritev, so its data is covered.
  */
@@ -65,6 +68,16 @@ enum raw_op {
  * parallel.
  */
 #define RAW_NOWAIT_MAX_BYTES (16u << 10)
+/*
+ * A transfer this big keeps the storage (or a CPU copying) busy long enough
+ * that running several at once gains little over running them one after
+ * the other: a batch of them wakes one worker per RAW_LARGE_PER_WAKE, and
+ * the woken ones take the rest in turn, without two context switches each.
+ * Smaller jobs wake a worker each, as their latency, not the bandwidth,
+ * bounds them.
+ */
+#define RAW_LARGE_JOB_BYTES (32u << 10)
+#define RAW_LARGE_PER_WAKE  4
 /* Finished jobs kept for reuse (loop thread): one per request in flight. */
 #define RAW_SPARE_JOBS 128
 
@@ -94,6 +107,7 @@ struct blk_raw {
     struct blk_uring *uring;      /* NULL: threads only */
     bool ring_off[3];             /* by raw_op: the kernel cancelled one, threads from now on */
     bool direct_writes_threads;   /* aio=auto: O_DIRECT writes stay on the worker threads */
+    bool large_writes_threads;    /* aio=auto: so do large writes through the page cache */
     struct blk_raw_stats stats;   /* loop thread only */
     struct spare_list spare_jobs; /* loop thread only: finished jobs for reuse */
     bool is_blkdev;
@@ -110,14 +124,26 @@ struct blk_raw {
      */
     int flush_error;
 
+    /* Jobs for the workers, gathered during a turn of the loop (loop thread only). */
+    struct raw_job *staged_head, *staged_tail;
+    unsigned nr_staged;
+    unsigned staged_wakes; /* workers the staged jobs are worth waking */
+    unsigned staged_large; /* large jobs staged since the last hand-over */
+    struct event *hand_ev; /* hands the staged jobs over at the end of the turn */
+
+    /* The job queue: `lock`. */
     pthread_mutex_t lock;
     pthread_cond_t work_cond; /* jobs queued, or stopping */
-    pthread_cond_t done_cond; /* a job completed (for drain) */
     struct raw_job *queue_head, *queue_tail;
-    struct raw_job *done_head, *done_tail;
+    unsigned idle;  /* workers waiting on work_cond */
+    unsigned wakes; /* of them, signalled and not yet awake */
     bool stopping;
+    /* Finished jobs: `done_lock`, apart, so that finishing never waits for queueing. */
+    pthread_mutex_t done_lock;
+    pthread_cond_t done_cond; /* a job completed (for drain) */
+    struct raw_job *done_head, *done_tail;
     unsigned nr_workers;
-    pthread_t workers[BLK_RAW_WORKERS];
+    pthread_t workers[BLK_RAW_DIRECT_WORKERS];
 };
 
 static struct blk_raw *to_raw(struct blk_backend *be)
@@ -266,8 +292,13 @@ static void *worker_main(void *arg)
         uint64_t one = 1;
         bool wake;
 
-        while (!r->queue_head && !r->stopping)
+        while (!r->queue_head && !r->stopping) {
+            r->idle++;
             pthread_cond_wait(&r->work_cond, &r->lock);
+            r->idle--;
+            if (r->wakes)
+                r->wakes--;
+        }
         if (!r->queue_head)
             break;
         j = r->queue_head;
@@ -278,7 +309,7 @@ static void *worker_main(void *arg)
 
         j->ret = run_job(r, j);
 
-        pthread_mutex_lock(&r->lock);
+        pthread_mutex_lock(&r->done_lock);
         j->next = NULL;
         wake = !r->done_head;
         if (r->done_tail)
@@ -287,15 +318,17 @@ static void *worker_main(void *arg)
             r->done_head = j;
         r->done_tail = j;
         pthread_cond_broadcast(&r->done_cond);
+        pthread_mutex_unlock(&r->done_lock);
         /*
          * The counter only wakes the loop; the list is the truth. A list
-         * that already held jobs has woken the loop, which has not taken
-         * them yet (it takes the whole list under the lock): the jobs of a
-         * batch cost the loop one wake-up, not one each.
+         * that already held jobs has woken the loop, or its worker is about
+         * to, and the loop takes the whole list at once: the jobs of a batch
+         * cost the loop one wake-up, not one each.
          */
         if (wake && write(r->efd, &one, sizeof(one)) < 0) {
             /* EAGAIN: the counter is saturated, the loop is awake anyway. */
         }
+        pthread_mutex_lock(&r->lock);
     }
     pthread_mutex_unlock(&r->lock);
     return NULL;
@@ -324,11 +357,13 @@ static void deliver(struct blk_raw *r)
 {
     struct raw_job *list;
 
-    pthread_mutex_lock(&r->lock);
+    pthread_mutex_lock(&r->done_lock);
     list = r->done_head;
     r->done_head = r->done_tail = NULL;
-    pthread_mutex_unlock(&r->lock);
+    pthread_mutex_unlock(&r->done_lock);
 
+    if (!list)
+        return;
     while (list) {
         struct raw_job *j = list;
 
@@ -337,6 +372,7 @@ static void deliver(struct blk_raw *r)
         j->done(j->opaque, j->ret);
         job_put(r, j);
     }
+    blk_batch_done(&r->be);
 }
 
 static void on_event(evutil_socket_t fd, short what, void *arg)
@@ -411,17 +447,60 @@ static bool try_nowait(struct blk_raw *r, struct raw_job *j)
     return false;
 }
 
+/*
+ * Loop thread: the jobs staged during this turn go to the workers in one
+ * go, each woken worker finding its job queued already. One lock for the
+ * batch, and no more wake-ups than jobs or idle workers: a woken worker that
+ * finds the queue empty costs two context switches for nothing.
+ */
+static void hand_over(struct blk_raw *r)
+{
+    unsigned wake;
+
+    if (!r->staged_head)
+        return;
+    pthread_mutex_lock(&r->lock);
+    if (r->queue_tail)
+        r->queue_tail->next = r->staged_head;
+    else
+        r->queue_head = r->staged_head;
+    r->queue_tail = r->staged_tail;
+    wake = r->idle - r->wakes;
+    if (wake > r->staged_wakes)
+        wake = r->staged_wakes;
+    r->wakes += wake;
+    pthread_mutex_unlock(&r->lock);
+    r->stats.wakes += wake;
+    r->staged_head = r->staged_tail = NULL;
+    r->nr_staged = 0;
+    r->staged_wakes = 0;
+    r->staged_large = 0;
+    /* Workers not woken are busy and take the rest when they finish. */
+    while (wake--)
+        pthread_cond_signal(&r->work_cond);
+}
+
+static void on_hand_over(evutil_socket_t fd, short what, void *arg)
+{
+    hand_over(arg);
+}
+
+/* Loop thread: a job for the workers, handed over at the end of this turn. */
 static void queue_to_workers(struct blk_raw *r, struct raw_job *j)
 {
     r->stats.threads++;
-    pthread_mutex_lock(&r->lock);
-    if (r->queue_tail)
-        r->queue_tail->next = j;
+    j->next = NULL;
+    if (r->staged_tail)
+        r->staged_tail->next = j;
     else
-        r->queue_head = j;
-    r->queue_tail = j;
-    pthread_cond_signal(&r->work_cond);
-    pthread_mutex_unlock(&r->lock);
+        r->staged_head = j;
+    r->staged_tail = j;
+    if ((j->op != RAW_READ && j->op != RAW_WRITE) || job_bytes(j) < RAW_LARGE_JOB_BYTES)
+        r->staged_wakes++;
+    else if (r->staged_large++ % RAW_LARGE_PER_WAKE == 0)
+        r->staged_wakes++;
+    if (r->nr_staged++ == 0)
+        event_active(r->hand_ev, EV_TIMEOUT, 0);
 }
 
 /* Whether a transfer meets the O_DIRECT descriptor's alignment rules. */
@@ -524,6 +603,27 @@ static int ring_queue(struct raw_job *j)
     return rc;
 }
 
+/* Whether a job goes to the io_uring rather than to the workers. */
+static bool ring_takes(const struct blk_raw *r, struct raw_job *j)
+{
+    bool buffered = j->fd != r->dfd;
+
+    if (!r->uring || j->op > RAW_FLUSH || r->ring_off[j->op] || j->iovcnt > IOV_MAX)
+        return false;
+    if (j->op == RAW_WRITE && !buffered && r->direct_writes_threads)
+        return false;
+    /*
+     * A large transfer through the page cache is a copy that the ring does
+     * inside io_uring_enter, on the loop thread, one after the other (or,
+     * for a write it cannot do at once, on one kernel worker per file): the
+     * workers copy a batch of them in parallel, off the loop.
+     */
+    if (buffered && job_bytes(j) > RAW_NOWAIT_MAX_BYTES &&
+        (j->op == RAW_READ || (j->op == RAW_WRITE && r->large_writes_threads)))
+        return false;
+    return true;
+}
+
 static int submit(struct blk_raw *r, enum raw_op op, uint64_t offset, uint64_t len,
                   const struct iovec *iov, unsigned iovcnt, bool may_unmap, blk_done_fn done,
                   void *opaque)
@@ -558,22 +658,19 @@ static int submit(struct blk_raw *r, enum raw_op op, uint64_t offset, uint64_t l
     }
 
     r->inflight++;
-    if (r->uring && op <= RAW_FLUSH && !r->ring_off[op] && j->iovcnt <= IOV_MAX &&
-        !(op == RAW_WRITE && j->fd == r->dfd && r->direct_writes_threads) &&
-        !(op == RAW_READ && j->fd != r->dfd && job_bytes(j) > RAW_NOWAIT_MAX_BYTES) &&
-        ring_queue(j) == 0)
+    if (ring_takes(r, j) && ring_queue(j) == 0)
         return 0;
     if ((op == RAW_READ || op == RAW_WRITE) && (!r->uring || r->ring_off[op]) && try_nowait(r, j)) {
         r->stats.nowait++;
         /* done already: completed through the list on the next loop turn,
          * so the callback never runs inside the caller */
-        pthread_mutex_lock(&r->lock);
+        pthread_mutex_lock(&r->done_lock);
         if (r->done_tail)
             r->done_tail->next = j;
         else
             r->done_head = j;
         r->done_tail = j;
-        pthread_mutex_unlock(&r->lock);
+        pthread_mutex_unlock(&r->done_lock);
         event_active(r->ev, EV_TIMEOUT, 0);
         return 0;
     }
@@ -625,10 +722,11 @@ static void raw_drain(struct blk_backend *be)
             blk_uring_drain(r->uring);
             continue;
         }
-        pthread_mutex_lock(&r->lock);
+        hand_over(r); /* what waits for the end of the turn cannot wait here */
+        pthread_mutex_lock(&r->done_lock);
         while (!r->done_head)
-            pthread_cond_wait(&r->done_cond, &r->lock);
-        pthread_mutex_unlock(&r->lock);
+            pthread_cond_wait(&r->done_cond, &r->done_lock);
+        pthread_mutex_unlock(&r->done_lock);
         deliver(r);
     }
 }
@@ -646,6 +744,8 @@ static void raw_free(struct blk_backend *be)
         pthread_join(r->workers[i], NULL);
     blk_uring_free(r->uring);
     spare_free_all(&r->spare_jobs);
+    if (r->hand_ev)
+        event_free(r->hand_ev);
     if (r->ev)
         event_free(r->ev);
     if (r->efd >= 0)
@@ -656,6 +756,7 @@ static void raw_free(struct blk_backend *be)
         close(r->dfd);
     pthread_cond_destroy(&r->done_cond);
     pthread_cond_destroy(&r->work_cond);
+    pthread_mutex_destroy(&r->done_lock);
     pthread_mutex_destroy(&r->lock);
     free(r);
 }
@@ -706,6 +807,14 @@ static int open_direct(struct blk_raw *r, const char *path, bool readonly, char 
     return 0;
 }
 
+/* A pass over the ring's completions is a pass of ours. */
+static void ring_reaped(void *opaque)
+{
+    struct blk_raw *r = opaque;
+
+    blk_batch_done(&r->be);
+}
+
 static int start_uring(struct blk_raw *r, enum blk_aio aio, struct event_base *base, char *errbuf,
                        size_t errlen)
 {
@@ -715,12 +824,15 @@ static int start_uring(struct blk_raw *r, enum blk_aio aio, struct event_base *b
     if (aio == BLK_AIO_THREADS)
         return 0;
     rc = blk_uring_new(&r->uring, fds, r->dfd >= 0 ? 2 : 1, BLK_RAW_URING_DEPTH, base);
+    if (rc == 0)
+        blk_uring_set_reaped(r->uring, ring_reaped, r);
     /*
      * Measured (BENCHMARKS.md): the kernel runs an O_DIRECT write it cannot
      * issue at once on a worker, one at a time per file, ten times slower
      * than our threads; auto keeps those on threads.
      */
     r->direct_writes_threads = aio == BLK_AIO_AUTO;
+    r->large_writes_threads = aio == BLK_AIO_AUTO;
     if (rc == 0)
         return 0;
     if (aio == BLK_AIO_IO_URING) {
@@ -737,6 +849,7 @@ int blk_raw_open(struct blk_backend **out, const char *path, const struct blk_ra
     static const struct blk_raw_opts defaults = {.cache = BLK_CACHE_WRITEBACK};
     struct blk_raw *r;
     struct stat st;
+    unsigned nr_workers;
     bool readonly;
     int rc;
 
@@ -755,6 +868,7 @@ int blk_raw_open(struct blk_backend **out, const char *path, const struct blk_ra
     r->dfd = -1;
     r->spare_jobs.max = RAW_SPARE_JOBS;
     pthread_mutex_init(&r->lock, NULL);
+    pthread_mutex_init(&r->done_lock, NULL);
     pthread_cond_init(&r->work_cond, NULL);
     pthread_cond_init(&r->done_cond, NULL);
 
@@ -802,7 +916,8 @@ int blk_raw_open(struct blk_backend **out, const char *path, const struct blk_ra
         goto out;
     }
     r->ev = event_new(base, r->efd, EV_READ | EV_PERSIST, on_event, r);
-    if (!r->ev || event_add(r->ev, NULL) < 0) {
+    r->hand_ev = event_new(base, -1, 0, on_hand_over, r);
+    if (!r->ev || !r->hand_ev || event_add(r->ev, NULL) < 0) {
         rc = -ENOMEM;
         snprintf(errbuf, errlen, "cannot watch the completion eventfd");
         goto out;
@@ -810,7 +925,8 @@ int blk_raw_open(struct blk_backend **out, const char *path, const struct blk_ra
     rc = start_uring(r, opts->aio, base, errbuf, errlen);
     if (rc)
         goto out;
-    for (unsigned i = 0; i < BLK_RAW_WORKERS; i++) {
+    nr_workers = r->dfd >= 0 ? BLK_RAW_DIRECT_WORKERS : BLK_RAW_WORKERS;
+    for (unsigned i = 0; i < nr_workers; i++) {
         rc = -pthread_create(&r->workers[i], NULL, worker_main, r);
         if (rc) {
             snprintf(errbuf, errlen, "cannot start a disk worker thread: %s", strerror(-rc));

@@ -42,6 +42,8 @@ struct blk_uring {
     unsigned queued;   /* SQEs prepared, not yet submitted */
     unsigned free_head;
     struct uring_slot *slots;
+    void (*reaped)(void *opaque); /* after a pass that ran callbacks */
+    void *reaped_opaque;
 };
 
 #define NO_SLOT UINT32_MAX
@@ -102,6 +104,8 @@ static unsigned reap(struct blk_uring *u)
         slot_put(u, (unsigned)i);
         done(opaque, res);
     }
+    if (n && u->reaped)
+        u->reaped(u->reaped_opaque);
     return n;
 }
 
@@ -181,6 +185,12 @@ int blk_uring_fdatasync(struct blk_uring *u, unsigned file, blk_uring_done_fn do
     io_uring_prep_fsync(sqe, (int)file, IORING_FSYNC_DATASYNC);
     sqe_queue(u, sqe, slot);
     return 0;
+}
+
+void blk_uring_set_reaped(struct blk_uring *u, void (*fn)(void *opaque), void *opaque)
+{
+    u->reaped = fn;
+    u->reaped_opaque = opaque;
 }
 
 unsigned blk_uring_inflight(const struct blk_uring *u)

@@ -44,6 +44,12 @@ int blk_uring_rw(struct blk_uring *u, bool write, unsigned file, const struct io
 int blk_uring_fdatasync(struct blk_uring *u, unsigned file, blk_uring_done_fn done,
                         void *opaque) must_check;
 
+/*
+ * Run after each pass over the completion queue that ran callbacks (from
+ * the loop or from blk_uring_drain); fn NULL: none.
+ */
+void blk_uring_set_reaped(struct blk_uring *u, void (*fn)(void *opaque), void *opaque);
+
 /* Operations queued or in the kernel. */
 unsigned blk_uring_inflight(const struct blk_uring *u);
 

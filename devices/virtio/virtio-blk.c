@@ -4,8 +4,12 @@
  * A request is a chain: a 16-byte header {type, reserved, sector} in the
  * readable part, data (readable for OUT, writable for IN), and a status byte
  * as the last writable byte. Each popped chain becomes one backend operation
- * whose completion, on the loop thread, writes the status, returns the chain
- * and notifies the driver if it asked for it.
+ * whose completion, on the loop thread, writes the status and fills the
+ * chain's used element. Filled elements are published when the backend's
+ * pass of completions ends (its batch-done hook) or when a pass over the
+ * avail ring ends: one used idx store and at most one notification for
+ * everything that finished together, as the driver then takes the whole
+ * batch in one interrupt and refills the ring with one kick.
  *
  * Ownership: the device owns its backend and the requests in flight, each of
  * which holds its chain's guest mappings until it completes. Queue state
@@ -108,7 +112,23 @@ static void req_put(struct vblk *blk, struct vblk_req *req)
     spare_put(&blk->spare_reqs, req);
 }
 
-/* Returns the chain with its status and tells the driver if it wants to know. */
+/* Publishes what the queue filled and tells the driver if it wants to know. */
+static void publish(struct vblk *blk, struct virtq *vq)
+{
+    if (vq && virtq_flush(vq))
+        virtio_notify_queue(&blk->vdev, vq);
+}
+
+/* The backend ended a pass of completions. */
+static void on_batch_done(void *opaque)
+{
+    struct vblk *blk = opaque;
+
+    for (unsigned i = 0; i < blk->num_queues; i++)
+        publish(blk, virtio_queue(&blk->vdev, i));
+}
+
+/* Returns the chain with its status; publish() shows it to the driver. */
 static void finish(struct vblk_req *req, uint8_t status)
 {
     struct vblk *blk = req->blk;
@@ -126,8 +146,7 @@ static void finish(struct vblk_req *req, uint8_t status)
         blk->stats.unsupp++;
     *req->status = status;
     virtq_req_release(vq, &req->vr);
-    if (virtq_push(vq, req->vr.head, req->written) == 0)
-        virtio_notify_queue(&blk->vdev, vq);
+    (void)virtq_fill(vq, req->vr.head, req->written);
     req_put(blk, req);
 }
 
@@ -371,7 +390,7 @@ static void handle(struct vblk *blk, struct vblk_req *req)
         finish(req, (uint8_t)status);
 }
 
-static void process_queue(struct vblk *blk, unsigned index)
+static void take_chains(struct vblk *blk, unsigned index)
 {
     struct vblk_queue *q = &blk->queues[index];
     struct virtq *vq = virtio_queue(&blk->vdev, index);
@@ -423,6 +442,13 @@ static void process_queue(struct vblk *blk, unsigned index)
         }
         virtq_set_notify(vq, true);
     } while (!q->blocked && virtq_has_avail(vq));
+}
+
+/* Takes what the driver made available; requests that end at once are published together. */
+static void process_queue(struct vblk *blk, unsigned index)
+{
+    take_chains(blk, index);
+    publish(blk, virtio_queue(&blk->vdev, index));
 }
 
 static void on_kick(evutil_socket_t fd, short what, void *arg)
@@ -575,6 +601,7 @@ int vblk_new(struct vblk **out, struct blk_backend *be, const struct vblk_params
     blk->spare_reqs.max = VBLK_SPARE_REQS;
     blk->vdev.ops = &vblk_ops;
     blk->be = be;
+    blk_set_batch_done(be, on_batch_done, blk);
     blk->capacity = blk_size(be) / BLK_SECTOR_SIZE;
     blk->num_queues = params->num_queues;
     if (params->serial)
@@ -612,6 +639,9 @@ void vblk_free(struct vblk *blk)
     if (!blk)
         return;
     blk->resetting = true;
+    /* Whatever completes now is discarded: nothing to publish, and the
+     * transport may be gone already. */
+    blk_set_batch_done(blk->be, NULL, NULL);
     blk_drain(blk->be);
     for (unsigned i = 0; i < VBLK_MAX_QUEUES; i++) {
         if (blk->queues[i].kick)

@@ -156,6 +156,7 @@ int virtq_start(struct virtq *vq, uint16_t size, uint64_t desc, uint64_t avail, 
     vq->event_idx = feats & VIRTQ_FEAT_EVENT_IDX;
     vq->last_avail = 0;
     vq->used_idx = 0;
+    vq->filled = 0;
     vq->signalled_used = 0;
     vq->signalled_valid = false;
     vq->inflight = 0;
@@ -180,6 +181,7 @@ void virtq_stop(struct virtq *vq)
     vq->started = false;
     vq->size = 0;
     vq->inflight = 0;
+    vq->filled = 0;
     vq->error = VIRTQ_ERR_NONE;
 }
 
@@ -394,25 +396,52 @@ int virtq_pop(struct virtq *vq, struct virtq_req *req)
     return 0;
 }
 
-int virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
+/* Writes one used element in the slot after those written and not yet published. */
+static void used_write_elem(struct virtq *vq, uint16_t head, uint32_t written)
 {
-    size_t elem_off;
-    char *elem;
+    uint16_t slot = (uint16_t)(vq->used_idx + vq->filled) & (vq->size - 1);
+    size_t elem_off = USED_RING + (size_t)USED_ELEM * slot;
+    char *elem = (char *)vq->used + elem_off;
 
-    if (!vq->started || head >= vq->size || vq->inflight == 0)
-        return -EINVAL;
-    elem_off = USED_RING + (size_t)USED_ELEM * (vq->used_idx & (vq->size - 1));
-    elem = (char *)vq->used + elem_off;
     __atomic_store_n((uint32_t *)elem, htole32(head), __ATOMIC_RELAXED);
     __atomic_store_n((uint32_t *)(elem + 4), htole32(written), __ATOMIC_RELAXED);
-    vq->used_idx++;
-    /* The element must be visible before the index that publishes it (2.7.8.2). */
-    store16_release(vq->used, USED_IDX, vq->used_idx);
     gmem_mark_dirty(vq->gm, vq->used_gpa + elem_off, USED_ELEM);
-    gmem_mark_dirty(vq->gm, vq->used_gpa + USED_IDX, sizeof(uint16_t));
+    vq->filled++;
     vq->inflight--;
     vq->pushed++;
+}
+
+int virtq_fill(struct virtq *vq, uint16_t head, uint32_t written)
+{
+    if (!vq->started || head >= vq->size || vq->inflight == 0)
+        return -EINVAL;
+    used_write_elem(vq, head, written);
     return 0;
+}
+
+unsigned virtq_flush(struct virtq *vq)
+{
+    unsigned n = vq->filled;
+
+    if (!vq->started || n == 0)
+        return 0;
+    vq->used_idx = (uint16_t)(vq->used_idx + n);
+    vq->filled = 0;
+    /* The elements must be visible before the index that publishes them (2.7.8.2);
+     * one store publishes them all, so the driver sees the batch whole. */
+    store16_release(vq->used, USED_IDX, vq->used_idx);
+    gmem_mark_dirty(vq->gm, vq->used_gpa + USED_IDX, sizeof(uint16_t));
+    vq->flushes++;
+    return n;
+}
+
+int virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
+{
+    int rc = virtq_fill(vq, head, written);
+
+    if (rc == 0)
+        virtq_flush(vq);
+    return rc;
 }
 
 int virtq_push_n(struct virtq *vq, const struct virtq_used_elem *elems, unsigned n)
@@ -422,21 +451,9 @@ int virtq_push_n(struct virtq *vq, const struct virtq_used_elem *elems, unsigned
     for (unsigned i = 0; i < n; i++)
         if (elems[i].head >= vq->size)
             return -EINVAL;
-    for (unsigned i = 0; i < n; i++) {
-        uint16_t slot = (uint16_t)(vq->used_idx + i) & (vq->size - 1);
-        size_t elem_off = USED_RING + (size_t)USED_ELEM * slot;
-        char *elem = (char *)vq->used + elem_off;
-
-        __atomic_store_n((uint32_t *)elem, htole32(elems[i].head), __ATOMIC_RELAXED);
-        __atomic_store_n((uint32_t *)(elem + 4), htole32(elems[i].written), __ATOMIC_RELAXED);
-        gmem_mark_dirty(vq->gm, vq->used_gpa + elem_off, USED_ELEM);
-    }
-    vq->used_idx = (uint16_t)(vq->used_idx + n);
-    /* One index store publishes them all: the driver never sees part of the batch. */
-    store16_release(vq->used, USED_IDX, vq->used_idx);
-    gmem_mark_dirty(vq->gm, vq->used_gpa + USED_IDX, sizeof(uint16_t));
-    vq->inflight -= n;
-    vq->pushed += n;
+    for (unsigned i = 0; i < n; i++)
+        used_write_elem(vq, elems[i].head, elems[i].written);
+    virtq_flush(vq);
     return 0;
 }
 

@@ -101,12 +101,14 @@ struct virtq {
 
     uint16_t last_avail;     /* next avail ring entry to consume */
     uint16_t used_idx;       /* our copy of used->idx */
+    uint16_t filled;         /* used elements written after used_idx, not yet published */
     uint16_t signalled_used; /* used_idx when the driver was last notified */
     bool signalled_valid;    /* false until the first notification decision */
     unsigned inflight;       /* popped, not yet pushed */
     enum virtq_error error;  /* != NONE: broken until the next start */
 
     uint64_t popped, pushed, malformed;
+    uint64_t flushes;         /* used idx stores that published elements */
     struct dm_faults *faults; /* where malformed chains are counted by cause; may be NULL */
 };
 
@@ -138,8 +140,22 @@ void virtq_stop(struct virtq *vq);
 int virtq_pop(struct virtq *vq, struct virtq_req *req) must_check;
 /* Unmap a popped request's segments (before or after pushing it). */
 void virtq_req_release(struct virtq *vq, struct virtq_req *req);
-/* Return a chain with `written` bytes written into its writable part: 0 or -EINVAL. */
+/*
+ * Return a chain with `written` bytes written into its writable part: 0 or
+ * -EINVAL. Publishes it at once, with every chain filled before it.
+ */
 int virtq_push(struct virtq *vq, uint16_t head, uint32_t written);
+
+/*
+ * Batched returns: virtq_fill writes a chain's used element without
+ * publishing it (0 or -EINVAL); virtq_flush publishes every filled element
+ * with one used idx store and returns how many it published. Completions
+ * that finish together then cost the driver one look at the ring and at most
+ * one notification (virtq_needs_notify after the flush). A filled element is
+ * no longer in flight; the driver sees it only after the flush.
+ */
+int virtq_fill(struct virtq *vq, uint16_t head, uint32_t written);
+unsigned virtq_flush(struct virtq *vq);
 
 /*
  * Return several chains at once, published by a single used idx update, so

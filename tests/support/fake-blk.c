@@ -136,7 +136,8 @@ static int move_data(struct fake_blk *f, const struct fake_blk_op *o)
     return 0;
 }
 
-void fake_blk_complete(struct fake_blk *f, unsigned i, int ret)
+/* One callback, without ending the pass. */
+static void complete_one(struct fake_blk *f, unsigned i, int ret)
 {
     struct fake_blk_op *o;
 
@@ -148,6 +149,27 @@ void fake_blk_complete(struct fake_blk *f, unsigned i, int ret)
         ret = move_data(f, o);
     /* The callback may submit more: this entry stays where it is until then. */
     o->done(o->opaque, ret);
+}
+
+void fake_blk_complete(struct fake_blk *f, unsigned i, int ret)
+{
+    fake_blk_complete_batch(f, &i, 1, ret);
+}
+
+void fake_blk_complete_batch(struct fake_blk *f, const unsigned *idx, unsigned n, int ret)
+{
+    bool ran = false;
+
+    for (unsigned k = 0; k < n; k++) {
+        if (idx[k] < f->nr_ops && !f->ops[idx[k]].completed) {
+            complete_one(f, idx[k], ret);
+            ran = true;
+        }
+    }
+    if (ran) {
+        f->batches++;
+        blk_batch_done(&f->be);
+    }
 }
 
 unsigned fake_blk_pending(const struct fake_blk *f)

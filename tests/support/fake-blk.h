@@ -44,9 +44,10 @@ struct fake_blk {
     int drain_ret;  /* result given to operations completed by drain */
     int submit_ret; /* != 0: refuse submissions with this */
     bool freed;
-    uint8_t *data;   /* the disk image, or NULL */
-    bool heap;       /* fake_blk_new: blk_free() frees it */
-    unsigned nr_bad; /* operations past the end of the image */
+    uint8_t *data;    /* the disk image, or NULL */
+    bool heap;        /* fake_blk_new: blk_free() frees it */
+    unsigned nr_bad;  /* operations past the end of the image */
+    unsigned batches; /* passes that ran callbacks (batch-done hooks called) */
 };
 
 /* Not heap-owned: blk_free() only marks it freed. */
@@ -54,8 +55,11 @@ void fake_blk_init(struct fake_blk *f, uint64_t size, bool readonly);
 /* On the heap with a zeroed image of `size` bytes, freed by blk_free(). 0 or -ENOMEM. */
 int fake_blk_new(struct blk_backend **out, uint64_t size, bool readonly);
 struct fake_blk *fake_blk_of(struct blk_backend *be);
-/* Completes operation i (in submission order) with ret, or the data move's result. */
+/* Completes operation i (in submission order) with ret, or the data move's result,
+ * in a pass of its own (the batch-done hook follows). */
 void fake_blk_complete(struct fake_blk *f, unsigned i, int ret);
+/* Completes operations idx[0..n) in one pass: their callbacks, then the hook once. */
+void fake_blk_complete_batch(struct fake_blk *f, const unsigned *idx, unsigned n, int ret);
 /* Completes the n-th pending operation (n modulo the number pending); nothing if none is. */
 void fake_blk_complete_pending(struct fake_blk *f, unsigned n, int ret);
 unsigned fake_blk_pending(const struct fake_blk *f);

@@ -246,6 +246,174 @@ static void test_many_in_flight(void **state)
     }
 }
 
+/* Counts passes: callbacks since the last batch-done hook, hooks, empty hooks. */
+struct passes {
+    struct fx *f;
+    unsigned since_hook, hooks, empty_hooks, largest;
+};
+
+static void pass_cb(void *opaque, int ret)
+{
+    struct passes *p = opaque;
+
+    assert_int_equal(ret, 0);
+    p->since_hook++;
+    p->f->done++;
+}
+
+static void pass_hook(void *opaque)
+{
+    struct passes *p = opaque;
+
+    if (p->since_hook == 0)
+        p->empty_hooks++;
+    if (p->since_hook > p->largest)
+        p->largest = p->since_hook;
+    p->since_hook = 0;
+    p->hooks++;
+}
+
+/*
+ * Every pass of completions ends with the batch-done hook, before the loop
+ * waits again: no completion is left without a hook after it, and no hook
+ * runs for a pass that completed nothing. Through the loop and through drain.
+ */
+static void test_batch_hook(void **state)
+{
+    struct fx *f = *state;
+    static uint8_t bufs[48][4096] __attribute__((aligned(4096)));
+    struct passes p = {.f = f};
+
+    blk_set_batch_done(f->be, pass_hook, &p);
+    for (unsigned i = 0; i < 32; i++) {
+        struct iovec iov = {bufs[i], sizeof(bufs[i])};
+
+        if (i % 2)
+            assert_int_equal(blk_write(f->be, (uint64_t)i * 4096, &iov, 1, pass_cb, &p), 0);
+        else
+            assert_int_equal(blk_read(f->be, (uint64_t)i * 4096, &iov, 1, pass_cb, &p), 0);
+    }
+    assert_int_equal(p.hooks, 0); /* never inside the submission */
+    while (f->done < 32) {
+        assert_int_equal(event_base_loop(f->base, EVLOOP_ONCE), 0);
+        assert_int_equal(p.since_hook, 0);
+    }
+    assert_int_equal(f->done, 32);
+    assert_true(p.hooks >= 1 && p.hooks <= 32);
+    assert_int_equal(p.empty_hooks, 0);
+    /* Through drain: the same rule. */
+    for (unsigned i = 32; i < 48; i++) {
+        struct iovec iov = {bufs[i], sizeof(bufs[i])};
+
+        assert_int_equal(blk_read(f->be, (uint64_t)i * 4096, &iov, 1, pass_cb, &p), 0);
+    }
+    assert_int_equal(blk_flush(f->be, pass_cb, &p), 0);
+    blk_drain(f->be);
+    assert_int_equal(f->done, 49);
+    assert_int_equal(p.since_hook, 0);
+    assert_int_equal(p.empty_hooks, 0);
+    /* Without a hook nothing is called. */
+    blk_set_batch_done(f->be, NULL, NULL);
+    struct iovec iov = {bufs[0], 4096};
+    unsigned hooks = p.hooks;
+    assert_int_equal(blk_read(f->be, 0, &iov, 1, pass_cb, &p), 0);
+    blk_drain(f->be);
+    assert_int_equal(f->done, 50);
+    assert_int_equal(p.hooks, hooks);
+}
+
+/*
+ * Jobs for the workers go over at the end of the loop's turn, in one
+ * hand-over, and large transfers wake one worker per four: sixteen 64 KiB
+ * writes staged together wake at most four workers, the woken ones taking
+ * the others in turn; sixteen small ones may wake one each. All complete.
+ */
+static void test_worker_wakes(void **state)
+{
+    struct fx *f = *state;
+    static uint8_t big[16][65536] __attribute__((aligned(4096)));
+    static uint8_t small[16][4096] __attribute__((aligned(4096)));
+    struct blk_raw_stats st0, st1;
+
+    if (mode.aio != BLK_AIO_THREADS)
+        skip();
+    blk_raw_get_stats(f->be, &st0);
+    for (unsigned i = 0; i < 16; i++) {
+        struct iovec iov = {big[i], sizeof(big[i])};
+
+        memset(big[i], (int)i + 1, sizeof(big[i]));
+        assert_int_equal(blk_write(f->be, (uint64_t)i * 65536, &iov, 1, done_cb, f), 0);
+    }
+    blk_raw_get_stats(f->be, &st1);
+    assert_int_equal(st1.wakes, st0.wakes); /* nobody woken inside the submissions */
+    wait_done(f, 16);
+    blk_raw_get_stats(f->be, &st1);
+    assert_int_equal(st1.threads - st0.threads, 16);
+    assert_true(st1.wakes - st0.wakes <= 4);
+    for (unsigned i = 0; i < 16; i++)
+        assert_int_equal(f->rets[i], 0);
+    uint8_t back[65536];
+    file_read(f, 15 * 65536, back, sizeof(back));
+    assert_memory_equal(back, big[15], sizeof(back));
+
+    /* Flushes (always on a worker) and small reads: never more wakes than jobs. */
+    st0 = st1;
+    for (unsigned i = 0; i < 16; i++) {
+        struct iovec iov = {small[i], sizeof(small[i])};
+
+        assert_int_equal(blk_flush(f->be, done_cb, f), 0);
+        assert_int_equal(blk_read(f->be, (uint64_t)i * 4096, &iov, 1, done_cb, f), 0);
+    }
+    wait_done(f, 48);
+    blk_raw_get_stats(f->be, &st1);
+    assert_true(st1.wakes - st0.wakes <= st1.threads - st0.threads);
+    assert_true(st1.threads - st0.threads >= 16); /* the flushes at least */
+}
+
+/*
+ * aio=auto with the page cache: small reads and writes go to the ring, and
+ * large ones to the workers, which copy a batch in parallel where the ring
+ * would copy them one by one on the loop thread.
+ */
+static void test_auto_large_buffered_on_threads(void **state)
+{
+    struct fx *f = *state;
+    static uint8_t big[65536] __attribute__((aligned(4096)));
+    static uint8_t small[4096] __attribute__((aligned(4096)));
+    struct blk_raw_opts o = {.aio = BLK_AIO_AUTO, .cache = BLK_CACHE_WRITEBACK};
+    struct iovec ib = {big, sizeof(big)}, is = {small, sizeof(small)};
+    struct blk_raw_stats st;
+    struct blk_backend *be;
+    char err[256];
+
+    if (mode.aio != BLK_AIO_IO_URING || mode.cache != BLK_CACHE_WRITEBACK)
+        skip();
+    assert_int_equal(blk_raw_open(&be, f->path, &o, f->base, err, sizeof(err)), 0);
+    assert_string_equal(blk_raw_engine(be), "io_uring");
+    memset(big, 0xa7, sizeof(big));
+    memset(small, 0x3c, sizeof(small));
+    assert_int_equal(blk_write(be, 65536, &ib, 1, done_cb, f), 0);
+    assert_int_equal(blk_write(be, 0, &is, 1, done_cb, f), 0);
+    wait_done(f, 2);
+    blk_raw_get_stats(be, &st);
+    assert_int_equal(st.threads, 1);
+    assert_int_equal(st.ring, 1);
+    assert_int_equal(blk_read(be, 65536, &ib, 1, done_cb, f), 0);
+    assert_int_equal(blk_read(be, 0, &is, 1, done_cb, f), 0);
+    wait_done(f, 4);
+    blk_raw_get_stats(be, &st);
+    assert_int_equal(st.threads, 2);
+    assert_int_equal(st.ring, 2);
+    for (unsigned i = 0; i < 4; i++)
+        assert_int_equal(f->rets[i], 0);
+    assert_int_equal(big[65535], 0xa7);
+    assert_int_equal(small[4095], 0x3c);
+    blk_free(be);
+    uint8_t back[65536];
+    file_read(f, 65536, back, sizeof(back));
+    assert_memory_equal(back, big, sizeof(back));
+}
+
 static void test_write_zeroes(void **state)
 {
     struct fx *f = *state;
@@ -597,6 +765,9 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_cached_on_loop_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_then_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_hook, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_worker_wakes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_auto_large_buffered_on_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_zeroes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_discard, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_range, setup, teardown),

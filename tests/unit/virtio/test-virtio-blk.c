@@ -685,6 +685,120 @@ static void test_interrupt_suppressed(void **state)
     assert_int_equal(f->notified[0], 1);
 }
 
+/*
+ * Requests that complete in one backend pass are published together: one
+ * used idx store and one notification for all 16, however they are ordered,
+ * as a driver's interrupt handler then takes them in one go and refills the
+ * ring with one kick. A pass of one publishes its one at once.
+ */
+static void test_completions_published_per_pass(void **state)
+{
+    struct fx *f = *state;
+    unsigned order[16];
+    uint64_t h[16];
+
+    for (unsigned i = 0; i < 16; i++)
+        h[i] = submit(f, 0, VIRTIO_BLK_T_IN, i, DATA + 512u * i, 512, true);
+    kick(f, 0);
+    assert_int_equal(f->fake.nr_ops, 16);
+    assert_int_equal(f->vqs[0].flushes, 0);
+
+    /* One alone first: published at the end of its own pass. */
+    fake_blk_complete(&f->fake, 7, 0);
+    assert_int_equal(vqd_used_idx(&f->d[0]), 1);
+    assert_int_equal(f->vqs[0].flushes, 1);
+    assert_int_equal(f->notified[0], 1);
+
+    /* The other 15 in one pass, newest first. */
+    for (unsigned k = 0, i = 16; i-- > 0;)
+        if (i != 7)
+            order[k++] = i;
+    fake_blk_complete_batch(&f->fake, order, 15, 0);
+    assert_int_equal(vqd_used_idx(&f->d[0]), 16);
+    assert_int_equal(f->vqs[0].flushes, 2);
+    assert_int_equal(f->notified[0], 2);
+    assert_int_equal(f->fake.batches, 2);
+    for (unsigned i = 0; i < 16; i++)
+        assert_int_equal(f->mem[h[i] + 16], VIRTIO_BLK_S_OK);
+    /* In the order they completed, each with its data and status byte. */
+    for (unsigned k = 0; k < 15; k++)
+        assert_used(f, 0, (uint16_t)(1 + k), 513);
+    assert_int_equal(f->vqs[0].inflight, 0);
+}
+
+/*
+ * Several queues finishing in one pass: each queue gets its own single
+ * publication and notification; a queue with nothing finished gets none.
+ */
+static void test_pass_over_queues(void **state)
+{
+    struct fx *f = *state;
+    unsigned all[6] = {0, 1, 2, 3, 4, 5};
+
+    for (unsigned i = 0; i < 6; i++)
+        submit(f, 0, VIRTIO_BLK_T_IN, i, DATA + 512u * i, 512, true);
+    for (unsigned i = 0; i < 4; i++)
+        submit(f, 1, VIRTIO_BLK_T_OUT, i, DATA + 512u * i, 512, false);
+    kick(f, 0);
+    kick(f, 1);
+    assert_int_equal(f->fake.nr_ops, 10);
+    fake_blk_complete_batch(&f->fake, all, 6, 0); /* queue 0's only */
+    assert_int_equal(vqd_used_idx(&f->d[0]), 6);
+    assert_int_equal(vqd_used_idx(&f->d[1]), 0);
+    assert_int_equal(f->vqs[0].flushes, 1);
+    assert_int_equal(f->vqs[1].flushes, 0);
+    assert_int_equal(f->notified[0], 1);
+    assert_int_equal(f->notified[1], 0);
+    unsigned rest[4] = {9, 6, 8, 7};
+    fake_blk_complete_batch(&f->fake, rest, 4, -EIO);
+    assert_int_equal(vqd_used_idx(&f->d[1]), 4);
+    assert_int_equal(f->vqs[1].flushes, 1);
+    assert_int_equal(f->notified[1], 1);
+    assert_int_equal(f->vqs[0].flushes, 1);
+    struct vblk_stats st;
+    vblk_get_stats(f->blk, &st);
+    assert_int_equal(st.ioerr, 4);
+}
+
+/*
+ * With EVENT_IDX, one pass asks once and honours used_event over the whole
+ * batch: a driver that wants to hear only after the 12th completion hears
+ * nothing of a pass that ends at the 8th, and once from the pass that
+ * crosses it.
+ */
+static void test_batch_event_idx(void **state)
+{
+    struct fx *f = *state;
+    unsigned first[8], second[8];
+
+    virtq_stop(&f->vqs[0]);
+    vqd_init(&f->d[0], f->mem, QSIZE, 0x1000, 0x2000, 0x3000);
+    assert_int_equal(virtq_start(&f->vqs[0], QSIZE, 0x1000, 0x2000, 0x3000, VIRTQ_FEAT_EVENT_IDX),
+                     0);
+    for (unsigned i = 0; i < 16; i++)
+        submit(f, 0, VIRTIO_BLK_T_IN, i, DATA + 512u * i, 512, true);
+    kick(f, 0);
+    assert_int_equal(f->fake.nr_ops, 16);
+    for (unsigned i = 0; i < 8; i++) {
+        first[i] = i;
+        second[i] = 8 + i;
+    }
+    /* The first decision notifies (nothing signalled yet); then used_event rules. */
+    vqd_set_used_event(&f->d[0], 0);
+    fake_blk_complete_batch(&f->fake, first, 8, 0);
+    assert_int_equal(vqd_used_idx(&f->d[0]), 8);
+    assert_int_equal(f->notified[0], 1);
+    vqd_set_used_event(&f->d[0], 11); /* notify when idx passes 11: at 12 */
+    unsigned a[2] = {8, 9};
+    fake_blk_complete_batch(&f->fake, a, 2, 0);
+    assert_int_equal(vqd_used_idx(&f->d[0]), 10);
+    assert_int_equal(f->notified[0], 1);
+    fake_blk_complete_batch(&f->fake, second + 2, 6, 0);
+    assert_int_equal(vqd_used_idx(&f->d[0]), 16);
+    assert_int_equal(f->notified[0], 2);
+    assert_int_equal(f->vqs[0].flushes, 3);
+}
+
 static void test_multiqueue_in_flight(void **state)
 {
     struct fx *f = *state;
@@ -788,6 +902,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_writeback_with_flush_feature, setup_fake, teardown),
         cmocka_unit_test_setup_teardown(test_multiqueue_in_flight, setup_fake, teardown),
+        cmocka_unit_test_setup_teardown(test_completions_published_per_pass, setup_fake, teardown),
+        cmocka_unit_test_setup_teardown(test_pass_over_queues, setup_fake, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_event_idx, setup_fake, teardown),
         cmocka_unit_test_setup_teardown(test_reset_in_flight, setup_fake, teardown),
         cmocka_unit_test(test_new_rejects),
     };

@@ -721,6 +721,79 @@ static void test_event_idx_batch(void **state)
     assert_false(virtq_needs_notify(&f->vq));
 }
 
+/*
+ * Filled elements stay invisible until a flush publishes them all with one
+ * used idx store; a push publishes what was filled before it too, in order.
+ */
+static void test_fill_flush(void **state)
+{
+    struct fx *f = *state;
+    const struct vqd_buf b = {BUF, 1, true};
+    uint16_t heads[5];
+    uint32_t id, len;
+
+    for (unsigned n = 0; n < 5; n++)
+        vqd_publish(&f->d, vqd_add_chain(&f->d, &b, 1));
+    for (unsigned n = 0; n < 5; n++) {
+        assert_int_equal(virtq_pop(&f->vq, &f->req), 0);
+        virtq_req_release(&f->vq, &f->req);
+        heads[n] = f->req.head;
+    }
+    assert_int_equal(virtq_flush(&f->vq), 0); /* nothing filled: no store */
+    assert_int_equal(f->vq.flushes, 0);
+    /* Completed out of order: 3, 1, 4. */
+    assert_int_equal(virtq_fill(&f->vq, heads[3], 30), 0);
+    assert_int_equal(virtq_fill(&f->vq, heads[1], 10), 0);
+    assert_int_equal(virtq_fill(&f->vq, heads[4], 40), 0);
+    assert_int_equal(vqd_used_idx(&f->d), 0);
+    assert_int_equal(f->vq.inflight, 2);
+    assert_int_equal(virtq_flush(&f->vq), 3);
+    assert_int_equal(vqd_used_idx(&f->d), 3);
+    assert_int_equal(f->vq.flushes, 1);
+    vqd_used_elem(&f->d, 0, &id, &len);
+    assert_int_equal(id, heads[3]);
+    assert_int_equal(len, 30);
+    vqd_used_elem(&f->d, 2, &id, &len);
+    assert_int_equal(id, heads[4]);
+    assert_int_equal(len, 40);
+    /* One decision covers the batch. */
+    assert_true(virtq_needs_notify(&f->vq));
+    /* A fill, then a push: both published by the push's one store. */
+    assert_int_equal(virtq_fill(&f->vq, heads[0], 1), 0);
+    assert_int_equal(virtq_push(&f->vq, heads[2], 2), 0);
+    assert_int_equal(vqd_used_idx(&f->d), 5);
+    assert_int_equal(f->vq.flushes, 2);
+    vqd_used_elem(&f->d, 3, &id, &len);
+    assert_int_equal(id, heads[0]);
+    vqd_used_elem(&f->d, 4, &id, &len);
+    assert_int_equal(id, heads[2]);
+    assert_int_equal(f->vq.inflight, 0);
+    assert_int_equal(f->vq.pushed, 5);
+    /* Nothing in flight: a fill is refused and nothing moves. */
+    assert_int_equal(virtq_fill(&f->vq, heads[0], 1), -EINVAL);
+    assert_int_equal(virtq_flush(&f->vq), 0);
+    assert_int_equal(vqd_used_idx(&f->d), 5);
+}
+
+/* A stop forgets filled elements: a restarted queue publishes none of them. */
+static void test_fill_then_stop(void **state)
+{
+    struct fx *f = *state;
+    const struct vqd_buf b = {BUF, 1, true};
+
+    vqd_publish(&f->d, vqd_add_chain(&f->d, &b, 1));
+    assert_int_equal(virtq_pop(&f->vq, &f->req), 0);
+    virtq_req_release(&f->vq, &f->req);
+    assert_int_equal(virtq_fill(&f->vq, f->req.head, 1), 0);
+    virtq_stop(&f->vq);
+    assert_int_equal(virtq_flush(&f->vq), 0);
+    vqd_init(&f->d, f->mem, 8, DESC, AVAIL, USED);
+    assert_int_equal(virtq_start(&f->vq, 8, DESC, AVAIL, USED, 0), 0);
+    assert_int_equal(f->vq.filled, 0);
+    assert_int_equal(virtq_flush(&f->vq), 0);
+    assert_int_equal(vqd_used_idx(&f->d), 0);
+}
+
 /* Driver -> device: NO_NOTIFY without EVENT_IDX. */
 static void test_notify_suppression_flag(void **state)
 {
@@ -876,6 +949,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_interrupt_suppression_event_idx, setup_event_idx,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_event_idx_batch, setup_event_idx, teardown),
+        cmocka_unit_test_setup_teardown(test_fill_flush, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fill_then_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_notify_suppression_flag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_notify_suppression_event_idx, setup_event_idx,
                                         teardown),
