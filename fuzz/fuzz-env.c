@@ -266,8 +266,11 @@ static int cnt_write(void *opaque, uint64_t gpa, const void *buf, size_t len)
 static int cnt_map(void *opaque, uint64_t gpa, size_t len, int prot, void **ptr)
 {
     struct fz_gmem_count *c = opaque;
-    int rc = gmem_map(c->inner, gpa, len, prot, ptr);
+    int rc;
 
+    if (c->limit && c->live >= c->limit)
+        return -ENOMEM;
+    rc = gmem_map(c->inner, gpa, len, prot, ptr);
     if (rc == 0)
         c->live++;
     return rc;

@@ -22,9 +22,11 @@
  * Input:
  *   byte 0     bits 0-1 queue pairs - 1, bit 2 the backend has vnet headers,
  *              bit 3 an MTU is offered, bit 4 transmit runs from an event loop,
- *              bit 5 indirect descriptors, bit 6 event index
+ *              bit 5 indirect descriptors, bit 6 event index, bit 7 mapping
+ *              space runs out (byte 9 says when)
  *   bytes 1-8  the features the driver accepts (le64, masked by the offer)
- *   byte 9     bits 0-5 number of 4-byte actions
+ *   byte 9     bits 0-5 number of 4-byte actions, bits 6-7: with byte 0 bit 7,
+ *              guest mappings beyond the rings' that succeed (1, 4, 16, 64)
  *   per queue  7 bytes: log2 of its size (0-8) and desc, avail, used addresses
  *              (le16 each); receiveq N is 2N, transmitq N is 2N + 1, then the control queue
  *   actions    opcode + 3 operand bytes each
@@ -355,7 +357,7 @@ static int setup(struct net_fuzz *f, uint8_t flags)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct net_fuzz *f = calloc(1, sizeof(*f));
-    uint8_t flags, ops[63 * 4];
+    uint8_t flags, count, ops[63 * 4];
     unsigned nr_ops;
     uint64_t accept;
     struct fz_in in;
@@ -366,7 +368,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_in_init(&in, data, size);
     flags = fz_u8(&in);
     accept = fz_u64(&in);
-    nr_ops = fz_u8(&in) & 0x3f;
+    count = fz_u8(&in);
+    nr_ops = count & 0x3f;
     f->pairs = 1 + (flags & 3);
     f->nq = 2 * f->pairs + 1;
     f->ring_feats =
@@ -394,6 +397,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         goto out;
     f->features = accept & vdev_of(f)->ops->features(vdev_of(f));
     bring_up(f);
+    /* Past the rings' mappings, as many more as the input allows (a reset remaps the rings). */
+    if (flags & 0x80)
+        f->gm.limit = f->gm.live + (1l << (2 * (count >> 6)));
     check(f);
     for (unsigned i = 0; i < nr_ops; i++)
         run(f, &ops[4 * i]);

@@ -331,9 +331,12 @@ def vn_queue(q):
     return 0x200 * q, 0x200 * q + 0x100, 0x200 * q + 0x140
 
 
-def vn_header(pairs, nr_ops, features=VN_ALL, vnet_hdr=1, mtu=0, loop=0, indirect=0, event_idx=0):
-    b0 = (pairs - 1) | vnet_hdr << 2 | mtu << 3 | loop << 4 | indirect << 5 | event_idx << 6
-    out = bytes([b0]) + struct.pack("<Q", features) + bytes([nr_ops])
+def vn_header(pairs, nr_ops, features=VN_ALL, vnet_hdr=1, mtu=0, loop=0, indirect=0, event_idx=0,
+              maps=None):
+    """maps: None, or 0-3 for 1, 4, 16, 64 guest mappings beyond the rings'."""
+    b0 = (pairs - 1) | vnet_hdr << 2 | mtu << 3 | loop << 4 | indirect << 5 | event_idx << 6 \
+        | (maps is not None) << 7
+    out = bytes([b0]) + struct.pack("<Q", features) + bytes([nr_ops | (maps or 0) << 6])
     for q in range(2 * pairs + 1):
         out += bytes([4]) + struct.pack("<HHH", *vn_queue(q))
     return out
@@ -456,6 +459,8 @@ def virtio_net():
     write("virtio-net", "tx-full", vn_header(1, 5, loop=1) + actions(
         [VN_ANSWERS, 1, 0, 0], [VN_NOTIFY, 1, 0, 0], [VN_LOOP, 0, 0, 0], [VN_ANSWERS, 0, 0, 0],
         [VN_WRITABLE, 0, 0, 0]) + im.trimmed())
+    write("virtio-net", "tx-no-map-space", vn_header(1, 1, maps=1) + actions([VN_NOTIFY, 1, 0, 0])
+          + im.trimmed())
     im = VnImage()
     im.chain(1, [(f[:8], False)])
     im.chain(1, [(f, False), (64, True)])
@@ -470,6 +475,11 @@ def virtio_net():
         [VN_NOTIFY, 0, 0, 0], [VN_READABLE, 0, 150, 0], [VN_READABLE, 1, 40, 0],
         [VN_READABLE, 3, 40, 0], [VN_READABLE, 0, 0, 4], [VN_ANSWERS, 8, 0, 0],
         [VN_READABLE, 0, 30, 0]) + im.trimmed())
+    # Mapping space for one buffer only: the frame waits for a second one that cannot be
+    # mapped while the first is held; a reset gives everything back.
+    write("virtio-net", "rx-mrg-no-map-space", vn_header(1, 4, maps=0) + actions(
+        [VN_NOTIFY, 0, 0, 0], [VN_READABLE, 0, 150, 0], [VN_READABLE, 0, 150, 0],
+        [VN_RESET, 1, 0, 0]) + im.trimmed())
     # Without MRG_RXBUF and without a vnet header from the backend: one buffer per frame.
     im = VnImage()
     im.chain(0, [(20, True), (100, True)])
