@@ -193,8 +193,8 @@ static void rx_fix_header(struct vnet *net, uint8_t *hdr, uint16_t nr_buffers)
 /*
  * Puts the waiting frame into held chains, popping more as needed: 0 when
  * delivered, -EAGAIN when the guest has no more buffers (the frame keeps
- * waiting), -E2BIG when it cannot fit and was dropped, -EIO when the queue
- * broke.
+ * waiting), -E2BIG when it cannot fit (in the buffers a frame may span, or
+ * in what can be mapped) and was dropped, -EIO when the queue broke.
  */
 static int rx_place(struct vnet *net, struct vnet_rxq *q, struct virtq *vq)
 {
@@ -224,7 +224,18 @@ static int rx_place(struct vnet *net, struct vnet_rxq *q, struct virtq *vq)
                 mark_broken(net, "receive queue broken");
                 return -EIO;
             }
-            return -EAGAIN; /* nothing posted, or no mapping space until chains return */
+            if (rc == -ENOMEM) {
+                /*
+                 * No mapping space for another buffer while this frame
+                 * holds some (a pop fails so only with chains in flight):
+                 * they go back only with a frame, so it would wait for
+                 * itself. Drop it; the held chains take the next one.
+                 */
+                q->frame_len = 0;
+                net->stats.rx_no_room++;
+                return -E2BIG;
+            }
+            return -EAGAIN; /* nothing posted */
         }
         if (req->nr_readable || req->writable_bytes < (mrg ? VNET_HDR_LEN : 1)) {
             bool readable = req->nr_readable != 0;
