@@ -14,10 +14,11 @@
  * every byte it is given and counts calls on channels it does not have and
  * frames the device should never send.
  *
- * Checked: the backend saw nothing bad; the active pair count stays within
- * 1 .. max_pairs; config reads fit their size and show the MAC the device
- * reports; a chain against the rules means NEEDS_RESET was signalled; every
- * guest mapping taken is given back by the end.
+ * Checked: the backend saw nothing bad; a receive pass that moved nothing
+ * does not keep polling a backend that has frames (a busy loop on a tap);
+ * the active pair count stays within 1 .. max_pairs; config reads fit their size and show the MAC
+ * the device reports; a chain against the rules means NEEDS_RESET was signalled; every guest
+ * mapping taken is given back by the end.
  *
  * Input:
  *   byte 0     bits 0-1 queue pairs - 1, bit 2 the backend has vnet headers,
@@ -179,14 +180,37 @@ static void inject(struct net_fuzz *f, const uint8_t *op)
     free(frame);
 }
 
+static uint64_t rx_moved(struct net_fuzz *f)
+{
+    struct vnet_queue_stats qs;
+    struct vnet_stats st;
+    uint64_t n = f->be->rx_head;
+
+    vnet_get_stats(f->net, &st);
+    for (unsigned i = 0; i < f->pairs; i++)
+        if (vnet_get_queue_stats(f->net, i, &qs))
+            n += qs.rx_frames;
+    return n + st.rx_backend_errors;
+}
+
 static void backend_readable(struct net_fuzz *f, const uint8_t *op)
 {
     unsigned chan = op[1] % f->pairs;
+    uint64_t before;
 
     inject(f, op);
     /* The backend calls back only for channels the device polls (an event it added). */
-    if (f->be->polling_rx[chan])
-        f->be->be.readable(f->be->be.opaque, chan);
+    if (!f->be->polling_rx[chan])
+        return;
+    before = rx_moved(f);
+    f->be->be.readable(f->be->be.opaque, chan);
+    /*
+     * A pass that moved nothing (read no frame, delivered none) must not
+     * keep the channel polled while the backend has frames: a tap's fd
+     * stays readable, so every turn of the loop would repeat it.
+     */
+    if (f->be->polling_rx[chan] && fake_net_waiting(f->be) > 0)
+        FZ_CHECK(rx_moved(f) != before);
 }
 
 static void backend_writable(struct net_fuzz *f, const uint8_t *op)
