@@ -16,7 +16,7 @@
 # iPXE prints through int 10h only, which nothing shows without a VGA, so
 # what the guest did is read from dnsmasq's log and ioreqd's counters.
 #
-# Uses from fw-lib.sh: $dir, fail, start_mockxen, wait_for, MX_PREFIX,
+# Uses from fw-lib.sh: $dir, fail, skip, start_mockxen, wait_for, MX_PREFIX,
 # cleanup_hook, $IOREQD, $IOREQCTL, $FWLOG.
 
 IPXE_ROM=${IOREQD_IPXE_ROM:-/usr/lib/ipxe/virtio-net.rom}
