@@ -124,6 +124,22 @@ static void give_back(struct vnet *net, struct virtq *vq, struct virtq_req *req)
     (void)net;
 }
 
+/*
+ * After a pop found nothing and notifications went back on: whether the
+ * driver posted meanwhile, so the pass goes on. Yes only if a chain was
+ * taken since the last yes: a driver fills a slot before it moves avail
+ * idx, so the pop after a yes takes a chain, and an index that moves with
+ * nothing behind it (rings laid over each other, where our own flag writes
+ * move it) must not keep every pass busy to its budget.
+ */
+static bool posted_meanwhile(struct virtq *vq, uint32_t *last_yes)
+{
+    if (!virtq_has_avail(vq) || *last_yes == vq->last_avail)
+        return false;
+    *last_yes = vq->last_avail;
+    return true;
+}
+
 /* --- receive --- */
 
 static bool mac_in(const struct vnet_mac_table *t, const uint8_t *mac)
@@ -348,6 +364,7 @@ static void rx_run(struct vnet *net, unsigned pair)
     struct vnet_rxq *q = &net->rxq[pair];
     struct virtq *vq = virtio_queue(&net->vdev, 2 * pair);
     bool delivered = false, poll = true;
+    uint32_t last_yes = UINT32_MAX;
 
     if (!rx_ready(net, pair)) {
         net->be->ops->poll_rx(net->be, pair, false);
@@ -373,7 +390,7 @@ static void rx_run(struct vnet *net, unsigned pair)
         if (rc == -EAGAIN) {
             /* Out of buffers: wait for the driver, unless it posted some meanwhile. */
             virtq_set_notify(vq, true);
-            if (virtq_has_avail(vq)) {
+            if (posted_meanwhile(vq, &last_yes)) {
                 virtq_set_notify(vq, false);
                 continue;
             }
@@ -506,6 +523,7 @@ static void tx_run(struct vnet *net, unsigned pair)
     struct virtq_req *req;
     enum tx_result r;
     bool pushed = false;
+    uint32_t last_yes = UINT32_MAX;
 
     if (!vq || !vq->started || net->broken)
         return;
@@ -535,7 +553,7 @@ static void tx_run(struct vnet *net, unsigned pair)
         rc = virtq_pop(vq, req);
         if (rc == -EAGAIN || rc == -ENOMEM) {
             virtq_set_notify(vq, true);
-            if (rc == -EAGAIN && virtq_has_avail(vq)) {
+            if (rc == -EAGAIN && posted_meanwhile(vq, &last_yes)) {
                 virtq_set_notify(vq, false);
                 continue;
             }
