@@ -252,3 +252,64 @@ void fz_env_firmware(struct fz_env *env)
                           PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
     }
 }
+
+static int cnt_read(void *opaque, uint64_t gpa, void *buf, size_t len)
+{
+    return gmem_read(((struct fz_gmem_count *)opaque)->inner, gpa, buf, len);
+}
+
+static int cnt_write(void *opaque, uint64_t gpa, const void *buf, size_t len)
+{
+    return gmem_write(((struct fz_gmem_count *)opaque)->inner, gpa, buf, len);
+}
+
+static int cnt_map(void *opaque, uint64_t gpa, size_t len, int prot, void **ptr)
+{
+    struct fz_gmem_count *c = opaque;
+    int rc;
+
+    if (c->limit && c->live >= c->limit)
+        return -ENOMEM;
+    rc = gmem_map(c->inner, gpa, len, prot, ptr);
+    if (rc == 0)
+        c->live++;
+    return rc;
+}
+
+static void cnt_unmap(void *opaque, void *ptr, size_t len)
+{
+    struct fz_gmem_count *c = opaque;
+
+    c->live--;
+    FZ_CHECK(c->live >= 0);
+    gmem_unmap(c->inner, ptr, len);
+}
+
+static void cnt_invalidate(void *opaque)
+{
+    gmem_invalidate(((struct fz_gmem_count *)opaque)->inner);
+}
+
+static void cnt_stats(void *opaque, struct gmem_stats *out)
+{
+    gmem_get_stats(((struct fz_gmem_count *)opaque)->inner, out);
+}
+
+static void cnt_free(void *opaque)
+{
+}
+
+static const struct gmem_ops cnt_ops = {
+    .read = cnt_read,
+    .write = cnt_write,
+    .map = cnt_map,
+    .unmap = cnt_unmap,
+    .invalidate = cnt_invalidate,
+    .stats = cnt_stats,
+    .free = cnt_free,
+};
+
+void fz_gmem_count_init(struct fz_gmem_count *c, struct gmem *inner)
+{
+    *c = (struct fz_gmem_count){.gm = {.ops = &cnt_ops, .opaque = c}, .inner = inner};
+}

@@ -60,6 +60,21 @@ uint16_t fz_u16(struct fz_in *in);
 uint32_t fz_u32(struct fz_in *in);
 uint64_t fz_u64(struct fz_in *in);
 
+/*
+ * Guest memory that counts live mappings over another, so a mapping a
+ * device never gives back is a finding (`live` must be 0 at the end).
+ * With a limit, a map beyond it fails with -ENOMEM, as the map cache does
+ * when its mapping space is used up.
+ */
+struct fz_gmem_count {
+    struct gmem gm; /* give &gm to the device */
+    struct gmem *inner;
+    long live;
+    long limit; /* 0: none */
+};
+
+void fz_gmem_count_init(struct fz_gmem_count *c, struct gmem *inner);
+
 /* Device set slots, in creation order. */
 enum fz_dev {
     FZ_DEV_HOST_BRIDGE,

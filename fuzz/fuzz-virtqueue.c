@@ -36,70 +36,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Guest memory that counts live mappings, so a leaked one is a finding. */
-struct gmem_count {
-    struct gmem gm;
-    struct gmem *inner;
-    long live;
-};
-
-static int cnt_read(void *opaque, uint64_t gpa, void *buf, size_t len)
-{
-    return gmem_read(((struct gmem_count *)opaque)->inner, gpa, buf, len);
-}
-
-static int cnt_write(void *opaque, uint64_t gpa, const void *buf, size_t len)
-{
-    return gmem_write(((struct gmem_count *)opaque)->inner, gpa, buf, len);
-}
-
-static int cnt_map(void *opaque, uint64_t gpa, size_t len, int prot, void **ptr)
-{
-    struct gmem_count *c = opaque;
-    int rc = gmem_map(c->inner, gpa, len, prot, ptr);
-
-    if (rc == 0)
-        c->live++;
-    return rc;
-}
-
-static void cnt_unmap(void *opaque, void *ptr, size_t len)
-{
-    struct gmem_count *c = opaque;
-
-    c->live--;
-    FZ_CHECK(c->live >= 0);
-    gmem_unmap(c->inner, ptr, len);
-}
-
-static void cnt_invalidate(void *opaque)
-{
-    gmem_invalidate(((struct gmem_count *)opaque)->inner);
-}
-
-static void cnt_stats(void *opaque, struct gmem_stats *out)
-{
-    gmem_get_stats(((struct gmem_count *)opaque)->inner, out);
-}
-
-static void cnt_free(void *opaque)
-{
-}
-
-static const struct gmem_ops cnt_ops = {
-    .read = cnt_read,
-    .write = cnt_write,
-    .map = cnt_map,
-    .unmap = cnt_unmap,
-    .invalidate = cnt_invalidate,
-    .stats = cnt_stats,
-    .free = cnt_free,
-};
-
 struct vq_fuzz {
     uint8_t *ram;
     struct gmem *flat;
-    struct gmem_count gm;
+    struct fz_gmem_count gm;
     struct virtq vq;
     uint16_t size;
     uint64_t desc, avail, used;
@@ -390,7 +330,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!f->flat)
         goto out;
     fz_in_bytes(&in, f->ram, RAM_SIZE);
-    f->gm = (struct gmem_count){.gm = {.ops = &cnt_ops, .opaque = &f->gm}, .inner = f->flat};
+    fz_gmem_count_init(&f->gm, f->flat);
     virtq_init(&f->vq, 0, &f->gm.gm);
 
     if (hdr[0] & 1) {

@@ -317,8 +317,194 @@ def virtqueue():
           + bytes([1]) + struct.pack("<H", 3) + actions([POP, 0, 0, 0]))
 
 
+# --- virtio-net: header, queue layouts, actions, RAM image (see fuzz-virtio-net.c) ---
+VN_NOTIFY, VN_READABLE, VN_WRITABLE, VN_ANSWERS, VN_POKE, VN_RESET, VN_CFG, VN_LOOP, VN_LINK, \
+    VN_ENABLE = 0, 3, 4, 5, 6, 7, 8, 9, 10, 11
+VN_CSUM, VN_MTU, VN_MRG, VN_CTRL_VQ, VN_CTRL_RX, VN_MQ, VN_CTRL_MAC = 0, 3, 15, 17, 18, 22, 23
+VN_ALL = (1 << 64) - 1
+VN_DATA = 0x1400           # buffers from here; queue q's rings at 0x200 * q
+VN_MAC = bytes([0x02, 0x49, 0x00, 0x01, 0x00, 0x18])
+
+
+def vn_queue(q):
+    """desc, avail, used of queue q (16 entries each)."""
+    return 0x200 * q, 0x200 * q + 0x100, 0x200 * q + 0x140
+
+
+def vn_header(pairs, nr_ops, features=VN_ALL, vnet_hdr=1, mtu=0, loop=0, indirect=0, event_idx=0,
+              maps=None):
+    """maps: None, or 0-3 for 1, 4, 16, 64 guest mappings beyond the rings'."""
+    b0 = (pairs - 1) | vnet_hdr << 2 | mtu << 3 | loop << 4 | indirect << 5 | event_idx << 6 \
+        | (maps is not None) << 7
+    out = bytes([b0]) + struct.pack("<Q", features) + bytes([nr_ops | (maps or 0) << 6])
+    for q in range(2 * pairs + 1):
+        out += bytes([4]) + struct.pack("<HHH", *vn_queue(q))
+    return out
+
+
+class VnImage(Image):
+    """Chains in queue rings; buffers allocated upwards from VN_DATA."""
+
+    def __init__(self):
+        super().__init__()
+        self.next_buf = VN_DATA
+        self.nd = {}
+        self.navail = {}
+
+    def buf(self, data=b"", size=None):
+        addr = self.next_buf
+        self.put(addr, data)
+        self.next_buf += ((size if size is not None else max(len(data), 1)) + 15) // 16 * 16
+        return addr
+
+    def chain(self, q, segs):
+        """segs: (bytes or size, writable) pairs; one chain on queue q, made available."""
+        desc, avail, _ = vn_queue(q)
+        head = self.nd.get(q, 0)
+        for i, (what, w) in enumerate(segs):
+            n = head + i
+            if w:
+                addr, length = self.buf(size=what), what
+            else:
+                addr, length = self.buf(what), len(what)
+            last = i == len(segs) - 1
+            self.desc(desc, n, addr, length, (0 if last else NEXT) | (WRITE if w else 0),
+                      0 if last else n + 1)
+        self.nd[q] = head + len(segs)
+        k = self.navail.get(q, 0)
+        self.put(avail + 4 + 2 * k, struct.pack("<H", head))
+        self.navail[q] = k + 1
+        self.put(avail + 2, struct.pack("<H", k + 1))
+
+
+def vn_ctrl(im, ctrlq, cls, cmd, data=b"", ack=1):
+    im.chain(ctrlq, [(bytes([cls, cmd]) + data, False), (ack, True)])
+
+
+def vn_tx_frame(dst=b"\xff" * 6, payload=60, flags=0, gso=0):
+    return struct.pack("<BBHHHHH", flags, gso, 0, 0, 0, 0, 0) + dst + VN_MAC + b"\x08\x00" + bytes(payload)
+
+
+def virtio_net():
+    # Control queue, class RX: promiscuous off, all-multicast on, then refusals (wrong length,
+    # unknown command, unknown class); a frame for another MAC is then filtered.
+    im = VnImage()
+    for c in ((0, 0, b"\0"), (0, 1, b"\1"), (0, 0, b"\0\0"), (0, 7, b"\1"), (9, 0, b"\0")):
+        vn_ctrl(im, 2, *c)
+    im.chain(0, [(256, True)])
+    write("virtio-net", "ctrl-rx", vn_header(1, 4) + actions(
+        [VN_NOTIFY, 2, 0, 0], [VN_NOTIFY, 0, 0, 0], [VN_READABLE, 3, 80, 0], [VN_READABLE, 1, 80, 0])
+        + im.trimmed())
+    # MAC_TABLE_SET: a good pair of tables, entry counts past the data (2^32 - 1, one more than
+    # given), more entries than the table holds (accept all), bytes after the tables.
+    im = VnImage()
+    good = struct.pack("<I", 2) + b"\x02\0\0\0\0\1" + b"\x02\0\0\0\0\2" + struct.pack("<I", 1) \
+        + b"\x01\0\x5e\0\0\1"
+    many = struct.pack("<I", 65) + bytes(6 * 65) + struct.pack("<I", 0)
+    for data in (good, struct.pack("<II", 0xffffffff, 0), struct.pack("<I", 3) + bytes(12)
+                 + struct.pack("<I", 0), many, good + b"\0", struct.pack("<I", 0)):
+        vn_ctrl(im, 2, 1, 0, data)
+    write("virtio-net", "ctrl-mac-table", vn_header(1, 1) + actions([VN_NOTIFY, 2, 0, 0])
+          + im.trimmed())
+    # MAC_ADDR_SET of 6 and of 5 bytes, then the MAC read back from config space.
+    im = VnImage()
+    vn_ctrl(im, 2, 1, 1, b"\x02\x11\x22\x33\x44\x55")
+    vn_ctrl(im, 2, 1, 1, b"\x02\x11\x22\x33\x44")
+    write("virtio-net", "ctrl-mac-addr", vn_header(1, 3) + actions(
+        [VN_NOTIFY, 2, 0, 0], [VN_CFG, 0, 2, 0], [VN_CFG, 4, 1, 0]) + im.trimmed())
+    # Four pairs: VQ_PAIRS_SET to 3, 0, 5, 0xffff, 4 (three refused); frames on pair 3 and
+    # back to one pair; the control queue is queue 8.
+    im = VnImage()
+    for n in (3, 0, 5, 0xffff, 4):
+        vn_ctrl(im, 8, 4, 0, struct.pack("<H", n))
+    vn_ctrl(im, 8, 4, 1, struct.pack("<H", 2))
+    im.chain(6, [(128, True)])
+    vn_ctrl(im, 8, 4, 0, struct.pack("<H", 1))
+    write("virtio-net", "ctrl-mq", vn_header(4, 5) + actions(
+        [VN_NOTIFY, 8, 0, 0], [VN_NOTIFY, 6, 0, 0], [VN_READABLE, 3, 64, 0], [VN_READABLE, 7, 64, 0],
+        [VN_NOTIFY, 8, 0, 0]) + im.trimmed())
+    # Chains against the rules: an answer byte the device cannot write, then (after a reset and
+    # a fresh bring-up) a command without its header, then one whose header is writable.
+    for name, segs in (("ctrl-no-ack", [(b"\0\0\1", False)]),
+                       ("ctrl-short", [(b"\0", False), (1, True)]),
+                       ("ctrl-writable-header", [(3, True), (1, True)])):
+        im = VnImage()
+        im.chain(2, segs)
+        write("virtio-net", name, vn_header(1, 3) + actions(
+            [VN_NOTIFY, 2, 0, 0], [VN_RESET, 1, 0, 0], [VN_NOTIFY, 2, 0, 0]) + im.trimmed())
+    # A control chain that loops, and one that is larger than any command.
+    im = VnImage()
+    desc, avail, _ = vn_queue(2)
+    im.desc(desc, 0, VN_DATA, 2, NEXT, 1)
+    im.desc(desc, 1, VN_DATA + 16, 1, NEXT | WRITE, 0)
+    im.put(avail + 2, struct.pack("<H", 1))
+    write("virtio-net", "ctrl-loop", vn_header(1, 1) + actions([VN_NOTIFY, 2, 0, 0]) + im.trimmed())
+    im = VnImage()
+    im.chain(2, [(bytes([1, 0]) + bytes(4000), False), (bytes(2000), False), (1, True)])
+    write("virtio-net", "ctrl-oversize", vn_header(1, 1) + actions([VN_NOTIFY, 2, 0, 0])
+          + im.trimmed())
+    # Transmit: a frame, one split over three descriptors, a runt, a checksum offload, TSO4,
+    # a header only; then the backend full (the chain waits) and writable again.
+    im = VnImage()
+    f = vn_tx_frame()
+    im.chain(1, [(f, False)])
+    im.chain(1, [(f[:12], False), (f[12:20], False), (f[20:], False)])
+    im.chain(1, [(f[:20], False)])
+    im.chain(1, [(vn_tx_frame(flags=1), False)])
+    im.chain(1, [(vn_tx_frame(flags=1, gso=1, payload=1400), False)])
+    write("virtio-net", "tx", vn_header(1, 1) + actions([VN_NOTIFY, 1, 0, 0]) + im.trimmed())
+    im = VnImage()
+    im.chain(1, [(f, False)])
+    im.chain(1, [(f, False)])
+    write("virtio-net", "tx-full", vn_header(1, 5, loop=1) + actions(
+        [VN_ANSWERS, 1, 0, 0], [VN_NOTIFY, 1, 0, 0], [VN_LOOP, 0, 0, 0], [VN_ANSWERS, 0, 0, 0],
+        [VN_WRITABLE, 0, 0, 0]) + im.trimmed())
+    write("virtio-net", "tx-no-map-space", vn_header(1, 1, maps=1) + actions([VN_NOTIFY, 1, 0, 0])
+          + im.trimmed())
+    im = VnImage()
+    im.chain(1, [(f[:8], False)])
+    im.chain(1, [(f, False), (64, True)])
+    write("virtio-net", "tx-no-header", vn_header(1, 3, vnet_hdr=0) + actions(
+        [VN_NOTIFY, 1, 0, 0], [VN_RESET, 1, 0, 0], [VN_NOTIFY, 1, 0, 0]) + im.trimmed())
+    # Receive with mergeable buffers: a frame over three 64-byte buffers, a broadcast, one for
+    # another MAC, one too large for every buffer posted, a backend error.
+    im = VnImage()
+    for _ in range(6):
+        im.chain(0, [(64, True)])
+    write("virtio-net", "rx-mrg", vn_header(1, 7) + actions(
+        [VN_NOTIFY, 0, 0, 0], [VN_READABLE, 0, 150, 0], [VN_READABLE, 1, 40, 0],
+        [VN_READABLE, 3, 40, 0], [VN_READABLE, 0, 0, 4], [VN_ANSWERS, 8, 0, 0],
+        [VN_READABLE, 0, 30, 0]) + im.trimmed())
+    # Mapping space for one buffer only: the frame waits for a second one that cannot be
+    # mapped while the first is held; a reset gives everything back.
+    write("virtio-net", "rx-mrg-no-map-space", vn_header(1, 4, maps=0) + actions(
+        [VN_NOTIFY, 0, 0, 0], [VN_READABLE, 0, 150, 0], [VN_READABLE, 0, 150, 0],
+        [VN_RESET, 1, 0, 0]) + im.trimmed())
+    # Without MRG_RXBUF and without a vnet header from the backend: one buffer per frame.
+    im = VnImage()
+    im.chain(0, [(20, True), (100, True)])
+    im.chain(0, [(40, True)])
+    write("virtio-net", "rx-one-buffer", vn_header(1, 4, features=VN_ALL & ~(1 << VN_MRG), vnet_hdr=0,
+                                                    mtu=1) + actions(
+        [VN_NOTIFY, 0, 0, 0], [VN_READABLE, 0, 100, 0], [VN_READABLE, 0, 100, 0],
+        [VN_READABLE, 0x80, 0, 0]) + im.trimmed())
+    # Receive buffers the device may read (wrong direction), or smaller than the header.
+    for name, segs in (("rx-readable", [(b"\0" * 64, False), (64, True)]),
+                       ("rx-tiny", [(4, True)])):
+        im = VnImage()
+        im.chain(0, segs)
+        write("virtio-net", name, vn_header(1, 2) + actions(
+            [VN_NOTIFY, 0, 0, 0], [VN_READABLE, 0, 60, 0]) + im.trimmed())
+    # Config space, link down and up, the platform's unplug, feature sets the device refuses.
+    write("virtio-net", "cfg-link", vn_header(2, 8, mtu=1) + actions(
+        [VN_CFG, 0, 2, 0], [VN_CFG, 6, 1, 0], [VN_CFG, 8, 1, 0], [VN_CFG, 10, 1, 0],
+        [VN_CFG, 1, 2, 0xaa], [VN_LINK, 0, 0, 0], [VN_ENABLE, 0, 0, 0], [VN_CFG, 6, 1, 0]))
+    write("virtio-net", "features-refused", vn_header(1, 2, features=1 << VN_CTRL_RX)
+          + actions([VN_NOTIFY, 2, 0, 0], [VN_RESET, 1, 0, 0]))
+
+
 GENERATORS = dict(xenstore=xenstore, **{"pci-config": pci_config}, dispatch=dispatch,
-                  virtqueue=virtqueue)
+                  virtqueue=virtqueue, **{"virtio-net": virtio_net})
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or GENERATORS:

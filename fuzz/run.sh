@@ -19,7 +19,7 @@ src="$(cd "$(dirname "$0")/.." && pwd)"
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(dispatch pci-config virtqueue xenstore)
+[ ${#targets[@]} -gt 0 ] || targets=(dispatch pci-config virtqueue virtio-net xenstore)
 build="${IOREQD_FUZZ_BUILD:-$src/build-fuzz/clang}"
 jobs="${IOREQD_FUZZ_JOBS:-2}"
 
@@ -34,8 +34,9 @@ CC=clang cmake -S "$src" -B "$build" -DIOREQD_FUZZ=ON -DIOREQD_SANITIZE=ON \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j"$jobs" --target "${targets[@]/#/fuzz-}" >/dev/null
 
-# Largest useful input per target: the virtqueue input carries a 16 KiB RAM image.
-declare -A max_len=([dispatch]=8192 [pci-config]=4096 [virtqueue]=17000 [xenstore]=8192)
+# Largest useful input per target: the virtqueue and virtio-net inputs carry a 16 KiB RAM image.
+declare -A max_len=([dispatch]=8192 [pci-config]=4096 [virtqueue]=17000 [virtio-net]=17000
+    [xenstore]=8192)
 # Every dispatch and pci-config input creates (and joins) virtio-blk's disk
 # worker threads, and ASan keeps about 0.75 KiB per thread ever created:
 # about 3 GiB after an hour at 1000 inputs/s. That is the sanitizer's

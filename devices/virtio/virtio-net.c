@@ -125,6 +125,22 @@ static void give_back(struct vnet *net, struct virtq *vq, struct virtq_req *req)
     (void)net;
 }
 
+/*
+ * After a pop found nothing and notifications went back on: whether the
+ * driver posted meanwhile, so the pass goes on. Yes only if a chain was
+ * taken since the last yes: a driver fills a slot before it moves avail
+ * idx, so the pop after a yes takes a chain, and an index that moves with
+ * nothing behind it (rings laid over each other, where our own flag writes
+ * move it) must not keep every pass busy to its budget.
+ */
+static bool posted_meanwhile(struct virtq *vq, uint32_t *last_yes)
+{
+    if (!virtq_has_avail(vq) || *last_yes == vq->last_avail)
+        return false;
+    *last_yes = vq->last_avail;
+    return true;
+}
+
 /* --- receive --- */
 
 static bool mac_in(const struct vnet_mac_table *t, const uint8_t *mac)
@@ -201,8 +217,8 @@ static void rx_fix_header(struct vnet *net, uint8_t *hdr, uint16_t nr_buffers)
 /*
  * Puts the waiting frame into held chains, popping more as needed: 0 when
  * delivered, -EAGAIN when the guest has no more buffers (the frame keeps
- * waiting), -E2BIG when it cannot fit and was dropped, -EIO when the queue
- * broke.
+ * waiting), -E2BIG when it cannot fit (in the buffers a frame may span, or
+ * in what can be mapped) and was dropped, -EIO when the queue broke.
  */
 static int rx_place(struct vnet *net, struct vnet_rxq *q, struct virtq *vq)
 {
@@ -232,7 +248,18 @@ static int rx_place(struct vnet *net, struct vnet_rxq *q, struct virtq *vq)
                 mark_broken(net, "receive queue broken");
                 return -EIO;
             }
-            return -EAGAIN; /* nothing posted, or no mapping space until chains return */
+            if (rc == -ENOMEM) {
+                /*
+                 * No mapping space for another buffer while this frame
+                 * holds some (a pop fails so only with chains in flight):
+                 * they go back only with a frame, so it would wait for
+                 * itself. Drop it; the held chains take the next one.
+                 */
+                q->frame_len = 0;
+                net->stats.rx_no_room++;
+                return -E2BIG;
+            }
+            return -EAGAIN; /* nothing posted */
         }
         if (req->nr_readable || req->writable_bytes < (mrg ? VNET_HDR_LEN : 1)) {
             bool readable = req->nr_readable != 0;
@@ -345,6 +372,7 @@ static void rx_run(struct vnet *net, unsigned pair)
     struct vnet_rxq *q = &net->rxq[pair];
     struct virtq *vq = virtio_queue(&net->vdev, 2 * pair);
     bool delivered = false, poll = true;
+    uint32_t last_yes = UINT32_MAX;
 
     if (!rx_ready(net, pair)) {
         rx_poll(net, pair, false);
@@ -370,7 +398,7 @@ static void rx_run(struct vnet *net, unsigned pair)
         if (rc == -EAGAIN) {
             /* Out of buffers: wait for the driver, unless it posted some meanwhile. */
             virtq_set_notify(vq, true);
-            if (virtq_has_avail(vq)) {
+            if (posted_meanwhile(vq, &last_yes)) {
                 virtq_set_notify(vq, false);
                 continue;
             }
@@ -503,6 +531,7 @@ static void tx_run(struct vnet *net, unsigned pair)
     struct virtq_req *req;
     enum tx_result r;
     bool pushed = false;
+    uint32_t last_yes = UINT32_MAX;
 
     if (!vq || !vq->started || net->broken)
         return;
@@ -532,7 +561,7 @@ static void tx_run(struct vnet *net, unsigned pair)
         rc = virtq_pop(vq, req);
         if (rc == -EAGAIN || rc == -ENOMEM) {
             virtq_set_notify(vq, true);
-            if (rc == -EAGAIN && virtq_has_avail(vq)) {
+            if (rc == -EAGAIN && posted_meanwhile(vq, &last_yes)) {
                 virtq_set_notify(vq, false);
                 continue;
             }

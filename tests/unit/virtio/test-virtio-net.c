@@ -866,6 +866,121 @@ static void test_rx_too_big_for_merge_limit(void **state)
     free(frame);
 }
 
+/*
+ * Mapping space runs out while a frame needs a second mergeable buffer: the
+ * held first buffer goes back only with a frame, so the frame would wait
+ * for itself, and every readable event of a backend with more frames would
+ * repeat the pass (a busy loop). The frame is dropped and counted instead;
+ * the held buffer takes the next frame that fits it.
+ */
+static void test_rx_mergeable_out_of_mappings(void **state)
+{
+    /* Static: the queue unmaps through it at teardown, after this returns. */
+    static struct gmem_count c;
+    struct fx *f = *state;
+    uint8_t frame[3000];
+    struct vnet_stats st;
+    uint32_t id, len;
+    uint64_t b;
+
+    /* Receive queue 0 again, on guest memory with room for its rings and one buffer. */
+    virtq_stop(&f->vqs[0]);
+    gmem_count_init(&c, f->gm);
+    virtq_init(&f->vqs[0], 0, &c.gm);
+    assert_int_equal(virtq_start(&f->vqs[0], QSIZE, 0x1000, 0x2000, 0x3000, 0), 0);
+    c.max_live = c.maps - c.unmaps + 1;
+    b = post_rx(f, 0, 1526);
+    post_rx(f, 0, 1526);
+    make_frame(frame, sizeof(frame), our_mac, 9);
+    inject_frame(f, frame, sizeof(frame));
+    inject_frame(f, frame, sizeof(frame));
+    kick(f, 0);
+    vnet_get_stats(f->net, &st);
+    assert_int_equal(st.rx_no_room, 2);
+    assert_int_equal(f->fake.rx_head, f->fake.rx_tail);
+    assert_int_equal(vqd_used_idx(&f->d[0]), 0);
+    assert_int_equal(f->needs_reset, 0);
+    /* A frame that fits the held buffer takes it. */
+    inject_frame(f, frame, 100);
+    readable(f, 0);
+    assert_int_equal(vqd_used_idx(&f->d[0]), 1);
+    used_elem(f, 0, 0, &id, &len);
+    assert_int_equal(len, VNET_HDR_LEN + 100);
+    assert_memory_equal(f->mem + b + VNET_HDR_LEN, frame, 100);
+}
+
+/*
+ * Queue q again, with avail idx laid over the used ring's flags (avail at
+ * used - 2): the device's own notification-suppression writes move the
+ * index, up with notifications off and down with them on. Descriptor 0 is
+ * one buffer of len bytes at buf, made available (idx 1).
+ */
+#define FLAP_DESC 0x1000u
+#define FLAP_USED 0x3000u
+static void flapping_queue(struct fx *f, unsigned q, uint64_t buf, uint32_t len, bool writable)
+{
+    virtq_stop(&f->vqs[q]);
+    memset(f->mem + FLAP_DESC, 0, 0x3000);
+    vqd_set_desc_at(f->mem, FLAP_DESC, 0, buf, len, writable ? VIRTQ_DESC_F_WRITE : 0, 0);
+    virtq_init(&f->vqs[q], q, f->gm);
+    assert_int_equal(virtq_start(&f->vqs[q], 8, FLAP_DESC, FLAP_USED - 2, FLAP_USED, 0), 0);
+    put16(f->mem + FLAP_USED, 1); /* used flags = avail idx */
+}
+
+/*
+ * A receive pass whose driver's avail idx moves with nothing behind it
+ * stops polling instead of retrying to its budget: otherwise every readable
+ * event of a backend with frames repeats the pass (a busy loop).
+ */
+static void test_hostile_rx_avail_idx_flaps(void **state)
+{
+    struct fx *f = *state;
+    uint8_t frame[3000];
+    struct vnet_stats st;
+
+    flapping_queue(f, 0, alloc_buf(f, 64), 64, true);
+    make_frame(frame, sizeof(frame), our_mac, 10);
+    inject_frame(f, frame, sizeof(frame));
+    inject_frame(f, frame, sizeof(frame));
+    kick(f, 0);
+    /* One 64-byte buffer held for a 3000-byte frame, no more to be had: not polling. */
+    assert_int_equal(f->vqs[0].inflight, 1);
+    assert_false(f->fake.polling[0]);
+    vnet_get_stats(f->net, &st);
+    assert_int_equal(st.bad_chains, 0);
+}
+
+static void on_break(evutil_socket_t fd, short what, void *base)
+{
+    (void)fd;
+    (void)what;
+    event_base_loopbreak(base);
+}
+
+/* The same on a transmit queue: the pass does not reschedule itself for ever. */
+static void test_hostile_tx_avail_idx_flaps(void **state)
+{
+    struct fx *f = *state;
+    uint8_t hdr[VNET_HDR_LEN] = {0}, frame[60];
+    uint64_t a = alloc_buf(f, sizeof(hdr) + sizeof(frame));
+
+    make_frame(frame, sizeof(frame), our_mac, 11);
+    memcpy(f->mem + a, hdr, sizeof(hdr));
+    memcpy(f->mem + a + sizeof(hdr), frame, sizeof(frame));
+    flapping_queue(f, 1, a, sizeof(hdr) + sizeof(frame), false);
+    struct event *brk = event_new(f->base, -1, 0, on_break, f->base);
+
+    assert_non_null(brk);
+    kick(f, 1);
+    /* The loop stops after the transmit pass, which it would otherwise run for ever. */
+    event_active(brk, 0, 0);
+    event_base_loop(f->base, EVLOOP_NONBLOCK);
+    event_free(brk);
+    assert_int_equal(f->fake.nr_tx, 1);
+    /* Nothing left for the loop to run: the queue waits for the driver. */
+    assert_int_equal(event_base_get_num_events(f->base, EVENT_BASE_COUNT_ACTIVE), 0);
+}
+
 /* 5.1.6.3.2: with MTU negotiated, an unsegmented frame over mtu + L2 header is not passed on. */
 static void test_rx_over_mtu(void **state)
 {
@@ -1267,6 +1382,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rx_mergeable, setup_sock, teardown),
         cmocka_unit_test_setup_teardown(test_rx_single_buffer, setup_sock_no_mrg, teardown),
         cmocka_unit_test_setup_teardown(test_rx_too_big_for_merge_limit, setup_sock, teardown),
+        cmocka_unit_test_setup_teardown(test_rx_mergeable_out_of_mappings, setup_sock, teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_rx_avail_idx_flaps, setup_sock, teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_tx_avail_idx_flaps, setup_sock_loop, teardown),
         cmocka_unit_test_setup_teardown(test_rx_tap_header_and_offloads, setup_tap, teardown),
         cmocka_unit_test_setup_teardown(test_rx_over_mtu, setup_tap, teardown),
         cmocka_unit_test_setup_teardown(test_rx_filter_and_ctrl_rx, setup_sock, teardown),

@@ -1,6 +1,7 @@
 /*
  * Test-side virtqueue driver; see vq-driver.h.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "virtqueue.h"
@@ -120,8 +121,11 @@ static int c_write(void *opaque, uint64_t gpa, const void *buf, size_t len)
 static int c_map(void *opaque, uint64_t gpa, size_t len, int prot, void **ptr)
 {
     struct gmem_count *c = opaque;
-    int rc = gmem_map(c->inner, gpa, len, prot, ptr);
+    int rc;
 
+    if (c->max_live && c->maps - c->unmaps >= c->max_live)
+        return -ENOMEM;
+    rc = gmem_map(c->inner, gpa, len, prot, ptr);
     if (!rc)
         c->maps++;
     return rc;
@@ -188,5 +192,6 @@ void gmem_count_init(struct gmem_count *c, struct gmem *inner)
     c->inner = inner;
     c->maps = 0;
     c->unmaps = 0;
+    c->max_live = 0;
     c->nr_dirty = 0;
 }

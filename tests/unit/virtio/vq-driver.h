@@ -47,12 +47,17 @@ uint16_t vqd_used_flags(const struct vqd *d);
 uint16_t vqd_avail_event(const struct vqd *d);
 void vqd_used_elem(const struct vqd *d, uint16_t slot, uint32_t *id, uint32_t *len);
 
-/* Flat guest memory that counts maps and unmaps and records gmem_mark_dirty(). */
+/*
+ * Flat guest memory that counts maps and unmaps and records
+ * gmem_mark_dirty(); with max_live, a map beyond that many live mappings
+ * fails with -ENOMEM, as the map cache does when its mapping space is used up.
+ */
 #define GMEM_COUNT_DIRTY 64
 struct gmem_count {
     struct gmem gm;
     struct gmem *inner;
     unsigned maps, unmaps;
+    unsigned max_live; /* 0: no limit */
     uint64_t dirty_gpa[GMEM_COUNT_DIRTY];
     size_t dirty_len[GMEM_COUNT_DIRTY];
     unsigned nr_dirty; /* may exceed GMEM_COUNT_DIRTY: only the first are kept */
