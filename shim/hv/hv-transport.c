@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -395,6 +396,21 @@ int mockhv_connections(struct mockhv *hv)
     n = hv->nr_conns;
     pthread_mutex_unlock(&hv->lock);
     return n;
+}
+
+int mockhv_connections_wait(struct mockhv *hv, int n, int timeout_ms)
+{
+    const struct timespec step = {.tv_nsec = 1000000};
+    long waited = 0;
+
+    if (timeout_ms <= 0)
+        timeout_ms = MOCKHV_DEFAULT_TIMEOUT_MS;
+    while (mockhv_connections(hv) > n) {
+        if (waited++ >= timeout_ms)
+            return -ETIMEDOUT;
+        nanosleep(&step, NULL);
+    }
+    return 0;
 }
 
 void mockhv_fail_restrict(struct mockhv *hv, int err)

@@ -319,6 +319,12 @@ int mockhv_bound_ports(struct mockhv *hv);
 int mockhv_vcpu_stranded(struct mockhv *hv, unsigned vcpu);
 /* Client connections currently open (library handles of any kind). */
 int mockhv_connections(struct mockhv *hv);
+/*
+ * Waits until at most `n` connections are open: a process that exited has
+ * closed its handles, but the mock's socket thread sees each close a little
+ * later. 0, or -ETIMEDOUT after timeout_ms (<= 0: the default).
+ */
+int mockhv_connections_wait(struct mockhv *hv, int n, int timeout_ms);
 /* From now on every RESTRICT fails with -err (0: restores the normal
  * checks), as on a dom0 kernel whose privcmd and evtchn drivers lack the
  * restrict ioctls (ENOTTY): xentoolcore_restrict_all() then fails. */

@@ -145,9 +145,7 @@ static void test_unmapped_domain_goes_at_once(void **state)
 
     release_mappings(fx);
     /* the mock sees the connections close on its own thread */
-    for (int waited = 0; mockhv_connections(fx->hv) && waited < WAIT_MS; waited++)
-        sleep_ms(1);
-    assert_int_equal(mockhv_connections(fx->hv), 0);
+    assert_int_equal(mockhv_connections_wait(fx->hv, 0, WAIT_MS), 0);
     assert_int_equal(mockhv_domain_destroy(fx->hv), 0);
     assert_false(mockhv_domain_dying(fx->hv));
 }
