@@ -166,10 +166,15 @@ peer_ioreq() { # round, ioreqd | ioreqd_poll | qemu
         --log "$work/peer-qemu.log" -- -serial null ;;
     esac
 }
+# Writes a variant left in the page cache are written back before the next
+# variant starts (sync of the image): otherwise whichever runs right after
+# a writing variant pays for its predecessor's writeback in its own writes.
+settle_disk() { sync "$disk" 2> /dev/null || sync; }
 peer_vblk() { # round, wb | direct, ioreqd | qemu
     local cache=writeback e o
     [ "$2" = direct ] && cache=none
     if [ "$3" = qemu ]; then
+        settle_disk
         step "$bench" vblk --qemu --dm "$QEMU_XEN" --file "$disk" --size-mib $DISK_MIB \
             --run-ms $PEER_VBLK_MS --label "peer-$2-qemu-r$1" \
             --disk-opts "cache=$cache,aio=threads" --log "$work/peer-qemu-vblk.log"
@@ -178,6 +183,7 @@ peer_vblk() { # round, wb | direct, ioreqd | qemu
     for e in threads auto; do
         o=aio=$e
         [ "$2" = direct ] && o="cache=none,$o"
+        settle_disk
         step "$bench" vblk --file "$disk" --size-mib $DISK_MIB --run-ms $PEER_VBLK_MS \
             --label "peer-$2_$e-ioreqd-r$1" --disk-opts "$o" \
             --log "$work/peer-vblk.log" -- "${IOREQD_ARGS[@]}"
