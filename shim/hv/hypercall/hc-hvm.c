@@ -28,21 +28,11 @@ struct hc_param {
 };
 _Static_assert(sizeof(struct hc_param) == sizeof(struct xen_hvm_param), "xen_hvm_param");
 
-static int allow_get(uint32_t index)
+/* What a guest may neither read nor write: -EINVAL for the parameters Xen
+ * refuses outright, -EPERM for those only the toolstack may touch. */
+static int param_refused(uint32_t index)
 {
     switch (index) {
-    case HVM_PARAM_CALLBACK_IRQ:
-    case HVM_PARAM_VM86_TSS:
-    case HVM_PARAM_VM86_TSS_SIZED:
-    case HVM_PARAM_ACPI_IOPORTS_LOCATION:
-    case HVM_PARAM_VM_GENERATION_ID_ADDR:
-    case HVM_PARAM_STORE_PFN:
-    case HVM_PARAM_STORE_EVTCHN:
-    case HVM_PARAM_CONSOLE_PFN:
-    case HVM_PARAM_CONSOLE_EVTCHN:
-    case HVM_PARAM_ALTP2M:
-    case HVM_PARAM_X87_FIP_WIDTH:
-        return 0;
     case HVM_PARAM_PAE_ENABLED:
     case HVM_PARAM_DM_DOMAIN:
     case HVM_PARAM_MEMORY_EVENT_CR0:
@@ -59,6 +49,26 @@ static int allow_get(uint32_t index)
     }
 }
 
+static int allow_get(uint32_t index)
+{
+    switch (index) {
+    case HVM_PARAM_CALLBACK_IRQ:
+    case HVM_PARAM_VM86_TSS:
+    case HVM_PARAM_VM86_TSS_SIZED:
+    case HVM_PARAM_ACPI_IOPORTS_LOCATION:
+    case HVM_PARAM_VM_GENERATION_ID_ADDR:
+    case HVM_PARAM_STORE_PFN:
+    case HVM_PARAM_STORE_EVTCHN:
+    case HVM_PARAM_CONSOLE_PFN:
+    case HVM_PARAM_CONSOLE_EVTCHN:
+    case HVM_PARAM_ALTP2M:
+    case HVM_PARAM_X87_FIP_WIDTH:
+        return 0;
+    default:
+        return param_refused(index);
+    }
+}
+
 static int allow_set(uint32_t index)
 {
     switch (index) {
@@ -71,19 +81,8 @@ static int allow_set(uint32_t index)
     case HVM_PARAM_CONSOLE_EVTCHN:
     case HVM_PARAM_X87_FIP_WIDTH:
         return 0;
-    case HVM_PARAM_PAE_ENABLED:
-    case HVM_PARAM_DM_DOMAIN:
-    case HVM_PARAM_MEMORY_EVENT_CR0:
-    case HVM_PARAM_MEMORY_EVENT_CR3:
-    case HVM_PARAM_MEMORY_EVENT_CR4:
-    case HVM_PARAM_MEMORY_EVENT_INT3:
-    case HVM_PARAM_NESTEDHVM:
-    case HVM_PARAM_MEMORY_EVENT_SINGLE_STEP:
-    case HVM_PARAM_BUFIOREQ_EVTCHN:
-    case HVM_PARAM_MEMORY_EVENT_MSR:
-        return -EINVAL;
     default:
-        return -EPERM;
+        return param_refused(index);
     }
 }
 

@@ -142,6 +142,7 @@ static void test_hvm_params(void **state)
     assert_int_equal(v, 5);
     assert_int_equal(hc_set_param(fx, SELF, 1 /* STORE_PFN */, 0x1234), -EPERM);
     assert_int_equal(hc_set_param(fx, SELF, 12 /* IDENT_PT */, 0x1000), -EPERM);
+    assert_int_equal(hc_set_param(fx, SELF, 4 /* PAE_ENABLED */, 1), -EINVAL);
     /* ACPI_IOPORTS_LOCATION: 0 <-> 1 only */
     assert_int_equal(hc_set_param(fx, SELF, 19, 1), 0);
     assert_int_equal(hc_get_param(fx, SELF, 19, &v), 0);
