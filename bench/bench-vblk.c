@@ -6,7 +6,8 @@
  *   4 KiB random reads and writes at queue depth 1 and 32 (IOPS), and
  *   1 MiB sequential reads and writes, each 1 MiB being 16 requests of
  *   64 KiB in flight at once (the driver's largest transfer), in MiB/s.
- * bench/run.sh runs fio with the same patterns on the same file.
+ * The image is written back before each pattern. bench/run.sh runs fio
+ * with the same patterns on the same file.
  */
 #include "bench-vblk.h"
 
@@ -100,6 +101,20 @@ static int make_file(const char *path, unsigned size_mib)
     fsync(fd);
     close(fd);
     return 0;
+}
+
+/* Writes the image back before a pattern, so that no pattern pays for the
+ * dirty page cache the one before it left: a device model that wrote more
+ * in the last pattern would otherwise meet more write-back in the next. */
+static void settle_image(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+
+    if (fd < 0)
+        bench_die("%s: %s", path, strerror(errno));
+    if (fsync(fd))
+        bench_die("%s: fsync: %s", path, strerror(errno));
+    close(fd);
 }
 
 static void run_pattern(struct gvblk *b, const struct vblk_pattern *p, unsigned run_ms,
@@ -231,6 +246,7 @@ int bench_vblk(const struct bench_vblk_opts *o)
     for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
         if (o->only && !pattern_chosen(o->only, patterns[i].name))
             continue;
+        settle_image(o->file);
         run_pattern(&blk, &patterns[i], o->run_ms, o->label);
         if (i == 1 && (rss = bench_rss_kib(dm.pid, "VmRSS")) >= 0)
             bench_resultf((double)rss, "rss.%s.%s%safter_vblk_qd32_kib", dm_name,

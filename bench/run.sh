@@ -166,28 +166,27 @@ peer_ioreq() { # round, ioreqd | ioreqd_poll | qemu
         --log "$work/peer-qemu.log" -- -serial null ;;
     esac
 }
-# Writes a variant left in the page cache are written back before the next
-# variant starts (sync of the image): otherwise whichever runs right after
-# a writing variant pays for its predecessor's writeback in its own writes.
-settle_disk() { sync "$disk" 2> /dev/null || sync; }
-peer_vblk() { # round, wb | direct, ioreqd | qemu
-    local cache=writeback e o
+# virtio-blk: every pattern is its own start of each variant, and the
+# variants take turns pattern by pattern, so that the storage's own changes
+# in speed (shared, and they last seconds) fall on all of them alike, not on
+# whichever ran its six patterns in a slow minute. The bench writes the
+# image back before each pattern. VmHWM is per start: a variant's peak is
+# the largest of its patterns' (peer_medians).
+VBLK_PATTERNS="randread.qd1 randread.qd32 randwrite.qd1 randwrite.qd32 seqread.1m seqwrite.1m"
+peer_vblk() { # round, wb | direct, pattern, ioreqd_threads | ioreqd_auto | qemu
+    local cache=writeback o
     [ "$2" = direct ] && cache=none
-    if [ "$3" = qemu ]; then
-        settle_disk
+    if [ "$4" = qemu ]; then
         step "$bench" vblk --qemu --dm "$QEMU_XEN" --file "$disk" --size-mib $DISK_MIB \
-            --run-ms $PEER_VBLK_MS --label "peer-$2-qemu-r$1" \
+            --run-ms $PEER_VBLK_MS --patterns "$3" --label "peer-$2-qemu-r$1" \
             --disk-opts "cache=$cache,aio=threads" --log "$work/peer-qemu-vblk.log"
         return
     fi
-    for e in threads auto; do
-        o=aio=$e
-        [ "$2" = direct ] && o="cache=none,$o"
-        settle_disk
-        step "$bench" vblk --file "$disk" --size-mib $DISK_MIB --run-ms $PEER_VBLK_MS \
-            --label "peer-$2_$e-ioreqd-r$1" --disk-opts "$o" \
-            --log "$work/peer-vblk.log" -- "${IOREQD_ARGS[@]}"
-    done
+    o=aio=${4#ioreqd_}
+    [ "$2" = direct ] && o="cache=none,$o"
+    step "$bench" vblk --file "$disk" --size-mib $DISK_MIB --run-ms $PEER_VBLK_MS \
+        --patterns "$3" --label "peer-$2_${4#ioreqd_}-ioreqd-r$1" --disk-opts "$o" \
+        --log "$work/peer-vblk.log" -- "${IOREQD_ARGS[@]}"
 }
 # virtio-net with the same guest driver: on the socket backend (QEMU's
 # -netdev dgram), the peer a thread of ioreqd-bench, and on a tap in a
@@ -221,23 +220,33 @@ peer_vnet() { # round, ioreqd | qemu
 # page cache (memory pressure from the neighbours evicts parts of it, and
 # the first variant after that would warm it for the others).
 peer_round() { # round number
-    local r=$1 c first=ioreqd second=qemu
-    if [ $((r % 2)) = 0 ]; then first=qemu second=ioreqd; fi
+    local r=$1 c p v first=ioreqd second=qemu blk_order="ioreqd_threads ioreqd_auto qemu"
+    if [ $((r % 2)) = 0 ]; then
+        first=qemu second=ioreqd blk_order="qemu ioreqd_auto ioreqd_threads"
+    fi
     peer_ioreq "$r" "$first"
     [ $first = ioreqd ] && peer_ioreq "$r" ioreqd_poll
     peer_ioreq "$r" "$second"
     [ $second = ioreqd ] && peer_ioreq "$r" ioreqd_poll
     for c in wb direct; do
         cat "$disk" > /dev/null 2>&1 || true
-        peer_vblk "$r" $c $first
-        peer_vblk "$r" $c $second
+        for p in $VBLK_PATTERNS; do
+            for v in $blk_order; do peer_vblk "$r" $c $p $v; done
+        done
     done
     peer_vnet "$r" $first
     peer_vnet "$r" $second
 }
-peer_medians() { # the median over the rounds of every -rN key
+peer_medians() { # the median over the rounds of every -rN key (a peak: of each round's largest)
     awk '$1 == "RESULT" && $2 ~ /-r[0-9]+\./ {
-            k = $2; sub(/-r[0-9]+\./, ".", k); n[k]++; v[k, n[k]] = $3 }
+            k = $2; sub(/-r[0-9]+\./, ".", k)
+            if (k ~ /_peak_kib$/) {
+                r = $2; sub(/^.*-r/, "", r); sub(/\..*$/, "", r)
+                if (!((k, r) in seen)) { seen[k, r] = ++n[k]; v[k, n[k]] = $3 }
+                else if ($3 > v[k, seen[k, r]]) v[k, seen[k, r]] = $3
+                next
+            }
+            n[k]++; v[k, n[k]] = $3 }
          END {
             for (k in n) {
                 m = n[k]
