@@ -138,11 +138,12 @@ const char *blk_raw_engine(struct blk_backend *be);
 
 /* Where a raw backend's operations went (loop thread). */
 struct blk_raw_stats {
-    uint64_t ring;    /* submissions to io_uring, remainders of short transfers included */
-    uint64_t threads; /* jobs queued to the worker pool */
-    uint64_t wakes;   /* workers woken for them (the others were busy, or not needed) */
-    uint64_t nowait;  /* reads and writes done on the loop with RWF_NOWAIT */
-    uint64_t direct;  /* reads and writes sent to the O_DIRECT descriptor */
+    uint64_t ring;         /* submissions to io_uring, remainders of short transfers included */
+    uint64_t threads;      /* jobs queued to the worker pool */
+    uint64_t wakes;        /* workers woken for them (the others were busy, or not needed) */
+    uint64_t nowait;       /* reads and writes done on the loop with RWF_NOWAIT */
+    uint64_t direct;       /* reads and writes sent to the O_DIRECT descriptor */
+    unsigned idle_workers; /* workers waiting for a job now */
 };
 void blk_raw_get_stats(struct blk_backend *be, struct blk_raw_stats *out);
 

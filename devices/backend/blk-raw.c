@@ -74,7 +74,9 @@ enum raw_op {
  * the other: a batch of them wakes one worker per RAW_LARGE_PER_WAKE, and
  * the woken ones take the rest in turn, without two context switches each.
  * Smaller jobs wake a worker each, as their latency, not the bandwidth,
- * bounds them.
+ * bounds them. An O_DIRECT transfer of any size wakes a worker of its own:
+ * its worker sleeps while the storage works, and the storage serves
+ * several at once better than one after the other.
  */
 #define RAW_LARGE_JOB_BYTES (32u << 10)
 #define RAW_LARGE_PER_WAKE  4
@@ -495,7 +497,8 @@ static void queue_to_workers(struct blk_raw *r, struct raw_job *j)
     else
         r->staged_head = j;
     r->staged_tail = j;
-    if ((j->op != RAW_READ && j->op != RAW_WRITE) || job_bytes(j) < RAW_LARGE_JOB_BYTES)
+    if ((j->op != RAW_READ && j->op != RAW_WRITE) || j->fd == r->dfd ||
+        job_bytes(j) < RAW_LARGE_JOB_BYTES)
         r->staged_wakes++;
     else if (r->staged_large++ % RAW_LARGE_PER_WAKE == 0)
         r->staged_wakes++;
@@ -956,6 +959,12 @@ const char *blk_raw_engine(struct blk_backend *be)
 void blk_raw_get_stats(struct blk_backend *be, struct blk_raw_stats *out)
 {
     memset(out, 0, sizeof(*out));
-    if (be && be->ops == &raw_ops)
-        *out = to_raw(be)->stats;
+    if (be && be->ops == &raw_ops) {
+        struct blk_raw *r = to_raw(be);
+
+        *out = r->stats;
+        pthread_mutex_lock(&r->lock);
+        out->idle_workers = r->idle - r->wakes;
+        pthread_mutex_unlock(&r->lock);
+    }
 }
