@@ -197,6 +197,7 @@ static void vblk_pci_report(void *opaque, const struct report_sink *sink)
     report_counter(sink, "write_bytes", st.write_bytes);
     report_counter(sink, "io_errors", st.ioerr);
     report_counter(sink, "unsupported", st.unsupp);
+    report_counter(sink, "merged", st.merged);
 }
 
 const struct device_type virtio_blk_device_type = {

@@ -34,6 +34,18 @@
 #include "spare-list.h"
 #include "virtio-blk.h"
 
+/*
+ * Reads or writes that a pass over the avail ring takes one after the other,
+ * each starting where the one before ended, go to the backend as one
+ * operation (a run), as a driver that splits a large transfer into
+ * requests of its largest size sends them: one system call and one
+ * completion for the lot instead of one each, and a larger transfer for the
+ * storage. A run ends at the first request that does not continue it, at
+ * the end of the pass, or at these bounds.
+ */
+#define VBLK_RUN_MAX_BYTES (1u << 20)
+#define VBLK_RUN_MAX_IOVS  1024 /* Linux's IOV_MAX: preadv takes no more */
+
 /* Each data segment may hold a mapping of its own while in flight. */
 _Static_assert(VBLK_SEG_MAX <= GMEM_MAPS_HELD_MIN / 2,
                "one maximal request holds at most half the mappings guest memory allows");
@@ -43,6 +55,17 @@ struct vblk_queue {
     unsigned index;
     bool blocked;       /* out of mapping space: retry when a request completes */
     struct event *kick; /* deferred processing when one pass hit its budget */
+};
+
+/* Data requests waiting to go to the backend together (one pass of one queue). */
+struct vblk_run {
+    struct vblk_req *head, *tail;
+    unsigned nr;
+    bool in;
+    uint64_t next_sector; /* where the next request must start to join */
+    uint64_t bytes;
+    unsigned iovcnt;
+    struct iovec iov[VBLK_RUN_MAX_IOVS]; /* the requests' iovecs end to end, at submission */
 };
 
 struct vblk {
@@ -58,6 +81,7 @@ struct vblk {
     bool resetting;       /* requests in flight are discarded; reset_done after the last */
     bool broken;          /* reported NEEDS_RESET: no more requests until reset */
     struct vblk_queue queues[VBLK_MAX_QUEUES];
+    struct vblk_run run;
     struct vblk_stats stats;
     /* Finished requests kept for the next ones: each is ~10 KiB (a segment
      * table and an iovec per possible descriptor), too big for malloc's
@@ -74,7 +98,10 @@ struct vblk_req {
     uint32_t written;     /* bytes reported in the used ring, status included */
     uint64_t *done_bytes; /* the stat that counts `bytes` on success, or NULL */
     uint64_t bytes;
-    bool sync_after; /* a write in writethrough mode: flush before completing */
+    bool sync_after;           /* a write in writethrough mode: flush before completing */
+    struct vblk_req *run_next; /* the next request of its run */
+    uint64_t sector;
+    unsigned iovcnt;
     struct iovec iov[VIRTQ_MAX_SEGS];
     struct virtq_req vr;
 };
@@ -150,29 +177,22 @@ static void finish(struct vblk_req *req, uint8_t status)
     req_put(blk, req);
 }
 
-static void on_done(void *opaque, int ret)
+/* A request in flight is over: ret from the backend. */
+static void req_done(struct vblk_req *req, int ret)
 {
-    struct vblk_req *req = opaque;
     struct vblk *blk = req->blk;
 
-    /*
-     * A driver that did not accept FLUSH has no way to ask for durability,
-     * so every write is stable before it completes (writethrough, 5.2.6.2):
-     * the write's completion submits the flush that completes the request.
-     */
-    if (req->sync_after && ret == 0 && !blk->resetting) {
-        req->sync_after = false;
-        ret = blk_flush(blk->be, on_done, req);
-        if (ret == 0)
-            return;
-        log_guest("virtio-blk: writethrough flush refused by the backend: %s", strerror(-ret));
-    }
     blk->inflight--;
     if (ret < 0)
         log_guest("virtio-blk: request failed: %s", strerror(-ret));
     else if (req->done_bytes)
         *req->done_bytes += req->bytes;
     finish(req, ret < 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK);
+}
+
+/* After completions: what waited for requests in flight to end goes on. */
+static void after_done(struct vblk *blk)
+{
     if (blk->inflight == 0) {
         gmem_release_dirty(blk->held_gm);
         blk->held_gm = NULL;
@@ -192,20 +212,145 @@ static void on_done(void *opaque, int ret)
     }
 }
 
+static void on_done(void *opaque, int ret)
+{
+    struct vblk_req *req = opaque;
+    struct vblk *blk = req->blk;
+
+    /*
+     * A driver that did not accept FLUSH has no way to ask for durability,
+     * so every write is stable before it completes (writethrough, 5.2.6.2):
+     * the write's completion submits the flush that completes the request.
+     */
+    if (req->sync_after && ret == 0 && !blk->resetting) {
+        req->sync_after = false;
+        ret = blk_flush(blk->be, on_done, req);
+        if (ret == 0)
+            return;
+        log_guest("virtio-blk: writethrough flush refused by the backend: %s", strerror(-ret));
+    }
+    req_done(req, ret);
+    after_done(blk);
+}
+
+/* A run's one backend operation is over: each of its requests ends with its result. */
+static void on_run_done(void *opaque, int ret)
+{
+    struct vblk_req *req = opaque, *next;
+    struct vblk *blk = req->blk;
+
+    for (; req; req = next) {
+        next = req->run_next;
+        req_done(req, ret);
+    }
+    after_done(blk);
+}
+
+/* A request the backend took is in flight until its callback. */
+static void count_inflight(struct vblk_req *req)
+{
+    /* The first request in flight holds the dirty-log report back until
+     * the last completes (gmem_hold_dirty). */
+    if (req->blk->inflight++ == 0) {
+        req->blk->held_gm = req->vq->gm;
+        gmem_hold_dirty(req->blk->held_gm);
+    }
+}
+
 /* Hands a request to the backend: true if submitted (on_done will finish it). */
 static bool submitted(struct vblk_req *req, int rc)
 {
     if (rc == 0) {
-        /* The first request in flight holds the dirty-log report back
-         * until the last completes (gmem_hold_dirty). */
-        if (req->blk->inflight++ == 0) {
-            req->blk->held_gm = req->vq->gm;
-            gmem_hold_dirty(req->blk->held_gm);
-        }
+        count_inflight(req);
         return true;
     }
     log_guest("virtio-blk: request refused by the backend: %s", strerror(-rc));
     return false;
+}
+
+/* A request the backend refused ends with IOERR and no data. */
+static void req_fail(struct vblk_req *req)
+{
+    req->written = 1;
+    req->done_bytes = NULL;
+    finish(req, VIRTIO_BLK_S_IOERR);
+}
+
+/* A data request goes to the backend on its own: true if it took it. */
+static bool rw_submitted(struct vblk_req *req, bool in)
+{
+    struct vblk *blk = req->blk;
+    uint64_t offset = req->sector * BLK_SECTOR_SIZE;
+
+    return submitted(req, in ? blk_read(blk->be, offset, req->iov, req->iovcnt, on_done, req)
+                             : blk_write(blk->be, offset, req->iov, req->iovcnt, on_done, req));
+}
+
+/* The waiting run goes to the backend, as one operation if it has several requests. */
+static void run_submit(struct vblk *blk)
+{
+    struct vblk_run *run = &blk->run;
+    struct vblk_req *req = run->head, *next;
+    uint64_t offset;
+    unsigned n = 0;
+    int rc;
+
+    if (!req)
+        return;
+    run->head = run->tail = NULL;
+    if (run->nr == 1) {
+        if (!rw_submitted(req, run->in))
+            req_fail(req);
+        return;
+    }
+    for (struct vblk_req *r = req; r; r = r->run_next) {
+        memcpy(&run->iov[n], r->iov, r->iovcnt * sizeof(r->iov[0]));
+        n += r->iovcnt;
+    }
+    offset = req->sector * BLK_SECTOR_SIZE;
+    rc = run->in ? blk_read(blk->be, offset, run->iov, n, on_run_done, req)
+                 : blk_write(blk->be, offset, run->iov, n, on_run_done, req);
+    if (rc) {
+        log_guest("virtio-blk: request refused by the backend: %s", strerror(-rc));
+        for (; req; req = next) {
+            next = req->run_next;
+            req_fail(req);
+        }
+        return;
+    }
+    blk->stats.merged += run->nr - 1;
+    for (struct vblk_req *r = req; r; r = r->run_next)
+        count_inflight(r);
+}
+
+/*
+ * A data request joins the waiting run if it continues it, else the run goes
+ * to the backend and a new one starts with it.
+ */
+static void run_add(struct vblk *blk, struct vblk_req *req, bool in)
+{
+    struct vblk_run *run = &blk->run;
+    uint64_t nr_sectors = req->bytes / BLK_SECTOR_SIZE;
+
+    if (run->head && (run->in != in || run->next_sector != req->sector ||
+                      run->bytes + req->bytes > VBLK_RUN_MAX_BYTES ||
+                      run->iovcnt + req->iovcnt > VBLK_RUN_MAX_IOVS))
+        run_submit(blk);
+    req->run_next = NULL;
+    if (!run->head) {
+        run->head = req;
+        run->nr = 0;
+        run->in = in;
+        run->bytes = 0;
+        run->iovcnt = 0;
+    } else {
+        run->tail->run_next = req;
+    }
+    run->tail = req;
+    run->nr++;
+    run->bytes += req->bytes;
+    run->iovcnt += req->iovcnt;
+    run->next_sector = req->sector + nr_sectors;
 }
 
 /* Builds iov over `len` bytes of the chain's readable or writable part from `skip`. */
@@ -245,7 +390,6 @@ static int do_rw(struct vblk *blk, struct vblk_req *req, const struct vblk_hdr *
                  uint64_t data_out, uint64_t data_in)
 {
     uint64_t len = in ? data_in : data_out;
-    unsigned n;
 
     /* Data flowing the wrong way for this request type. */
     if ((in && data_out) || (!in && data_in))
@@ -259,26 +403,26 @@ static int do_rw(struct vblk *blk, struct vblk_req *req, const struct vblk_hdr *
     }
     if (len == 0)
         return VIRTIO_BLK_S_OK;
+    req->sector = hdr->sector;
+    req->bytes = len;
     if (in) {
-        n = build_iov(req, true, 0, len);
+        req->iovcnt = build_iov(req, true, 0, len);
         req->written = (uint32_t)len + 1;
         req->done_bytes = &blk->stats.read_bytes;
-        req->bytes = len;
-        if (submitted(req,
-                      blk_read(blk->be, hdr->sector * BLK_SECTOR_SIZE, req->iov, n, on_done, req)))
-            return -1;
     } else {
-        n = build_iov(req, false, sizeof(*hdr), len);
+        req->iovcnt = build_iov(req, false, sizeof(*hdr), len);
         req->done_bytes = &blk->stats.write_bytes;
-        req->bytes = len;
         req->sync_after = !(blk->acked & VIRTIO_BIT(VIRTIO_BLK_F_FLUSH));
-        if (submitted(req,
-                      blk_write(blk->be, hdr->sector * BLK_SECTOR_SIZE, req->iov, n, on_done, req)))
-            return -1;
     }
-    req->written = 1;
-    req->done_bytes = NULL;
-    return VIRTIO_BLK_S_IOERR;
+    /* A writethrough write completes through its own flush: it runs alone. */
+    if (req->sync_after) {
+        run_submit(blk);
+        if (!rw_submitted(req, in))
+            req_fail(req);
+    } else {
+        run_add(blk, req, in);
+    }
+    return -1;
 }
 
 static int do_dwz(struct vblk *blk, struct vblk_req *req, bool discard, uint64_t data_out,
@@ -361,6 +505,9 @@ static void handle(struct vblk *blk, struct vblk_req *req)
     hdr.sector = le64toh(hdr.sector);
     data_out = vr->readable_bytes - sizeof(hdr);
 
+    /* Requests reach the backend in the order the driver made them available. */
+    if (hdr.type != VIRTIO_BLK_T_IN && hdr.type != VIRTIO_BLK_T_OUT)
+        run_submit(blk);
     switch (hdr.type) {
     case VIRTIO_BLK_T_IN:
     case VIRTIO_BLK_T_OUT:
@@ -448,6 +595,7 @@ static void take_chains(struct vblk *blk, unsigned index)
 static void process_queue(struct vblk *blk, unsigned index)
 {
     take_chains(blk, index);
+    run_submit(blk);
     publish(blk, virtio_queue(&blk->vdev, index));
 }
 

@@ -82,6 +82,7 @@ struct vblk_stats {
     uint64_t requests, reads, writes, flushes, discards, write_zeroes, get_ids;
     uint64_t read_bytes, write_bytes;
     uint64_t ioerr, unsupp;
+    uint64_t merged; /* reads and writes sent to the backend as part of the one before */
 };
 
 /* Takes ownership of `be` (also on failure). 0 or -errno with errbuf filled. */

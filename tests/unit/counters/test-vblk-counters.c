@@ -137,7 +137,7 @@ static void test_counts_by_type_and_outcome(void **state)
     uint64_t h[8];
 
     h[0] = submit(f, VIRTIO_BLK_T_IN, 0, 4096, true);               /* op 0: completes */
-    h[1] = submit(f, VIRTIO_BLK_T_IN, 8, 1024, true);               /* op 1: fails */
+    h[1] = submit(f, VIRTIO_BLK_T_IN, 12, 1024, true);              /* op 1: fails */
     h[2] = submit(f, VIRTIO_BLK_T_OUT, 16, 2048, false);            /* op 2: completes */
     h[3] = submit(f, VIRTIO_BLK_T_OUT, 24, 512, false);             /* op 3: fails */
     h[4] = submit(f, VIRTIO_BLK_T_FLUSH, 0, 0, false);              /* op 4: completes */
@@ -306,11 +306,11 @@ static int pci_teardown(void **state)
 
 static void test_device_type_counters(void **state)
 {
-    static const char *const names[] = {"requests",    "reads",        "writes",     "flushes",
-                                        "discards",    "write_zeroes", "get_ids",    "read_bytes",
-                                        "write_bytes", "io_errors",    "unsupported"};
+    static const char *const names[] = {"requests",    "reads",        "writes",      "flushes",
+                                        "discards",    "write_zeroes", "get_ids",     "read_bytes",
+                                        "write_bytes", "io_errors",    "unsupported", "merged"};
     /* After the requests below, in the order of names[]. */
-    static const uint64_t expect[] = {7, 3, 1, 1, 0, 0, 1, 1024 + 512, 2048, 1, 1};
+    static const uint64_t expect[] = {7, 3, 1, 1, 0, 0, 1, 1024 + 512, 2048, 1, 1, 1};
     struct pfx *f = *state;
     struct counter_log l;
     char id[512], want[512];
@@ -333,7 +333,7 @@ static void test_device_type_counters(void **state)
     bring_up(f);
     pci_submit(f, 0, VIRTIO_BLK_T_OUT, 0, 2048, false);
     pci_submit(f, 1, VIRTIO_BLK_T_IN, 0, 1024, true);
-    pci_submit(f, 2, VIRTIO_BLK_T_IN, 8, 512, true);
+    pci_submit(f, 2, VIRTIO_BLK_T_IN, 2, 512, true); /* continues the read before */
     pci_submit(f, 3, VIRTIO_BLK_T_FLUSH, 0, 0, false);
     pci_submit(f, 4, VIRTIO_BLK_T_GET_ID, 0, 20, true);
     pci_submit(f, 5, 0x7777, 0, 0, false);

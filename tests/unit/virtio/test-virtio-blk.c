@@ -27,7 +27,7 @@
 #define QSIZE    256
 #define HDRS     0x10000 /* per-request header + status slots, 32 bytes each */
 #define DATA     0x40000
-#define IMG_SIZE (1u << 20)
+#define IMG_SIZE (2u << 20)
 
 struct fx {
     uint8_t *mem;
@@ -698,7 +698,7 @@ static void test_completions_published_per_pass(void **state)
     uint64_t h[16];
 
     for (unsigned i = 0; i < 16; i++)
-        h[i] = submit(f, 0, VIRTIO_BLK_T_IN, i, DATA + 512u * i, 512, true);
+        h[i] = submit(f, 0, VIRTIO_BLK_T_IN, 2 * i, DATA + 512u * i, 512, true); /* apart */
     kick(f, 0);
     assert_int_equal(f->fake.nr_ops, 16);
     assert_int_equal(f->vqs[0].flushes, 0);
@@ -736,9 +736,9 @@ static void test_pass_over_queues(void **state)
     unsigned all[6] = {0, 1, 2, 3, 4, 5};
 
     for (unsigned i = 0; i < 6; i++)
-        submit(f, 0, VIRTIO_BLK_T_IN, i, DATA + 512u * i, 512, true);
+        submit(f, 0, VIRTIO_BLK_T_IN, 2 * i, DATA + 512u * i, 512, true);
     for (unsigned i = 0; i < 4; i++)
-        submit(f, 1, VIRTIO_BLK_T_OUT, i, DATA + 512u * i, 512, false);
+        submit(f, 1, VIRTIO_BLK_T_OUT, 2 * i, DATA + 512u * i, 512, false);
     kick(f, 0);
     kick(f, 1);
     assert_int_equal(f->fake.nr_ops, 10);
@@ -776,7 +776,7 @@ static void test_batch_event_idx(void **state)
     assert_int_equal(virtq_start(&f->vqs[0], QSIZE, 0x1000, 0x2000, 0x3000, VIRTQ_FEAT_EVENT_IDX),
                      0);
     for (unsigned i = 0; i < 16; i++)
-        submit(f, 0, VIRTIO_BLK_T_IN, i, DATA + 512u * i, 512, true);
+        submit(f, 0, VIRTIO_BLK_T_IN, 2 * i, DATA + 512u * i, 512, true);
     kick(f, 0);
     assert_int_equal(f->fake.nr_ops, 16);
     for (unsigned i = 0; i < 8; i++) {
@@ -862,6 +862,176 @@ static void test_reset_in_flight(void **state)
     assert_int_equal(f->reset_done, 1);
 }
 
+/*
+ * Reads (or writes) taken in one pass, each starting where the one before
+ * ended, reach the backend as one operation over all their buffers, in
+ * order; its result is every request's. A request that does not continue
+ * the run (a gap, the other direction) starts a new one.
+ */
+static void test_adjacent_requests_merge(void **state)
+{
+    struct fx *f = *state;
+    uint64_t h[7];
+    struct vblk_stats st;
+
+    for (unsigned i = 0; i < 4; i++) /* sectors 8..11, buffers 4 KiB apart */
+        h[i] = submit(f, 0, VIRTIO_BLK_T_IN, 8 + i, DATA + 0x1000u * i, 512, true);
+    h[4] = submit(f, 0, VIRTIO_BLK_T_IN, 20, DATA + 0x8000, 512, true);    /* a gap */
+    h[5] = submit(f, 0, VIRTIO_BLK_T_OUT, 21, DATA + 0x9000, 1024, false); /* a write */
+    h[6] = submit(f, 0, VIRTIO_BLK_T_OUT, 23, DATA + 0xa000, 512, false);  /* continues it */
+    kick(f, 0);
+    assert_int_equal(f->fake.nr_ops, 3);
+    assert_int_equal(f->fake.ops[0].op, FAKE_READ);
+    assert_int_equal(f->fake.ops[0].offset, 8 * 512);
+    assert_int_equal(f->fake.ops[0].len, 2048);
+    assert_int_equal(f->fake.ops[0].iovcnt, 4);
+    for (unsigned i = 0; i < 4; i++) {
+        assert_ptr_equal(f->fake.ops[0].iov[i].iov_base, f->mem + DATA + 0x1000u * i);
+        assert_int_equal(f->fake.ops[0].iov[i].iov_len, 512);
+    }
+    assert_int_equal(f->fake.ops[1].op, FAKE_READ);
+    assert_int_equal(f->fake.ops[1].offset, 20 * 512);
+    assert_int_equal(f->fake.ops[1].iovcnt, 1);
+    assert_int_equal(f->fake.ops[2].op, FAKE_WRITE);
+    assert_int_equal(f->fake.ops[2].offset, 21 * 512);
+    assert_int_equal(f->fake.ops[2].len, 1536);
+    assert_int_equal(f->fake.ops[2].iovcnt, 2);
+    vblk_get_stats(f->blk, &st);
+    assert_int_equal(st.merged, 4);
+    assert_int_equal(st.reads, 5);
+    assert_int_equal(st.writes, 2);
+
+    /* The run of four completes together, each with its own used entry. */
+    fake_blk_complete(&f->fake, 0, 0);
+    assert_int_equal(vqd_used_idx(&f->d[0]), 4);
+    assert_int_equal(f->notified[0], 1);
+    for (unsigned i = 0; i < 4; i++) {
+        assert_int_equal(f->mem[h[i] + 16], VIRTIO_BLK_S_OK);
+        assert_int_equal(f->mem[DATA + 0x1000u * i], 0x5a);
+        assert_used(f, 0, (uint16_t)i, 513);
+    }
+    /* A failed run fails each of its requests, and counts no bytes. */
+    fake_blk_complete(&f->fake, 2, -EIO);
+    assert_int_equal(vqd_used_idx(&f->d[0]), 6);
+    assert_int_equal(f->mem[h[5] + 16], VIRTIO_BLK_S_IOERR);
+    assert_int_equal(f->mem[h[6] + 16], VIRTIO_BLK_S_IOERR);
+    fake_blk_complete(&f->fake, 1, 0);
+    assert_int_equal(f->mem[h[4] + 16], VIRTIO_BLK_S_OK);
+    vblk_get_stats(f->blk, &st);
+    assert_int_equal(st.read_bytes, 2560);
+    assert_int_equal(st.write_bytes, 0);
+    assert_int_equal(st.ioerr, 2);
+    assert_int_equal(f->vqs[0].inflight, 0);
+}
+
+/*
+ * A run ends before any other request type, so the backend sees requests in
+ * the order the driver made them available (a write, a flush, a write is
+ * three operations), and at 1 MiB: five adjacent 256 KiB reads are a run of
+ * four and one alone. A backend refusing a run fails each request at once.
+ */
+static void test_run_bounds(void **state)
+{
+    struct fx *f = *state;
+    uint64_t h[3];
+    struct vblk_stats st;
+
+    submit(f, 0, VIRTIO_BLK_T_OUT, 0, DATA, 512, false);
+    submit(f, 0, VIRTIO_BLK_T_FLUSH, 0, 0, 0, false);
+    submit(f, 0, VIRTIO_BLK_T_OUT, 1, DATA, 512, false);
+    kick(f, 0);
+    assert_int_equal(f->fake.nr_ops, 3);
+    assert_int_equal(f->fake.ops[0].op, FAKE_WRITE);
+    assert_int_equal(f->fake.ops[1].op, FAKE_FLUSH);
+    assert_int_equal(f->fake.ops[2].op, FAKE_WRITE);
+    assert_int_equal(f->fake.ops[2].offset, 512);
+    fake_blk_complete_pending(&f->fake, 0, 0);
+    fake_blk_complete_pending(&f->fake, 0, 0);
+    fake_blk_complete_pending(&f->fake, 0, 0);
+
+    for (unsigned i = 0; i < 5; i++)
+        submit(f, 0, VIRTIO_BLK_T_IN, 512u * i, DATA, 256u << 10, true);
+    kick(f, 0);
+    assert_int_equal(f->fake.nr_ops, 5);
+    assert_int_equal(f->fake.ops[3].offset, 0);
+    assert_int_equal(f->fake.ops[3].len, 1u << 20);
+    assert_int_equal(f->fake.ops[4].offset, 1u << 20);
+    assert_int_equal(f->fake.ops[4].len, 256u << 10);
+    vblk_get_stats(f->blk, &st);
+    assert_int_equal(st.merged, 3);
+    fake_blk_complete_pending(&f->fake, 0, 0);
+    fake_blk_complete_pending(&f->fake, 0, 0);
+    assert_int_equal(vqd_used_idx(&f->d[0]), 8);
+
+    f->fake.submit_ret = -ENOMEM;
+    for (unsigned i = 0; i < 3; i++)
+        h[i] = submit(f, 0, VIRTIO_BLK_T_IN, 100 + i, DATA + 512u * i, 512, true);
+    kick(f, 0);
+    assert_int_equal(vqd_used_idx(&f->d[0]), 11);
+    for (unsigned i = 0; i < 3; i++) {
+        assert_int_equal(f->mem[h[i] + 16], VIRTIO_BLK_S_IOERR);
+        assert_used(f, 0, (uint16_t)(8 + i), 1);
+    }
+    vblk_get_stats(f->blk, &st);
+    assert_int_equal(st.merged, 3);
+    assert_int_equal(f->vqs[0].inflight, 0);
+}
+
+/* A reset discards a run in flight like any request, and is done after it. */
+static void test_reset_with_run_in_flight(void **state)
+{
+    struct fx *f = *state;
+    struct virtio_dev *vdev = vblk_vdev(f->blk);
+
+    for (unsigned i = 0; i < 3; i++)
+        submit(f, 0, VIRTIO_BLK_T_OUT, i, DATA + 512u * i, 512, false);
+    kick(f, 0);
+    assert_int_equal(f->fake.nr_ops, 1);
+    assert_int_equal(vdev->ops->reset(vdev), VIRTIO_RESET_PENDING);
+    fake_blk_complete(&f->fake, 0, 0);
+    assert_int_equal(f->reset_done, 1);
+    assert_int_equal(vqd_used_idx(&f->d[0]), 0);
+    assert_int_equal(f->notified[0], 0);
+}
+
+/* Merged reads and writes on a real image move each request's own bytes. */
+static void test_merged_data_on_file(void **state)
+{
+    struct fx *f = *state;
+    uint8_t file[3 * 4096];
+    int fd;
+
+    for (unsigned i = 0; i < 3; i++) /* buffers in reverse order of their sectors */
+        memset(f->mem + DATA + 0x10000u * (2 - i), 0x11 * (i + 1), 4096);
+    for (unsigned i = 0; i < 3; i++)
+        submit(f, 0, VIRTIO_BLK_T_OUT, 64 + 8 * i, DATA + 0x10000u * (2 - i), 4096, false);
+    kick(f, 0);
+    wait_used(f, 0, 3);
+    fd = open(f->path, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, file, sizeof(file), 64 * 512), sizeof(file));
+    close(fd);
+    for (unsigned i = 0; i < 3; i++)
+        for (unsigned b = 0; b < 4096; b++)
+            assert_int_equal(file[4096 * i + b], 0x11 * (i + 1));
+
+    for (unsigned i = 0; i < 3; i++)
+        submit(f, 0, VIRTIO_BLK_T_IN, 63 + 8 * i, DATA + 0x80000 + 0x10000u * i, 4096, true);
+    kick(f, 0);
+    wait_used(f, 0, 6);
+    for (unsigned i = 0; i < 3; i++) {
+        const uint8_t *got = f->mem + DATA + 0x80000 + 0x10000u * i;
+        /* Sector 63 + 8i: its first 512 bytes come before what was written. */
+        for (unsigned b = 0; b < 512; b++)
+            assert_int_equal(got[b], i == 0 ? pattern(63 * 512 + b) : 0x11 * i);
+        for (unsigned b = 512; b < 4096; b++)
+            assert_int_equal(got[b], 0x11 * (i + 1));
+    }
+    struct vblk_stats st;
+    vblk_get_stats(f->blk, &st);
+    assert_int_equal(st.merged, 4);
+}
+
 static void test_new_rejects(void **state)
 {
     struct fake_blk fb;
@@ -906,6 +1076,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pass_over_queues, setup_fake, teardown),
         cmocka_unit_test_setup_teardown(test_batch_event_idx, setup_fake, teardown),
         cmocka_unit_test_setup_teardown(test_reset_in_flight, setup_fake, teardown),
+        cmocka_unit_test_setup_teardown(test_adjacent_requests_merge, setup_fake, teardown),
+        cmocka_unit_test_setup_teardown(test_run_bounds, setup_fake, teardown),
+        cmocka_unit_test_setup_teardown(test_reset_with_run_in_flight, setup_fake, teardown),
+        cmocka_unit_test_setup_teardown(test_merged_data_on_file, setup_file, teardown),
         cmocka_unit_test(test_new_rejects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -640,7 +640,7 @@ static void test_reset_in_flight(void **state)
     setup_queue(f, 0, 1);
     set_status(f, 0x0f);
     h0 = submit_read(f, 0, 0);
-    h1 = submit_read(f, 0, 1);
+    h1 = submit_read(f, 0, 4); /* not adjacent: two backend operations */
     notify_queue(f, 0);
     assert_int_equal(fake_blk_pending(&f->fb), 2);
 
