@@ -16,8 +16,9 @@
  * views coherent, and a flush syncs the one file behind both.
  *
  * Ownership: the loop thread owns `inflight` and submits and completes jobs.
- * Jobs for the workers are staged during a turn of the loop and handed over
- * together at its end, waking only as many idle workers as the batch needs;
+ * The first job for the workers in a turn of the loop is handed over at
+ * once; the others of that turn are staged and handed over together at its
+ * end, waking only as many idle workers as the batch needs;
  * the job queue is shared with the workers under `lock`, the completion list
  * under `done_lock`, so that a finishing worker never waits for a queueing
  * one. A flush is an fdatasync issued after it was queued: every write
@@ -132,6 +133,7 @@ struct blk_raw {
     unsigned staged_wakes; /* workers the staged jobs are worth waking */
     unsigned staged_large; /* large jobs staged since the last hand-over */
     struct event *hand_ev; /* hands the staged jobs over at the end of the turn */
+    bool turn_open;        /* a job went over in this turn: the rest wait for hand_ev */
 
     /* The job queue: `lock`. */
     pthread_mutex_t lock;
@@ -484,7 +486,10 @@ static void hand_over(struct blk_raw *r)
 
 static void on_hand_over(evutil_socket_t fd, short what, void *arg)
 {
-    hand_over(arg);
+    struct blk_raw *r = arg;
+
+    hand_over(r);
+    r->turn_open = false;
 }
 
 /* Loop thread: a job for the workers, handed over at the end of this turn. */
@@ -502,8 +507,18 @@ static void queue_to_workers(struct blk_raw *r, struct raw_job *j)
         r->staged_wakes++;
     else if (r->staged_large++ % RAW_LARGE_PER_WAKE == 0)
         r->staged_wakes++;
-    if (r->nr_staged++ == 0)
+    r->nr_staged++;
+    /*
+     * The first job of a loop turn goes over at once: a worker starts on it
+     * while the loop still answers the vCPU that kicked (on 2 CPUs it would
+     * otherwise wait for that vCPU to sleep again, and the storage for it).
+     * The others of the turn are gathered and go together at its end.
+     */
+    if (!r->turn_open) {
+        r->turn_open = true;
         event_active(r->hand_ev, EV_TIMEOUT, 0);
+        hand_over(r);
+    }
 }
 
 /* Whether a transfer meets the O_DIRECT descriptor's alignment rules. */
