@@ -39,11 +39,17 @@
  * each starting where the one before ended, go to the backend as one
  * operation (a run), as a driver that splits a large transfer into
  * requests of its largest size sends them: one system call and one
- * completion for the lot instead of one each, and a larger transfer for the
- * storage. A run ends at the first request that does not continue it, at
- * the end of the pass, or at these bounds.
+ * completion for several requests, and a larger transfer for the storage.
+ * A run ends at the first request that does not continue it, at the end of
+ * the pass, or at these bounds. Not one run for the whole window, as QEMU
+ * merges: a 1 MiB transfer in two runs keeps the storage busy with the
+ * second while the driver takes the first and queues more, where one
+ * run would leave it idle for the driver's whole turn (measured, cache=none,
+ * 1 MiB as 16 requests of 64 KiB: runs of up to 1 MiB, 512 KiB, 256 KiB
+ * read at 1.10, 1.26 and 1.19 times QEMU's rate, wrote at 0.91, 1.19 and
+ * 1.09; through the page cache 512 KiB was as good or better too).
  */
-#define VBLK_RUN_MAX_BYTES (1u << 20)
+#define VBLK_RUN_MAX_BYTES (512u << 10)
 #define VBLK_RUN_MAX_IOVS  1024 /* Linux's IOV_MAX: preadv takes no more */
 
 /* Each data segment may hold a mapping of its own while in flight. */

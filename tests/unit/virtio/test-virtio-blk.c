@@ -927,8 +927,8 @@ static void test_adjacent_requests_merge(void **state)
 /*
  * A run ends before any other request type, so the backend sees requests in
  * the order the driver made them available (a write, a flush, a write is
- * three operations), and at 1 MiB: five adjacent 256 KiB reads are a run of
- * four and one alone. A backend refusing a run fails each request at once.
+ * three operations), and at 512 KiB: five adjacent 128 KiB reads are a run
+ * of four and one alone. A backend refusing a run fails each request at once.
  */
 static void test_run_bounds(void **state)
 {
@@ -950,13 +950,13 @@ static void test_run_bounds(void **state)
     fake_blk_complete_pending(&f->fake, 0, 0);
 
     for (unsigned i = 0; i < 5; i++)
-        submit(f, 0, VIRTIO_BLK_T_IN, 512u * i, DATA, 256u << 10, true);
+        submit(f, 0, VIRTIO_BLK_T_IN, 256u * i, DATA, 128u << 10, true);
     kick(f, 0);
     assert_int_equal(f->fake.nr_ops, 5);
     assert_int_equal(f->fake.ops[3].offset, 0);
-    assert_int_equal(f->fake.ops[3].len, 1u << 20);
-    assert_int_equal(f->fake.ops[4].offset, 1u << 20);
-    assert_int_equal(f->fake.ops[4].len, 256u << 10);
+    assert_int_equal(f->fake.ops[3].len, 512u << 10);
+    assert_int_equal(f->fake.ops[4].offset, 512u << 10);
+    assert_int_equal(f->fake.ops[4].len, 128u << 10);
     vblk_get_stats(f->blk, &st);
     assert_int_equal(st.merged, 3);
     fake_blk_complete_pending(&f->fake, 0, 0);
