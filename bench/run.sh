@@ -42,10 +42,10 @@ done
 
 if [ $quick = 1 ]; then
     RTT=20000 TP_MS=500 BUF=200000 STARTS=2 VBLK_MS=1000 DISK_MIB=128 LOOKUPS=500000
-    PEER_TP_MS=250 PEER_VBLK_MS=500 PEER_VNET_MS=300
+    PEER_TP_MS=250 PEER_VBLK_MS=500 PEER_VBLK_SLICES=1 PEER_VNET_MS=300
 else
     RTT=100000 TP_MS=2000 BUF=2000000 STARTS=5 VBLK_MS=4000 DISK_MIB=256 LOOKUPS=2000000
-    PEER_TP_MS=1000 PEER_VBLK_MS=2000 PEER_VNET_MS=1500
+    PEER_TP_MS=1000 PEER_VBLK_MS=700 PEER_VBLK_SLICES=3 PEER_VNET_MS=1500
 fi
 
 # fio is the baseline of the virtio-blk figures (Debian's package).
@@ -167,13 +167,15 @@ peer_ioreq() { # round, ioreqd | ioreqd_poll | qemu
     esac
 }
 # virtio-blk: every pattern is its own start of each variant, and the
-# variants take turns pattern by pattern, so that the storage's own changes
-# in speed (shared, and they last seconds) fall on all of them alike, not on
-# whichever ran its six patterns in a slow minute. The bench writes the
-# image back before each pattern. VmHWM is per start: a variant's peak is
-# the largest of its patterns' (peer_medians).
+# variants take turns pattern by pattern, PEER_VBLK_SLICES times in a round
+# (the order reversed each time), so that the storage's own changes in speed
+# (shared, and they last seconds) fall on all of them alike, not on whichever
+# ran its six patterns in a slow minute. A slice is a sample of its own
+# (label -rN-sM): the medians are over rounds times slices. The bench writes
+# the image back before each pattern. VmHWM is per start: a variant's peak
+# is the largest of its round's (peer_medians).
 VBLK_PATTERNS="randread.qd1 randread.qd32 randwrite.qd1 randwrite.qd32 seqread.1m seqwrite.1m"
-peer_vblk() { # round, wb | direct, pattern, ioreqd_threads | ioreqd_auto | qemu
+peer_vblk() { # round-slice, wb | direct, pattern, ioreqd_threads | ioreqd_auto | qemu
     local cache=writeback o
     [ "$2" = direct ] && cache=none
     if [ "$4" = qemu ]; then
@@ -220,10 +222,8 @@ peer_vnet() { # round, ioreqd | qemu
 # page cache (memory pressure from the neighbours evicts parts of it, and
 # the first variant after that would warm it for the others).
 peer_round() { # round number
-    local r=$1 c p v first=ioreqd second=qemu blk_order="ioreqd_threads ioreqd_auto qemu"
-    if [ $((r % 2)) = 0 ]; then
-        first=qemu second=ioreqd blk_order="qemu ioreqd_auto ioreqd_threads"
-    fi
+    local r=$1 c p v s first=ioreqd second=qemu blk_order
+    if [ $((r % 2)) = 0 ]; then first=qemu second=ioreqd; fi
     peer_ioreq "$r" "$first"
     [ $first = ioreqd ] && peer_ioreq "$r" ioreqd_poll
     peer_ioreq "$r" "$second"
@@ -231,17 +231,21 @@ peer_round() { # round number
     for c in wb direct; do
         cat "$disk" > /dev/null 2>&1 || true
         for p in $VBLK_PATTERNS; do
-            for v in $blk_order; do peer_vblk "$r" $c $p $v; done
+            for s in $(seq 1 $PEER_VBLK_SLICES); do
+                blk_order="ioreqd_threads ioreqd_auto qemu"
+                [ $(((r + s) % 2)) = 1 ] || blk_order="qemu ioreqd_auto ioreqd_threads"
+                for v in $blk_order; do peer_vblk "$r-s$s" $c $p $v; done
+            done
         done
     done
     peer_vnet "$r" $first
     peer_vnet "$r" $second
 }
-peer_medians() { # the median over the rounds of every -rN key (a peak: of each round's largest)
-    awk '$1 == "RESULT" && $2 ~ /-r[0-9]+\./ {
-            k = $2; sub(/-r[0-9]+\./, ".", k)
+peer_medians() { # the median over the rounds (and slices) of every -rN[-sM] key (a peak: of each round's largest)
+    awk '$1 == "RESULT" && $2 ~ /-r[0-9]+(-s[0-9]+)?\./ {
+            k = $2; sub(/-r[0-9]+(-s[0-9]+)?\./, ".", k)
             if (k ~ /_peak_kib$/) {
-                r = $2; sub(/^.*-r/, "", r); sub(/\..*$/, "", r)
+                r = $2; sub(/^.*-r/, "", r); sub(/[^0-9].*$/, "", r)
                 if (!((k, r) in seen)) { seen[k, r] = ++n[k]; v[k, n[k]] = $3 }
                 else if ($3 > v[k, seen[k, r]]) v[k, seen[k, r]] = $3
                 next
@@ -268,7 +272,7 @@ peer_run() {
         echo "run.sh: $peer_note" >&2
         return 0
     fi
-    peer_note="ioreqd and $("$QEMU_XEN" --version | head -1) alternating, $peer_rounds rounds, medians."
+    peer_note="ioreqd and $("$QEMU_XEN" --version | head -1) alternating, $peer_rounds rounds, medians (virtio-blk: $PEER_VBLK_SLICES slices of ${PEER_VBLK_MS} ms per pattern and round, $((peer_rounds * PEER_VBLK_SLICES)) samples)."
     local r
     for r in $(seq 1 "$peer_rounds"); do
         echo "== ioreqd against QEMU, round $r of $peer_rounds" >&2
